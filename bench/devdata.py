@@ -1,0 +1,76 @@
+"""Loaders for the development data in ../shared/data (not shipped with relabel).
+
+WRENCH sets: the noisy label is the majority vote of the non-abstaining weak labels; ties and
+all-abstain rows are dropped. banking77: clean labels with injected noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from relabel.noise import inject_noise
+
+SHARED = Path(os.environ.get("RELABEL_SHARED_DATA",
+                             Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+
+
+def majority_vote(weak: list[int]) -> int | None:
+    """Majority of non-abstaining (-1) weak labels; None on a tie or when all abstain."""
+    votes = Counter(v for v in weak if v != -1)
+    if not votes:
+        return None
+    top = votes.most_common(2)
+    if len(top) > 1 and top[0][1] == top[1][1]:
+        return None
+    return top[0][0]
+
+
+def load_wrench(name: str, split: str = "train") -> pl.DataFrame:
+    """A WRENCH split as a frame ``id, text, label (noisy), true_label`` (+ spans for relations)."""
+    base = SHARED / "wrench" / name
+    names = json.loads((base / "label.json").read_text())
+    data = json.loads((base / f"{split}.json").read_text())
+    rows = []
+    for key, ex in data.items():
+        if split == "train":
+            mv = majority_vote(ex["weak_labels"])
+            if mv is None:
+                continue
+        else:
+            mv = ex["label"]
+        d = ex["data"]
+        row = {"id": str(key), "text": d["text"], "label": names[str(mv)],
+               "true_label": names[str(ex["label"])]}
+        if "span1" in d:
+            row.update(head_start=d["span1"][0], head_end=d["span1"][1],
+                       tail_start=d["span2"][0], tail_end=d["span2"][1])
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def load_banking77(rate: float = 0.2, kind: str = "uniform", seed: int = 0,
+                   split: str = "train") -> pl.DataFrame:
+    """banking77 with ``rate`` of the labels flipped; ``true_label`` keeps the clean one."""
+    df = pl.read_csv(SHARED / "banking77" / f"{split}.csv")
+    classes = sorted(df["category"].unique().to_list())
+    codes = np.searchsorted(classes, df["category"].to_numpy())
+    noisy = inject_noise(codes, len(classes), rate=rate, kind=kind, seed=seed) if rate else codes
+    return pl.DataFrame({
+        "id": [str(i) for i in range(df.height)],
+        "text": df["text"],
+        "label": np.asarray(classes)[noisy],
+        "true_label": df["category"],
+    })
+
+
+def load(name: str) -> pl.DataFrame:
+    """One development set by name: trec, youtube, semeval, sms or banking77 (20% uniform)."""
+    if name == "banking77":
+        return load_banking77()
+    return load_wrench(name)

@@ -1,0 +1,70 @@
+"""``relabel denoise DATA``: score every label, flag suspicious ones, suggest corrections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from relabel.cli._util import app, handle_errors
+
+
+def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
+    """The short human summary printed after a run."""
+    n, flagged = summary["examples"], summary["flagged"]
+    lines = [
+        f"{n} examples, {summary['classes']} classes -> {out_dir}",
+        f"flagged {flagged} ({100 * flagged / max(n, 1):.1f}%): {summary['suggested']} with a "
+        f"suggested label, {summary['abstained']} left for a human (relabel abstained)",
+    ]
+    per_class = list(summary["flagged_per_class"].items())
+    if per_class:
+        shown = ", ".join(f"{k} {v}" for k, v in per_class[:8])
+        more = f", ... ({len(per_class) - 8} more classes)" if len(per_class) > 8 else ""
+        lines.append(f"flagged per class: {shown}{more}")
+    if summary["top_confusions"]:
+        shown = ", ".join(f"{c['given']} -> {c['suggested']} ({c['count']})"
+                          for c in summary["top_confusions"][:5])
+        lines.append(f"most frequent given -> suggested: {shown}")
+    secs = summary.get("seconds", {})
+    lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json; next: "
+                 f"relabel export {out_dir} --to cleaned{Path(summary['input']).suffix or '.csv'}")
+    return "\n".join(lines)
+
+
+@app.command("denoise")
+@handle_errors
+def denoise_command(
+    data: Annotated[Path, typer.Argument(help="Dataset: .csv, .tsv, .jsonl, .json, .parquet or "
+                                         "a Hugging Face dataset directory (save_to_disk).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory "
+                   "[default: relabel-out/<input name>].")] = None,
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Column holding the given label.")] = "label",
+    id_col: Annotated[str | None, typer.Option(help="Column with unique example ids "
+                      "[default: the 0-based row number].")] = None,
+    model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
+                     "[default: the packaged all-MiniLM-L6-v2, offline].")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 64,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text.")] = 128,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
+                         "credibility is below this [default: automatic per-class "
+                         "thresholds].")] = None,
+    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Suggest a label only "
+                              "at this confidence or above; otherwise abstain.")] = 0.75,
+    drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
+                            "or empty text or label (with a warning) instead of failing.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Score how credible every label is, flag suspicious ones and suggest corrections."""
+    from relabel.pipeline import DenoiseConfig, default_out_dir, denoise
+
+    cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
+                        batch_size=batch_size, max_length=max_length, threshold=threshold,
+                        min_confidence=min_confidence, drop_invalid=drop_invalid, seed=seed)
+    out_dir = out if out is not None else default_out_dir(data)
+    result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
+    typer.echo(format_summary(result.summary, result.out_dir))

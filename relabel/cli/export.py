@@ -1,0 +1,29 @@
+"""``relabel export DIR --to FILE``: write the cleaned dataset and its change log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relabel.cli._util import app, handle_errors
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    to: Annotated[Path, typer.Option("--to", help="Cleaned dataset to write; the extension "
+                  "chooses the format (no extension: a Hugging Face dataset directory).")],
+    apply: Annotated[str, typer.Option(help="Which new labels to apply: 'suggestions' "
+                     "(flagged labels with a confident suggestion) or 'none'.")] = "suggestions",
+    drop_flagged: Annotated[bool, typer.Option("--drop-flagged", help="Remove flagged rows "
+                            "whose label was not replaced.")] = False,
+) -> None:
+    """Write the cleaned dataset (same columns as the input) and changes.csv beside it."""
+    from relabel.export import export_dataset
+
+    res = export_dataset(run_dir, to, apply=apply, drop_flagged=drop_flagged)
+    typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled, "
+               f"{res.dropped} dropped) and {res.changes_path}")

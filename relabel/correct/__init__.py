@@ -1,0 +1,1 @@
+"""Decisions from posteriors: flags, suggestions and abstentions."""

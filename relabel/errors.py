@@ -1,0 +1,56 @@
+"""Errors raised by the library. Only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class RelabelError(Exception):
+    """Base class for every error relabel raises on purpose (bad input, bad state)."""
+
+
+class RelabelInputError(RelabelError, ValueError):
+    """Bad user input, with the place it was found.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in one line.
+    path : str or Path, optional
+        The file the problem is in.
+    rows : sequence of int, optional
+        1-based data row numbers (the header is not a row); at most the first few are shown.
+    column : str, optional
+        The column the problem is in.
+    """
+
+    max_rows_shown = 5
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        rows: Sequence[int] | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.rows = list(rows) if rows is not None else []
+        self.column = column
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if self.rows:
+            shown = ", ".join(str(r) for r in self.rows[: self.max_rows_shown])
+            more = len(self.rows) - self.max_rows_shown
+            noun = "row" if len(self.rows) == 1 else "rows"
+            where.append(f"{noun} {shown}" + (f" (and {more} more)" if more > 0 else ""))
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        prefix = ": ".join([", ".join(where)]) if where else ""
+        return f"{prefix}: {self.message}" if prefix else self.message

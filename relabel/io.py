@@ -1,0 +1,233 @@
+"""Reading and writing datasets: CSV, TSV, JSON Lines, JSON, Parquet and Hugging Face ``datasets``
+directories (``save_to_disk``), all as polars frames.
+
+Every write goes to a temporary name beside the target and is renamed into place, so a crash never
+leaves a half-written output. Input files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from relabel.errors import RelabelInputError
+
+#: file extension -> format name
+EXTENSIONS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+#: format used for a directory (a Hugging Face dataset saved with ``save_to_disk``)
+HF_FORMAT = "hf"
+_TEXT_FORMATS = {"csv", "tsv", "jsonl", "json"}
+
+
+def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
+    """Return the format name of ``path`` from its extension, or ``"hf"`` for a dataset directory.
+
+    Raises
+    ------
+    RelabelInputError
+        The file does not exist (when reading) or its extension is not supported.
+    """
+    path = Path(path)
+    if not for_writing and not path.exists():
+        raise RelabelInputError("no such file or directory", path=path)
+    if path.is_dir() or (for_writing and path.suffix == ""):
+        return HF_FORMAT
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(EXTENSIONS)) + " or a Hugging Face dataset directory"
+        raise RelabelInputError(f"unknown file extension '{path.suffix}' (expected {known})",
+                                path=path)
+    return fmt
+
+
+def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
+    """Raise a one-line error naming the line of the first byte sequence that is not UTF-8.
+
+    Streams the file in chunks, so memory stays flat for large inputs.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    lines_before = 0
+    offset = 0
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            final = not chunk
+            try:
+                decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as exc:
+                pos = max(0, min(exc.start, len(chunk)))
+                line = lines_before + chunk[:pos].count(b"\n") + 1
+                raise RelabelInputError(
+                    f"line {line}: undecodable bytes at byte offset {offset + pos} "
+                    "(the file must be UTF-8 encoded)",
+                    path=path,
+                ) from None
+            if final:
+                return
+            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+
+
+def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
+    """Read a dataset file into a polars frame.
+
+    CSV and TSV columns are read as strings (no type guessing), so values pass through unchanged.
+
+    Parameters
+    ----------
+    path : str or Path
+        The dataset: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, ``.json`` (an array of records),
+        ``.parquet`` or a directory saved with ``datasets.Dataset.save_to_disk``.
+
+    Returns
+    -------
+    table : pl.DataFrame
+        One row per example, all columns of the input.
+    fmt : str
+        The format name, for writing the cleaned data back the same way.
+    """
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt in _TEXT_FORMATS:
+        if path.is_dir():
+            raise RelabelInputError("expected a file, found a directory", path=path)
+        check_utf8(path)
+    try:
+        table = _read(path, fmt)
+    except RelabelInputError:
+        raise
+    except Exception as exc:  # every parser error becomes one line naming the file
+        raise RelabelInputError(f"cannot read {fmt} data: {_first_line(exc)}", path=path) from None
+    if table.columns and table.columns[0].startswith("\ufeff"):
+        table = table.rename({table.columns[0]: table.columns[0].lstrip("\ufeff")})
+    return table, fmt
+
+
+def _read(path: Path, fmt: str) -> pl.DataFrame:
+    if fmt in ("csv", "tsv"):
+        if path.stat().st_size == 0:
+            return pl.DataFrame()
+        sep = "," if fmt == "csv" else "\t"
+        quote = '"' if fmt == "csv" else None
+        return pl.read_csv(path, separator=sep, quote_char=quote, infer_schema=False)
+    if fmt == "jsonl":
+        if path.stat().st_size == 0:
+            return pl.DataFrame()
+        return pl.read_ndjson(path, infer_schema_length=None)
+    if fmt == "json":
+        return pl.read_json(path, infer_schema_length=None)
+    if fmt == "parquet":
+        return pl.read_parquet(path)
+    return _read_hf(path)
+
+
+def _read_hf(path: Path) -> pl.DataFrame:
+    if (path / "dataset_dict.json").exists():
+        splits = sorted(p.name for p in path.iterdir() if p.is_dir())
+        raise RelabelInputError(
+            "this is a DatasetDict; point to one split folder instead "
+            f"(one of: {', '.join(splits)})",
+            path=path,
+        )
+    if not (path / "state.json").exists():
+        raise RelabelInputError(
+            "directory is not a Hugging Face dataset saved with save_to_disk (no state.json)",
+            path=path,
+        )
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    return pl.from_arrow(ds.data.table)  # type: ignore[return-value]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    Works for files and directories. On failure the temporary path is removed and ``target`` is
+    left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        if tmp.is_dir() and target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            _remove(old)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension)."""
+    path = Path(path)
+    fmt = fmt or detect_format(path, for_writing=True)
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            table.write_csv(tmp)
+        elif fmt == "tsv":
+            table.write_csv(tmp, separator="\t", quote_style="never")
+        elif fmt == "jsonl":
+            table.write_ndjson(tmp)
+        elif fmt == "json":
+            table.write_json(tmp)
+        elif fmt == "parquet":
+            table.write_parquet(tmp)
+        elif fmt == HF_FORMAT:
+            import datasets
+
+            datasets.Dataset(table.to_arrow()).save_to_disk(str(tmp))
+        else:  # pragma: no cover - detect_format guards this
+            raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write JSON atomically (sorted keys, indented)."""
+    return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)

@@ -1,0 +1,46 @@
+"""Pure credibility scorers. Each maps embeddings, labels and the shared kNN graph to a posterior
+``(N, K)`` and a dict of the parameters it chose; ``SCORERS`` registers them by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from relabel.neighbors import KnnGraph
+from relabel.scores.combine import combine_posteriors, given_label_score
+from relabel.scores.kde import kde_posterior, soft_labels
+from relabel.scores.knn import knn_posterior, select_knn_params
+
+Scorer = Callable[..., tuple[np.ndarray, dict[str, Any]]]
+
+
+def knn_scorer(
+    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Neighbour-consistency posterior with k and tau chosen by leave-one-out likelihood."""
+    k, tau, ll = select_knn_params(labels, graph, n_classes)
+    post = knn_posterior(labels, graph.truncate(k), n_classes, tau=tau)
+    return post, {"k": k, "tau": tau, "loo_log_likelihood": ll}
+
+
+def kde_scorer(
+    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """von Mises-Fisher KDE posterior with kappa chosen by leave-one-out likelihood."""
+    post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed)
+    return post, {"kappa": kappa}
+
+
+SCORERS: dict[str, Scorer] = {"knn": knn_scorer, "kde": kde_scorer}
+
+__all__ = [
+    "SCORERS",
+    "combine_posteriors",
+    "given_label_score",
+    "kde_posterior",
+    "knn_posterior",
+    "select_knn_params",
+    "soft_labels",
+]

@@ -1,0 +1,71 @@
+"""Combining per-signal posteriors into one (METHOD.md §5).
+
+    p(c | i) proportional to  prod_s p_s(c | i) ** w_s
+
+a weighted geometric mean (product of experts) computed in log space. With weights summing to 1
+the result stays as sharp as the inputs instead of compounding their confidence.
+
+Neighbour votes and class densities both favour large classes: a catch-all class that absorbs
+many wrong labels (the usual failure of weak labelling rules) wins every vote by its size alone.
+The combined posterior is therefore balanced by the class prior pi_c (class frequencies):
+
+    p_bal(c | i) proportional to  p(c | i) / pi_c ** beta,    beta = 1 by default,
+
+which turns it into a likelihood ratio f_c(x_i) / f(x_i): "how typical is x_i of class c,
+relative to how common c is". On the development sets this raised the AP of the credibility
+ranking from 0.38 to 0.57 (trec) and from 0.19 to 0.45 (semeval), see bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def combine_posteriors(
+    posteriors: Mapping[str, np.ndarray], weights: Mapping[str, float]
+) -> np.ndarray:
+    """Weighted geometric mean of posteriors, renormalised per row.
+
+    Parameters
+    ----------
+    posteriors : mapping of str to np.ndarray
+        Each ``(N, K)``, rows summing to 1, strictly positive.
+    weights : mapping of str to float
+        Exponent per signal; signals missing from ``weights`` are ignored.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, K)`` float64, rows sum to 1.
+    """
+    used = [name for name in posteriors if weights.get(name, 0.0) > 0]
+    if not used:
+        raise ValueError("no signal has a positive weight")
+    log_p = sum(weights[name] * np.log(np.clip(posteriors[name], 1e-300, None)) for name in used)
+    log_p = log_p - log_p.max(axis=1, keepdims=True)
+    p = np.exp(log_p)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def given_label_score(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
+    """``(N,)`` probability of each example's given label, ``posterior[i, labels[i]]``."""
+    return posterior[np.arange(len(labels)), labels]
+
+
+def balance_prior(posterior: np.ndarray, prior: np.ndarray, *, beta: float = 1.0) -> np.ndarray:
+    """Divide a posterior by ``prior ** beta`` and renormalise: ``(N, K)`` -> ``(N, K)``.
+
+    Parameters
+    ----------
+    posterior : np.ndarray
+        ``(N, K)``, rows summing to 1.
+    prior : np.ndarray
+        ``(K,)`` class frequencies; empty classes are left unscaled.
+    beta : float
+        0 = unchanged, 1 = full likelihood ratio.
+    """
+    scale = np.where(prior > 0, np.clip(prior, 1e-12, None) ** -beta, 1.0)
+    p = posterior * scale[None, :]
+    return p / p.sum(axis=1, keepdims=True)
