@@ -127,11 +127,23 @@ class Encoder:
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self._resolved)
-            self._model = AutoModel.from_pretrained(self._resolved)
-        except (OSError, ValueError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        # a hub id is looked up in the local cache first; the hub is asked only when that
+        # fails and HF_HUB_OFFLINE is not set (read now, not at import time)
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        attempts = [True] if offline or Path(self._resolved).is_dir() else [True, False]
+        last: Exception | None = None
+        for local_only in attempts:
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(self._resolved,
+                                                                local_files_only=local_only)
+                self._model = AutoModel.from_pretrained(self._resolved,
+                                                        local_files_only=local_only)
+                last = None
+                break
+            except (OSError, ValueError) as exc:
+                last = exc
+        if last is not None:
+            first = (str(last).strip().splitlines() or [type(last).__name__])[0][:200]
             raise RelabelInputError(
                 f"cannot load model ({first}); give a local model directory or a Hugging Face "
                 "id available offline",

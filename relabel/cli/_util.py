@@ -26,19 +26,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
 
 
-class _WarningFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+class _StderrHandler(logging.Handler):
+    """Writes ``warning: ...`` lines to whatever ``sys.stderr`` is at the time of the call."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"{record.levelname.lower()}: {record.getMessage()}\n")
 
 
 def setup_logging() -> None:
     """Send the library's warnings to stderr as ``warning: ...`` lines."""
     log = logging.getLogger("relabel")
-    if not any(getattr(h, "_relabel", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_WarningFormatter())
-        handler._relabel = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        log.addHandler(_StderrHandler())
     log.setLevel(logging.WARNING)
     log.propagate = False
 

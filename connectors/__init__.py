@@ -1,0 +1,1 @@
+"""Connectors to labeling tools. `relabel` itself never imports this package."""

@@ -1,0 +1,1 @@
+"""Label Studio review connector (see the review-loop issue): not implemented yet."""

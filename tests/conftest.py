@@ -1,0 +1,127 @@
+"""Shared fixtures: synthetic clusters with known flipped labels, a tiny fake encoder, a tiny real
+Hugging Face model directory (random weights, real tokenizer), and small datasets on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "banking77_noisy.csv"
+
+
+def make_clusters(n_per_class: int = 40, n_classes: int = 4, dim: int = 16, flip: float = 0.1,
+                  spread: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian clusters on the unit sphere. Returns ``emb (N, D)``, ``labels``, ``true``."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(n_classes, dim))
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    true = np.repeat(np.arange(n_classes), n_per_class)
+    emb = centers[true] + spread * rng.normal(size=(len(true), dim))
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    labels = true.copy()
+    flipped = rng.choice(len(true), size=int(flip * len(true)), replace=False)
+    labels[flipped] = (true[flipped] + rng.integers(1, n_classes, len(flipped))) % n_classes
+    return emb, labels, true
+
+
+@pytest.fixture
+def clusters() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return make_clusters()
+
+
+class FakeEncoder:
+    """Bag-of-words hashing encoder: texts sharing words get similar vectors. Counts its calls."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.encoded: list[str] = []
+
+    @property
+    def key(self) -> str:
+        return f"fake-bow-{self.dim}"
+
+    def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                h = int.from_bytes(hashlib.md5(w.encode()).digest()[:4], "little")
+                out[i, h % self.dim] += 1.0
+            out[i] += 1e-3
+        self.encoded.extend(texts)
+        if progress is not None:
+            progress.update(len(texts))
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+VOCAB = {
+    "card": ["card", "arrive", "delivery", "mail", "post", "plastic", "ship"],
+    "refund": ["refund", "money", "back", "return", "merchant", "reimburse", "owed"],
+    "transfer": ["transfer", "send", "account", "iban", "wire", "recipient", "bank"],
+}
+
+
+def make_text_dataset(n_per_class: int = 30, flip: int = 6, seed: int = 0) -> pl.DataFrame:
+    """Short texts whose words reveal their class; ``flip`` labels are wrong (``true_label``)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cls, words in VOCAB.items():
+        for _ in range(n_per_class):
+            picked = rng.choice(words, size=4, replace=True)
+            rows.append({"text": "please help " + " ".join(picked), "label": cls,
+                         "true_label": cls})
+    df = pl.DataFrame(rows)
+    classes = list(VOCAB)
+    idx = rng.choice(df.height, size=flip, replace=False)
+    labels = df["label"].to_list()
+    for i in idx:
+        labels[i] = classes[(classes.index(labels[i]) + 1) % len(classes)]
+    return df.with_columns(pl.Series("label", labels)).with_row_index("id").with_columns(
+        pl.format("ex-{}", "id").alias("id"))
+
+
+@pytest.fixture
+def text_dataset() -> pl.DataFrame:
+    return make_text_dataset()
+
+
+@pytest.fixture
+def dataset_csv(tmp_path: Path, text_dataset: pl.DataFrame) -> Path:
+    path = tmp_path / "data.csv"
+    text_dataset.write_csv(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Hugging Face BERT directory with random weights (2 layers, 32 dims) and the
+    packaged MiniLM tokenizer: loads offline in well under a second."""
+    from transformers import BertConfig, BertModel
+
+    from relabel.encode import default_model_path
+
+    src = default_model_path()
+    out = tmp_path_factory.mktemp("tiny-model")
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json"):
+        if (src / name).exists():
+            shutil.copy(src / name, out / name)
+    import torch
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(out)
+    return out

@@ -1,0 +1,136 @@
+"""The CLI through typer's runner and as a subprocess; every bad input is one line, exit 2,
+no traceback and nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from relabel.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_denoise_and_export(tmp_path, dataset_csv, tiny_model_dir):
+    out = tmp_path / "out"
+    r = invoke("denoise", dataset_csv, "--out", out, "--model", tiny_model_dir, "--id-col", "id",
+               "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "90 examples, 3 classes" in r.output
+    assert "flagged" in r.output and "time:" in r.output
+    assert (out / "scores.parquet").exists()
+    r = invoke("export", out, "--to", tmp_path / "clean.parquet", "--drop-flagged")
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output
+    assert pl.read_parquet(tmp_path / "clean.parquet").columns == ["id", "text", "label",
+                                                                    "true_label"]
+    assert (tmp_path / "changes.csv").exists()
+
+
+def test_default_out_dir(tmp_path, dataset_csv, tiny_model_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("denoise", dataset_csv, "--model", tiny_model_dir, "-q")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "relabel-out" / "data" / "scores.csv").exists()
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d: d / "nope.csv", [], "nope.csv: no such file"),
+    "unknown extension": (lambda d: _write(d / "d.xlsx", "x"), [], "unknown file extension"),
+    "missing column": (lambda d: _write(d / "d.csv", "sentence,label\na,x\nb,y\n"), [],
+                       "no column 'text' (available: sentence, label)"),
+    "empty dataset": (lambda d: _write(d / "d.csv", "text,label\n"), [], "dataset is empty"),
+    "empty file": (lambda d: _write(d / "d.csv", ""), [], "dataset is empty"),
+    "null text": (lambda d: _write(d / "d.csv", "text,label\na,x\n,y\nc,x\n"), [],
+                  "row 2, column 'text': null or empty text"),
+    "empty label": (lambda d: _write(d / "d.csv", 'text,label\na,x\nb,""\nc,y\n'), [],
+                    "row 2, column 'label': null or empty label"),
+    "duplicate ids": (lambda d: _write(d / "d.csv", "id,text,label\n1,a,x\n1,b,y\n"),
+                      ["--id-col", "id"], "rows 1, 2, column 'id': duplicate ids"),
+    "one class": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,x\n"), [],
+                  "fewer than two classes"),
+    "undecodable": (lambda d: _write(d / "d.csv", b"text,label\na,x\nb\xff,y\n"), [],
+                    "line 3: undecodable bytes"),
+    "model path missing": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                           ["--model", "./no/such/model"], "model path does not exist"),
+    "not a model": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                    ["--model", "."], "not a model directory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeypatch):
+    make, extra, message = BAD_INPUTS[case]
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    monkeypatch.chdir(data_dir)
+    path = make(data_dir)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["denoise", str(path), "--out", str(out), "-q", *extra])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert "Traceback" not in r.output + r.stderr
+    assert not out.exists()
+
+
+def test_single_example_class_is_a_warning(tmp_path, tiny_model_dir):
+    rows = "".join(f"text {i},{'x' if i % 2 else 'y'}\n" for i in range(12)) + "lonely,z\n"
+    path = _write(tmp_path / "d.csv", "text,label\n" + rows)
+    r = runner.invoke(app, ["denoise", str(path), "--out", str(tmp_path / "o"), "--model",
+                            str(tiny_model_dir), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "warning:" in r.stderr and "single example ('z')" in r.stderr
+
+
+def test_drop_invalid_warns_and_runs(tmp_path, tiny_model_dir):
+    rows = "".join(f"text {i},{'x' if i % 2 else 'y'}\n" for i in range(12)) + ",x\n"
+    path = _write(tmp_path / "d.csv", "text,label\n" + rows)
+    r = runner.invoke(app, ["denoise", str(path), "--out", str(tmp_path / "o"), "--model",
+                            str(tiny_model_dir), "-q", "--drop-invalid"])
+    assert r.exit_code == 0, r.output
+    assert "skipped 1 row(s) with a null or empty text (first: 13)" in r.stderr
+    assert pl.read_parquet(tmp_path / "o" / "scores.parquet").height == 12
+
+
+def test_export_errors_are_one_line(tmp_path):
+    r = runner.invoke(app, ["export", str(tmp_path), "--to", str(tmp_path / "x.csv")])
+    assert r.exit_code == 2
+    assert r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_subprocess(tmp_path, dataset_csv, tiny_model_dir):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "relabel", "denoise", str(dataset_csv), "--out",
+                        str(out), "--model", str(tiny_model_dir), "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "examples" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "relabel", "denoise", str(tmp_path / "no.csv")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2
+    assert p.stderr.strip() == f"error: {tmp_path / 'no.csv'}: no such file or directory"
+
+
+def test_help_lists_commands():
+    r = invoke("--help")
+    assert r.exit_code == 0 and "denoise" in r.output and "export" in r.output

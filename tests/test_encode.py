@@ -1,0 +1,82 @@
+"""The encoder shell and its cache: real HF loading (tiny model), resume, model resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relabel.encode import EmbeddingCache, Encoder, embed_texts, resolve_model, text_hashes
+from relabel.errors import RelabelInputError
+
+
+def test_tiny_model_gives_unit_vectors_independent_of_batching(tiny_model_dir):
+    texts = ["short", "a much longer sentence with many more tokens in it", "mid length one"]
+    a = Encoder(str(tiny_model_dir), batch_size=1).encode(texts)
+    b = Encoder(str(tiny_model_dir), batch_size=8).encode(texts)
+    assert a.shape == (3, 32) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(a, b, atol=1e-5)  # padding does not change the vectors
+
+
+def test_cache_reuses_and_resumes(tmp_path, fake_encoder):
+    texts = [f"text number {i}" for i in range(10)] + ["text number 0"]  # one duplicate
+    v1, s1 = embed_texts(texts, fake_encoder, cache_dir=tmp_path, shard_size=4)
+    assert s1 == {"cached": 0, "encoded": 10}
+    assert len(list((tmp_path / fake_encoder.key).glob("shard-*.npz"))) == 3
+    np.testing.assert_array_equal(v1[0], v1[10])
+
+    # a crash after the first shards: drop one shard, re-run encodes only its texts
+    shard = sorted((tmp_path / fake_encoder.key).glob("shard-*.npz"))[0]
+    with np.load(shard) as d:
+        lost = len(d["hashes"])
+    shard.unlink()
+    fake_encoder.encoded.clear()
+    v2, s2 = embed_texts(texts, fake_encoder, cache_dir=tmp_path, shard_size=4)
+    assert s2 == {"cached": 10 - lost, "encoded": lost}
+    assert len(fake_encoder.encoded) == lost
+    np.testing.assert_allclose(v1, v2)
+
+    fake_encoder.encoded.clear()
+    _, s3 = embed_texts(texts, fake_encoder, cache_dir=tmp_path)
+    assert s3 == {"cached": 10, "encoded": 0} and fake_encoder.encoded == []
+
+
+def test_cache_keyed_by_encoder(tmp_path, fake_encoder):
+    from tests.conftest import FakeEncoder
+
+    embed_texts(["a", "b"], fake_encoder, cache_dir=tmp_path)
+    other = FakeEncoder(dim=8)
+    v, stats = embed_texts(["a", "b"], other, cache_dir=tmp_path)
+    assert stats["encoded"] == 2 and v.shape == (2, 8)
+
+
+def test_cache_shards_round_trip(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    h = text_hashes(["x", "y"])
+    cache.add(h, np.eye(2, dtype=np.float32))
+    got_h, got_v = cache.load()
+    assert set(got_h.tolist()) == set(h.tolist()) and got_v.shape == (2, 2)
+
+
+def test_resolve_model(tmp_path, tiny_model_dir):
+    assert resolve_model(None).endswith("model")
+    assert resolve_model(str(tiny_model_dir)) == str(tiny_model_dir.resolve())
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == (
+        "sentence-transformers/all-MiniLM-L6-v2")
+    with pytest.raises(RelabelInputError, match="model path does not exist"):
+        resolve_model(str(tmp_path / "missing"))
+    with pytest.raises(RelabelInputError, match="not a model directory"):
+        resolve_model(str(tmp_path))
+
+
+def test_unavailable_hub_model_is_one_line_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    enc = Encoder("nobody-has/this-model-xyz")
+    with pytest.raises(RelabelInputError, match="cannot load model") as exc:
+        enc.encode(["a"])
+    assert "\n" not in str(exc.value)
+
+
+def test_key_changes_with_max_length(tiny_model_dir):
+    assert Encoder(str(tiny_model_dir), max_length=64).key != Encoder(
+        str(tiny_model_dir), max_length=32).key

@@ -1,0 +1,85 @@
+"""Readers and writers for every supported format, atomic writes and undecodable input."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from relabel.errors import RelabelInputError
+from relabel.io import read_table, write_table
+
+FRAME = pl.DataFrame({"text": ["a b", "c, d", "e\"f"], "label": ["x", "y", "x"],
+                      "extra": ["1", "2", "3"]})
+
+
+@pytest.mark.parametrize("ext", [".csv", ".tsv", ".jsonl", ".json", ".parquet", ""])
+def test_round_trip(tmp_path, ext):
+    path = tmp_path / f"data{ext}"
+    write_table(FRAME, path)
+    table, fmt = read_table(path)
+    assert fmt == {"": "hf"}.get(ext, ext.lstrip("."))
+    assert table.select(FRAME.columns).equals(FRAME)
+
+
+def test_csv_values_pass_through_as_strings(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label,score\nhi,1,0.50\n", encoding="utf-8")
+    table, _ = read_table(path)
+    assert table.row(0) == ("hi", "1", "0.50")
+
+
+def test_bom_is_stripped_from_header(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("\ufefftext,label\nhi,a\n".encode())
+    table, _ = read_table(path)
+    assert table.columns == ["text", "label"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RelabelInputError, match="no such file"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_unknown_extension(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_text("x")
+    with pytest.raises(RelabelInputError, match=r"data\.xlsx.*unknown file extension '\.xlsx'"):
+        read_table(path)
+
+
+def test_undecodable_bytes_name_the_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"text,label\nfine,a\nbad \xff\xfe byte,b\n")
+    with pytest.raises(RelabelInputError, match=r"bad\.csv: line 3: undecodable bytes"):
+        read_table(path)
+
+
+def test_malformed_jsonl_is_one_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": \n', encoding="utf-8")
+    with pytest.raises(RelabelInputError) as exc:
+        read_table(path)
+    assert "\n" not in str(exc.value) and "bad.jsonl" in str(exc.value)
+
+
+def test_dataset_dict_points_to_split(tmp_path):
+    import datasets
+
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"]})})
+    dd.save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(RelabelInputError, match="one of: train"):
+        read_table(tmp_path / "dd")
+
+
+def test_write_is_atomic_on_failure(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_text("old\n")
+
+    class Boom(pl.DataFrame):
+        def write_csv(self, *a, **k):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_table(Boom(FRAME), path)
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]

@@ -1,0 +1,70 @@
+"""denoise end to end with the fake encoder: outputs, order, resumption."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from relabel.pipeline import DenoiseConfig, denoise
+
+
+def test_denoise_writes_scores_in_input_order(tmp_path, dataset_csv, text_dataset, fake_encoder):
+    out = tmp_path / "out"
+    res = denoise(dataset_csv, out_dir=out, config=DenoiseConfig(id_col="id"),
+                  encoder=fake_encoder)
+    for name in ("scores.parquet", "scores.csv", "summary.json", "run.json", "soft_labels.npy"):
+        assert (out / name).exists(), name
+    scores = pl.read_parquet(out / "scores.parquet")
+    assert scores["id"].to_list() == text_dataset["id"].to_list()
+    for col in ("id", "label", "credibility", "flagged", "suggested_label",
+                "suggestion_confidence", "knn_score", "kde_score"):
+        assert col in scores.columns
+    assert scores["credibility"].is_between(0, 1).all()
+    # the injected errors are the least credible and are flagged
+    err = (text_dataset["label"] != text_dataset["true_label"]).to_numpy()
+    cred = scores["credibility"].to_numpy()
+    assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
+    assert scores["flagged"].to_numpy()[err].all()
+    sugg = scores.filter(pl.col("suggested_label").is_not_null())
+    truth = dict(zip(text_dataset["id"], text_dataset["true_label"], strict=True))
+    assert sugg.height > 0
+    assert all(truth[i] == s for i, s in zip(sugg["id"], sugg["suggested_label"], strict=True))
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["examples"] == text_dataset.height and summary["classes"] == 3
+    assert summary["flagged"] == int(scores["flagged"].sum())
+    assert set(summary["seconds"]) == {"read", "encode", "score", "write"}
+    assert res.summary["top_confusions"]
+    soft = np.load(out / "soft_labels.npy")
+    np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-5)
+
+
+def test_rerun_does_not_reencode(tmp_path, dataset_csv, fake_encoder):
+    out = tmp_path / "out"
+    first = denoise(dataset_csv, out_dir=out, encoder=fake_encoder)
+    n = len(fake_encoder.encoded)
+    second = denoise(dataset_csv, out_dir=out, encoder=fake_encoder)
+    assert len(fake_encoder.encoded) == n
+    assert second.summary["encoder"]["encoded"] == 0
+    assert first.scores.equals(second.scores)
+
+
+def test_same_seed_same_result(tmp_path, dataset_csv, fake_encoder):
+    a = denoise(dataset_csv, out_dir=tmp_path / "a", encoder=fake_encoder)
+    b = denoise(dataset_csv, out_dir=tmp_path / "b", encoder=fake_encoder)
+    assert a.scores.equals(b.scores)
+
+
+def test_passthrough_formats(tmp_path, text_dataset, fake_encoder):
+    for ext in (".jsonl", ".parquet", ".tsv"):
+        path = tmp_path / f"d{ext}"
+        if ext == ".jsonl":
+            text_dataset.write_ndjson(path)
+        elif ext == ".parquet":
+            text_dataset.write_parquet(path)
+        else:
+            text_dataset.write_csv(path, separator="\t")
+        res = denoise(path, out_dir=tmp_path / ext, encoder=fake_encoder)
+        assert res.scores.height == text_dataset.height

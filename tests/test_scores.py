@@ -1,0 +1,170 @@
+"""Scorers on synthetic clusters with known flipped labels, and their properties (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score
+
+from relabel.neighbors import build_knn_graph, same_class_neighbors
+from relabel.pipeline import score_examples
+from relabel.scores import combine_posteriors, kde_posterior, knn_posterior, select_knn_params
+from relabel.scores.combine import balance_prior
+from relabel.scores.kde import soft_labels
+from tests.conftest import make_clusters
+
+
+def test_graph_excludes_self_and_is_sorted(clusters):
+    emb, _, _ = clusters
+    g = build_knn_graph(emb, k=7)
+    assert g.indices.shape == (len(emb), 7)
+    assert not np.any(g.indices == np.arange(len(emb))[:, None])
+    assert np.all(np.diff(g.sims, axis=1) <= 1e-6)
+
+
+def test_graph_with_exact_duplicates_still_excludes_self():
+    emb = np.tile(np.eye(3, dtype=np.float32), (4, 1))  # every vector appears 4 times
+    g = build_knn_graph(emb, k=3)
+    assert not np.any(g.indices == np.arange(len(emb))[:, None])
+    np.testing.assert_allclose(g.sims, 1.0, atol=1e-6)
+
+
+def test_graph_caps_k_at_n_minus_one():
+    emb, _, _ = make_clusters(n_per_class=2, n_classes=2)
+    assert build_knn_graph(emb, k=50).k == 3
+
+
+def test_knn_ranks_flipped_labels_lowest(clusters):
+    emb, labels, true = clusters
+    g = build_knn_graph(emb, k=10)
+    p = knn_posterior(labels, g, 4, tau=0.1)
+    cred = p[np.arange(len(labels)), labels]
+    assert np.argmin(cred) in np.flatnonzero(labels != true)
+    assert average_precision_score(labels != true, -cred) > 0.9
+
+
+def test_knn_reweighting_rounds_do_not_hurt(clusters):
+    emb, labels, true = clusters
+    g = build_knn_graph(emb, k=10)
+    ap = [average_precision_score(labels != true, -knn_posterior(labels, g, 4, rounds=r)[
+        np.arange(len(labels)), labels]) for r in (1, 2)]
+    assert ap[1] >= ap[0] - 0.02
+
+
+def test_select_knn_params_returns_grid_values(clusters):
+    emb, labels, _ = clusters
+    g = build_knn_graph(emb, k=50)
+    k, tau, ll = select_knn_params(labels, g, 4)
+    assert k in (5, 10, 20, 30, 50) and tau in (0.01, 0.02, 0.05, 0.1, 1.0)
+    assert ll < 0
+
+
+def test_same_class_neighbors_excludes_self_and_pads_small_classes():
+    emb, labels, _ = make_clusters(n_per_class=3, n_classes=2, flip=0.0)
+    sims, counts = same_class_neighbors(emb, labels, 2, m=5)
+    assert sims.shape == (6, 2, 5)
+    assert counts.tolist() == [3, 3]
+    own = sims[np.arange(6), labels]
+    assert np.all(np.isinf(own[:, 2:]))  # only 2 other members of its own class
+    assert np.all(own[:, :2] < 1.0 + 1e-6)
+
+
+def test_kde_posterior_detects_flips_and_picks_kappa(clusters):
+    emb, labels, true = clusters
+    p, kappa = kde_posterior(emb, labels, 4)
+    assert kappa > 0
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    cred = p[np.arange(len(labels)), labels]
+    assert average_precision_score(labels != true, -cred) > 0.9
+
+
+def test_soft_labels_mix_given_label_by_credibility():
+    labels = np.array([0, 1])
+    p_kde = np.array([[0.2, 0.8], [0.5, 0.5]])
+    q = soft_labels(labels, np.array([1.0, 0.0]), p_kde)
+    np.testing.assert_allclose(q, [[1.0, 0.0], [0.5, 0.5]])
+
+
+def test_combine_is_weighted_geometric_mean():
+    a = np.array([[0.9, 0.1]])
+    b = np.array([[0.5, 0.5]])
+    p = combine_posteriors({"a": a, "b": b}, {"a": 1.0, "b": 0.0})
+    np.testing.assert_allclose(p, a)
+    p = combine_posteriors({"a": a, "b": b}, {"a": 0.5, "b": 0.5})
+    expected = np.sqrt(a * b) / np.sqrt(a * b).sum()
+    np.testing.assert_allclose(p, expected)
+
+
+def test_balance_prior_removes_class_size_advantage():
+    p = np.array([[0.6, 0.4]])
+    out = balance_prior(p, np.array([0.8, 0.2]))
+    assert out[0, 1] > out[0, 0]  # 0.4 / 0.2 beats 0.6 / 0.8
+    np.testing.assert_allclose(balance_prior(p, np.array([0.8, 0.2]), beta=0.0), p)
+
+
+def test_score_examples_outputs(clusters):
+    emb, labels, true = clusters
+    res = score_examples(emb, labels, 4)
+    n = len(labels)
+    assert res["posterior"].shape == (n, 4)
+    assert res["credibility"].shape == (n,)
+    assert res["flagged"].dtype == bool
+    assert set(res["posteriors"]) == {"knn", "kde"}
+    flagged_errors = res["flagged"] & (labels != true)
+    assert flagged_errors.sum() >= 0.7 * (labels != true).sum()
+    made = res["suggested"] >= 0
+    assert made.any()
+    assert np.mean(res["suggested"][made] == true[made]) > 0.9
+
+
+# ---- properties -------------------------------------------------------------------------------
+
+@st.composite
+def labelled_points(draw):
+    seed = draw(st.integers(0, 10_000))
+    n_classes = draw(st.integers(2, 4))
+    n_per = draw(st.integers(3, 12))
+    emb, labels, _ = make_clusters(n_per_class=n_per, n_classes=n_classes, dim=8, flip=0.15,
+                                   spread=0.4, seed=seed)
+    return emb, labels, n_classes, seed
+
+
+@settings(max_examples=25, deadline=None)
+@given(labelled_points())
+def test_property_shapes_and_range(data):
+    emb, labels, k, _ = data
+    res = score_examples(emb, labels, k)
+    for key in ("credibility",):
+        assert res[key].shape == (len(labels),)
+        assert np.all((res[key] >= 0) & (res[key] <= 1))
+    for post in [res["posterior"], *res["posteriors"].values()]:
+        assert post.shape == (len(labels), k)
+        assert np.all(post >= 0) and np.all(post <= 1 + 1e-9)
+        np.testing.assert_allclose(post.sum(1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(res["soft_labels"].sum(1), 1.0, atol=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(labelled_points(), st.randoms(use_true_random=False))
+def test_property_row_order_invariance(data, rnd):
+    emb, labels, k, _ = data
+    perm = np.array(rnd.sample(range(len(labels)), len(labels)))
+    a = score_examples(emb, labels, k)
+    b = score_examples(emb[perm], labels[perm], k)
+    np.testing.assert_allclose(a["credibility"][perm], b["credibility"], atol=1e-5)
+    np.testing.assert_array_equal(a["flagged"][perm], b["flagged"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(labelled_points(), st.randoms(use_true_random=False))
+def test_property_class_renaming_invariance(data, rnd):
+    emb, labels, k, _ = data
+    rename = np.array(rnd.sample(range(k), k))  # old code -> new code
+    a = score_examples(emb, labels, k)
+    b = score_examples(emb, rename[labels], k)
+    np.testing.assert_allclose(a["credibility"], b["credibility"], atol=1e-6)
+    np.testing.assert_allclose(a["posterior"], b["posterior"][:, rename], atol=1e-6)
+    np.testing.assert_array_equal(a["flagged"], b["flagged"])
+    sa, sb = a["suggested"], b["suggested"]
+    np.testing.assert_array_equal(np.where(sa >= 0, rename[sa], -1), sb)

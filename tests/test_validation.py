@@ -1,0 +1,67 @@
+"""Every bad-input case of build_examples: one clear error with file, rows and column."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from relabel.errors import RelabelInputError
+from relabel.validation import build_examples
+
+
+def test_builds_examples_in_order_with_row_ids():
+    t = pl.DataFrame({"text": ["a", "b"], "label": [2, 1], "other": [True, False]})
+    ex, warnings = build_examples(t, path="d.csv")
+    assert ex.columns == ["row", "id", "text", "label"]
+    assert ex["id"].to_list() == ["0", "1"]
+    assert ex["label"].to_list() == ["2", "1"]
+    assert warnings and "single example" in warnings[0]
+
+
+def test_missing_column_lists_available():
+    t = pl.DataFrame({"sentence": ["a"], "label": ["x"]})
+    with pytest.raises(RelabelInputError, match=r"d\.csv: no column 'text' \(available: "
+                                                r"sentence, label\)"):
+        build_examples(t, path="d.csv")
+
+
+def test_empty_dataset():
+    with pytest.raises(RelabelInputError, match="dataset is empty"):
+        build_examples(pl.DataFrame({"text": [], "label": []}), path="d.csv")
+
+
+@pytest.mark.parametrize("col", ["text", "label"])
+@pytest.mark.parametrize("bad", [None, "", "   "])
+def test_null_or_empty_values_name_rows(col, bad):
+    data = {"text": ["a", "b", "c", "d"], "label": ["x", "y", "x", "y"]}
+    data[col][1] = bad
+    data[col][3] = bad
+    with pytest.raises(RelabelInputError) as exc:
+        build_examples(pl.DataFrame(data), path="d.csv")
+    assert str(exc.value).startswith(f"d.csv, rows 2, 4, column '{col}': null or empty {col}")
+
+
+def test_drop_invalid_skips_with_warning():
+    t = pl.DataFrame({"text": ["a", None, "c", "d"], "label": ["x", "y", "", "y"]})
+    ex, warnings = build_examples(t, path="d.csv", drop_invalid=True)
+    assert ex["row"].to_list() == [0, 3]
+    assert any("null or empty text" in w for w in warnings)
+    assert any("null or empty label" in w for w in warnings)
+
+
+def test_duplicate_ids():
+    t = pl.DataFrame({"id": ["a", "b", "a"], "text": ["1", "2", "3"], "label": ["x", "y", "x"]})
+    with pytest.raises(RelabelInputError, match=r"rows 1, 3, column 'id': duplicate ids"):
+        build_examples(t, path="d.csv", id_col="id")
+
+
+def test_fewer_than_two_classes():
+    t = pl.DataFrame({"text": ["a", "b"], "label": ["x", "x"]})
+    with pytest.raises(RelabelInputError, match="fewer than two classes"):
+        build_examples(t, path="d.csv")
+
+
+def test_nested_text_column_is_rejected():
+    t = pl.DataFrame({"text": [["a"], ["b"]], "label": ["x", "y"]})
+    with pytest.raises(RelabelInputError, match="column 'text': values must be strings"):
+        build_examples(t, path="d.csv")
