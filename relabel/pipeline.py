@@ -28,7 +28,7 @@ from relabel.correct.suggest import (
 )
 from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, TextEncoder, embed_texts
 from relabel.errors import RelabelInputError
-from relabel.io import read_table, write_json, write_table
+from relabel.io import atomic_path, read_table, write_json, write_table
 from relabel.neighbors import build_knn_graph
 from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
 from relabel.scores.combine import balance_prior
@@ -285,7 +285,6 @@ def denoise(
     classes = sorted(examples["label"].unique().to_list())
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
 
-    out.mkdir(parents=True, exist_ok=True)
     with timer.stage("encode"):
         bar = _progress(progress, "encoding", unit="text")
         try:
@@ -307,7 +306,8 @@ def denoise(
         scores = _scores_frame(examples, classes, labels, result)
         write_table(scores, out / SCORES_FILE)
         write_table(scores, out / "scores.csv")
-        np.save(out / SOFT_LABELS_FILE, result["soft_labels"].astype(np.float32))
+        with atomic_path(out / SOFT_LABELS_FILE) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, result["soft_labels"].astype(np.float32))
         summary = _summary(scores, classes)
         summary.update({
             "relabel_version": __version__,

@@ -35,3 +35,12 @@ def test_suggest_or_abstain():
     assert sugg.tolist() == [1, -1, -1, -1]  # second is flagged but not confident: abstain
     assert conf[0] == 0.95 and np.isnan(conf[1:]).all()
     assert alt.tolist() == [1, 1, 1, 0]
+
+
+def test_singleton_class_is_flagged_but_never_relabelled():
+    labels = np.array([0, 1, 1, 1])
+    post = np.array([[0.05, 0.95], [0.1, 0.9], [0.1, 0.9], [0.2, 0.8]])
+    flagged = flag_issues(labels, post)
+    assert flagged[0]
+    sugg, _, _ = suggest_labels(labels, post, flagged)
+    assert sugg[0] == -1

@@ -9,7 +9,8 @@ p(y_i | i) < T.
 
 Suggest: for a flagged example, s_i = argmax_{c != y_i} p(c | i) is suggested only when
 p(s_i | i) >= min_confidence, p(s_i | i) - p(y_i | i) >= min_margin and p(s_i | i) >= t_{s_i}
-(x_i is at least as typical of s_i as the average member labelled s_i); otherwise relabel
+(x_i is at least as typical of s_i as the average member labelled s_i), and the given class
+has more than one example (a singleton class has no peers to judge it by); otherwise relabel
 abstains and a human must look. A wrong automatic fix is worse than none: min_confidence = 0.75
 is the lowest value at which applying the suggestions raised label accuracy on all four
 development sets (bench/RESULTS.md).
@@ -82,8 +83,9 @@ def suggest_labels(
     p_alt = posterior[rows, alt]
     p_given = posterior[rows, labels]
     t = per_class_thresholds(labels, posterior)
+    counts = np.bincount(labels, minlength=posterior.shape[1])
     ok = (flagged & (p_alt >= min_confidence) & (p_alt - p_given >= min_margin)
-          & (p_alt >= t[alt]))
+          & (p_alt >= t[alt]) & (counts[labels] > 1))
     suggested = np.where(ok, alt, -1)
     confidence = np.where(ok, p_alt, np.nan)
     return suggested, confidence, alt
