@@ -8,6 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from relabel.cli._util import app, handle_errors
+from relabel.correct.suggest import DEFAULT_MIN_CONFIDENCE
+from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
+from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
@@ -40,20 +43,24 @@ def denoise_command(
     data: Annotated[Path, typer.Argument(help="Dataset: .csv, .tsv, .jsonl, .json, .parquet or "
                                          "a Hugging Face dataset directory (save_to_disk).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory "
-                   "[default: relabel-out/<input name>].")] = None,
-    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = "text",
-    label_col: Annotated[str, typer.Option(help="Column holding the given label.")] = "label",
+                   "(default: relabel-out/<input name>).")] = None,
+    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = DEFAULT_TEXT_COL,
+    label_col: Annotated[str, typer.Option(help="Column holding the given label."
+                                           )] = DEFAULT_LABEL_COL,
     id_col: Annotated[str | None, typer.Option(help="Column with unique example ids "
-                      "[default: the 0-based row number].")] = None,
+                      "(default: the 0-based row number).")] = None,
     model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
-                     "[default: the packaged all-MiniLM-L6-v2, offline].")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch.")] = 64,
-    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text.")] = 128,
+                     "(default: the packaged all-MiniLM-L6-v2, offline).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch."
+                                            )] = DEFAULT_BATCH_SIZE,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text."
+                                            )] = DEFAULT_MAX_LENGTH,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
-                         "credibility is below this [default: automatic per-class "
-                         "thresholds].")] = None,
+                         "credibility is below this (default: automatic per-class "
+                         "thresholds).")] = None,
     min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Suggest a label only "
-                              "at this confidence or above; otherwise abstain.")] = 0.75,
+                              "at this confidence or above; otherwise abstain."
+                              )] = DEFAULT_MIN_CONFIDENCE,
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
                             "or empty text or label (with a warning) instead of failing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
