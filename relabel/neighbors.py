@@ -6,6 +6,7 @@ Search is exact maximum inner product (= cosine similarity on L2-normalised vect
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,13 +35,19 @@ class KnnGraph:
         return KnnGraph(self.indices[:, :k], self.sims[:, :k])
 
 
-def _search(index_vectors: np.ndarray, queries: np.ndarray, k: int
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _flat_index(vectors: np.ndarray) -> Any:
+    """Exact inner-product FAISS index over ``vectors (M, D)``."""
     import faiss
 
-    index = faiss.IndexFlatIP(index_vectors.shape[1])
-    index.add(np.ascontiguousarray(index_vectors, dtype=np.float32))
-    sims, idx = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _search(index_vectors: np.ndarray, queries: np.ndarray, k: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    sims, idx = _flat_index(index_vectors).search(
+        np.ascontiguousarray(queries, dtype=np.float32), k)
     return sims, idx
 
 
@@ -79,10 +86,7 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384) 
     k = max(1, min(k, n - 1))
     all_idx = np.empty((n, k), dtype=np.int64)
     all_sims = np.empty((n, k), dtype=np.float32)
-    import faiss
-
-    index = faiss.IndexFlatIP(embeddings.shape[1])
-    index.add(np.ascontiguousarray(embeddings, dtype=np.float32))
+    index = _flat_index(embeddings)
     for start in range(0, n, batch_size):
         q = np.ascontiguousarray(embeddings[start : start + batch_size], dtype=np.float32)
         sims, idx = index.search(q, k + 1)

@@ -68,3 +68,27 @@ def test_passthrough_formats(tmp_path, text_dataset, fake_encoder):
             text_dataset.write_csv(path, separator="\t")
         res = denoise(path, out_dir=tmp_path / ext, encoder=fake_encoder)
         assert res.scores.height == text_dataset.height
+
+
+def test_hf_dataset_directory_in_and_out(tmp_path, text_dataset, fake_encoder):
+    import datasets
+
+    from relabel.export import export_dataset
+
+    src = tmp_path / "hf"
+    datasets.Dataset(text_dataset.to_arrow()).save_to_disk(str(src))
+    res = denoise(src, out_dir=tmp_path / "run", config=DenoiseConfig(id_col="id"),
+                  encoder=fake_encoder)
+    assert res.scores["id"].to_list() == text_dataset["id"].to_list()
+    export_dataset(tmp_path / "run", tmp_path / "cleaned")
+    back = datasets.load_from_disk(str(tmp_path / "cleaned"))
+    assert back.column_names == text_dataset.columns and len(back) == text_dataset.height
+
+
+def test_denoise_leaves_input_untouched(tmp_path, dataset_csv, fake_encoder):
+    import os
+
+    before = (dataset_csv.read_bytes(), os.stat(dataset_csv).st_mtime_ns)
+    denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder)
+    assert (dataset_csv.read_bytes(), os.stat(dataset_csv).st_mtime_ns) == before
+    assert sorted(p.name for p in dataset_csv.parent.iterdir()) == ["data.csv", "o"]
