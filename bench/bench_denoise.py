@@ -83,12 +83,15 @@ def run_set(name: str, encoder: Encoder, kwargs: dict, cache: Path = CACHE,
     rows = [evaluate("relabel", 1 - res["credibility"], res["flagged"], new, labels, true)]
     rows[0]["seconds"] = round(t_score, 2)
     for sig, post in res["posteriors"].items():  # ranking quality of each signal on its own
-        s = post[np.arange(len(labels)), labels]
-        full = evaluate("", 1 - s, res["flagged"], new, labels, true)
-        rows.append({"method": f"(ranking by {sig} signal alone)", "ap": full["ap"],
-                     "auroc": full["auroc"]})
+        det = detection_metrics(labels != true, 1 - post[np.arange(len(labels)), labels],
+                                res["flagged"])
+        rows.append({"method": f"(ranking by {sig} signal alone)", "ap": det["ap"],
+                     "auroc": det["auroc"]})
+    info = {"set": name, "n": len(labels), "classes": len(classes),
+            "noise": float(np.mean(labels != true)), "encode_s": round(t_enc, 2),
+            "params": res["params"]}
     if not baselines:
-        return rows, _info(name, labels, true, classes, t_enc, res)
+        return rows, info
     t0 = time.perf_counter()
     rows.append(evaluate("kNN vote (k=10)", *knn_vote_baseline(emb, labels, len(classes)),
                          labels, true))
@@ -96,13 +99,7 @@ def run_set(name: str, encoder: Encoder, kwargs: dict, cache: Path = CACHE,
     t0 = time.perf_counter()
     rows.append(evaluate("cleanlab (5-fold LR)", *cleanlab_baseline(emb, labels), labels, true))
     rows[-1]["seconds"] = round(time.perf_counter() - t0, 2)
-    return rows, _info(name, labels, true, classes, t_enc, res)
-
-
-def _info(name, labels, true, classes, t_enc, res) -> dict:
-    return {"set": name, "n": len(labels), "classes": len(classes),
-            "noise": float(np.mean(labels != true)), "encode_s": round(t_enc, 2),
-            "params": res["params"]}
+    return rows, info
 
 
 def fmt_table(rows: list[dict]) -> str:

@@ -269,7 +269,10 @@ def denoise(
     cfg = config or DenoiseConfig()
     out = Path(out_dir) if out_dir is not None else default_out_dir(data)
     timer = _Timer()
-    if encoder is None:  # resolves --model first: a bad model path fails before any work
+    # options and --model are checked first: a bad value fails before any work
+    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
+        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
+    if encoder is None:
         encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length)
     with timer.stage("read"):
         table, fmt = read_table(data)
@@ -279,8 +282,6 @@ def denoise(
         del table
     for w in warnings:
         log.warning("%s: %s", data, w)
-    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
-        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
 
     classes = sorted(examples["label"].unique().to_list())
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
