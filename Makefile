@@ -32,6 +32,8 @@ test-fast: venv
 
 bench: venv
 	$(PY) bench/bench_denoise.py
+	$(PY) bench/bench_correctors.py
+	$(PY) bench/bench_speed.py
 
 clean:
 	rm -rf relabel-out .pytest_cache .ruff_cache

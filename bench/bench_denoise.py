@@ -117,6 +117,13 @@ def fmt_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def append_markdown(path: str | None, blocks: list[str]) -> None:
+    """Append the printed tables to ``path`` (when given)."""
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(blocks) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default=",".join(SETS))
@@ -149,9 +156,7 @@ def main() -> None:
                  + fmt_table(rows) + "\n")
         print(block, flush=True)
         text.append(block)
-    if args.markdown:
-        with open(args.markdown, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(text) + "\n")
+    append_markdown(args.markdown, text)
 
 
 if __name__ == "__main__":

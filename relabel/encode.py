@@ -79,6 +79,36 @@ def _model_identity(resolved: str) -> str:
     return f"{path.name}-{h.hexdigest()}"
 
 
+def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
+    """``(tokenizer, AutoModel)`` for a resolved model path or hub id, offline-first.
+
+    A hub id is looked up in the local cache first; the hub is asked only when that fails and
+    ``HF_HUB_OFFLINE`` is not set (read now, not at import time). Raises RelabelInputError naming
+    ``given`` (the user's spelling) when nothing loads.
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    attempts = [True] if offline or Path(resolved).is_dir() else [True, False]
+    last: Exception | None = None
+    for local_only in attempts:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local_only)
+            model = AutoModel.from_pretrained(resolved, local_files_only=local_only)
+            return tokenizer, model
+        except (OSError, ValueError) as exc:
+            last = exc
+    first = (str(last).strip().splitlines() or [type(last).__name__])[0][:200]
+    raise RelabelInputError(
+        f"cannot load model ({first}); give a local model directory or a Hugging Face "
+        "id available offline",
+        path=given or resolved,
+    ) from None
+
+
 class Encoder:
     """A ``transformers`` AutoModel with mean pooling and L2 normalisation.
 
@@ -122,33 +152,8 @@ class Encoder:
         if self._model is not None:
             return
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-        # a hub id is looked up in the local cache first; the hub is asked only when that
-        # fails and HF_HUB_OFFLINE is not set (read now, not at import time)
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        attempts = [True] if offline or Path(self._resolved).is_dir() else [True, False]
-        last: Exception | None = None
-        for local_only in attempts:
-            try:
-                self._tokenizer = AutoTokenizer.from_pretrained(self._resolved,
-                                                                local_files_only=local_only)
-                self._model = AutoModel.from_pretrained(self._resolved,
-                                                        local_files_only=local_only)
-                last = None
-                break
-            except (OSError, ValueError) as exc:
-                last = exc
-        if last is not None:
-            first = (str(last).strip().splitlines() or [type(last).__name__])[0][:200]
-            raise RelabelInputError(
-                f"cannot load model ({first}); give a local model directory or a Hugging Face "
-                "id available offline",
-                path=self.model or self._resolved,
-            ) from None
+        self._tokenizer, self._model = load_pretrained(self._resolved, self.model)
         dev = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.device = dev
         self._model.to(dev).eval()

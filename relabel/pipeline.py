@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +19,49 @@ import numpy as np
 import polars as pl
 
 from relabel import __version__
+from relabel.correct import make_corrector, resolve_corrector
+from relabel.correct.crossval import oof_key, out_of_fold_proba
 from relabel.correct.suggest import (
+    CORRECTOR_MIN_CONFIDENCE,
+    CORRECTOR_MIN_MARGIN,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_MARGIN,
     flag_issues,
     per_class_thresholds,
     suggest_labels,
 )
-from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, TextEncoder, embed_texts
+from relabel.encode import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_LENGTH,
+    Encoder,
+    TextEncoder,
+    embed_texts,
+    text_hashes,
+)
 from relabel.errors import RelabelInputError
 from relabel.io import atomic_path, read_table, write_json, write_table
 from relabel.neighbors import build_knn_graph
 from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
-from relabel.scores.combine import balance_prior
+from relabel.scores.combine import PRIOR_FLOOR, balance_prior
 from relabel.scores.knn import K_GRID
 from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL, build_examples
 
 log = logging.getLogger("relabel")
 
-#: exponent of each signal in the combined posterior (METHOD.md §5)
+#: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
+#: ... and with one (``cv`` = out-of-fold corrector probabilities); see bench/RESULTS.md
+CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
+DEFAULT_FOLDS = 5
+#: neighbours that count as "near" in the distant-peer loss
+PEER_K = 10
 #: exponent of the class prior divided out of the combined posterior (scores/combine.py)
 DEFAULT_PRIOR_BALANCE = 1.0
 SCORES_FILE = "scores.parquet"
 SUMMARY_FILE = "summary.json"
 RUN_FILE = "run.json"
 SOFT_LABELS_FILE = "soft_labels.npy"
+OOF_FILE = "oof_probs.npy"
 
 
 def default_out_dir(data: str | Path) -> Path:
@@ -64,10 +81,19 @@ class DenoiseConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_length: int = DEFAULT_MAX_LENGTH
     threshold: float | None = None
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE
-    min_margin: float = DEFAULT_MIN_MARGIN
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    #: None = the default for the posterior in use (relabel/correct/suggest.py)
+    min_confidence: float | None = None
+    min_margin: float | None = None
+    #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector
+    weights: dict[str, float] | None = None
     prior_balance: float = DEFAULT_PRIOR_BALANCE
+    corrector: str = "auto"
+    folds: int = DEFAULT_FOLDS
+    loss: str = "distant_peer"
+    #: None = the corrector's own default (head: 12 epochs, lr 3e-3; finetune: 4, 5e-5)
+    epochs: int | None = None
+    lr: float | None = None
+    grad_accum: int = 1
     drop_invalid: bool = False
     seed: int = 0
 
@@ -115,47 +141,26 @@ def file_fingerprint(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def score_examples(
+def neighbour_signals(
     embeddings: np.ndarray,
     labels: np.ndarray,
     n_classes: int,
     *,
     weights: dict[str, float] | None = None,
-    threshold: float | None = None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    min_margin: float = DEFAULT_MIN_MARGIN,
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     seed: int = 0,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """The pure scoring core: embeddings and labels in, signals and decisions out.
-
-    Parameters
-    ----------
-    embeddings : np.ndarray
-        ``(N, D)`` float32, L2-normalised.
-    labels : np.ndarray
-        ``(N,)`` int class codes.
-    n_classes : int
-        Number of classes K.
-    weights : dict, optional
-        Exponent of each signal (``knn``, ``kde``) in the combined posterior.
-    threshold, min_confidence, min_margin : float
-        Decision options, see :mod:`relabel.correct.suggest`.
-    prior_balance : float
-        Exponent beta of the class prior divided out of the combined posterior.
-    seed : int
-        Seed for sampled parameter selection.
-    progress : tqdm-like, optional
-        ``update(1)`` is called after each step.
+    """Stage 2 of METHOD.md: kNN vote and KDE posteriors, credibility and soft labels.
 
     Returns
     -------
     dict
-        ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
-        ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
-        ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
-        ``thresholds (K,)``.
+        ``graph`` (:class:`~relabel.neighbors.KnnGraph`), ``posteriors`` (name -> ``(N, K)``),
+        ``params``, ``credibility (N,)`` under the balanced combination of these signals (prior
+        floored at ``PRIOR_FLOOR / K``, as the corrector trained on the soft labels will be),
+        ``soft_labels (N, K)`` (METHOD.md §3) and ``radius (N,)`` (similarity of each example's
+        ``PEER_K``-th neighbour, which defines "near" for the distant-peer loss).
     """
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     tick = progress.update if progress is not None else (lambda n=1: None)
@@ -169,24 +174,187 @@ def score_examples(
                                                     seed=seed)
         tick(1)
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
-    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance)
+    base = {k: v for k, v in weights.items() if k in posteriors}
+    posterior = balance_prior(combine_posteriors(posteriors, base or DEFAULT_WEIGHTS), prior,
+                              beta=prior_balance, floor=PRIOR_FLOOR)
     credibility = given_label_score(labels, posterior)
-    q = soft_labels(labels, credibility, posteriors["kde"])
+    return {
+        "graph": graph,
+        "posteriors": posteriors,
+        "params": params,
+        "credibility": credibility,
+        "soft_labels": soft_labels(labels, credibility, posteriors["kde"]),
+        "radius": graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
+    }
+
+
+def decide(
+    labels: np.ndarray,
+    posteriors: dict[str, np.ndarray],
+    *,
+    weights: dict[str, float],
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    threshold: float | None = None,
+    min_confidence: float | None = None,
+    min_margin: float | None = None,
+) -> dict[str, Any]:
+    """Stage 4 of METHOD.md §5: one posterior from the signals, then flags and suggestions.
+
+    The combined posterior is the weighted geometric mean of the signals, balanced by the class
+    prior (:mod:`relabel.scores.combine`). When it includes the cross-validated corrector
+    (``cv``), suggestions follow the held-out rule of :mod:`relabel.correct.suggest` and every
+    suggestion is also a flag.
+
+    Returns
+    -------
+    dict
+        ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
+        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``thresholds (K,)``.
+    """
+    n_classes = next(iter(posteriors.values())).shape[1]
+    held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
+    if min_confidence is None:
+        min_confidence = CORRECTOR_MIN_CONFIDENCE if held_out else DEFAULT_MIN_CONFIDENCE
+    if min_margin is None:
+        min_margin = CORRECTOR_MIN_MARGIN if held_out else DEFAULT_MIN_MARGIN
+    prior = np.bincount(labels, minlength=n_classes) / len(labels)
+    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
+                              floor=PRIOR_FLOOR if held_out else 0.0)
     flagged = flag_issues(labels, posterior, threshold=threshold)
     suggested, confidence, alternative = suggest_labels(
-        labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin)
-    tick(1)
+        labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin,
+        held_out=held_out)
+    if held_out:
+        flagged = flagged | (suggested >= 0)
     return {
-        "posteriors": posteriors,
         "posterior": posterior,
-        "credibility": credibility,
-        "soft_labels": q,
+        "credibility": given_label_score(labels, posterior),
         "flagged": flagged,
         "suggested": suggested,
         "confidence": confidence,
         "alternative": alternative,
-        "params": params,
         "thresholds": per_class_thresholds(labels, posterior),
+    }
+
+
+def corrector_fit_params(estimator: Any, signals: dict[str, Any], embeddings: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
+    for correctors that accept them, the frozen embeddings."""
+    import inspect
+
+    params = {"soft_labels": signals["soft_labels"].astype(np.float32),
+              "credibility": signals["credibility"].astype(np.float32),
+              "radius": signals["radius"]}
+    if "frozen" in inspect.signature(estimator.fit).parameters:
+        params["frozen"] = embeddings
+    return params
+
+
+def fold_jobs(corrector: Any, folds: int) -> int:
+    """Folds to train at the same time: one per CPU core for correctors that allow it (the head
+    on CPU, see :mod:`relabel.correct.crossval`), else 1."""
+    import os
+
+    if not getattr(corrector, "parallel_folds_safe", False):
+        return 1
+    device = getattr(corrector, "device", None)
+    if device is not None and not str(device).startswith("cpu"):
+        return 1
+    if device is None:
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    return max(1, min(folds, os.cpu_count() or 1))
+
+
+def score_examples(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    weights: dict[str, float] | None = None,
+    threshold: float | None = None,
+    min_confidence: float | None = None,
+    min_margin: float | None = None,
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    corrector: Any = None,
+    corrector_input: np.ndarray | None = None,
+    folds: int = DEFAULT_FOLDS,
+    oof_cache: Path | None = None,
+    inputs_key: str = "",
+    seed: int = 0,
+    progress: Any = None,
+    fold_progress: Any = None,
+) -> dict[str, Any]:
+    """The scoring core: embeddings and labels in, signals and decisions out.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray
+        ``(N, D)`` float32, L2-normalised.
+    labels : np.ndarray
+        ``(N,)`` int class codes.
+    n_classes : int
+        Number of classes K.
+    weights : dict, optional
+        Exponent of each signal (``knn``, ``kde``, ``cv``) in the combined posterior; default
+        ``DEFAULT_WEIGHTS``, or ``CORRECTOR_WEIGHTS`` with a corrector.
+    threshold, min_confidence, min_margin : float, optional
+        Decision options, see :mod:`relabel.correct.suggest` (None = the defaults there).
+    prior_balance : float
+        Exponent beta of the class prior divided out of the combined posterior.
+    corrector : sklearn estimator, optional
+        Unfitted corrector; its out-of-fold probabilities become the ``cv`` signal.
+    corrector_input : np.ndarray, optional
+        ``(N, ...)`` what the corrector reads (default: the embeddings; texts for finetune).
+    folds : int
+        Cross-validation folds.
+    oof_cache : Path, optional
+        Directory for finished folds, so a re-run or a crashed run reuses them.
+    inputs_key : str
+        Identity of the inputs for the fold cache key (encoder key and text hashes).
+    seed : int
+        Seed for parameter selection and the folds.
+    progress, fold_progress : tqdm-like, optional
+        ``update(1)`` after each scoring step / each fold.
+
+    Returns
+    -------
+    dict
+        ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
+        ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
+        ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
+        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector).
+    """
+    if weights is None:
+        weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
+    sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
+                            prior_balance=prior_balance, seed=seed, progress=progress)
+    posteriors = dict(sig["posteriors"])
+    oof_info = None
+    if corrector is not None:
+        fit_params = corrector_fit_params(corrector, sig, embeddings)
+        cache = None
+        if oof_cache is not None:
+            cache = Path(oof_cache) / oof_key(corrector, labels, folds, seed, inputs_key,
+                                              fit_params)
+        posteriors["cv"], oof_info = out_of_fold_proba(
+            corrector, embeddings if corrector_input is None else corrector_input, labels,
+            n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
+            n_jobs=fold_jobs(corrector, folds), progress=fold_progress)
+        oof_info["corrector"] = type(corrector).__name__
+    dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
+                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin)
+    if progress is not None:
+        progress.update(1)
+    return {
+        "posteriors": posteriors,
+        "soft_labels": sig["soft_labels"],
+        "params": sig["params"],
+        "oof": oof_info,
+        **dec,
     }
 
 
@@ -233,6 +401,28 @@ def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[
     }
 
 
+def _check_options(cfg: DenoiseConfig) -> None:
+    from relabel.correct import CORRECTOR_CHOICES
+    from relabel.losses import LOSS_CHOICES
+
+    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
+        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
+    if cfg.corrector not in CORRECTOR_CHOICES:
+        raise RelabelInputError(f"--corrector must be one of {', '.join(CORRECTOR_CHOICES)}, "
+                                f"got {cfg.corrector!r}")
+    if cfg.loss not in LOSS_CHOICES:
+        raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
+                                f"got {cfg.loss!r}")
+    if cfg.folds < 2:
+        raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
+    for name in ("epochs", "grad_accum"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.lr is not None and not cfg.lr > 0:
+        raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
+
+
 def denoise(
     data: str | Path,
     *,
@@ -270,8 +460,7 @@ def denoise(
     out = Path(out_dir) if out_dir is not None else default_out_dir(data)
     timer = _Timer()
     # options and --model are checked first: a bad value fails before any work
-    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
-        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
+    _check_options(cfg)
     if encoder is None:
         encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length)
     with timer.stage("read"):
@@ -294,28 +483,56 @@ def denoise(
                                                 progress=bar)
         finally:
             bar.close()
+    corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
+    corrector, corrector_input = None, None
+    if corrector_name != "none":
+        if len(labels) < cfg.folds:
+            raise RelabelInputError(f"--folds {cfg.folds} needs at least {cfg.folds} examples, "
+                                    f"got {len(labels)}", path=data)
+        corrector = make_corrector(corrector_name, len(classes), loss=cfg.loss,
+                                   epochs=cfg.epochs, lr=cfg.lr, grad_accum=cfg.grad_accum,
+                                   max_length=cfg.max_length, model=cfg.model, seed=cfg.seed)
+        if corrector_name == "finetune":
+            corrector_input = np.asarray(examples["text"].to_list(), dtype=object)
+    inputs_key = encoder.key + ":" + hashlib.blake2b(
+        text_hashes(examples["text"].to_list()).tobytes(), digest_size=12).hexdigest()
     with timer.stage("score"):
         bar = _progress(progress, "scoring", total=len(SCORERS) + 2, unit="step")
+        fold_bar = _progress(progress and corrector is not None,
+                             f"{corrector_name} corrector", total=cfg.folds, unit="fold")
         try:
             result = score_examples(embeddings, labels, len(classes), weights=cfg.weights,
                                     threshold=cfg.threshold, min_confidence=cfg.min_confidence,
                                     min_margin=cfg.min_margin, prior_balance=cfg.prior_balance,
-                                    seed=cfg.seed, progress=bar)
+                                    corrector=corrector, corrector_input=corrector_input,
+                                    folds=cfg.folds, oof_cache=out / "cache" / "oof",
+                                    inputs_key=inputs_key, seed=cfg.seed, progress=bar,
+                                    fold_progress=fold_bar)
         finally:
             bar.close()
+            fold_bar.close()
     with timer.stage("write"):
         scores = _scores_frame(examples, classes, labels, result)
         write_table(scores, out / SCORES_FILE)
         write_table(scores, out / "scores.csv")
         with atomic_path(out / SOFT_LABELS_FILE) as tmp, open(tmp, "wb") as fh:
             np.save(fh, result["soft_labels"].astype(np.float32))
+        if "cv" in result["posteriors"]:
+            with atomic_path(out / OOF_FILE) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, result["posteriors"]["cv"].astype(np.float32))
         summary = _summary(scores, classes)
+        none = {"name": "none", "requested": cfg.corrector}
         summary.update({
             "relabel_version": __version__,
             "input": str(Path(data).resolve()),
             "encoder": {"key": encoder.key, **enc_stats},
             "params": result["params"],
-            "weights": cfg.weights,
+            "corrector": ({"name": corrector_name, **result["oof"],
+                           "params": {k: v for k, v in corrector.get_params().items()
+                                      if k != "device"}}
+                          if corrector is not None else none),
+            "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
+                                       else DEFAULT_WEIGHTS),
             "prior_balance": cfg.prior_balance,
             "label_classes": classes,
             "warnings": warnings,

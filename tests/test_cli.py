@@ -72,6 +72,16 @@ BAD_INPUTS = {
                            ["--model", "./no/such/model"], "model path does not exist"),
     "not a model": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                     ["--model", "."], "not a model directory"),
+    "one fold": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                 ["--folds", "1"], "--folds must be at least 2, got 1"),
+    "unknown loss": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                     ["--loss", "triplet"], "--loss must be one of ce, supcon, soft, "
+                     "distant_peer, got 'triplet'"),
+    "unknown corrector": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                          ["--corrector", "forest"], "--corrector must be one of auto, none, "
+                          "head, finetune, got 'forest'"),
+    "zero epochs": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                    ["--epochs", "0"], "--epochs must be at least 1, got 0"),
 }
 
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import polars as pl
+import pytest
 
 from relabel.pipeline import DenoiseConfig, denoise
 
@@ -92,3 +93,58 @@ def test_denoise_leaves_input_untouched(tmp_path, dataset_csv, fake_encoder):
     denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder)
     assert (dataset_csv.read_bytes(), os.stat(dataset_csv).st_mtime_ns) == before
     assert sorted(p.name for p in dataset_csv.parent.iterdir()) == ["data.csv", "o"]
+
+
+def test_corrector_oof_probabilities_are_saved_and_reused(tmp_path, dataset_csv, fake_encoder):
+    out = tmp_path / "out"
+    cfg = DenoiseConfig(corrector="head", folds=3, epochs=5)
+    first = denoise(dataset_csv, out_dir=out, config=cfg, encoder=fake_encoder)
+    oof = np.load(out / "oof_probs.npy")
+    assert oof.shape == (first.scores.height, 3)
+    np.testing.assert_allclose(oof.sum(1), 1.0, atol=1e-4)
+    assert first.summary["corrector"]["name"] == "head"
+    assert first.summary["corrector"]["trained"] == 3
+    assert "cv_score" in first.scores.columns
+    again = denoise(dataset_csv, out_dir=out, config=cfg, encoder=fake_encoder)
+    assert again.summary["corrector"]["reused"] == 3 and again.summary["corrector"]["trained"] == 0
+    assert first.scores.equals(again.scores)
+    # another loss is another model: nothing is reused
+    other = denoise(dataset_csv, out_dir=out, config=DenoiseConfig(
+        corrector="head", folds=3, epochs=5, loss="ce"), encoder=fake_encoder)
+    assert other.summary["corrector"]["trained"] == 3
+
+
+def test_corrector_finds_the_flips(tmp_path, dataset_csv, text_dataset, fake_encoder):
+    res = denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder,
+                  config=DenoiseConfig(id_col="id", corrector="head", folds=3))
+    err = (text_dataset["label"] != text_dataset["true_label"]).to_numpy()
+    cred = res.scores["credibility"].to_numpy()
+    assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
+    sugg = res.scores.filter(pl.col("suggested_label").is_not_null())
+    truth = dict(zip(text_dataset["id"], text_dataset["true_label"], strict=True))
+    assert sugg.height >= err.sum() // 2
+    assert all(truth[i] == s for i, s in zip(sugg["id"], sugg["suggested_label"], strict=True))
+    # every suggestion is flagged
+    assert sugg["flagged"].all()
+
+
+def test_corrector_none_writes_no_oof(tmp_path, dataset_csv, fake_encoder):
+    res = denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder,
+                  config=DenoiseConfig(corrector="none"))
+    assert not (tmp_path / "o" / "oof_probs.npy").exists()
+    assert res.summary["corrector"] == {"name": "none", "requested": "none"}
+    assert "cv_score" not in res.scores.columns
+
+
+def test_held_out_decision_rule():
+    from relabel.pipeline import decide
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    cv = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.1, 0.9], [0.55, 0.45]])
+    d = decide(labels, {"cv": cv}, weights={"cv": 1.0})
+    # row 2: p(1) = 0.8, margin 0.6 -> suggested and flagged; row 5: margin 0.1 -> no suggestion
+    assert d["suggested"].tolist() == [-1, -1, 1, -1, -1, -1]
+    assert d["flagged"][2]
+    assert d["confidence"][2] == pytest.approx(0.8)
+    strict = decide(labels, {"cv": cv}, weights={"cv": 1.0}, min_confidence=0.9)
+    assert (strict["suggested"] == -1).all()

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.correct.suggest import DEFAULT_MIN_CONFIDENCE
+from relabel.correct import AUTO_MIN_PER_CLASS, CORRECTOR_CHOICES
 from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
+from relabel.losses import LOSS_CHOICES
 from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
@@ -30,6 +31,13 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
         shown = ", ".join(f"{c['given']} -> {c['suggested']} ({c['count']})"
                           for c in summary["top_confusions"][:5])
         lines.append(f"most frequent given -> suggested: {shown}")
+    corr = summary.get("corrector", {})
+    if corr.get("name", "none") != "none":
+        lines.append(f"corrector: {corr['name']}, {corr['folds']} folds ({corr['trained']} "
+                     f"trained, {corr['reused']} reused from an earlier run)")
+    elif corr.get("requested") == "auto":
+        lines.append(f"corrector: none (auto: the median class has fewer than {AUTO_MIN_PER_CLASS} "
+                     "examples; --corrector head forces one)")
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json; next: "
@@ -58,9 +66,23 @@ def denoise_command(
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
                          "credibility is below this (default: automatic per-class "
                          "thresholds).")] = None,
-    min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="Suggest a label only "
-                              "at this confidence or above; otherwise abstain."
-                              )] = DEFAULT_MIN_CONFIDENCE,
+    corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
+                         CORRECTOR_CHOICES) + " (auto = finetune with a GPU, head without).")
+                         ] = "auto",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds of the corrector.")] = 5,
+    loss: Annotated[str, typer.Option(help="Contrastive term of the corrector: " + ", ".join(
+                    LOSS_CHOICES) + " (ce = cross-entropy only).")] = "distant_peer",
+    epochs: Annotated[int | None, typer.Option(help="Corrector epochs (default: head 12, "
+                      "finetune 4).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Corrector learning rate (default: head "
+                  "3e-3, finetune 5e-5).")] = None,
+    grad_accum: Annotated[int, typer.Option(help="Batches per optimiser step (finetune).")] = 1,
+    min_confidence: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Suggest a "
+                              "label only at this confidence or above; otherwise abstain "
+                              "(default: 0.4 with a corrector, 0.75 without).")] = None,
+    min_margin: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="... and only when "
+                          "it beats the given label by this much (default: 0.3 with a "
+                          "corrector, 0.2 without).")] = None,
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
                             "or empty text or label (with a warning) instead of failing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -71,7 +93,9 @@ def denoise_command(
 
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
                         batch_size=batch_size, max_length=max_length, threshold=threshold,
-                        min_confidence=min_confidence, drop_invalid=drop_invalid, seed=seed)
+                        min_confidence=min_confidence, min_margin=min_margin,
+                        corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
+                        grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed)
     out_dir = out if out is not None else default_out_dir(data)
     result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
     typer.echo(format_summary(result.summary, result.out_dir))

@@ -88,6 +88,8 @@ def kde_posterior(
     """
     labels = np.asarray(labels)
     n = len(labels)
+    post = np.empty((n, n_classes))
+    done = np.zeros(n, dtype=bool)
     if kappa is None:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
@@ -98,10 +100,14 @@ def kde_posterior(
             ll = float(np.mean(np.log(p[np.arange(len(rows)), labels[rows]])))
             if ll > best:
                 best, kappa = ll, kap
+        # the sample's neighbours are already known: reuse them for its rows
+        post[rows] = _posterior_from_sims(sims, kappa, eps)
+        done[rows] = True
+        del sims
     assert kappa is not None
-    post = np.empty((n, n_classes))
-    for start in range(0, n, chunk_size):
-        rows = np.arange(start, min(n, start + chunk_size))
+    todo = np.flatnonzero(~done)
+    for start in range(0, len(todo), chunk_size):
+        rows = todo[start : start + chunk_size]
         sims, _ = same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)
         post[rows] = _posterior_from_sims(sims, kappa, eps)
     return post, float(kappa)

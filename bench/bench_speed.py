@@ -1,0 +1,47 @@
+"""Wall time of ``denoise --corrector head`` on 10k rows against encoding alone, in one run.
+
+Usage: python bench/bench_speed.py [--rows 10003] [--corrector head]
+
+Writes banking77 train (20% uniform noise) to a temporary CSV, runs ``denoise`` from scratch
+(empty output directory, so the encoder runs) and prints the seconds per stage, the total and
+total / encode. Target (issue 3): total <= 1.5 x encode on the 2-core development machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.devdata import load
+from relabel.pipeline import DenoiseConfig, denoise
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=None, help="first N rows (default: all)")
+    ap.add_argument("--corrector", default="head")
+    args = ap.parse_args()
+    df = load("banking77").select("id", "text", "label")
+    if args.rows:
+        df = df.head(args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "banking77.csv"
+        df.write_csv(data)
+        t0 = time.perf_counter()
+        res = denoise(data, out_dir=Path(tmp) / "out",
+                      config=DenoiseConfig(id_col="id", corrector=args.corrector))
+        total = time.perf_counter() - t0
+    secs = res.summary["seconds"]
+    print(json.dumps({"rows": df.height, "corrector": res.summary["corrector"]["name"],
+                      "seconds": secs, "total": round(total, 1),
+                      "total_over_encode": round(total / secs["encode"], 2)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""K-fold out-of-fold probabilities (METHOD.md §4): no example is judged by a model that saw it.
+
+Folds are stratified by the given label and seeded. Each fold trains a fresh
+:func:`sklearn.base.clone` of the corrector on the other folds and predicts the held-out one.
+Every finished fold is saved under ``cache_dir`` at once, so a crashed run resumes at the first
+unfinished fold, and a re-run with the same inputs (same key) trains nothing.
+
+``n_jobs > 1`` trains folds at the same time in threads (torch releases the GIL in its kernels),
+with torch's intra-op threads divided among them: for the small head corrector on 2 cores this
+is faster than one fold at a time with 2 intra-op threads, because its steps are too small to
+keep 2 threads busy. Only correctors whose every random draw uses a private generator (the head)
+may run this way and stay reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import StratifiedKFold
+
+from relabel.io import atomic_path
+
+
+def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """``(N,)`` fold number of every example, stratified by label.
+
+    Classes with fewer members than ``folds`` are spread over as many folds as they have
+    members. Raises ValueError when ``folds < 2`` or there are fewer examples than folds.
+    """
+    n = len(labels)
+    if folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {folds}")
+    if n < folds:
+        raise ValueError(f"--folds {folds} needs at least {folds} examples, got {n}")
+    out = np.empty(n, dtype=np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class has 1 member"
+        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for f, (_, test) in enumerate(skf.split(np.zeros(n), labels)):
+            out[test] = f
+    return out
+
+
+@contextmanager
+def _torch_threads_divided(n_jobs: int) -> Iterator[None]:
+    """Divide torch's intra-op threads among ``n_jobs`` concurrent folds, then restore them."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before // n_jobs))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            a = np.ascontiguousarray(part)
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(a.tobytes() if a.dtype != object else "\x00".join(map(str, a)).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def oof_key(estimator: BaseEstimator, labels: np.ndarray, folds: int, seed: int,
+            inputs_key: str, fit_params: Mapping[str, np.ndarray]) -> str:
+    """Cache key of an out-of-fold run: corrector class and parameters, folds, seed, the inputs'
+    identity (``inputs_key``: e.g. encoder key and text hashes), labels and fit arrays."""
+    params = {k: v for k, v in estimator.get_params().items() if k != "device"}
+    return _digest(type(estimator).__name__, params, folds, seed, inputs_key, labels,
+                   *(fit_params[k] for k in sorted(fit_params)))
+
+
+def out_of_fold_proba(
+    estimator: BaseEstimator,
+    X: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    fit_params: Mapping[str, np.ndarray] | None = None,
+    cache_dir: str | Path | None = None,
+    n_jobs: int = 1,
+    progress: Any = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Out-of-fold class probabilities.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Unfitted corrector with ``fit(X, y, **fit_params)`` and ``predict_proba``.
+    X : np.ndarray
+        ``(N, ...)`` inputs (embeddings, or an object array of texts).
+    labels : np.ndarray
+        ``(N,)`` int given labels.
+    n_classes : int
+        Number of classes K.
+    folds, seed : int
+        Number of stratified folds and their seed.
+    fit_params : mapping, optional
+        Per-example arrays ``(N, ...)`` passed to ``fit`` restricted to the training rows.
+    cache_dir : str or Path, optional
+        Directory for finished folds (``fold-<f>.npy``); nothing is cached when None.
+    n_jobs : int
+        Folds trained at the same time, in threads (see the module docstring).
+    progress : tqdm-like, optional
+        ``update(1)`` after each fold.
+
+    Returns
+    -------
+    proba : np.ndarray
+        ``(N, K)`` float64, rows sum to 1.
+    info : dict
+        ``folds``, ``trained`` (folds trained now) and ``reused`` (folds loaded from the cache).
+    """
+    fit_params = dict(fit_params or {})
+    fold_of = make_folds(labels, folds, seed)
+    proba = np.zeros((len(labels), n_classes))
+    cache = Path(cache_dir) if cache_dir is not None else None
+
+    def run_fold(f: int) -> bool:
+        """Fill the rows of fold ``f``; True if it was trained, False if loaded."""
+        test = np.flatnonzero(fold_of == f)
+        train = np.flatnonzero(fold_of != f)
+        path = cache / f"fold-{f}.npy" if cache is not None else None
+        part = None
+        if path is not None and path.exists():
+            part = np.load(path)
+            if part.shape != (len(test), n_classes):
+                part = None
+        trained = part is None
+        if part is None:
+            model = clone(estimator)
+            model.fit(X[train], labels[train], **{k: v[train] for k, v in fit_params.items()})
+            part = np.asarray(model.predict_proba(X[test]), dtype=np.float64)
+            if part.shape[1] != n_classes:  # estimators that only know the classes they saw
+                full = np.zeros((len(test), n_classes))
+                full[:, np.asarray(model.classes_, dtype=np.int64)] = part
+                part = full
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, part)
+        proba[test] = part
+        if progress is not None:
+            progress.update(1)
+        return trained
+
+    if n_jobs > 1:
+        with _torch_threads_divided(n_jobs), ThreadPoolExecutor(n_jobs) as pool:
+            done = list(pool.map(run_fold, range(folds)))
+    else:
+        done = [run_fold(f) for f in range(folds)]
+    trained = sum(done)
+    reused = folds - trained
+    proba = np.clip(proba, 1e-6, None)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return proba, {"folds": folds, "trained": trained, "reused": reused}

@@ -1,0 +1,68 @@
+"""Distant-peer contrastive loss (METHOD.md §4, our reading of the paper's name).
+
+Peers of anchor i are the batch examples sharing its given label; *distant* peers are those that
+are not among i's k nearest neighbours in the frozen embedding space. Pulling distant peers
+together teaches the class as a whole instead of its local clusters (where systematic annotation
+errors live), and weighting every pull by the peer's credibility keeps suspected errors from
+pulling:
+
+    w_ip = [y_i = y_p] * credibility_p * (1 + beta [p not in N(i)]) * (q_i . q_p)
+
+"p in N(i)" is decided in the batch from the frozen embeddings x and each anchor's kNN radius
+r_i (cosine similarity of its k-th nearest neighbour in the whole dataset): p is near i when
+x_i . x_p >= r_i. The objective is in :mod:`relabel.losses._base`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from relabel.losses._base import DEFAULT_TEMPERATURE, same_label, weighted_contrastive
+
+DEFAULT_BETA = 1.0
+
+
+class DistantPeerLoss(nn.Module):
+    """Credibility- and distance-weighted supervised contrastive loss.
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature T.
+    beta : float
+        Extra weight of a distant peer (0 = every peer alike).
+    """
+
+    def __init__(self, temperature: float = DEFAULT_TEMPERATURE,
+                 beta: float = DEFAULT_BETA) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.beta = beta
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, *, soft: torch.Tensor,
+                credibility: torch.Tensor, frozen: torch.Tensor, radius: torch.Tensor,
+                **_: torch.Tensor) -> torch.Tensor:
+        """Scalar loss.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            ``(B, P)`` projections being trained.
+        labels : torch.Tensor
+            ``(B,)`` given labels.
+        soft : torch.Tensor
+            ``(B, K)`` soft labels q.
+        credibility : torch.Tensor
+            ``(B,)`` credibility of each example's given label, in [0, 1].
+        frozen : torch.Tensor
+            ``(B, D)`` L2-normalised frozen embeddings (the space N(i) is defined in).
+        radius : torch.Tensor
+            ``(B,)`` similarity of each example's k-th nearest neighbour.
+        """
+        soft = soft.float()
+        frozen = frozen.float()
+        near = (frozen @ frozen.T) >= radius.float()[:, None]
+        distance = 1.0 + self.beta * (~near).float()
+        w = same_label(labels) * credibility.float()[None, :] * distance * (soft @ soft.T)
+        return weighted_contrastive(z, w, self.temperature)

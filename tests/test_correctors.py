@@ -1,0 +1,156 @@
+"""Correctors: scikit-learn contract, determinism, cross-validation without leakage, fold cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from relabel.correct import make_corrector, resolve_corrector
+from relabel.correct.crossval import make_folds, out_of_fold_proba
+from relabel.correct.finetune import FinetuneCorrector
+from relabel.correct.head import HeadCorrector
+from tests.conftest import make_clusters
+
+
+def test_head_learns_clusters_and_follows_the_estimator_contract():
+    emb, labels, true = make_clusters(n_per_class=50, flip=0.0)
+    est = HeadCorrector(n_classes=4, epochs=10, seed=3)
+    assert clone(est).get_params() == est.get_params()
+    assert not hasattr(clone(est), "net_")
+    est.fit(emb, labels)
+    proba = est.predict_proba(emb)
+    assert proba.shape == (len(labels), 4)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    assert (est.predict(emb) == true).mean() > 0.95
+    assert list(est.classes_) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("loss", ["ce", "supcon", "soft", "distant_peer"])
+def test_head_same_seed_same_result(loss):
+    emb, labels, _ = make_clusters(n_per_class=20)
+    soft = np.eye(4, dtype=np.float32)[labels] * 0.9 + 0.025
+    kw = {"soft_labels": soft, "credibility": np.full(len(labels), 0.8),
+          "radius": np.full(len(labels), 0.9)}
+    a = HeadCorrector(n_classes=4, loss=loss, epochs=3, seed=1).fit(emb, labels, **kw)
+    b = HeadCorrector(n_classes=4, loss=loss, epochs=3, seed=1).fit(emb, labels, **kw)
+    c = HeadCorrector(n_classes=4, loss=loss, epochs=3, seed=2).fit(emb, labels, **kw)
+    np.testing.assert_array_equal(a.predict_proba(emb), b.predict_proba(emb))
+    assert not np.array_equal(a.predict_proba(emb), c.predict_proba(emb))
+
+
+def test_head_rejects_soft_labels_of_the_wrong_shape():
+    emb, labels, _ = make_clusters(n_per_class=5)
+    with pytest.raises(ValueError, match="soft_labels"):
+        HeadCorrector(n_classes=4).fit(emb, labels, soft_labels=np.ones((3, 4)))
+
+
+def test_folds_are_stratified_seeded_and_cover_everything():
+    labels = np.repeat(np.arange(3), [50, 30, 2])
+    f = make_folds(labels, 5, seed=0)
+    assert set(f) == set(range(5))
+    np.testing.assert_array_equal(f, make_folds(labels, 5, seed=0))
+    assert not np.array_equal(f, make_folds(labels, 5, seed=1))
+    for c, n in [(0, 50), (1, 30)]:
+        assert np.bincount(f[labels == c], minlength=5).tolist() == [n // 5] * 5
+    with pytest.raises(ValueError, match="at least 2"):
+        make_folds(labels, 1, 0)
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """Predicts one-hot of the training label for rows it saw, uniform otherwise; records rows."""
+
+    seen: list[set[int]] = []  # noqa: RUF012 - shared on purpose, to inspect clones
+
+    def __init__(self, n_classes: int = 2) -> None:
+        self.n_classes = n_classes
+
+    def fit(self, X, y, *, weight=None):
+        assert weight is not None and len(weight) == len(X)
+        self.memory_ = {int(x[0]): int(t) for x, t in zip(X, y, strict=True)}
+        _Recorder.seen.append(set(self.memory_))
+        self.classes_ = np.arange(self.n_classes)
+        return self
+
+    def predict_proba(self, X):
+        out = np.full((len(X), self.n_classes), 1.0 / self.n_classes)
+        for i, x in enumerate(X):
+            if int(x[0]) in self.memory_:
+                out[i] = np.eye(self.n_classes)[self.memory_[int(x[0])]]
+        return out
+
+
+def test_out_of_fold_never_judges_a_row_with_a_model_that_saw_it(tmp_path):
+    _Recorder.seen = []
+    n = 40
+    X = np.arange(n)[:, None]
+    labels = np.arange(n) % 2
+    proba, info = out_of_fold_proba(_Recorder(), X, labels, 2, folds=4, seed=0,
+                                    fit_params={"weight": np.ones(n)})
+    # a model that had seen a row would predict it one-hot; every row got the uniform answer
+    np.testing.assert_allclose(proba, 0.5)
+    assert info == {"folds": 4, "trained": 4, "reused": 0}
+    assert sum(len(s) for s in _Recorder.seen) == 3 * n  # each row trains 3 of the 4 models
+
+
+def test_fold_cache_resumes_and_reuses(tmp_path):
+    emb, labels, _ = make_clusters(n_per_class=15)
+    est = HeadCorrector(n_classes=4, epochs=2)
+    first, info = out_of_fold_proba(est, emb, labels, 4, folds=3, cache_dir=tmp_path)
+    assert info["trained"] == 3
+    again, info = out_of_fold_proba(est, emb, labels, 4, folds=3, cache_dir=tmp_path)
+    assert info == {"folds": 3, "trained": 0, "reused": 3}
+    np.testing.assert_array_equal(first, again)
+    (tmp_path / "fold-1.npy").unlink()  # as after a crash during fold 1
+    resumed, info = out_of_fold_proba(est, emb, labels, 4, folds=3, cache_dir=tmp_path)
+    assert info["trained"] == 1 and info["reused"] == 2
+    np.testing.assert_array_equal(first, resumed)
+
+
+def test_finetune_runs_on_cpu_with_a_real_model(tiny_model_dir):
+    texts = np.array([f"card arrived late {i}" for i in range(12)]
+                     + [f"refund my money {i}" for i in range(12)], dtype=object)
+    labels = np.repeat([0, 1], 12)
+    frozen = np.eye(2, 4, dtype=np.float32)[labels]
+    est = FinetuneCorrector(n_classes=2, model=str(tiny_model_dir), epochs=2, batch_size=8,
+                            grad_accum=2, lr=1e-3, device="cpu", seed=0)
+    est.fit(texts, labels, soft_labels=np.eye(2, dtype=np.float32)[labels],
+            credibility=np.ones(24), frozen=frozen, radius=np.full(24, 0.5))
+    p = est.predict_proba(texts)
+    assert p.shape == (24, 2) and np.isfinite(p).all()
+    assert len(est.loss_history_) == 2 and est.loss_history_[-1] < est.loss_history_[0]
+    again = clone(est).fit(texts, labels, soft_labels=np.eye(2, dtype=np.float32)[labels],
+                           credibility=np.ones(24), frozen=frozen, radius=np.full(24, 0.5))
+    np.testing.assert_allclose(again.predict_proba(texts), p, atol=1e-6)
+
+
+def test_make_corrector_sets_only_known_options():
+    est = make_corrector("head", 5, loss="ce", epochs=3, max_length=64, model="x", lr=None)
+    assert isinstance(est, HeadCorrector)
+    assert est.n_classes == 5 and est.loss == "ce" and est.epochs == 3 and est.lr == 3e-3
+    ft = make_corrector("finetune", 5, max_length=64)
+    assert isinstance(ft, FinetuneCorrector) and ft.max_length == 64
+    assert resolve_corrector("none") == "none"
+    with pytest.raises(ValueError, match="unknown corrector"):
+        resolve_corrector("forest")
+
+
+def test_auto_needs_enough_examples_per_class():
+    import torch
+
+    assert resolve_corrector("auto", [26] * 77) == "none"
+    big = resolve_corrector("auto", [130] * 77)
+    assert big == ("finetune" if torch.cuda.is_available() else "head")
+    assert resolve_corrector("head", [3, 3]) == "head"  # an explicit choice is kept
+
+
+def test_folds_in_parallel_threads_give_the_same_result():
+    emb, labels, _ = make_clusters(n_per_class=15)
+    soft = np.eye(4, dtype=np.float32)[labels] * 0.9 + 0.025
+    kw = {"soft_labels": soft, "credibility": np.full(len(labels), 0.8, np.float32),
+          "radius": np.full(len(labels), 0.9, np.float32)}
+    est = HeadCorrector(n_classes=4, epochs=3, seed=5)
+    one, _ = out_of_fold_proba(est, emb, labels, 4, folds=4, fit_params=kw, n_jobs=1)
+    two, info = out_of_fold_proba(est, emb, labels, 4, folds=4, fit_params=kw, n_jobs=2)
+    np.testing.assert_array_equal(one, two)
+    assert info["trained"] == 4
