@@ -50,7 +50,10 @@ log = logging.getLogger("relabel")
 
 #: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
-#: ... and with one (``cv`` = out-of-fold corrector probabilities); see bench/RESULTS.md
+#: ... and with one (``cv`` = out-of-fold corrector probabilities). The KDE enters through the
+#: soft labels the corrector trains on; giving it a direct weight too (cv .65 / knn .25 / kde .1,
+#: or .6 / .2 / .2) lowered AP on trec and youtube and label accuracy on banking77, and raised
+#: both only on semeval (bench/RESULTS.md)
 CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 DEFAULT_FOLDS = 5
 #: neighbours that count as "near" in the distant-peer loss
@@ -520,6 +523,8 @@ def denoise(
         if "cv" in result["posteriors"]:
             with atomic_path(out / OOF_FILE) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, result["posteriors"]["cv"].astype(np.float32))
+        else:  # an earlier run's corrector output would no longer match these scores
+            (out / OOF_FILE).unlink(missing_ok=True)
         summary = _summary(scores, classes)
         none = {"name": "none", "requested": cfg.corrector}
         summary.update({

@@ -3,10 +3,12 @@ no traceback and nothing written."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -34,6 +36,19 @@ def test_denoise_and_export(tmp_path, dataset_csv, tiny_model_dir):
     assert pl.read_parquet(tmp_path / "clean.parquet").columns == ["id", "text", "label",
                                                                     "true_label"]
     assert (tmp_path / "changes.csv").exists()
+
+
+def test_finetune_corrector_on_cpu(tmp_path, dataset_csv, tiny_model_dir):
+    out = tmp_path / "ft"
+    r = invoke("denoise", dataset_csv, "--model", tiny_model_dir, "--out", out, "-q",
+               "--corrector", "finetune", "--folds", "2", "--epochs", "1", "--grad-accum", "2",
+               "--loss", "supcon")
+    assert r.exit_code == 0, r.output
+    assert "corrector: finetune, 2 folds (2 trained, 0 reused" in r.output
+    summary = json.loads((out / "summary.json").read_text())
+    params = summary["corrector"]["params"]
+    assert params["loss"] == "supcon" and params["epochs"] == 1 and params["grad_accum"] == 2
+    assert np.load(out / "oof_probs.npy").shape == (90, 3)
 
 
 def test_default_out_dir(tmp_path, dataset_csv, tiny_model_dir, monkeypatch):

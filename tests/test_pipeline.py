@@ -129,6 +129,10 @@ def test_corrector_finds_the_flips(tmp_path, dataset_csv, text_dataset, fake_enc
 
 
 def test_corrector_none_writes_no_oof(tmp_path, dataset_csv, fake_encoder):
+    denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder,
+            config=DenoiseConfig(corrector="head", folds=2, epochs=1))
+    assert (tmp_path / "o" / "oof_probs.npy").exists()
+    # a later run without a corrector in the same directory leaves no stale corrector output
     res = denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder,
                   config=DenoiseConfig(corrector="none"))
     assert not (tmp_path / "o" / "oof_probs.npy").exists()
