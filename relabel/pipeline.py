@@ -24,6 +24,7 @@ from relabel.correct.crossval import oof_key, out_of_fold_proba
 from relabel.correct.suggest import (
     CORRECTOR_MIN_CONFIDENCE,
     CORRECTOR_MIN_MARGIN,
+    CORRECTOR_MIN_RATIO,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_MIN_MARGIN,
     flag_issues,
@@ -87,6 +88,7 @@ class DenoiseConfig:
     #: None = the default for the posterior in use (relabel/correct/suggest.py)
     min_confidence: float | None = None
     min_margin: float | None = None
+    min_ratio: float | None = None
     #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector
     weights: dict[str, float] | None = None
     prior_balance: float = DEFAULT_PRIOR_BALANCE
@@ -200,6 +202,7 @@ def decide(
     threshold: float | None = None,
     min_confidence: float | None = None,
     min_margin: float | None = None,
+    min_ratio: float | None = None,
 ) -> dict[str, Any]:
     """Stage 4 of METHOD.md §5: one posterior from the signals, then flags and suggestions.
 
@@ -220,13 +223,15 @@ def decide(
         min_confidence = CORRECTOR_MIN_CONFIDENCE if held_out else DEFAULT_MIN_CONFIDENCE
     if min_margin is None:
         min_margin = CORRECTOR_MIN_MARGIN if held_out else DEFAULT_MIN_MARGIN
+    if min_ratio is None:
+        min_ratio = CORRECTOR_MIN_RATIO if held_out else float("inf")
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
     posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
                               floor=PRIOR_FLOOR if held_out else 0.0)
     flagged = flag_issues(labels, posterior, threshold=threshold)
     suggested, confidence, alternative = suggest_labels(
         labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin,
-        held_out=held_out)
+        held_out=held_out, min_ratio=min_ratio)
     if held_out:
         flagged = flagged | (suggested >= 0)
     return {
@@ -281,6 +286,7 @@ def score_examples(
     threshold: float | None = None,
     min_confidence: float | None = None,
     min_margin: float | None = None,
+    min_ratio: float | None = None,
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     corrector: Any = None,
     corrector_input: np.ndarray | None = None,
@@ -304,7 +310,7 @@ def score_examples(
     weights : dict, optional
         Exponent of each signal (``knn``, ``kde``, ``cv``) in the combined posterior; default
         ``DEFAULT_WEIGHTS``, or ``CORRECTOR_WEIGHTS`` with a corrector.
-    threshold, min_confidence, min_margin : float, optional
+    threshold, min_confidence, min_margin, min_ratio : float, optional
         Decision options, see :mod:`relabel.correct.suggest` (None = the defaults there).
     prior_balance : float
         Exponent beta of the class prior divided out of the combined posterior.
@@ -349,7 +355,8 @@ def score_examples(
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress)
         oof_info["corrector"] = type(corrector).__name__
     dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
-                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin)
+                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin,
+                 min_ratio=min_ratio)
     if progress is not None:
         progress.update(1)
     return {
@@ -422,6 +429,8 @@ def _check_options(cfg: DenoiseConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.min_ratio is not None and not cfg.min_ratio >= 1:
+        raise RelabelInputError(f"--min-ratio must be at least 1, got {cfg.min_ratio}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
 
@@ -506,8 +515,9 @@ def denoise(
         try:
             result = score_examples(embeddings, labels, len(classes), weights=cfg.weights,
                                     threshold=cfg.threshold, min_confidence=cfg.min_confidence,
-                                    min_margin=cfg.min_margin, prior_balance=cfg.prior_balance,
-                                    corrector=corrector, corrector_input=corrector_input,
+                                    min_margin=cfg.min_margin, min_ratio=cfg.min_ratio,
+                                    prior_balance=cfg.prior_balance, corrector=corrector,
+                                    corrector_input=corrector_input,
                                     folds=cfg.folds, oof_cache=out / "cache" / "oof",
                                     inputs_key=inputs_key, seed=cfg.seed, progress=bar,
                                     fold_progress=fold_bar)

@@ -152,3 +152,21 @@ def test_held_out_decision_rule():
     assert d["confidence"][2] == pytest.approx(0.8)
     strict = decide(labels, {"cv": cv}, weights={"cv": 1.0}, min_confidence=0.9)
     assert (strict["suggested"] == -1).all()
+
+
+def test_ratio_route_for_many_classes():
+    from relabel.pipeline import decide
+
+    labels = np.repeat(np.arange(5), 2)  # balanced: the prior balancing changes nothing
+    cv = np.full((10, 5), 0.01)
+    cv[np.arange(10), labels] = 0.96  # every row agrees with its label ...
+    cv[0] = [0.01, 0.23, 0.30, 0.23, 0.23]  # ... except row 0 (given 0): class 2 at 0.30,
+    # a margin of 0.29 (< 0.3) but 30 times the given label's probability (>= 10)
+    cv /= cv.sum(1, keepdims=True)
+    d = decide(labels, {"cv": cv}, weights={"cv": 1.0})
+    assert d["suggested"].tolist() == [2] + [-1] * 9
+    closed = decide(labels, {"cv": cv}, weights={"cv": 1.0}, min_ratio=float("inf"))
+    assert closed["suggested"][0] == -1
+    # --min-confidence still bounds both routes
+    strict = decide(labels, {"cv": cv}, weights={"cv": 1.0}, min_confidence=0.5)
+    assert strict["suggested"][0] == -1

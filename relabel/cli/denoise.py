@@ -79,10 +79,13 @@ def denoise_command(
     grad_accum: Annotated[int, typer.Option(help="Batches per optimiser step (finetune).")] = 1,
     min_confidence: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Suggest a "
                               "label only at this confidence or above; otherwise abstain "
-                              "(default: 0.4 with a corrector, 0.75 without).")] = None,
+                              "(default: 0.2 with a corrector, 0.75 without).")] = None,
     min_margin: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="... and only when "
                           "it beats the given label by this much (default: 0.3 with a "
-                          "corrector, 0.2 without).")] = None,
+                          "corrector, 0.2 without) ...")] = None,
+    min_ratio: Annotated[float | None, typer.Option(help="... or when it is this many times as "
+                         "probable as the given label (default: 10 with a corrector; not used "
+                         "without).")] = None,
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
                             "or empty text or label (with a warning) instead of failing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -93,7 +96,7 @@ def denoise_command(
 
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
                         batch_size=batch_size, max_length=max_length, threshold=threshold,
-                        min_confidence=min_confidence, min_margin=min_margin,
+                        min_confidence=min_confidence, min_margin=min_margin, min_ratio=min_ratio,
                         corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                         grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed)
     out_dir = out if out is not None else default_out_dir(data)
