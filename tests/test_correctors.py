@@ -105,6 +105,10 @@ def test_fold_cache_resumes_and_reuses(tmp_path):
     resumed, info = out_of_fold_proba(est, emb, labels, 4, folds=3, cache_dir=tmp_path)
     assert info["trained"] == 1 and info["reused"] == 2
     np.testing.assert_array_equal(first, resumed)
+    (tmp_path / "fold-2.npy").write_bytes(b"\x93NUMPY garbage")  # a damaged fold file
+    repaired, info = out_of_fold_proba(est, emb, labels, 4, folds=3, cache_dir=tmp_path)
+    assert info["trained"] == 1 and info["reused"] == 2
+    np.testing.assert_array_equal(first, repaired)
 
 
 def test_finetune_runs_on_cpu_with_a_real_model(tiny_model_dir):

@@ -139,8 +139,11 @@ def out_of_fold_proba(
         path = cache / f"fold-{f}.npy" if cache is not None else None
         part = None
         if path is not None and path.exists():
-            part = np.load(path)
-            if part.shape != (len(test), n_classes):
+            try:
+                part = np.load(path)
+            except (OSError, ValueError, EOFError):  # unreadable: train the fold again
+                part = None
+            if part is not None and part.shape != (len(test), n_classes):
                 part = None
         trained = part is None
         if part is None:
