@@ -79,6 +79,17 @@ def _model_identity(resolved: str) -> str:
     return f"{path.name}-{h.hexdigest()}"
 
 
+POOLINGS = ("mean", "entity")
+
+
+def _token_at(offsets: Sequence[tuple[int, int]], char: int) -> int:
+    """Index of the first non-special token starting at or after ``char``; -1 if truncated."""
+    for i, (a, b) in enumerate(offsets):
+        if b > a and a >= char:
+            return i
+    return -1
+
+
 def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
     """``(tokenizer, AutoModel)`` for a resolved model path or hub id, offline-first.
 
@@ -123,6 +134,12 @@ class Encoder:
     device : str, optional
         ``"cuda"`` or ``"cpu"``; default: CUDA when available. On CUDA the forward pass runs in
         bfloat16 autocast.
+    pooling : str
+        ``"mean"``: the mean of the last hidden states. ``"entity"`` (relation extraction): the
+        inputs are packed by :func:`relabel.relation.encoder_inputs`, and the vector is the hidden
+        states at the head and tail markers and the mean, each L2-normalised, concatenated
+        ``(N, 3 D)`` and normalised again (a marker cut off by ``max_length`` falls back to the
+        mean).
     """
 
     def __init__(
@@ -132,11 +149,16 @@ class Encoder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_length: int = DEFAULT_MAX_LENGTH,
         device: str | None = None,
+        pooling: str = "mean",
     ) -> None:
+        if pooling not in POOLINGS:
+            raise RelabelInputError(f"--pooling must be one of {', '.join(POOLINGS)}, "
+                                    f"got {pooling!r}")
         self.model = model
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.pooling = pooling
         self._resolved = resolve_model(model)
         self._tokenizer: Any = None
         self._model: Any = None
@@ -146,7 +168,7 @@ class Encoder:
         """Cache key: model identity, max length and pooling."""
         ident = _model_identity(self._resolved)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ident)
-        return f"{safe}-len{self.max_length}-mean"
+        return f"{safe}-len{self.max_length}-{self.pooling}"
 
     def _load(self) -> None:
         if self._model is not None:
@@ -170,9 +192,50 @@ class Encoder:
         self._load()
         n = len(texts)
         dim = int(self._model.config.hidden_size)
-        out = np.empty((n, dim), dtype=np.float32)
+        entity = self.pooling == "entity"
+        out = np.empty((n, 3 * dim if entity else dim), dtype=np.float32)
         if n == 0:
             return out
+        if entity:
+            from relabel.relation import unpack
+
+            items = [unpack(t) for t in texts]
+            enc = self._tokenizer([m for m, _, _ in items], truncation=True,
+                                  max_length=self.max_length, padding=False,
+                                  return_attention_mask=False, return_offsets_mapping=True)
+            marks = np.array([[_token_at(offs, ph), _token_at(offs, pt)]
+                              for offs, (_, ph, pt) in zip(enc["offset_mapping"], items,
+                                                           strict=True)])
+        else:
+            enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                                  padding=False, return_attention_mask=False)
+        ids = enc["input_ids"]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        use_bf16 = str(self.device).startswith("cuda")
+        norm = torch.nn.functional.normalize
+        with torch.inference_mode():
+            for start in range(0, n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self._tokenizer.pad({"input_ids": [ids[i] for i in idx]},
+                                            return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                    hidden = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = norm(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float(),
+                              dim=-1)
+                if entity:
+                    rows = torch.arange(len(idx), device=hidden.device)
+                    parts = [pooled]
+                    for j in range(2):
+                        pos = torch.as_tensor(marks[idx, j], device=hidden.device)
+                        at = norm(hidden[rows, pos.clamp(min=0)].float(), dim=-1)
+                        parts.insert(j, torch.where((pos >= 0)[:, None], at, pooled))
+                    pooled = norm(torch.cat(parts, dim=1), dim=-1)
+                out[idx] = pooled.cpu().numpy()
+                if progress is not None:
+                    progress.update(len(idx))
+        return out
         enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
                               padding=False, return_attention_mask=False)
         ids = enc["input_ids"]

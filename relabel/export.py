@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from relabel.errors import RelabelInputError
-from relabel.io import detect_format, read_table, write_table
+from relabel.io import KEYED_JSON, detect_format, read_table, write_table
 from relabel.pipeline import RUN_FILE, SCORES_FILE, file_fingerprint
 
 APPLY_CHOICES = ("suggestions", "none")
@@ -85,6 +85,8 @@ def export_dataset(
     source = Path(run["input"])
     to = Path(to)
     fmt = detect_format(to, for_writing=True)
+    if fmt == "json" and run.get("format") == KEYED_JSON:  # back in the input's own layout
+        fmt = KEYED_JSON
     if to.resolve() == source.resolve():
         raise RelabelInputError("refusing to overwrite the input file; choose another --to",
                                 path=to)

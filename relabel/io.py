@@ -111,6 +111,8 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
         check_utf8(path)
     try:
         table = _read(path, fmt)
+        if fmt == "json" and KEYED_ID in table.columns and _is_keyed_json(path):
+            fmt = KEYED_JSON
     except RelabelInputError:
         raise
     except Exception as exc:  # every parser error becomes one line naming the file
@@ -132,10 +134,59 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
             return pl.DataFrame()
         return pl.read_ndjson(path, infer_schema_length=None)
     if fmt == "json":
+        if _is_keyed_json(path):
+            return _read_keyed_json(path)
         return pl.read_json(path, infer_schema_length=None)
     if fmt == "parquet":
         return pl.read_parquet(path)
     return _read_hf(path)
+
+
+#: a JSON object of records keyed by id (the WRENCH layout): ``{"<id>": {"label": ..,
+#: "data": {"text": .., ..}}, ..}``; read with the key as column ``id`` and one level of nested
+#: objects flattened to ``<field>.<sub>`` columns, and written back the same way
+KEYED_JSON = "json-keyed"
+KEYED_ID = "id"
+
+
+def _is_keyed_json(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip()
+    return head.startswith(b"{")
+
+
+def _read_keyed_json(path: Path) -> pl.DataFrame:
+    with open(path, encoding="utf-8") as fh:
+        obj = json.load(fh)
+    if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
+        raise RelabelInputError("a .json file must hold an array of records or an object of "
+                                "records keyed by id", path=path)
+    rows = []
+    for key, rec in obj.items():
+        row: dict[str, Any] = {KEYED_ID: str(key)}
+        for field, value in rec.items():
+            if isinstance(value, dict):
+                row.update({f"{field}.{k}": v for k, v in value.items()})
+            else:
+                row[field] = value
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def _keyed_json_text(table: pl.DataFrame) -> str:
+    out: dict[str, Any] = {}
+    for row in table.iter_rows(named=True):
+        rec: dict[str, Any] = {}
+        for col, value in row.items():
+            if col == KEYED_ID:
+                continue
+            if "." in col:
+                field, sub = col.split(".", 1)
+                rec.setdefault(field, {})[sub] = value
+            else:
+                rec[col] = value
+        out[str(row[KEYED_ID])] = rec
+    return json.dumps(out, ensure_ascii=False)
 
 
 def _read_hf(path: Path) -> pl.DataFrame:
@@ -209,6 +260,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None) -
             table.write_ndjson(tmp)
         elif fmt == "json":
             table.write_json(tmp)
+        elif fmt == KEYED_JSON:
+            tmp.write_text(_keyed_json_text(table), encoding="utf-8")
         elif fmt == "parquet":
             table.write_parquet(tmp)
         elif fmt == HF_FORMAT:

@@ -42,6 +42,14 @@ from relabel.encode import (
 from relabel.errors import RelabelInputError
 from relabel.io import atomic_path, read_table, write_json, write_table
 from relabel.neighbors import build_knn_graph
+from relabel.relation import (
+    SPAN_COLS,
+    TYPE_COLS,
+    detect_layout,
+    encoder_inputs,
+    relation_table,
+    validate_spans,
+)
 from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
 from relabel.scores.combine import PRIOR_FLOOR, balance_prior
 from relabel.scores.knn import K_GRID
@@ -57,6 +65,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
 #: both only on semeval (bench/RESULTS.md)
 CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 DEFAULT_FOLDS = 5
+#: normalised relation columns carried through validation
+REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")
 #: neighbours that count as "near" in the distant-peer loss
 PEER_K = 10
 #: exponent of the class prior divided out of the combined posterior (scores/combine.py)
@@ -99,6 +109,12 @@ class DenoiseConfig:
     epochs: int | None = None
     lr: float | None = None
     grad_accum: int = 1
+    #: text, relation (entity spans), or auto: relation when span columns are present
+    task: str = "auto"
+    span_cols: tuple[str, str, str, str] = SPAN_COLS
+    type_cols: tuple[str, str] = TYPE_COLS
+    #: None = entity for relations, mean for text (relabel/encode.py)
+    pooling: str | None = None
     drop_invalid: bool = False
     seed: int = 0
 
@@ -411,6 +427,54 @@ def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[
     }
 
 
+def _read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict[str, Any]:
+    """Validate the table for the task and build the encoder's inputs.
+
+    Returns ``task`` (text or relation), ``layout`` (relation layout or None), ``examples`` and
+    ``warnings`` from :func:`build_examples`, the resolved ``label_col``, the ``pooling`` the
+    encoder should use, and ``texts``: pooling name -> encoder input strings (for a relation,
+    ``mean`` holds the marked texts and ``entity`` the packed ones).
+    """
+    layout = detect_layout(table, cfg.span_cols) if cfg.task != "text" else None
+    if cfg.task == "relation" and layout is None:
+        raise RelabelInputError(
+            "--task relation needs entity spans: columns " + ", ".join(cfg.span_cols)
+            + " (see --span-cols), TACRED's token/subj_start/subj_end/obj_start/obj_end, or "
+            "WRENCH's data.text/data.span1/data.span2", path=data)
+    if layout is None:
+        if cfg.pooling == "entity":
+            raise RelabelInputError("--pooling entity needs a relation dataset (entity spans)",
+                                    path=data)
+        examples, warnings = build_examples(
+            table, path=data, text_col=cfg.text_col, label_col=cfg.label_col,
+            id_col=cfg.id_col, drop_invalid=cfg.drop_invalid)
+        return {"task": "text", "layout": None, "examples": examples, "warnings": warnings,
+                "label_col": cfg.label_col, "pooling": cfg.pooling or "mean",
+                "texts": {"mean": examples["text"].to_list()}}
+    rel = relation_table(table, layout, path=data, text_col=cfg.text_col,
+                         span_cols=cfg.span_cols, type_cols=cfg.type_cols)
+    text_name = {"tacred": "token", "wrench": "data.text"}.get(layout, cfg.text_col)
+    rel = rel.with_columns(pl.col("__text").alias(text_name))
+    label_col = cfg.label_col
+    if layout == "tacred" and label_col not in rel.columns and "relation" in rel.columns:
+        label_col = "relation"
+    id_col = cfg.id_col or ("id" if layout == "wrench" else None)
+    examples, warnings = build_examples(
+        rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
+        drop_invalid=cfg.drop_invalid, extra_cols=REL_COLS)
+    spans = [examples[c].to_numpy() for c in REL_COLS[:4]]
+    span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
+                  "wrench": "data.span1, data.span2"}.get(layout, ", ".join(cfg.span_cols))
+    validate_spans(examples["text"].to_list(), *spans, rows=examples["row"].to_numpy(),
+                   path=data, columns=span_names)
+    marked, packed = encoder_inputs(examples["text"].to_list(), *spans,
+                                    examples["__htype"].to_list(),
+                                    examples["__ttype"].to_list())
+    return {"task": "relation", "layout": layout, "examples": examples.drop(REL_COLS),
+            "warnings": warnings, "label_col": label_col, "pooling": cfg.pooling or "entity",
+            "texts": {"mean": marked, "entity": packed}}
+
+
 def _check_options(cfg: DenoiseConfig) -> None:
     from relabel.correct import CORRECTOR_CHOICES
     from relabel.losses import LOSS_CHOICES
@@ -423,6 +487,13 @@ def _check_options(cfg: DenoiseConfig) -> None:
     if cfg.loss not in LOSS_CHOICES:
         raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
                                 f"got {cfg.loss!r}")
+    if cfg.task not in ("auto", "text", "relation"):
+        raise RelabelInputError(f"--task must be one of auto, text, relation, got {cfg.task!r}")
+    if cfg.pooling not in (None, "mean", "entity"):
+        raise RelabelInputError(f"--pooling must be one of entity, mean, got {cfg.pooling!r}")
+    if len(cfg.span_cols) != 4:
+        raise RelabelInputError("--span-cols needs four column names: head start, head end, "
+                                f"tail start, tail end; got {len(cfg.span_cols)}")
     if cfg.folds < 2:
         raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
     for name in ("epochs", "grad_accum"):
@@ -473,14 +544,15 @@ def denoise(
     timer = _Timer()
     # options and --model are checked first: a bad value fails before any work
     _check_options(cfg)
-    if encoder is None:
-        encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length)
     with timer.stage("read"):
         table, fmt = read_table(data)
-        examples, warnings = build_examples(
-            table, path=data, text_col=cfg.text_col, label_col=cfg.label_col,
-            id_col=cfg.id_col, drop_invalid=cfg.drop_invalid)
+        task = _read_task(table, data, cfg)
         del table
+    examples, warnings, label_col = task["examples"], task["warnings"], task["label_col"]
+    if encoder is None:
+        encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
+                          pooling=task["pooling"])
+    encoder_texts = task["texts"].get(getattr(encoder, "pooling", "mean"), task["texts"]["mean"])
     for w in warnings:
         log.warning("%s: %s", data, w)
 
@@ -490,7 +562,7 @@ def denoise(
     with timer.stage("encode"):
         bar = _progress(progress, "encoding", unit="text")
         try:
-            embeddings, enc_stats = embed_texts(examples["text"].to_list(), encoder,
+            embeddings, enc_stats = embed_texts(encoder_texts, encoder,
                                                 cache_dir=out / "cache" / "embeddings",
                                                 progress=bar)
         finally:
@@ -505,9 +577,9 @@ def denoise(
                                    epochs=cfg.epochs, lr=cfg.lr, grad_accum=cfg.grad_accum,
                                    max_length=cfg.max_length, model=cfg.model, seed=cfg.seed)
         if corrector_name == "finetune":
-            corrector_input = np.asarray(examples["text"].to_list(), dtype=object)
+            corrector_input = np.asarray(task["texts"]["mean"], dtype=object)
     inputs_key = encoder.key + ":" + hashlib.blake2b(
-        text_hashes(examples["text"].to_list()).tobytes(), digest_size=12).hexdigest()
+        text_hashes(encoder_texts).tobytes(), digest_size=12).hexdigest()
     with timer.stage("score"):
         bar = _progress(progress, "scoring", total=len(SCORERS) + 2, unit="step")
         fold_bar = _progress(progress and corrector is not None,
@@ -557,8 +629,10 @@ def denoise(
             "format": fmt,
             "fingerprint": file_fingerprint(data),
             "text_col": cfg.text_col,
-            "label_col": cfg.label_col,
+            "label_col": label_col,
             "id_col": cfg.id_col,
+            "task": task["task"],
+            "layout": task["layout"],
             "drop_invalid": cfg.drop_invalid,
             "relabel_version": __version__,
         }, out / RUN_FILE)

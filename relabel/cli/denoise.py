@@ -11,6 +11,7 @@ from relabel.cli._util import app, handle_errors
 from relabel.correct import AUTO_MIN_PER_CLASS, CORRECTOR_CHOICES
 from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
 from relabel.losses import LOSS_CHOICES
+from relabel.relation import SPAN_COLS, TYPE_COLS
 from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
@@ -66,6 +67,16 @@ def denoise_command(
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
                          "credibility is below this (default: automatic per-class "
                          "thresholds).")] = None,
+    task: Annotated[str, typer.Option(help="text, relation (a text with head and tail entity "
+                    "spans), or auto: relation when span columns are present.")] = "auto",
+    span_cols: Annotated[str, typer.Option(help="Relation spans of a flat file: head start, "
+                         "head end, tail start, tail end (character offsets, end exclusive)."
+                         )] = ",".join(SPAN_COLS),
+    type_cols: Annotated[str, typer.Option(help="Optional entity type columns (head, tail) "
+                         "of a flat relation file.")] = ",".join(TYPE_COLS),
+    pooling: Annotated[str | None, typer.Option(help="entity (relations: hidden states at the "
+                       "two entity markers plus the mean) or mean (default: entity for "
+                       "relations, mean for text).")] = None,
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
                          CORRECTOR_CHOICES) + " (auto = finetune with a GPU, head without).")
                          ] = "auto",
@@ -98,7 +109,10 @@ def denoise_command(
                         batch_size=batch_size, max_length=max_length, threshold=threshold,
                         min_confidence=min_confidence, min_margin=min_margin, min_ratio=min_ratio,
                         corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
-                        grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed)
+                        grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
+                        span_cols=tuple(c.strip() for c in span_cols.split(",")),
+                        type_cols=tuple(c.strip() for c in type_cols.split(",")),
+                        pooling=pooling)
     out_dir = out if out is not None else default_out_dir(data)
     result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
     typer.echo(format_summary(result.summary, result.out_dir))

@@ -1,0 +1,167 @@
+"""Relation extraction: layouts, span checks, entity markers, entity pooling, export round trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from relabel.cli import app
+from relabel.encode import Encoder
+from relabel.errors import RelabelInputError
+from relabel.export import export_dataset
+from relabel.io import read_table, write_table
+from relabel.pipeline import DenoiseConfig, denoise
+from relabel.relation import encoder_inputs, mark_entities, unpack, validate_spans
+
+runner = CliRunner()
+PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank"]
+ORGS = ["acme", "globex", "initech", "umbrella", "hooli"]
+PLACES = ["paris", "oslo", "lima", "rome", "kyiv"]
+
+
+def relation_rows(n: int = 60, flips: int = 4, seed: int = 0) -> list[dict]:
+    """Sentences whose verb reveals the relation; ``flips`` labels are wrong."""
+    rng = np.random.default_rng(seed)
+    kinds = [("works_for", "works for", ORGS), ("born_in", "was born in", PLACES),
+             ("knows", "knows", PEOPLE)]
+    rows = []
+    for i in range(n):
+        label, verb, objs = kinds[i % 3]
+        head, tail = rng.choice(PEOPLE), rng.choice(objs)
+        text = f"{head} {verb} {tail} ."
+        rows.append({"id": f"r{i}", "text": text, "head_start": 0, "head_end": len(head),
+                     "tail_start": len(head) + len(verb) + 2,
+                     "tail_end": len(head) + len(verb) + 2 + len(tail),
+                     "label": label, "true_label": label})
+    for i in rng.choice(n, size=flips, replace=False):
+        rows[i]["label"] = {"works_for": "born_in", "born_in": "knows",
+                            "knows": "works_for"}[rows[i]["label"]]
+    return rows
+
+
+def test_markers_and_positions():
+    text = "Bill Gates founded Microsoft ."
+    marked, ph, pt = mark_entities(text, 0, 10, 19, 28, "person", "organization")
+    assert marked == "@ * person * Bill Gates @ founded # ^ organization ^ Microsoft # ."
+    assert marked[ph] == "@" and marked[pt] == "#"
+    # tail before head, no types
+    marked, ph, pt = mark_entities(text, 19, 28, 0, 10)
+    assert marked == "# Bill Gates # founded @ Microsoft @ ."
+    assert marked[ph] == "@" and marked[pt] == "#" and pt < ph
+    _, packed = encoder_inputs([text], np.array([0]), np.array([10]), np.array([19]),
+                               np.array([28]), [None], [None])
+    assert unpack(packed[0]) == ("@ Bill Gates @ founded # Microsoft # .", 0, 23)
+
+
+@pytest.mark.parametrize("spans, message", [
+    ((0, 40, 5, 8), "head span outside the text"),
+    ((3, 3, 5, 8), "empty head span"),
+    ((0, 4, 2, 6), "head and tail spans overlap"),
+])
+def test_bad_spans(spans, message):
+    # row 1 (0-based) is fine; row 2 has the bad spans
+    hs, he, ts, te = (np.array([ok, bad]) for ok, bad in zip((0, 2, 4, 6), spans, strict=True))
+    with pytest.raises(RelabelInputError) as err:
+        validate_spans(["abcdefghij", "abcdefghij"], hs, he, ts, te, rows=np.array([0, 1]),
+                       path="d.csv", columns="head_start, head_end, tail_start, tail_end")
+    assert message in str(err.value) and "row 2," in str(err.value)
+
+
+def test_flat_csv_is_detected_and_flips_are_found(tmp_path, fake_encoder):
+    rows = relation_rows()
+    path = tmp_path / "rel.csv"
+    pl.DataFrame(rows).write_csv(path)
+    res = denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
+                  config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["task"] == "relation" and run["layout"] == "flat"
+    # the encoder saw the marked texts, not the plain ones
+    assert all(t.startswith("@ ") for t in fake_encoder.encoded)
+    err = np.array([r["label"] != r["true_label"] for r in rows])
+    cred = res.scores["credibility"].to_numpy()
+    assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
+    # --task text ignores the spans
+    fake_encoder.encoded.clear()
+    denoise(path, out_dir=tmp_path / "t", encoder=fake_encoder,
+            config=DenoiseConfig(task="text", corrector="none"))
+    assert set(fake_encoder.encoded) == {r["text"] for r in rows}
+
+
+def test_tacred_json_round_trip(tmp_path, fake_encoder):
+    recs = []
+    for r in relation_rows(n=30, flips=2):
+        toks = r["text"].split()
+        recs.append({"id": r["id"], "token": toks, "subj_start": 0, "subj_end": 0,
+                     "obj_start": len(toks) - 2, "obj_end": len(toks) - 2,
+                     "subj_type": "PERSON", "obj_type": "THING", "relation": r["label"]})
+    path = tmp_path / "tacred.json"
+    path.write_text(json.dumps(recs))
+    denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
+            config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
+    assert all(t.startswith("@ * PERSON * ") for t in fake_encoder.encoded)
+    res = export_dataset(tmp_path / "o", tmp_path / "clean.json")
+    back = json.loads((tmp_path / "clean.json").read_text())
+    assert len(back) == 30 and back[0]["token"] == recs[0]["token"]
+    assert set(back[0]) == set(recs[0])
+    assert res.relabelled == sum(a["relation"] != b["relation"]
+                                 for a, b in zip(recs, back, strict=True))
+
+
+def test_wrench_keyed_json_round_trip(tmp_path, fake_encoder):
+    obj = {}
+    for r in relation_rows(n=30, flips=2):
+        obj[r["id"][1:]] = {"label": ["works_for", "born_in", "knows"].index(r["label"]),
+                            "data": {"text": r["text"],
+                                     "span1": [r["head_start"], r["head_end"]],
+                                     "span2": [r["tail_start"], r["tail_end"]]},
+                            "weak_labels": [-1, 2]}
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(obj))
+    table, fmt = read_table(path)
+    assert fmt == "json-keyed" and "data.span1" in table.columns
+    write_table(table, tmp_path / "same.json", fmt)
+    assert json.loads((tmp_path / "same.json").read_text()) == obj
+    denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
+            config=DenoiseConfig(corrector="none", pooling="mean"))
+    export_dataset(tmp_path / "o", tmp_path / "clean.json")
+    back = json.loads((tmp_path / "clean.json").read_text())
+    assert list(back) == list(obj)
+    assert all(isinstance(v["label"], int) for v in back.values())
+    assert all(back[k]["data"] == obj[k]["data"] for k in obj)
+
+
+def test_entity_pooling_encoder(tiny_model_dir):
+    text = ["alice works for acme .", "bob was born in oslo ."]
+    _, packed = encoder_inputs(text, np.array([0, 0]), np.array([5, 3]), np.array([16, 16]),
+                               np.array([20, 20]), [None, None], [None, None])
+    enc = Encoder(str(tiny_model_dir), pooling="entity")
+    vec = enc.encode(packed)
+    assert vec.shape == (2, 96) and np.allclose(np.linalg.norm(vec, axis=1), 1.0, atol=1e-5)
+    assert enc.key.endswith("-entity") and Encoder(str(tiny_model_dir)).key.endswith("-mean")
+    # a marker cut off by max_length falls back to the mean
+    short = Encoder(str(tiny_model_dir), pooling="entity", max_length=8).encode(packed)
+    assert np.isfinite(short).all()
+
+
+@pytest.mark.parametrize("content, extra, message", [
+    ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,2,1,4,x\nef gh,0,2,3,5,y\n",
+     [], "row 1, column 'head_start, head_end, tail_start, tail_end': head and tail spans "
+         "overlap"),
+    ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,2,3,5,x\nef gh,0,2,3,9,y\n",
+     [], "row 2, column 'head_start, head_end, tail_start, tail_end': tail span outside"),
+    ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,x,3,5,x\nef gh,0,2,3,5,y\n",
+     [], "row 1, column 'head_end': span offsets must be integers"),
+    ("text,label\nab,x\ncd,y\n", ["--task", "relation"], "--task relation needs entity spans"),
+])
+def test_bad_relation_input_is_one_line(tmp_path, content, extra, message):
+    path = tmp_path / "d.csv"
+    path.write_text(content)
+    r = runner.invoke(app, ["denoise", str(path), "--out", str(tmp_path / "o"), "-q", *extra])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "o").exists()
