@@ -236,26 +236,6 @@ class Encoder:
                 if progress is not None:
                     progress.update(len(idx))
         return out
-        enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                              padding=False, return_attention_mask=False)
-        ids = enc["input_ids"]
-        order = np.argsort([len(x) for x in ids], kind="stable")
-        use_bf16 = str(self.device).startswith("cuda")
-        with torch.inference_mode():
-            for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = self._tokenizer.pad({"input_ids": [ids[i] for i in idx]},
-                                            return_tensors="pt")
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                    hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-                out[idx] = pooled.cpu().numpy()
-                if progress is not None:
-                    progress.update(len(idx))
-        return out
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:
