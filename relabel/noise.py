@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 KINDS = ("uniform", "class-conditional", "nearest-class")
@@ -68,3 +71,70 @@ def inject_noise(
         sims[np.arange(len(flip)), labels[flip]] = -np.inf
         noisy[flip] = np.argmax(sims, axis=1)
     return noisy
+
+
+def write_noisy_copy(
+    data: str | Path,
+    to: str | Path,
+    *,
+    rate: float,
+    kind: str = "uniform",
+    seed: int = 0,
+    text_col: str = "text",
+    label_col: str = "label",
+    true_col: str = "true_label",
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Write a copy of a dataset with ``rate`` of its labels flipped and the originals kept.
+
+    Every input column passes through; ``label_col`` holds the noisy label and ``true_col`` the
+    original one. ``nearest-class`` noise encodes the texts (``model``, default the packaged
+    encoder) to find each example's most similar other class.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``flipped``, ``classes`` and the output ``path``.
+
+    Raises
+    ------
+    RelabelInputError
+        Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
+    """
+    from relabel.errors import RelabelInputError
+    from relabel.io import detect_format, read_table, write_table
+    from relabel.validation import build_examples
+
+    if not 0.0 <= rate <= 1.0:
+        raise RelabelInputError(f"--rate must be in [0, 1], got {rate}")
+    if kind not in KINDS:
+        raise RelabelInputError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    fmt = detect_format(to, for_writing=True)
+    if Path(to).resolve() == Path(data).resolve():
+        raise RelabelInputError("refusing to overwrite the input file; choose another --to",
+                                path=to)
+    table, _ = read_table(data)
+    examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
+    if true_col in table.columns:
+        raise RelabelInputError(f"column '{true_col}' already exists; choose --true-col",
+                                path=data)
+    classes = sorted(examples["label"].unique().to_list())
+    codes = np.searchsorted(classes, examples["label"].to_numpy())
+    emb = None
+    if kind == "nearest-class":
+        from relabel.encode import Encoder
+
+        emb = Encoder(model).encode(examples["text"].to_list())
+    noisy = inject_noise(codes, len(classes), rate=rate, kind=kind, seed=seed, embeddings=emb)
+    import polars as pl
+
+    original = table.get_column(label_col)
+    new = pl.Series(label_col, np.asarray(classes, dtype=object)[noisy].tolist(), dtype=pl.String)
+    try:
+        new = new.cast(original.dtype, strict=True)
+    except Exception:
+        pass
+    out = table.with_columns(original.alias(true_col), new.alias(label_col))
+    write_table(out, to, fmt)
+    return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
+            "classes": len(classes)}

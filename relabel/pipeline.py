@@ -65,6 +65,10 @@ DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
 #: both only on semeval (bench/RESULTS.md)
 CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 DEFAULT_FOLDS = 5
+#: neighbours shown per suspicious example in the report, and how many examples
+REPORT_NEIGHBORS = 5
+REPORT_SUSPICIOUS = 200
+SUSPICIOUS_FILE = "suspicious.parquet"
 #: normalised relation columns carried through validation
 REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")
 #: neighbours that count as "near" in the distant-peer loss
@@ -351,7 +355,8 @@ def score_examples(
         ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
         ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
         ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
-        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector).
+        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector), ``neighbors``
+        ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
     """
     if weights is None:
         weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
@@ -380,6 +385,7 @@ def score_examples(
         "soft_labels": sig["soft_labels"],
         "params": sig["params"],
         "oof": oof_info,
+        "neighbors": sig["graph"].indices[:, :REPORT_NEIGHBORS],
         **dec,
     }
 
@@ -406,6 +412,21 @@ def _scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray
         "alternative_prob": result["posterior"][rows, alt],
     })
     return pl.DataFrame(columns)
+
+
+def _suspicious(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndarray
+                ) -> pl.DataFrame:
+    """The least credible examples with their text and their nearest neighbours' labels."""
+    order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
+    given = scores["label"].to_numpy()
+    return scores[order].select(
+        "row", "id", "label", "credibility", "flagged", "suggested_label",
+        "suggestion_confidence",
+    ).with_columns(
+        pl.Series("text", examples["text"].to_numpy()[order], dtype=pl.String),
+        pl.Series("neighbor_labels", [given[neighbors[i]].tolist() for i in order],
+                  dtype=pl.List(pl.String)),
+    )
 
 
 def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[str, Any]:
@@ -600,6 +621,7 @@ def denoise(
         scores = _scores_frame(examples, classes, labels, result)
         write_table(scores, out / SCORES_FILE)
         write_table(scores, out / "scores.csv")
+        write_table(_suspicious(examples, scores, result["neighbors"]), out / SUSPICIOUS_FILE)
         with atomic_path(out / SOFT_LABELS_FILE) as tmp, open(tmp, "wb") as fh:
             np.save(fh, result["soft_labels"].astype(np.float32))
         if "cv" in result["posteriors"]:
@@ -636,6 +658,12 @@ def denoise(
             "drop_invalid": cfg.drop_invalid,
             "relabel_version": __version__,
         }, out / RUN_FILE)
+    summary["seconds"] = timer.seconds
+    write_json(summary, out / SUMMARY_FILE)
+    with timer.stage("report"):
+        from relabel.report import build_report
+
+        build_report(out)
     summary["seconds"] = timer.seconds
     write_json(summary, out / SUMMARY_FILE)
     return DenoiseResult(scores=scores, summary=summary, out_dir=out, warnings=warnings)

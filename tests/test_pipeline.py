@@ -36,7 +36,8 @@ def test_denoise_writes_scores_in_input_order(tmp_path, dataset_csv, text_datase
     summary = json.loads((out / "summary.json").read_text())
     assert summary["examples"] == text_dataset.height and summary["classes"] == 3
     assert summary["flagged"] == int(scores["flagged"].sum())
-    assert set(summary["seconds"]) == {"read", "encode", "score", "write"}
+    assert set(summary["seconds"]) == {"read", "encode", "score", "write", "report"}
+    assert (out / "report.html").exists() and (out / "suspicious.parquet").exists()
     assert res.summary["top_confusions"]
     soft = np.load(out / "soft_labels.npy")
     np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relabel.cli import denoise, export  # noqa: F401  (registers the commands)
+from relabel.cli import denoise, export, noise, report  # noqa: F401  (registers the commands)
 from relabel.cli._util import app
 
 

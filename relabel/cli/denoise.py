@@ -41,8 +41,9 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                      "examples; --corrector head forces one)")
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
-    lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json; next: "
-                 f"relabel export {out_dir} --to cleaned{Path(summary['input']).suffix or '.csv'}")
+    ext = Path(summary["input"]).suffix or ".csv"
+    lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json, report.html; "
+                 f"next: relabel export {out_dir} --to cleaned{ext}")
     return "\n".join(lines)
 
 

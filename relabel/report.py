@@ -1,0 +1,213 @@
+"""``relabel report``: one self-contained HTML page about a denoise run.
+
+Figures are drawn with matplotlib (Agg backend) and inlined as base64 PNG, so the file opens
+offline and can be mailed around. Sections: summary numbers; credibility histogram split by
+flagged / not flagged; flag rate per class; given x suggested confusion heat map; the most
+suspicious examples with their neighbours' labels; and, when a column with true labels is given
+(``truth_col``), a precision-recall curve of the ranking and the detection / correction metrics.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from relabel.errors import RelabelInputError
+from relabel.io import read_table, write_text
+
+REPORT_FILE = "report.html"
+MAX_CLASSES_SHOWN = 30
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:4px 8px;
+vertical-align:top}th{background:#f4f4f4}.num{text-align:right}img{max-width:100%}
+.muted{color:#777}
+"""
+
+
+def _figure_tag(fig: Any, alt: str) -> str:
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _histogram(scores: pl.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    cred = scores["credibility"].to_numpy()
+    flagged = scores["flagged"].to_numpy()
+    bins = np.linspace(0, 1, 41)
+    ax.hist(cred[~flagged], bins=bins, alpha=0.7, label="not flagged")
+    ax.hist(cred[flagged], bins=bins, alpha=0.7, label="flagged", color="tab:red")
+    ax.set_xlabel("credibility of the given label")
+    ax.set_ylabel("examples")
+    ax.legend()
+    return _figure_tag(fig, "credibility histogram")
+
+
+def _flag_rate(scores: pl.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    per = (scores.group_by("label").agg(pl.col("flagged").mean().alias("rate"),
+                                        pl.len().alias("n"))
+           .sort(["rate", "label"], descending=[True, False]).head(MAX_CLASSES_SHOWN))
+    fig, ax = plt.subplots(figsize=(7, 0.25 * per.height + 1))
+    ax.barh(per["label"].to_list()[::-1], per["rate"].to_numpy()[::-1], color="tab:red")
+    ax.set_xlabel("share of the class flagged")
+    ax.tick_params(axis="y", labelsize=7)
+    return _figure_tag(fig, "flag rate per class")
+
+
+def _confusion(scores: pl.DataFrame) -> str:
+    import matplotlib.pyplot as plt
+
+    sugg = scores.filter(pl.col("suggested_label").is_not_null())
+    if sugg.height == 0:
+        return '<p class="muted">No suggestions in this run.</p>'
+    given = sugg["label"].value_counts(sort=True)["label"].to_list()[:MAX_CLASSES_SHOWN]
+    target = sugg["suggested_label"].value_counts(sort=True)["suggested_label"].to_list()[
+        :MAX_CLASSES_SHOWN]
+    m = np.zeros((len(given), len(target)))
+    gi = {c: i for i, c in enumerate(given)}
+    ti = {c: i for i, c in enumerate(target)}
+    for g, t in sugg.select("label", "suggested_label").iter_rows():
+        if g in gi and t in ti:
+            m[gi[g], ti[t]] += 1
+    fig, ax = plt.subplots(figsize=(0.3 * len(target) + 3, 0.3 * len(given) + 2))
+    im = ax.imshow(m, cmap="Reds", aspect="auto")
+    ax.set_xticks(range(len(target)), target, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(given)), given, fontsize=7)
+    ax.set_xlabel("suggested label")
+    ax.set_ylabel("given label")
+    fig.colorbar(im, ax=ax, label="suggestions")
+    return _figure_tag(fig, "given x suggested confusion")
+
+
+def _pr_curve(is_error: np.ndarray, score: np.ndarray) -> str:
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(is_error, score)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(recall, precision)
+    ax.axhline(is_error.mean(), ls="--", color="gray", label="share of wrong labels")
+    ax.set_xlabel("recall of wrong labels")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    return _figure_tag(fig, "precision-recall curve")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            if isinstance(v, float):
+                cells.append(f'<td class="num">{v:.3f}</td>')
+            elif isinstance(v, list):
+                cells.append(f"<td>{html.escape(', '.join(map(str, v)))}</td>")
+            else:
+                cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _truth_section(run: dict[str, Any], scores: pl.DataFrame, truth_col: str) -> str:
+    from relabel.metrics import correction_metrics, detection_metrics
+
+    table, _ = read_table(run["input"])
+    if truth_col not in table.columns:
+        raise RelabelInputError(f"no column '{truth_col}' in the input (available: "
+                                f"{', '.join(table.columns)})", path=run["input"])
+    truth = table[truth_col].cast(pl.String).to_numpy()[scores["row"].to_numpy()]
+    given = scores["label"].to_numpy()
+    new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
+                   scores["suggested_label"].to_numpy())
+    is_error = given != truth
+    det = detection_metrics(is_error, 1 - scores["credibility"].to_numpy(),
+                            scores["flagged"].to_numpy())
+    cor = correction_metrics(given, truth, new, scores["flagged"].to_numpy())
+    rows = [{"metric": k, "value": float(v)} for k, v in {**det, **cor}.items()]
+    parts = ["<h2>Against the true labels</h2>",
+             f"<p>True labels from column <code>{html.escape(truth_col)}</code>: "
+             f"{int(is_error.sum())} of {len(given)} given labels are wrong.</p>",
+             _table(rows, ["metric", "value"])]
+    if is_error.any() and (~is_error).any():
+        parts.append(_pr_curve(is_error, 1 - scores["credibility"].to_numpy()))
+    return "\n".join(parts)
+
+
+def build_report(run_dir: str | Path, *, truth_col: str | None = None,
+                 to: str | Path | None = None) -> Path:
+    """Write the HTML report of a denoise run; returns its path (default ``DIR/report.html``).
+
+    Raises
+    ------
+    RelabelInputError
+        ``run_dir`` is not a denoise output directory, or ``truth_col`` is not in the input.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    run_dir = Path(run_dir)
+    needed = [run_dir / n for n in ("scores.parquet", "summary.json", "run.json")]
+    for f in needed:
+        if not f.exists():
+            raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",
+                                    path=run_dir)
+    scores = pl.read_parquet(needed[0])
+    summary = json.loads(needed[1].read_text())
+    run = json.loads(needed[2].read_text())
+    suspicious_path = run_dir / "suspicious.parquet"
+    suspicious = (pl.read_parquet(suspicious_path).head(50).to_dicts()
+                  if suspicious_path.exists() else [])
+    n, flagged = summary["examples"], summary["flagged"]
+    facts = [
+        {"": "examples", "value": n}, {"": "classes", "value": summary["classes"]},
+        {"": "flagged", "value": f"{flagged} ({100 * flagged / max(n, 1):.1f}%)"},
+        {"": "with a suggested label", "value": summary["suggested"]},
+        {"": "left for a human", "value": summary["abstained"]},
+        {"": "corrector", "value": summary.get("corrector", {}).get("name", "none")},
+        {"": "input", "value": run["input"]},
+    ]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>relabel report: {html.escape(Path(run['input']).name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>relabel report: {html.escape(Path(run['input']).name)}</h1>",
+        _table(facts, ["", "value"]),
+        "<h2>Credibility</h2>", _histogram(scores),
+        "<h2>Flag rate per class</h2>", _flag_rate(scores),
+        "<h2>Given label × suggested label</h2>", _confusion(scores),
+        "<h2>Most suspicious examples</h2>",
+        _table(suspicious, ["row", "id", "text", "label", "credibility", "suggested_label",
+                            "suggestion_confidence", "neighbor_labels"]),
+    ]
+    if truth_col:
+        parts.append(_truth_section(run, scores, truth_col))
+    # marks how many images decoded, so a headless browser can check the page (tests)
+    parts.append("<script>window.addEventListener('load',function(){var i=[].slice.call("
+                 "document.images);document.body.setAttribute('data-images-total',i.length);"
+                 "document.body.setAttribute('data-images-loaded',i.filter(function(x){"
+                 "return x.complete&&x.naturalWidth>0}).length)});</script>")
+    parts.append("</body></html>")
+    target = Path(to) if to is not None else run_dir / REPORT_FILE
+    write_text("\n".join(parts), target)
+    return target

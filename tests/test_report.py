@@ -1,0 +1,81 @@
+"""The HTML report: content, truth metrics, and a render in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from relabel.cli import app
+from relabel.pipeline import DenoiseConfig, denoise
+from relabel.report import build_report
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def run_dir(tmp_path, dataset_csv, fake_encoder):
+    out = tmp_path / "run"
+    denoise(dataset_csv, out_dir=out, encoder=fake_encoder, config=DenoiseConfig(id_col="id"))
+    return out
+
+
+def test_denoise_writes_a_self_contained_report(run_dir):
+    page = (run_dir / "report.html").read_text()
+    assert page.count("<img ") == 3 and page.count('src="data:image/png;base64,') == 3
+    assert "http://" not in page and "https://" not in page  # nothing fetched from a network
+    assert "Most suspicious examples" in page and "Against the true labels" not in page
+
+
+def test_truth_column_adds_metrics_and_pr_curve(run_dir, text_dataset):
+    r = runner.invoke(app, ["report", str(run_dir), "--truth-col", "true_label",
+                            "--to", str(run_dir / "r.html")])
+    assert r.exit_code == 0, r.output
+    page = (run_dir / "r.html").read_text()
+    assert "Against the true labels" in page and page.count("<img ") == 4
+    wrong = int((text_dataset["label"] != text_dataset["true_label"]).sum())
+    assert f"{wrong} of {text_dataset.height} given labels are wrong" in page
+
+
+def test_report_errors_are_one_line(run_dir, tmp_path):
+    r = runner.invoke(app, ["report", str(run_dir), "--truth-col", "gold"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "no column 'gold'" in r.stderr
+    r = runner.invoke(app, ["report", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "run `relabel denoise` first" in r.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+def test_report_renders_in_headless_chromium(run_dir, tmp_path):
+    build_report(run_dir, truth_col="true_label")
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+         "--enable-logging=stderr", "--v=0", "--dump-dom",
+         (run_dir / "report.html").as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, console
+    assert 'data-images-total="4"' in proc.stdout
+    assert 'data-images-loaded="4"' in proc.stdout
+
+
+def test_noise_command_keeps_the_true_label(tmp_path, dataset_csv):
+    out = tmp_path / "noisy.parquet"
+    r = runner.invoke(app, ["noise", str(dataset_csv), "--to", str(out), "--rate", "0.1",
+                            "--kind", "class-conditional", "--true-col", "gold"])
+    assert r.exit_code == 0, r.output
+    src = pl.read_csv(dataset_csv)
+    noisy = pl.read_parquet(out)
+    assert noisy.columns == [*src.columns, "gold"]
+    assert noisy["gold"].to_list() == src["label"].to_list()
+    assert int((noisy["label"] != noisy["gold"]).sum()) == round(0.1 * src.height)
+    r = runner.invoke(app, ["noise", str(dataset_csv), "--to", str(out), "--rate", "2"])
+    assert r.exit_code == 2 and "--rate must be in [0, 1], got 2.0" in r.stderr
