@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from relabel.cli import denoise, export, noise, report  # noqa: F401  (registers the commands)
+from relabel.cli import (  # noqa: F401  (registers the commands)
+    denoise,
+    evaluate,
+    export,
+    noise,
+    report,
+    train,
+)
 from relabel.cli._util import app
 
 

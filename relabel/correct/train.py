@@ -98,8 +98,14 @@ def train_model(
     generator: torch.Generator,
     device: str,
     progress: Any = None,
+    resume: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[float]:
     """Train ``module`` in place; ``module(**inputs(idx))`` must return ``(logits, z)``.
+
+    ``on_epoch_end`` receives a checkpoint after every epoch (``epoch`` done, ``history``, and
+    the module, optimiser, scheduler and generator states); passing one back as ``resume``
+    continues from there and gives the same model as an uninterrupted run.
 
     Parameters
     ----------
@@ -154,9 +160,17 @@ def train_model(
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    history = []
+    history: list[float] = []
+    first = 0
+    if resume is not None:
+        module.load_state_dict(resume["module"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
+        history = list(resume["history"])
+        first = int(resume["epoch"])
     module.train()
-    for _ in range(epochs):
+    for epoch in range(first, epochs):
         perm = torch.randperm(n, generator=generator).numpy()
         # a last batch of one example has no peer and a degenerate batch norm: fold it in
         starts = list(range(0, n, batch_size))
@@ -183,6 +197,10 @@ def train_model(
                 if progress is not None:
                     progress.update(1)
         history.append(float(running) / len(starts))
+        if on_epoch_end is not None:
+            on_epoch_end({"epoch": epoch + 1, "history": list(history),
+                          "module": module.state_dict(), "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict(), "generator": generator.get_state()})
     module.eval()
     return history
 

@@ -1,0 +1,224 @@
+"""``relabel train`` / ``relabel evaluate``: a text classifier for the retrain step.
+
+``train_classifier`` trains on a dataset's given labels, either a head on frozen embeddings
+(``head_only``, CPU-fast) or the whole encoder plus a head, with the same modules and training
+loop as the correctors (cross-entropy on one-hot labels, no contrastive term). The model
+directory holds ``model.safetensors`` (weights), ``config.json`` (kind, base encoder, sizes,
+classes) and, while training, ``checkpoint.pt`` after every epoch: a run killed mid-way resumes
+from its last finished epoch and ends with the same model. ``evaluate_model`` reports accuracy,
+macro F1, per-class precision / recall and the confusion matrix on a labelled test file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel.errors import RelabelInputError
+from relabel.io import atomic_path, read_table, write_json
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+HEAD_DEFAULTS = {"epochs": 30, "lr": 3e-3, "batch_size": 256}
+FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
+
+
+def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> dict[str, Any]:
+    from relabel.pipeline import DenoiseConfig, _read_task
+
+    table, _ = read_table(data)
+    cfg = DenoiseConfig(text_col=text_col, label_col=label_col, task=task, pooling="mean")
+    return _read_task(table, data, cfg)
+
+
+def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:
+    """``(net, tokenizer or None)`` for a config; weights random (head) or pretrained."""
+    import torch
+
+    from relabel.correct.finetune import _FinetuneNet
+    from relabel.correct.head import _HeadNet
+    from relabel.encode import load_pretrained, resolve_model
+
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    k = len(config["classes"])
+    if config["kind"] == "head":
+        return _HeadNet(config["dim"], config["hidden"], k, config["proj_dim"], 0.1, gen), None
+    tokenizer, encoder = load_pretrained(resolve_model(config["model"]), config["model"])
+    return _FinetuneNet(encoder, k, config["proj_dim"], 0.1), tokenizer
+
+
+def _inputs_fn(config: dict[str, Any], texts: list[str], tokenizer: Any, cache: Path | None,
+               device: str) -> Any:
+    import torch
+
+    if config["kind"] == "head":
+        from relabel.encode import Encoder, embed_texts
+
+        enc = Encoder(config["model"], max_length=config["max_length"])
+        emb, _ = embed_texts(texts, enc, cache_dir=cache)
+        x = torch.as_tensor(emb, device=device)
+        return lambda idx: {"x": x[torch.as_tensor(idx, device=device)]}
+    ids = tokenizer(texts, truncation=True, max_length=config["max_length"], padding=False,
+                    return_attention_mask=False)["input_ids"]
+
+    def inputs(idx: np.ndarray) -> dict[str, Any]:
+        batch = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+        return {k: v.to(device) for k, v in batch.items()}
+
+    return inputs
+
+
+def train_classifier(
+    data: str | Path,
+    out: str | Path,
+    *,
+    model: str | None = None,
+    head_only: bool = False,
+    epochs: int | None = None,
+    lr: float | None = None,
+    batch_size: int | None = None,
+    max_length: int = 128,
+    text_col: str = "text",
+    label_col: str = "label",
+    task: str = "auto",
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train a classifier on ``data`` and save it in ``out``.
+
+    Returns
+    -------
+    dict
+        ``classes``, ``epochs``, ``resumed_from`` (epoch, 0 for a fresh run), ``loss`` (per epoch).
+
+    Raises
+    ------
+    RelabelInputError
+        Bad input (as in ``denoise``) or options.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from relabel.correct.train import TrainData, make_generator, train_model
+
+    defaults = HEAD_DEFAULTS if head_only else FINETUNE_DEFAULTS
+    epochs = epochs or defaults["epochs"]
+    lr = lr or defaults["lr"]
+    batch_size = batch_size or defaults["batch_size"]
+    if epochs < 1 or lr <= 0 or batch_size < 1:
+        raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
+    out = Path(out)
+    task_info = _examples(data, text_col, label_col, task)
+    examples = task_info["examples"]
+    texts = task_info["texts"]["mean"]
+    classes = sorted(examples["label"].unique().to_list())
+    labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
+    config: dict[str, Any] = {
+        "kind": "head" if head_only else "finetune", "model": model, "max_length": max_length,
+        "classes": classes, "hidden": 256, "proj_dim": 64, "task": task_info["task"],
+        "text_col": text_col, "label_col": label_col, "epochs": epochs, "lr": lr,
+        "batch_size": batch_size, "seed": seed,
+    }
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    gen = make_generator(seed)
+    torch.manual_seed(seed)
+    if head_only:
+        from relabel.encode import Encoder
+
+        config["dim"] = int(Encoder(model, max_length=max_length).encode(texts[:1]).shape[1])
+    net, tokenizer = _build(config, gen)
+    net.to(device)
+    inputs = _inputs_fn(config, texts, tokenizer, out / "cache" / "embeddings", device)
+    onehot = np.eye(len(classes), dtype=np.float32)[labels]
+    n = len(labels)
+    targets = TrainData(labels=labels, soft=onehot, credibility=np.ones(n, np.float32),
+                        frozen=np.zeros((n, 1), np.float32), radius=np.ones(n, np.float32))
+    fingerprint = hashlib.blake2b(json.dumps(config, sort_keys=True, default=str).encode()
+                                  + labels.tobytes() + "\x00".join(texts).encode(),
+                                  digest_size=12).hexdigest()
+    ckpt_path = out / CHECKPOINT_FILE
+    resume = None
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if state.get("fingerprint") == fingerprint:
+            resume = state
+
+    def save_checkpoint(state: dict[str, Any]) -> None:
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({**state, "fingerprint": fingerprint}, tmp)
+
+    from relabel.pipeline import _progress
+
+    bar = _progress(progress, "training", total=epochs * max(1, -(-n // batch_size)),
+                    unit="step")
+    try:
+        history = train_model(net, inputs, targets, loss="ce", lam=0.0, temperature=0.1,
+                              epochs=epochs, lr=lr, weight_decay=0.01, batch_size=batch_size,
+                              warmup=0.1, grad_accum=1, generator=gen, device=device,
+                              progress=bar, resume=resume, on_epoch_end=save_checkpoint)
+    finally:
+        bar.close()
+    weights = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    with atomic_path(out / MODEL_FILE) as tmp:
+        save_file(weights, str(tmp))
+    write_json(config, out / CONFIG_FILE)
+    ckpt_path.unlink(missing_ok=True)
+    return {"classes": classes, "epochs": epochs,
+            "resumed_from": int(resume["epoch"]) if resume else 0, "loss": history}
+
+
+def load_classifier(model_dir: str | Path) -> tuple[dict[str, Any], Any, Any]:
+    """``(config, net, tokenizer)`` of a trained model directory."""
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    if not (model_dir / CONFIG_FILE).exists() or not (model_dir / MODEL_FILE).exists():
+        raise RelabelInputError("not a model directory written by `relabel train` "
+                                f"(no {CONFIG_FILE} or {MODEL_FILE})", path=model_dir)
+    config = json.loads((model_dir / CONFIG_FILE).read_text())
+    net, tokenizer = _build(config)
+    net.load_state_dict(load_file(str(model_dir / MODEL_FILE)))
+    net.eval()
+    return config, net, tokenizer
+
+
+def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | None = None,
+                   label_col: str | None = None) -> dict[str, Any]:
+    """Accuracy, macro F1, per-class precision / recall / F1 and confusion matrix on ``test``.
+
+    Test labels the model never saw count as errors and are listed in ``unseen_labels``.
+    """
+    import torch
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    from relabel.correct.train import predict_proba
+
+    config, net, tokenizer = load_classifier(model_dir)
+    info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
+                     config["task"])
+    texts = info["texts"]["mean"]
+    true = info["examples"]["label"].to_list()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net.to(device)
+    inputs = _inputs_fn(config, texts, tokenizer, None, device)
+    proba = predict_proba(net, inputs, len(texts), batch_size=64, device=device)
+    classes = config["classes"]
+    pred = [classes[i] for i in proba.argmax(1)]
+    labels = sorted(set(classes) | set(true))
+    p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
+    return {
+        "examples": len(true),
+        "accuracy": float(np.mean(np.array(pred) == np.array(true))),
+        "macro_f1": float(f1_score(true, pred, labels=sorted(set(true)), average="macro",
+                                   zero_division=0)),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                          "support": int(s[i])} for i, c in enumerate(labels)},
+        "labels": labels,
+        "confusion": confusion_matrix(true, pred, labels=labels).tolist(),
+        "unseen_labels": sorted(set(true) - set(classes)),
+    }

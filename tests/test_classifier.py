@@ -1,0 +1,78 @@
+"""relabel train / evaluate: head and finetune, resume after a crash, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+from typer.testing import CliRunner
+
+import relabel.correct.train as train_mod
+from relabel.classifier import CHECKPOINT_FILE, evaluate_model, train_classifier
+from relabel.cli import app
+
+runner = CliRunner()
+
+
+def test_head_train_and_evaluate(tmp_path, dataset_csv, tiny_model_dir):
+    res = train_classifier(dataset_csv, tmp_path / "m", model=str(tiny_model_dir),
+                           head_only=True, epochs=20)
+    assert res["classes"] == ["card", "refund", "transfer"] and res["resumed_from"] == 0
+    assert (tmp_path / "m" / "model.safetensors").exists()
+    assert not (tmp_path / "m" / CHECKPOINT_FILE).exists()
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["kind"] == "head" and config["classes"] == res["classes"]
+    m = evaluate_model(tmp_path / "m", dataset_csv)
+    assert m["examples"] == 90 and 0.0 <= m["accuracy"] <= 1.0
+    assert sum(map(sum, m["confusion"])) == 90
+    assert set(m["per_class"]) == {"card", "refund", "transfer"}
+    # evaluating on the true labels through the CLI, as JSON
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "m"), str(dataset_csv), "--label-col",
+                            "true_label", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["examples"] == 90
+
+
+def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset_csv, tiny_model_dir,
+                                                        monkeypatch):
+    kw = {"model": str(tiny_model_dir), "head_only": True, "epochs": 4}
+    train_classifier(dataset_csv, tmp_path / "full", **kw)
+    real = train_mod.train_model
+
+    def crash_after_two(*args, on_epoch_end=None, **kwargs):
+        def hook(state):
+            on_epoch_end(state)
+            if state["epoch"] == 2:
+                raise KeyboardInterrupt  # as if killed after epoch 2 was saved
+        return real(*args, on_epoch_end=hook, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_model", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(dataset_csv, tmp_path / "cut", **kw)
+    assert (tmp_path / "cut" / CHECKPOINT_FILE).exists()
+    monkeypatch.setattr(train_mod, "train_model", real)
+    res = train_classifier(dataset_csv, tmp_path / "cut", **kw)
+    assert res["resumed_from"] == 2
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_finetune_train_cli(tmp_path, dataset_csv, tiny_model_dir):
+    r = runner.invoke(app, ["train", str(dataset_csv), "--out", str(tmp_path / "ft"), "--model",
+                            str(tiny_model_dir), "--epochs", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["kind"] == "finetune"
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "ft"), str(dataset_csv)])
+    assert r.exit_code == 0 and "90 examples: accuracy" in r.output
+
+
+def test_train_and_evaluate_errors_are_one_line(tmp_path, dataset_csv):
+    r = runner.invoke(app, ["evaluate", str(tmp_path), str(dataset_csv)])
+    assert r.exit_code == 2 and "not a model directory" in r.stderr
+    r = runner.invoke(app, ["train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "no such file" in r.stderr
