@@ -88,8 +88,11 @@ def train_classifier(
     task: str = "auto",
     seed: int = 0,
     progress: bool = False,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train a classifier on ``data`` and save it in ``out``.
+
+    ``cache_dir`` holds the embedding cache of a head-only run (default ``out/cache/embeddings``).
 
     Returns
     -------
@@ -133,7 +136,8 @@ def train_classifier(
         config["dim"] = int(Encoder(model, max_length=max_length).encode(texts[:1]).shape[1])
     net, tokenizer = _build(config, gen)
     net.to(device)
-    inputs = _inputs_fn(config, texts, tokenizer, out / "cache" / "embeddings", device)
+    inputs = _inputs_fn(config, texts, tokenizer,
+                        Path(cache_dir) if cache_dir else out / "cache" / "embeddings", device)
     onehot = np.eye(len(classes), dtype=np.float32)[labels]
     n = len(labels)
     targets = TrainData(labels=labels, soft=onehot, credibility=np.ones(n, np.float32),
@@ -188,7 +192,8 @@ def load_classifier(model_dir: str | Path) -> tuple[dict[str, Any], Any, Any]:
 
 
 def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | None = None,
-                   label_col: str | None = None) -> dict[str, Any]:
+                   label_col: str | None = None, cache_dir: str | Path | None = None
+                   ) -> dict[str, Any]:
     """Accuracy, macro F1, per-class precision / recall / F1 and confusion matrix on ``test``.
 
     Test labels the model never saw count as errors and are listed in ``unseen_labels``.
@@ -205,7 +210,7 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     true = info["examples"]["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     net.to(device)
-    inputs = _inputs_fn(config, texts, tokenizer, None, device)
+    inputs = _inputs_fn(config, texts, tokenizer, Path(cache_dir) if cache_dir else None, device)
     proba = predict_proba(net, inputs, len(texts), batch_size=64, device=device)
     classes = config["classes"]
     pred = [classes[i] for i in proba.argmax(1)]

@@ -29,14 +29,14 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:4px 8px;
-vertical-align:top}th{background:#f4f4f4}.num{text-align:right}img{max-width:100%}
+vertical-align:top;max-width:30em}th{background:#f4f4f4}.num{text-align:right}img{max-width:100%}
 .muted{color:#777}
 """
 
 
 def _figure_tag(fig: Any, alt: str) -> str:
     buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90)  # constrained layout: one draw, no "tight" redraw
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -47,7 +47,7 @@ def _figure_tag(fig: Any, alt: str) -> str:
 def _histogram(scores: pl.DataFrame) -> str:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 3.2))
     cred = scores["credibility"].to_numpy()
     flagged = scores["flagged"].to_numpy()
     bins = np.linspace(0, 1, 41)
@@ -65,7 +65,7 @@ def _flag_rate(scores: pl.DataFrame) -> str:
     per = (scores.group_by("label").agg(pl.col("flagged").mean().alias("rate"),
                                         pl.len().alias("n"))
            .sort(["rate", "label"], descending=[True, False]).head(MAX_CLASSES_SHOWN))
-    fig, ax = plt.subplots(figsize=(7, 0.25 * per.height + 1))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7, 0.25 * per.height + 1))
     ax.barh(per["label"].to_list()[::-1], per["rate"].to_numpy()[::-1], color="tab:red")
     ax.set_xlabel("share of the class flagged")
     ax.tick_params(axis="y", labelsize=7)
@@ -87,13 +87,22 @@ def _confusion(scores: pl.DataFrame) -> str:
     for g, t in sugg.select("label", "suggested_label").iter_rows():
         if g in gi and t in ti:
             m[gi[g], ti[t]] += 1
-    fig, ax = plt.subplots(figsize=(0.3 * len(target) + 3, 0.3 * len(given) + 2))
-    im = ax.imshow(m, cmap="Reds", aspect="auto")
+    # fixed margins sized for the labels: a layout engine costs a second draw here
+    left = 0.1 * max(len(str(c)) for c in given) + 0.8
+    bottom = 0.1 * max(len(str(c)) for c in target) + 0.8
+    width, height = 0.3 * len(target) + left + 0.3, 0.3 * len(given) + bottom + 0.3
+    fig, ax = plt.subplots(figsize=(width, height))
+    fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width,
+                        top=1 - 0.3 / height)
+    ax.imshow(m, cmap="Reds", aspect="auto")
+    for (r, c), v in np.ndenumerate(m):  # the counts themselves, instead of a colour bar
+        if v:
+            ax.text(c, r, str(int(v)), ha="center", va="center", fontsize=6,
+                    color="white" if v > m.max() / 2 else "black")
     ax.set_xticks(range(len(target)), target, rotation=90, fontsize=7)
     ax.set_yticks(range(len(given)), given, fontsize=7)
     ax.set_xlabel("suggested label")
     ax.set_ylabel("given label")
-    fig.colorbar(im, ax=ax, label="suggestions")
     return _figure_tag(fig, "given x suggested confusion")
 
 
@@ -102,7 +111,7 @@ def _pr_curve(is_error: np.ndarray, score: np.ndarray) -> str:
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, _ = precision_recall_curve(is_error, score)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = plt.subplots(layout="constrained", figsize=(5, 4))
     ax.plot(recall, precision)
     ax.axhline(is_error.mean(), ls="--", color="gray", label="share of wrong labels")
     ax.set_xlabel("recall of wrong labels")
