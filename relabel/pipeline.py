@@ -119,6 +119,8 @@ class DenoiseConfig:
     type_cols: tuple[str, str] = TYPE_COLS
     #: None = entity for relations, mean for text (relabel/encode.py)
     pooling: str | None = None
+    #: precomputed (N, D) embeddings (.npy, row i = input row i) instead of encoding
+    embeddings: str | Path | None = None
     drop_invalid: bool = False
     seed: int = 0
 
@@ -473,6 +475,7 @@ def _read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dic
             table, path=data, text_col=cfg.text_col, label_col=cfg.label_col,
             id_col=cfg.id_col, drop_invalid=cfg.drop_invalid)
         return {"task": "text", "layout": None, "examples": examples, "warnings": warnings,
+                "rows": table.height,
                 "label_col": cfg.label_col, "pooling": cfg.pooling or "mean",
                 "texts": {"mean": examples["text"].to_list()}}
     rel = relation_table(table, layout, path=data, text_col=cfg.text_col,
@@ -495,8 +498,62 @@ def _read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dic
                                     examples["__htype"].to_list(),
                                     examples["__ttype"].to_list())
     return {"task": "relation", "layout": layout, "examples": examples.drop(REL_COLS),
+            "rows": table.height,
             "warnings": warnings, "label_col": label_col, "pooling": cfg.pooling or "entity",
             "texts": {"mean": marked, "entity": packed}}
+
+
+class PrecomputedEncoder:
+    """Stands in for the encoder when ``--embeddings`` gives the vectors: its key names the file
+    (and its content), so corrector folds cached for other vectors are never reused."""
+
+    pooling = "mean"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._key = "precomputed-" + file_fingerprint(self.path)
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def encode(self, texts: Any, *, progress: Any = None) -> np.ndarray:  # pragma: no cover
+        raise RuntimeError("precomputed embeddings are loaded, not encoded")
+
+
+def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
+                    chunk_size: int = 65536) -> np.ndarray:
+    """Precomputed embeddings for the kept input rows, L2-normalised, ``(len(rows), D)`` float32.
+
+    The ``.npy`` file is memory-mapped and read in chunks of rows, so only the result is held in
+    memory. Raises RelabelInputError for an unreadable file, a shape that is not ``(n_rows, D)``,
+    or non-finite values (naming the first bad row, 1-based).
+    """
+    path = Path(path)
+    try:
+        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise RelabelInputError("no such file", path=path) from None
+    except (OSError, ValueError) as exc:
+        raise RelabelInputError(f"cannot read embeddings ({str(exc).splitlines()[0][:120]}); "
+                                "expected a .npy array written by numpy.save", path=path) from None
+    if mm.ndim != 2 or mm.shape[0] != n_rows or mm.shape[1] < 1:
+        raise RelabelInputError(f"embeddings have shape {tuple(mm.shape)} but the dataset has "
+                                f"{n_rows} rows: expected ({n_rows}, D), row i = input row i",
+                                path=path)
+    if not np.issubdtype(mm.dtype, np.number):
+        raise RelabelInputError(f"embeddings must be numbers, found {mm.dtype}", path=path)
+    out = np.empty((len(rows), mm.shape[1]), dtype=np.float32)
+    for start in range(0, len(rows), chunk_size):
+        part = np.asarray(mm[rows[start : start + chunk_size]], dtype=np.float32)
+        finite = np.isfinite(part).all(axis=1)
+        if not finite.all():
+            bad = int(rows[start + int(np.argmin(finite))]) + 1
+            raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
+                                    rows=[bad])
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        out[start : start + len(part)] = part / np.maximum(norms, 1e-12)
+    return out
 
 
 def _preload_plotting() -> None:
@@ -588,6 +645,11 @@ def denoise(
         task = _read_task(table, data, cfg)
         del table
     examples, warnings, label_col = task["examples"], task["warnings"], task["label_col"]
+    precomputed = None
+    if cfg.embeddings is not None:
+        precomputed = load_embeddings(cfg.embeddings, n_rows=task["rows"],
+                                      rows=examples["row"].to_numpy())
+        encoder = PrecomputedEncoder(cfg.embeddings)
     if encoder is None:
         encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
                           pooling=task["pooling"])
@@ -599,13 +661,17 @@ def denoise(
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
 
     with timer.stage("encode"):
-        bar = _progress(progress, "encoding", unit="text")
-        try:
-            embeddings, enc_stats = embed_texts(encoder_texts, encoder,
-                                                cache_dir=out / "cache" / "embeddings",
-                                                progress=bar)
-        finally:
-            bar.close()
+        if precomputed is not None:
+            embeddings, enc_stats = precomputed, {"cached": 0, "encoded": 0,
+                                                  "precomputed": len(precomputed)}
+        else:
+            bar = _progress(progress, "encoding", unit="text")
+            try:
+                embeddings, enc_stats = embed_texts(encoder_texts, encoder,
+                                                    cache_dir=out / "cache" / "embeddings",
+                                                    progress=bar)
+            finally:
+                bar.close()
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
     corrector, corrector_input = None, None
     if corrector_name != "none":
@@ -652,7 +718,9 @@ def denoise(
         summary.update({
             "relabel_version": __version__,
             "input": str(Path(data).resolve()),
-            "encoder": {"key": encoder.key, **enc_stats},
+            "encoder": {"key": encoder.key, **enc_stats,
+                        **({"embeddings": str(Path(cfg.embeddings).resolve())}
+                           if cfg.embeddings is not None else {})},
             "params": result["params"],
             "corrector": ({"name": corrector_name, **result["oof"],
                            "params": {k: v for k, v in corrector.get_params().items()

@@ -171,3 +171,55 @@ def test_ratio_route_for_many_classes():
     # --min-confidence still bounds both routes
     strict = decide(labels, {"cv": cv}, weights={"cv": 1.0}, min_confidence=0.5)
     assert strict["suggested"][0] == -1
+
+
+def test_precomputed_embeddings_match_encoding(tmp_path):
+    from tests.conftest import make_clusters
+
+    emb, labels, _ = make_clusters(n_per_class=30, n_classes=3, flip=0.1)  # no ties
+    texts = [f"example {i}" for i in range(len(labels))]
+    data = tmp_path / "d.csv"
+    pl.DataFrame({"text": texts, "label": [f"c{x}" for x in labels]}).write_csv(data)
+
+    class TableEncoder:  # "encodes" each text to its row of emb
+        key = "table"
+
+        def encode(self, batch, *, progress=None):
+            return emb[[int(t.split()[1]) for t in batch]]
+
+    path = tmp_path / "emb.npy"
+    np.save(path, (emb * 3.0).astype(np.float64))  # any scale and float type
+    a = denoise(data, out_dir=tmp_path / "a", encoder=TableEncoder(),
+                config=DenoiseConfig(corrector="none"))
+    b = denoise(data, out_dir=tmp_path / "b",
+                config=DenoiseConfig(corrector="none", embeddings=path))
+    np.testing.assert_allclose(a.scores["credibility"].to_numpy(),
+                               b.scores["credibility"].to_numpy(), atol=1e-5)
+    assert b.summary["encoder"]["precomputed"] == len(labels)
+    assert b.summary["encoder"]["key"].startswith("precomputed-")
+
+
+def test_bad_precomputed_embeddings_are_one_line(tmp_path, dataset_csv, text_dataset):
+    from typer.testing import CliRunner
+
+    from relabel.cli import app
+
+    n = text_dataset.height
+    cases = {
+        "short.npy": (np.ones((n - 1, 4), np.float32),
+                      f"embeddings have shape ({n - 1}, 4) but the dataset has {n} rows"),
+        "flat.npy": (np.ones(n, np.float32), f"embeddings have shape ({n},)"),
+        "nan.npy": (np.vstack([np.ones((4, 4)), [[np.nan] * 4], np.ones((n - 5, 4))]),
+                    "row 5: embeddings contain NaN or infinite values"),
+    }
+    for name, (array, message) in cases.items():
+        np.save(tmp_path / name, array)
+        r = CliRunner().invoke(app, ["denoise", str(dataset_csv), "--out", str(tmp_path / "o"),
+                                     "-q", "--embeddings", str(tmp_path / name)])
+        assert r.exit_code == 2, (name, r.output)
+        assert r.stderr.count("\n") == 1 and message in r.stderr, (name, r.stderr)
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    r = CliRunner().invoke(app, ["denoise", str(dataset_csv), "--out", str(tmp_path / "o"),
+                                 "-q", "--embeddings", str(tmp_path / "junk.npy")])
+    assert r.exit_code == 2 and "cannot read embeddings" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -78,6 +78,8 @@ def denoise_command(
     pooling: Annotated[str | None, typer.Option(help="entity (relations: hidden states at the "
                        "two entity markers plus the mean) or mean (default: entity for "
                        "relations, mean for text).")] = None,
+    embeddings: Annotated[Path | None, typer.Option(help="Precomputed embeddings (.npy, N x D, "
+                          "row i = input row i) to use instead of encoding.")] = None,
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
                          CORRECTOR_CHOICES) + " (auto = finetune with a GPU, head without).")
                          ] = "auto",
@@ -113,7 +115,7 @@ def denoise_command(
                         grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
                         span_cols=tuple(c.strip() for c in span_cols.split(",")),
                         type_cols=tuple(c.strip() for c in type_cols.split(",")),
-                        pooling=pooling)
+                        pooling=pooling, embeddings=embeddings)
     out_dir = out if out is not None else default_out_dir(data)
     result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
     typer.echo(format_summary(result.summary, result.out_dir))
