@@ -191,7 +191,7 @@ def neighbour_signals(
     """
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     tick = progress.update if progress is not None else (lambda n=1: None)
-    graph = build_knn_graph(embeddings, k=max(K_GRID))
+    graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed)
     tick(1)
     posteriors: dict[str, np.ndarray] = {}
     params: dict[str, Any] = {}
@@ -208,7 +208,9 @@ def neighbour_signals(
     return {
         "graph": graph,
         "posteriors": posteriors,
-        "params": params,
+        "params": {**params, "neighbors": {"method": graph.method, "k": graph.k,
+                                           **({"recall_at_k": round(graph.recall, 4)}
+                                              if graph.recall is not None else {})}},
         "credibility": credibility,
         "soft_labels": soft_labels(labels, credibility, posteriors["kde"]),
         "radius": graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),

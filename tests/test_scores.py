@@ -168,3 +168,18 @@ def test_property_class_renaming_invariance(data, rnd):
     np.testing.assert_array_equal(a["flagged"], b["flagged"])
     sa, sb = a["suggested"], b["suggested"]
     np.testing.assert_array_equal(np.where(sa >= 0, rename[sa], -1), sb)
+
+
+def test_approximate_graph_reports_its_recall():
+    from tests.conftest import make_clusters
+
+    emb, _, _ = make_clusters(n_per_class=300, n_classes=5, dim=16, spread=0.3)
+    exact = build_knn_graph(emb, k=10)
+    approx = build_knn_graph(emb, k=10, exact_max_rows=100, nprobe=8)
+    assert exact.method == "exact" and exact.recall is None
+    assert approx.method == "ivf" and 0.0 <= approx.recall <= 1.0
+    # the reported recall is the measured overlap with the exact neighbours
+    overlap = np.mean([len(np.intersect1d(a, b)) / 10
+                       for a, b in zip(approx.indices, exact.indices, strict=True)])
+    assert abs(overlap - approx.recall) < 0.1 and approx.recall > 0.8
+    assert (approx.indices != np.arange(len(emb))[:, None]).all()  # itself excluded
