@@ -39,7 +39,7 @@ from relabel.correct.finetune import FinetuneCorrector
 from relabel.correct.head import HeadCorrector
 from relabel.encode import Encoder, embed_texts
 from relabel.metrics import reliability_table
-from relabel.pipeline import score_examples
+from relabel.scoring import score_examples
 
 OOF_CACHE = Path(__file__).resolve().parent / ".cache" / "oof"
 

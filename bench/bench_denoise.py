@@ -26,7 +26,7 @@ from bench.devdata import load
 from relabel.encode import Encoder, embed_texts
 from relabel.metrics import correction_metrics, detection_metrics
 from relabel.neighbors import build_knn_graph
-from relabel.pipeline import score_examples
+from relabel.scoring import score_examples
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "embeddings"
 SETS = ("trec", "youtube", "semeval", "banking77")

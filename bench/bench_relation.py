@@ -33,8 +33,8 @@ from bench.bench_denoise import (
 from bench.devdata import load
 from relabel.correct.head import HeadCorrector
 from relabel.encode import Encoder, embed_texts
-from relabel.pipeline import score_examples
 from relabel.relation import encoder_inputs
+from relabel.scoring import score_examples
 
 
 def main() -> None:

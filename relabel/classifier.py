@@ -29,11 +29,12 @@ FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
 def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> dict[str, Any]:
-    from relabel.pipeline import DenoiseConfig, _read_task
+    from relabel.inputs import read_task
+    from relabel.pipeline import DenoiseConfig
 
     table, _ = read_table(data)
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, task=task, pooling="mean")
-    return _read_task(table, data, cfg)
+    return read_task(table, data, cfg)
 
 
 def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:

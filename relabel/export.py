@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 
 from relabel.errors import RelabelInputError
-from relabel.io import KEYED_JSON, detect_format, read_table, write_table
-from relabel.pipeline import RUN_FILE, SCORES_FILE, file_fingerprint
+from relabel.io import KEYED_JSON, detect_format, file_fingerprint, read_table, write_table
+from relabel.pipeline import RUN_FILE, SCORES_FILE
 
 APPLY_CHOICES = ("suggestions", "none")
 CHANGES_FILE = "changes.csv"

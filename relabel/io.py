@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -284,3 +285,16 @@ def write_text(text: str, path: str | Path) -> Path:
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON atomically (sorted keys, indented)."""
     return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """BLAKE2b of a file's bytes (or of a directory's files), to tell if an input changed."""
+    path = Path(path)
+    h = hashlib.blake2b(digest_size=16)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()

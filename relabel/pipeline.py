@@ -1,7 +1,8 @@
 """``denoise``: run the stages in order over a work directory.
 
-Stages: read and validate -> encode (cached, resumable) -> kNN graph -> scorers (kNN vote, KDE)
--> combined posterior and soft labels -> flags and suggestions -> write scores and summary.
+Stages: read and validate (:mod:`relabel.inputs`) -> encode (cached, resumable) -> score
+(:mod:`relabel.scoring`: kNN graph, kNN vote and KDE, soft labels, cross-validated corrector,
+combined posterior, flags and suggestions) -> write scores, summary and the HTML report.
 """
 
 from __future__ import annotations
@@ -20,17 +21,6 @@ import polars as pl
 
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
-from relabel.correct.crossval import oof_key, out_of_fold_proba
-from relabel.correct.suggest import (
-    CORRECTOR_MIN_CONFIDENCE,
-    CORRECTOR_MIN_MARGIN,
-    CORRECTOR_MIN_RATIO,
-    DEFAULT_MIN_CONFIDENCE,
-    DEFAULT_MIN_MARGIN,
-    flag_issues,
-    per_class_thresholds,
-    suggest_labels,
-)
 from relabel.encode import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
@@ -40,41 +30,24 @@ from relabel.encode import (
     text_hashes,
 )
 from relabel.errors import RelabelInputError
-from relabel.io import atomic_path, read_table, write_json, write_table
-from relabel.neighbors import build_knn_graph
-from relabel.relation import (
-    SPAN_COLS,
-    TYPE_COLS,
-    detect_layout,
-    encoder_inputs,
-    relation_table,
-    validate_spans,
+from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
+from relabel.io import atomic_path, file_fingerprint, read_table, write_json, write_table
+from relabel.relation import SPAN_COLS, TYPE_COLS
+from relabel.scores import SCORERS
+from relabel.scoring import (
+    CORRECTOR_WEIGHTS,
+    DEFAULT_FOLDS,
+    DEFAULT_PRIOR_BALANCE,
+    DEFAULT_WEIGHTS,
+    score_examples,
 )
-from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
-from relabel.scores.combine import PRIOR_FLOOR, balance_prior
-from relabel.scores.knn import K_GRID
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL, build_examples
+from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 log = logging.getLogger("relabel")
 
-#: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
-DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
-#: ... and with one (``cv`` = out-of-fold corrector probabilities). The KDE enters through the
-#: soft labels the corrector trains on; giving it a direct weight too (cv .65 / knn .25 / kde .1,
-#: or .6 / .2 / .2) lowered AP on trec and youtube and label accuracy on banking77, and raised
-#: both only on semeval (bench/RESULTS.md)
-CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
-DEFAULT_FOLDS = 5
-#: neighbours shown per suspicious example in the report, and how many examples
-REPORT_NEIGHBORS = 5
+#: suspicious examples listed for the report
 REPORT_SUSPICIOUS = 200
 SUSPICIOUS_FILE = "suspicious.parquet"
-#: normalised relation columns carried through validation
-REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")
-#: neighbours that count as "near" in the distant-peer loss
-PEER_K = 10
-#: exponent of the class prior divided out of the combined posterior (scores/combine.py)
-DEFAULT_PRIOR_BALANCE = 1.0
 SCORES_FILE = "scores.parquet"
 SUMMARY_FILE = "summary.json"
 RUN_FILE = "run.json"
@@ -155,248 +128,6 @@ def _progress(enabled: bool, desc: str, total: int | None = None, unit: str = "i
                 dynamic_ncols=True)
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """BLAKE2b of a file's bytes (or of a directory's files), to tell if an input changed."""
-    path = Path(path)
-    h = hashlib.blake2b(digest_size=16)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-def neighbour_signals(
-    embeddings: np.ndarray,
-    labels: np.ndarray,
-    n_classes: int,
-    *,
-    weights: dict[str, float] | None = None,
-    prior_balance: float = DEFAULT_PRIOR_BALANCE,
-    seed: int = 0,
-    progress: Any = None,
-) -> dict[str, Any]:
-    """Stage 2 of METHOD.md: kNN vote and KDE posteriors, credibility and soft labels.
-
-    Returns
-    -------
-    dict
-        ``graph`` (:class:`~relabel.neighbors.KnnGraph`), ``posteriors`` (name -> ``(N, K)``),
-        ``params``, ``credibility (N,)`` under the balanced combination of these signals (prior
-        floored at ``PRIOR_FLOOR / K``, as the corrector trained on the soft labels will be),
-        ``soft_labels (N, K)`` (METHOD.md §3) and ``radius (N,)`` (similarity of each example's
-        ``PEER_K``-th neighbour, which defines "near" for the distant-peer loss).
-    """
-    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
-    tick = progress.update if progress is not None else (lambda n=1: None)
-    graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed)
-    tick(1)
-    posteriors: dict[str, np.ndarray] = {}
-    params: dict[str, Any] = {}
-    for name, scorer in SCORERS.items():
-        if weights.get(name, 0.0) > 0 or name == "kde":
-            posteriors[name], params[name] = scorer(embeddings, labels, n_classes, graph,
-                                                    seed=seed)
-        tick(1)
-    prior = np.bincount(labels, minlength=n_classes) / len(labels)
-    base = {k: v for k, v in weights.items() if k in posteriors}
-    posterior = balance_prior(combine_posteriors(posteriors, base or DEFAULT_WEIGHTS), prior,
-                              beta=prior_balance, floor=PRIOR_FLOOR)
-    credibility = given_label_score(labels, posterior)
-    return {
-        "graph": graph,
-        "posteriors": posteriors,
-        "params": {**params, "neighbors": {"method": graph.method, "k": graph.k,
-                                           **({"recall_at_k": round(graph.recall, 4)}
-                                              if graph.recall is not None else {})}},
-        "credibility": credibility,
-        "soft_labels": soft_labels(labels, credibility, posteriors["kde"]),
-        "radius": graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
-    }
-
-
-def decide(
-    labels: np.ndarray,
-    posteriors: dict[str, np.ndarray],
-    *,
-    weights: dict[str, float],
-    prior_balance: float = DEFAULT_PRIOR_BALANCE,
-    threshold: float | None = None,
-    min_confidence: float | None = None,
-    min_margin: float | None = None,
-    min_ratio: float | None = None,
-) -> dict[str, Any]:
-    """Stage 4 of METHOD.md §5: one posterior from the signals, then flags and suggestions.
-
-    The combined posterior is the weighted geometric mean of the signals, balanced by the class
-    prior (:mod:`relabel.scores.combine`). When it includes the cross-validated corrector
-    (``cv``), suggestions follow the held-out rule of :mod:`relabel.correct.suggest` and every
-    suggestion is also a flag.
-
-    Returns
-    -------
-    dict
-        ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
-        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``thresholds (K,)``.
-    """
-    n_classes = next(iter(posteriors.values())).shape[1]
-    held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
-    if min_confidence is None:
-        min_confidence = CORRECTOR_MIN_CONFIDENCE if held_out else DEFAULT_MIN_CONFIDENCE
-    if min_margin is None:
-        min_margin = CORRECTOR_MIN_MARGIN if held_out else DEFAULT_MIN_MARGIN
-    if min_ratio is None:
-        min_ratio = CORRECTOR_MIN_RATIO if held_out else float("inf")
-    prior = np.bincount(labels, minlength=n_classes) / len(labels)
-    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
-                              floor=PRIOR_FLOOR if held_out else 0.0)
-    flagged = flag_issues(labels, posterior, threshold=threshold)
-    suggested, confidence, alternative = suggest_labels(
-        labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin,
-        held_out=held_out, min_ratio=min_ratio)
-    if held_out:
-        flagged = flagged | (suggested >= 0)
-    return {
-        "posterior": posterior,
-        "credibility": given_label_score(labels, posterior),
-        "flagged": flagged,
-        "suggested": suggested,
-        "confidence": confidence,
-        "alternative": alternative,
-        "thresholds": per_class_thresholds(labels, posterior),
-    }
-
-
-def corrector_fit_params(estimator: Any, signals: dict[str, Any], embeddings: np.ndarray
-                         ) -> dict[str, np.ndarray]:
-    """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
-    for correctors that accept them, the frozen embeddings."""
-    import inspect
-
-    params = {"soft_labels": signals["soft_labels"].astype(np.float32),
-              "credibility": signals["credibility"].astype(np.float32),
-              "radius": signals["radius"]}
-    if "frozen" in inspect.signature(estimator.fit).parameters:
-        params["frozen"] = embeddings
-    return params
-
-
-def fold_jobs(corrector: Any, folds: int) -> int:
-    """Folds to train at the same time: one more than the CPU cores for correctors that allow it
-    (the head on CPU, see :mod:`relabel.correct.crossval`), else 1. The head's small steps spend
-    much of their time in Python holding the GIL; a third thread on 2 cores overlaps that with
-    the others' kernels (5 folds on banking77: 12.3-12.6 s of scoring instead of 13.7-13.9 s with
-    two threads, bench/bench_speed.py)."""
-    import os
-
-    if not getattr(corrector, "parallel_folds_safe", False):
-        return 1
-    device = getattr(corrector, "device", None)
-    if device is not None and not str(device).startswith("cpu"):
-        return 1
-    if device is None:
-        import torch
-
-        if torch.cuda.is_available():
-            return 1
-    return max(1, min(folds, (os.cpu_count() or 1) + 1))
-
-
-def score_examples(
-    embeddings: np.ndarray,
-    labels: np.ndarray,
-    n_classes: int,
-    *,
-    weights: dict[str, float] | None = None,
-    threshold: float | None = None,
-    min_confidence: float | None = None,
-    min_margin: float | None = None,
-    min_ratio: float | None = None,
-    prior_balance: float = DEFAULT_PRIOR_BALANCE,
-    corrector: Any = None,
-    corrector_input: np.ndarray | None = None,
-    folds: int = DEFAULT_FOLDS,
-    oof_cache: Path | None = None,
-    inputs_key: str = "",
-    seed: int = 0,
-    progress: Any = None,
-    fold_progress: Any = None,
-) -> dict[str, Any]:
-    """The scoring core: embeddings and labels in, signals and decisions out.
-
-    Parameters
-    ----------
-    embeddings : np.ndarray
-        ``(N, D)`` float32, L2-normalised.
-    labels : np.ndarray
-        ``(N,)`` int class codes.
-    n_classes : int
-        Number of classes K.
-    weights : dict, optional
-        Exponent of each signal (``knn``, ``kde``, ``cv``) in the combined posterior; default
-        ``DEFAULT_WEIGHTS``, or ``CORRECTOR_WEIGHTS`` with a corrector.
-    threshold, min_confidence, min_margin, min_ratio : float, optional
-        Decision options, see :mod:`relabel.correct.suggest` (None = the defaults there).
-    prior_balance : float
-        Exponent beta of the class prior divided out of the combined posterior.
-    corrector : sklearn estimator, optional
-        Unfitted corrector; its out-of-fold probabilities become the ``cv`` signal.
-    corrector_input : np.ndarray, optional
-        ``(N, ...)`` what the corrector reads (default: the embeddings; texts for finetune).
-    folds : int
-        Cross-validation folds.
-    oof_cache : Path, optional
-        Directory for finished folds, so a re-run or a crashed run reuses them.
-    inputs_key : str
-        Identity of the inputs for the fold cache key (encoder key and text hashes).
-    seed : int
-        Seed for parameter selection and the folds.
-    progress, fold_progress : tqdm-like, optional
-        ``update(1)`` after each scoring step / each fold.
-
-    Returns
-    -------
-    dict
-        ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
-        ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
-        ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
-        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector), ``neighbors``
-        ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
-    """
-    if weights is None:
-        weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
-    sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
-                            prior_balance=prior_balance, seed=seed, progress=progress)
-    posteriors = dict(sig["posteriors"])
-    oof_info = None
-    if corrector is not None:
-        fit_params = corrector_fit_params(corrector, sig, embeddings)
-        cache = None
-        if oof_cache is not None:
-            cache = Path(oof_cache) / oof_key(corrector, labels, folds, seed, inputs_key,
-                                              fit_params)
-        posteriors["cv"], oof_info = out_of_fold_proba(
-            corrector, embeddings if corrector_input is None else corrector_input, labels,
-            n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
-            n_jobs=fold_jobs(corrector, folds), progress=fold_progress)
-        oof_info["corrector"] = type(corrector).__name__
-    dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
-                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin,
-                 min_ratio=min_ratio)
-    if progress is not None:
-        progress.update(1)
-    return {
-        "posteriors": posteriors,
-        "soft_labels": sig["soft_labels"],
-        "params": sig["params"],
-        "oof": oof_info,
-        "neighbors": sig["graph"].indices[:, :REPORT_NEIGHBORS],
-        **dec,
-    }
-
-
 def _scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
                   result: dict[str, Any]) -> pl.DataFrame:
     cls = np.asarray(classes, dtype=object)
@@ -453,109 +184,6 @@ def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[
         "top_confusions": [{"given": r["label"], "suggested": r["suggested_label"],
                             "count": r["len"]} for r in conf.iter_rows(named=True)],
     }
-
-
-def _read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict[str, Any]:
-    """Validate the table for the task and build the encoder's inputs.
-
-    Returns ``task`` (text or relation), ``layout`` (relation layout or None), ``examples`` and
-    ``warnings`` from :func:`build_examples`, the resolved ``label_col``, the ``pooling`` the
-    encoder should use, and ``texts``: pooling name -> encoder input strings (for a relation,
-    ``mean`` holds the marked texts and ``entity`` the packed ones).
-    """
-    layout = detect_layout(table, cfg.span_cols) if cfg.task != "text" else None
-    if cfg.task == "relation" and layout is None:
-        raise RelabelInputError(
-            "--task relation needs entity spans: columns " + ", ".join(cfg.span_cols)
-            + " (see --span-cols), TACRED's token/subj_start/subj_end/obj_start/obj_end, or "
-            "WRENCH's data.text/data.span1/data.span2", path=data)
-    if layout is None:
-        if cfg.pooling == "entity":
-            raise RelabelInputError("--pooling entity needs a relation dataset (entity spans)",
-                                    path=data)
-        examples, warnings = build_examples(
-            table, path=data, text_col=cfg.text_col, label_col=cfg.label_col,
-            id_col=cfg.id_col, drop_invalid=cfg.drop_invalid)
-        return {"task": "text", "layout": None, "examples": examples, "warnings": warnings,
-                "rows": table.height,
-                "label_col": cfg.label_col, "pooling": cfg.pooling or "mean",
-                "texts": {"mean": examples["text"].to_list()}}
-    rel = relation_table(table, layout, path=data, text_col=cfg.text_col,
-                         span_cols=cfg.span_cols, type_cols=cfg.type_cols)
-    text_name = {"tacred": "token", "wrench": "data.text"}.get(layout, cfg.text_col)
-    rel = rel.with_columns(pl.col("__text").alias(text_name))
-    label_col = cfg.label_col
-    if layout == "tacred" and label_col not in rel.columns and "relation" in rel.columns:
-        label_col = "relation"
-    id_col = cfg.id_col or ("id" if layout == "wrench" else None)
-    examples, warnings = build_examples(
-        rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
-        drop_invalid=cfg.drop_invalid, extra_cols=REL_COLS)
-    spans = [examples[c].to_numpy() for c in REL_COLS[:4]]
-    span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
-                  "wrench": "data.span1, data.span2"}.get(layout, ", ".join(cfg.span_cols))
-    validate_spans(examples["text"].to_list(), *spans, rows=examples["row"].to_numpy(),
-                   path=data, columns=span_names)
-    marked, packed = encoder_inputs(examples["text"].to_list(), *spans,
-                                    examples["__htype"].to_list(),
-                                    examples["__ttype"].to_list())
-    return {"task": "relation", "layout": layout, "examples": examples.drop(REL_COLS),
-            "rows": table.height,
-            "warnings": warnings, "label_col": label_col, "pooling": cfg.pooling or "entity",
-            "texts": {"mean": marked, "entity": packed}}
-
-
-class PrecomputedEncoder:
-    """Stands in for the encoder when ``--embeddings`` gives the vectors: its key names the file
-    (and its content), so corrector folds cached for other vectors are never reused."""
-
-    pooling = "mean"
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._key = "precomputed-" + file_fingerprint(self.path)
-
-    @property
-    def key(self) -> str:
-        return self._key
-
-    def encode(self, texts: Any, *, progress: Any = None) -> np.ndarray:  # pragma: no cover
-        raise RuntimeError("precomputed embeddings are loaded, not encoded")
-
-
-def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
-                    chunk_size: int = 65536) -> np.ndarray:
-    """Precomputed embeddings for the kept input rows, L2-normalised, ``(len(rows), D)`` float32.
-
-    The ``.npy`` file is memory-mapped and read in chunks of rows, so only the result is held in
-    memory. Raises RelabelInputError for an unreadable file, a shape that is not ``(n_rows, D)``,
-    or non-finite values (naming the first bad row, 1-based).
-    """
-    path = Path(path)
-    try:
-        mm = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise RelabelInputError("no such file", path=path) from None
-    except (OSError, ValueError) as exc:
-        raise RelabelInputError(f"cannot read embeddings ({str(exc).splitlines()[0][:120]}); "
-                                "expected a .npy array written by numpy.save", path=path) from None
-    if mm.ndim != 2 or mm.shape[0] != n_rows or mm.shape[1] < 1:
-        raise RelabelInputError(f"embeddings have shape {tuple(mm.shape)} but the dataset has "
-                                f"{n_rows} rows: expected ({n_rows}, D), row i = input row i",
-                                path=path)
-    if not np.issubdtype(mm.dtype, np.number):
-        raise RelabelInputError(f"embeddings must be numbers, found {mm.dtype}", path=path)
-    out = np.empty((len(rows), mm.shape[1]), dtype=np.float32)
-    for start in range(0, len(rows), chunk_size):
-        part = np.asarray(mm[rows[start : start + chunk_size]], dtype=np.float32)
-        finite = np.isfinite(part).all(axis=1)
-        if not finite.all():
-            bad = int(rows[start + int(np.argmin(finite))]) + 1
-            raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
-                                    rows=[bad])
-        norms = np.linalg.norm(part, axis=1, keepdims=True)
-        out[start : start + len(part)] = part / np.maximum(norms, 1e-12)
-    return out
 
 
 def _preload_plotting() -> None:
@@ -644,7 +272,7 @@ def denoise(
     _preload_plotting()
     with timer.stage("read"):
         table, fmt = read_table(data)
-        task = _read_task(table, data, cfg)
+        task = read_task(table, data, cfg)
         del table
     examples, warnings, label_col = task["examples"], task["warnings"], task["label_col"]
     precomputed = None
@@ -755,3 +383,6 @@ def denoise(
     summary["seconds"] = timer.seconds
     write_json(summary, out / SUMMARY_FILE)
     return DenoiseResult(scores=scores, summary=summary, out_dir=out, warnings=warnings)
+
+
+__all__ = ["DenoiseConfig", "DenoiseResult", "default_out_dir", "denoise"]

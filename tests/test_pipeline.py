@@ -142,7 +142,7 @@ def test_corrector_none_writes_no_oof(tmp_path, dataset_csv, fake_encoder):
 
 
 def test_held_out_decision_rule():
-    from relabel.pipeline import decide
+    from relabel.scoring import decide
 
     labels = np.array([0, 0, 0, 1, 1, 1])
     cv = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8], [0.1, 0.9], [0.1, 0.9], [0.55, 0.45]])
@@ -156,7 +156,7 @@ def test_held_out_decision_rule():
 
 
 def test_ratio_route_for_many_classes():
-    from relabel.pipeline import decide
+    from relabel.scoring import decide
 
     labels = np.repeat(np.arange(5), 2)  # balanced: the prior balancing changes nothing
     cv = np.full((10, 5), 0.01)

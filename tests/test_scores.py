@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
 from relabel.neighbors import build_knn_graph, same_class_neighbors
-from relabel.pipeline import score_examples
 from relabel.scores import combine_posteriors, kde_posterior, knn_posterior, select_knn_params
 from relabel.scores.combine import balance_prior
 from relabel.scores.kde import soft_labels
+from relabel.scoring import score_examples
 from tests.conftest import make_clusters
 
 

@@ -1,0 +1,273 @@
+"""The scoring core (METHOD.md §2-5): embeddings and labels in, signals and decisions out.
+
+``neighbour_signals`` (kNN vote, KDE, credibility, soft labels) -> optional cross-validated
+corrector (``cv``) -> ``decide`` (one balanced posterior, flags, suggestions). Pure apart from the
+corrector's optional fold cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel.correct.crossval import oof_key, out_of_fold_proba
+from relabel.correct.suggest import (
+    CORRECTOR_MIN_CONFIDENCE,
+    CORRECTOR_MIN_MARGIN,
+    CORRECTOR_MIN_RATIO,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_MARGIN,
+    flag_issues,
+    per_class_thresholds,
+    suggest_labels,
+)
+from relabel.neighbors import build_knn_graph
+from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
+from relabel.scores.combine import PRIOR_FLOOR, balance_prior
+from relabel.scores.knn import K_GRID
+
+#: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
+DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
+#: ... and with one (``cv`` = out-of-fold corrector probabilities). The KDE enters through the
+#: soft labels the corrector trains on; giving it a direct weight too (cv .65 / knn .25 / kde .1,
+#: or .6 / .2 / .2) lowered AP on trec and youtube and label accuracy on banking77, and raised
+#: both only on semeval (bench/RESULTS.md)
+CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
+DEFAULT_FOLDS = 5
+#: neighbours that count as "near" in the distant-peer loss
+PEER_K = 10
+#: exponent of the class prior divided out of the combined posterior (scores/combine.py)
+DEFAULT_PRIOR_BALANCE = 1.0
+#: nearest rows kept per example for the report
+REPORT_NEIGHBORS = 5
+
+
+def neighbour_signals(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    weights: dict[str, float] | None = None,
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    seed: int = 0,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Stage 2 of METHOD.md: kNN vote and KDE posteriors, credibility and soft labels.
+
+    Returns
+    -------
+    dict
+        ``graph`` (:class:`~relabel.neighbors.KnnGraph`), ``posteriors`` (name -> ``(N, K)``),
+        ``params``, ``credibility (N,)`` under the balanced combination of these signals (prior
+        floored at ``PRIOR_FLOOR / K``, as the corrector trained on the soft labels will be),
+        ``soft_labels (N, K)`` (METHOD.md §3) and ``radius (N,)`` (similarity of each example's
+        ``PEER_K``-th neighbour, which defines "near" for the distant-peer loss).
+    """
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    tick = progress.update if progress is not None else (lambda n=1: None)
+    graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed)
+    tick(1)
+    posteriors: dict[str, np.ndarray] = {}
+    params: dict[str, Any] = {}
+    for name, scorer in SCORERS.items():
+        if weights.get(name, 0.0) > 0 or name == "kde":
+            posteriors[name], params[name] = scorer(embeddings, labels, n_classes, graph,
+                                                    seed=seed)
+        tick(1)
+    prior = np.bincount(labels, minlength=n_classes) / len(labels)
+    base = {k: v for k, v in weights.items() if k in posteriors}
+    posterior = balance_prior(combine_posteriors(posteriors, base or DEFAULT_WEIGHTS), prior,
+                              beta=prior_balance, floor=PRIOR_FLOOR)
+    credibility = given_label_score(labels, posterior)
+    return {
+        "graph": graph,
+        "posteriors": posteriors,
+        "params": {**params, "neighbors": {"method": graph.method, "k": graph.k,
+                                           **({"recall_at_k": round(graph.recall, 4)}
+                                              if graph.recall is not None else {})}},
+        "credibility": credibility,
+        "soft_labels": soft_labels(labels, credibility, posteriors["kde"]),
+        "radius": graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
+    }
+
+
+def decide(
+    labels: np.ndarray,
+    posteriors: dict[str, np.ndarray],
+    *,
+    weights: dict[str, float],
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    threshold: float | None = None,
+    min_confidence: float | None = None,
+    min_margin: float | None = None,
+    min_ratio: float | None = None,
+) -> dict[str, Any]:
+    """Stage 4 of METHOD.md §5: one posterior from the signals, then flags and suggestions.
+
+    The combined posterior is the weighted geometric mean of the signals, balanced by the class
+    prior (:mod:`relabel.scores.combine`). When it includes the cross-validated corrector
+    (``cv``), suggestions follow the held-out rule of :mod:`relabel.correct.suggest` and every
+    suggestion is also a flag.
+
+    Returns
+    -------
+    dict
+        ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
+        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``thresholds (K,)``.
+    """
+    n_classes = next(iter(posteriors.values())).shape[1]
+    held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
+    if min_confidence is None:
+        min_confidence = CORRECTOR_MIN_CONFIDENCE if held_out else DEFAULT_MIN_CONFIDENCE
+    if min_margin is None:
+        min_margin = CORRECTOR_MIN_MARGIN if held_out else DEFAULT_MIN_MARGIN
+    if min_ratio is None:
+        min_ratio = CORRECTOR_MIN_RATIO if held_out else float("inf")
+    prior = np.bincount(labels, minlength=n_classes) / len(labels)
+    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
+                              floor=PRIOR_FLOOR if held_out else 0.0)
+    flagged = flag_issues(labels, posterior, threshold=threshold)
+    suggested, confidence, alternative = suggest_labels(
+        labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin,
+        held_out=held_out, min_ratio=min_ratio)
+    if held_out:
+        flagged = flagged | (suggested >= 0)
+    return {
+        "posterior": posterior,
+        "credibility": given_label_score(labels, posterior),
+        "flagged": flagged,
+        "suggested": suggested,
+        "confidence": confidence,
+        "alternative": alternative,
+        "thresholds": per_class_thresholds(labels, posterior),
+    }
+
+
+def corrector_fit_params(estimator: Any, signals: dict[str, Any], embeddings: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
+    for correctors that accept them, the frozen embeddings."""
+    import inspect
+
+    params = {"soft_labels": signals["soft_labels"].astype(np.float32),
+              "credibility": signals["credibility"].astype(np.float32),
+              "radius": signals["radius"]}
+    if "frozen" in inspect.signature(estimator.fit).parameters:
+        params["frozen"] = embeddings
+    return params
+
+
+def fold_jobs(corrector: Any, folds: int) -> int:
+    """Folds to train at the same time: one more than the CPU cores for correctors that allow it
+    (the head on CPU, see :mod:`relabel.correct.crossval`), else 1. The head's small steps spend
+    much of their time in Python holding the GIL; a third thread on 2 cores overlaps that with
+    the others' kernels (5 folds on banking77: 12.3-12.6 s of scoring instead of 13.7-13.9 s with
+    two threads, bench/bench_speed.py)."""
+    import os
+
+    if not getattr(corrector, "parallel_folds_safe", False):
+        return 1
+    device = getattr(corrector, "device", None)
+    if device is not None and not str(device).startswith("cpu"):
+        return 1
+    if device is None:
+        import torch
+
+        if torch.cuda.is_available():
+            return 1
+    return max(1, min(folds, (os.cpu_count() or 1) + 1))
+
+
+def score_examples(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    weights: dict[str, float] | None = None,
+    threshold: float | None = None,
+    min_confidence: float | None = None,
+    min_margin: float | None = None,
+    min_ratio: float | None = None,
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    corrector: Any = None,
+    corrector_input: np.ndarray | None = None,
+    folds: int = DEFAULT_FOLDS,
+    oof_cache: Path | None = None,
+    inputs_key: str = "",
+    seed: int = 0,
+    progress: Any = None,
+    fold_progress: Any = None,
+) -> dict[str, Any]:
+    """The scoring core: embeddings and labels in, signals and decisions out.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray
+        ``(N, D)`` float32, L2-normalised.
+    labels : np.ndarray
+        ``(N,)`` int class codes.
+    n_classes : int
+        Number of classes K.
+    weights : dict, optional
+        Exponent of each signal (``knn``, ``kde``, ``cv``) in the combined posterior; default
+        ``DEFAULT_WEIGHTS``, or ``CORRECTOR_WEIGHTS`` with a corrector.
+    threshold, min_confidence, min_margin, min_ratio : float, optional
+        Decision options, see :mod:`relabel.correct.suggest` (None = the defaults there).
+    prior_balance : float
+        Exponent beta of the class prior divided out of the combined posterior.
+    corrector : sklearn estimator, optional
+        Unfitted corrector; its out-of-fold probabilities become the ``cv`` signal.
+    corrector_input : np.ndarray, optional
+        ``(N, ...)`` what the corrector reads (default: the embeddings; texts for finetune).
+    folds : int
+        Cross-validation folds.
+    oof_cache : Path, optional
+        Directory for finished folds, so a re-run or a crashed run reuses them.
+    inputs_key : str
+        Identity of the inputs for the fold cache key (encoder key and text hashes).
+    seed : int
+        Seed for parameter selection and the folds.
+    progress, fold_progress : tqdm-like, optional
+        ``update(1)`` after each scoring step / each fold.
+
+    Returns
+    -------
+    dict
+        ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
+        ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
+        ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
+        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector), ``neighbors``
+        ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
+    """
+    if weights is None:
+        weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
+    sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
+                            prior_balance=prior_balance, seed=seed, progress=progress)
+    posteriors = dict(sig["posteriors"])
+    oof_info = None
+    if corrector is not None:
+        fit_params = corrector_fit_params(corrector, sig, embeddings)
+        cache = None
+        if oof_cache is not None:
+            cache = Path(oof_cache) / oof_key(corrector, labels, folds, seed, inputs_key,
+                                              fit_params)
+        posteriors["cv"], oof_info = out_of_fold_proba(
+            corrector, embeddings if corrector_input is None else corrector_input, labels,
+            n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
+            n_jobs=fold_jobs(corrector, folds), progress=fold_progress)
+        oof_info["corrector"] = type(corrector).__name__
+    dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
+                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin,
+                 min_ratio=min_ratio)
+    if progress is not None:
+        progress.update(1)
+    return {
+        "posteriors": posteriors,
+        "soft_labels": sig["soft_labels"],
+        "params": sig["params"],
+        "oof": oof_info,
+        "neighbors": sig["graph"].indices[:, :REPORT_NEIGHBORS],
+        **dec,
+    }
