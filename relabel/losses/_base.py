@@ -55,3 +55,27 @@ def weighted_contrastive(z: torch.Tensor, weights: torch.Tensor,
 def same_label(labels: torch.Tensor) -> torch.Tensor:
     """``(B,)`` int labels -> ``(B, B)`` float, 1 where two examples share a label."""
     return (labels[:, None] == labels[None, :]).float()
+
+
+class WeightedContrastive(torch.nn.Module):
+    """Base of the loss modules: ``forward`` = :func:`weighted_contrastive` with the pair
+    weights of :meth:`weights`, which each loss defines.
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature T.
+    """
+
+    def __init__(self, temperature: float = DEFAULT_TEMPERATURE) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def weights(self, labels: torch.Tensor, **batch: torch.Tensor) -> torch.Tensor:
+        """``(B, B)`` pair weights for a batch."""
+        raise NotImplementedError
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, **batch: torch.Tensor
+                ) -> torch.Tensor:
+        """``z (B, P)``, ``labels (B,)`` and the loss's batch fields -> scalar loss."""
+        return weighted_contrastive(z, self.weights(labels, **batch), self.temperature)

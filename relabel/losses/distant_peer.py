@@ -16,14 +16,13 @@ x_i . x_p >= r_i. The objective is in :mod:`relabel.losses._base`.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from relabel.losses._base import DEFAULT_TEMPERATURE, same_label, weighted_contrastive
+from relabel.losses._base import DEFAULT_TEMPERATURE, WeightedContrastive, same_label
 
 DEFAULT_BETA = 1.0
 
 
-class DistantPeerLoss(nn.Module):
+class DistantPeerLoss(WeightedContrastive):
     """Credibility- and distance-weighted supervised contrastive loss.
 
     Parameters
@@ -36,19 +35,16 @@ class DistantPeerLoss(nn.Module):
 
     def __init__(self, temperature: float = DEFAULT_TEMPERATURE,
                  beta: float = DEFAULT_BETA) -> None:
-        super().__init__()
-        self.temperature = temperature
+        super().__init__(temperature)
         self.beta = beta
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, *, soft: torch.Tensor,
+    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,
                 credibility: torch.Tensor, frozen: torch.Tensor, radius: torch.Tensor,
                 **_: torch.Tensor) -> torch.Tensor:
-        """Scalar loss.
+        """``(B, B)`` distant-peer weights.
 
         Parameters
         ----------
-        z : torch.Tensor
-            ``(B, P)`` projections being trained.
         labels : torch.Tensor
             ``(B,)`` given labels.
         soft : torch.Tensor
@@ -64,5 +60,4 @@ class DistantPeerLoss(nn.Module):
         frozen = frozen.float()
         near = (frozen @ frozen.T) >= radius.float()[:, None]
         distance = 1.0 + self.beta * (~near).float()
-        w = same_label(labels) * credibility.float()[None, :] * distance * (soft @ soft.T)
-        return weighted_contrastive(z, w, self.temperature)
+        return same_label(labels) * credibility.float()[None, :] * distance * (soft @ soft.T)

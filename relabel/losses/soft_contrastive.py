@@ -9,26 +9,15 @@ distributions overlap, whatever their given labels; see :mod:`relabel.losses._ba
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from relabel.losses._base import DEFAULT_TEMPERATURE, weighted_contrastive
+from relabel.losses._base import WeightedContrastive
 
 
-class SoftContrastiveLoss(nn.Module):
-    """Contrastive loss with pair weights ``q_i . q_p``.
+class SoftContrastiveLoss(WeightedContrastive):
+    """Contrastive loss with pair weights ``q_i . q_p`` (needs ``soft (B, K)``)."""
 
-    Parameters
-    ----------
-    temperature : float
-        Softmax temperature T.
-    """
-
-    def __init__(self, temperature: float = DEFAULT_TEMPERATURE) -> None:
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, *, soft: torch.Tensor,
-                **_: torch.Tensor) -> torch.Tensor:
-        """``z (B, P)``, ``labels (B,)``, ``soft (B, K)`` -> scalar loss."""
+    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor, **_: torch.Tensor
+                ) -> torch.Tensor:
+        """``(B, B)`` soft-label agreement."""
         soft = soft.float()
-        return weighted_contrastive(z, soft @ soft.T, self.temperature)
+        return soft @ soft.T

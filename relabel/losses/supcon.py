@@ -8,24 +8,13 @@ with y the hard (given) labels; see :mod:`relabel.losses._base` for the objectiv
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from relabel.losses._base import DEFAULT_TEMPERATURE, same_label, weighted_contrastive
+from relabel.losses._base import WeightedContrastive, same_label
 
 
-class SupConLoss(nn.Module):
-    """Plain supervised contrastive loss on hard labels.
+class SupConLoss(WeightedContrastive):
+    """Plain supervised contrastive loss on hard labels (other batch fields are ignored)."""
 
-    Parameters
-    ----------
-    temperature : float
-        Softmax temperature T.
-    """
-
-    def __init__(self, temperature: float = DEFAULT_TEMPERATURE) -> None:
-        super().__init__()
-        self.temperature = temperature
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor, **_: torch.Tensor) -> torch.Tensor:
-        """``z (B, P)``, ``labels (B,)`` -> scalar loss; other batch fields are ignored."""
-        return weighted_contrastive(z, same_label(labels), self.temperature)
+    def weights(self, labels: torch.Tensor, **_: torch.Tensor) -> torch.Tensor:
+        """``(B, B)``: 1 for pairs sharing a label."""
+        return same_label(labels)
