@@ -282,6 +282,15 @@ def write_text(text: str, path: str | Path) -> Path:
     return path
 
 
+def write_array(array: Any, path: str | Path) -> Path:
+    """Write a numpy array to ``path`` as ``.npy``, atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
+
+
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON atomically (sorted keys, indented)."""
     return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)

@@ -24,6 +24,7 @@ from relabel.correct import make_corrector, resolve_corrector
 from relabel.encode import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
+    POOLINGS,
     Encoder,
     TextEncoder,
     embed_texts,
@@ -31,7 +32,7 @@ from relabel.encode import (
 )
 from relabel.errors import RelabelInputError
 from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
-from relabel.io import atomic_path, file_fingerprint, read_table, write_json, write_table
+from relabel.io import file_fingerprint, read_table, write_array, write_json, write_table
 from relabel.relation import SPAN_COLS, TYPE_COLS
 from relabel.scores import SCORERS
 from relabel.scoring import (
@@ -214,8 +215,9 @@ def _check_options(cfg: DenoiseConfig) -> None:
                                 f"got {cfg.loss!r}")
     if cfg.task not in ("auto", "text", "relation"):
         raise RelabelInputError(f"--task must be one of auto, text, relation, got {cfg.task!r}")
-    if cfg.pooling not in (None, "mean", "entity"):
-        raise RelabelInputError(f"--pooling must be one of entity, mean, got {cfg.pooling!r}")
+    if cfg.pooling is not None and cfg.pooling not in POOLINGS:
+        raise RelabelInputError(f"--pooling must be one of {', '.join(sorted(POOLINGS))}, "
+                                f"got {cfg.pooling!r}")
     if len(cfg.span_cols) != 4:
         raise RelabelInputError("--span-cols needs four column names: head start, head end, "
                                 f"tail start, tail end; got {len(cfg.span_cols)}")
@@ -336,11 +338,9 @@ def denoise(
         write_table(scores, out / SCORES_FILE)
         write_table(scores, out / "scores.csv")
         write_table(_suspicious(examples, scores, result["neighbors"]), out / SUSPICIOUS_FILE)
-        with atomic_path(out / SOFT_LABELS_FILE) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, result["soft_labels"].astype(np.float32))
+        write_array(result["soft_labels"].astype(np.float32), out / SOFT_LABELS_FILE)
         if "cv" in result["posteriors"]:
-            with atomic_path(out / OOF_FILE) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, result["posteriors"]["cv"].astype(np.float32))
+            write_array(result["posteriors"]["cv"].astype(np.float32), out / OOF_FILE)
         else:  # an earlier run's corrector output would no longer match these scores
             (out / OOF_FILE).unlink(missing_ok=True)
         summary = _summary(scores, classes)

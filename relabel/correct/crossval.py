@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 
-from relabel.io import atomic_path
+from relabel.io import write_array
 
 
 def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -155,9 +155,7 @@ def out_of_fold_proba(
                 full[:, np.asarray(model.classes_, dtype=np.int64)] = part
                 part = full
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                    np.save(fh, part)
+                write_array(part, path)
         proba[test] = part
         if progress is not None:
             progress.update(1)
