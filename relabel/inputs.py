@@ -30,7 +30,8 @@ def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict
     Returns ``task`` (text or relation), ``layout`` (relation layout or None), ``examples`` and
     ``warnings`` from :func:`build_examples`, the resolved ``label_col``, the ``pooling`` the
     encoder should use, and ``texts``: pooling name -> encoder input strings (for a relation,
-    ``mean`` holds the marked texts and ``entity`` the packed ones).
+    ``mean`` holds the marked texts and ``entity`` the packed ones, and ``spans`` the ``(N, 4)``
+    character offsets head start, head end, tail start, tail end into ``examples["text"]``).
     """
     layout = detect_layout(table, cfg.span_cols) if cfg.task != "text" else None
     if cfg.task == "relation" and layout is None:
@@ -69,7 +70,7 @@ def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict
                                     examples["__htype"].to_list(),
                                     examples["__ttype"].to_list())
     return {"task": "relation", "layout": layout, "examples": examples.drop(REL_COLS),
-            "rows": table.height,
+            "rows": table.height, "spans": np.stack(spans, axis=1),
             "warnings": warnings, "label_col": label_col, "pooling": cfg.pooling or "entity",
             "texts": {"mean": marked, "entity": packed}}
 

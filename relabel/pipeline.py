@@ -371,6 +371,8 @@ def denoise(
             "id_col": cfg.id_col,
             "task": task["task"],
             "layout": task["layout"],
+            "span_cols": list(cfg.span_cols),
+            "type_cols": list(cfg.type_cols),
             "drop_invalid": cfg.drop_invalid,
             "relabel_version": __version__,
         }, out / RUN_FILE)

@@ -4,6 +4,7 @@ Hugging Face model directory (random weights, real tokenizer), and small dataset
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,3 +126,48 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
     BertModel(cfg).save_pretrained(out)
     return out
+
+
+# -- Label Studio ---------------------------------------------------------------------------------
+#: set by `make test` (and so CI): a missing Label Studio fails the review tests instead of
+#: skipping them
+REQUIRE_LS_ENV = "RELABEL_REQUIRE_LABEL_STUDIO"
+
+
+def label_studio_or_skip() -> str:
+    """The label-studio executable, or skip (fail under ``make test``) when it is missing."""
+    from connectors.label_studio.local_server import find_executable
+
+    exe = find_executable()
+    if exe is None:
+        msg = "label-studio not installed: `make lsvenv` puts it in .lsvenv"
+        if os.environ.get(REQUIRE_LS_ENV):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory):
+    """A real Label Studio on 127.0.0.1 (SQLite in a temp dir) for the whole session."""
+    from connectors.label_studio.local_server import LocalLabelStudio
+
+    exe = label_studio_or_skip()
+    server = LocalLabelStudio(tmp_path_factory.mktemp("label-studio"), executable=exe)
+    server.start()
+    yield server
+    server.stop()
+
+
+def make_review_run(tmp_path: Path) -> tuple[Path, Path, pl.DataFrame]:
+    """A denoise run over 3,000 short texts with 1,100 wrong labels (1,015 flagged), scored with
+    the fake encoder and no corrector. Returns ``(data.csv, run dir, dataset)``."""
+    from relabel.pipeline import DenoiseConfig, denoise
+
+    df = make_text_dataset(n_per_class=1000, flip=1100, seed=1)
+    data = tmp_path / "reviewdata.csv"
+    df.write_csv(data)
+    out = tmp_path / "run"
+    denoise(data, out_dir=out, config=DenoiseConfig(id_col="id", corrector="none"),
+            encoder=FakeEncoder())
+    return data, out, df

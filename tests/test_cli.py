@@ -142,6 +142,37 @@ def test_export_errors_are_one_line(tmp_path):
     assert r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["review", "push", "{run}", "--project", "p", "--only", "bogus"], "--only must be one of"),
+    (["review", "push", "{run}", "--project", "p", "--limit", "0"], "--limit must be at least 1"),
+    (["review", "push", "{empty}", "--project", "p"], "run `relabel denoise` first"),
+    (["review", "push", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+                                                    "not set"),
+    (["review", "pull", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+                                                    "not set"),
+    (["export", "{run}", "--to", "{tmp}/x.csv", "--apply", "reviewed"],
+     "run `relabel review pull` first"),
+    (["export", "{run}", "--to", "{tmp}/x.csv", "--apply", "bogus"], "--apply must be one of"),
+])
+def test_review_errors_are_one_line(args, needle, tmp_path, dataset_csv, fake_encoder,
+                                    monkeypatch):
+    from relabel.pipeline import DenoiseConfig, denoise
+
+    for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("RELABEL_CONFIG", str(tmp_path / "no-config.toml"))
+    run = tmp_path / "run"
+    denoise(dataset_csv, out_dir=run, config=DenoiseConfig(id_col="id", corrector="none"),
+            encoder=fake_encoder)
+    (tmp_path / "empty").mkdir()
+    fill = {"run": run, "empty": tmp_path / "empty", "tmp": tmp_path}
+    r = runner.invoke(app, [a.format(**fill) for a in args])
+    assert r.exit_code == 2, r.output
+    err = r.stderr.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and needle in err, err
+    assert not (tmp_path / "x.csv").exists() and not (run / "reviews.parquet").exists()
+
+
 @pytest.mark.slow
 def test_subprocess(tmp_path, dataset_csv, tiny_model_dir):
     out = tmp_path / "out"
@@ -159,3 +190,4 @@ def test_subprocess(tmp_path, dataset_csv, tiny_model_dir):
 def test_help_lists_commands():
     r = invoke("--help")
     assert r.exit_code == 0 and "denoise" in r.output and "export" in r.output
+    assert "review" in r.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC
 
 import polars as pl
 import pytest
@@ -91,3 +92,79 @@ def test_missing_run(tmp_path):
 def test_unknown_apply(run_dir, tmp_path):
     with pytest.raises(RelabelInputError, match="--apply must be one of"):
         export_dataset(run_dir, tmp_path / "x.csv", apply="everything")
+
+
+def _write_reviews(run_dir, rows):
+    from datetime import datetime
+
+    from connectors.label_studio.convert import REVIEWS_SCHEMA
+
+    t = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    frame = pl.DataFrame([{"given_label": None, "annotator": "ann@example.com", "time": t,
+                           "suggested_label": None, "task_id": i, **r}
+                          for i, r in enumerate(rows)], schema=REVIEWS_SCHEMA)
+    frame.write_parquet(run_dir / "reviews.parquet")
+
+
+def _expected(scores, human, *, suggestions):
+    out = []
+    for r in scores.iter_rows(named=True):
+        if r["id"] in human:
+            out.append(human[r["id"]])
+        elif suggestions and r["flagged"] and r["suggested_label"] is not None:
+            out.append(r["suggested_label"])
+        else:
+            out.append(r["label"])
+    return out
+
+
+def test_apply_reviewed_and_reviewed_plus_suggestions(tmp_path, run_dir):
+    scores = pl.read_parquet(run_dir / "scores.parquet")
+    sugg = scores.filter(pl.col("suggested_label").is_not_null())
+    assert sugg.height >= 3
+    a, b, c = sugg.row(0, named=True), sugg.row(1, named=True), sugg.row(2, named=True)
+    plain = scores.filter(pl.col("suggested_label").is_null()).row(0, named=True)
+    other = next(k for k in ("card", "refund", "transfer") if k not in (plain["label"],))
+    _write_reviews(run_dir, [
+        # reviewer keeps the given label although relabel suggested another: no change at all
+        {"id": a["id"], "reviewed_label": a["label"], "status": "accepted"},
+        # reviewer takes relabel's suggestion
+        {"id": b["id"], "reviewed_label": b["suggested_label"], "status": "changed"},
+        # skipped: not a decision, so with +suggestions relabel's suggestion applies
+        {"id": c["id"], "reviewed_label": None, "status": "skipped"},
+        # reviewer relabels an example relabel had no suggestion for
+        {"id": plain["id"], "reviewed_label": other, "status": "changed"},
+    ])
+    human = {a["id"]: a["label"], b["id"]: b["suggested_label"], plain["id"]: other}
+
+    res = export_dataset(run_dir, tmp_path / "r.csv", apply="reviewed")
+    clean = pl.read_csv(tmp_path / "r.csv")
+    assert clean["label"].to_list() == _expected(scores, human, suggestions=False)
+    changes = pl.read_csv(tmp_path / "changes.csv")
+    assert set(changes["id"]) == {b["id"], plain["id"]} and set(changes["source"]) == {"human"}
+    assert res.relabelled == res.human == 2
+    assert all("human review by ann@example.com" in x for x in changes["reason"])
+
+    res = export_dataset(run_dir, tmp_path / "rs.csv", apply="reviewed+suggestions")
+    clean = pl.read_csv(tmp_path / "rs.csv")
+    assert clean["label"].to_list() == _expected(scores, human, suggestions=True)
+    changes = pl.read_csv(tmp_path / "changes.csv")
+    by_id = {r["id"]: r["source"] for r in changes.iter_rows(named=True)}
+    assert by_id[b["id"]] == by_id[plain["id"]] == "human"
+    assert by_id[c["id"]] == "automatic" and a["id"] not in by_id
+    assert res.human == 2 and res.relabelled == changes.height
+
+
+def test_reviews_that_do_not_match_the_run(tmp_path, run_dir):
+    with pytest.raises(RelabelInputError, match="run `relabel review pull` first"):
+        export_dataset(run_dir, tmp_path / "x.csv", apply="reviewed")
+    first = pl.read_parquet(run_dir / "scores.parquet").row(0, named=True)
+    _write_reviews(run_dir, [{"id": first["id"], "reviewed_label": "no-such-class",
+                              "status": "changed"}])
+    with pytest.raises(RelabelInputError, match="label set no longer matches"):
+        export_dataset(run_dir, tmp_path / "x.csv", apply="reviewed")
+    _write_reviews(run_dir, [{"id": "ghost", "reviewed_label": first["label"],
+                              "status": "accepted"}])
+    with pytest.raises(RelabelInputError, match="not in this run"):
+        export_dataset(run_dir, tmp_path / "x.csv", apply="reviewed+suggestions")
+    assert not (tmp_path / "x.csv").exists()

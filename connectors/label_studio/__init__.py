@@ -1,1 +1,258 @@
-"""Label Studio review connector (see the review-loop issue): not implemented yet."""
+"""Label Studio review loop: push relabel's suggestions as tasks, pull human decisions back.
+
+:func:`push` creates (or reuses) a project whose labeling config comes from the run's classes,
+and imports one task per example, least credible first, with relabel's suggestion as the
+prediction (``score`` = credibility, so with the project's *uncertainty sampling* reviewers get
+the most suspicious first). Pushing is idempotent, keyed by the example id stored in each task:
+the project is listed first, new examples are imported in bulk batches, examples whose task data
+or run changed are replaced (deleted and imported again, in bulk) or, when a reviewer already
+worked on them, keep their task and annotations and get their prediction replaced and data
+patched; the rest are left alone. A
+push cut short (crash, server down) is finished by pushing again; no task is ever created twice.
+
+:func:`pull` reads the annotations back into ``reviews.parquet`` (``relabel.review``).
+
+Pure JSON conversion lives in :mod:`.convert`, all HTTP in :mod:`.client`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.label_studio.client import (
+    Credentials,
+    LabelStudioClient,
+    LabelStudioError,
+    resolve_credentials,
+)
+from connectors.label_studio.convert import (
+    config_classes,
+    label_config,
+    model_version,
+    prediction,
+    reviews_from_tasks,
+    task_data,
+    tasks_json,
+)
+
+#: tasks per import request
+BATCH_SIZE = 1000
+PUSH_FILE = "review_push.json"
+
+
+@dataclass
+class PushResult:
+    """What a push did."""
+
+    project_id: int
+    project_url: str
+    model_version: str
+    selected: int
+    created: int
+    updated: int
+    unchanged: int
+    project_created: bool
+
+
+@dataclass
+class PullResult:
+    """What a pull wrote."""
+
+    path: Path
+    tasks: int
+    accepted: int
+    changed: int
+    skipped: int
+
+
+def _connect(credentials: Credentials | None) -> LabelStudioClient:
+    client = LabelStudioClient(credentials or resolve_credentials())
+    client.check()
+    return client
+
+
+def _touched(task: dict[str, Any]) -> bool:
+    """Whether a reviewer worked on a task (annotation, skip or draft); unknown counts as yes."""
+    if "total_annotations" not in task:
+        return True
+    return bool(task.get("total_annotations") or task.get("cancelled_annotations")
+                or task.get("drafts"))
+
+
+def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> None:
+    have = config_classes(project.get("label_config") or "")
+    title = project.get("title")
+    if have is None:
+        raise LabelStudioError(f"project '{title}' on {url} has no Choices named 'label': it was "
+                               "not created by relabel; choose another --project")
+    if set(have) != set(classes):
+        extra, missing = sorted(set(have) - set(classes)), sorted(set(classes) - set(have))
+        parts = ([f"only the project has {', '.join(extra[:5])}"] if extra else []) + \
+                ([f"only this run has {', '.join(missing[:5])}"] if missing else [])
+        raise LabelStudioError(f"project '{title}' on {url} has another label set than this run "
+                               f"({'; '.join(parts)}); push to a new --project")
+
+
+def push(
+    run_dir: str | Path,
+    project: str,
+    *,
+    only: str = "flagged",
+    limit: int | None = None,
+    credentials: Credentials | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], Any] | None = None,
+) -> PushResult:
+    """Push a run's examples to a Label Studio project for review.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Output directory of ``relabel denoise``.
+    project : str
+        Project title; created when no project has it.
+    only : {"flagged", "all"}
+        Which examples to push.
+    limit : int, optional
+        At most this many, the least credible first.
+    credentials : Credentials, optional
+        Default: :func:`resolve_credentials` (environment, then config file).
+    batch_size : int
+        Tasks per import request.
+    progress : callable, optional
+        ``progress(n, total)`` after each batch: ``n`` more of ``total`` examples handled.
+
+    Returns
+    -------
+    PushResult
+
+    Raises
+    ------
+    RelabelInputError
+        Bad options or run files (before anything is sent).
+    LabelStudioError
+        Server unreachable, key refused, a project with another label set, a failed request.
+    """
+    from relabel import __version__
+    from relabel.io import write_json
+    from relabel.review import review_items
+
+    items = review_items(run_dir, only=only, limit=limit)
+    version = model_version(__version__, items.run_id)
+    client = _connect(credentials)
+    with client:
+        config = label_config(items.classes, relation=items.task == "relation")
+        proj = client.find_project(project)
+        created_project = proj is None
+        if proj is None:
+            proj = client.create_project(
+                project, config, model_version=version,
+                description=f"relabel review of {Path(run_dir).resolve().name}: least credible "
+                            "labels first")
+        else:
+            _check_label_set(proj, items.classes, client.url)
+            if proj.get("label_config") != config:  # a newer relabel's layout, same label set
+                client.update_project(int(proj["id"]), label_config=config)
+        pid = int(proj["id"])
+        existing: dict[str, tuple[int, dict[str, Any], bool]] = {}
+        for page in client.iter_tasks(pid):
+            for t in page:
+                key = (t.get("data") or {}).get("relabel_id")
+                if key is not None and str(key) not in existing:
+                    existing[str(key)] = (int(t["id"]), t["data"], _touched(t))
+
+        rows = items.frame.to_dicts()
+        new, replace, patch, unchanged = [], [], [], 0
+        for r in rows:
+            have = existing.get(str(r["id"]))
+            if have is None:
+                new.append(r)
+            elif have[1] == task_data(r, version):
+                unchanged += 1
+            elif have[2]:
+                patch.append((have[0], r))
+            else:
+                replace.append((have[0], r))
+        if progress is not None and unchanged:
+            progress(unchanged, len(rows))
+        for start in range(0, len(new), batch_size):
+            batch = new[start : start + batch_size]
+            client.import_tasks(pid, tasks_json(batch, version))
+            if progress is not None:
+                progress(len(batch), len(rows))
+        for start in range(0, len(replace), batch_size):
+            # stale tasks no human touched: delete and import again, two bulk requests (patching
+            # runs at about 7 tasks/s); a push cut short in between imports them next time
+            batch = replace[start : start + batch_size]
+            client.delete_tasks(pid, [tid for tid, _ in batch])
+            client.import_tasks(pid, tasks_json([r for _, r in batch], version))
+            if progress is not None:
+                progress(len(batch), len(rows))
+        for start in range(0, len(patch), batch_size):
+            # stale tasks with annotations or drafts are kept: predictions first, data (which
+            # records the run) last, so a push cut short in between still sees them as stale
+            batch = patch[start : start + batch_size]
+            client.delete_predictions(pid, [tid for tid, _ in batch])
+            client.import_predictions(pid, [{**prediction(r, version), "task": tid}
+                                            for tid, r in batch])
+            for tid, r in batch:
+                client.update_task(tid, task_data(r, version))
+            if progress is not None:
+                progress(len(batch), len(rows))
+        if not created_project and proj.get("model_version") != version:
+            # only now: Label Studio accepts a model version once predictions carry it; it
+            # picks the predictions that pre-fill the form and order the uncertainty sampling
+            client.update_project(pid, model_version=version)
+    result = PushResult(project_id=pid, project_url=f"{client.url}/projects/{pid}/data",
+                        model_version=version, selected=len(rows), created=len(new),
+                        updated=len(replace) + len(patch), unchanged=unchanged,
+                        project_created=created_project)
+    write_json({**asdict(result), "project": project, "only": only, "limit": limit,
+                "pushed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+               Path(run_dir) / PUSH_FILE)
+    return result
+
+
+def pull(
+    run_dir: str | Path,
+    project: str,
+    *,
+    credentials: Credentials | None = None,
+) -> PullResult:
+    """Pull the reviewers' decisions of a project into ``reviews.parquet`` of the run.
+
+    Raises
+    ------
+    RelabelInputError
+        Missing run files.
+    LabelStudioError
+        Server unreachable, key refused, no such project, or a project whose label set does
+        not match the run.
+    """
+    from relabel.review import write_reviews
+    from relabel.rundir import load_run, run_classes
+
+    _, scores = load_run(run_dir)
+    classes = run_classes(run_dir, scores)
+    client = _connect(credentials)
+    with client:
+        proj = client.find_project(project)
+        if proj is None:
+            raise LabelStudioError(f"no project named '{project}' on {client.url}; run "
+                                   "`relabel review push` first")
+        _check_label_set(proj, classes, client.url)
+        tasks = client.export_annotated(int(proj["id"]))
+        reviews = reviews_from_tasks(tasks, client.users())
+    path = write_reviews(reviews, run_dir)
+    counts = reviews["status"].value_counts()
+    n = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
+    return PullResult(path=path, tasks=reviews.height, accepted=n.get("accepted", 0),
+                      changed=n.get("changed", 0), skipped=n.get("skipped", 0))
+
+
+__all__ = ["BATCH_SIZE", "Credentials", "LabelStudioError", "PullResult", "PushResult",
+           "pull", "push", "resolve_credentials"]

@@ -8,6 +8,8 @@ from relabel.cli import (  # noqa: F401  (registers the commands)
     export,
     noise,
     report,
+    review_pull,
+    review_push,
     train,
 )
 from relabel.cli._util import app

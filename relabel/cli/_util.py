@@ -20,6 +20,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+#: ``relabel review push|pull``: human review in Label Studio
+review_app = typer.Typer(
+    name="review",
+    help="Human review in Label Studio: push suggestions, pull decisions. The server and key "
+         "come from LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (or ~/.config/relabel/config.toml).",
+    no_args_is_help=True,
+)
+app.add_typer(review_app, name="review")
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: exit code for bad input (same as a usage error)

@@ -17,7 +17,9 @@ def export_command(
     to: Annotated[Path, typer.Option("--to", help="Cleaned dataset to write; the extension "
                   "chooses the format (no extension: a Hugging Face dataset directory).")],
     apply: Annotated[str, typer.Option(help="Which new labels to apply: 'suggestions' "
-                     "(flagged labels with a confident suggestion) or 'none'.")] = "suggestions",
+                     "(flagged labels with a confident suggestion), 'reviewed' (human decisions "
+                     "from `relabel review pull`), 'reviewed+suggestions' (human decisions, "
+                     "else suggestions) or 'none'.")] = "suggestions",
     drop_flagged: Annotated[bool, typer.Option("--drop-flagged", help="Remove flagged rows "
                             "whose label was not replaced.")] = False,
 ) -> None:
@@ -25,5 +27,6 @@ def export_command(
     from relabel.export import export_dataset
 
     res = export_dataset(run_dir, to, apply=apply, drop_flagged=drop_flagged)
-    typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled, "
+    human = f" ({res.human} by reviewers)" if apply.startswith("reviewed") else ""
+    typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled{human}, "
                f"{res.dropped} dropped) and {res.changes_path}")

@@ -1,0 +1,243 @@
+"""Pure conversion between relabel's frames and Label Studio's JSON. No network here.
+
+The project relabel creates shows the reviewer, for one example at a time: the given label, the
+credibility and the reason it was flagged (``Header`` tags over task data), the text (``Text``;
+for a relation the head and tail spans come pre-highlighted as ``Labels`` regions of the
+prediction), and one single-choice ``Choices`` of all classes, pre-selected with relabel's
+suggestion, or with the given label when relabel abstained.
+
+Task ``data`` keys (all strings or numbers, as Label Studio expects):
+
+==================  ==================================================================
+``relabel_id``      example id: the key that makes a push idempotent
+``text``            the text shown
+``given_label``     the label in the dataset
+``suggested_label`` relabel's suggestion, ``""`` when it abstained
+``credibility``     in [0, 1], lower is more suspicious (also the prediction's ``score``)
+``reason``          one line: why relabel flagged it (or that it did not)
+``relabel_run``     the ``model_version`` of the push that wrote this task
+==================  ==================================================================
+
+An annotation becomes a review (:func:`reviews_from_tasks`): *accepted* when the reviewer kept the
+given label, *changed* when they chose another one, *skipped* when they skipped or cancelled it
+(not a decision). With several annotations on one task the most recently updated decision wins.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import polars as pl
+
+#: names of the control tags in the labeling config
+CHOICES_NAME = "label"
+TEXT_NAME = "text"
+ENTITY_NAME = "entity"
+HEAD, TAIL = "HEAD", "TAIL"
+#: above this many classes the choices are a drop-down list instead of radio buttons
+SELECT_LAYOUT_OVER = 30
+
+REVIEW_STATUSES = ("accepted", "changed", "skipped")
+REVIEWS_SCHEMA = {
+    "id": pl.String,
+    "given_label": pl.String,
+    "reviewed_label": pl.String,
+    "status": pl.String,
+    "annotator": pl.String,
+    "time": pl.Datetime("us", "UTC"),
+    "suggested_label": pl.String,
+    "task_id": pl.Int64,
+}
+
+
+def model_version(relabel_version: str, run_id: str) -> str:
+    """``relabel-<version>-<run id>``: names the relabel release and the run behind a push."""
+    return f"relabel-{relabel_version}-{run_id}"
+
+
+def label_config(classes: Sequence[str], *, relation: bool = False) -> str:
+    """The labeling config (XML) for a review project over ``classes``.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        Every class of the run, in the order the choices are shown.
+    relation : bool
+        Add ``Labels`` for the head and tail entity spans (pre-highlighted by the prediction).
+    """
+    layout = ' layout="select"' if len(classes) > SELECT_LAYOUT_OVER else ""
+    choices = "\n".join(f"    <Choice value={quoteattr(str(c))}/>" for c in classes)
+    entities = (f'  <Labels name="{ENTITY_NAME}" toName="{TEXT_NAME}">\n'
+                f'    <Label value="{HEAD}" background="#ffb74d"/>\n'
+                f'    <Label value="{TAIL}" background="#4fc3f7"/>\n'
+                "  </Labels>\n") if relation else ""
+    return (
+        "<View>\n"
+        '  <View style="border-bottom: 1px solid #ddd; margin-bottom: 8px; padding-bottom: 4px">\n'
+        '    <Header value="Given label: $given_label" size="4"/>\n'
+        '    <Header value="Credibility: $credibility" size="6"/>\n'
+        '    <Header value="$reason" size="6"/>\n'
+        "  </View>\n"
+        f"{entities}"
+        f'  <Text name="{TEXT_NAME}" value="$text"/>\n'
+        f'  <Choices name="{CHOICES_NAME}" toName="{TEXT_NAME}" choice="single" '
+        f'required="true"{layout}>\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def config_classes(config: str) -> list[str] | None:
+    """The classes of a labeling config's ``Choices name="label"``; None when it has none."""
+    try:
+        root = ET.fromstring(config)
+    except ET.ParseError:
+        return None
+    for node in root.iter("Choices"):
+        if node.get("name") == CHOICES_NAME:
+            return [c.get("value", "") for c in node.iter("Choice")]
+    return None
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def reason(row: Mapping[str, Any]) -> str:
+    """One line for the reviewer: how credible the label is and what relabel suggests."""
+    signals = ", ".join(f"{name} {_fmt(row.get(f'{name}_score'), 2)}"
+                        for name in ("knn", "kde", "cv") if row.get(f"{name}_score") is not None)
+    head = f"Flagged ({signals})" if row.get("flagged") else f"Not flagged ({signals})"
+    if row.get("suggested_label") is not None:
+        return (f"{head}; suggests '{row['suggested_label']}' with confidence "
+                f"{_fmt(row.get('suggestion_confidence'), 2)}.")
+    alt = row.get("alternative_label")
+    if row.get("flagged") and alt is not None and alt != row.get("label"):
+        return (f"{head}; no confident suggestion, most likely other label '{alt}' "
+                f"(p {_fmt(row.get('alternative_prob'), 2)}).")
+    return f"{head}; no suggestion."
+
+
+def task_data(row: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """The ``data`` of one task from a row of the review frame (see the module docstring)."""
+    return {
+        "relabel_id": str(row["id"]),
+        "text": str(row["text"]),
+        "given_label": str(row["label"]),
+        "suggested_label": ("" if row.get("suggested_label") is None
+                            else str(row["suggested_label"])),
+        "credibility": round(float(row["credibility"]), 4),
+        "reason": reason(row),
+        "relabel_run": run,
+    }
+
+
+def prediction(row: Mapping[str, Any], run: str) -> dict[str, Any]:
+    """relabel's prediction for one task: the suggestion (or the given label when relabel
+    abstained), ``score`` = credibility so the least credible come first, ``model_version`` =
+    ``run``. Relation rows also carry the head and tail spans as pre-highlighted regions."""
+    choice = row.get("suggested_label") or row["label"]
+    result: list[dict[str, Any]] = []
+    if row.get("head_start") is not None:
+        text = str(row["text"])
+        for rid, label, (s, e) in (("head", HEAD, (row["head_start"], row["head_end"])),
+                                   ("tail", TAIL, (row["tail_start"], row["tail_end"]))):
+            s, e = int(s), int(e)
+            result.append({"id": rid, "from_name": ENTITY_NAME, "to_name": TEXT_NAME,
+                           "type": "labels",
+                           "value": {"start": s, "end": e, "text": text[s:e], "labels": [label]}})
+    result.append({"from_name": CHOICES_NAME, "to_name": TEXT_NAME, "type": "choices",
+                   "value": {"choices": [str(choice)]}})
+    return {"model_version": run, "score": round(float(row["credibility"]), 6), "result": result}
+
+
+def tasks_json(rows: Iterable[Mapping[str, Any]], run: str) -> list[dict[str, Any]]:
+    """Tasks to import, each with its data and relabel's prediction inline."""
+    return [{"data": task_data(r, run), "predictions": [prediction(r, run)]} for r in rows]
+
+
+def _choice(annotation: Mapping[str, Any]) -> str | None:
+    for item in annotation.get("result") or []:
+        if item.get("from_name") == CHOICES_NAME and item.get("type") == "choices":
+            picked = (item.get("value") or {}).get("choices") or []
+            if picked:
+                return str(picked[0])
+    return None
+
+
+def _time(annotation: Mapping[str, Any]) -> datetime | None:
+    stamp = annotation.get("updated_at") or annotation.get("created_at")
+    if not stamp:
+        return None
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def _recency(annotation: Mapping[str, Any]) -> tuple[float, int]:
+    t = _time(annotation)
+    return (t.timestamp() if t is not None else float("-inf"), int(annotation.get("id") or 0))
+
+
+def _annotator(annotation: Mapping[str, Any], users: Mapping[int, str]) -> str | None:
+    who = annotation.get("completed_by")
+    if isinstance(who, Mapping):  # exports expand the user
+        return who.get("email") or str(who.get("id"))
+    return users.get(who, None if who is None else str(who))
+
+
+def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
+                       users: Mapping[int, str] | None = None) -> pl.DataFrame:
+    """One review per annotated task: the latest decision, else the latest skip.
+
+    Parameters
+    ----------
+    tasks : iterable of dict
+        Label Studio tasks with ``id``, ``data`` and ``annotations``.
+    users : mapping of int to str, optional
+        User id -> e-mail, to name the annotator.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns of ``REVIEWS_SCHEMA``; ``reviewed_label`` is null for skipped rows. Tasks without
+        annotations, or not written by relabel (no ``relabel_id``), are left out.
+    """
+    users = users or {}
+    rows = []
+    for task in tasks:
+        data = task.get("data") or {}
+        if "relabel_id" not in data:
+            continue
+        decided, skipped = [], []
+        for ann in task.get("annotations") or []:
+            choice = _choice(ann)
+            if ann.get("was_cancelled") or choice is None:
+                skipped.append(ann)
+            else:
+                decided.append((ann, choice))
+        if decided:
+            ann, choice = max(decided, key=lambda ac: _recency(ac[0]))
+            given = str(data.get("given_label"))
+            status = "accepted" if choice == given else "changed"
+        elif skipped:
+            ann, choice, status = max(skipped, key=_recency), None, "skipped"
+        else:
+            continue
+        rows.append({
+            "id": str(data["relabel_id"]), "given_label": str(data.get("given_label")),
+            "reviewed_label": choice, "status": status, "annotator": _annotator(ann, users),
+            "time": _time(ann), "suggested_label": data.get("suggested_label") or None,
+            "task_id": task.get("id"),
+        })
+    return pl.DataFrame(rows, schema=REVIEWS_SCHEMA).sort("id")
+
+
+__all__ = [
+    "CHOICES_NAME", "REVIEWS_SCHEMA", "REVIEW_STATUSES", "config_classes", "label_config",
+    "model_version", "prediction", "reason", "reviews_from_tasks", "task_data", "tasks_json",
+]

@@ -1,0 +1,25 @@
+"""``relabel review pull DIR --project NAME``: fetch the reviewers' decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relabel.cli._util import handle_errors, review_app
+
+
+@review_app.command("pull")
+@handle_errors
+def review_pull_command(
+    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    project: Annotated[str, typer.Option("--project", help="Label Studio project title.")],
+) -> None:
+    """Write DIR/reviews.parquet: id, reviewed label, status, annotator, time."""
+    from connectors.label_studio import pull
+
+    res = pull(run_dir, project)
+    typer.echo(f"wrote {res.path}: {res.tasks} reviewed tasks ({res.accepted} accepted, "
+               f"{res.changed} changed, {res.skipped} skipped); next: relabel export {run_dir} "
+               "--to cleaned.csv --apply reviewed")

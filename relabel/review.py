@@ -1,0 +1,174 @@
+"""Human review: which examples reviewers see, and their decisions merged back.
+
+``review push`` shows reviewers the rows of :func:`review_items` (flagged ones, or all, least
+credible first, with their text and, for relations, entity spans). ``review pull`` writes
+``reviews.parquet`` (:data:`REVIEWS_COLUMNS`), and ``export --apply reviewed`` takes the human
+decisions from :func:`human_decisions`. This module is pure file and frame work: the Label Studio
+side lives in ``connectors/label_studio``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from relabel.errors import RelabelInputError
+from relabel.inputs import read_task
+from relabel.io import write_table
+from relabel.relation import SPAN_COLS, TYPE_COLS
+from relabel.rundir import load_run, read_source, run_classes, run_id
+
+REVIEWS_FILE = "reviews.parquet"
+ONLY_CHOICES = ("flagged", "all")
+#: reviews.parquet: one row per reviewed example
+REVIEWS_COLUMNS = ("id", "given_label", "reviewed_label", "status", "annotator", "time")
+#: statuses that are decisions; "skipped" (skipped or cancelled in the tool) is not one
+DECISIONS = ("accepted", "changed")
+
+
+@dataclass
+class ReviewItems:
+    """What to push for review.
+
+    Attributes
+    ----------
+    frame : polars.DataFrame
+        One row per example to review, least credible first: the scores columns plus ``text``
+        and, for relations, ``head_start, head_end, tail_start, tail_end`` (character offsets).
+    classes : list of str
+        Every class of the run (the choices reviewers pick from).
+    task : str
+        ``text`` or ``relation``.
+    run_id : str
+        Short hash of the run's scores (names the run in the review tool).
+    total : int
+        Examples in the run.
+    """
+
+    frame: pl.DataFrame
+    classes: list[str]
+    task: str
+    run_id: str
+    total: int
+
+
+def review_items(run_dir: str | Path, *, only: str = "flagged",
+                 limit: int | None = None) -> ReviewItems:
+    """The examples to send to reviewers, least credible first.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Output directory of ``denoise``.
+    only : {"flagged", "all"}
+        Flagged examples only, or every example.
+    limit : int, optional
+        At most this many (the least credible).
+
+    Raises
+    ------
+    RelabelInputError
+        Bad ``only``/``limit``, missing run files, or an input that changed since ``denoise``.
+    """
+    from relabel.pipeline import DenoiseConfig
+
+    if only not in ONLY_CHOICES:
+        raise RelabelInputError(f"--only must be one of {', '.join(ONLY_CHOICES)}, got '{only}'")
+    if limit is not None and limit < 1:
+        raise RelabelInputError(f"--limit must be at least 1, got {limit}")
+    run, scores = load_run(run_dir)
+    chosen = scores.filter(pl.col("flagged")) if only == "flagged" else scores
+    chosen = chosen.sort(["credibility", "row"])
+    if limit is not None:
+        chosen = chosen.head(limit)
+    cfg = DenoiseConfig(text_col=run["text_col"], label_col=run["label_col"],
+                        id_col=run.get("id_col"), task=run.get("task") or "auto",
+                        span_cols=tuple(run.get("span_cols") or SPAN_COLS),
+                        type_cols=tuple(run.get("type_cols") or TYPE_COLS),
+                        drop_invalid=bool(run.get("drop_invalid")))
+    task = read_task(read_source(run), run["input"], cfg)
+    examples = task["examples"]
+    extra: dict[str, Any] = {"row": examples["row"], "text": examples["text"]}
+    if task["task"] == "relation":
+        for j, name in enumerate(("head_start", "head_end", "tail_start", "tail_end")):
+            extra[name] = task["spans"][:, j]
+    frame = chosen.join(pl.DataFrame(extra), on="row", how="left")
+    if frame["text"].is_null().any():
+        raise RelabelInputError("the scores do not match the input rows; run `relabel denoise` "
+                                "again", path=run_dir)
+    return ReviewItems(frame=frame, classes=run_classes(run_dir, scores), task=task["task"],
+                       run_id=run_id(run_dir), total=scores.height)
+
+
+def write_reviews(reviews: pl.DataFrame, run_dir: str | Path) -> Path:
+    """Write ``reviews.parquet`` into the run directory (atomically)."""
+    return write_table(reviews, Path(run_dir) / REVIEWS_FILE)
+
+
+def read_reviews(run_dir: str | Path) -> pl.DataFrame:
+    """Read ``reviews.parquet`` of a run directory.
+
+    Raises
+    ------
+    RelabelInputError
+        The file is missing (run ``relabel review pull`` first) or lacks columns.
+    """
+    path = Path(run_dir) / REVIEWS_FILE
+    if not path.is_file():
+        raise RelabelInputError(f"no {REVIEWS_FILE} here; run `relabel review pull` first",
+                                path=run_dir)
+    reviews = pl.read_parquet(path)
+    missing = [c for c in REVIEWS_COLUMNS if c not in reviews.columns]
+    if missing:
+        raise RelabelInputError(f"missing columns {', '.join(missing)}; pull the reviews again",
+                                path=path)
+    return reviews
+
+
+def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[str],
+                    *, path: str | Path | None = None) -> pl.DataFrame:
+    """The reviewers' decisions joined to the scores' rows.
+
+    Parameters
+    ----------
+    reviews : polars.DataFrame
+        ``reviews.parquet``.
+    scores : polars.DataFrame
+        The run's scores (``row``, ``id``, ``label``).
+    classes : list of str
+        The run's classes; a reviewed label outside them means the project's label set no
+        longer matches the run.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``row, id, label, reviewed_label, status, annotator, time`` for accepted and changed
+        reviews only.
+
+    Raises
+    ------
+    RelabelInputError
+        A reviewed label that is not a class of the run, or reviews of ids the run lacks.
+    """
+    decided = reviews.filter(pl.col("status").is_in(list(DECISIONS)))
+    bad = decided.filter(~pl.col("reviewed_label").is_in(classes))
+    if bad.height:
+        labels = ", ".join(sorted(set(bad["reviewed_label"].cast(pl.String).to_list()))[:5])
+        raise RelabelInputError(f"reviewed labels {labels} are not classes of this run: the "
+                                "project's label set no longer matches it", path=path,
+                                column="reviewed_label")
+    joined = decided.join(scores.select("row", "id", "label"), on="id", how="left")
+    unknown = joined.filter(pl.col("row").is_null())
+    if unknown.height:
+        ids = ", ".join(unknown["id"].head(3).to_list())
+        raise RelabelInputError(f"{unknown.height} reviewed ids are not in this run (e.g. {ids}); "
+                                "pull from the project this run was pushed to", path=path,
+                                column="id")
+    return joined.select("row", "id", "label", "reviewed_label", "status", "annotator", "time")
+
+
+__all__ = ["DECISIONS", "ONLY_CHOICES", "REVIEWS_COLUMNS", "REVIEWS_FILE", "ReviewItems",
+           "human_decisions", "read_reviews", "review_items", "write_reviews"]

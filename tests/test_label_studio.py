@@ -1,0 +1,338 @@
+"""The review loop against a real Label Studio server (started by the ``label_studio`` fixture):
+push 1,000 flagged examples, review them through the API as reviewers would, pull, export and
+check the cleaned file row by row; idempotent re-push; a server killed in the middle of a push;
+one-line errors; the key never shown; and a reviewer's view in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+from conftest import ROOT, FakeEncoder, label_studio_or_skip, make_review_run
+
+from connectors.label_studio import pull, push
+from connectors.label_studio.client import Credentials, LabelStudioClient, LabelStudioError
+from connectors.label_studio.convert import CHOICES_NAME, label_config
+from connectors.label_studio.local_server import LocalLabelStudio, free_port
+from relabel.export import export_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def review_run(tmp_path_factory):
+    return make_review_run(tmp_path_factory.mktemp("review"))
+
+
+def _tasks(server, pid) -> list[dict]:
+    with LabelStudioClient(server.credentials) as c:
+        return [t for page in c.iter_tasks(pid, annotated=False) for t in page]
+
+
+def _full_tasks(server, pid) -> list[dict]:
+    r = httpx.get(f"{server.url}/api/tasks", params={"project": pid, "fields": "all",
+                                                     "page_size": 5000},
+                  headers={"Authorization": f"Token {server.token}"}, timeout=120)
+    r.raise_for_status()
+    return r.json()["tasks"]
+
+
+def _choice(label: str) -> list[dict]:
+    return [{"from_name": CHOICES_NAME, "to_name": "text", "type": "choices",
+             "value": {"choices": [label]}}]
+
+
+def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
+    from label_studio_sdk import LabelStudio
+
+    _, run, df = review_run
+    scores = pl.read_parquet(run / "scores.parquet")
+    assert scores["flagged"].sum() >= 1000
+    res = push(run, "loop", limit=1000, credentials=label_studio.credentials, batch_size=250)
+    assert (res.selected, res.created, res.updated, res.unchanged) == (1000, 1000, 0, 0)
+    assert res.project_created
+
+    tasks = _full_tasks(label_studio, res.project_id)
+    assert len(tasks) == 1000
+    flagged = scores.filter(pl.col("flagged")).sort(["credibility", "row"]).head(1000)
+    by_id = {r["id"]: r for r in flagged.iter_rows(named=True)}
+    assert {t["data"]["relabel_id"] for t in tasks} == set(by_id)
+    for t in tasks:  # every task: given label, credibility, one relabel prediction
+        row = by_id[t["data"]["relabel_id"]]
+        assert t["data"]["given_label"] == row["label"]
+        assert t["data"]["credibility"] == pytest.approx(row["credibility"], abs=1e-4)
+        [pred] = t["predictions"]
+        assert pred["model_version"] == res.model_version
+        assert pred["score"] == pytest.approx(row["credibility"], abs=1e-6)
+        assert pred["result"][0]["value"]["choices"] == [row["suggested_label"] or row["label"]]
+    project = httpx.get(f"{label_studio.url}/api/projects/{res.project_id}",
+                        headers={"Authorization": f"Token {label_studio.token}"}).json()
+    assert project["sampling"] == "Uncertainty sampling"
+    assert project["model_version"] == res.model_version
+
+    # reviewers at work, through the API: accept suggestions, keep given labels, pick a third
+    # label, skip
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    classes = sorted(df["label"].unique().to_list())
+    human: dict[str, str] = {}
+    plan = Counter()
+    for i, t in enumerate(sorted(tasks, key=lambda t: t["id"])[:400]):
+        row = by_id[t["data"]["relabel_id"]]
+        kind = ("suggestion", "given", "third", "skip")[i % 4]
+        if kind == "skip":
+            sdk.annotations.create(id=t["id"], result=[], was_cancelled=True)
+        else:
+            label = {"suggestion": row["suggested_label"] or row["label"], "given": row["label"],
+                     "third": next(c for c in classes
+                                   if c not in (row["label"], row["suggested_label"]))}[kind]
+            sdk.annotations.create(id=t["id"], result=_choice(label))
+            human[row["id"]] = label
+        plan[kind] += 1
+
+    pulled = pull(run, "loop", credentials=label_studio.credentials)
+    reviews = pl.read_parquet(pulled.path)
+    assert pulled.tasks == reviews.height == 400 and pulled.skipped == plan["skip"] == 100
+    assert {r["id"]: r["reviewed_label"] for r in reviews.iter_rows(named=True)
+            if r["status"] != "skipped"} == human
+    for r in reviews.iter_rows(named=True):
+        assert r["annotator"] == LocalLabelStudio.username and r["time"] is not None
+        if r["status"] != "skipped":
+            assert r["status"] == ("accepted" if r["reviewed_label"] == r["given_label"]
+                                   else "changed")
+
+    for apply in ("reviewed", "reviewed+suggestions"):
+        out = tmp_path / f"clean-{apply}.csv"
+        export_dataset(run, out, apply=apply)
+        clean = pl.read_csv(out)
+        changes = pl.read_csv(tmp_path / "changes.csv")
+        source = {r["id"]: r["source"] for r in changes.iter_rows(named=True)}
+        assert clean.height == df.height and clean.columns == df.columns
+        for orig, new, srow in zip(df.iter_rows(named=True), clean.iter_rows(named=True),
+                                   scores.iter_rows(named=True), strict=True):
+            assert new["id"] == orig["id"] == srow["id"] and new["text"] == orig["text"]
+            if orig["id"] in human:
+                want = human[orig["id"]]
+            elif (apply == "reviewed+suggestions" and srow["flagged"]
+                  and srow["suggested_label"] is not None):
+                want = srow["suggested_label"]
+            else:
+                want = orig["label"]
+            assert new["label"] == want, (apply, orig["id"])
+            if want != orig["label"]:
+                assert source[orig["id"]] == ("human" if orig["id"] in human else "automatic")
+            else:
+                assert orig["id"] not in source
+
+    # pushing again changes nothing and duplicates nothing; reviews stay
+    again = push(run, "loop", limit=1000, credentials=label_studio.credentials)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1000)
+    # a wider push only adds the missing examples
+    wider = push(run, "loop", only="all", limit=1500, credentials=label_studio.credentials)
+    assert (wider.created, wider.unchanged) == (500, 1000)
+    ids = [t["data"]["relabel_id"] for t in _tasks(label_studio, res.project_id)]
+    assert len(ids) == len(set(ids)) == 1500
+
+
+def test_new_run_updates_predictions_in_place(label_studio, review_run, tmp_path):
+    from relabel.pipeline import DenoiseConfig, denoise
+
+    data, run, _ = review_run
+    first = push(run, "rerun", limit=300, credentials=label_studio.credentials)
+    # a second run of the same data with other weights: new scores, so a new run id
+    run2 = tmp_path / "run2"
+    denoise(data, out_dir=run2, encoder=FakeEncoder(), config=DenoiseConfig(
+        id_col="id", corrector="none", weights={"knn": 0.8, "kde": 0.2}))
+    top = lambda d: set(pl.read_parquet(d / "scores.parquet").filter("flagged")  # noqa: E731
+                        .sort(["credibility", "row"]).head(300)["id"])
+    both = top(run) & top(run2)
+    assert both
+    tasks = {t["data"]["relabel_id"]: t["id"] for t in _tasks(label_studio, first.project_id)}
+    reviewed = sorted(both)[0]
+    r = httpx.post(f"{label_studio.url}/api/tasks/{tasks[reviewed]}/annotations/",
+                   json={"result": _choice("card")},
+                   headers={"Authorization": f"Token {label_studio.token}"})
+    assert r.status_code == 201
+
+    second = push(run2, "rerun", limit=300, credentials=label_studio.credentials)
+    assert second.model_version != first.model_version
+    assert second.updated == len(both) and second.created == 300 - len(both)
+    tasks_after = _full_tasks(label_studio, first.project_id)
+    full = {t["data"]["relabel_id"]: t for t in tasks_after}
+    assert len(tasks_after) == len(full) == 300 + second.created  # one task per example
+    # the reviewed task kept its id (and annotation); untouched stale ones were replaced
+    assert full[reviewed]["id"] == tasks[reviewed]
+    scores2 = {r["id"]: r for r in pl.read_parquet(run2 / "scores.parquet").iter_rows(named=True)}
+    for rid in top(run2):
+        t = full[rid]
+        [pred] = t["predictions"]  # the old prediction is replaced, not added to
+        assert pred["model_version"] == t["data"]["relabel_run"] == second.model_version
+        assert pred["score"] == pytest.approx(scores2[rid]["credibility"], abs=1e-6)
+    assert len(full[reviewed]["annotations"]) == 1  # the reviewer's work is kept
+
+
+def test_server_killed_mid_push_then_push_again_creates_each_task_once(tmp_path, review_run):
+    exe = label_studio_or_skip()
+    _, run, _ = review_run
+    server = LocalLabelStudio(tmp_path / "ls", executable=exe).start()
+    try:
+        done = []
+
+        def kill_after_three_batches(n: int, total: int) -> None:
+            done.append(n)
+            if len(done) == 3:
+                server.kill()
+
+        with pytest.raises(LabelStudioError) as err:
+            push(run, "crash", limit=1000, credentials=server.credentials, batch_size=100,
+                 progress=kill_after_three_batches)
+        assert "cannot reach Label Studio" in str(err.value) and "\n" not in str(err.value)
+        server.start()
+        with LabelStudioClient(server.credentials) as c:
+            pid = int(c.find_project("crash")["id"])
+        before = _tasks(server, pid)
+        assert 300 <= len(before) < 1000
+        res = push(run, "crash", limit=1000, credentials=server.credentials, batch_size=100)
+        assert res.created == 1000 - len(before) and res.unchanged == len(before)
+        ids = [t["data"]["relabel_id"] for t in _tasks(server, res.project_id)]
+        assert len(ids) == len(set(ids)) == 1000
+    finally:
+        server.stop()
+
+
+def test_one_line_errors_and_the_key_never_shown(label_studio, review_run, tmp_path):
+    _, run, _ = review_run
+    token = label_studio.token
+    cases = {
+        "refused the API key": Credentials(label_studio.url, "wrong-" + token),
+        "cannot reach Label Studio": Credentials(f"http://127.0.0.1:{free_port()}", token),
+        "is LABEL_STUDIO_URL right?": Credentials(label_studio.url + "/not-here", token),
+    }
+    for needle, creds in cases.items():
+        with pytest.raises(LabelStudioError) as err:
+            push(run, "errors", limit=10, credentials=creds)
+        msg = str(err.value)
+        assert needle in msg and "\n" not in msg and token not in msg, msg
+
+    # a project whose label set no longer matches the run
+    with LabelStudioClient(label_studio.credentials) as c:
+        c.create_project("other-labels", label_config(["x", "y"]), model_version="v")
+    with pytest.raises(LabelStudioError, match="another label set than this run"):
+        push(run, "other-labels", limit=10, credentials=label_studio.credentials)
+    with pytest.raises(LabelStudioError, match="another label set than this run"):
+        pull(run, "other-labels", credentials=label_studio.credentials)
+    with pytest.raises(LabelStudioError, match="no project named 'nope'"):
+        pull(run, "nope", credentials=label_studio.credentials)
+
+    # the CLI, as a subprocess with the key in the environment: nothing shows or stores it
+    env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": token,
+           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
+    cli = [sys.executable, "-m", "relabel"]
+    ok = subprocess.run([*cli, "review", "push", str(run), "--project", "cli", "--limit", "20"],
+                        env=env, capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert "20 new tasks" in ok.stdout
+    pulled = subprocess.run([*cli, "review", "pull", str(run), "--project", "cli"], env=env,
+                            capture_output=True, text=True, cwd=ROOT)
+    assert pulled.returncode == 0 and "0 reviewed tasks" in pulled.stdout
+    bad = subprocess.run([*cli, "review", "push", str(run), "--project", "cli"],
+                         env={**env, "LABEL_STUDIO_API_KEY": "nope-" + token},
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert [ln for ln in bad.stderr.splitlines() if ln.strip()][-1].startswith("error: ")
+    for proc in (ok, pulled, bad):
+        assert token not in proc.stdout + proc.stderr
+    for f in run.rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".csv", ".html", ".parquet"):
+            assert token.encode() not in f.read_bytes(), f
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _reviewer_view(server, project_id: int, task: dict, shot: Path) -> tuple[str, list[str]]:
+    """Log in as the reviewer in headless Chromium, open the task, screenshot it; returns the
+    page text and the ticked choices. Fails on any page error."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors: list[str] = []
+    shot.parent.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{server.url}/user/login/")
+            page.fill("input[name=email]", LocalLabelStudio.username)
+            page.fill("input[name=password]", LocalLabelStudio.password)
+            page.click("button[type=submit]")
+            page.wait_for_load_state("networkidle")
+            page.goto(f"{server.url}/projects/{project_id}/data?task={task['id']}")
+            page.get_by_text(f"Given label: {task['data']['given_label']}").wait_for(
+                timeout=60_000)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(shot))
+            body = page.inner_text("body")
+            checked = page.locator("label:has(input:checked)")
+            # (a ticked toggle of the page chrome has no text)
+            picked = [t for i in range(checked.count()) if (t := checked.nth(i).inner_text())]
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert "Something went wrong" not in body
+    return body, [x.split("[")[0].strip() for x in picked]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+def test_reviewer_sees_text_and_preselected_suggestion_in_chromium(label_studio, review_run):
+    _, run, _ = review_run
+    res = push(run, "browser", credentials=label_studio.credentials)
+    # the least credible task that has a suggestion (the reviewer's first one with a proposal)
+    first = min((t for t in _tasks(label_studio, res.project_id) if t["data"]["suggested_label"]),
+                key=lambda t: t["data"]["credibility"])
+    shot = ARTIFACTS / "label_studio_task.png"
+    body, picked = _reviewer_view(label_studio, res.project_id, first, shot)
+    assert first["data"]["text"] in body and first["data"]["reason"] in body
+    assert f"Credibility: {first['data']['credibility']}" in body
+    # exactly one choice is ticked, and it is relabel's suggestion
+    assert picked == [first["data"]["suggested_label"]]
+    assert shot.stat().st_size > 10_000
+
+
+def test_relation_tasks_come_with_both_entities_highlighted(label_studio, tmp_path):
+    from test_relation import relation_rows
+
+    from relabel.pipeline import DenoiseConfig, denoise
+
+    rows = relation_rows(n=90, flips=6)
+    data = tmp_path / "rel.csv"
+    pl.DataFrame(rows).write_csv(data)
+    denoise(data, out_dir=tmp_path / "rel", config=DenoiseConfig(
+        id_col="id", corrector="none", pooling="mean"), encoder=FakeEncoder())
+    res = push(tmp_path / "rel", "relations", only="all", credentials=label_studio.credentials)
+    assert res.created == 90
+    by_id = {r["id"]: r for r in rows}
+    tasks = _full_tasks(label_studio, res.project_id)
+    for t in tasks:
+        src = by_id[t["data"]["relabel_id"]]
+        [pred] = t["predictions"]
+        spans = {r["value"]["labels"][0]: r["value"] for r in pred["result"]
+                 if r["type"] == "labels"}
+        assert spans["HEAD"]["text"] == src["text"][src["head_start"]:src["head_end"]]
+        assert spans["TAIL"]["text"] == src["text"][src["tail_start"]:src["tail_end"]]
+        assert (spans["TAIL"]["start"], spans["TAIL"]["end"]) == (src["tail_start"],
+                                                                  src["tail_end"])
+    if CHROMIUM is not None:
+        first = min(tasks, key=lambda t: t["data"]["credibility"])
+        body, picked = _reviewer_view(label_studio, res.project_id, first,
+                                      ARTIFACTS / "label_studio_relation_task.png")
+        assert picked[-1] == (first["data"]["suggested_label"] or first["data"]["given_label"])
+        assert "HEAD" in body and "TAIL" in body

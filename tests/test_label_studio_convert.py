@@ -1,0 +1,149 @@
+"""Pure parts of the Label Studio connector: labeling config, task JSON, reviews, credentials."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connectors.label_studio.client import (
+    LabelStudioError,
+    public_url,
+    resolve_credentials,
+)
+from connectors.label_studio.convert import (
+    SELECT_LAYOUT_OVER,
+    config_classes,
+    label_config,
+    model_version,
+    prediction,
+    reason,
+    reviews_from_tasks,
+    task_data,
+    tasks_json,
+)
+
+ROW = {"id": "ex-1", "text": "where is my card", "label": "refund", "credibility": 0.0312,
+       "knn_score": 0.1, "kde_score": 0.05, "flagged": True, "suggested_label": "card",
+       "suggestion_confidence": 0.91, "alternative_label": "card", "alternative_prob": 0.9}
+
+
+def test_config_round_trips_awkward_class_names():
+    classes = ["a<b", 'say "hi"', "R&D", "Cause-Effect(e1,e2)", "ünïcode"]
+    cfg = label_config(classes)
+    assert config_classes(cfg) == classes
+    assert "$text" in cfg and "$given_label" in cfg and "$credibility" in cfg and "$reason" in cfg
+    assert 'choice="single"' in cfg and "layout=" not in cfg
+
+
+def test_many_classes_use_a_drop_down_and_relations_add_entity_labels():
+    many = [f"c{i}" for i in range(SELECT_LAYOUT_OVER + 1)]
+    assert 'layout="select"' in label_config(many)
+    rel = label_config(["r1", "r2"], relation=True)
+    assert '<Labels name="entity"' in rel and 'value="HEAD"' in rel and 'value="TAIL"' in rel
+    assert config_classes(rel) == ["r1", "r2"]
+
+
+def test_config_classes_of_foreign_or_broken_configs():
+    assert config_classes("<View><Text name='t' value='$x'/></View>") is None
+    assert config_classes("<View><Choices name='other' toName='t'><Choice value='a'/></Choices>"
+                          "</View>") is None
+    assert config_classes("not xml <") is None
+
+
+def test_task_carries_id_given_label_credibility_and_prediction_is_the_suggestion():
+    run = model_version("0.1.0", "abc")
+    assert run == "relabel-0.1.0-abc"
+    data = task_data(ROW, run)
+    assert data["relabel_id"] == "ex-1" and data["given_label"] == "refund"
+    assert data["credibility"] == pytest.approx(0.0312) and data["relabel_run"] == run
+    assert "suggests 'card'" in data["reason"] and data["reason"].startswith("Flagged")
+    pred = prediction(ROW, run)
+    assert pred["score"] == pytest.approx(0.0312) and pred["model_version"] == run
+    assert pred["result"] == [{"from_name": "label", "to_name": "text", "type": "choices",
+                               "value": {"choices": ["card"]}}]
+    [task] = tasks_json([ROW], run)
+    assert task["data"] == data and task["predictions"] == [pred]
+
+
+def test_abstention_predicts_the_given_label_and_says_why():
+    row = {**ROW, "suggested_label": None, "suggestion_confidence": None,
+           "alternative_label": "transfer", "alternative_prob": 0.4}
+    assert prediction(row, "v")["result"][-1]["value"]["choices"] == ["refund"]
+    assert task_data(row, "v")["suggested_label"] == ""
+    assert "no confident suggestion" in reason(row) and "'transfer'" in reason(row)
+    assert reason({**row, "flagged": False}).startswith("Not flagged")
+
+
+def test_relation_prediction_highlights_both_spans():
+    row = {**ROW, "text": "Bill Gates founded Microsoft", "head_start": 0, "head_end": 10,
+           "tail_start": 19, "tail_end": 28}
+    result = prediction(row, "v")["result"]
+    spans = {r["value"]["labels"][0]: r["value"] for r in result if r["type"] == "labels"}
+    assert spans["HEAD"]["text"] == "Bill Gates" and spans["TAIL"]["text"] == "Microsoft"
+    assert result[-1]["type"] == "choices"
+
+
+def _ann(aid, label, when, *, cancelled=False, user=7):
+    result = [] if label is None else [{"from_name": "label", "to_name": "text",
+                                        "type": "choices", "value": {"choices": [label]}}]
+    return {"id": aid, "result": result, "was_cancelled": cancelled, "completed_by": user,
+            "updated_at": when}
+
+
+def test_reviews_statuses_latest_decision_wins_and_skips_are_not_decisions():
+    data = lambda i, given: {"relabel_id": i, "given_label": given, "suggested_label": "b"}  # noqa: E731
+    tasks = [
+        {"id": 1, "data": data("x1", "a"), "annotations": [_ann(1, "a", "2026-01-01T10:00:00Z")]},
+        {"id": 2, "data": data("x2", "a"), "annotations": [
+            _ann(2, "c", "2026-01-01T10:00:00Z"), _ann(3, "b", "2026-01-02T10:00:00Z")]},
+        {"id": 3, "data": data("x3", "a"), "annotations": [
+            _ann(4, "b", "2026-01-01T10:00:00Z"),
+            _ann(5, None, "2026-01-03T10:00:00Z", cancelled=True)]},
+        {"id": 4, "data": data("x4", "a"), "annotations": [
+            _ann(6, None, "2026-01-01T10:00:00Z", cancelled=True)]},
+        {"id": 5, "data": data("x5", "a"), "annotations": []},
+        {"id": 6, "data": {"text": "not ours"}, "annotations": [_ann(7, "a", "2026-01-01")]},
+    ]
+    rev = reviews_from_tasks(tasks, {7: "ann@example.com"})
+    got = {r["id"]: (r["status"], r["reviewed_label"]) for r in rev.iter_rows(named=True)}
+    assert got == {"x1": ("accepted", "a"), "x2": ("changed", "b"), "x3": ("changed", "b"),
+                   "x4": ("skipped", None)}
+    assert set(rev["annotator"]) == {"ann@example.com"}
+    assert rev.filter(rev["id"] == "x2")["time"][0] == datetime(2026, 1, 2, 10,
+                                                                tzinfo=UTC)
+
+
+def test_credentials_from_env_then_config_file(tmp_path):
+    env = {"LABEL_STUDIO_URL": "http://127.0.0.1:8080/", "LABEL_STUDIO_API_KEY": "s3cret"}
+    creds = resolve_credentials(env)
+    assert creds.url == "http://127.0.0.1:8080" and creds.api_key == "s3cret"
+    assert "s3cret" not in repr(creds)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[label_studio]\nurl = "http://ls.example:8080"\napi_key = "fromfile"\n')
+    creds = resolve_credentials({"RELABEL_CONFIG": str(cfg)})
+    assert (creds.url, creds.api_key, creds.source) == ("http://ls.example:8080", "fromfile",
+                                                        str(cfg))
+    # the environment wins over the file
+    assert resolve_credentials({**env, "RELABEL_CONFIG": str(cfg)}).api_key == "s3cret"
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({}, "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY not set"),
+    ({"LABEL_STUDIO_URL": "http://x:1"}, "LABEL_STUDIO_API_KEY not set"),
+    ({"LABEL_STUDIO_URL": "localhost:8080", "LABEL_STUDIO_API_KEY": "k3y"}, "must look like"),
+])
+def test_credential_errors_are_one_line_and_never_show_the_key(tmp_path, env, needle):
+    env = {**env, "RELABEL_CONFIG": str(tmp_path / "missing.toml")}
+    with pytest.raises(LabelStudioError) as err:
+        resolve_credentials(env)
+    msg = str(err.value)
+    assert needle in msg and "\n" not in msg and "k3y" not in msg
+
+
+def test_broken_config_file_and_urls_with_passwords(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[label_studio\nurl=")
+    with pytest.raises(LabelStudioError, match="not a valid TOML"):
+        resolve_credentials({"RELABEL_CONFIG": str(cfg)})
+    assert public_url("http://bob:pw@host:8080/ls/") == "http://host:8080/ls"
