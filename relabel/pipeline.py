@@ -22,7 +22,6 @@ import polars as pl
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
 from relabel.encode import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_LENGTH,
     POOLINGS,
     Encoder,
@@ -70,7 +69,8 @@ class DenoiseConfig:
     label_col: str = DEFAULT_LABEL_COL
     id_col: str | None = None
     model: str | None = None
-    batch_size: int = DEFAULT_BATCH_SIZE
+    #: None = 64 on the CPU, 512 on a GPU
+    batch_size: int | None = None
     max_length: int = DEFAULT_MAX_LENGTH
     threshold: float | None = None
     #: None = the default for the posterior in use (relabel/correct/suggest.py)

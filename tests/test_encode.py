@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,43 @@ def test_unavailable_hub_model_is_one_line_error(monkeypatch):
 def test_key_changes_with_max_length(tiny_model_dir):
     assert Encoder(str(tiny_model_dir), max_length=64).key != Encoder(
         str(tiny_model_dir), max_length=32).key
+
+
+def test_half_precision_checkpoint_loads_in_float32(tiny_model_dir, tmp_path):
+    """Checkpoints stored in fp16 (common on the hub) must encode and fine-tune in float32 on the
+    CPU: transformers 5 would otherwise keep fp16 and clash with the float32 corrector head."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from relabel.correct.finetune import FinetuneCorrector
+
+    half = tmp_path / "half"
+    shutil.copytree(tiny_model_dir, half)
+    weights = load_file(half / "model.safetensors")
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+              half / "model.safetensors", metadata={"format": "pt"})
+    texts = ["card arrived", "refund please", "send money", "card lost"] * 3
+    vecs = Encoder(str(half), device="cpu").encode(texts)
+    ref = Encoder(str(tiny_model_dir), device="cpu").encode(texts)
+    assert vecs.dtype == np.float32
+    assert np.allclose(np.sum(vecs * ref, axis=1), 1.0, atol=1e-3)
+    est = FinetuneCorrector(n_classes=2, model=str(half), epochs=1, batch_size=4, device="cpu")
+    est.fit(np.asarray(texts, dtype=object), np.array([0, 1] * 6))
+    assert est.predict_proba(np.asarray(texts[:2], dtype=object)).shape == (2, 2)
+    assert next(est.net_.parameters()).dtype == torch.float32
+
+
+def test_batch_bounds_cap_rows_and_padded_tokens():
+    from relabel.encode import batch_bounds
+
+    lengths = np.array([2, 2, 3, 5, 8, 8, 40, 100])
+    assert batch_bounds(lengths, 3) == [(0, 3), (3, 6), (6, 8)]
+    bounds = batch_bounds(lengths, 4, max_tokens=16)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
+    assert all(a < b for a, b in bounds)
+    assert all(b2 == a1 for (_, b2), (a1, _) in itertools.pairwise(bounds))
+    for a, b in bounds:  # within the caps, or a single text that alone exceeds the token cap
+        assert b - a <= 4 and ((b - a) * lengths[b - 1] <= 16 or b - a == 1)
+    assert (6, 7) in bounds and (7, 8) in bounds

@@ -9,7 +9,7 @@ import typer
 
 from relabel.cli._util import app, handle_errors
 from relabel.correct import AUTO_MIN_PER_CLASS, CORRECTOR_CHOICES
-from relabel.encode import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
+from relabel.encode import DEFAULT_MAX_LENGTH
 from relabel.losses import LOSS_CHOICES
 from relabel.relation import SPAN_COLS, TYPE_COLS
 from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
@@ -61,8 +61,8 @@ def denoise_command(
                       "(default: the 0-based row number).")] = None,
     model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
                      "(default: the packaged all-MiniLM-L6-v2, offline).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Texts per encoder batch."
-                                            )] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
+                          "(default 64 on the CPU, 512 on a GPU).")] = None,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text."
                                             )] = DEFAULT_MAX_LENGTH,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "

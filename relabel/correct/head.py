@@ -38,7 +38,9 @@ class _SeededDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p <= 0:
             return x
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device) >= self.p
+        # drawn where the generator lives (the CPU) and moved: the same masks on any device
+        keep = (torch.rand(x.shape, generator=self.generator, device=self.generator.device)
+                >= self.p).to(x.device)
         return x * keep / (1.0 - self.p)
 
 
