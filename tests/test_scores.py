@@ -183,3 +183,23 @@ def test_approximate_graph_reports_its_recall():
                        for a, b in zip(approx.indices, exact.indices, strict=True)])
     assert abs(overlap - approx.recall) < 0.1 and approx.recall > 0.8
     assert (approx.indices != np.arange(len(emb))[:, None]).all()  # itself excluded
+
+
+def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyone():
+    from relabel.scores.kde import graph_class_neighbors
+
+    emb, labels, _ = make_clusters(n_per_class=30, n_classes=4, dim=8, flip=0.1, seed=3)
+    n = len(labels)
+    graph = build_knn_graph(emb, k=n - 1)
+    exact, _ = same_class_neighbors(emb, labels, 4, m=5)
+    from_graph = graph_class_neighbors(labels, 4, graph.indices, graph.sims, m=5)
+    np.testing.assert_allclose(from_graph, exact, atol=1e-5)
+    p_exact, k1 = kde_posterior(emb, labels, 4, m=5)
+    p_graph, k2 = kde_posterior(emb, labels, 4, m=5, graph=graph, exact_max_rows=0)
+    assert k1 == k2
+    np.testing.assert_allclose(p_graph, p_exact, atol=1e-6)
+    # a short graph: classes with no member among the k neighbours get only the floor
+    short = graph.truncate(10)
+    p_short, _ = kde_posterior(emb, labels, 4, m=5, graph=short, exact_max_rows=0)
+    np.testing.assert_allclose(p_short.sum(axis=1), 1.0)
+    assert (np.argmax(p_short, 1) == np.argmax(p_exact, 1)).mean() > 0.95

@@ -10,7 +10,7 @@ import numpy as np
 
 from relabel.neighbors import KnnGraph
 from relabel.scores.combine import combine_posteriors, given_label_score
-from relabel.scores.kde import kde_posterior, soft_labels
+from relabel.scores.kde import EXACT_MAX_ROWS, kde_posterior, soft_labels
 from relabel.scores.knn import knn_posterior, select_knn_params
 
 Scorer = Callable[..., tuple[np.ndarray, dict[str, Any]]]
@@ -29,8 +29,9 @@ def kde_scorer(
     embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """von Mises-Fisher KDE posterior with kappa chosen by leave-one-out likelihood."""
-    post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed)
-    return post, {"kappa": kappa}
+    post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed, graph=graph)
+    method = "graph" if len(labels) > EXACT_MAX_ROWS else "exact"
+    return post, {"kappa": kappa, "class_neighbors": method}
 
 
 SCORERS: dict[str, Scorer] = {"knn": knn_scorer, "kde": kde_scorer}

@@ -11,6 +11,13 @@ LSE_{j in M_c(i)} kappa (x_i . x_j - 1). A uniform floor eps / K keeps every pro
 kappa maximises the leave-one-out likelihood (1/N) sum_i log p_kde(y_i | i) of the given labels,
 measured on a sample of rows.
 
+M_c(i) is found exactly (one search per class) up to ``EXACT_MAX_ROWS`` rows. Above that the
+per-class searches cost O(N^2 D) and would dominate a million-row run, so M_c(i) is taken from
+the shared kNN graph instead: the (at most M) members of class c among the k nearest neighbours
+of i. A class with no member among them gets kernel mass 0 where the exact sum would be tiny
+(the kernel exp(kappa (s - 1)) vanishes far away); the uniform floor eps / K still applies. This
+is O(N k) time and O(chunk K M) memory.
+
 The soft label trusts the given label as much as it is credible:
 
     q_i = credibility_i * onehot(y_i) + (1 - credibility_i) * p_kde(. | i)
@@ -20,9 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from relabel.neighbors import same_class_neighbors
+from relabel.neighbors import KnnGraph, same_class_neighbors
 
 DEFAULT_M = 20
+#: above this many rows the class neighbours come from the kNN graph (module docstring)
+EXACT_MAX_ROWS = 50_000
 KAPPA_GRID = (1.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 EPS = 1e-3
 
@@ -44,6 +53,43 @@ def _posterior_from_sims(sims: np.ndarray, kappa: float, eps: float) -> np.ndarr
     return (1.0 - eps) * p + eps / n_classes
 
 
+def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarray,
+                          sims: np.ndarray, *, m: int) -> np.ndarray:
+    """Per class, the similarities to the (at most ``m``) members of that class among each row's
+    graph neighbours.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(N,)`` int class codes of all rows.
+    indices, sims : np.ndarray
+        ``(Q, k)`` neighbour rows and similarities of the query rows, nearest first, the query
+        itself excluded.
+    m : int
+        Members kept per class.
+
+    Returns
+    -------
+    np.ndarray
+        ``(Q, K, m)`` float32, nearest first; ``-inf`` where a class has fewer members there.
+    """
+    q, k = indices.shape
+    cls = labels[indices]
+    order = np.argsort(cls, axis=1, kind="stable")  # by class, nearest first within a class
+    cls_sorted = np.take_along_axis(cls, order, axis=1)
+    sims_sorted = np.take_along_axis(sims, order, axis=1)
+    pos = np.broadcast_to(np.arange(k), (q, k))
+    first = np.ones((q, k), dtype=bool)
+    first[:, 1:] = cls_sorted[:, 1:] != cls_sorted[:, :-1]
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
+    rank = pos - start  # position within the row's run of that class
+    keep = rank < m
+    out = np.full((q, n_classes, m), -np.inf, dtype=np.float32)
+    rows = np.broadcast_to(np.arange(q)[:, None], (q, k))
+    out[rows[keep], cls_sorted[keep], rank[keep]] = sims_sorted[keep]
+    return out
+
+
 def kde_posterior(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -53,8 +99,10 @@ def kde_posterior(
     m: int = DEFAULT_M,
     eps: float = EPS,
     sample_size: int = 5000,
-    chunk_size: int = 8192,
+    chunk_size: int | None = None,
     seed: int = 0,
+    graph: KnnGraph | None = None,
+    exact_max_rows: int = EXACT_MAX_ROWS,
 ) -> tuple[np.ndarray, float]:
     """Leave-one-out von Mises-Fisher KDE posterior ``p_kde(c | i)``.
 
@@ -74,10 +122,14 @@ def kde_posterior(
         Weight of the uniform floor.
     sample_size : int
         Rows used to choose kappa.
-    chunk_size : int
-        Rows processed at once (memory ``chunk_size * K * m``).
+    chunk_size : int, optional
+        Rows processed at once (memory ``chunk_size * K * m`` floats); default: about 128 MB.
     seed : int
         Seed of the kappa-selection sample.
+    graph : KnnGraph, optional
+        The shared neighbour graph; used for the class neighbours above ``exact_max_rows`` rows.
+    exact_max_rows : int
+        Largest N searched exactly per class.
 
     Returns
     -------
@@ -88,12 +140,23 @@ def kde_posterior(
     """
     labels = np.asarray(labels)
     n = len(labels)
+    if chunk_size is None:
+        chunk_size = max(256, (32 << 20) // max(1, n_classes * m))
+    use_graph = graph is not None and n > exact_max_rows
+
+    def neighbours(rows: np.ndarray) -> np.ndarray:
+        if use_graph:
+            assert graph is not None
+            return graph_class_neighbors(labels, n_classes, graph.indices[rows],
+                                         graph.sims[rows], m=m)
+        return same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)[0]
+
     post = np.empty((n, n_classes))
     done = np.zeros(n, dtype=bool)
     if kappa is None:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
-        sims, _ = same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)
+        sims = neighbours(rows)
         best = -np.inf
         for kap in KAPPA_GRID:
             p = _posterior_from_sims(sims, kap, eps)
@@ -108,8 +171,7 @@ def kde_posterior(
     todo = np.flatnonzero(~done)
     for start in range(0, len(todo), chunk_size):
         rows = todo[start : start + chunk_size]
-        sims, _ = same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)
-        post[rows] = _posterior_from_sims(sims, kappa, eps)
+        post[rows] = _posterior_from_sims(neighbours(rows), kappa, eps)
     return post, float(kappa)
 
 

@@ -1,0 +1,125 @@
+"""Credibility scoring at scale (issue 7): `relabel denoise --embeddings E.npy --corrector none`
+on synthetic clustered embeddings, as a subprocess, with wall time per stage and peak memory.
+
+Usage: python bench/bench_scale.py [--rows 10000,100000,1000000] [--dim 384] [--classes 50]
+                                   [--markdown FILE] [--plot FILE.png]
+
+Data: ``rows`` unit vectors in ``classes`` Gaussian clusters (noise scale 0.6 around random
+centres, 384 dims), 10% of the labels flipped uniformly; a CSV with an id, a short text and the
+label. The embeddings are written once as float32 ``.npy`` and memory-mapped by relabel. Peak
+memory is the maximum resident set size of the denoise process (``/usr/bin/time -v``). AP is
+the average precision of (1 - credibility) for finding the flipped labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_denoise import append_markdown  # noqa: E402
+
+
+def make_data(work: Path, n: int, dim: int, classes: int, seed: int = 0) -> np.ndarray:
+    """Write ``data.csv`` and ``emb.npy`` (chunked); return the flipped-label mask."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)).astype(np.float32)
+    true = rng.integers(0, classes, n)
+    labels = true.copy()
+    flip = rng.random(n) < 0.1
+    labels[flip] = (true[flip] + rng.integers(1, classes, flip.sum())) % classes
+    emb = np.lib.format.open_memmap(work / "emb.npy", mode="w+", dtype=np.float32,
+                                    shape=(n, dim))
+    for s in range(0, n, 100_000):
+        part = centres[true[s : s + 100_000]] + rng.normal(
+            scale=0.6, size=(len(true[s : s + 100_000]), dim)).astype(np.float32)
+        emb[s : s + len(part)] = part / np.linalg.norm(part, axis=1, keepdims=True)
+    emb.flush()
+    del emb
+    pl.DataFrame({"id": np.arange(n).astype(str), "text": [f"t{i}" for i in range(n)],
+                  "label": np.char.add("c", labels.astype(str))}).write_csv(work / "data.csv")
+    return flip
+
+
+def run(work: Path, n: int, flip: np.ndarray) -> dict:
+    out = work / "out"
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "relabel", "denoise",
+           str(work / "data.csv"), "--id-col", "id", "--embeddings", str(work / "emb.npy"),
+           "--corrector", "none", "--out", str(out), "--quiet"]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-3000:])
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+    summary = json.loads((out / "summary.json").read_text())
+    from sklearn.metrics import average_precision_score
+
+    cred = pl.read_parquet(out / "scores.parquet", columns=["credibility"])["credibility"]
+    return {"rows": n, "wall_s": wall, "peak_gb": rss_kb / 1024**2,
+            "stages": summary["seconds"],
+            "neighbors": summary["params"].get("neighbors", {}),
+            "ap": float(average_precision_score(flip, 1 - cred.to_numpy()))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="10000,100000,1000000")
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--classes", type=int, default=50)
+    ap.add_argument("--markdown", default=None)
+    ap.add_argument("--plot", default=None)
+    args = ap.parse_args()
+    results = []
+    print("| rows | wall s | read | encode (load) | score | write | report | peak GB | AP | "
+          "neighbour graph |\n|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    lines = []
+    for n in map(int, args.rows.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            flip = make_data(work, n, args.dim, args.classes)
+            r = run(work, n, flip)
+        results.append(r)
+        st = r["stages"]
+        nb = r["neighbors"]
+        line = (f"| {n} | {r['wall_s']:.1f} | {st.get('read', 0):.1f} | "
+                f"{st.get('encode', 0):.1f} | {st.get('score', 0):.1f} | "
+                f"{st.get('write', 0):.1f} | {st.get('report', 0):.1f} | {r['peak_gb']:.2f} | "
+                f"{r['ap']:.3f} | {nb.get('method', '?')}, recall@k "
+                f"{nb.get('recall_at_k', 'exact')} |")
+        lines.append(line)
+        print(line, flush=True)
+    header = [f"Command: `python bench/bench_scale.py --rows {args.rows}` ({args.dim} dims, "
+              f"{args.classes} classes, 10% flipped; 2 cores).", "",
+              "| rows | wall s | read | encode (load) | score | write | report | peak GB | AP | "
+              "neighbour graph |", "|---|---|---|---|---|---|---|---|---|---|"]
+    append_markdown(args.markdown, [*header, *lines])
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+        ns = [r["rows"] for r in results]
+        ax[0].loglog(ns, [r["wall_s"] for r in results], "o-")
+        ax[0].set(xlabel="rows", ylabel="seconds", title="denoise --embeddings, no corrector")
+        ax[1].semilogx(ns, [r["peak_gb"] for r in results], "o-")
+        ax[1].set(xlabel="rows", ylabel="peak GB", title="peak memory")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
