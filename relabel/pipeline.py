@@ -69,7 +69,7 @@ class DenoiseConfig:
     label_col: str = DEFAULT_LABEL_COL
     id_col: str | None = None
     model: str | None = None
-    #: None = 64 on the CPU, 512 on a GPU
+    #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
     batch_size: int | None = None
     max_length: int = DEFAULT_MAX_LENGTH
     threshold: float | None = None

@@ -62,7 +62,8 @@ def denoise_command(
     model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
                      "(default: the packaged all-MiniLM-L6-v2, offline).")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
-                          "(default 64 on the CPU, 512 on a GPU).")] = None,
+                          "(default 64 on the CPU; on a GPU up to 2048 texts and 131,072 "
+                          "tokens).")] = None,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text."
                                             )] = DEFAULT_MAX_LENGTH,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
