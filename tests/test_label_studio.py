@@ -33,7 +33,7 @@ def review_run(tmp_path_factory):
 
 def _tasks(server, pid) -> list[dict]:
     with LabelStudioClient(server.credentials) as c:
-        return [t for page in c.iter_tasks(pid, annotated=False) for t in page]
+        return [t for page in c.iter_tasks(pid) for t in page]
 
 
 def _full_tasks(server, pid) -> list[dict]:

@@ -34,13 +34,6 @@ PAGE_SIZE = 1000
 DEFAULT_TIMEOUT = 120.0
 #: what listing a project returns per task: enough to key it and to know if a human touched it
 LIST_FIELDS = ("id", "data", "total_annotations", "cancelled_annotations", "drafts")
-#: Data Manager filter: tasks with a submitted or a skipped (cancelled) annotation
-ANNOTATED_FILTER = {"filters": {"conjunction": "or", "items": [
-    {"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number",
-     "value": 0},
-    {"filter": "filter:tasks:cancelled_annotations", "operator": "greater", "type": "Number",
-     "value": 0},
-]}}
 
 
 class LabelStudioError(RelabelError):
@@ -230,21 +223,15 @@ class LabelStudioClient:
                           json=fields)
 
     # -- tasks -------------------------------------------------------------------------------
-    def iter_tasks(self, project_id: int, *, annotated: bool = False,
-                   page_size: int = PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the project's tasks as raw JSON dicts.
-
-        By default only ``LIST_FIELDS`` (cheap). With ``annotated``: only tasks that have an
-        annotation (submitted or skipped), with their full ``annotations``.
-        """
+    def iter_tasks(self, project_id: int, *, page_size: int = PAGE_SIZE
+                   ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the project's tasks as raw JSON dicts with the ``LIST_FIELDS`` only (cheap:
+        enough to key a task and to know whether a reviewer touched it)."""
         page = 1
         while True:
             params: dict[str, Any] = {"project": project_id, "page": page,
-                                      "page_size": page_size}
-            if annotated:
-                params.update(fields="all", query=json.dumps(ANNOTATED_FILTER))
-            else:
-                params.update(fields="task_only", include=",".join(LIST_FIELDS))
+                                      "page_size": page_size, "fields": "task_only",
+                                      "include": ",".join(LIST_FIELDS)}
             try:
                 data = self._json("GET", "api/tasks", "list the tasks of", params=params)
             except LabelStudioError as exc:  # asking past the last page answers 404
