@@ -232,7 +232,14 @@ class Encoder:
         pad_id = self._tokenizer.pad_token_id or 0
         gpu = str(self.device).startswith("cuda")
         norm = torch.nn.functional.normalize
-        done: list[tuple[np.ndarray, Any]] = []
+        # on a GPU the vectors stay there until a flush: no synchronisation per batch
+        pending: list[tuple[np.ndarray, Any]] = []
+
+        def flush() -> None:
+            for i, v in pending:
+                out[i] = v.cpu().numpy()
+            pending.clear()
+
         with torch.inference_mode():
             for start, end in batch_bounds(lengths[order], self.batch_size, self._token_cap):
                 idx = order[start:end]
@@ -255,16 +262,15 @@ class Encoder:
                         at = norm(hidden[rows, pos.clamp(min=0)], dim=-1)
                         parts.insert(j, torch.where((pos >= 0)[:, None], at, pooled))
                     pooled = norm(torch.cat(parts, dim=1), dim=-1)
-                # on a GPU the vectors stay there until the end: no synchronisation per batch
-                done.append((idx, pooled if gpu else pooled.numpy()))
+                if gpu:
+                    pending.append((idx, pooled))
+                    if len(pending) >= 64:
+                        flush()
+                else:
+                    out[idx] = pooled.numpy()
                 if progress is not None:
                     progress.update(len(idx))
-                if not gpu or len(done) >= 64:
-                    for i, v in done:
-                        out[i] = v if isinstance(v, np.ndarray) else v.cpu().numpy()
-                    done.clear()
-        for i, v in done:
-            out[i] = v if isinstance(v, np.ndarray) else v.cpu().numpy()
+        flush()
         return out
 
 

@@ -25,7 +25,7 @@ import polars as pl
 
 from relabel.errors import RelabelInputError
 from relabel.io import KEYED_JSON, detect_format, write_table
-from relabel.review import REVIEWS_FILE, human_decisions, read_reviews
+from relabel.review import DECISIONS_SCHEMA, REVIEWS_FILE, human_decisions, read_reviews
 from relabel.rundir import load_run, read_source, run_classes
 
 APPLY_CHOICES = ("suggestions", "reviewed", "reviewed+suggestions", "none")
@@ -100,7 +100,7 @@ def export_dataset(
     if to.resolve() == Path(run["input"]).resolve():
         raise RelabelInputError("refusing to overwrite the input file; choose another --to",
                                 path=to)
-    human = pl.DataFrame(schema={"row": pl.Int64})
+    human = pl.DataFrame(schema=DECISIONS_SCHEMA)
     if apply.startswith("reviewed"):
         human = human_decisions(read_reviews(run_dir), scores, run_classes(run_dir, scores),
                                 path=Path(run_dir) / REVIEWS_FILE)
@@ -108,8 +108,7 @@ def export_dataset(
     label_col = run["label_col"]
     label_dtype = table.schema[label_col]
 
-    human_changed = (human.filter(pl.col("reviewed_label") != pl.col("label")) if human.height
-                     else human.clear())
+    human_changed = human.filter(pl.col("reviewed_label") != pl.col("label"))
     decided = pl.col("row").is_in(human["row"].to_list())
     auto_mask = (pl.col("flagged") & pl.col("suggested_label").is_not_null() & ~decided
                  if apply in ("suggestions", "reviewed+suggestions") else pl.lit(False))
@@ -120,8 +119,7 @@ def export_dataset(
 
     updates = pl.concat([
         automatic.select("row", pl.col("suggested_label").alias("new")),
-        *([human_changed.select("row", pl.col("reviewed_label").alias("new"))]
-          if human_changed.height else []),
+        human_changed.select("row", pl.col("reviewed_label").alias("new")),
     ])
     new_labels = pl.Series(label_col, table[label_col].cast(pl.String, strict=False).to_list(),
                            dtype=pl.String)

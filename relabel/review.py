@@ -27,6 +27,10 @@ ONLY_CHOICES = ("flagged", "all")
 REVIEWS_COLUMNS = ("id", "given_label", "reviewed_label", "status", "annotator", "time")
 #: statuses that are decisions; "skipped" (skipped or cancelled in the tool) is not one
 DECISIONS = ("accepted", "changed")
+#: what :func:`human_decisions` returns (also the empty frame when nothing was reviewed)
+DECISIONS_SCHEMA = {"row": pl.Int64, "id": pl.String, "label": pl.String,
+                    "reviewed_label": pl.String, "status": pl.String, "annotator": pl.String,
+                    "time": pl.Datetime("us", "UTC")}
 
 
 @dataclass
@@ -167,8 +171,8 @@ def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[s
         raise RelabelInputError(f"{unknown.height} reviewed ids are not in this run (e.g. {ids}); "
                                 "pull from the project this run was pushed to", path=path,
                                 column="id")
-    return joined.select("row", "id", "label", "reviewed_label", "status", "annotator", "time")
+    return joined.select(list(DECISIONS_SCHEMA))
 
 
-__all__ = ["DECISIONS", "ONLY_CHOICES", "REVIEWS_COLUMNS", "REVIEWS_FILE", "ReviewItems",
-           "human_decisions", "read_reviews", "review_items", "write_reviews"]
+__all__ = ["DECISIONS", "DECISIONS_SCHEMA", "ONLY_CHOICES", "REVIEWS_COLUMNS", "REVIEWS_FILE",
+           "ReviewItems", "human_decisions", "read_reviews", "review_items", "write_reviews"]

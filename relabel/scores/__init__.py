@@ -10,7 +10,7 @@ import numpy as np
 
 from relabel.neighbors import KnnGraph
 from relabel.scores.combine import combine_posteriors, given_label_score
-from relabel.scores.kde import EXACT_MAX_ROWS, kde_posterior, soft_labels
+from relabel.scores.kde import class_neighbor_method, kde_posterior, soft_labels
 from relabel.scores.knn import knn_posterior, select_knn_params
 
 Scorer = Callable[..., tuple[np.ndarray, dict[str, Any]]]
@@ -30,8 +30,8 @@ def kde_scorer(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """von Mises-Fisher KDE posterior with kappa chosen by leave-one-out likelihood."""
     post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed, graph=graph)
-    method = "graph" if len(labels) > EXACT_MAX_ROWS else "exact"
-    return post, {"kappa": kappa, "class_neighbors": method}
+    return post, {"kappa": kappa,
+                  "class_neighbors": class_neighbor_method(len(labels), graph)}
 
 
 SCORERS: dict[str, Scorer] = {"knn": knn_scorer, "kde": kde_scorer}

@@ -90,6 +90,13 @@ def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarra
     return out
 
 
+def class_neighbor_method(n: int, graph: KnnGraph | None,
+                          exact_max_rows: int = EXACT_MAX_ROWS) -> str:
+    """``"graph"`` when the class neighbours of ``n`` rows come from the kNN graph, else
+    ``"exact"`` (module docstring)."""
+    return "graph" if graph is not None and n > exact_max_rows else "exact"
+
+
 def kde_posterior(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -142,7 +149,7 @@ def kde_posterior(
     n = len(labels)
     if chunk_size is None:
         chunk_size = max(256, (32 << 20) // max(1, n_classes * m))
-    use_graph = graph is not None and n > exact_max_rows
+    use_graph = class_neighbor_method(n, graph, exact_max_rows) == "graph"
 
     def neighbours(rows: np.ndarray) -> np.ndarray:
         if use_graph:
