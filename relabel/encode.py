@@ -171,9 +171,17 @@ class Encoder:
         self.device = device
         self.pooling = pooling
         self._resolved = resolve_model(model)
+        self._requested = (batch_size, device)
         self._tokenizer: Any = None
         self._model: Any = None
         self._token_cap: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
+        state = dict(self.__dict__)
+        state.update(_tokenizer=None, _model=None, _token_cap=None)
+        state["batch_size"], state["device"] = state["_requested"]
+        return state
 
     @property
     def key(self) -> str:
@@ -337,6 +345,11 @@ class EmbeddingCache:
         return target
 
 
+def _encode_shard(texts: list[str], encoder: TextEncoder) -> np.ndarray:
+    """One shard, on whichever machine runs it."""
+    return encoder.encode(texts)
+
+
 def embed_texts(
     texts: Sequence[str],
     encoder: TextEncoder,
@@ -344,11 +357,14 @@ def embed_texts(
     cache_dir: str | Path | None = None,
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: Any = None,
+    engine: Any = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Embed ``texts`` with ``encoder``, reusing and filling the on-disk cache.
 
     Duplicate texts are encoded once. Texts missing from the cache are sorted by length and
-    encoded shard by shard; each shard is saved as soon as it is done.
+    encoded shard by shard; each shard is saved as soon as it is done. With a Dask ``engine``
+    (:mod:`relabel.engine`) the shards are encoded on its workers, which receive the encoder
+    once and load its model themselves.
 
     Returns
     -------
@@ -374,13 +390,23 @@ def embed_texts(
     new_v: list[np.ndarray] = []
     if len(missing):
         by_len = missing[np.argsort([len(texts[first[u]]) for u in missing], kind="stable")]
-        for start in range(0, len(by_len), shard_size):
-            part = by_len[start : start + shard_size]
-            vecs = encoder.encode([texts[first[u]] for u in part], progress=progress)
+        shards = [by_len[start : start + shard_size]
+                  for start in range(0, len(by_len), shard_size)]
+        if engine is None or engine.name == "local":
+            done = ((i, encoder.encode([texts[first[u]] for u in part], progress=progress))
+                    for i, part in enumerate(shards))
+        else:  # shards on the cluster, each saved here as it comes back
+            done = engine.map_unordered(_encode_shard,
+                                        [[texts[first[u]] for u in part] for part in shards],
+                                        encoder=encoder)
+        for i, vecs in done:
+            part = shards[i]
             if cache is not None:
                 cache.add(uniq[part], vecs)
             new_h.append(uniq[part])
             new_v.append(vecs)
+            if progress is not None and engine is not None and engine.name != "local":
+                progress.update(len(part))
 
     dim = (cached_v.shape[1] if cached_v is not None else new_v[0].shape[1])
     uniq_vecs = np.empty((len(uniq), dim), dtype=np.float32)

@@ -15,7 +15,7 @@ import polars as pl
 from relabel.errors import RelabelInputError
 from relabel.io import file_fingerprint
 from relabel.relation import detect_layout, encoder_inputs, relation_table, validate_spans
-from relabel.validation import build_examples
+from relabel.validation import Problems, build_examples, few_per_fold_warning
 
 if TYPE_CHECKING:
     from relabel.pipeline import DenoiseConfig
@@ -24,8 +24,13 @@ if TYPE_CHECKING:
 REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")
 
 
-def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict[str, Any]:
+def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
+              problems: Problems | None = None) -> dict[str, Any]:
     """Validate the table for the task and build the encoder's inputs.
+
+    With a collecting ``problems`` (``relabel check``) every problem is recorded instead of the
+    first being raised, and only the validation runs: the result then holds ``task``,
+    ``layout``, ``examples`` (None when errors left nothing to build) and ``warnings``.
 
     Returns ``task`` (text or relation), ``layout`` (relation layout or None), ``examples`` and
     ``warnings`` from :func:`build_examples`, the resolved ``label_col``, the ``pooling`` the
@@ -45,7 +50,12 @@ def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict
                                     path=data)
         examples, warnings = build_examples(
             table, path=data, text_col=cfg.text_col, label_col=cfg.label_col,
-            id_col=cfg.id_col, drop_invalid=cfg.drop_invalid)
+            id_col=cfg.id_col, drop_invalid=cfg.drop_invalid, problems=problems)
+        if examples is not None:
+            warnings += few_per_fold_warning(examples, cfg.folds)
+        if problems is not None and problems.collect:
+            return {"task": "text", "layout": None, "examples": examples, "warnings": warnings}
+        assert examples is not None
         return {"task": "text", "layout": None, "examples": examples, "warnings": warnings,
                 "rows": table.height,
                 "label_col": cfg.label_col, "pooling": cfg.pooling or "mean",
@@ -60,12 +70,19 @@ def read_task(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig) -> dict
     id_col = cfg.id_col or ("id" if layout == "wrench" else None)
     examples, warnings = build_examples(
         rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
-        drop_invalid=cfg.drop_invalid, extra_cols=REL_COLS)
+        drop_invalid=cfg.drop_invalid, extra_cols=REL_COLS, problems=problems)
+    collect = problems is not None and problems.collect
+    if examples is None:
+        return {"task": "relation", "layout": layout, "examples": None, "warnings": warnings}
+    warnings += few_per_fold_warning(examples, cfg.folds)
     spans = [examples[c].to_numpy() for c in REL_COLS[:4]]
     span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
                   "wrench": "data.span1, data.span2"}.get(layout, ", ".join(cfg.span_cols))
     validate_spans(examples["text"].to_list(), *spans, rows=examples["row"].to_numpy(),
-                   path=data, columns=span_names)
+                   path=data, columns=span_names, problems=problems)
+    if collect:
+        return {"task": "relation", "layout": layout, "examples": examples.drop(REL_COLS),
+                "warnings": warnings}
     marked, packed = encoder_inputs(examples["text"].to_list(), *spans,
                                     examples["__htype"].to_list(),
                                     examples["__ttype"].to_list())
@@ -97,32 +114,60 @@ def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
                     chunk_size: int = 65536) -> np.ndarray:
     """Precomputed embeddings for the kept input rows, L2-normalised, ``(len(rows), D)`` float32.
 
-    The ``.npy`` file is memory-mapped and read in chunks of rows, so only the result is held in
-    memory. Raises RelabelInputError for an unreadable file, a shape that is not ``(n_rows, D)``,
-    or non-finite values (naming the first bad row, 1-based).
+    The ``.npy`` file is read in chunks of consecutive rows with plain file reads (not a memory
+    map, whose pages would count as resident on top of the result), so only the result and one
+    chunk are held in memory. Raises RelabelInputError for an unreadable file, a shape that is
+    not ``(n_rows, D)``, or non-finite values (naming the first bad row, 1-based).
     """
     path = Path(path)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and (np.diff(rows) <= 0).any():
+        raise ValueError("rows must be strictly increasing")
     try:
-        mm = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
     except FileNotFoundError:
         raise RelabelInputError("no such file", path=path) from None
     except (OSError, ValueError) as exc:
         raise RelabelInputError(f"cannot read embeddings ({str(exc).splitlines()[0][:120]}); "
                                 "expected a .npy array written by numpy.save", path=path) from None
-    if mm.ndim != 2 or mm.shape[0] != n_rows or mm.shape[1] < 1:
-        raise RelabelInputError(f"embeddings have shape {tuple(mm.shape)} but the dataset has "
+    if len(shape) != 2 or shape[0] != n_rows or shape[1] < 1:
+        raise RelabelInputError(f"embeddings have shape {tuple(shape)} but the dataset has "
                                 f"{n_rows} rows: expected ({n_rows}, D), row i = input row i",
                                 path=path)
-    if not np.issubdtype(mm.dtype, np.number):
-        raise RelabelInputError(f"embeddings must be numbers, found {mm.dtype}", path=path)
-    out = np.empty((len(rows), mm.shape[1]), dtype=np.float32)
-    for start in range(0, len(rows), chunk_size):
-        part = np.asarray(mm[rows[start : start + chunk_size]], dtype=np.float32)
-        finite = np.isfinite(part).all(axis=1)
-        if not finite.all():
-            bad = int(rows[start + int(np.argmin(finite))]) + 1
-            raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
-                                    rows=[bad])
-        norms = np.linalg.norm(part, axis=1, keepdims=True)
-        out[start : start + len(part)] = part / np.maximum(norms, 1e-12)
+    if not np.issubdtype(dtype, np.number) or dtype.hasobject:
+        raise RelabelInputError(f"embeddings must be numbers, found {dtype}", path=path)
+    if path.stat().st_size < offset + n_rows * shape[1] * dtype.itemsize:
+        raise RelabelInputError("embeddings file is truncated", path=path)
+    dim = shape[1]
+    out = np.empty((len(rows), dim), dtype=np.float32)
+    mm = np.load(path, mmap_mode="r") if fortran else None  # rare: column-major files
+    done = 0
+    with open(path, "rb") as f:
+        while done < len(rows):
+            # the next block of consecutive file rows holding at most chunk_size wanted rows
+            first = int(rows[done])
+            stop = int(np.searchsorted(rows, first + chunk_size, side="left"))
+            stop = max(stop, done + 1)
+            want = rows[done:stop]
+            last = int(want[-1]) + 1
+            if mm is not None:
+                block = np.asarray(mm[first:last])
+            else:
+                f.seek(offset + first * dim * dtype.itemsize)
+                block = np.fromfile(f, dtype=dtype, count=(last - first) * dim)
+                block = block.reshape(last - first, dim)
+            part = block[want - first].astype(np.float32)
+            finite = np.isfinite(part).all(axis=1)
+            if not finite.all():
+                bad = int(want[int(np.argmin(finite))]) + 1
+                raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
+                                        rows=[bad])
+            norms = np.linalg.norm(part, axis=1, keepdims=True)
+            out[done:stop] = part / np.maximum(norms, 1e-12)
+            done = stop
     return out

@@ -1,9 +1,23 @@
 """One k-nearest-neighbour graph over the embeddings, built once and shared by every scorer.
 
-Search is maximum inner product (= cosine similarity on L2-normalised vectors) with FAISS: exact
-up to ``EXACT_MAX_ROWS`` rows, and above that an inverted-file index (IVF, ``4 sqrt(N)`` lists,
-``nprobe`` of them searched), whose recall@k against exact search is measured on a sample of
-queries and returned with the graph, so every run reports how approximate it was.
+Search is maximum inner product (= cosine similarity on L2-normalised vectors). Up to
+``EXACT_MAX_ROWS`` rows it is exact (FAISS flat search). Above that it is a *blocked
+inverted-file* search, designed here for building a whole graph rather than answering single
+queries:
+
+1. spherical k-means splits the rows into ``nlist = sqrt(N)`` lists (trained on a sample), and
+   every row finds its ``nprobe`` nearest centroids (the first is its list);
+2. for each list L, the candidates are the members of every list that one of L's members has
+   among its nearest: most-voted lists first, up to ``MAX_CANDIDATES_FACTOR * nprobe * N / nlist``
+   rows (at least L itself and k + 1 rows), so lopsided lists cannot blow up the cost;
+3. all of L's members are searched exactly against those candidates at once, as one matrix
+   product (BLAS) plus a top-k.
+
+Per-query IVF probing (FAISS ``IndexIVFFlat``) scans about as many vectors per query but one
+query at a time; doing it list by list turns the scan into matrix products, which is what
+makes a million rows fit in a couple of minutes on two cores (bench/RESULTS.md, issue 7). The
+graph's recall@k against exact search is measured on a sample of queries and returned with it,
+so every run reports how approximate it was.
 """
 
 from __future__ import annotations
@@ -13,9 +27,15 @@ from typing import Any
 
 import numpy as np
 
-#: above this many rows the graph is built with an approximate (IVF) index
-EXACT_MAX_ROWS = 200_000
-DEFAULT_NPROBE = 32
+#: above this many rows the graph is built by the blocked inverted-file search
+EXACT_MAX_ROWS = 100_000
+#: nearest lists of each row (its votes for its list's candidates, module docstring)
+DEFAULT_NPROBE = 5
+#: k-means: training rows per list, iterations
+TRAIN_PER_LIST = 40
+KMEANS_ITERATIONS = 10
+#: at most this many times ``nprobe * N / nlist`` candidate rows per list
+MAX_CANDIDATES_FACTOR = 4
 RECALL_SAMPLE = 1000
 
 
@@ -26,14 +46,15 @@ class KnnGraph:
     Attributes
     ----------
     indices : np.ndarray
-        ``(N, k)`` int64 neighbour row numbers.
+        ``(N, k)`` int32 neighbour row numbers (int64 above 2**31 - 1 rows).
     sims : np.ndarray
         ``(N, k)`` float32 cosine similarities, non-increasing along each row.
     """
 
     indices: np.ndarray
     sims: np.ndarray
-    #: "exact" or "ivf"; for ivf, recall@k of the graph against exact search on a sample
+    #: "exact" or "ivf" (blocked inverted file); for ivf, recall@k of the graph against exact
+    #: search on a sample
     method: str = "exact"
     recall: float | None = None
 
@@ -76,21 +97,77 @@ def _drop_self(idx: np.ndarray, sims: np.ndarray, self_ids: np.ndarray, k: int
     return idx[keep].reshape(len(idx), -1)[:, :k], sims[keep].reshape(len(idx), -1)[:, :k]
 
 
-def _ivf_index(vectors: np.ndarray, nprobe: int, seed: int) -> Any:
-    """Approximate inner-product IVF index over ``vectors (M, D)``, trained on a sample."""
+def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: int = 1
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means lists: ``centroids (nlist, D)``, trained on at most
+    ``TRAIN_PER_LIST * nlist`` sampled rows, and every row's ``top`` nearest lists, nearest
+    first, ``(N, top)`` int32."""
     import faiss
 
-    n, d = vectors.shape
-    nlist = max(1, int(4 * np.sqrt(n)))
-    quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    n, d = embeddings.shape
     rng = np.random.default_rng(seed)
-    train = vectors[np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))]
-    index.train(np.ascontiguousarray(train, dtype=np.float32))
-    for start in range(0, n, 65536):
-        index.add(np.ascontiguousarray(vectors[start : start + 65536], dtype=np.float32))
-    index.nprobe = min(nprobe, nlist)
-    return index, quantizer
+    sample = np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))
+    km = faiss.Kmeans(d, nlist, niter=KMEANS_ITERATIONS, spherical=True, seed=seed,
+                      min_points_per_centroid=1, verbose=False)
+    km.train(np.ascontiguousarray(embeddings[sample], dtype=np.float32))
+    centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
+    top = min(top, nlist)
+    assign = np.empty((n, top), dtype=np.int32)
+    for start in range(0, n, chunk):
+        part = np.ascontiguousarray(embeddings[start : start + chunk], dtype=np.float32)
+        assign[start : start + len(part)] = faiss.knn(part, centroids, top,
+                                                      faiss.METRIC_INNER_PRODUCT)[1]
+    return centroids, assign
+
+
+def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int, seed: int, chunk: int,
+                 out_idx: np.ndarray, out_sims: np.ndarray, max_queries: int = 4096) -> None:
+    """Fill ``out_idx``/``out_sims`` ``(N, k)`` by the blocked inverted-file search (module
+    docstring)."""
+    import faiss
+
+    n = embeddings.shape[0]
+    nlist = max(1, int(np.sqrt(n)))
+    centroids, nearest = _partition(embeddings, nlist, seed, chunk, top=nprobe)
+    assign = nearest[:, 0].astype(np.int64)
+    members = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[members], np.arange(nlist + 1))
+    sizes = np.diff(bounds)
+    budget = int(MAX_CANDIDATES_FACTOR * nprobe * n / nlist)
+    near = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")
+    rank = np.empty(nlist, dtype=np.int64)
+    probes = {}
+    for lst in np.flatnonzero(sizes):
+        # every list one of lst's members has among its nprobe nearest, most votes first
+        # (ties: nearest centroid first), lst itself always first
+        votes = np.bincount(nearest[members[bounds[lst] : bounds[lst + 1]]].ravel(),
+                            minlength=nlist).astype(np.float64)
+        votes[lst] = np.inf
+        rank[near[lst]] = np.arange(nlist)
+        order = np.lexsort((rank, -votes))
+        cum = np.cumsum(sizes[order])
+        # ... up to the budget of rows, and at least k + 1 rows
+        take = min(int((votes > 0).sum()), int(np.searchsorted(cum, budget, side="right")))
+        take = min(max(take, 1, int(np.searchsorted(cum, k + 1)) + 1), len(order))
+        probes[lst] = order[:take]
+    # one reused buffer for the candidates' vectors (no page faults per list)
+    buf = np.empty((max(int(sizes[p].sum()) for p in probes.values()), embeddings.shape[1]),
+                   dtype=np.float32)
+    for lst, probe in probes.items():
+        cand = np.concatenate([members[bounds[j] : bounds[j + 1]] for j in probe])
+        base = buf[: len(cand)]
+        if embeddings.dtype == np.float32:
+            np.take(embeddings, cand, axis=0, out=base)
+        else:
+            base[...] = embeddings[cand]
+        kk = min(k + 1, len(cand))
+        rows_all = members[bounds[lst] : bounds[lst + 1]]
+        for q0 in range(0, len(rows_all), max_queries):
+            rows = rows_all[q0 : q0 + max_queries]
+            q = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
+            sims, idx = faiss.knn(q, base, kk, faiss.METRIC_INNER_PRODUCT)
+            idx, sims = _drop_self(cand[idx], sims, rows, k)
+            out_idx[rows], out_sims[rows] = idx, sims
 
 
 def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
@@ -105,46 +182,59 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
     k : int
         Neighbours per example; capped at ``N - 1``.
     batch_size : int
-        Queries per search call (bounds the memory of the result buffers).
+        Rows per search or assignment call (bounds the memory of the result buffers).
     exact_max_rows : int
-        Exact search up to this many rows, an IVF index above.
+        Exact search up to this many rows, the blocked inverted-file search above.
     nprobe : int
-        IVF lists searched per query.
+        Nearest lists of each row in the blocked search (module docstring).
     seed : int
-        Seed of the IVF training sample and of the recall sample.
+        Seed of the k-means sample and of the recall sample.
 
     Returns
     -------
     KnnGraph
-        ``indices (N, k)``, ``sims (N, k)``, the ``method`` and, for IVF, ``recall`` (share of
-        the exact k nearest neighbours found, on ``RECALL_SAMPLE`` random queries).
+        ``indices (N, k)``, ``sims (N, k)``, the ``method`` and, for ``ivf``, ``recall`` (share
+        of the exact k nearest neighbours found, on ``RECALL_SAMPLE`` random queries).
     """
     n = embeddings.shape[0]
     k = max(1, min(k, n - 1))
-    all_idx = np.empty((n, k), dtype=np.int64)
+    all_idx = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
     all_sims = np.empty((n, k), dtype=np.float32)
-    exact = n <= exact_max_rows
-    if exact:
-        index, keep = _flat_index(embeddings), None
-    else:
-        index, keep = _ivf_index(embeddings, nprobe, seed)
-    for start in range(0, n, batch_size):
-        q = np.ascontiguousarray(embeddings[start : start + batch_size], dtype=np.float32)
-        sims, idx = index.search(q, k + 1)
-        ids = np.arange(start, start + len(q))
-        idx, sims = _drop_self(idx, sims, ids, k)
-        all_idx[start : start + len(q)] = idx
-        all_sims[start : start + len(q)] = sims
-    del keep
-    if exact:
+    if n <= exact_max_rows:
+        index = _flat_index(embeddings)
+        for start in range(0, n, batch_size):
+            q = np.ascontiguousarray(embeddings[start : start + batch_size], dtype=np.float32)
+            sims, idx = index.search(q, k + 1)
+            idx, sims = _drop_self(idx, sims, np.arange(start, start + len(q)), k)
+            all_idx[start : start + len(q)] = idx
+            all_sims[start : start + len(q)] = sims
         return KnnGraph(all_idx, all_sims)
+    _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims)
     rng = np.random.default_rng(seed + 1)
     sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
-    true_sims, true_idx = _search(embeddings, embeddings[sample], k + 1)
-    true_idx, _ = _drop_self(true_idx, true_sims, sample, k)
+    true_idx = _exact_rows(embeddings, sample, k, batch_size)
     found = np.mean([len(np.intersect1d(a, b)) / k
                      for a, b in zip(all_idx[sample], true_idx, strict=True)])
     return KnnGraph(all_idx, all_sims, "ivf", float(found))
+
+
+def _exact_rows(embeddings: np.ndarray, rows: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    """Exact k nearest neighbours ``(len(rows), k)`` of a few rows, itself excluded, scanning
+    the embeddings in chunks (no second copy of them)."""
+    import faiss
+
+    q = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
+    best_sims = np.full((len(rows), 0), -np.inf, dtype=np.float32)
+    best_idx = np.empty((len(rows), 0), dtype=np.int64)
+    for start in range(0, embeddings.shape[0], chunk * 4):
+        part = np.ascontiguousarray(embeddings[start : start + chunk * 4], dtype=np.float32)
+        sims, idx = faiss.knn(q, part, min(k + 1, len(part)), faiss.METRIC_INNER_PRODUCT)
+        best_sims = np.concatenate([best_sims, sims], axis=1)
+        best_idx = np.concatenate([best_idx, idx + start], axis=1)
+        top = np.argsort(-best_sims, axis=1, kind="stable")[:, : k + 1]
+        best_sims = np.take_along_axis(best_sims, top, axis=1)
+        best_idx = np.take_along_axis(best_idx, top, axis=1)
+    return _drop_self(best_idx, best_sims, rows, k)[0]
 
 
 def same_class_neighbors(

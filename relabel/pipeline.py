@@ -29,6 +29,7 @@ from relabel.encode import (
     embed_texts,
     text_hashes,
 )
+from relabel.engine import ENGINES, make_engine
 from relabel.errors import RelabelInputError
 from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
 from relabel.io import file_fingerprint, read_table, write_array, write_json, write_table
@@ -97,6 +98,9 @@ class DenoiseConfig:
     embeddings: str | Path | None = None
     drop_invalid: bool = False
     seed: int = 0
+    #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
+    engine: str = "local"
+    scheduler: str | None = None
 
 
 @dataclass
@@ -223,6 +227,9 @@ def _check_options(cfg: DenoiseConfig) -> None:
                                 f"tail start, tail end; got {len(cfg.span_cols)}")
     if cfg.folds < 2:
         raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
+    if cfg.engine not in ENGINES:
+        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, "
+                                f"got {cfg.engine!r}")
     for name in ("epochs", "grad_accum"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
@@ -267,10 +274,19 @@ def denoise(
         Any problem with the input, the options or the model; nothing is written then.
     """
     cfg = config or DenoiseConfig()
-    out = Path(out_dir) if out_dir is not None else default_out_dir(data)
-    timer = _Timer()
     # options and --model are checked first: a bad value fails before any work
     _check_options(cfg)
+    engine = make_engine(cfg.engine, cfg.scheduler)
+    try:
+        return _denoise(data, out_dir, cfg, encoder, progress, engine)
+    finally:
+        engine.close()
+
+
+def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
+             encoder: TextEncoder | None, progress: bool, engine: Any) -> DenoiseResult:
+    out = Path(out_dir) if out_dir is not None else default_out_dir(data)
+    timer = _Timer()
     _preload_plotting()
     with timer.stage("read"):
         table, fmt = read_table(data)
@@ -301,7 +317,7 @@ def denoise(
             try:
                 embeddings, enc_stats = embed_texts(encoder_texts, encoder,
                                                     cache_dir=out / "cache" / "embeddings",
-                                                    progress=bar)
+                                                    progress=bar, engine=engine)
             finally:
                 bar.close()
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
@@ -329,7 +345,7 @@ def denoise(
                                     corrector_input=corrector_input,
                                     folds=cfg.folds, oof_cache=out / "cache" / "oof",
                                     inputs_key=inputs_key, seed=cfg.seed, progress=bar,
-                                    fold_progress=fold_bar)
+                                    fold_progress=fold_bar, engine=engine)
         finally:
             bar.close()
             fold_bar.close()
@@ -359,6 +375,7 @@ def denoise(
             "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
                                        else DEFAULT_WEIGHTS),
             "prior_balance": cfg.prior_balance,
+            "engine": engine.describe(),
             "label_classes": classes,
             "warnings": warnings,
         })

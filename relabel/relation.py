@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from relabel.errors import RelabelInputError
+from relabel.validation import Problems
 
 #: flat layout's span columns: head start, head end, tail start, tail end
 SPAN_COLS = ("head_start", "head_end", "tail_start", "tail_end")
@@ -120,25 +121,27 @@ def relation_table(table: pl.DataFrame, layout: str, *, path: str | Path,
 
 def validate_spans(text: list[str], hs: np.ndarray, he: np.ndarray, ts: np.ndarray,
                    te: np.ndarray, rows: np.ndarray, *, path: str | Path,
-                   columns: str = "spans") -> None:
-    """Raise for spans outside the text, empty spans or overlapping head and tail.
+                   columns: str = "spans", problems: Problems | None = None) -> None:
+    """Report spans outside the text, empty spans or overlapping head and tail (raises at the
+    first unless ``problems`` collects).
 
     ``rows`` are the 0-based input rows, reported 1-based.
     """
+    problems = problems or Problems()
     length = np.array([len(t) for t in text])
     for name, s, e in (("head", hs, he), ("tail", ts, te)):
         outside = (s < 0) | (e > length)
         if outside.any():
-            raise RelabelInputError(f"{name} span outside the text", path=path,
-                                    rows=(rows[outside] + 1).tolist(), column=columns)
+            problems.error(RelabelInputError(f"{name} span outside the text", path=path,
+                                             rows=(rows[outside] + 1).tolist(), column=columns))
         empty = e <= s
         if empty.any():
-            raise RelabelInputError(f"empty {name} span", path=path,
-                                    rows=(rows[empty] + 1).tolist(), column=columns)
+            problems.error(RelabelInputError(f"empty {name} span", path=path,
+                                             rows=(rows[empty] + 1).tolist(), column=columns))
     overlap = (np.maximum(hs, ts) < np.minimum(he, te))
     if overlap.any():
-        raise RelabelInputError("head and tail spans overlap", path=path,
-                                rows=(rows[overlap] + 1).tolist(), column=columns)
+        problems.error(RelabelInputError("head and tail spans overlap", path=path,
+                                         rows=(rows[overlap] + 1).tolist(), column=columns))
 
 
 def mark_entities(text: str, hs: int, he: int, ts: int, te: int, htype: str | None = None,

@@ -199,6 +199,7 @@ def score_examples(
     seed: int = 0,
     progress: Any = None,
     fold_progress: Any = None,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
@@ -231,6 +232,8 @@ def score_examples(
         Seed for parameter selection and the folds.
     progress, fold_progress : tqdm-like, optional
         ``update(1)`` after each scoring step / each fold.
+    engine : relabel.engine.DaskEngine, optional
+        Train the corrector's folds on a Dask cluster (default: here).
 
     Returns
     -------
@@ -256,7 +259,7 @@ def score_examples(
         posteriors["cv"], oof_info = out_of_fold_proba(
             corrector, embeddings if corrector_input is None else corrector_input, labels,
             n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
-            n_jobs=fold_jobs(corrector, folds), progress=fold_progress)
+            n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
     dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, min_confidence=min_confidence, min_margin=min_margin,

@@ -14,18 +14,45 @@ from relabel.errors import RelabelInputError
 #: default column names, shared by the CLI and the library
 DEFAULT_TEXT_COL = "text"
 DEFAULT_LABEL_COL = "label"
+#: texts longer than this many characters get a warning (the encoder keeps --max-length tokens)
+LONG_TEXT_CHARS = 20_000
 
 
-def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path) -> None:
-    """Raise if any of ``columns`` is missing from ``table``, listing the available ones."""
+class Problems:
+    """Where the checks put what they find.
+
+    By default (``denoise``) the first error is raised at once. With ``collect=True``
+    (``relabel check``) every error is recorded and the checks go on as far as they can, so the
+    user sees every problem of a file in one pass. Warnings never stop anything.
+    """
+
+    def __init__(self, collect: bool = False) -> None:
+        self.collect = collect
+        self.errors: list[RelabelInputError] = []
+        self.warnings: list[str] = []
+
+    def error(self, err: RelabelInputError) -> None:
+        if not self.collect:
+            raise err
+        self.errors.append(err)
+
+
+def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path,
+                    problems: Problems | None = None) -> bool:
+    """Report each of ``columns`` missing from ``table``, listing the available ones (raises at
+    the first unless ``problems`` collects); True when all are present."""
+    problems = problems or Problems()
     available = ", ".join(table.columns) if table.columns else "none"
+    ok = True
     for col in columns:
         if col not in table.columns:
-            raise RelabelInputError(
+            ok = False
+            problems.error(RelabelInputError(
                 f"no column '{col}' (available: {available}); choose one with the matching --*-col "
                 "option",
                 path=path,
-            )
+            ))
+    return ok
 
 
 def _as_string(table: pl.DataFrame, col: str, *, path: str | Path) -> pl.Series:
@@ -48,7 +75,8 @@ def build_examples(
     id_col: str | None = None,
     drop_invalid: bool = False,
     extra_cols: tuple[str, ...] = (),
-) -> tuple[pl.DataFrame, list[str]]:
+    problems: Problems | None = None,
+) -> tuple[pl.DataFrame | None, list[str]]:
     """Validate a raw table and return the examples frame relabel works on.
 
     Parameters
@@ -65,12 +93,14 @@ def build_examples(
         Skip rows with a null or empty text or label (with a warning) instead of failing.
     extra_cols : tuple of str
         Further columns to carry into the examples frame unchanged (e.g. entity spans).
+    problems : Problems, optional
+        Collects every error instead of raising the first (``relabel check``).
 
     Returns
     -------
-    examples : pl.DataFrame
+    examples : pl.DataFrame or None
         Columns ``row`` (0-based input row, int64), ``id``, ``text``, ``label`` (strings) and
-        ``extra_cols``, in input order.
+        ``extra_cols``, in input order; None when collected errors leave nothing to build.
     warnings : list of str
         Problems that do not stop the run.
 
@@ -79,18 +109,24 @@ def build_examples(
     RelabelInputError
         Empty dataset, missing column, null or empty values, duplicate ids, fewer than two classes.
     """
-    warnings: list[str] = []
+    problems = problems or Problems()
+    warnings = problems.warnings
     if table.height == 0:
-        raise RelabelInputError("dataset is empty (no rows)", path=path)
-    require_columns(table, [text_col, label_col, *([id_col] if id_col else []), *extra_cols],
-                    path=path)
-
-    text = _as_string(table, text_col, path=path)
-    label = _as_string(table, label_col, path=path).str.strip_chars()
-    if id_col:
-        ids = _as_string(table, id_col, path=path)
-    else:
-        ids = pl.Series("id", [str(i) for i in range(table.height)], dtype=pl.String)
+        problems.error(RelabelInputError("dataset is empty (no rows)", path=path))
+        return None, warnings
+    if not require_columns(table, [text_col, label_col, *([id_col] if id_col else []),
+                                   *extra_cols], path=path, problems=problems):
+        return None, warnings
+    try:
+        text = _as_string(table, text_col, path=path)
+        label = _as_string(table, label_col, path=path).str.strip_chars()
+        if id_col:
+            ids = _as_string(table, id_col, path=path)
+        else:
+            ids = pl.Series("id", [str(i) for i in range(table.height)], dtype=pl.String)
+    except RelabelInputError as err:
+        problems.error(err)
+        return None, warnings
     examples = pl.DataFrame(
         {
             "row": pl.int_range(0, table.height, eager=True, dtype=pl.Int64),
@@ -107,38 +143,78 @@ def build_examples(
         if bad.any():
             rows = (all_rows.filter(bad) + 1).to_list()
             if not drop_invalid:
-                raise RelabelInputError(
+                problems.error(RelabelInputError(
                     f"null or empty {what} (use --drop-invalid to skip such rows)",
                     path=path, rows=rows, column=col_name,
-                )
-            warnings.append(f"skipped {len(rows)} row(s) with a null or empty {what} "
-                            f"(first: {', '.join(map(str, rows[:5]))})")
+                ))
+            else:
+                warnings.append(f"skipped {len(rows)} row(s) with a null or empty {what} "
+                                f"(first: {', '.join(map(str, rows[:5]))})")
             keep = keep & ~bad
+    # ids are checked over the rows that stay: every row, unless invalid ones are skipped
+    if id_col:
+        kept = examples.filter(keep) if drop_invalid else examples
+        null_id = kept.get_column("id").is_null()
+        if null_id.any():
+            rows = (kept.get_column("row").filter(null_id) + 1).to_list()
+            problems.error(RelabelInputError("null id", path=path, rows=rows, column=id_col))
+        dup = kept.get_column("id").is_duplicated() & ~null_id
+        if dup.any():
+            rows = (kept.get_column("row").filter(dup) + 1).to_list()
+            first = kept.get_column("id").filter(dup)[0]
+            problems.error(RelabelInputError(f"duplicate ids (e.g. '{first}')", path=path,
+                                             rows=rows, column=id_col))
     examples = examples.filter(keep)
     if examples.height == 0:
-        raise RelabelInputError("no valid rows left after skipping invalid ones", path=path)
-
-    if id_col:
-        null_id = examples.get_column("id").is_null()
-        if null_id.any():
-            rows = (examples.get_column("row").filter(null_id) + 1).to_list()
-            raise RelabelInputError("null id", path=path, rows=rows, column=id_col)
-        dup = examples.get_column("id").is_duplicated()
-        if dup.any():
-            rows = (examples.get_column("row").filter(dup) + 1).to_list()
-            first = examples.get_column("id").filter(dup)[0]
-            raise RelabelInputError(f"duplicate ids (e.g. '{first}')", path=path, rows=rows,
-                                    column=id_col)
+        problems.error(RelabelInputError("no valid rows left after skipping invalid ones",
+                                         path=path))
+        return None, warnings
 
     counts = examples.get_column("label").value_counts(sort=True)
     if counts.height < 2:
-        raise RelabelInputError(
+        problems.error(RelabelInputError(
             f"fewer than two classes (found {counts.height}); nothing to compare labels against",
             path=path, column=label_col,
-        )
+        ))
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
     if singles:
         shown = ", ".join(repr(s) for s in sorted(singles)[:5])
         warnings.append(f"{len(singles)} class(es) with a single example ({shown}): "
                         "their labels can only be judged by their neighbours")
+    _text_warnings(examples, warnings)
     return examples, warnings
+
+
+def few_per_fold_warning(examples: pl.DataFrame, folds: int) -> list[str]:
+    """A warning for classes with 2 to ``folds - 1`` examples: cross-validation cannot give
+    each fold one of them (singletons have their own warning)."""
+    counts = examples.get_column("label").value_counts()
+    few = counts.filter((pl.col("count") > 1) & (pl.col("count") < folds))
+    if few.height == 0:
+        return []
+    shown = ", ".join(repr(s) for s in sorted(few.get_column("label").to_list())[:5])
+    return [f"{few.height} class(es) with fewer than {folds} examples ({shown}): the corrector's "
+            f"{folds}-fold cross-validation leaves them out of some folds"]
+
+
+def _rows_note(rows: pl.Series) -> str:
+    shown = ", ".join(str(r + 1) for r in rows.head(5).to_list())
+    return f"row {shown}" if len(rows) == 1 else f"rows {shown}" + (
+        f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+def _text_warnings(examples: pl.DataFrame, warnings: list[str]) -> None:
+    """Texts that will not encode as the user may expect: very long ones (truncated) and ones
+    holding U+FFFD replacement characters or NUL bytes (an encoding problem upstream)."""
+    text = examples.get_column("text")
+    rows = examples.get_column("row")
+    long = text.str.len_chars() > LONG_TEXT_CHARS
+    if long.any():
+        warnings.append(f"{int(long.sum())} text(s) longer than {LONG_TEXT_CHARS:,} characters "
+                        f"({_rows_note(rows.filter(long))}): only the first --max-length tokens "
+                        "are encoded")
+    odd = text.str.contains("\ufffd|\x00")
+    if odd.any():
+        warnings.append(f"{int(odd.sum())} text(s) with U+FFFD replacement characters or NUL "
+                        f"bytes ({_rows_note(rows.filter(odd))}): was the file converted from "
+                        "another encoding?")

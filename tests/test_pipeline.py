@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from relabel.errors import RelabelInputError
 from relabel.pipeline import DenoiseConfig, denoise
 
 
@@ -223,3 +224,24 @@ def test_bad_precomputed_embeddings_are_one_line(tmp_path, dataset_csv, text_dat
                                  "-q", "--embeddings", str(tmp_path / "junk.npy")])
     assert r.exit_code == 2 and "cannot read embeddings" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_load_embeddings_reads_any_layout_in_chunks(tmp_path):
+    from relabel.inputs import load_embeddings
+
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(1000, 6))
+    rows = np.sort(rng.choice(1000, size=700, replace=False))
+    want = full[rows] / np.linalg.norm(full[rows], axis=1, keepdims=True)
+    for name, array in {"c64.npy": full, "f32.npy": full.astype(np.float32),
+                        "f16.npy": full.astype(np.float16),
+                        "fortran.npy": np.asfortranarray(full)}.items():
+        np.save(tmp_path / name, array)
+        got = load_embeddings(tmp_path / name, n_rows=1000, rows=rows, chunk_size=37)
+        assert got.dtype == np.float32 and got.shape == (700, 6)
+        np.testing.assert_allclose(got, want, atol=2e-3 if name == "f16.npy" else 1e-6)
+    # a file cut short is refused, not read as zeros
+    data = (tmp_path / "f32.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[:-100])
+    with pytest.raises(RelabelInputError, match="truncated"):
+        load_embeddings(tmp_path / "cut.npy", n_rows=1000, rows=rows)

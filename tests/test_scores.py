@@ -74,7 +74,7 @@ def test_kde_posterior_detects_flips_and_picks_kappa(clusters):
     emb, labels, true = clusters
     p, kappa = kde_posterior(emb, labels, 4)
     assert kappa > 0
-    np.testing.assert_allclose(p.sum(1), 1.0)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)  # float32
     cred = p[np.arange(len(labels)), labels]
     assert average_precision_score(labels != true, -cred) > 0.9
 
@@ -137,12 +137,12 @@ def test_property_shapes_and_range(data):
     res = score_examples(emb, labels, k)
     for key in ("credibility",):
         assert res[key].shape == (len(labels),)
-        assert np.all((res[key] >= 0) & (res[key] <= 1))
-    for post in [res["posterior"], *res["posteriors"].values()]:
-        assert post.shape == (len(labels), k)
-        assert np.all(post >= 0) and np.all(post <= 1 + 1e-9)
-        np.testing.assert_allclose(post.sum(1), 1.0, atol=1e-9)
-    np.testing.assert_allclose(res["soft_labels"].sum(1), 1.0, atol=1e-9)
+        assert np.all((res[key] >= 0) & (res[key] <= 1 + 1e-6))
+    # posteriors and soft labels are stored as float32 (computed in float64)
+    for post in [res["posterior"], *res["posteriors"].values(), res["soft_labels"]]:
+        assert post.shape == (len(labels), k) and post.dtype == np.float32
+        assert np.all(post >= 0) and np.all(post <= 1 + 1e-6)
+        np.testing.assert_allclose(post.sum(1), 1.0, atol=1e-6)
 
 
 @settings(max_examples=20, deadline=None)
@@ -175,7 +175,7 @@ def test_approximate_graph_reports_its_recall():
 
     emb, _, _ = make_clusters(n_per_class=300, n_classes=5, dim=16, spread=0.3)
     exact = build_knn_graph(emb, k=10)
-    approx = build_knn_graph(emb, k=10, exact_max_rows=100, nprobe=8)
+    approx = build_knn_graph(emb, k=10, exact_max_rows=100, nprobe=3)
     assert exact.method == "exact" and exact.recall is None
     assert approx.method == "ivf" and 0.0 <= approx.recall <= 1.0
     # the reported recall is the measured overlap with the exact neighbours
@@ -183,6 +183,23 @@ def test_approximate_graph_reports_its_recall():
                        for a, b in zip(approx.indices, exact.indices, strict=True)])
     assert abs(overlap - approx.recall) < 0.1 and approx.recall > 0.8
     assert (approx.indices != np.arange(len(emb))[:, None]).all()  # itself excluded
+
+
+def test_blocked_search_probing_every_list_is_exact():
+    from tests.conftest import make_clusters
+
+    emb, _, _ = make_clusters(n_per_class=200, n_classes=6, dim=12, spread=0.5, seed=4)
+    exact = build_knn_graph(emb, k=15)
+    for data in (emb, emb.astype(np.float64)):  # any float type
+        full = build_knn_graph(data, k=15, exact_max_rows=0, nprobe=10**6)
+        assert full.method == "ivf" and full.recall == 1.0
+        np.testing.assert_allclose(full.sims, exact.sims, atol=1e-5)
+    # fewer probes scan less and may miss neighbours, never report themselves or go unsorted
+    few = build_knn_graph(emb, k=15, exact_max_rows=0, nprobe=1)
+    assert (few.indices != np.arange(len(emb))[:, None]).all()
+    assert (np.diff(few.sims, axis=1) <= 1e-6).all()
+    np.testing.assert_allclose(few.sims, np.einsum("id,ikd->ik", emb, emb[few.indices]),
+                               atol=1e-5)
 
 
 def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyone():
@@ -201,5 +218,5 @@ def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyo
     # a short graph: classes with no member among the k neighbours get only the floor
     short = graph.truncate(10)
     p_short, _ = kde_posterior(emb, labels, 4, m=5, graph=short, exact_max_rows=0)
-    np.testing.assert_allclose(p_short.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p_short.sum(axis=1), 1.0, rtol=1e-5)
     assert (np.argmax(p_short, 1) == np.argmax(p_exact, 1)).mean() > 0.95

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relabel.cli import (  # noqa: F401  (registers the commands)
+    check,
     denoise,
     evaluate,
     export,

@@ -104,6 +104,11 @@ def denoise_command(
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
                             "or empty text or label (with a warning) instead of failing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    engine: Annotated[str, typer.Option(help="Where encoding shards and corrector folds run: "
+                      "local, or dask (an existing dask.distributed cluster, see "
+                      "--scheduler).")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --engine "
+                         "dask, e.g. tcp://10.0.0.5:8786.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
@@ -116,7 +121,8 @@ def denoise_command(
                         grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
                         span_cols=tuple(c.strip() for c in span_cols.split(",")),
                         type_cols=tuple(c.strip() for c in type_cols.split(",")),
-                        pooling=pooling, embeddings=embeddings)
+                        pooling=pooling, embeddings=embeddings, engine=engine,
+                        scheduler=scheduler)
     out_dir = out if out is not None else default_out_dir(data)
     result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
     typer.echo(format_summary(result.summary, result.out_dir))

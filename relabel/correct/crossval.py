@@ -18,8 +18,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +95,7 @@ def out_of_fold_proba(
     cache_dir: str | Path | None = None,
     n_jobs: int = 1,
     progress: Any = None,
+    engine: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Out-of-fold class probabilities.
 
@@ -119,6 +119,9 @@ def out_of_fold_proba(
         Folds trained at the same time, in threads (see the module docstring).
     progress : tqdm-like, optional
         ``update(1)`` after each fold.
+    engine : relabel.engine.DaskEngine, optional
+        Train the folds on a Dask cluster instead of here (``n_jobs`` is then unused); each
+        finished fold is still saved here as it comes back.
 
     Returns
     -------
@@ -132,42 +135,63 @@ def out_of_fold_proba(
     proba = np.zeros((len(labels), n_classes))
     cache = Path(cache_dir) if cache_dir is not None else None
 
-    def run_fold(f: int) -> bool:
-        """Fill the rows of fold ``f``; True if it was trained, False if loaded."""
-        test = np.flatnonzero(fold_of == f)
-        train = np.flatnonzero(fold_of != f)
+    def cached(f: int) -> np.ndarray | None:
+        """Fold ``f``'s saved probabilities, or None when missing or unreadable."""
         path = cache / f"fold-{f}.npy" if cache is not None else None
-        part = None
-        if path is not None and path.exists():
-            try:
-                part = np.load(path)
-            except (OSError, ValueError, EOFError):  # unreadable: train the fold again
-                part = None
-            if part is not None and part.shape != (len(test), n_classes):
-                part = None
-        trained = part is None
+        if path is None or not path.exists():
+            return None
+        try:
+            part = np.load(path)
+        except (OSError, ValueError, EOFError):  # unreadable: train the fold again
+            return None
+        return part if part.shape == (int((fold_of == f).sum()), n_classes) else None
+
+    todo = []
+    for f in range(folds):
+        part = cached(f)
         if part is None:
-            model = clone(estimator)
-            model.fit(X[train], labels[train], **{k: v[train] for k, v in fit_params.items()})
-            part = np.asarray(model.predict_proba(X[test]), dtype=np.float64)
-            if part.shape[1] != n_classes:  # estimators that only know the classes they saw
-                full = np.zeros((len(test), n_classes))
-                full[:, np.asarray(model.classes_, dtype=np.int64)] = part
-                part = full
-            if path is not None:
-                write_array(part, path)
-        proba[test] = part
+            todo.append(f)
+            continue
+        proba[fold_of == f] = part
         if progress is not None:
             progress.update(1)
-        return trained
+    shared = {"estimator": estimator, "X": X, "labels": labels, "fold_of": fold_of,
+              "n_classes": n_classes, "fit_params": fit_params}
+    if engine is None or engine.name == "local":
+        n_jobs = min(n_jobs, len(todo))
+        from relabel.engine import LocalEngine
 
-    if n_jobs > 1:
-        with _torch_threads_divided(n_jobs), ThreadPoolExecutor(n_jobs) as pool:
-            done = list(pool.map(run_fold, range(folds)))
+        runner = LocalEngine(n_jobs)
+        threads = _torch_threads_divided(n_jobs) if n_jobs > 1 else nullcontext()
     else:
-        done = [run_fold(f) for f in range(folds)]
-    trained = sum(done)
+        runner, threads = engine, nullcontext()
+    with threads:
+        for i, part in runner.map_unordered(_fit_predict_fold, todo, **shared):
+            f = todo[i]
+            if cache is not None:
+                write_array(part, cache / f"fold-{f}.npy")
+            proba[fold_of == f] = part
+            if progress is not None:
+                progress.update(1)
+    trained = len(todo)
     reused = folds - trained
     proba = np.clip(proba, 1e-6, None)
     proba /= proba.sum(axis=1, keepdims=True)
     return proba, {"folds": folds, "trained": trained, "reused": reused}
+
+
+def _fit_predict_fold(f: int, *, estimator: BaseEstimator, X: np.ndarray, labels: np.ndarray,
+                      fold_of: np.ndarray, n_classes: int,
+                      fit_params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Train a fresh clone on every fold but ``f`` and return its ``(len(fold f), K)``
+    probabilities for fold ``f`` (runs wherever the engine puts it)."""
+    test = np.flatnonzero(fold_of == f)
+    train = np.flatnonzero(fold_of != f)
+    model = clone(estimator)
+    model.fit(X[train], labels[train], **{k: v[train] for k, v in fit_params.items()})
+    part = np.asarray(model.predict_proba(X[test]), dtype=np.float64)
+    if part.shape[1] != n_classes:  # estimators that only know the classes they saw
+        full = np.zeros((len(test), n_classes))
+        full[:, np.asarray(model.classes_, dtype=np.int64)] = part
+        part = full
+    return part

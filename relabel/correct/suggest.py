@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from relabel.scores.combine import CHUNK_ROWS
+
 DEFAULT_MIN_CONFIDENCE = 0.75
 DEFAULT_MIN_MARGIN = 0.2
 #: defaults when the posterior includes a cross-validated corrector
@@ -71,9 +73,14 @@ def flag_issues(
     if threshold is not None:
         return posterior[rows, labels] < threshold
     t = per_class_thresholds(labels, posterior)
-    confident = np.where(posterior >= t[None, :], posterior, -1.0)
-    best = np.argmax(confident, axis=1)
-    has_any = confident[rows, best] >= 0
+    best = np.empty(len(labels), dtype=np.int64)
+    has_any = np.empty(len(labels), dtype=bool)
+    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) temporaries
+        p = posterior[start : start + CHUNK_ROWS]
+        confident = np.where(p >= t[None, :], p, -1.0)
+        b = np.argmax(confident, axis=1)
+        best[start : start + len(p)] = b
+        has_any[start : start + len(p)] = confident[np.arange(len(p)), b] >= 0
     return has_any & (best != labels)
 
 
@@ -103,9 +110,11 @@ def suggest_labels(
         ``(N,)`` int best class other than the given one, for every example.
     """
     rows = np.arange(len(labels))
-    masked = posterior.copy()
-    masked[rows, labels] = -1.0
-    alt = np.argmax(masked, axis=1)
+    alt = np.empty(len(labels), dtype=np.int64)
+    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) copy
+        masked = posterior[start : start + CHUNK_ROWS].copy()
+        masked[np.arange(len(masked)), labels[start : start + CHUNK_ROWS]] = -1.0
+        alt[start : start + len(masked)] = np.argmax(masked, axis=1)
     p_alt = posterior[rows, alt]
     p_given = posterior[rows, labels]
     t = per_class_thresholds(labels, posterior)

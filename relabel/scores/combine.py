@@ -32,6 +32,10 @@ import numpy as np
 PRIOR_FLOOR = 0.2
 
 
+#: rows per chunk of the row-wise computations below (bounds their float64 temporaries)
+CHUNK_ROWS = 65536
+
+
 def combine_posteriors(
     posteriors: Mapping[str, np.ndarray], weights: Mapping[str, float]
 ) -> np.ndarray:
@@ -47,15 +51,21 @@ def combine_posteriors(
     Returns
     -------
     np.ndarray
-        ``(N, K)`` float64, rows sum to 1.
+        ``(N, K)`` float32 (computed in float64, chunk by chunk of rows), rows sum to 1.
     """
     used = [name for name in posteriors if weights.get(name, 0.0) > 0]
     if not used:
         raise ValueError("no signal has a positive weight")
-    log_p = sum(weights[name] * np.log(np.clip(posteriors[name], 1e-300, None)) for name in used)
-    log_p = log_p - log_p.max(axis=1, keepdims=True)
-    p = np.exp(log_p)
-    return p / p.sum(axis=1, keepdims=True)
+    first = posteriors[used[0]]
+    out = np.empty(first.shape, dtype=np.float32)
+    for start in range(0, first.shape[0], CHUNK_ROWS):
+        sl = slice(start, start + CHUNK_ROWS)
+        log_p = sum(weights[name] * np.log(np.clip(posteriors[name][sl].astype(np.float64),
+                                                   1e-300, None)) for name in used)
+        log_p = log_p - log_p.max(axis=1, keepdims=True)
+        p = np.exp(log_p)
+        out[sl] = p / p.sum(axis=1, keepdims=True)
+    return out
 
 
 def given_label_score(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -77,10 +87,18 @@ def balance_prior(posterior: np.ndarray, prior: np.ndarray, *, beta: float = 1.0
         0 = unchanged, 1 = full likelihood ratio.
     floor : float
         The prior is raised to at least ``floor / K`` (``PRIOR_FLOOR`` with a corrector).
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, K)`` float32 (computed in float64, chunk by chunk of rows), rows sum to 1.
     """
     prior = np.asarray(prior, dtype=np.float64)
     if floor > 0:
         prior = np.maximum(prior, floor / len(prior))
     scale = np.where(prior > 0, np.clip(prior, 1e-12, None) ** -beta, 1.0)
-    p = posterior * scale[None, :]
-    return p / p.sum(axis=1, keepdims=True)
+    out = np.empty(posterior.shape, dtype=np.float32)
+    for start in range(0, posterior.shape[0], CHUNK_ROWS):
+        p = posterior[start : start + CHUNK_ROWS].astype(np.float64) * scale[None, :]
+        out[start : start + CHUNK_ROWS] = p / p.sum(axis=1, keepdims=True)
+    return out

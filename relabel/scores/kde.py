@@ -130,7 +130,8 @@ def kde_posterior(
     sample_size : int
         Rows used to choose kappa.
     chunk_size : int, optional
-        Rows processed at once (memory ``chunk_size * K * m`` floats); default: about 128 MB.
+        Rows processed at once (memory ``chunk_size * K * m`` floats); default: 8M floats (32 MB,
+        with about six times that in float64 temporaries).
     seed : int
         Seed of the kappa-selection sample.
     graph : KnnGraph, optional
@@ -141,14 +142,14 @@ def kde_posterior(
     Returns
     -------
     posterior : np.ndarray
-        ``(N, K)`` float64, rows sum to 1.
+        ``(N, K)`` float32 (computed in float64 per chunk), rows sum to 1.
     kappa : float
         The concentration used.
     """
     labels = np.asarray(labels)
     n = len(labels)
     if chunk_size is None:
-        chunk_size = max(256, (32 << 20) // max(1, n_classes * m))
+        chunk_size = max(256, (8 << 20) // max(1, n_classes * m))
     use_graph = class_neighbor_method(n, graph, exact_max_rows) == "graph"
 
     def neighbours(rows: np.ndarray) -> np.ndarray:
@@ -158,7 +159,7 @@ def kde_posterior(
                                          graph.sims[rows], m=m)
         return same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)[0]
 
-    post = np.empty((n, n_classes))
+    post = np.empty((n, n_classes), dtype=np.float32)
     done = np.zeros(n, dtype=bool)
     if kappa is None:
         rng = np.random.default_rng(seed)
@@ -197,8 +198,8 @@ def soft_labels(labels: np.ndarray, credibility: np.ndarray, p_kde: np.ndarray) 
     Returns
     -------
     np.ndarray
-        ``(N, K)``, rows sum to 1.
+        ``(N, K)`` float32, rows sum to 1.
     """
-    q = (1.0 - credibility)[:, None] * p_kde
-    q[np.arange(len(labels)), labels] += credibility
+    q = p_kde.astype(np.float32) * (1.0 - credibility).astype(np.float32)[:, None]
+    q[np.arange(len(labels)), labels] += credibility.astype(np.float32)
     return q

@@ -59,23 +59,25 @@ def knn_posterior(
     Returns
     -------
     np.ndarray
-        ``(N, K)`` float64, rows sum to 1.
+        ``(N, K)`` float32 (computed in float64 per chunk), rows sum to 1.
     """
     labels = np.asarray(labels)
     n = len(labels)
     prior = np.bincount(labels, minlength=n_classes) / n
-    base = np.exp((graph.sims - graph.sims[:, :1]) / tau).astype(np.float64)  # (N, k)
     reliability = np.ones(n)
-    post = np.empty((n, n_classes))
+    post = np.empty((n, n_classes), dtype=np.float32)
     for _ in range(max(1, rounds)):
+        new_reliability = np.empty(n)
         for start in range(0, n, chunk_size):
             sl = slice(start, start + chunk_size)
-            idx = graph.indices[sl]
-            w = base[sl] * reliability[idx]
+            idx, sims = graph.indices[sl], graph.sims[sl].astype(np.float64)
+            w = np.exp((sims - sims[:, :1]) / tau) * reliability[idx]
             votes = np.zeros((idx.shape[0], n_classes))
             np.add.at(votes, (np.arange(idx.shape[0])[:, None], labels[idx]), w)
-            post[sl] = (votes + alpha * prior) / (w.sum(axis=1, keepdims=True) + alpha)
-        reliability = post[np.arange(n), labels]
+            p = (votes + alpha * prior) / (w.sum(axis=1, keepdims=True) + alpha)
+            new_reliability[sl] = p[np.arange(len(p)), labels[sl]]
+            post[sl] = p
+        reliability = new_reliability
     return post
 
 
@@ -105,7 +107,7 @@ def select_knn_params(
         sub = graph.truncate(k)
         for tau in tau_grid:
             p = knn_posterior(labels, sub, n_classes, tau=tau, alpha=alpha, rounds=1)
-            ll = float(np.mean(np.log(p[rows, labels])))
+            ll = float(np.mean(np.log(p[rows, labels].astype(np.float64))))
             if ll > best[2]:
                 best = (k, tau, ll)
     return best

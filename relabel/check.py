@@ -1,0 +1,89 @@
+"""``relabel check``: every problem of a dataset in one pass, without loading a model.
+
+It runs the checks ``denoise`` runs before any work (``relabel.validation``, the relation spans,
+the options, the ``--embeddings`` file's shape), but records every error instead of stopping at
+the first, and adds the warnings a run would log. ``denoise`` stops at the first error of the
+same checks, in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from relabel.errors import RelabelInputError
+from relabel.validation import Problems
+
+
+@dataclass
+class CheckReport:
+    """What ``check_dataset`` found."""
+
+    path: str
+    #: data rows read (0 when the file could not be read)
+    rows: int = 0
+    #: valid examples and their classes (None when errors left nothing to count)
+    examples: int | None = None
+    classes: int | None = None
+    task: str | None = None
+    errors: list[RelabelInputError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_dataset(data: str | Path, config: object | None = None) -> CheckReport:
+    """Validate ``data`` as ``denoise`` would and collect every problem.
+
+    Parameters
+    ----------
+    data : str or Path
+        Dataset file or Hugging Face dataset directory.
+    config : relabel.pipeline.DenoiseConfig, optional
+        Columns, task and options, as for ``denoise``.
+
+    Returns
+    -------
+    CheckReport
+        Errors (each a one-line :class:`~relabel.errors.RelabelInputError`) and warnings.
+    """
+    from relabel.inputs import load_embeddings, read_task
+    from relabel.io import read_table
+    from relabel.pipeline import DenoiseConfig, _check_options
+
+    cfg = config if isinstance(config, DenoiseConfig) else DenoiseConfig()
+    problems = Problems(collect=True)
+    report = CheckReport(path=str(data), errors=problems.errors, warnings=problems.warnings)
+    try:
+        _check_options(cfg)
+    except RelabelInputError as err:
+        problems.error(err)
+    try:
+        table, _ = read_table(data)
+    except RelabelInputError as err:
+        problems.error(err)
+        return report
+    report.rows = table.height
+    try:
+        task = read_task(table, data, cfg, problems=problems)
+    except RelabelInputError as err:  # problems that stop the reading of a relation layout
+        problems.error(err)
+        return report
+    report.task = task["task"]
+    examples = task["examples"]
+    if examples is not None:
+        report.examples = examples.height
+        report.classes = examples["label"].n_unique()
+    if cfg.embeddings is not None:
+        try:  # the shape and type only: no rows are read
+            load_embeddings(cfg.embeddings, n_rows=table.height, rows=np.empty(0, np.int64))
+        except RelabelInputError as err:
+            problems.error(err)
+    return report
+
+
+__all__ = ["CheckReport", "check_dataset"]

@@ -1,0 +1,120 @@
+"""`--engine dask`: encoding shards and corrector folds on a real dask.distributed cluster
+(a LocalCluster of two worker processes, every server bound to 127.0.0.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from relabel.cli import app
+from relabel.engine import DaskEngine, LocalEngine, make_engine
+from relabel.errors import RelabelError, RelabelInputError
+from relabel.pipeline import DenoiseConfig, denoise
+from tests.conftest import make_text_dataset
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, protocol="tcp") as c:
+        yield c
+
+
+def _listening_hosts(pids: list[int]) -> set[str]:
+    import psutil
+
+    hosts = set()
+    for pid in pids:
+        for conn in psutil.Process(pid).net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                hosts.add(conn.laddr.ip)
+    return hosts
+
+
+def test_the_cluster_listens_on_loopback_only(cluster):
+    import os
+
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        pids = list(client.run(os.getpid).values())
+    assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    assert _listening_hosts([os.getpid(), *pids]) <= {"127.0.0.1"}
+
+
+def test_dask_run_equals_the_local_run_and_resumes(tmp_path, cluster):
+    data = tmp_path / "data.csv"
+    make_text_dataset(n_per_class=40, flip=8).write_csv(data)
+    cfg = {"corrector": "head", "folds": 3, "epochs": 4}
+    local = denoise(data, out_dir=tmp_path / "local", config=DenoiseConfig(**cfg))
+    dask_cfg = DenoiseConfig(**cfg, engine="dask", scheduler=cluster.scheduler_address)
+    remote = denoise(data, out_dir=tmp_path / "dask", config=dask_cfg)
+
+    eng = remote.summary["engine"]
+    assert eng["name"] == "dask" and eng["workers"] == 2
+    assert remote.summary["encoder"]["encoded"] == local.summary["encoder"]["encoded"] > 100
+    assert remote.summary["corrector"]["trained"] == 3
+    # the same vectors (encoded shard by shard on the workers) ...
+    a = np.load(next((tmp_path / "local" / "cache" / "embeddings").rglob("*.npz")))
+    b = np.load(next((tmp_path / "dask" / "cache" / "embeddings").rglob("*.npz")))
+    order_a, order_b = np.argsort(a["hashes"]), np.argsort(b["hashes"])
+    np.testing.assert_array_equal(a["hashes"][order_a], b["hashes"][order_b])
+    np.testing.assert_allclose(a["vectors"][order_a], b["vectors"][order_b], atol=1e-6)
+    # ... and the same decisions
+    for col in ("flagged", "suggested_label", "label"):
+        assert local.scores[col].to_list() == remote.scores[col].to_list(), col
+    np.testing.assert_allclose(local.scores["credibility"].to_numpy(),
+                               remote.scores["credibility"].to_numpy(), atol=1e-4)
+
+    # a second run reuses every shard and fold saved by the first
+    again = denoise(data, out_dir=tmp_path / "dask", config=dask_cfg)
+    assert again.summary["encoder"]["encoded"] == 0
+    assert again.summary["corrector"]["trained"] == 0
+    assert again.summary["corrector"]["reused"] == 3
+    assert again.scores["suggested_label"].to_list() == remote.scores["suggested_label"].to_list()
+
+
+def test_engine_map_unordered_returns_every_task(cluster):
+    engine = DaskEngine(cluster.scheduler_address)
+    try:
+        got = dict(engine.map_unordered(_scaled_sum, [1, 2, 3], big=np.arange(10)))
+    finally:
+        engine.close()
+    assert got == {0: 45, 1: 90, 2: 135}
+    assert dict(LocalEngine(2).map_unordered(_scaled_sum, [1, 2, 3], big=np.arange(10))) == got
+
+
+def _scaled_sum(factor: int, *, big: np.ndarray) -> int:
+    return int(big.sum()) * factor
+
+
+def test_engine_options_and_an_unreachable_scheduler(tmp_path, monkeypatch):
+    import socket
+
+    import relabel.engine
+
+    with pytest.raises(RelabelInputError, match="needs --scheduler"):
+        make_engine("dask")
+    with pytest.raises(RelabelInputError, match="only used with --engine dask"):
+        make_engine("local", "tcp://127.0.0.1:1")
+    with pytest.raises(RelabelInputError, match="--engine must be one of"):
+        make_engine("ray")
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(relabel.engine, "CONNECT_TIMEOUT", 2)
+    with pytest.raises(RelabelError, match=f"cannot reach the Dask scheduler at "
+                                            f"tcp://127.0.0.1:{port}"):
+        make_engine("dask", f"tcp://127.0.0.1:{port}")
+    data = tmp_path / "data.csv"
+    make_text_dataset().write_csv(data)
+    r = CliRunner().invoke(app, ["denoise", str(data), "--out", str(tmp_path / "o"), "-q",
+                                 "--engine", "dask", "--scheduler", f"tcp://127.0.0.1:{port}"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert r.stderr.count("\n") == 1 and "cannot reach the Dask scheduler" in r.stderr
+    assert not (tmp_path / "o").exists()
