@@ -116,7 +116,10 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
             fmt = KEYED_JSON
     except RelabelInputError:
         raise
-    except Exception as exc:  # every parser error becomes one line naming the file
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # every parser error becomes one line naming the file (also
+        # a Rust panic of a parser, which Python sees as a BaseException)
         raise RelabelInputError(f"cannot read {fmt} data: {_first_line(exc)}", path=path) from None
     if table.columns and table.columns[0].startswith("\ufeff"):
         table = table.rename({table.columns[0]: table.columns[0].lstrip("\ufeff")})
@@ -139,7 +142,11 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
             return _read_keyed_json(path)
         return pl.read_json(path, infer_schema_length=None)
     if fmt == "parquet":
-        return pl.read_parquet(path)
+        # pyarrow's reader raises on a corrupt file where polars' own can panic (a Rust panic
+        # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
+        import pyarrow.parquet as pq
+
+        return pl.from_arrow(pq.read_table(path))  # type: ignore[return-value]
     return _read_hf(path)
 
 
