@@ -5,9 +5,9 @@ with one line and exit code 2: never a traceback, never a partial output directo
 from __future__ import annotations
 
 import csv
-import os
 import io
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
