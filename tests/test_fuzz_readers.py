@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from relabel.cli import app
 
 ODD = st.sampled_from(["", " ", "\u00e9t\u00e9", "\U0001f600", "\u202eevil", "a\u0000b",
-                       "\ufeffbom", "x" * 30_000, "line\nbreak", 'quote"s', "comma,s", "\t", "\ud7ff",
-                       "\u0301", "NaN", "null", "1e309", "-0"])
+                       "\ufeffbom", "x" * 30_000, "line\nbreak", 'quote"s', "comma,s", "\t",
+                       "\ud7ff", "\u0301", "NaN", "null", "1e309", "-0"])
 TEXT = st.one_of(ODD, st.text(max_size=40))
 LABEL = st.one_of(st.sampled_from(["a", "b", "c", " a ", ""]), st.integers(-3, 3),
                   st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans(),
