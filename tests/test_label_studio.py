@@ -336,3 +336,136 @@ def test_relation_tasks_come_with_both_entities_highlighted(label_studio, tmp_pa
                                       ARTIFACTS / "label_studio_relation_task.png")
         assert picked[-1] == (first["data"]["suggested_label"] or first["data"]["given_label"])
         assert "HEAD" in body and "TAIL" in body
+
+
+class FaultProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of Label Studio that answers HTTP 500 to chosen
+    requests (every other request and answer passes through unchanged)."""
+
+    def __init__(self, target: str, fail) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(target)
+        proxy = self
+        self.failed = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if fail(self.command, self.path):
+                    proxy.failed += 1
+                    msg = b'{"detail": "injected failure"}'
+                    self.send_response(500)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "accept-encoding")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_500_mid_push_is_one_line_and_a_rerun_converges(label_studio, review_run):
+    _, run, _ = review_run
+    imports = []
+
+    def third_import_fails(method: str, path: str) -> bool:
+        if method == "POST" and "/import" in path:
+            imports.append(path)
+            return len(imports) == 3
+        return False
+
+    proxy = FaultProxy(label_studio.url, third_import_fails)
+    try:
+        creds = Credentials(proxy.url, label_studio.token)
+        with pytest.raises(LabelStudioError) as err:
+            push(run, "faults-500", limit=600, credentials=creds, batch_size=100)
+        msg = str(err.value)
+        assert "HTTP 500" in msg and "\n" not in msg and label_studio.token not in msg, msg
+        assert proxy.failed == 1
+        res = push(run, "faults-500", limit=600, credentials=creds, batch_size=100)
+        ids = [t["data"]["relabel_id"] for t in _tasks(label_studio, res.project_id)]
+        assert len(ids) == len(set(ids)) == 600
+        assert res.created == 400 and res.unchanged == 200
+    finally:
+        proxy.close()
+
+
+def test_a_token_reset_mid_push_is_one_line_and_the_new_token_converges(tmp_path, review_run):
+    exe = label_studio_or_skip()
+    _, run, _ = review_run
+    server = LocalLabelStudio(tmp_path / "ls", executable=exe).start()
+    try:
+        old = server.credentials
+        new_token: list[str] = []
+        batches: list[int] = []
+
+        def reset_after_two_batches(n: int, total: int) -> None:
+            batches.append(n)
+            if len(batches) == 2:  # the token expires: Label Studio issues a new one
+                r = httpx.post(f"{old.url}/api/current-user/reset-token/",
+                               headers={"Authorization": f"Token {old.api_key}"})
+                r.raise_for_status()
+                new_token.append(r.json()["token"])
+
+        with pytest.raises(LabelStudioError) as err:
+            push(run, "faults-token", limit=500, credentials=old, batch_size=100,
+                 progress=reset_after_two_batches)
+        msg = str(err.value)
+        assert "refused the API key" in msg and "\n" not in msg and old.api_key not in msg
+        assert new_token and new_token[0] != old.api_key
+        fresh = Credentials(old.url, new_token[0])
+        res = push(run, "faults-token", limit=500, credentials=fresh, batch_size=100)
+        with LabelStudioClient(fresh) as c:
+            tasks = [t for page in c.iter_tasks(res.project_id) for t in page]
+        ids = [t["data"]["relabel_id"] for t in tasks]
+        assert len(ids) == len(set(ids)) == 500
+        assert res.created == 300
+    finally:
+        server.stop()
+
+
+def test_server_down_before_push_is_one_line_and_a_rerun_converges(tmp_path, review_run):
+    exe = label_studio_or_skip()
+    _, run, _ = review_run
+    server = LocalLabelStudio(tmp_path / "ls", executable=exe)
+    down = Credentials(f"http://127.0.0.1:{free_port()}", "some-token")
+    with pytest.raises(LabelStudioError) as err:
+        push(run, "faults-down", limit=200, credentials=down)
+    assert "cannot reach Label Studio" in str(err.value) and "\n" not in str(err.value)
+    server.start()
+    try:
+        for _ in range(2):  # the first push creates, the second finds everything in place
+            res = push(run, "faults-down", limit=200, credentials=server.credentials)
+        assert res.created == 0 and res.unchanged == 200
+        assert len({t["data"]["relabel_id"] for t in _tasks(server, res.project_id)}) == 200
+    finally:
+        server.stop()
