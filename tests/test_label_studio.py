@@ -52,7 +52,8 @@ def _choice(label: str) -> list[dict]:
 def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
     from label_studio_sdk import LabelStudio
 
-    _, run, df = review_run
+    data, run, df = review_run
+    before = (data.read_bytes(), os.stat(data).st_mtime_ns)
     scores = pl.read_parquet(run / "scores.parquet")
     assert scores["flagged"].sum() >= 1000
     res = push(run, "loop", limit=1000, credentials=label_studio.credentials, batch_size=250)
@@ -138,6 +139,8 @@ def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
     assert (wider.created, wider.unchanged) == (500, 1000)
     ids = [t["data"]["relabel_id"] for t in _tasks(label_studio, res.project_id)]
     assert len(ids) == len(set(ids)) == 1500
+    # push, pull and export only read the input file
+    assert (data.read_bytes(), os.stat(data).st_mtime_ns) == before
 
 
 def test_new_run_updates_predictions_in_place(label_studio, review_run, tmp_path):
