@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from relabel.errors import RelabelInputError
+from relabel.inputs import load_embeddings, read_task
+from relabel.io import read_table
+from relabel.pipeline import DenoiseConfig, check_options
 from relabel.validation import Problems
 
 
@@ -36,7 +39,7 @@ class CheckReport:
         return not self.errors
 
 
-def check_dataset(data: str | Path, config: object | None = None) -> CheckReport:
+def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> CheckReport:
     """Validate ``data`` as ``denoise`` would and collect every problem.
 
     Parameters
@@ -51,15 +54,11 @@ def check_dataset(data: str | Path, config: object | None = None) -> CheckReport
     CheckReport
         Errors (each a one-line :class:`~relabel.errors.RelabelInputError`) and warnings.
     """
-    from relabel.inputs import load_embeddings, read_task
-    from relabel.io import read_table
-    from relabel.pipeline import DenoiseConfig, _check_options
-
-    cfg = config if isinstance(config, DenoiseConfig) else DenoiseConfig()
+    cfg = config or DenoiseConfig()
     problems = Problems(collect=True)
     report = CheckReport(path=str(data), errors=problems.errors, warnings=problems.warnings)
     try:
-        _check_options(cfg)
+        check_options(cfg)
     except RelabelInputError as err:
         problems.error(err)
     try:

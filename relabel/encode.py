@@ -392,20 +392,21 @@ def embed_texts(
         by_len = missing[np.argsort([len(texts[first[u]]) for u in missing], kind="stable")]
         shards = [by_len[start : start + shard_size]
                   for start in range(0, len(by_len), shard_size)]
-        if engine is None or engine.name == "local":
-            done = ((i, encoder.encode([texts[first[u]] for u in part], progress=progress))
-                    for i, part in enumerate(shards))
-        else:  # shards on the cluster, each saved here as it comes back
+        remote = engine is not None and engine.name != "local"
+        if remote:  # shards on the cluster, each saved here as it comes back
             done = engine.map_unordered(_encode_shard,
                                         [[texts[first[u]] for u in part] for part in shards],
                                         encoder=encoder)
+        else:
+            done = ((i, encoder.encode([texts[first[u]] for u in part], progress=progress))
+                    for i, part in enumerate(shards))
         for i, vecs in done:
             part = shards[i]
             if cache is not None:
                 cache.add(uniq[part], vecs)
             new_h.append(uniq[part])
             new_v.append(vecs)
-            if progress is not None and engine is not None and engine.name != "local":
+            if remote and progress is not None:  # the local encoder updates it per batch
                 progress.update(len(part))
 
     dim = (cached_v.shape[1] if cached_v is not None else new_v[0].shape[1])

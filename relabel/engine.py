@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from relabel.errors import RelabelError
+from relabel.errors import RelabelError, RelabelInputError
 
 ENGINES = ("local", "dask")
 #: seconds to wait for the scheduler to answer
@@ -131,8 +131,6 @@ def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
                 ) -> LocalEngine | DaskEngine:
     """The engine ``--engine NAME [--scheduler ADDRESS]`` asks for; raises RelabelError (one
     line) for an unknown name, a missing or needless scheduler, or a cluster out of reach."""
-    from relabel.errors import RelabelInputError
-
     if name not in ENGINES:
         raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}")
     if name == "dask":

@@ -205,7 +205,9 @@ def _preload_plotting() -> None:
     threading.Thread(target=load, name="relabel-preload-matplotlib", daemon=True).start()
 
 
-def _check_options(cfg: DenoiseConfig) -> None:
+def check_options(cfg: DenoiseConfig) -> None:
+    """Raise RelabelInputError for the first option out of range (before any work; ``relabel
+    check`` reports it too)."""
     from relabel.correct import CORRECTOR_CHOICES
     from relabel.losses import LOSS_CHOICES
 
@@ -275,7 +277,7 @@ def denoise(
     """
     cfg = config or DenoiseConfig()
     # options and --model are checked first: a bad value fails before any work
-    _check_options(cfg)
+    check_options(cfg)
     engine = make_engine(cfg.engine, cfg.scheduler)
     try:
         return _denoise(data, out_dir, cfg, encoder, progress, engine)
