@@ -127,20 +127,28 @@ def _call(fn: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
     return fn(item, **shared)
 
 
+def check_engine_options(name: str, scheduler: str | None) -> None:
+    """Raise RelabelInputError (one line) for an unknown engine name or a missing or needless
+    scheduler; no connection is made."""
+    if name not in ENGINES:
+        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}")
+    if name == "dask" and not scheduler:
+        raise RelabelInputError("--engine dask needs --scheduler ADDRESS "
+                                "(e.g. tcp://127.0.0.1:8786)")
+    if name != "dask" and scheduler:
+        raise RelabelInputError("--scheduler is only used with --engine dask")
+
+
 def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
                 ) -> LocalEngine | DaskEngine:
     """The engine ``--engine NAME [--scheduler ADDRESS]`` asks for; raises RelabelError (one
-    line) for an unknown name, a missing or needless scheduler, or a cluster out of reach."""
-    if name not in ENGINES:
-        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}")
+    line) for bad options (:func:`check_engine_options`) or a cluster out of reach."""
+    check_engine_options(name, scheduler)
     if name == "dask":
-        if not scheduler:
-            raise RelabelInputError("--engine dask needs --scheduler ADDRESS "
-                                    "(e.g. tcp://127.0.0.1:8786)")
+        assert scheduler is not None
         return DaskEngine(scheduler)
-    if scheduler:
-        raise RelabelInputError("--scheduler is only used with --engine dask")
     return LocalEngine(n_jobs)
 
 
-__all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "make_engine"]
+__all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "check_engine_options",
+           "make_engine"]

@@ -29,7 +29,7 @@ from relabel.encode import (
     embed_texts,
     text_hashes,
 )
-from relabel.engine import ENGINES, make_engine
+from relabel.engine import check_engine_options, make_engine
 from relabel.errors import RelabelInputError
 from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
 from relabel.io import file_fingerprint, read_table, write_array, write_json, write_table
@@ -229,9 +229,7 @@ def check_options(cfg: DenoiseConfig) -> None:
                                 f"tail start, tail end; got {len(cfg.span_cols)}")
     if cfg.folds < 2:
         raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
-    if cfg.engine not in ENGINES:
-        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, "
-                                f"got {cfg.engine!r}")
+    check_engine_options(cfg.engine, cfg.scheduler)
     for name in ("epochs", "grad_accum"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
