@@ -37,7 +37,8 @@ from bench.bench_denoise import (
 from bench.devdata import load
 from relabel.correct.finetune import FinetuneCorrector
 from relabel.correct.head import HeadCorrector
-from relabel.encode import Encoder, embed_texts
+from relabel.embedding import embed_texts
+from relabel.encode import Encoder
 from relabel.metrics import reliability_table
 from relabel.scoring import score_examples
 

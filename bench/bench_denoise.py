@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.devdata import load
-from relabel.encode import Encoder, embed_texts
+from relabel.embedding import embed_texts
+from relabel.encode import Encoder
 from relabel.metrics import correction_metrics, detection_metrics
 from relabel.neighbors import build_knn_graph
 from relabel.scoring import score_examples

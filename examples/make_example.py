@@ -18,7 +18,8 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from relabel.encode import Encoder, embed_texts  # noqa: E402
+from relabel.embedding import embed_texts  # noqa: E402
+from relabel.encode import Encoder  # noqa: E402
 from relabel.noise import inject_noise  # noqa: E402
 
 SRC = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"

@@ -58,7 +58,8 @@ def _inputs_fn(config: dict[str, Any], texts: list[str], tokenizer: Any, cache: 
     import torch
 
     if config["kind"] == "head":
-        from relabel.encode import Encoder, embed_texts
+        from relabel.embedding import embed_texts
+        from relabel.encode import Encoder
 
         enc = Encoder(config["model"], max_length=config["max_length"])
         emb, _ = embed_texts(texts, enc, cache_dir=cache)

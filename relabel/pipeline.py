@@ -21,14 +21,8 @@ import polars as pl
 
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
-from relabel.encode import (
-    DEFAULT_MAX_LENGTH,
-    POOLINGS,
-    Encoder,
-    TextEncoder,
-    embed_texts,
-    text_hashes,
-)
+from relabel.embedding import embed_texts, text_hashes
+from relabel.encode import DEFAULT_MAX_LENGTH, POOLINGS, Encoder, TextEncoder
 from relabel.engine import check_engine_options, make_engine
 from relabel.errors import RelabelInputError
 from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task

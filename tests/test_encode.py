@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from relabel.encode import EmbeddingCache, Encoder, embed_texts, resolve_model, text_hashes
+from relabel.embedding import EmbeddingCache, embed_texts, text_hashes
+from relabel.encode import Encoder, resolve_model
 from relabel.errors import RelabelInputError
 
 
