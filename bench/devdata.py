@@ -74,3 +74,36 @@ def load(name: str) -> pl.DataFrame:
     if name == "banking77":
         return load_banking77()
     return load_wrench(name)
+
+
+def load_flat_relation(name: str) -> pl.DataFrame:
+    """spouse or open_re (crowdtruth) as ``id, text, spans, label (noisy), true_label``."""
+    path = {"spouse": SHARED / "spouse" / "spouse.csv",
+            "open_re": SHARED / "crowdtruth-open-re" / "open_re.csv"}[name]
+    df = pl.read_csv(path, infer_schema_length=0)
+    spans = ["head_start", "head_end", "tail_start", "tail_end"]
+    return df.select(
+        pl.col("id").cast(pl.String), "text", *[pl.col(c).cast(pl.Int64) for c in spans],
+        "label", pl.col("gold").alias("true_label"))
+
+
+#: noisy development sets (real or injected noise, gold known)
+NOISY_SETS = ("trec", "youtube", "sms", "semeval", "hausa", "yoruba", "spouse", "open_re",
+              "banking77")
+#: clean controls: gold labels given as the labels (nothing to fix)
+CLEAN_SETS = ("banking77-clean", "banking77-test", "sms-gold", "youtube-gold", "trec-gold",
+              "semeval-gold")
+RELATION_SETS = ("semeval", "spouse", "open_re")
+
+
+def load_any(name: str) -> pl.DataFrame:
+    """A noisy set of ``NOISY_SETS`` or a clean control of ``CLEAN_SETS`` by name."""
+    if name == "banking77-clean":
+        return load_banking77(rate=0.0)
+    if name == "banking77-test":
+        return load_banking77(rate=0.0, split="test")
+    if name.endswith("-gold"):
+        return load_any(name[: -len("-gold")]).with_columns(pl.col("true_label").alias("label"))
+    if name in ("spouse", "open_re"):
+        return load_flat_relation(name)
+    return load(name)

@@ -21,6 +21,7 @@ import polars as pl
 
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
+from relabel.correct.suggest import DEFAULT_TARGET_PRECISION, MIN_SKILL
 from relabel.embedding import embed_texts, text_hashes
 from relabel.encode import DEFAULT_MAX_LENGTH, POOLINGS, Encoder, TextEncoder
 from relabel.engine import check_engine_options, make_engine
@@ -68,10 +69,8 @@ class DenoiseConfig:
     batch_size: int | None = None
     max_length: int = DEFAULT_MAX_LENGTH
     threshold: float | None = None
-    #: None = the default for the posterior in use (relabel/correct/suggest.py)
-    min_confidence: float | None = None
-    min_margin: float | None = None
-    min_ratio: float | None = None
+    #: change a label only where the estimated probability of being right reaches this
+    target_precision: float = DEFAULT_TARGET_PRECISION
     #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector
     weights: dict[str, float] | None = None
     prior_balance: float = DEFAULT_PRIOR_BALANCE
@@ -146,7 +145,9 @@ def _scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray
         "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in sugg], dtype=pl.String),
         "suggestion_confidence": pl.Series(result["confidence"]).fill_nan(None),
         "alternative_label": pl.Series(cls[alt].tolist(), dtype=pl.String),
-        "alternative_prob": result["posterior"][rows, alt],
+        "alternative_prob": pl.Series(result["alternative_prob"]).fill_nan(None),
+        "p_wrong": result["p_wrong"].astype(np.float32),
+        "reason": pl.Series(result["reason"], dtype=pl.String),
     })
     return pl.DataFrame(columns)
 
@@ -157,7 +158,7 @@ def _suspicious(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndar
     order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
     given = scores["label"].to_numpy()
     return scores[order].select(
-        "row", "id", "label", "credibility", "flagged", "suggested_label",
+        "row", "id", "label", "credibility", "flagged", "reason", "suggested_label",
         "suggestion_confidence",
     ).with_columns(
         pl.Series("text", examples["text"].to_numpy()[order], dtype=pl.String),
@@ -169,19 +170,51 @@ def _suspicious(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndar
 def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[str, Any]:
     flagged = scores.filter(pl.col("flagged"))
     per_class = (flagged.group_by("label").len().sort(["len", "label"], descending=[True, False]))
-    conf = (flagged.filter(pl.col("suggested_label").is_not_null())
-            .group_by(["label", "suggested_label"]).len()
-            .sort(["len", "label", "suggested_label"], descending=[True, False, False])
+    # flagged rows by given label and what relabel thinks they are: its change where it made one,
+    # else the most probable other label (for review)
+    conf = (flagged.with_columns(pl.coalesce("suggested_label", "alternative_label")
+                                 .alias("likely"))
+            .group_by(["label", "likely"]).len()
+            .sort(["len", "label", "likely"], descending=[True, False, False])
             .head(top_n))
+    reasons = flagged.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
     return {
         "examples": scores.height,
         "classes": len(classes),
         "flagged": flagged.height,
+        "flagged_per_reason": {r["reason"]: r["len"] for r in reasons.iter_rows(named=True)},
         "suggested": int(scores["suggested_label"].is_not_null().sum()),
         "abstained": int(flagged["suggested_label"].is_null().sum()),
         "flagged_per_class": {r["label"]: r["len"] for r in per_class.iter_rows(named=True)},
-        "top_confusions": [{"given": r["label"], "suggested": r["suggested_label"],
-                            "count": r["len"]} for r in conf.iter_rows(named=True)],
+        "top_confusions": [{"given": r["label"], "likely": r["likely"], "count": r["len"]}
+                           for r in conf.iter_rows(named=True)],
+    }
+
+
+def _decision_summary(result: dict[str, Any], cfg: DenoiseConfig, with_corrector: bool
+                      ) -> dict[str, Any]:
+    """What the self-calibrating decision step estimated (relabel/correct/suggest.py)."""
+    dec = result["decisions"]
+    signal = "the out-of-fold corrector" if with_corrector else "the neighbour vote"
+    diagnosis = None
+    if not dec.can_separate:
+        diagnosis = (f"{signal} predicts the given labels barely better than the class prior "
+                     f"(skill {dec.skill:.2f} < {MIN_SKILL}): the encoder cannot separate these "
+                     "classes, so nothing was changed automatically; try a domain encoder "
+                     "(--model)")
+    return {
+        "target_precision": cfg.target_precision,
+        "estimated_noise_rate": round(dec.noise_rate, 4),
+        "estimated_wrong_labels": round(dec.noise_rate * len(dec.p_wrong), 1),
+        "changes": int((dec.suggested >= 0).sum()),
+        "expected_right_changes": round(dec.expected_right, 1),
+        "expected_wrong_changes": round(dec.expected_wrong, 1),
+        "skill": round(dec.skill, 4),
+        "skill_signal": "cv" if with_corrector else "knn",
+        "can_separate": dec.can_separate,
+        "diagnosis": diagnosis,
+        "duplicate_conflicts": result["duplicate_conflicts"],
+        "outliers": result["outliers"],
     }
 
 
@@ -228,8 +261,9 @@ def check_options(cfg: DenoiseConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if cfg.min_ratio is not None and not cfg.min_ratio >= 1:
-        raise RelabelInputError(f"--min-ratio must be at least 1, got {cfg.min_ratio}")
+    if not 0.5 <= cfg.target_precision < 1.0:
+        raise RelabelInputError("--target-precision must be in [0.5, 1), got "
+                                f"{cfg.target_precision}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
 
@@ -333,8 +367,9 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
                              f"{corrector_name} corrector", total=cfg.folds, unit="fold")
         try:
             result = score_examples(embeddings, labels, len(classes), weights=cfg.weights,
-                                    threshold=cfg.threshold, min_confidence=cfg.min_confidence,
-                                    min_margin=cfg.min_margin, min_ratio=cfg.min_ratio,
+                                    threshold=cfg.threshold,
+                                    target_precision=cfg.target_precision,
+                                    texts=encoder_texts,
                                     prior_balance=cfg.prior_balance, corrector=corrector,
                                     corrector_input=corrector_input,
                                     folds=cfg.folds, oof_cache=out / "cache" / "oof",
@@ -366,6 +401,7 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
                            "params": {k: v for k, v in corrector.get_params().items()
                                       if k != "device"}}
                           if corrector is not None else none),
+            "decisions": _decision_summary(result, cfg, corrector is not None),
             "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
                                        else DEFAULT_WEIGHTS),
             "prior_balance": cfg.prior_balance,

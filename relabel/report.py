@@ -193,9 +193,21 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         {"": "flagged", "value": f"{flagged} ({100 * flagged / max(n, 1):.1f}%)"},
         {"": "with a suggested label", "value": summary["suggested"]},
         {"": "left for a human", "value": summary["abstained"]},
+        *[{"": f"flagged: {k}", "value": v}
+          for k, v in (summary.get("flagged_per_reason") or {}).items()],
         {"": "corrector", "value": summary.get("corrector", {}).get("name", "none")},
         {"": "input", "value": run["input"]},
     ]
+    dec = summary.get("decisions")
+    if dec:
+        facts[3:3] = [
+            {"": "estimated noise rate", "value": f"{100 * dec['estimated_noise_rate']:.1f}%"},
+            {"": f"changed at target precision {dec['target_precision']:g}",
+             "value": f"{dec['changes']} (expected {dec['expected_right_changes']:.0f} right, "
+                      f"{dec['expected_wrong_changes']:.0f} wrong)"},
+        ]
+        if dec.get("diagnosis"):
+            facts.insert(3, {"": "warning", "value": dec["diagnosis"]})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>relabel report: {html.escape(Path(run['input']).name)}</title>",
@@ -206,8 +218,8 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         "<h2>Flag rate per class</h2>", _flag_rate(scores),
         "<h2>Given label × suggested label</h2>", _confusion(scores),
         "<h2>Most suspicious examples</h2>",
-        _table(suspicious, ["row", "id", "text", "label", "credibility", "suggested_label",
-                            "suggestion_confidence", "neighbor_labels"]),
+        _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
+                            "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
     if truth_col:
         parts.append(_truth_section(run, scores, truth_col))

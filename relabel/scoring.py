@@ -14,19 +14,21 @@ import numpy as np
 
 from relabel.correct.crossval import oof_key, out_of_fold_proba
 from relabel.correct.suggest import (
-    CORRECTOR_MIN_CONFIDENCE,
-    CORRECTOR_MIN_MARGIN,
-    CORRECTOR_MIN_RATIO,
-    DEFAULT_MIN_CONFIDENCE,
-    DEFAULT_MIN_MARGIN,
-    flag_issues,
-    per_class_thresholds,
-    suggest_labels,
+    DEFAULT_TARGET_PRECISION,
+    GAMMA,
+    decide_labels,
+    signal_skill,
 )
 from relabel.neighbors import build_knn_graph
 from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
 from relabel.scores.combine import PRIOR_FLOOR, balance_prior
 from relabel.scores.knn import K_GRID
+from relabel.scores.reasons import (
+    duplicate_conflicts,
+    duplicate_groups,
+    flag_reasons,
+    outliers,
+)
 
 #: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
@@ -100,48 +102,68 @@ def decide(
     weights: dict[str, float],
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     threshold: float | None = None,
-    min_confidence: float | None = None,
-    min_margin: float | None = None,
-    min_ratio: float | None = None,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    graph: Any = None,
+    texts: list[str] | None = None,
+    gamma: float | None = None,
 ) -> dict[str, Any]:
-    """Stage 4 of METHOD.md §5: one posterior from the signals, then flags and suggestions.
+    """Stage 4 (METHOD.md §5): one posterior from the signals, then flags, changes and reasons.
 
     The combined posterior is the weighted geometric mean of the signals, balanced by the class
-    prior (:mod:`relabel.scores.combine`). When it includes the cross-validated corrector
-    (``cv``), suggestions follow the held-out rule of :mod:`relabel.correct.suggest` and every
-    suggestion is also a flag.
+    prior (:mod:`relabel.scores.combine`); the decisions follow the noisy-channel rule of
+    :mod:`relabel.correct.suggest` (a label is changed only where the estimated probability of
+    the change being right is at least ``target_precision``). With the kNN ``graph`` (and the
+    encoder ``texts`` for exact duplicates) duplicate conflicts and outliers are flagged too
+    (:mod:`relabel.scores.reasons`). ``gamma`` overrides ``GAMMA`` (benchmarks).
 
     Returns
     -------
     dict
         ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
-        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``thresholds (K,)``.
+        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``alternative_prob (N,)``,
+        ``p_wrong (N,)``, ``reason`` (N strings or None), ``decisions``
+        (:class:`~relabel.correct.suggest.Decisions`).
     """
     n_classes = next(iter(posteriors.values())).shape[1]
     held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
-    if min_confidence is None:
-        min_confidence = CORRECTOR_MIN_CONFIDENCE if held_out else DEFAULT_MIN_CONFIDENCE
-    if min_margin is None:
-        min_margin = CORRECTOR_MIN_MARGIN if held_out else DEFAULT_MIN_MARGIN
-    if min_ratio is None:
-        min_ratio = CORRECTOR_MIN_RATIO if held_out else float("inf")
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
     posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
                               floor=PRIOR_FLOOR if held_out else 0.0)
-    flagged = flag_issues(labels, posterior, threshold=threshold)
-    suggested, confidence, alternative = suggest_labels(
-        labels, posterior, flagged, min_confidence=min_confidence, min_margin=min_margin,
-        held_out=held_out, min_ratio=min_ratio)
-    if held_out:
-        flagged = flagged | (suggested >= 0)
+    credibility = given_label_score(labels, posterior)
+    skill = signal_skill(labels, posteriors["cv"] if held_out else posteriors["knn"])
+    conflict = np.zeros(len(labels), dtype=bool)
+    majority = np.full(len(labels), -1, dtype=np.int64)
+    outlier = np.zeros(len(labels), dtype=bool)
+    if graph is not None:
+        groups = duplicate_groups(texts if texts is not None else [str(i) for i in
+                                                                   range(len(labels))],
+                                  graph.indices, graph.sims)
+        conflict, majority, _ = duplicate_conflicts(labels, groups)
+        outlier = outliers(graph.sims[:, 0])
+    dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,
+                        gamma=gamma if gamma is not None else
+                        GAMMA["cv" if held_out else "neighbours"],
+                        credibility=credibility, threshold=threshold, protected=outlier)
+    flagged = dec.flagged | conflict | outlier
+    alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
+    rows = np.arange(len(labels))
+    p_knn = posteriors["knn"][rows, labels] if "knn" in posteriors else credibility
+    p_cv = posteriors["cv"][rows, labels] if held_out else None
     return {
         "posterior": posterior,
-        "credibility": given_label_score(labels, posterior),
+        "credibility": credibility,
         "flagged": flagged,
-        "suggested": suggested,
-        "confidence": confidence,
+        "suggested": dec.suggested,
+        "confidence": dec.confidence,
         "alternative": alternative,
-        "thresholds": per_class_thresholds(labels, posterior),
+        "alternative_prob": np.where(alternative == dec.alternative, dec.alternative_prob,
+                                     np.nan),
+        "p_wrong": dec.p_wrong,
+        "reason": flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn,
+                               p_cv=p_cv),
+        "decisions": dec,
+        "duplicate_conflicts": int(conflict.sum()),
+        "outliers": int(outlier.sum()),
     }
 
 
@@ -187,9 +209,8 @@ def score_examples(
     *,
     weights: dict[str, float] | None = None,
     threshold: float | None = None,
-    min_confidence: float | None = None,
-    min_margin: float | None = None,
-    min_ratio: float | None = None,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    texts: list[str] | None = None,
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     corrector: Any = None,
     corrector_input: np.ndarray | None = None,
@@ -214,8 +235,13 @@ def score_examples(
     weights : dict, optional
         Exponent of each signal (``knn``, ``kde``, ``cv``) in the combined posterior; default
         ``DEFAULT_WEIGHTS``, or ``CORRECTOR_WEIGHTS`` with a corrector.
-    threshold, min_confidence, min_margin, min_ratio : float, optional
-        Decision options, see :mod:`relabel.correct.suggest` (None = the defaults there).
+    threshold : float, optional
+        Flag where credibility is below this instead of the estimated noise count.
+    target_precision : float
+        Change a label only where the estimated probability of being right reaches this
+        (:mod:`relabel.correct.suggest`).
+    texts : list of str, optional
+        The encoder's input strings, for exact-duplicate conflicts (default: cosine only).
     prior_balance : float
         Exponent beta of the class prior divided out of the combined posterior.
     corrector : sklearn estimator, optional
@@ -240,8 +266,9 @@ def score_examples(
     dict
         ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
         ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
-        ``confidence (N,)``, ``alternative (N,)``, ``params`` (what each scorer chose),
-        ``thresholds (K,)``, ``oof`` (fold info, or None without a corrector), ``neighbors``
+        ``confidence (N,)``, ``alternative (N,)``, ``alternative_prob (N,)``, ``p_wrong (N,)``,
+        ``reason``, ``decisions`` (see :func:`decide`), ``params`` (what each scorer chose),
+        ``oof`` (fold info, or None without a corrector), ``neighbors``
         ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
     """
     if weights is None:
@@ -262,8 +289,8 @@ def score_examples(
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
     dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
-                 threshold=threshold, min_confidence=min_confidence, min_margin=min_margin,
-                 min_ratio=min_ratio)
+                 threshold=threshold, target_precision=target_precision, graph=sig["graph"],
+                 texts=texts)
     if progress is not None:
         progress.update(1)
     return {

@@ -171,3 +171,20 @@ def make_review_run(tmp_path: Path) -> tuple[Path, Path, pl.DataFrame]:
     denoise(data, out_dir=out, config=DenoiseConfig(id_col="id", corrector="none"),
             encoder=FakeEncoder())
     return data, out, df
+
+
+def suggesting_run(dataset_csv: Path, text_dataset: pl.DataFrame, out: Path) -> Path:
+    """A real ``denoise`` run that makes automatic changes: precomputed embeddings clustered by
+    the true class (600 rows, 10% flipped), the head corrector, target precision 0.5."""
+    from relabel.pipeline import DenoiseConfig, denoise
+
+    rng = np.random.default_rng(0)
+    classes = sorted(set(text_dataset["true_label"]))
+    centers = rng.normal(size=(len(classes), 16))
+    true = np.searchsorted(classes, text_dataset["true_label"].to_numpy())
+    emb = centers[true] + 0.3 * rng.normal(size=(len(true), 16))
+    np.save(dataset_csv.parent / "emb.npy", emb.astype(np.float32))
+    denoise(dataset_csv, out_dir=out, config=DenoiseConfig(
+        id_col="id", embeddings=dataset_csv.parent / "emb.npy", corrector="head",
+        target_precision=0.5))
+    return out

@@ -10,14 +10,18 @@ import pytest
 
 from relabel.errors import RelabelInputError
 from relabel.export import export_dataset
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.pipeline import denoise
+from tests.conftest import make_text_dataset, suggesting_run
 
 
 @pytest.fixture
-def run_dir(tmp_path, dataset_csv, fake_encoder):
-    out = tmp_path / "run"
-    denoise(dataset_csv, out_dir=out, config=DenoiseConfig(id_col="id"), encoder=fake_encoder)
-    return out
+def text_dataset():
+    return make_text_dataset(n_per_class=200, flip=60)
+
+
+@pytest.fixture
+def run_dir(tmp_path, dataset_csv, text_dataset):
+    return suggesting_run(dataset_csv, text_dataset, tmp_path / "run")
 
 
 def test_apply_suggestions(tmp_path, run_dir, dataset_csv, text_dataset):

@@ -10,17 +10,20 @@ import pytest
 from typer.testing import CliRunner
 
 from relabel.cli import app
-from relabel.pipeline import DenoiseConfig, denoise
 from relabel.report import build_report
+from tests.conftest import make_text_dataset, suggesting_run
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def run_dir(tmp_path, dataset_csv, fake_encoder):
-    out = tmp_path / "run"
-    denoise(dataset_csv, out_dir=out, encoder=fake_encoder, config=DenoiseConfig(id_col="id"))
-    return out
+def text_dataset():
+    return make_text_dataset(n_per_class=200, flip=60)
+
+
+@pytest.fixture
+def run_dir(tmp_path, dataset_csv, text_dataset):
+    return suggesting_run(dataset_csv, text_dataset, tmp_path / "run")
 
 
 def test_denoise_writes_a_self_contained_report(run_dir):

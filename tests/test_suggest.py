@@ -1,10 +1,27 @@
-"""Flags and suggestions from hand-made posteriors."""
+"""The self-calibrating decision rule and the flag reasons, on hand-made and synthetic data."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from relabel.correct.suggest import flag_issues, per_class_thresholds, suggest_labels
+from relabel.correct.suggest import (
+    MIN_SKILL,
+    decide_labels,
+    estimate_joint,
+    flag_issues,
+    per_class_thresholds,
+    signal_skill,
+    true_label_posterior,
+)
+from relabel.scores.reasons import (
+    duplicate_conflicts,
+    duplicate_groups,
+    flag_reasons,
+    normalise_text,
+    outliers,
+)
+from tests.conftest import make_clusters
 
 
 def test_per_class_thresholds_are_mean_self_confidence():
@@ -27,20 +44,123 @@ def test_user_threshold():
     assert flag_issues(labels, post, threshold=0.5).tolist() == [True, False]
 
 
-def test_suggest_or_abstain():
-    labels = np.array([0, 0, 0, 1])
-    post = np.array([[0.05, 0.95, 0.0], [0.4, 0.45, 0.15], [0.9, 0.1, 0.0], [0.1, 0.9, 0.0]])
-    flagged = np.array([True, True, False, False])
-    sugg, conf, alt = suggest_labels(labels, post, flagged, min_confidence=0.75)
-    assert sugg.tolist() == [1, -1, -1, -1]  # second is flagged but not confident: abstain
-    assert conf[0] == 0.95 and np.isnan(conf[1:]).all()
-    assert alt.tolist() == [1, 1, 1, 0]
+def _likelihood(true: np.ndarray, n_classes: int, sharp: float = 0.9, seed: int = 0
+                ) -> np.ndarray:
+    """A class likelihood that knows the true class: ``sharp`` on it, noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(n_classes), size=len(true)) * (1 - sharp)
+    p[np.arange(len(true)), true] += sharp
+    return p / p.sum(1, keepdims=True)
 
 
-def test_singleton_class_is_flagged_but_never_relabelled():
-    labels = np.array([0, 1, 1, 1])
-    post = np.array([[0.05, 0.95], [0.1, 0.9], [0.1, 0.9], [0.2, 0.8]])
-    flagged = flag_issues(labels, post)
-    assert flagged[0]
-    sugg, _, _ = suggest_labels(labels, post, flagged)
-    assert sugg[0] == -1
+def test_joint_rows_are_the_given_prior_and_clean_data_is_diagonal():
+    true = np.repeat(np.arange(3), 50)
+    joint = estimate_joint(true, _likelihood(true, 3))
+    np.testing.assert_allclose(joint.sum(1), np.bincount(true) / len(true))
+    assert np.trace(joint) > 0.99
+
+
+def test_changes_are_right_on_noisy_data_and_absent_on_clean_data():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=1)
+    like = _likelihood(true, 4, sharp=0.97)
+    dec = decide_labels(labels, like, skill=0.8)
+    changed = dec.suggested >= 0
+    assert changed.sum() >= 0.5 * (labels != true).sum()
+    assert (dec.suggested[changed] == true[changed]).mean() >= 0.9
+    assert np.nanmin(dec.confidence) >= 0.9
+    assert dec.noise_rate == pytest.approx((labels != true).mean(), abs=0.1)
+    assert dec.expected_right + dec.expected_wrong == pytest.approx(changed.sum())
+    clean = decide_labels(true, like, skill=0.8)
+    assert (clean.suggested < 0).all()
+    assert clean.noise_rate < 0.05
+
+
+def test_higher_target_precision_changes_a_subset():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=2)
+    like = _likelihood(true, 4, sharp=0.8, seed=2)
+    loose = decide_labels(labels, like, skill=0.8, target_precision=0.6).suggested >= 0
+    strict = decide_labels(labels, like, skill=0.8, target_precision=0.95).suggested >= 0
+    assert strict.sum() < loose.sum() and not (strict & ~loose).any()
+
+
+def test_flag_count_follows_the_estimated_noise():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.1, seed=3)
+    dec = decide_labels(labels, _likelihood(true, 4, sharp=0.97), skill=0.8)
+    changed = dec.suggested >= 0
+    n_flag = round(dec.noise_rate * len(labels))
+    assert dec.noise_rate == pytest.approx((labels != true).mean(), abs=0.05)
+    assert (dec.flagged & ~changed).sum() <= n_flag
+    assert dec.flagged.sum() <= n_flag + changed.sum()
+    assert changed[dec.flagged].sum() == changed.sum()  # every change is also a flag
+
+
+def test_low_skill_changes_nothing_and_says_so():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=4)
+    dec = decide_labels(labels, _likelihood(true, 4, sharp=0.97), skill=MIN_SKILL / 2)
+    assert not dec.can_separate
+    assert (dec.suggested < 0).all() and dec.flagged.any()
+
+
+def test_protected_rows_and_singleton_classes_are_never_changed():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=5)
+    like = _likelihood(true, 4, sharp=0.97)
+    free = decide_labels(labels, like, skill=0.8).suggested >= 0
+    protected = free.copy()
+    assert not (decide_labels(labels, like, skill=0.8, protected=protected).suggested >= 0).any()
+    labels = labels.copy()
+    labels[0] = 4  # a class with one example: nothing to judge it by
+    like5 = np.hstack([like, np.full((len(labels), 1), 1e-3)])
+    like5 /= like5.sum(1, keepdims=True)
+    assert decide_labels(labels, like5, skill=0.8).suggested[0] == -1
+
+
+def test_true_label_posterior_rows_sum_to_one():
+    rng = np.random.default_rng(0)
+    like = rng.dirichlet(np.ones(3), size=20)
+    labels = rng.integers(0, 3, 20)
+    r = true_label_posterior(labels, like, estimate_joint(labels, like), gamma=1.3)
+    np.testing.assert_allclose(r.sum(1), 1.0, rtol=1e-5)
+
+
+def test_skill_is_zero_for_the_prior_and_one_for_a_perfect_signal():
+    labels = np.array([0, 0, 1, 1])
+    prior = np.full((4, 2), 0.5)
+    assert signal_skill(labels, prior) == pytest.approx(0.0)
+    perfect = np.eye(2)[labels]
+    assert signal_skill(labels, perfect) > 0.99
+
+
+def test_duplicates_by_normalised_text_and_by_cosine():
+    assert normalise_text("  Hello, WORLD!! ") == normalise_text("hello world")
+    texts = ["Where is my card?", "where is my card", "A different text", "another one"]
+    indices = np.array([[1, 2], [0, 2], [3, 0], [2, 0]])
+    sims = np.array([[0.9, 0.1], [0.9, 0.1], [0.999, 0.1], [0.999, 0.1]], dtype=np.float32)
+    groups = duplicate_groups(texts, indices, sims)
+    assert groups.tolist() == [0, 0, 2, 2]
+
+
+def test_duplicate_conflict_majority():
+    groups = np.array([0, 0, 0, 3, 3, 5])
+    labels = np.array([1, 1, 2, 0, 1, 0])
+    conflict, majority, share = duplicate_conflicts(labels, groups)
+    # group 0: clear majority 1 (2 of 3); group 3: a tie, both in conflict; 5: alone
+    assert conflict.tolist() == [False, False, True, True, True, False]
+    assert majority.tolist() == [1, 1, 1, -1, -1, -1]
+    assert share[2] == pytest.approx(2 / 3)
+
+
+def test_outliers_are_rare_and_far():
+    sims = np.concatenate([np.full(998, 0.8), [0.1, 0.2]])
+    sims[:998] += np.linspace(-0.05, 0.05, 998)
+    out = outliers(sims)
+    assert out.tolist()[-2:] == [True, True] and out.sum() == 2
+
+
+def test_reason_order():
+    flagged = np.array([True, True, True, True, False])
+    reasons = flag_reasons(flagged, conflict=np.array([1, 0, 0, 0, 0], bool),
+                           outlier=np.array([1, 1, 0, 0, 0], bool),
+                           p_knn=np.array([0.5, 0.5, 0.5, 0.1, 0.5]),
+                           p_cv=np.array([0.5, 0.5, 0.2, 0.6, 0.5]))
+    assert reasons == ["duplicate_conflict", "outlier", "corrector_disagrees",
+                       "neighbours_disagree", None]

@@ -113,14 +113,17 @@ def reason(row: Mapping[str, Any]) -> str:
     """One line for the reviewer: how credible the label is and what relabel suggests."""
     signals = ", ".join(f"{name} {_fmt(row.get(f'{name}_score'), 2)}"
                         for name in ("knn", "kde", "cv") if row.get(f"{name}_score") is not None)
-    head = f"Flagged ({signals})" if row.get("flagged") else f"Not flagged ({signals})"
+    why = row.get("reason")
+    head = (f"Flagged: {str(why).replace('_', ' ')} ({signals})" if row.get("flagged") and why
+            else f"Flagged ({signals})" if row.get("flagged") else f"Not flagged ({signals})")
     if row.get("suggested_label") is not None:
         return (f"{head}; suggests '{row['suggested_label']}' with confidence "
                 f"{_fmt(row.get('suggestion_confidence'), 2)}.")
     alt = row.get("alternative_label")
     if row.get("flagged") and alt is not None and alt != row.get("label"):
-        return (f"{head}; no confident suggestion, most likely other label '{alt}' "
-                f"(p {_fmt(row.get('alternative_prob'), 2)}).")
+        prob = row.get("alternative_prob")
+        tail = "" if prob is None else f" (p {_fmt(prob, 2)})"
+        return f"{head}; no confident suggestion, most likely other label '{alt}'{tail}."
     return f"{head}; no suggestion."
 
 

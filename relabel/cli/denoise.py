@@ -9,6 +9,7 @@ import typer
 
 from relabel.cli._util import app, handle_errors
 from relabel.correct import AUTO_MIN_PER_CLASS, CORRECTOR_CHOICES
+from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
 from relabel.encode import DEFAULT_MAX_LENGTH
 from relabel.losses import LOSS_CHOICES
 from relabel.relation import SPAN_COLS, TYPE_COLS
@@ -23,15 +24,28 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
         f"flagged {flagged} ({100 * flagged / max(n, 1):.1f}%): {summary['suggested']} with a "
         f"suggested label, {summary['abstained']} left for a human (relabel abstained)",
     ]
+    dec = summary.get("decisions")
+    if dec:
+        lines.append(
+            f"estimated noise {100 * dec['estimated_noise_rate']:.1f}% "
+            f"(~{dec['estimated_wrong_labels']:.0f} wrong labels); {dec['changes']} changed "
+            f"automatically at target precision {dec['target_precision']:g} (expected "
+            f"{dec['expected_right_changes']:.0f} right, {dec['expected_wrong_changes']:.0f} "
+            "wrong)")
+        if dec.get("diagnosis"):
+            lines.append(f"warning: {dec['diagnosis']}")
+    reasons = summary.get("flagged_per_reason") or {}
+    if reasons:
+        lines.append("flagged by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
     per_class = list(summary["flagged_per_class"].items())
     if per_class:
         shown = ", ".join(f"{k} {v}" for k, v in per_class[:8])
         more = f", ... ({len(per_class) - 8} more classes)" if len(per_class) > 8 else ""
         lines.append(f"flagged per class: {shown}{more}")
     if summary["top_confusions"]:
-        shown = ", ".join(f"{c['given']} -> {c['suggested']} ({c['count']})"
+        shown = ", ".join(f"{c['given']} -> {c['likely']} ({c['count']})"
                           for c in summary["top_confusions"][:5])
-        lines.append(f"most frequent given -> suggested: {shown}")
+        lines.append(f"most frequent given -> likely label among the flagged: {shown}")
     corr = summary.get("corrector", {})
     if corr.get("name", "none") != "none":
         lines.append(f"corrector: {corr['name']}, {corr['folds']} folds ({corr['trained']} "
@@ -92,15 +106,10 @@ def denoise_command(
     lr: Annotated[float | None, typer.Option(help="Corrector learning rate (default: head "
                   "3e-3, finetune 5e-5).")] = None,
     grad_accum: Annotated[int, typer.Option(help="Batches per optimiser step (finetune).")] = 1,
-    min_confidence: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Suggest a "
-                              "label only at this confidence or above; otherwise abstain "
-                              "(default: 0.2 with a corrector, 0.75 without).")] = None,
-    min_margin: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="... and only when "
-                          "it beats the given label by this much (default: 0.3 with a "
-                          "corrector, 0.2 without) ...")] = None,
-    min_ratio: Annotated[float | None, typer.Option(help="... or when it is this many times as "
-                         "probable as the given label (default: 10 with a corrector; not used "
-                         "without).")] = None,
+    target_precision: Annotated[float, typer.Option(help="Change a label automatically only "
+                                "where the estimated probability that the change is right is "
+                                "at least this; otherwise flag it for review.")
+                                ] = DEFAULT_TARGET_PRECISION,
     drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
                             "or empty text or label (with a warning) instead of failing.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -116,7 +125,7 @@ def denoise_command(
 
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
                         batch_size=batch_size, max_length=max_length, threshold=threshold,
-                        min_confidence=min_confidence, min_margin=min_margin, min_ratio=min_ratio,
+                        target_precision=target_precision,
                         corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                         grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
                         span_cols=tuple(c.strip() for c in span_cols.split(",")),

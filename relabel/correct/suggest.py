@@ -1,49 +1,123 @@
-"""Flags and suggestions from a combined posterior (METHOD.md §5).
+"""Decisions that calibrate themselves on each dataset (METHOD.md §5, issue 14).
 
-Flag (confident learning, Northcutt et al. 2021): with the per-class threshold
-    t_c = mean_{i: y_i = c} p(c | i)     (the average self-confidence of class c),
-example i is flagged when the most probable class among those it confidently belongs to,
-    c*_i = argmax_{c : p(c | i) >= t_c} p(c | i),
-exists and differs from its given label y_i. With a user threshold T instead, i is flagged when
-p(y_i | i) < T.
+relabel changes a label automatically only where the estimated probability that the change is
+right reaches a target the user sets (``--target-precision P``, default 0.9), and flags for
+human review about as many examples as it estimates to be wrong. Both come from one model of how
+the given labels were produced, fitted on the dataset itself without gold labels.
 
-Suggest: for a flagged example, s_i = argmax_{c != y_i} p(c | i) is suggested only when
-p(s_i | i) >= min_confidence, p(s_i | i) - p(y_i | i) >= min_margin and p(s_i | i) >= t_{s_i}
-(x_i is at least as typical of s_i as the average member labelled s_i), and the given class
-has more than one example (a singleton class has no peers to judge it by); otherwise relabel
-abstains and a human must look. A wrong automatic fix is worse than none: min_confidence = 0.75
-is the lowest value at which applying the suggestions raised label accuracy on all four
-development sets (bench/RESULTS.md).
+The noisy-channel posterior
+---------------------------
+Let ``L_i(c)`` be the prior-balanced combined posterior of the signals (kNN vote, KDE, the
+out-of-fold corrector; :mod:`relabel.scores.combine`). Dividing out the class prior makes it a
+class *likelihood*, ``L_i(c) ∝ f_c(x_i)``. Let ``Q[l, c] = P(given = l, true = c)`` be the joint
+distribution of given and true labels. Bayes' rule for the true label of example i, given its
+vector and the label it was given, is then
 
-With a cross-validated corrector in the posterior (``p_cv`` from models that never saw the
-example, ``held_out=True``) the flag and typicality conditions are dropped (a suggestion then
-flags its example): the held-out judgement already is the "typical of s_i" test, and the per-class
-thresholds blocked most right fixes on the development sets (trec: +68 net fixes with them, +246
-without, at the same confidence). Instead s_i is suggested when p(s_i | i) >= min_confidence and
+    r_i(c) = P(true = c | x_i, given = y_i)  ∝  L_i(c) ** gamma · Q[y_i, c]
 
-    p(s_i | i) - p(y_i | i) >= min_margin    or    p(s_i | i) >= min_ratio * p(y_i | i),
+``Q`` is estimated as confident learning does (Northcutt et al. 2021): the *confident joint*
+counts the examples with given label l whose most probable class among those they reach the
+per-class threshold ``t_c`` of (mean self-confidence of class c) is c; ``alpha`` is added to
+every cell, each row is rescaled to the number of examples given label l, and the whole matrix
+to sum to 1. On a clean dataset Q is nearly diagonal, so a change needs an overwhelming
+likelihood ratio; on a noisy one its off-diagonal cells carry the confusions that really occur,
+so the same likelihood ratio is enough. ``gamma`` corrects the over- or under-confidence of the
+likelihood ratios (the corrector is trained on noisy labels and its probabilities are not exact).
 
-with defaults min_confidence = 0.2, min_margin = 0.3 (so the margin route needs p >= 0.3) and
-min_ratio = 10 (a 10:1 likelihood ratio against the given label). The ratio route is for many
-classes, where probability is spread thin: on banking77 (77 classes) it added 426 suggestions, 83%
-of them right, raising label accuracy after from 92.3% to 95.7%, and it added none on trec, youtube
-or semeval. The margin pair (0.3, 0.3) was, among (0.4, 0.3), (0.3, 0.3), (0.3, 0.25),
-(0.25, 0.25) and (0.3, 0.35), the one at least as good as (0.4, 0.3) on all four development sets;
-lower margins gained on trec and banking77 but lost on youtube and semeval (bench/RESULTS.md).
+From r:
+
+- estimated probability that the given label is wrong, ``w_i = 1 - r_i(y_i)``;
+- the estimated noise rate is confident learning's: the share of examples whose confident class
+  exists and is not their given label (the off-diagonal of the unsmoothed confident joint). On
+  the development sets it was closer to the true rate than ``mean(w)`` (trec: 0.30 against 0.08,
+  true 0.43; banking77 with 20% noise: 0.17 against 0.16);
+- the best other class ``s_i = argmax_{c != y_i} r_i(c)``; the label is changed automatically
+  when ``r_i(s_i) >= P`` (its ``confidence``), so among the changes the expected share of right
+  ones is at least P. The expected numbers of right and wrong changes are ``Σ r_i(s_i)`` and
+  ``Σ (1 - r_i(s_i))`` over the changes;
+- flags for review: the ``round(noise rate · N)`` examples of highest ``w`` (so a set
+  estimated 1% noisy has about 1% flagged), and every changed example; with ``--threshold T``
+  instead every example whose credibility is below T.
+
+Constants, chosen on the 15 development sets (9 noisy, 6 clean controls; ``bench/bench_trust.py``,
+bench/RESULTS.md, which also reports each set left out): ``gamma`` (``GAMMA``) is the largest value
+(the most automatic changes) that is *safe* on every set: no clean control has more than 0.3% of
+its rows changed, and on every noisy set ``fixes - P / (1 - P) · damage >= 0`` (the changes are at
+least P = 0.9 precise). With the corrector that is 1.3; with the neighbour signals alone no
+gamma above 0.5 was safe (a few confident neighbour-vote changes on the clean banking77 and trec
+controls), and at 0.5 the rule never reaches 0.9: without a corrector relabel only flags.
+``alpha`` is the confident-learning smoothing count.
+
+Self-diagnosis
+--------------
+``skill = 1 - CE / H`` measures how much better than the class prior a signal predicts the given
+labels (CE: mean cross-entropy of the given labels under the out-of-fold signal, H: entropy of the
+class prior; 0 = no better than the prior, 1 = perfect). When the corrector's skill, or without a
+corrector the kNN vote's, is below ``MIN_SKILL`` the signals cannot tell the classes apart on this
+data: relabel changes nothing automatically, still flags for review, and says so.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from relabel.scores.combine import CHUNK_ROWS
 
-DEFAULT_MIN_CONFIDENCE = 0.75
-DEFAULT_MIN_MARGIN = 0.2
-#: defaults when the posterior includes a cross-validated corrector
-CORRECTOR_MIN_CONFIDENCE = 0.2
-CORRECTOR_MIN_MARGIN = 0.3
-CORRECTOR_MIN_RATIO = 10.0
+#: default --target-precision: the estimated share of right changes among automatic changes
+DEFAULT_TARGET_PRECISION = 0.9
+#: exponent of the likelihood ratios in the noisy-channel posterior, by signal set: with the
+#: out-of-fold corrector (``cv``) and without one (kNN vote and KDE); see the module docstring
+GAMMA = {"cv": 1.3, "neighbours": 0.5}
+#: smoothing count added to every cell of the confident joint
+ALPHA = 0.1
+#: below this skill (1 - CE / H) the signals are judged unable to separate the classes
+MIN_SKILL = 0.15
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """What the decision step returns (one row per example unless stated).
+
+    Attributes
+    ----------
+    flagged : np.ndarray
+        ``(N,)`` bool, for human review.
+    suggested : np.ndarray
+        ``(N,)`` int class code applied automatically, -1 where relabel abstains.
+    confidence : np.ndarray
+        ``(N,)`` float, estimated probability that the suggestion is right (NaN without one).
+    alternative : np.ndarray
+        ``(N,)`` int most probable true class other than the given one.
+    alternative_prob : np.ndarray
+        ``(N,)`` its probability ``r_i(s_i)``.
+    p_wrong : np.ndarray
+        ``(N,)`` estimated probability that the given label is wrong.
+    joint : np.ndarray
+        ``(K, K)`` estimated joint ``Q[given, true]``.
+    noise_rate : float
+        Estimated share of wrong labels (confident learning's off-diagonal share).
+    expected_right, expected_wrong : float
+        Expected right and wrong automatic changes.
+    skill : float
+        Skill of the signal the diagnosis reads (see the module docstring).
+    can_separate : bool
+        False when ``skill < MIN_SKILL``: then nothing is changed automatically.
+    """
+
+    flagged: np.ndarray
+    suggested: np.ndarray
+    confidence: np.ndarray
+    alternative: np.ndarray
+    alternative_prob: np.ndarray
+    p_wrong: np.ndarray
+    joint: np.ndarray
+    noise_rate: float
+    expected_right: float
+    expected_wrong: float
+    skill: float
+    can_separate: bool
 
 
 def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -55,10 +129,25 @@ def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarra
     return np.where(counts > 0, sums / np.maximum(counts, 1), 1.0)
 
 
+def confident_class(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
+    """``(N,)`` the most probable class among those whose per-class threshold the example
+    reaches (confident learning), -1 where it reaches none."""
+    t = per_class_thresholds(labels, posterior)
+    best = np.full(len(labels), -1, dtype=np.int64)
+    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) temporaries
+        p = posterior[start : start + CHUNK_ROWS]
+        confident = np.where(p >= t[None, :], p, -1.0)
+        b = np.argmax(confident, axis=1)
+        ok = confident[np.arange(len(p)), b] >= 0
+        best[start : start + len(p)] = np.where(ok, b, -1)
+    return best
+
+
 def flag_issues(
     labels: np.ndarray, posterior: np.ndarray, *, threshold: float | None = None
 ) -> np.ndarray:
-    """``(N,)`` bool: the given label is likely wrong.
+    """``(N,)`` bool, confident learning's off-diagonal: the confident class exists and is not
+    the given label; with ``threshold``, ``p(y_i | i) < threshold`` instead.
 
     Parameters
     ----------
@@ -67,62 +156,126 @@ def flag_issues(
     posterior : np.ndarray
         ``(N, K)`` combined posterior.
     threshold : float, optional
-        Flag when ``p(y_i | i) < threshold``; default: per-class confident-learning thresholds.
+        Flag when ``p(y_i | i) < threshold``.
     """
-    rows = np.arange(len(labels))
     if threshold is not None:
-        return posterior[rows, labels] < threshold
-    t = per_class_thresholds(labels, posterior)
-    best = np.empty(len(labels), dtype=np.int64)
-    has_any = np.empty(len(labels), dtype=bool)
-    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) temporaries
-        p = posterior[start : start + CHUNK_ROWS]
-        confident = np.where(p >= t[None, :], p, -1.0)
-        b = np.argmax(confident, axis=1)
-        best[start : start + len(p)] = b
-        has_any[start : start + len(p)] = confident[np.arange(len(p)), b] >= 0
-    return has_any & (best != labels)
+        return posterior[np.arange(len(labels)), labels] < threshold
+    best = confident_class(labels, posterior)
+    return (best >= 0) & (best != labels)
 
 
-def suggest_labels(
-    labels: np.ndarray,
-    posterior: np.ndarray,
-    flagged: np.ndarray,
-    *,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    min_margin: float = DEFAULT_MIN_MARGIN,
-    held_out: bool = False,
-    min_ratio: float = float("inf"),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Suggested relabels for flagged examples, or abstentions.
+def estimate_joint(labels: np.ndarray, posterior: np.ndarray, *, alpha: float = ALPHA
+                   ) -> np.ndarray:
+    """``(K, K)`` calibrated confident joint ``Q[given, true]``, summing to 1.
 
-    ``held_out=True`` (corrector posteriors) drops the flag and ``p(s_i | i) >= t_{s_i}``
-    conditions; ``min_ratio`` opens the second route ``p(s_i | i) >= min_ratio * p(y_i | i)``
-    (default: closed).
-
-    Returns
-    -------
-    suggested : np.ndarray
-        ``(N,)`` int class code, -1 where there is no suggestion (not flagged, or abstained).
-    confidence : np.ndarray
-        ``(N,)`` float ``p(s_i | i)`` of the suggestion, NaN where there is none.
-    alternative : np.ndarray
-        ``(N,)`` int best class other than the given one, for every example.
+    Rows are rescaled to the given class counts, so ``Q.sum(1)`` is the given label prior;
+    ``alpha`` is added to every count first.
     """
-    rows = np.arange(len(labels))
-    alt = np.empty(len(labels), dtype=np.int64)
-    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) copy
-        masked = posterior[start : start + CHUNK_ROWS].copy()
+    n_classes = posterior.shape[1]
+    best = confident_class(labels, posterior)
+    has = best >= 0
+    counts = np.full((n_classes, n_classes), float(alpha))
+    np.add.at(counts, (labels[has], best[has]), 1.0)
+    given = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    joint = counts / counts.sum(axis=1, keepdims=True) * given[:, None]
+    return joint / joint.sum()
+
+
+def signal_skill(labels: np.ndarray, posterior: np.ndarray) -> float:
+    """``1 - CE / H``: how much better than the class prior ``posterior`` ``(N, K)`` predicts
+    the given labels (0 = no better, 1 = perfect; negative = worse)."""
+    n_classes = posterior.shape[1]
+    prior = np.bincount(labels, minlength=n_classes) / len(labels)
+    nz = prior[prior > 0]
+    entropy = float(-(nz * np.log(nz)).sum())
+    if entropy <= 0:
+        return 0.0
+    p_given = np.clip(posterior[np.arange(len(labels)), labels].astype(np.float64), 1e-6, None)
+    return float(1.0 - np.mean(-np.log(p_given)) / entropy)
+
+
+def true_label_posterior(labels: np.ndarray, likelihood: np.ndarray, joint: np.ndarray, *,
+                         gamma: float) -> np.ndarray:
+    """``(N, K)`` float32 ``r_i(c) ∝ likelihood_i(c) ** gamma · joint[y_i, c]`` (module
+    docstring), computed in float64 chunk by chunk of rows."""
+    out = np.empty(likelihood.shape, dtype=np.float32)
+    log_joint = np.log(np.clip(joint, 1e-300, None))
+    for start in range(0, len(labels), CHUNK_ROWS):
+        sl = slice(start, start + CHUNK_ROWS)
+        lr = gamma * np.log(np.clip(likelihood[sl].astype(np.float64), 1e-300, None))
+        lr += log_joint[labels[sl]]
+        lr -= lr.max(axis=1, keepdims=True)
+        p = np.exp(lr)
+        out[sl] = p / p.sum(axis=1, keepdims=True)
+    return out
+
+
+def decide_labels(
+    labels: np.ndarray,
+    likelihood: np.ndarray,
+    *,
+    skill: float,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    gamma: float = GAMMA["cv"],
+    alpha: float = ALPHA,
+    credibility: np.ndarray | None = None,
+    threshold: float | None = None,
+    protected: np.ndarray | None = None,
+) -> Decisions:
+    """Flags, automatic changes and abstentions under the noisy-channel posterior.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(N,)`` int given labels.
+    likelihood : np.ndarray
+        ``(N, K)`` prior-balanced combined posterior (class likelihoods, rows sum to 1).
+    skill : float
+        :func:`signal_skill` of the signal the diagnosis reads.
+    target_precision : float
+        Change a label only where the estimated probability of being right is at least this.
+    gamma, alpha : float
+        Likelihood exponent and confident-joint smoothing (module docstring).
+    credibility : np.ndarray, optional
+        ``(N,)`` for ``threshold``: flag where ``credibility < threshold``.
+    threshold : float, optional
+        A user's flag threshold instead of the estimated noise count.
+    protected : np.ndarray, optional
+        ``(N,)`` bool rows that are never changed automatically (outliers).
+    """
+    n = len(labels)
+    rows = np.arange(n)
+    noise_rate = float(flag_issues(labels, likelihood).mean()) if n else 0.0
+    joint = estimate_joint(labels, likelihood, alpha=alpha)
+    r = true_label_posterior(labels, likelihood, joint, gamma=gamma)
+    p_keep = r[rows, labels].astype(np.float64)
+    p_wrong = 1.0 - p_keep
+    alt = np.empty(n, dtype=np.int64)
+    for start in range(0, n, CHUNK_ROWS):  # bounds the (rows, K) copy
+        masked = r[start : start + CHUNK_ROWS].copy()
         masked[np.arange(len(masked)), labels[start : start + CHUNK_ROWS]] = -1.0
         alt[start : start + len(masked)] = np.argmax(masked, axis=1)
-    p_alt = posterior[rows, alt]
-    p_given = posterior[rows, labels]
-    t = per_class_thresholds(labels, posterior)
-    counts = np.bincount(labels, minlength=posterior.shape[1])
-    strong = (p_alt - p_given >= min_margin) | (p_alt >= min_ratio * p_given)
-    ok = (p_alt >= min_confidence) & strong & (counts[labels] > 1)
-    if not held_out:
-        ok &= flagged & (p_alt >= t[alt])
-    suggested = np.where(ok, alt, -1)
-    confidence = np.where(ok, p_alt, np.nan)
-    return suggested, confidence, alt
+    p_alt = r[rows, alt].astype(np.float64)
+    counts = np.bincount(labels, minlength=likelihood.shape[1])
+    can_separate = bool(skill >= MIN_SKILL)
+    change = (p_alt >= target_precision) & (counts[labels] > 1) & can_separate
+    if protected is not None:
+        change &= ~protected
+    if threshold is not None:
+        if credibility is None:
+            raise ValueError("threshold needs credibility")
+        flagged = credibility < threshold
+    else:
+        n_flag = round(noise_rate * n)
+        flagged = np.zeros(n, dtype=bool)
+        if n_flag:
+            flagged[np.argsort(-p_wrong, kind="stable")[:n_flag]] = True
+    flagged |= change
+    suggested = np.where(change, alt, -1)
+    return Decisions(
+        flagged=flagged, suggested=suggested,
+        confidence=np.where(change, p_alt, np.nan), alternative=alt, alternative_prob=p_alt,
+        p_wrong=p_wrong, joint=joint, noise_rate=noise_rate,
+        expected_right=float(p_alt[change].sum()),
+        expected_wrong=float((1.0 - p_alt[change]).sum()),
+        skill=float(skill), can_separate=can_separate)

@@ -1,0 +1,132 @@
+"""Why an example is flagged: reasons a reviewer can act on (issue 14).
+
+- ``duplicate_conflict``: the same or a near-identical text carries different labels. Texts are
+  grouped when they are equal after normalising case, white space and punctuation, or when their
+  embeddings have cosine similarity >= ``DUPLICATE_COSINE`` (edges of the kNN graph). In a group
+  with more than one label, the group's majority label is *clear* when it holds at least
+  ``CLEAR_MAJORITY`` of the group and at least two members; every member with another label, or
+  every member when no majority is clear, is in conflict.
+- ``outlier``: far from every class: the example's nearest-neighbour similarity is below
+  ``median - OUTLIER_Z · 1.4826 · MAD`` of all nearest-neighbour similarities (a robust z-score)
+  and among the lowest ``OUTLIER_SHARE`` of them (a bimodal similarity distribution, as in
+  relation sets where several candidate pairs share a passage, would otherwise make a fifth of
+  the rows "outliers"). An outlier is flagged for review and never relabelled automatically.
+- ``corrector_disagrees``: the out-of-fold corrector gives the given label less probability than
+  the neighbour vote does (it is the stronger dissent).
+- ``neighbours_disagree``: the neighbour vote (and the density) carries the dissent.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+DUPLICATE_COSINE = 0.995
+CLEAR_MAJORITY = 2 / 3
+OUTLIER_Z = 4.0
+OUTLIER_SHARE = 0.005
+REASONS = ("duplicate_conflict", "outlier", "corrector_disagrees", "neighbours_disagree")
+
+_PUNCT_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise_text(text: str) -> str:
+    """Case-folded, NFKC, every run of punctuation and white space replaced by one space."""
+    return _PUNCT_SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def duplicate_groups(texts: list[str], indices: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """``(N,)`` int group id of each example (its smallest member's row), by normalised text or
+    cosine >= ``DUPLICATE_COSINE`` over the graph's ``indices``/``sims`` ``(N, k)``."""
+    n = len(texts)
+    parent = np.arange(n)
+    first: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        key = normalise_text(t)
+        j = first.setdefault(key, i)
+        if j != i:
+            a, b = _find(parent, i), _find(parent, j)
+            parent[max(a, b)] = min(a, b)
+    rows, cols = np.nonzero(sims >= DUPLICATE_COSINE)
+    for i, j in zip(rows.tolist(), indices[rows, cols].tolist(), strict=True):
+        a, b = _find(parent, i), _find(parent, int(j))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return np.array([_find(parent, i) for i in range(n)], dtype=np.int64)
+
+
+def duplicate_conflicts(labels: np.ndarray, groups: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Conflicts inside duplicate groups.
+
+    Returns
+    -------
+    conflict : np.ndarray
+        ``(N,)`` bool, in a group with several labels and not holding its clear majority label.
+    majority : np.ndarray
+        ``(N,)`` int the group's clear majority label, -1 where there is none.
+    share : np.ndarray
+        ``(N,)`` float share of the group holding the majority label (1.0 outside conflicts).
+    """
+    n = len(labels)
+    conflict = np.zeros(n, dtype=bool)
+    majority = np.full(n, -1, dtype=np.int64)
+    share = np.ones(n, dtype=np.float64)
+    sizes = np.bincount(groups, minlength=n)
+    multi = np.flatnonzero(sizes[groups] > 1)
+    if not len(multi):
+        return conflict, majority, share
+    order = multi[np.argsort(groups[multi], kind="stable")]
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    for members in np.split(order, bounds):
+        counts = np.bincount(labels[members])
+        if np.count_nonzero(counts) < 2:
+            continue
+        top = int(np.argmax(counts))
+        frac = counts[top] / len(members)
+        clear = frac >= CLEAR_MAJORITY and counts[top] >= 2 and (counts == counts[top]).sum() == 1
+        if clear:
+            majority[members] = top
+            conflict[members] = labels[members] != top
+        else:
+            conflict[members] = True
+        share[members] = frac
+    return conflict, majority, share
+
+
+def outliers(nearest_sim: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: nearest-neighbour similarity ``(N,)`` far below the typical one."""
+    if len(nearest_sim) < 10:
+        return np.zeros(len(nearest_sim), dtype=bool)
+    med = float(np.median(nearest_sim))
+    mad = float(np.median(np.abs(nearest_sim - med))) * 1.4826
+    cut = min(med - OUTLIER_Z * max(mad, 1e-6), float(np.quantile(nearest_sim, OUTLIER_SHARE)))
+    return nearest_sim < cut
+
+
+def flag_reasons(flagged: np.ndarray, *, conflict: np.ndarray, outlier: np.ndarray,
+                 p_knn: np.ndarray, p_cv: np.ndarray | None) -> list[str | None]:
+    """The first reason of ``REASONS`` that applies to each flagged example (None elsewhere);
+    ``p_knn``, ``p_cv`` ``(N,)`` are the signals' probabilities of the given label."""
+    out: list[str | None] = []
+    for i in range(len(flagged)):
+        if not flagged[i]:
+            out.append(None)
+        elif conflict[i]:
+            out.append("duplicate_conflict")
+        elif outlier[i]:
+            out.append("outlier")
+        elif p_cv is not None and p_cv[i] <= p_knn[i]:
+            out.append("corrector_disagrees")
+        else:
+            out.append("neighbours_disagree")
+    return out
