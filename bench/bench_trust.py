@@ -11,8 +11,8 @@ turn, gamma is the largest value of ``GAMMAS`` (the most changes) that is *safe*
 other 14: a clean control has at most 0.3% of its rows changed, and a noisy set's changes are at
 least P precise (``fixes - P/(1-P) · damage >= 0``); the set is then scored with that gamma.
 The table shows the left-out numbers beside the in-sample ones (gamma chosen on all 15), and the
-baselines on the same MiniLM embeddings: cleanlab ``find_label_issues`` on 5-fold logistic-regression probabilities and a
-plain kNN vote (k = 10), each applying its own fixes.
+baselines on the same MiniLM embeddings: cleanlab ``find_label_issues`` on 5-fold
+logistic-regression probabilities and a plain kNN vote (k = 10), each applying its own fixes.
 
 Columns: AP / AUROC of relabel's ranking (1 - credibility) against the true errors; flagged share
 vs true noise; estimated noise; changes with their estimated and observed precision; label
