@@ -89,10 +89,10 @@ def load_flat_relation(name: str) -> pl.DataFrame:
 
 #: noisy development sets (real or injected noise, gold known)
 NOISY_SETS = ("trec", "youtube", "sms", "semeval", "hausa", "yoruba", "spouse", "open_re",
-              "banking77")
+              "banking77", "banking77-2k", "example")
 #: clean controls: gold labels given as the labels (nothing to fix)
 CLEAN_SETS = ("banking77-clean", "banking77-test", "sms-gold", "youtube-gold", "trec-gold",
-              "semeval-gold")
+              "semeval-gold", "banking77-2k-clean")
 RELATION_SETS = ("semeval", "spouse", "open_re")
 
 
@@ -102,8 +102,13 @@ def load_any(name: str) -> pl.DataFrame:
         return load_banking77(rate=0.0)
     if name == "banking77-test":
         return load_banking77(rate=0.0, split="test")
+    if name.startswith("banking77-2k"):  # small data: 2,000 random rows (26 per class)
+        df = load_any(name.replace("-2k", "") if name != "banking77-2k" else "banking77")
+        return df.sample(2000, seed=0)
     if name.endswith("-gold"):
         return load_any(name[: -len("-gold")]).with_columns(pl.col("true_label").alias("label"))
+    if name == "example":  # the shipped sample: 2,000 rows, 15% nearest-class flips
+        return pl.read_csv(Path(__file__).resolve().parents[1] / "examples" / "banking77_noisy.csv")
     if name in ("spouse", "open_re"):
         return load_flat_relation(name)
     return load(name)

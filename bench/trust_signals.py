@@ -1,14 +1,15 @@
 """Signals of every development set, computed once and cached for the trust benchmarks (issue 14).
 
-Usage: python bench/trust_signals.py [--sets a,b,...]
+Usage: python bench/trust_signals.py [--sets a,b,...] [--losses ce,supcon,soft,distant_peer]
 
 For each noisy set and clean control of :mod:`bench.devdata` this runs relabel's own reading
 (``read_task``: relation markers, entity pooling), the packaged encoder (embedding cache in
-bench/.cache/embeddings), the neighbour signals and the default head corrector's 5 out-of-fold
-folds (fold cache in bench/.cache/oof), and saves ``bench/.cache/signals/<set>.npz`` with
-``labels``, ``true`` (-1 where the gold class is not among the given labels), the posteriors
-``knn``, ``kde``, ``cv`` ``(N, K)``, the graph's ``indices``/``sims`` and the ``texts`` the
-encoder read. Decision rules are then evaluated on these arrays in seconds.
+bench/.cache/embeddings), the neighbour signals, the head corrector's and the linear corrector's
+5 out-of-fold folds (fold cache in bench/.cache/oof), and saves
+``bench/.cache/signals/<set>.npz`` with ``labels``, ``true`` (-1 where the gold class is not
+among the given labels), the posteriors ``knn``, ``kde``, ``cv`` (head), ``cv_linear``
+``(N, K)``, the ``embeddings`` and the ``texts`` the encoder read. Decision rules are then
+evaluated on these arrays in seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.devdata import CLEAN_SETS, NOISY_SETS, load_any
 from relabel.correct.head import HeadCorrector
+from relabel.correct.linear import LinearCorrector
 from relabel.embedding import embed_texts
 from relabel.encode import Encoder
 from relabel.inputs import read_task
@@ -34,7 +36,7 @@ ROOT = Path(__file__).resolve().parent / ".cache"
 SIGNALS = ROOT / "signals"
 
 
-def compute(name: str, encoders: dict[str, Encoder]) -> Path:
+def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer") -> Path:
     df = load_any(name)
     task = read_task(df.drop("true_label"), name, DenoiseConfig(id_col="id"))
     ex = task["examples"]
@@ -50,34 +52,45 @@ def compute(name: str, encoders: dict[str, Encoder]) -> Path:
     emb, _ = embed_texts(texts, enc, cache_dir=ROOT / "embeddings")
     t_enc = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = score_examples(emb, labels, len(classes), corrector=HeadCorrector(n_classes=len(classes)),
+    res = score_examples(emb, labels, len(classes),
+                         corrector=HeadCorrector(n_classes=len(classes), loss=loss),
                          oof_cache=ROOT / "oof", inputs_key=f"{name}:{enc.key}")
     t_score = time.perf_counter() - t0
+    extra = {}
+    if loss == "distant_peer":  # the small-data corrector, once per set
+        lin = score_examples(emb, labels, len(classes),
+                             corrector=LinearCorrector(n_classes=len(classes)),
+                             oof_cache=ROOT / "oof", inputs_key=f"{name}:{enc.key}")
+        extra["cv_linear"] = lin["posteriors"]["cv"]
     SIGNALS.mkdir(parents=True, exist_ok=True)
-    out = SIGNALS / f"{name}.npz"
+    out = SIGNALS / (f"{name}.npz" if loss == "distant_peer" else f"{name}__{loss}.npz")
     np.savez_compressed(
         out, labels=labels, true=true, classes=np.asarray(classes, dtype=object),
         knn=res["posteriors"]["knn"], kde=res["posteriors"]["kde"], cv=res["posteriors"]["cv"],
         embeddings=emb, texts=np.asarray(task["texts"]["mean"], dtype=object),
-        encode_s=t_enc, score_s=t_score)
+        encode_s=t_enc, score_s=t_score, **extra)
     print(f"{name}: {len(labels)} rows, {len(classes)} classes, noise "
           f"{np.mean(labels != true):.3f}, encode {t_enc:.1f} s, score {t_score:.1f} s", flush=True)
     return out
 
 
-def load_signals(name: str) -> dict:
-    """The cached arrays of one set (run this script first)."""
-    with np.load(SIGNALS / f"{name}.npz", allow_pickle=True) as z:
+def load_signals(name: str, loss: str = "distant_peer") -> dict:
+    """The cached arrays of one set (run this script first; ``--loss`` for the other losses)."""
+    path = SIGNALS / (f"{name}.npz" if loss == "distant_peer" else f"{name}__{loss}.npz")
+    with np.load(path, allow_pickle=True) as z:
         return {k: z[k] for k in z.files}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default=",".join(NOISY_SETS + CLEAN_SETS))
+    ap.add_argument("--losses", default="distant_peer",
+                    help="head corrector losses, comma-separated (ce, supcon, soft, distant_peer)")
     args = ap.parse_args()
     encoders: dict[str, Encoder] = {}
-    for name in args.sets.split(","):
-        compute(name, encoders)
+    for loss in args.losses.split(","):
+        for name in args.sets.split(","):
+            compute(name, encoders, loss)
 
 
 if __name__ == "__main__":

@@ -397,7 +397,7 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
                         **({"embeddings": str(Path(cfg.embeddings).resolve())}
                            if cfg.embeddings is not None else {})},
             "params": result["params"],
-            "corrector": ({"name": corrector_name, **result["oof"],
+            "corrector": ({"name": corrector_name, "requested": cfg.corrector, **result["oof"],
                            "params": {k: v for k, v in corrector.get_params().items()
                                       if k != "device"}}
                           if corrector is not None else none),

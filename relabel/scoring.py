@@ -106,6 +106,7 @@ def decide(
     graph: Any = None,
     texts: list[str] | None = None,
     gamma: float | None = None,
+    corrector: str | None = None,
 ) -> dict[str, Any]:
     """Stage 4 (METHOD.md §5): one posterior from the signals, then flags, changes and reasons.
 
@@ -114,7 +115,9 @@ def decide(
     :mod:`relabel.correct.suggest` (a label is changed only where the estimated probability of
     the change being right is at least ``target_precision``). With the kNN ``graph`` (and the
     encoder ``texts`` for exact duplicates) duplicate conflicts and outliers are flagged too
-    (:mod:`relabel.scores.reasons`). ``gamma`` overrides ``GAMMA`` (benchmarks).
+    (:mod:`relabel.scores.reasons`). ``corrector`` names what produced ``cv`` (``linear``, ``head``,
+``finetune``; default ``linear`` when ``cv`` is weighted, else ``none``) and selects ``GAMMA``;
+``gamma`` overrides it (benchmarks).
 
     Returns
     -------
@@ -142,7 +145,7 @@ def decide(
         outlier = outliers(graph.sims[:, 0])
     dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,
                         gamma=gamma if gamma is not None else
-                        GAMMA["cv" if held_out else "neighbours"],
+                        GAMMA[(corrector or "linear") if held_out else "none"],
                         credibility=credibility, threshold=threshold, protected=outlier)
     flagged = dec.flagged | conflict | outlier
     alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
@@ -290,7 +293,7 @@ def score_examples(
         oof_info["corrector"] = type(corrector).__name__
     dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig["graph"],
-                 texts=texts)
+                 texts=texts, corrector=getattr(corrector, "name", None))
     if progress is not None:
         progress.update(1)
     return {

@@ -94,7 +94,7 @@ BAD_INPUTS = {
                      "distant_peer, got 'triplet'"),
     "unknown corrector": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                           ["--corrector", "forest"], "--corrector must be one of auto, none, "
-                          "head, finetune, got 'forest'"),
+                          "linear, head, finetune, got 'forest'"),
     "zero epochs": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                     ["--epochs", "0"], "--epochs must be at least 1, got 0"),
 }

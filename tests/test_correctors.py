@@ -10,6 +10,7 @@ from relabel.correct import make_corrector, resolve_corrector
 from relabel.correct.crossval import make_folds, out_of_fold_proba
 from relabel.correct.finetune import FinetuneCorrector
 from relabel.correct.head import HeadCorrector
+from relabel.correct.linear import LinearCorrector
 from tests.conftest import make_clusters
 
 
@@ -24,6 +25,29 @@ def test_head_learns_clusters_and_follows_the_estimator_contract():
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     assert (est.predict(emb) == true).mean() > 0.95
     assert list(est.classes_) == [0, 1, 2, 3]
+
+
+def test_linear_learns_clusters_and_knows_every_class():
+    emb, labels, true = make_clusters(n_per_class=30, flip=0.0)
+    est = LinearCorrector(n_classes=5)  # class 4 never seen
+    assert clone(est).get_params() == est.get_params()
+    est.fit(emb, labels, soft_labels=np.zeros((len(labels), 5)))  # fit params are ignored
+    proba = est.predict_proba(emb)
+    assert proba.shape == (len(labels), 5) and (proba[:, 4] < 1e-5).all()
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
+    assert (est.predict(emb) == true).mean() > 0.95
+    single = LinearCorrector(n_classes=3).fit(emb[:5], np.zeros(5, dtype=int))
+    assert (single.predict(emb[:3]) == 0).all()
+
+
+def test_linear_out_of_fold_on_noisy_clusters():
+    emb, labels, true = make_clusters(n_per_class=40, flip=0.1)
+    proba, info = out_of_fold_proba(LinearCorrector(n_classes=4), emb, labels, 4, folds=5)
+    err = labels != true
+    # the flipped rows get little out-of-fold probability for their given label
+    p_given = proba[np.arange(len(labels)), labels]
+    assert p_given[err].mean() < 0.3 < p_given[~err].mean()
+    assert info["trained"] == 5
 
 
 @pytest.mark.parametrize("loss", ["ce", "supcon", "soft", "distant_peer"])
@@ -139,12 +163,12 @@ def test_make_corrector_sets_only_known_options():
         resolve_corrector("forest")
 
 
-def test_auto_needs_enough_examples_per_class():
+def test_auto_is_linear_on_the_cpu_and_on_small_data():
     import torch
 
-    assert resolve_corrector("auto", [26] * 77) == "none"
+    assert resolve_corrector("auto", [26] * 77) == "linear"
     big = resolve_corrector("auto", [130] * 77)
-    assert big == ("finetune" if torch.cuda.is_available() else "head")
+    assert big == ("finetune" if torch.cuda.is_available() else "linear")
     assert resolve_corrector("head", [3, 3]) == "head"  # an explicit choice is kept
 
 

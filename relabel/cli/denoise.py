@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.correct import AUTO_MIN_PER_CLASS, CORRECTOR_CHOICES
+from relabel.correct import CORRECTOR_CHOICES
 from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
 from relabel.encode import DEFAULT_MAX_LENGTH
 from relabel.losses import LOSS_CHOICES
@@ -48,11 +48,13 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
         lines.append(f"most frequent given -> likely label among the flagged: {shown}")
     corr = summary.get("corrector", {})
     if corr.get("name", "none") != "none":
+        why = ""
+        if corr.get("requested") == "auto" and corr["name"] == "linear":
+            why = "; auto: logistic regression on the frozen embeddings (--corrector head: MLP)"
         lines.append(f"corrector: {corr['name']}, {corr['folds']} folds ({corr['trained']} "
-                     f"trained, {corr['reused']} reused from an earlier run)")
-    elif corr.get("requested") == "auto":
-        lines.append(f"corrector: none (auto: the median class has fewer than {AUTO_MIN_PER_CLASS} "
-                     "examples; --corrector head forces one)")
+                     f"trained, {corr['reused']} reused from an earlier run){why}")
+    else:
+        lines.append("corrector: none (neighbour signals only: relabel flags but changes nothing)")
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     ext = Path(summary["input"]).suffix or ".csv"

@@ -75,6 +75,9 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         Default: CUDA when available.
     """
 
+    #: ``--corrector`` name (selects the decision rule's likelihood exponent)
+    name = "finetune"
+
     def __init__(self, n_classes: int | None = None, model: str | None = None,
                  max_length: int = 128, epochs: int = 4, batch_size: int = 32,
                  grad_accum: int = 1, lr: float = 5e-5, weight_decay: float = 0.01,

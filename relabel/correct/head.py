@@ -116,6 +116,8 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
 
     #: every random draw uses a private generator: folds may train at the same time in threads
     parallel_folds_safe = True
+    #: ``--corrector`` name (selects the decision rule's likelihood exponent)
+    name = "head"
 
     def __init__(self, n_classes: int | None = None, hidden: int = 256, proj_dim: int = 64,
                  dropout: float = 0.1, loss: str = "distant_peer", lam: float = 0.5,

@@ -67,9 +67,10 @@ from relabel.scores.combine import CHUNK_ROWS
 
 #: default --target-precision: the estimated share of right changes among automatic changes
 DEFAULT_TARGET_PRECISION = 0.9
-#: exponent of the likelihood ratios in the noisy-channel posterior, by signal set: with the
-#: out-of-fold corrector (``cv``) and without one (kNN vote and KDE); see the module docstring
-GAMMA = {"cv": 1.3, "neighbours": 0.5}
+#: exponent of the likelihood ratios in the noisy-channel posterior, by corrector (``none``: the
+#: kNN vote and KDE alone), see the module docstring. ``finetune`` was not measured (no GPU in the
+#: runs that chose these): it takes the head's value, both being trained on soft labels
+GAMMA = {"linear": 1.4, "head": 1.3, "finetune": 1.3, "none": 0.5}
 #: smoothing count added to every cell of the confident joint
 ALPHA = 0.1
 #: below this skill (1 - CE / H) the signals are judged unable to separate the classes
@@ -216,7 +217,7 @@ def decide_labels(
     *,
     skill: float,
     target_precision: float = DEFAULT_TARGET_PRECISION,
-    gamma: float = GAMMA["cv"],
+    gamma: float = GAMMA["linear"],
     alpha: float = ALPHA,
     credibility: np.ndarray | None = None,
     threshold: float | None = None,
