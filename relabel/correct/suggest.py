@@ -70,7 +70,7 @@ DEFAULT_TARGET_PRECISION = 0.9
 #: exponent of the likelihood ratios in the noisy-channel posterior, by corrector (``none``: the
 #: kNN vote and KDE alone), see the module docstring. ``finetune`` was not measured (no GPU in the
 #: runs that chose these): it takes the head's value, both being trained on soft labels
-GAMMA = {"linear": 1.4, "head": 1.3, "finetune": 1.3, "none": 0.5}
+GAMMA = {"linear": 1.5, "head": 1.3, "finetune": 1.3, "none": 0.5}
 #: smoothing count added to every cell of the confident joint
 ALPHA = 0.1
 #: below this skill (1 - CE / H) the signals are judged unable to separate the classes
