@@ -1,6 +1,7 @@
 """Retrain benchmark (issue 5): train on noisy labels vs. on relabel's cleaned labels.
 
 Usage: python bench/bench_retrain.py [--sets trec,banking77,youtube] [--markdown FILE]
+       [--corrector auto] [--target-precision 0.9]
 
 For each set: a head-only classifier (``relabel train --head-only``, 30 epochs on the frozen
 all-MiniLM-L6-v2) trained (a) on the noisy training labels and (b) on the labels ``relabel
@@ -32,7 +33,7 @@ def splits(name: str):
     return load_wrench(name, "train"), load_wrench(name, "test")
 
 
-def run_set(name: str, tmp: Path, corrector: str) -> dict:
+def run_set(name: str, tmp: Path, corrector: str, target_precision: float = 0.9) -> dict:
     train, test = splits(name)
     train_csv, test_csv = tmp / f"{name}-train.csv", tmp / f"{name}-test.csv"
     train.select("id", "text", "label", "true_label").write_csv(train_csv)
@@ -45,7 +46,8 @@ def run_set(name: str, tmp: Path, corrector: str) -> dict:
     row["test_acc_noisy"] = evaluate_model(tmp / f"{name}-noisy", test_csv,
                                            cache_dir=CACHE)["accuracy"]
     denoise(train_csv, out_dir=tmp / f"{name}-run",
-            config=DenoiseConfig(id_col="id", corrector=corrector))
+            config=DenoiseConfig(id_col="id", corrector=corrector,
+                                 target_precision=target_precision))
     clean_csv = tmp / f"{name}-clean.csv"
     exp = export_dataset(tmp / f"{name}-run", clean_csv, drop_flagged=True)
     import polars as pl
@@ -65,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="trec,banking77,youtube")
     ap.add_argument("--corrector", default="auto")
+    ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args()
     lines = ["| set | train rows | test rows | train label acc: noisy → cleaned | relabelled | "
@@ -72,7 +75,7 @@ def main() -> None:
              "seconds |", "|" + "---|" * 10]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets.split(","):
-            r = run_set(name, Path(tmp), args.corrector)
+            r = run_set(name, Path(tmp), args.corrector, args.target_precision)
             lines.append(
                 f"| {name} | {r['train']} | {r['test']} | {100 * r['label_acc_noisy']:.1f} → "
                 f"{100 * r['label_acc_clean']:.1f} | {r['relabelled']} | {r['dropped']} | "

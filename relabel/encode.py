@@ -4,6 +4,13 @@ on-disk cache and the sharded encoding of a dataset are in :mod:`relabel.embeddi
 Representation: mean of the last hidden states over non-padding tokens, then L2 normalisation,
     e_i = m_i / ||m_i||,   m_i = sum_t a_it h_it / sum_t a_it
 (a_it the attention mask). This is how all-MiniLM-L6-v2 was trained to be used.
+
+Long texts (``max_windows > 1``, mean pooling): a text longer than ``max_length`` tokens is cut
+into consecutive windows of ``max_length`` tokens (special tokens included, no overlap), at most
+``max_windows`` of them; each window is encoded as above and the text's vector is the mean of
+its window vectors weighted by their token counts, normalised again,
+    e_i = v_i / ||v_i||,   v_i = sum_w n_w e_w / sum_w n_w.
+With ``max_windows = 1`` (the default) a text is truncated to its first ``max_length`` tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ DEFAULT_BATCH_SIZE = 64
 DEFAULT_GPU_BATCH_SIZE = 2048
 GPU_TOKENS_PER_BATCH = 2048 * 64
 DEFAULT_MAX_LENGTH = 128
+#: windows of max_length tokens encoded per long text (1 = truncate)
+DEFAULT_MAX_WINDOWS = 1
 
 
 class TextEncoder(Protocol):
@@ -159,10 +168,14 @@ class Encoder:
         max_length: int = DEFAULT_MAX_LENGTH,
         device: str | None = None,
         pooling: str = "mean",
+        max_windows: int = DEFAULT_MAX_WINDOWS,
     ) -> None:
         if pooling not in POOLINGS:
             raise RelabelInputError(f"--pooling must be one of {', '.join(POOLINGS)}, "
                                     f"got {pooling!r}")
+        if max_windows < 1:
+            raise RelabelInputError(f"--max-windows must be at least 1, got {max_windows}")
+        self.max_windows = max_windows
         self.model = model
         self.batch_size = batch_size
         self.max_length = max_length
@@ -186,7 +199,13 @@ class Encoder:
         """Cache key: model identity, max length and pooling."""
         ident = _model_identity(self._resolved)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ident)
-        return f"{safe}-len{self.max_length}-{self.pooling}"
+        windows = f"-w{self.max_windows}" if self.windowed else ""
+        return f"{safe}-len{self.max_length}-{self.pooling}{windows}"
+
+    @property
+    def windowed(self) -> bool:
+        """Long texts are encoded in several windows (mean pooling only)."""
+        return self.max_windows > 1 and self.pooling == "mean"
 
     def _load(self) -> None:
         if self._model is not None:
@@ -229,11 +248,20 @@ class Encoder:
             marks = np.array([[_token_at(offs, ph), _token_at(offs, pt)]
                               for offs, (_, ph, pt) in zip(enc["offset_mapping"], items,
                                                            strict=True)])
+        elif self.windowed:
+            ids, owner = self._windows(texts)
         else:
             enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
                                   padding=False, return_attention_mask=False)
-        ids = enc["input_ids"]
-        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n)
+        if not self.windowed:
+            ids = enc["input_ids"]
+            owner = None
+        rows_out = out if owner is None else np.empty((len(ids), dim), dtype=np.float32)
+        n_rows = len(ids)
+        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n_rows)
+        # progress counts texts: each window is 1 / (its text's windows) of one
+        share = (None if owner is None else
+                 1.0 / np.bincount(owner, minlength=n)[owner])
         order = np.argsort(lengths, kind="stable")
         pad_id = self._tokenizer.pad_token_id or 0
         gpu = str(self.device).startswith("cuda")
@@ -243,7 +271,7 @@ class Encoder:
 
         def flush() -> None:
             for i, v in pending:
-                out[i] = v.cpu().numpy()
+                rows_out[i] = v.cpu().numpy()
             pending.clear()
 
         with torch.inference_mode():
@@ -273,11 +301,38 @@ class Encoder:
                     if len(pending) >= 64:
                         flush()
                 else:
-                    out[idx] = pooled.numpy()
+                    rows_out[idx] = pooled.numpy()
                 if progress is not None:
-                    progress.update(len(idx))
+                    progress.update(len(idx) if share is None else float(share[idx].sum()))
         flush()
+        if owner is not None:  # token-weighted mean of each text's windows, normalised again
+            sums = np.zeros((n, dim), dtype=np.float64)
+            np.add.at(sums, owner, rows_out * lengths[:, None])
+            out[:] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
         return out
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token ids of every window and ``(W,)`` the text each belongs to: windows of
+        ``max_length`` tokens with the model's special tokens, at most ``max_windows`` per
+        text."""
+        tok = self._tokenizer
+        # the model's own special tokens around a text: where the content of "a" sits in its
+        # encoding with special tokens
+        bare = tok("a", add_special_tokens=False)["input_ids"]
+        full = tok("a")["input_ids"]
+        at = next(i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare)
+        prefix, suffix = full[:at], full[at + len(bare):]
+        inner = self.max_length - len(prefix) - len(suffix)
+        enc = tok(list(texts), add_special_tokens=False, truncation=True,
+                  max_length=inner * self.max_windows, padding=False,
+                  return_attention_mask=False)
+        ids: list[list[int]] = []
+        owner: list[int] = []
+        for i, content in enumerate(enc["input_ids"]):
+            for start in range(0, max(len(content), 1), inner):
+                ids.append([*prefix, *content[start : start + inner], *suffix])
+                owner.append(i)
+        return ids, np.asarray(owner, dtype=np.int64)
 
 
 def batch_bounds(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int | None = None

@@ -23,7 +23,7 @@ from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
 from relabel.correct.suggest import DEFAULT_TARGET_PRECISION, MIN_SKILL
 from relabel.embedding import embed_texts, text_hashes
-from relabel.encode import DEFAULT_MAX_LENGTH, POOLINGS, Encoder, TextEncoder
+from relabel.encode import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS, POOLINGS, Encoder, TextEncoder
 from relabel.engine import check_engine_options, make_engine
 from relabel.errors import RelabelInputError
 from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
@@ -68,6 +68,8 @@ class DenoiseConfig:
     #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
     batch_size: int | None = None
     max_length: int = DEFAULT_MAX_LENGTH
+    #: windows of max_length tokens per long text, averaged (1 = truncate; mean pooling only)
+    max_windows: int = DEFAULT_MAX_WINDOWS
     threshold: float | None = None
     #: change a label only where the estimated probability of being right reaches this
     target_precision: float = DEFAULT_TARGET_PRECISION
@@ -257,7 +259,7 @@ def check_options(cfg: DenoiseConfig) -> None:
     if cfg.folds < 2:
         raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
     check_engine_options(cfg.engine, cfg.scheduler)
-    for name in ("epochs", "grad_accum"):
+    for name in ("epochs", "grad_accum", "max_windows"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -328,6 +330,7 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
         encoder = PrecomputedEncoder(cfg.embeddings)
     if encoder is None:
         encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
+                          max_windows=cfg.max_windows,
                           pooling=task["pooling"])
     encoder_texts = task["texts"].get(getattr(encoder, "pooling", "mean"), task["texts"]["mean"])
     for w in warnings:

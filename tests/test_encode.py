@@ -123,3 +123,24 @@ def test_batch_bounds_cap_rows_and_padded_tokens():
     for a, b in bounds:  # within the caps, or a single text that alone exceeds the token cap
         assert b - a <= 4 and ((b - a) * lengths[b - 1] <= 16 or b - a == 1)
     assert (6, 7) in bounds and (7, 8) in bounds
+
+
+def test_long_texts_are_encoded_in_windows(tiny_model_dir):
+    model = str(tiny_model_dir)
+    short, long = "a short text", " ".join(f"word{i % 50}" for i in range(300))
+    trunc = Encoder(model, max_length=32)
+    win = Encoder(model, max_length=32, max_windows=4)
+    assert win.key != trunc.key and win.key.endswith("-w4")
+    a, b = trunc.encode([short, long]), win.encode([short, long])
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)  # a short text is one window
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    # the long text's vector is the token-weighted mean of its 4 windows, encoded one by one
+    ids, owner = win._windows([long])
+    assert len(ids) == 4 and (owner == 0).all() and all(len(x) == 32 for x in ids)
+    tok = win._tokenizer
+    parts = trunc.encode([tok.decode(x, skip_special_tokens=True) for x in ids])
+    mean = (parts * np.array([len(x) for x in ids])[:, None]).sum(0)
+    assert float(b[1] @ (mean / np.linalg.norm(mean))) > 0.99
+    assert float(a[1] @ b[1]) < 0.999  # truncation saw only the first window
+    with pytest.raises(RelabelInputError, match="--max-windows"):
+        Encoder(model, max_windows=0)

@@ -10,7 +10,7 @@ import typer
 from relabel.cli._util import app, handle_errors
 from relabel.correct import CORRECTOR_CHOICES
 from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
-from relabel.encode import DEFAULT_MAX_LENGTH
+from relabel.encode import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS
 from relabel.losses import LOSS_CHOICES
 from relabel.relation import SPAN_COLS, TYPE_COLS
 from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
@@ -80,8 +80,11 @@ def denoise_command(
     batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
                           "(default 64 on the CPU; on a GPU up to 2048 texts and 131,072 "
                           "tokens).")] = None,
-    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per text."
-                                            )] = DEFAULT_MAX_LENGTH,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens per text (per window with "
+                                            "--max-windows).")] = DEFAULT_MAX_LENGTH,
+    max_windows: Annotated[int, typer.Option(help="Encode a long text as up to this many "
+                           "windows of --max-length tokens and average them (1 = keep the "
+                           "first --max-length tokens).")] = DEFAULT_MAX_WINDOWS,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
                          "credibility is below this (default: automatic per-class "
                          "thresholds).")] = None,
@@ -126,7 +129,8 @@ def denoise_command(
     from relabel.pipeline import DenoiseConfig, default_out_dir, denoise
 
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
-                        batch_size=batch_size, max_length=max_length, threshold=threshold,
+                        batch_size=batch_size, max_length=max_length,
+                        max_windows=max_windows, threshold=threshold,
                         target_precision=target_precision,
                         corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                         grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
