@@ -357,11 +357,15 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
         if len(labels) < cfg.folds:
             raise RelabelInputError(f"--folds {cfg.folds} needs at least {cfg.folds} examples, "
                                     f"got {len(labels)}", path=data)
+        # finetune pools the entity markers as the frozen encoder does (relations)
+        ft_pooling = "entity" if "entity" in task["texts"] and task["pooling"] == "entity" \
+            else "mean"
         corrector = make_corrector(corrector_name, len(classes), loss=cfg.loss,
                                    epochs=cfg.epochs, lr=cfg.lr, grad_accum=cfg.grad_accum,
-                                   max_length=cfg.max_length, model=cfg.model, seed=cfg.seed)
+                                   max_length=cfg.max_length, model=cfg.model, seed=cfg.seed,
+                                   pooling=ft_pooling)
         if corrector_name == "finetune":
-            corrector_input = np.asarray(task["texts"]["mean"], dtype=object)
+            corrector_input = np.asarray(task["texts"][ft_pooling], dtype=object)
     inputs_key = encoder.key + ":" + hashlib.blake2b(
         text_hashes(encoder_texts).tobytes(), digest_size=12).hexdigest()
     with timer.stage("score"):

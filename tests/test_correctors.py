@@ -152,6 +152,28 @@ def test_finetune_runs_on_cpu_with_a_real_model(tiny_model_dir):
     np.testing.assert_allclose(again.predict_proba(texts), p, atol=1e-6)
 
 
+def test_finetune_pools_entity_markers_for_relations(tiny_model_dir):
+    from relabel.relation import encoder_inputs
+
+    text = [f"Alice {i} met Bob in Paris" for i in range(8)] + \
+           [f"Carol {i} works for Acme in Rome" for i in range(8)]
+    hs = np.zeros(16, dtype=int)
+    he = np.array([len(t.split()[0]) for t in text])
+    ts = np.array([t.index("Bob") if "Bob" in t else t.index("Acme") for t in text])
+    te = ts + np.array([3 if "Bob" in t else 4 for t in text])
+    _, packed = encoder_inputs(text, hs, he, ts, te, [None] * 16, [None] * 16)
+    labels = np.repeat([0, 1], 8)
+    est = FinetuneCorrector(n_classes=2, model=str(tiny_model_dir), epochs=1, batch_size=8,
+                            lr=1e-3, device="cpu", seed=0, pooling="entity")
+    est.fit(np.asarray(packed, dtype=object), labels)
+    hidden = int(est.net_.encoder.config.hidden_size)
+    assert est.net_.classifier.in_features == 3 * hidden
+    batch = est._batches(np.asarray(packed, dtype=object), "cpu")(np.arange(16))
+    assert (batch["marks"] >= 0).all()  # both markers found in every input
+    p = est.predict_proba(np.asarray(packed, dtype=object))
+    assert p.shape == (16, 2) and np.isfinite(p).all()
+
+
 def test_make_corrector_sets_only_known_options():
     est = make_corrector("head", 5, loss="ce", epochs=3, max_length=64, model="x", lr=None)
     assert isinstance(est, HeadCorrector)

@@ -2,6 +2,11 @@
 
     h = mean-pool(encoder(text)),   logits = W_c Dropout(h) + b_c,   z = W_p h
 
+For relations (``pooling="entity"``, inputs packed by :func:`relabel.relation.encoder_inputs`)
+the representation is the frozen encoder's: ``h = [h_head; h_tail; mean]``, the hidden states at
+the two opening entity markers and the mean, concatenated (a marker cut off by ``max_length``
+falls back to the mean).
+
 trained end to end with :func:`relabel.correct.train.train_model` (soft-label cross-entropy plus
 lambda times a contrastive term on z): AdamW with linear warm-up and decay, gradient
 accumulation, bfloat16 autocast on CUDA. The quality path on a GPU; it also runs, slowly, on CPU
@@ -30,19 +35,25 @@ from relabel.encode import load_pretrained, resolve_model
 
 class _FinetuneNet(nn.Module):
     def __init__(self, encoder: nn.Module, n_classes: int, proj_dim: int,
-                 dropout: float) -> None:
+                 dropout: float, entity: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = int(encoder.config.hidden_size)
+        hidden = int(encoder.config.hidden_size) * (3 if entity else 1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, n_classes)
         self.projection = nn.Linear(hidden, proj_dim)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                marks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        if marks is not None:  # [head marker; tail marker; mean], the mean where one is cut off
+            rows = torch.arange(len(marks), device=hidden.device)
+            parts = [torch.where((marks[:, j] >= 0)[:, None],
+                                 hidden[rows, marks[:, j].clamp(min=0)], pooled)
+                     for j in range(2)]
+            pooled = torch.cat([*parts, pooled], dim=1)
         return self.classifier(self.dropout(pooled)), self.projection(pooled)
 
 
@@ -73,6 +84,8 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         Seed for the head's initialisation, dropout and shuffling.
     device : str, optional
         Default: CUDA when available.
+    pooling : str
+        ``mean``, or ``entity`` for relation inputs packed with their marker positions.
     """
 
     #: ``--corrector`` name (selects the decision rule's likelihood exponent)
@@ -83,7 +96,7 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
                  grad_accum: int = 1, lr: float = 5e-5, weight_decay: float = 0.01,
                  warmup: float = 0.1, loss: str = "distant_peer", lam: float = 0.5,
                  temperature: float = 0.1, proj_dim: int = 64, dropout: float = 0.1,
-                 seed: int = 0, device: str | None = None) -> None:
+                 seed: int = 0, device: str | None = None, pooling: str = "mean") -> None:
         self.n_classes = n_classes
         self.model = model
         self.max_length = max_length
@@ -100,17 +113,35 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.seed = seed
         self.device = device
+        self.pooling = pooling
 
     def _batches(self, texts: np.ndarray, device: str) -> Any:
-        ids = self.tokenizer_(list(map(str, texts)), truncation=True,
-                              max_length=self.max_length, padding=False,
-                              return_attention_mask=False)["input_ids"]
+        marks = None
+        if self.pooling == "entity":
+            from relabel.encode import _token_at
+            from relabel.relation import unpack
+
+            items = [unpack(str(t)) for t in texts]
+            enc = self.tokenizer_([m for m, _, _ in items], truncation=True,
+                                  max_length=self.max_length, padding=False,
+                                  return_attention_mask=False, return_offsets_mapping=True)
+            marks = np.array([[_token_at(offs, ph), _token_at(offs, pt)]
+                              for offs, (_, ph, pt) in zip(enc["offset_mapping"], items,
+                                                           strict=True)], dtype=np.int64)
+            ids = enc["input_ids"]
+        else:
+            ids = self.tokenizer_(list(map(str, texts)), truncation=True,
+                                  max_length=self.max_length, padding=False,
+                                  return_attention_mask=False)["input_ids"]
 
         def inputs(idx: np.ndarray) -> dict[str, torch.Tensor]:
             batch = self.tokenizer_.pad({"input_ids": [ids[i] for i in idx]},
                                         return_tensors="pt")
-            return {"input_ids": batch["input_ids"].to(device),
-                    "attention_mask": batch["attention_mask"].to(device)}
+            out = {"input_ids": batch["input_ids"].to(device),
+                   "attention_mask": batch["attention_mask"].to(device)}
+            if marks is not None:
+                out["marks"] = torch.from_numpy(marks[idx]).to(device)
+            return out
 
         return inputs
 
@@ -132,7 +163,8 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         device = self._device()
         gen = seed_everything(self.seed)
         self.tokenizer_, encoder = load_pretrained(resolve_model(self.model), self.model)
-        net = _FinetuneNet(encoder, k, self.proj_dim, self.dropout).to(device)
+        net = _FinetuneNet(encoder, k, self.proj_dim, self.dropout,
+                           entity=self.pooling == "entity").to(device)
         self.loss_history_ = train_model(
             net, self._batches(texts, device), data, loss=self.loss, lam=self.lam,
             temperature=self.temperature, epochs=self.epochs, lr=self.lr,
