@@ -91,7 +91,7 @@ BAD_INPUTS = {
                  ["--folds", "1"], "--folds must be at least 2, got 1"),
     "unknown loss": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                      ["--loss", "triplet"], "--loss must be one of ce, supcon, soft, "
-                     "distant_peer, got 'triplet'"),
+                     "distant_peer, distant_peer_soft, got 'triplet'"),
     "unknown corrector": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                           ["--corrector", "forest"], "--corrector must be one of auto, none, "
                           "linear, head, finetune, got 'forest'"),

@@ -93,3 +93,18 @@ def test_ce_has_no_module_and_unknown_loss_is_an_error():
     assert loss_class("ce") is None and make_loss("ce", 0.1) is None
     with pytest.raises(ValueError, match="unknown loss"):
         loss_class("triplet")
+
+
+def test_soft_peers_follow_the_soft_labels_not_the_given_ones():
+    import torch
+
+    from relabel.losses.distant_peer import DistantPeerLoss, SoftPeerLoss
+
+    labels = torch.tensor([0, 0, 1])
+    soft = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9]])  # row 1 looks like class 1
+    batch = {"soft": soft, "credibility": torch.ones(3), "frozen": torch.eye(3),
+             "radius": torch.full((3,), 2.0)}
+    given = DistantPeerLoss().weights(labels, **batch)
+    by_soft = SoftPeerLoss().weights(labels, **batch)
+    assert given[0, 1] > 0 and given[1, 2] == 0
+    assert by_soft[0, 1] == 0 and by_soft[1, 2] > 0

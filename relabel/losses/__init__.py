@@ -1,7 +1,8 @@
 """Contrastive losses for the correctors, one ``nn.Module`` per file.
 
 ``--loss`` names: ``ce`` (cross-entropy on soft labels only, no contrastive term), ``supcon``
-(:mod:`.supcon`), ``soft`` (:mod:`.soft_contrastive`) and ``distant_peer`` (:mod:`.distant_peer`).
+(:mod:`.supcon`), ``soft`` (:mod:`.soft_contrastive`), ``distant_peer`` and
+``distant_peer_soft`` (:mod:`.distant_peer`).
 Every module is called as ``loss(z, labels, soft=..., credibility=..., frozen=..., radius=...)``
 and ignores the fields it does not use. Torch is imported only when a loss is built, so the
 command line starts fast.
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer")
+LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer", "distant_peer_soft")
 _MODULES = {"supcon": ("supcon", "SupConLoss"),
             "soft": ("soft_contrastive", "SoftContrastiveLoss"),
-            "distant_peer": ("distant_peer", "DistantPeerLoss")}
+            "distant_peer": ("distant_peer", "DistantPeerLoss"),
+            "distant_peer_soft": ("distant_peer", "SoftPeerLoss")}
 
 
 def loss_class(name: str) -> Any:

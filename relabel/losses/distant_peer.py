@@ -11,6 +11,11 @@ pulling:
 "p in N(i)" is decided in the batch from the frozen embeddings x and each anchor's kNN radius
 r_i (cosine similarity of its k-th nearest neighbour in the whole dataset): p is near i when
 x_i . x_p >= r_i. The objective is in :mod:`relabel.losses._base`.
+
+``distant_peer_soft`` (:class:`SoftPeerLoss`) chooses the peers by the soft labels instead of the
+given labels, ``[argmax q_i = argmax q_p]``, so an example whose given label the neighbours and
+densities overrule is pulled towards the class it seems to belong to, not the one it was given
+(issue 14: a formulation tried because distant-peer did not beat the plain losses).
 """
 
 from __future__ import annotations
@@ -61,3 +66,15 @@ class DistantPeerLoss(WeightedContrastive):
         near = (frozen @ frozen.T) >= radius.float()[:, None]
         distance = 1.0 + self.beta * (~near).float()
         return same_label(labels) * credibility.float()[None, :] * distance * (soft @ soft.T)
+
+
+class SoftPeerLoss(DistantPeerLoss):
+    """:class:`DistantPeerLoss` with peers chosen by the soft labels' argmax, not the given
+    labels."""
+
+    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,
+                credibility: torch.Tensor, frozen: torch.Tensor, radius: torch.Tensor,
+                **batch: torch.Tensor) -> torch.Tensor:
+        """``(B, B)`` weights; ``labels`` is replaced by ``argmax soft`` (see the base class)."""
+        return super().weights(soft.float().argmax(dim=1), soft=soft, credibility=credibility,
+                               frozen=frozen, radius=radius, **batch)
