@@ -115,9 +115,9 @@ def decide(
     :mod:`relabel.correct.suggest` (a label is changed only where the estimated probability of
     the change being right is at least ``target_precision``). With the kNN ``graph`` (and the
     encoder ``texts`` for exact duplicates) duplicate conflicts and outliers are flagged too
-    (:mod:`relabel.scores.reasons`). ``corrector`` names what produced ``cv`` (``linear``, ``head``,
-``finetune``; default ``linear`` when ``cv`` is weighted, else ``none``) and selects ``GAMMA``;
-``gamma`` overrides it (benchmarks).
+    (:mod:`relabel.scores.reasons`). ``corrector`` names what produced ``cv`` (``linear``,
+    ``head``, ``finetune``; default ``linear`` when ``cv`` is weighted, else ``none``) and selects
+    ``GAMMA``; ``gamma`` overrides it (benchmarks).
 
     Returns
     -------
@@ -138,9 +138,7 @@ def decide(
     majority = np.full(len(labels), -1, dtype=np.int64)
     outlier = np.zeros(len(labels), dtype=bool)
     if graph is not None:
-        groups = duplicate_groups(texts if texts is not None else [str(i) for i in
-                                                                   range(len(labels))],
-                                  graph.indices, graph.sims)
+        groups = duplicate_groups(texts, graph.indices, graph.sims)
         conflict, majority, _ = duplicate_conflicts(labels, groups)
         outlier = outliers(graph.sims[:, 0])
     dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,

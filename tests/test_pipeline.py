@@ -247,3 +247,23 @@ def test_load_embeddings_reads_any_layout_in_chunks(tmp_path):
     (tmp_path / "cut.npy").write_bytes(data[:-100])
     with pytest.raises(RelabelInputError, match="truncated"):
         load_embeddings(tmp_path / "cut.npy", n_rows=1000, rows=rows)
+
+
+def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_path):
+    from relabel.cli.denoise import format_summary
+
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pl.DataFrame({"id": [f"r{i}" for i in range(n)],
+                       "text": [f"text number {i}" for i in range(n)],
+                       "label": rng.choice(["a", "b", "c"], n).tolist()})
+    df.write_csv(tmp_path / "d.csv")
+    np.save(tmp_path / "e.npy", rng.normal(size=(n, 16)).astype(np.float32))  # no signal
+    res = denoise(tmp_path / "d.csv", out_dir=tmp_path / "o", config=DenoiseConfig(
+        id_col="id", embeddings=tmp_path / "e.npy", corrector="linear"))
+    dec = res.summary["decisions"]
+    assert not dec["can_separate"] and dec["skill"] < 0.15
+    assert dec["changes"] == 0 and res.scores["suggested_label"].is_null().all()
+    text = format_summary(res.summary, res.out_dir)
+    assert "warning: the out-of-fold corrector predicts the given labels barely better" in text
+    assert "--model" in text

@@ -44,13 +44,15 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
-def duplicate_groups(texts: list[str], indices: np.ndarray, sims: np.ndarray) -> np.ndarray:
-    """``(N,)`` int group id of each example (its smallest member's row), by normalised text or
-    cosine >= ``DUPLICATE_COSINE`` over the graph's ``indices``/``sims`` ``(N, k)``."""
-    n = len(texts)
+def duplicate_groups(texts: list[str] | None, indices: np.ndarray, sims: np.ndarray
+                     ) -> np.ndarray:
+    """``(N,)`` int group id of each example (its smallest member's row), by normalised text
+    (when ``texts`` are given) or cosine >= ``DUPLICATE_COSINE`` over the graph's
+    ``indices``/``sims`` ``(N, k)``."""
+    n = len(indices)
     parent = np.arange(n)
     first: dict[str, int] = {}
-    for i, t in enumerate(texts):
+    for i, t in enumerate(texts or []):
         key = normalise_text(t)
         j = first.setdefault(key, i)
         if j != i:
