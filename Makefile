@@ -44,6 +44,9 @@ test-fast: venv
 	$(PY) -m pytest -ra -m "not slow"
 
 bench: venv
+	$(PY) bench/trust_signals.py
+	$(PY) bench/trust_signals.py --losses ce,supcon,soft,distant_peer_soft
+	$(PY) bench/bench_trust.py
 	$(PY) bench/bench_denoise.py
 	$(PY) bench/bench_correctors.py
 	$(PY) bench/bench_speed.py

@@ -129,8 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--markdown", default=None, help="append the tables to this file")
-    ap.add_argument("--min-confidence", type=float, default=None)
-    ap.add_argument("--min-margin", type=float, default=None)
+    ap.add_argument("--target-precision", type=float, default=None)
     ap.add_argument("--weights", default=None, help='JSON, e.g. {"knn": 0.5, "kde": 0.5}')
     ap.add_argument("--prior-balance", type=float, default=None)
     ap.add_argument("--no-baselines", action="store_true", help="relabel rows only")
@@ -138,10 +137,8 @@ def main() -> None:
                     help="embedding cache (an empty one measures encoding time)")
     args = ap.parse_args()
     kwargs: dict = {}
-    if args.min_confidence is not None:
-        kwargs["min_confidence"] = args.min_confidence
-    if args.min_margin is not None:
-        kwargs["min_margin"] = args.min_margin
+    if args.target_precision is not None:
+        kwargs["target_precision"] = args.target_precision
     if args.prior_balance is not None:
         kwargs["prior_balance"] = args.prior_balance
     if args.weights:
