@@ -157,7 +157,7 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--no-baselines", action="store_true")
-    ap.add_argument("--losses", default="ce,supcon,soft,distant_peer",
+    ap.add_argument("--losses", default="ce,supcon,soft,distant_peer,distant_peer_soft",
                     help="head losses to compare (signals from trust_signals.py --losses); "
                          "empty to skip")
     args = ap.parse_args()
