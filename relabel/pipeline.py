@@ -21,7 +21,7 @@ import polars as pl
 
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
-from relabel.correct.suggest import DEFAULT_TARGET_PRECISION, MIN_SKILL
+from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
 from relabel.embedding import embed_texts, text_hashes
 from relabel.encode import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS, POOLINGS, Encoder, TextEncoder
 from relabel.engine import check_engine_options, make_engine
@@ -190,33 +190,6 @@ def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[
         "flagged_per_class": {r["label"]: r["len"] for r in per_class.iter_rows(named=True)},
         "top_confusions": [{"given": r["label"], "likely": r["likely"], "count": r["len"]}
                            for r in conf.iter_rows(named=True)],
-    }
-
-
-def _decision_summary(result: dict[str, Any], cfg: DenoiseConfig, with_corrector: bool
-                      ) -> dict[str, Any]:
-    """What the self-calibrating decision step estimated (relabel/correct/suggest.py)."""
-    dec = result["decisions"]
-    signal = "the out-of-fold corrector" if with_corrector else "the neighbour vote"
-    diagnosis = None
-    if not dec.can_separate:
-        diagnosis = (f"{signal} predicts the given labels barely better than the class prior "
-                     f"(skill {dec.skill:.2f} < {MIN_SKILL}): the encoder cannot separate these "
-                     "classes, so nothing was changed automatically; try a domain encoder "
-                     "(--model)")
-    return {
-        "target_precision": cfg.target_precision,
-        "estimated_noise_rate": round(dec.noise_rate, 4),
-        "estimated_wrong_labels": round(dec.noise_rate * len(dec.p_wrong), 1),
-        "changes": int((dec.suggested >= 0).sum()),
-        "expected_right_changes": round(dec.expected_right, 1),
-        "expected_wrong_changes": round(dec.expected_wrong, 1),
-        "skill": round(dec.skill, 4),
-        "skill_signal": "cv" if with_corrector else "knn",
-        "can_separate": dec.can_separate,
-        "diagnosis": diagnosis,
-        "duplicate_conflicts": result["duplicate_conflicts"],
-        "outliers": result["outliers"],
     }
 
 
@@ -408,7 +381,10 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
                            "params": {k: v for k, v in corrector.get_params().items()
                                       if k != "device"}}
                           if corrector is not None else none),
-            "decisions": _decision_summary(result, cfg, corrector is not None),
+            "decisions": {**result["decisions"].summary(
+                cfg.target_precision, "cv" if corrector is not None else "knn"),
+                "duplicate_conflicts": result["duplicate_conflicts"],
+                "outliers": result["outliers"]},
             "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
                                        else DEFAULT_WEIGHTS),
             "prior_balance": cfg.prior_balance,

@@ -60,6 +60,7 @@ data: relabel changes nothing automatically, still flags for review, and says so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,6 +121,29 @@ class Decisions:
     skill: float
     can_separate: bool
 
+    def summary(self, target_precision: float, signal: str) -> dict[str, Any]:
+        """What ``summary.json`` records under ``decisions``; ``signal`` names what the skill
+        was read from (``cv`` or ``knn``)."""
+        diagnosis = None
+        if not self.can_separate:
+            who = "the out-of-fold corrector" if signal == "cv" else "the neighbour vote"
+            diagnosis = (f"{who} predicts the given labels barely better than the class prior "
+                         f"(skill {self.skill:.2f} < {MIN_SKILL}): the encoder cannot separate "
+                         "these classes, so nothing was changed automatically; try a domain "
+                         "encoder (--model)")
+        return {
+            "target_precision": target_precision,
+            "estimated_noise_rate": round(self.noise_rate, 4),
+            "estimated_wrong_labels": round(self.noise_rate * len(self.p_wrong), 1),
+            "changes": int((self.suggested >= 0).sum()),
+            "expected_right_changes": round(self.expected_right, 1),
+            "expected_wrong_changes": round(self.expected_wrong, 1),
+            "skill": round(self.skill, 4),
+            "skill_signal": signal,
+            "can_separate": self.can_separate,
+            "diagnosis": diagnosis,
+        }
+
 
 def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     """``(K,)`` mean self-confidence per class; classes without examples get 1.0 (never met)."""
@@ -161,19 +185,24 @@ def flag_issues(
     """
     if threshold is not None:
         return posterior[np.arange(len(labels)), labels] < threshold
-    best = confident_class(labels, posterior)
-    return (best >= 0) & (best != labels)
+    return _off_diagonal(labels, confident_class(labels, posterior))
 
 
-def estimate_joint(labels: np.ndarray, posterior: np.ndarray, *, alpha: float = ALPHA
-                   ) -> np.ndarray:
+def _off_diagonal(labels: np.ndarray, confident: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: a confident class exists and is not the given label."""
+    return (confident >= 0) & (confident != labels)
+
+
+def estimate_joint(labels: np.ndarray, posterior: np.ndarray, *, alpha: float = ALPHA,
+                   confident: np.ndarray | None = None) -> np.ndarray:
     """``(K, K)`` calibrated confident joint ``Q[given, true]``, summing to 1.
 
     Rows are rescaled to the given class counts, so ``Q.sum(1)`` is the given label prior;
-    ``alpha`` is added to every count first.
+    ``alpha`` is added to every count first. ``confident`` is :func:`confident_class` of the
+    same inputs when the caller already has it.
     """
     n_classes = posterior.shape[1]
-    best = confident_class(labels, posterior)
+    best = confident_class(labels, posterior) if confident is None else confident
     has = best >= 0
     counts = np.full((n_classes, n_classes), float(alpha))
     np.add.at(counts, (labels[has], best[has]), 1.0)
@@ -246,8 +275,10 @@ def decide_labels(
     """
     n = len(labels)
     rows = np.arange(n)
-    noise_rate = float(flag_issues(labels, likelihood).mean()) if n else 0.0
-    joint = estimate_joint(labels, likelihood, alpha=alpha)
+    # one confident-learning pass serves the noise rate (its off-diagonal share) and the joint
+    confident = confident_class(labels, likelihood)
+    noise_rate = float(_off_diagonal(labels, confident).mean()) if n else 0.0
+    joint = estimate_joint(labels, likelihood, alpha=alpha, confident=confident)
     r = true_label_posterior(labels, likelihood, joint, gamma=gamma)
     p_keep = r[rows, labels].astype(np.float64)
     p_wrong = 1.0 - p_keep
