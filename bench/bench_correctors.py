@@ -37,10 +37,10 @@ from bench.bench_denoise import (
 from bench.devdata import load
 from relabel.correct.finetune import FinetuneCorrector
 from relabel.correct.head import HeadCorrector
-from relabel.embedding import embed_texts
-from relabel.encode import Encoder
+from relabel.detect.score import score_examples
+from relabel.embed.cache import embed_texts
+from relabel.embed.encoder import Encoder
 from relabel.metrics import reliability_table
-from relabel.scoring import score_examples
 
 OOF_CACHE = Path(__file__).resolve().parent / ".cache" / "oof"
 

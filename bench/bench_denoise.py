@@ -23,11 +23,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.devdata import load
-from relabel.embedding import embed_texts
-from relabel.encode import Encoder
+from relabel.detect.neighbors import build_knn_graph
+from relabel.detect.score import score_examples
+from relabel.embed.cache import embed_texts
+from relabel.embed.encoder import Encoder
 from relabel.metrics import correction_metrics, detection_metrics
-from relabel.neighbors import build_knn_graph
-from relabel.scoring import score_examples
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "embeddings"
 SETS = ("trec", "youtube", "semeval", "banking77")

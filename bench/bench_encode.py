@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_denoise import append_markdown  # noqa: E402
 from bench.devdata import load_banking77, load_wrench  # noqa: E402
-from relabel.encode import Encoder, default_model_path  # noqa: E402
+from relabel.embed.encoder import Encoder, default_model_path  # noqa: E402
 
 
 def gather_texts(n: int) -> list[str]:

@@ -1,5 +1,5 @@
 """Neighbour graph at scale (issue 7): exact FAISS search vs the blocked inverted-file search of
-``relabel/neighbors.py``, time and recall.
+``relabel/detect/neighbors.py``, time and recall.
 
 Usage: python bench/bench_neighbors.py [--rows 100000,300000] [--dim 384] [--classes 50]
                                        [--nprobe 5] [--real CACHE.npy]
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relabel.neighbors import build_knn_graph
+from relabel.detect.neighbors import build_knn_graph
 
 
 def clustered(n: int, dim: int, classes: int, seed: int = 0) -> np.ndarray:
@@ -39,7 +39,7 @@ def real(cache: Path, nprobes: list[int]) -> None:
         emb = np.load(cache)
     else:
         from bench.bench_encode import gather_texts
-        from relabel.encode import Encoder, default_model_path
+        from relabel.embed.encoder import Encoder, default_model_path
 
         emb = Encoder(default_model_path()).encode(gather_texts(10**6))
         np.save(cache, emb)

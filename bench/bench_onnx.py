@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_denoise import append_markdown  # noqa: E402
 from bench.bench_encode import gather_texts  # noqa: E402
-from relabel.encode import Encoder, default_model_path  # noqa: E402
+from relabel.embed.encoder import Encoder, default_model_path  # noqa: E402
 
 
 class OrtModel:

@@ -32,10 +32,10 @@ from bench.bench_denoise import (
 )
 from bench.devdata import load
 from relabel.correct.head import HeadCorrector
-from relabel.embedding import embed_texts
-from relabel.encode import Encoder
-from relabel.relation import encoder_inputs
-from relabel.scoring import score_examples
+from relabel.data.relation import encoder_inputs
+from relabel.detect.score import score_examples
+from relabel.embed.cache import embed_texts
+from relabel.embed.encoder import Encoder
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def annotated_project(server: LocalLabelStudio, run: Path, title: str) -> tuple[
     change or skip, 1:1:1), imported in bulk: creating 10,000 annotations one REST call at a
     time runs at about 13 per second on this machine, too slow to set up a pull benchmark."""
     from connectors.label_studio.convert import label_config, tasks_json
-    from relabel.review import review_items
+    from relabel.review.reviews import review_items
 
     items = review_items(run, only="all")
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ Corrector paths: ``linear`` (what ``--corrector auto`` picks without a GPU), ``h
 ``none``.
 
 Protocol. The one constant of the decision rule fitted on data, ``gamma`` (the likelihood
-exponent of relabel/correct/suggest.py; with the corrector and, separately, for
+exponent of relabel/detect/decide.py; with the corrector and, separately, for
 ``--corrector none``), is chosen by leave-one-dataset-out over the 18 development sets (11 with
 real or injected noise, 7 clean controls whose gold labels are given as labels): for each set in
 turn, gamma is the largest value of ``GAMMAS`` (the most changes) that is *safe* on each of the
@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_denoise import append_markdown, cleanlab_baseline, knn_vote_baseline
 from bench.devdata import CLEAN_SETS, NOISY_SETS
 from bench.trust_signals import SIGNALS, load_signals
-from relabel.correct.suggest import GAMMA
+from relabel.detect.decide import GAMMA
+from relabel.detect.neighbors import build_knn_graph
+from relabel.detect.score import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, decide
 from relabel.metrics import detection_metrics
-from relabel.neighbors import build_knn_graph
-from relabel.scoring import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, decide
 
 GAMMAS = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)
 MAX_CLEAN_CHANGED = 0.003

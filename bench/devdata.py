@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from relabel.noise import inject_noise
+from relabel.data.noise import inject_noise
 
 SHARED = Path(os.environ.get("RELABEL_SHARED_DATA",
                              Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))

@@ -86,9 +86,6 @@ def _install_shims(results: dict) -> None:
     results["shims"] = shims
     # import what uses the stub now, then take it away again: libraries that only look for
     # polars (datasets, through sentence-transformers) must see it missing
-    import relabel.correct
-    import relabel.encode
-    import relabel.scoring  # noqa: F401
 
     if sys.modules.get("polars") is not None and not hasattr(sys.modules["polars"], "DataFrame"):
         del sys.modules["polars"]
@@ -134,7 +131,7 @@ def main() -> None:
     save()
 
     # 1. encoding throughput
-    from relabel.encode import DEFAULT_GPU_BATCH_SIZE, GPU_TOKENS_PER_BATCH, Encoder
+    from relabel.embed.encoder import DEFAULT_GPU_BATCH_SIZE, GPU_TOKENS_PER_BATCH, Encoder
 
     big = texts * args.repeat
     enc = Encoder(args.model, device=DEVICE)
@@ -180,7 +177,7 @@ def main() -> None:
     from sklearn.metrics import average_precision_score
 
     from relabel.correct import make_corrector
-    from relabel.scoring import score_examples
+    from relabel.detect.score import score_examples
 
     classes = sorted({r["label"] for r in rows})
     true = np.searchsorted(classes, [r["label"] for r in rows])

@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.devdata import CLEAN_SETS, NOISY_SETS, load_any
 from relabel.correct.head import HeadCorrector
 from relabel.correct.linear import LinearCorrector
-from relabel.embedding import embed_texts
-from relabel.encode import Encoder
-from relabel.inputs import read_task
+from relabel.data.task import read_task
+from relabel.detect.score import score_examples
+from relabel.embed.cache import embed_texts
+from relabel.embed.encoder import Encoder
 from relabel.pipeline import DenoiseConfig
-from relabel.scoring import score_examples
 
 ROOT = Path(__file__).resolve().parent / ".cache"
 SIGNALS = ROOT / "signals"

@@ -18,9 +18,9 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from relabel.embedding import embed_texts  # noqa: E402
-from relabel.encode import Encoder  # noqa: E402
-from relabel.noise import inject_noise  # noqa: E402
+from relabel.data.noise import inject_noise  # noqa: E402
+from relabel.embed.cache import embed_texts  # noqa: E402
+from relabel.embed.encoder import Encoder  # noqa: E402
 
 SRC = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
 

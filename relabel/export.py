@@ -23,9 +23,9 @@ from pathlib import Path
 
 import polars as pl
 
+from relabel.data.io import KEYED_JSON, detect_format, write_table
 from relabel.errors import RelabelInputError
-from relabel.io import KEYED_JSON, detect_format, write_table
-from relabel.review import DECISIONS_SCHEMA, REVIEWS_FILE, human_decisions, read_reviews
+from relabel.review.reviews import DECISIONS_SCHEMA, REVIEWS_FILE, human_decisions, read_reviews
 from relabel.rundir import load_run, read_source, run_classes
 
 APPLY_CHOICES = ("suggestions", "reviewed", "reviewed+suggestions", "none")

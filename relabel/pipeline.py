@@ -1,7 +1,7 @@
 """``denoise``: run the stages in order over a work directory.
 
-Stages: read and validate (:mod:`relabel.inputs`) -> encode (cached, resumable) -> score
-(:mod:`relabel.scoring`: kNN graph, kNN vote and KDE, soft labels, cross-validated corrector,
+Stages: read and validate (:mod:`relabel.data.task`) -> encode (cached, resumable) -> score
+(:mod:`relabel.detect.score`: kNN graph, kNN vote and KDE, soft labels, cross-validated corrector,
 combined posterior, flags and suggestions) -> write scores, summary and the HTML report.
 """
 
@@ -21,23 +21,29 @@ import polars as pl
 
 from relabel import __version__
 from relabel.correct import make_corrector, resolve_corrector
-from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
-from relabel.embedding import embed_texts, text_hashes
-from relabel.encode import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS, POOLINGS, Encoder, TextEncoder
-from relabel.engine import check_engine_options, make_engine
-from relabel.errors import RelabelInputError
-from relabel.inputs import PrecomputedEncoder, load_embeddings, read_task
-from relabel.io import file_fingerprint, read_table, write_array, write_json, write_table
-from relabel.relation import SPAN_COLS, TYPE_COLS
-from relabel.scores import SCORERS
-from relabel.scoring import (
+from relabel.data.io import file_fingerprint, read_table, write_array, write_json, write_table
+from relabel.data.relation import SPAN_COLS, TYPE_COLS
+from relabel.data.task import PrecomputedEncoder, load_embeddings, read_task
+from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.detect.decide import DEFAULT_TARGET_PRECISION
+from relabel.detect.score import (
     CORRECTOR_WEIGHTS,
     DEFAULT_FOLDS,
     DEFAULT_PRIOR_BALANCE,
     DEFAULT_WEIGHTS,
     score_examples,
 )
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.detect.scorers import SCORERS
+from relabel.embed.cache import embed_texts, text_hashes
+from relabel.embed.encoder import (
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_MAX_WINDOWS,
+    POOLINGS,
+    Encoder,
+    TextEncoder,
+)
+from relabel.engine import check_engine_options, make_engine
+from relabel.errors import RelabelInputError
 
 log = logging.getLogger("relabel")
 
@@ -87,7 +93,7 @@ class DenoiseConfig:
     task: str = "auto"
     span_cols: tuple[str, str, str, str] = SPAN_COLS
     type_cols: tuple[str, str] = TYPE_COLS
-    #: None = entity for relations, mean for text (relabel/encode.py)
+    #: None = entity for relations, mean for text (relabel/embed/encoder.py)
     pooling: str | None = None
     #: precomputed (N, D) embeddings (.npy, row i = input row i) instead of encoding
     embeddings: str | Path | None = None
@@ -211,7 +217,7 @@ def check_options(cfg: DenoiseConfig) -> None:
     """Raise RelabelInputError for the first option out of range (before any work; ``relabel
     check`` reports it too)."""
     from relabel.correct import CORRECTOR_CHOICES
-    from relabel.losses import LOSS_CHOICES
+    from relabel.correct.losses import LOSS_CHOICES
 
     if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
         raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
@@ -409,7 +415,7 @@ def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
     summary["seconds"] = timer.seconds
     write_json(summary, out / SUMMARY_FILE)
     with timer.stage("report"):
-        from relabel.report import build_report
+        from relabel.report.html import build_report
 
         build_report(out)
     summary["seconds"] = timer.seconds

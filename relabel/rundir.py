@@ -14,8 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.io import file_fingerprint, read_table
 from relabel.errors import RelabelInputError
-from relabel.io import file_fingerprint, read_table
 from relabel.pipeline import RUN_FILE, SCORES_FILE, SUMMARY_FILE
 
 

@@ -111,7 +111,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     packaged MiniLM tokenizer: loads offline in well under a second."""
     from transformers import BertConfig, BertModel
 
-    from relabel.encode import default_model_path
+    from relabel.embed.encoder import default_model_path
 
     src = default_model_path()
     out = tmp_path_factory.mktemp("tiny-model")

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from typer.testing import CliRunner
 
-from relabel.check import check_dataset
 from relabel.cli import app
+from relabel.data.check import check_dataset
 from relabel.pipeline import DenoiseConfig
 from tests.conftest import make_text_dataset
 

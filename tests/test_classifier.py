@@ -10,8 +10,8 @@ from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
 import relabel.correct.train as train_mod
-from relabel.classifier import CHECKPOINT_FILE, evaluate_model, train_classifier
 from relabel.cli import app
+from relabel.train.classifier import CHECKPOINT_FILE, evaluate_model, train_classifier
 
 runner = CliRunner()
 

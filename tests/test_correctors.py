@@ -153,7 +153,7 @@ def test_finetune_runs_on_cpu_with_a_real_model(tiny_model_dir):
 
 
 def test_finetune_pools_entity_markers_for_relations(tiny_model_dir):
-    from relabel.relation import encoder_inputs
+    from relabel.data.relation import encoder_inputs
 
     text = [f"Alice {i} met Bob in Paris" for i in range(8)] + \
            [f"Carol {i} works for Acme in Rome" for i in range(8)]

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from relabel.embedding import EmbeddingCache, embed_texts, text_hashes
-from relabel.encode import Encoder, resolve_model
+from relabel.embed.cache import EmbeddingCache, embed_texts, text_hashes
+from relabel.embed.encoder import Encoder, resolve_model
 from relabel.errors import RelabelInputError
 
 
@@ -112,7 +112,7 @@ def test_half_precision_checkpoint_loads_in_float32(tiny_model_dir, tmp_path):
 
 
 def test_batch_bounds_cap_rows_and_padded_tokens():
-    from relabel.encode import batch_bounds
+    from relabel.embed.encoder import batch_bounds
 
     lengths = np.array([2, 2, 3, 5, 8, 8, 40, 100])
     assert batch_bounds(lengths, 3) == [(0, 3), (3, 6), (6, 8)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from relabel.data.io import read_table, write_table
 from relabel.errors import RelabelInputError
-from relabel.io import read_table, write_table
 
 FRAME = pl.DataFrame({"text": ["a b", "c, d", "e\"f"], "label": ["x", "y", "x"],
                       "extra": ["1", "2", "3"]})

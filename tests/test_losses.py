@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from relabel.losses import LOSS_CHOICES, loss_class, make_loss
-from relabel.losses.distant_peer import DistantPeerLoss
+from relabel.correct.losses import LOSS_CHOICES, loss_class, make_loss
+from relabel.correct.losses.distant_peer import DistantPeerLoss
 
 CONTRASTIVE = [name for name in LOSS_CHOICES if name != "ce"]
 
@@ -98,7 +98,7 @@ def test_ce_has_no_module_and_unknown_loss_is_an_error():
 def test_soft_peers_follow_the_soft_labels_not_the_given_ones():
     import torch
 
-    from relabel.losses.distant_peer import DistantPeerLoss, SoftPeerLoss
+    from relabel.correct.losses.distant_peer import DistantPeerLoss, SoftPeerLoss
 
     labels = torch.tensor([0, 0, 1])
     soft = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.1, 0.9]])  # row 1 looks like class 1

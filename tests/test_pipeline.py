@@ -154,7 +154,7 @@ def test_corrector_none_writes_no_oof(tmp_path, dataset_csv, fake_encoder):
 
 
 def test_decide_changes_only_at_the_target_precision():
-    from relabel.scoring import decide
+    from relabel.detect.score import decide
 
     rng = np.random.default_rng(0)
     true = np.repeat(np.arange(4), 100)
@@ -229,7 +229,7 @@ def test_bad_precomputed_embeddings_are_one_line(tmp_path, dataset_csv, text_dat
 
 
 def test_load_embeddings_reads_any_layout_in_chunks(tmp_path):
-    from relabel.inputs import load_embeddings
+    from relabel.data.task import load_embeddings
 
     rng = np.random.default_rng(0)
     full = rng.normal(size=(1000, 6))

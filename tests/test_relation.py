@@ -10,12 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from relabel.cli import app
-from relabel.encode import Encoder
+from relabel.data.io import read_table, write_table
+from relabel.data.relation import encoder_inputs, mark_entities, unpack, validate_spans
+from relabel.embed.encoder import Encoder
 from relabel.errors import RelabelInputError
 from relabel.export import export_dataset
-from relabel.io import read_table, write_table
 from relabel.pipeline import DenoiseConfig, denoise
-from relabel.relation import encoder_inputs, mark_entities, unpack, validate_spans
 
 runner = CliRunner()
 PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank"]

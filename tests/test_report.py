@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from relabel.cli import app
-from relabel.report import build_report
+from relabel.report.html import build_report
 from tests.conftest import make_text_dataset, suggesting_run
 
 runner = CliRunner()

@@ -7,11 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
 
-from relabel.neighbors import build_knn_graph, same_class_neighbors
-from relabel.scores import combine_posteriors, kde_posterior, knn_posterior, select_knn_params
-from relabel.scores.combine import balance_prior
-from relabel.scores.kde import soft_labels
-from relabel.scoring import score_examples
+from relabel.detect.combine import balance_prior
+from relabel.detect.kde import soft_labels
+from relabel.detect.neighbors import build_knn_graph, same_class_neighbors
+from relabel.detect.score import score_examples
+from relabel.detect.scorers import (
+    combine_posteriors,
+    kde_posterior,
+    knn_posterior,
+    select_knn_params,
+)
 from tests.conftest import make_clusters
 
 
@@ -205,7 +210,7 @@ def test_blocked_search_probing_every_list_is_exact():
 
 
 def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyone():
-    from relabel.scores.kde import graph_class_neighbors
+    from relabel.detect.kde import graph_class_neighbors
 
     emb, labels, _ = make_clusters(n_per_class=30, n_classes=4, dim=8, flip=0.1, seed=3)
     n = len(labels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from relabel.correct.suggest import (
+from relabel.detect.decide import (
     MIN_SKILL,
     decide_labels,
     estimate_joint,
@@ -14,7 +14,7 @@ from relabel.correct.suggest import (
     signal_skill,
     true_label_posterior,
 )
-from relabel.scores.reasons import (
+from relabel.detect.reasons import (
     duplicate_conflicts,
     duplicate_groups,
     flag_reasons,

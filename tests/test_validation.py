@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from relabel.data.validation import build_examples
 from relabel.errors import RelabelInputError
-from relabel.validation import build_examples
 
 
 def test_builds_examples_in_order_with_row_ids():

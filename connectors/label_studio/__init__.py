@@ -10,7 +10,7 @@ worked on them, keep their task and annotations and get their prediction replace
 patched; the rest are left alone. A
 push cut short (crash, server down) is finished by pushing again; no task is ever created twice.
 
-:func:`pull` reads the annotations back into ``reviews.parquet`` (``relabel.review``).
+:func:`pull` reads the annotations back into ``reviews.parquet`` (``relabel.review.reviews``).
 
 Pure JSON conversion lives in :mod:`.convert`, all HTTP in :mod:`.client`.
 """
@@ -138,8 +138,8 @@ def push(
         Server unreachable, key refused, a project with another label set, a failed request.
     """
     from relabel import __version__
-    from relabel.io import write_json
-    from relabel.review import review_items
+    from relabel.data.io import write_json
+    from relabel.review.reviews import review_items
 
     items = review_items(run_dir, only=only, limit=limit)
     version = model_version(__version__, items.run_id)
@@ -233,7 +233,7 @@ def pull(
         Server unreachable, key refused, no such project, or a project whose label set does
         not match the run.
     """
-    from relabel.review import write_reviews
+    from relabel.review.reviews import write_reviews
     from relabel.rundir import load_run, run_classes
 
     _, scores = load_run(run_dir)

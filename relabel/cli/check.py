@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.relation import SPAN_COLS, TYPE_COLS
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.data.relation import SPAN_COLS, TYPE_COLS
+from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 @app.command("check")
@@ -33,7 +33,7 @@ def check_command(
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
-    from relabel.check import check_dataset
+    from relabel.data.check import check_dataset
     from relabel.pipeline import DenoiseConfig
 
     cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, task=task,

@@ -9,11 +9,11 @@ import typer
 
 from relabel.cli._util import app, handle_errors
 from relabel.correct import CORRECTOR_CHOICES
-from relabel.correct.suggest import DEFAULT_TARGET_PRECISION
-from relabel.encode import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS
-from relabel.losses import LOSS_CHOICES
-from relabel.relation import SPAN_COLS, TYPE_COLS
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.correct.losses import LOSS_CHOICES
+from relabel.data.relation import SPAN_COLS, TYPE_COLS
+from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.detect.decide import DEFAULT_TARGET_PRECISION
+from relabel.embed.encoder import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:

@@ -23,7 +23,7 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score a trained model on a labelled test file."""
-    from relabel.classifier import evaluate_model
+    from relabel.train.classifier import evaluate_model
 
     res = evaluate_model(model_dir, test, text_col=text_col, label_col=label_col)
     if as_json:

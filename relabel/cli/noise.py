@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.noise import KINDS
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.data.noise import KINDS
+from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 @app.command("noise")
@@ -29,7 +29,7 @@ def noise_command(
     model: Annotated[str | None, typer.Option(help="Encoder for nearest-class noise.")] = None,
 ) -> None:
     """Flip a fraction of the labels (keeping the originals), for benchmarks and demos."""
-    from relabel.noise import write_noisy_copy
+    from relabel.data.noise import write_noisy_copy
 
     res = write_noisy_copy(data, to, rate=rate, kind=kind, seed=seed, text_col=text_col,
                            label_col=label_col, true_col=true_col, model=model)

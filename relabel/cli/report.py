@@ -20,7 +20,7 @@ def report_command(
                   "DIR/report.html).")] = None,
 ) -> None:
     """Write one HTML file (images inline, no network) about a denoise run."""
-    from relabel.report import build_report
+    from relabel.report.html import build_report
 
     path = build_report(run_dir, truth_col=truth_col, to=to)
     typer.echo(f"wrote {path}")

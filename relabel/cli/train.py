@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 @app.command("train")
@@ -32,7 +32,7 @@ def train_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a classifier; an interrupted run resumes from its last finished epoch."""
-    from relabel.classifier import train_classifier
+    from relabel.train.classifier import train_classifier
 
     res = train_classifier(data, out, model=model, head_only=head_only, epochs=epochs, lr=lr,
                            max_length=max_length, text_col=text_col, label_col=label_col,

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 
-from relabel.io import write_array
+from relabel.data.io import write_array
 
 
 def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:

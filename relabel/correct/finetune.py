@@ -2,7 +2,7 @@
 
     h = mean-pool(encoder(text)),   logits = W_c Dropout(h) + b_c,   z = W_p h
 
-For relations (``pooling="entity"``, inputs packed by :func:`relabel.relation.encoder_inputs`)
+For relations (``pooling="entity"``, inputs packed by :func:`relabel.data.relation.encoder_inputs`)
 the representation is the frozen encoder's: ``h = [h_head; h_tail; mean]``, the hidden states at
 the two opening entity markers and the mean, concatenated (a marker cut off by ``max_length``
 falls back to the mean).
@@ -30,7 +30,7 @@ from relabel.correct.train import (
     seed_everything,
     train_model,
 )
-from relabel.encode import load_pretrained, resolve_model
+from relabel.embed.encoder import load_pretrained, resolve_model
 
 
 class _FinetuneNet(nn.Module):
@@ -118,8 +118,8 @@ class FinetuneCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
     def _batches(self, texts: np.ndarray, device: str) -> Any:
         marks = None
         if self.pooling == "entity":
-            from relabel.encode import _token_at
-            from relabel.relation import unpack
+            from relabel.data.relation import unpack
+            from relabel.embed.encoder import _token_at
 
             items = [unpack(str(t)) for t in texts]
             enc = self.tokenizer_([m for m, _, _ in items], truncation=True,

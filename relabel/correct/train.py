@@ -4,7 +4,8 @@ Objective per batch, with soft labels q (METHOD.md §3) and projections z:
 
     L = - (1 / B) sum_i sum_c q_ic log softmax(logits_i)_c  +  lambda * L_contrastive(z)
 
-L_contrastive is one of :mod:`relabel.losses` (none for ``ce``). AdamW, linear warm-up over the
+L_contrastive is one of :mod:`relabel.correct.losses` (none for ``ce``). AdamW, linear warm-up
+over the
 first ``warmup`` fraction of the steps then linear decay to zero, gradient accumulation over
 ``grad_accum`` batches, bfloat16 autocast on CUDA. Shuffling and initialisation are seeded, so
 the same seed gives the same model on CPU.
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from relabel.losses import make_loss
+from relabel.correct.losses import make_loss
 
 
 class TorchCorrectorMixin:
@@ -116,7 +117,7 @@ def train_model(
     data : TrainData
         Targets for the contrastive and cross-entropy terms.
     loss, lam, temperature : str, float, float
-        Contrastive loss name (:data:`relabel.losses.LOSSES`), its weight and temperature.
+        Contrastive loss name (:data:`relabel.correct.losses.LOSSES`), its weight and temperature.
     epochs, lr, weight_decay, batch_size, warmup, grad_accum
         Optimisation settings.
     generator : torch.Generator

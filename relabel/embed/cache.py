@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from relabel.encode import TextEncoder
-from relabel.io import atomic_path
+from relabel.data.io import atomic_path
+from relabel.embed.encoder import TextEncoder
 
 #: texts per cache shard (each is saved as soon as it is encoded)
 DEFAULT_SHARD_SIZE = 4096

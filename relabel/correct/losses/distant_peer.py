@@ -10,7 +10,7 @@ pulling:
 
 "p in N(i)" is decided in the batch from the frozen embeddings x and each anchor's kNN radius
 r_i (cosine similarity of its k-th nearest neighbour in the whole dataset): p is near i when
-x_i . x_p >= r_i. The objective is in :mod:`relabel.losses._base`.
+x_i . x_p >= r_i. The objective is in :mod:`relabel.correct.losses._base`.
 
 ``distant_peer_soft`` (:class:`SoftPeerLoss`) chooses the peers by the soft labels instead of the
 given labels, ``[argmax q_i = argmax q_p]``, so an example whose given label the neighbours and
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from relabel.losses._base import DEFAULT_TEMPERATURE, WeightedContrastive, same_label
+from relabel.correct.losses._base import DEFAULT_TEMPERATURE, WeightedContrastive, same_label
 
 DEFAULT_BETA = 1.0
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from relabel.data.io import atomic_path, read_table, write_json
 from relabel.errors import RelabelInputError
-from relabel.io import atomic_path, read_table, write_json
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -29,7 +29,7 @@ FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
 def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> dict[str, Any]:
-    from relabel.inputs import read_task
+    from relabel.data.task import read_task
     from relabel.pipeline import DenoiseConfig
 
     table, _ = read_table(data)
@@ -43,7 +43,7 @@ def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:
 
     from relabel.correct.finetune import _FinetuneNet
     from relabel.correct.head import _HeadNet
-    from relabel.encode import load_pretrained, resolve_model
+    from relabel.embed.encoder import load_pretrained, resolve_model
 
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     k = len(config["classes"])
@@ -58,8 +58,8 @@ def _inputs_fn(config: dict[str, Any], texts: list[str], tokenizer: Any, cache: 
     import torch
 
     if config["kind"] == "head":
-        from relabel.embedding import embed_texts
-        from relabel.encode import Encoder
+        from relabel.embed.cache import embed_texts
+        from relabel.embed.encoder import Encoder
 
         enc = Encoder(config["model"], max_length=config["max_length"])
         emb, _ = embed_texts(texts, enc, cache_dir=cache)
@@ -133,7 +133,7 @@ def train_classifier(
     gen = make_generator(seed)
     torch.manual_seed(seed)
     if head_only:
-        from relabel.encode import Encoder
+        from relabel.embed.encoder import Encoder
 
         config["dim"] = int(Encoder(model, max_length=max_length).encode(texts[:1]).shape[1])
     net, tokenizer = _build(config, gen)

@@ -1,5 +1,5 @@
 """The encoder shell: a Hugging Face model that turns texts into L2-normalised vectors (the
-on-disk cache and the sharded encoding of a dataset are in :mod:`relabel.embedding`).
+on-disk cache and the sharded encoding of a dataset are in :mod:`relabel.embed.cache`).
 
 Representation: mean of the last hidden states over non-padding tokens, then L2 normalisation,
     e_i = m_i / ||m_i||,   m_i = sum_t a_it h_it / sum_t a_it
@@ -154,7 +154,8 @@ class Encoder:
         weights are cast to bfloat16 (pooling and normalisation stay in float32).
     pooling : str
         ``"mean"``: the mean of the last hidden states. ``"entity"`` (relation extraction): the
-        inputs are packed by :func:`relabel.relation.encoder_inputs`, and the vector is the hidden
+        inputs are packed by :func:`relabel.data.relation.encoder_inputs`, and the vector is the
+        hidden
         states at the head and tail markers and the mean, each L2-normalised, concatenated
         ``(N, 3 D)`` and normalised again (a marker cut off by ``max_length`` falls back to the
         mean).
@@ -239,7 +240,7 @@ class Encoder:
         if n == 0:
             return out
         if entity:
-            from relabel.relation import unpack
+            from relabel.data.relation import unpack
 
             items = [unpack(t) for t in texts]
             enc = self._tokenizer([m for m, _, _ in items], truncation=True,

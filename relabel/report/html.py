@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from relabel.data.io import read_table, write_text
 from relabel.errors import RelabelInputError
-from relabel.io import read_table, write_text
 
 REPORT_FILE = "report.html"
 MAX_CLASSES_SHOWN = 30

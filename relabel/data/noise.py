@@ -101,9 +101,9 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
+    from relabel.data.io import detect_format, read_table, write_table
+    from relabel.data.validation import build_examples
     from relabel.errors import RelabelInputError
-    from relabel.io import detect_format, read_table, write_table
-    from relabel.validation import build_examples
 
     if not 0.0 <= rate <= 1.0:
         raise RelabelInputError(f"--rate must be in [0, 1], got {rate}")
@@ -122,7 +122,7 @@ def write_noisy_copy(
     codes = np.searchsorted(classes, examples["label"].to_numpy())
     emb = None
     if kind == "nearest-class":
-        from relabel.encode import Encoder
+        from relabel.embed.encoder import Encoder
 
         emb = Encoder(model).encode(examples["text"].to_list())
     noisy = inject_noise(codes, len(classes), rate=rate, kind=kind, seed=seed, embeddings=emb)

@@ -8,7 +8,7 @@ the given labels were produced, fitted on the dataset itself without gold labels
 The noisy-channel posterior
 ---------------------------
 Let ``L_i(c)`` be the prior-balanced combined posterior of the signals (kNN vote, KDE, the
-out-of-fold corrector; :mod:`relabel.scores.combine`). Dividing out the class prior makes it a
+out-of-fold corrector; :mod:`relabel.detect.combine`). Dividing out the class prior makes it a
 class *likelihood*, ``L_i(c) ∝ f_c(x_i)``. Let ``Q[l, c] = P(given = l, true = c)`` be the joint
 distribution of given and true labels. Bayes' rule for the true label of example i, given its
 vector and the label it was given, is then
@@ -64,7 +64,7 @@ from typing import Any
 
 import numpy as np
 
-from relabel.scores.combine import CHUNK_ROWS
+from relabel.detect.combine import CHUNK_ROWS
 
 #: default --target-precision: the estimated share of right changes among automatic changes
 DEFAULT_TARGET_PRECISION = 0.9

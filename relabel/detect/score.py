@@ -13,22 +13,22 @@ from typing import Any
 import numpy as np
 
 from relabel.correct.crossval import oof_key, out_of_fold_proba
-from relabel.correct.suggest import (
+from relabel.detect.combine import PRIOR_FLOOR, balance_prior
+from relabel.detect.decide import (
     DEFAULT_TARGET_PRECISION,
     GAMMA,
     decide_labels,
     signal_skill,
 )
-from relabel.neighbors import build_knn_graph
-from relabel.scores import SCORERS, combine_posteriors, given_label_score, soft_labels
-from relabel.scores.combine import PRIOR_FLOOR, balance_prior
-from relabel.scores.knn import K_GRID
-from relabel.scores.reasons import (
+from relabel.detect.knn import K_GRID
+from relabel.detect.neighbors import build_knn_graph
+from relabel.detect.reasons import (
     duplicate_conflicts,
     duplicate_groups,
     flag_reasons,
     outliers,
 )
+from relabel.detect.scorers import SCORERS, combine_posteriors, given_label_score, soft_labels
 
 #: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
@@ -61,7 +61,8 @@ def neighbour_signals(
     Returns
     -------
     dict
-        ``graph`` (:class:`~relabel.neighbors.KnnGraph`), ``posteriors`` (name -> ``(N, K)``),
+        ``graph`` (:class:`~relabel.detect.neighbors.KnnGraph`), ``posteriors``
+        (name -> ``(N, K)``),
         ``params``, ``credibility (N,)`` under the balanced combination of these signals (prior
         floored at ``PRIOR_FLOOR / K``, as the corrector trained on the soft labels will be),
         ``soft_labels (N, K)`` (METHOD.md §3) and ``radius (N,)`` (similarity of each example's
@@ -111,11 +112,11 @@ def decide(
     """Stage 4 (METHOD.md §5): one posterior from the signals, then flags, changes and reasons.
 
     The combined posterior is the weighted geometric mean of the signals, balanced by the class
-    prior (:mod:`relabel.scores.combine`); the decisions follow the noisy-channel rule of
-    :mod:`relabel.correct.suggest` (a label is changed only where the estimated probability of
+    prior (:mod:`relabel.detect.combine`); the decisions follow the noisy-channel rule of
+    :mod:`relabel.detect.decide` (a label is changed only where the estimated probability of
     the change being right is at least ``target_precision``). With the kNN ``graph`` (and the
     encoder ``texts`` for exact duplicates) duplicate conflicts and outliers are flagged too
-    (:mod:`relabel.scores.reasons`). ``corrector`` names what produced ``cv`` (``linear``,
+    (:mod:`relabel.detect.reasons`). ``corrector`` names what produced ``cv`` (``linear``,
     ``head``, ``finetune``; default ``linear`` when ``cv`` is weighted, else ``none``) and selects
     ``GAMMA``; ``gamma`` overrides it (benchmarks).
 
@@ -125,7 +126,7 @@ def decide(
         ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
         (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``alternative_prob (N,)``,
         ``p_wrong (N,)``, ``reason`` (N strings or None), ``decisions``
-        (:class:`~relabel.correct.suggest.Decisions`).
+        (:class:`~relabel.detect.decide.Decisions`).
     """
     n_classes = next(iter(posteriors.values())).shape[1]
     held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
@@ -240,7 +241,7 @@ def score_examples(
         Flag where credibility is below this instead of the estimated noise count.
     target_precision : float
         Change a label only where the estimated probability of being right reaches this
-        (:mod:`relabel.correct.suggest`).
+        (:mod:`relabel.detect.decide`).
     texts : list of str, optional
         The encoder's input strings, for exact-duplicate conflicts (default: cosine only).
     prior_balance : float

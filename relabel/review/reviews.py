@@ -15,10 +15,10 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.io import write_table
+from relabel.data.relation import SPAN_COLS, TYPE_COLS
+from relabel.data.task import read_task
 from relabel.errors import RelabelInputError
-from relabel.inputs import read_task
-from relabel.io import write_table
-from relabel.relation import SPAN_COLS, TYPE_COLS
 from relabel.rundir import load_run, read_source, run_classes, run_id
 
 REVIEWS_FILE = "reviews.parquet"

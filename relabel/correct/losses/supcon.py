@@ -2,14 +2,14 @@
 
     w_ip = [y_i = y_p]
 
-with y the hard (given) labels; see :mod:`relabel.losses._base` for the objective.
+with y the hard (given) labels; see :mod:`relabel.correct.losses._base` for the objective.
 """
 
 from __future__ import annotations
 
 import torch
 
-from relabel.losses._base import WeightedContrastive, same_label
+from relabel.correct.losses._base import WeightedContrastive, same_label
 
 
 class SupConLoss(WeightedContrastive):

@@ -9,7 +9,7 @@ Spans are character offsets ``[start, end)`` into the text. Three layouts are re
   offsets, inclusive ends), ``subj_type, obj_type``, ``relation``; the text is the tokens joined
   by single spaces;
 - **WRENCH**: a JSON object of ``id -> {"label", "data": {"text", "span1", "span2"}}``, read by
-  :func:`relabel.io.read_table` with the ``data`` fields as ``data.<name>`` columns.
+  :func:`relabel.data.io.read_table` with the ``data`` fields as ``data.<name>`` columns.
 
 The annotation representation marks the spans with ordinary characters, so a frozen encoder still
 understands them:
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.data.validation import Problems
 from relabel.errors import RelabelInputError
-from relabel.validation import Problems
 
 #: flat layout's span columns: head start, head end, tail start, tail end
 SPAN_COLS = ("head_start", "head_end", "tail_start", "tail_end")

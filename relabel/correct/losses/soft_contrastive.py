@@ -3,14 +3,14 @@
     w_ip = q_i . q_p
 
 with q the soft labels (METHOD.md §3), so two examples pull together as much as their label
-distributions overlap, whatever their given labels; see :mod:`relabel.losses._base`.
+distributions overlap, whatever their given labels; see :mod:`relabel.correct.losses._base`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from relabel.losses._base import WeightedContrastive
+from relabel.correct.losses._base import WeightedContrastive
 
 
 class SoftContrastiveLoss(WeightedContrastive):

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from relabel.neighbors import KnnGraph
-from relabel.scores.combine import combine_posteriors, given_label_score
-from relabel.scores.kde import class_neighbor_method, kde_posterior, soft_labels
-from relabel.scores.knn import knn_posterior, select_knn_params
+from relabel.detect.combine import combine_posteriors, given_label_score
+from relabel.detect.kde import class_neighbor_method, kde_posterior, soft_labels
+from relabel.detect.knn import knn_posterior, select_knn_params
+from relabel.detect.neighbors import KnnGraph
 
 Scorer = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 

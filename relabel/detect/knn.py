@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relabel.neighbors import KnnGraph
+from relabel.detect.neighbors import KnnGraph
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_ROUNDS = 2

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relabel.neighbors import KnnGraph, same_class_neighbors
+from relabel.detect.neighbors import KnnGraph, same_class_neighbors
 
 DEFAULT_M = 20
 #: above this many rows the class neighbours come from the kNN graph (module docstring)

@@ -1,6 +1,7 @@
 """Reading a dataset for a task: text or relation, and precomputed embeddings.
 
-``read_task`` validates the table (``relabel.validation``; for relations also the spans) and builds
+``read_task`` validates the table (``relabel.data.validation``; for relations also the spans) and
+builds
 the encoder's input strings; ``load_embeddings`` reads ``--embeddings`` vectors in chunks.
 """
 
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from relabel.data.io import file_fingerprint
+from relabel.data.relation import detect_layout, encoder_inputs, relation_table, validate_spans
+from relabel.data.validation import Problems, build_examples, few_per_fold_warning
 from relabel.errors import RelabelInputError
-from relabel.io import file_fingerprint
-from relabel.relation import detect_layout, encoder_inputs, relation_table, validate_spans
-from relabel.validation import Problems, build_examples, few_per_fold_warning
 
 if TYPE_CHECKING:
     from relabel.pipeline import DenoiseConfig

@@ -1,6 +1,7 @@
 """``relabel check``: every problem of a dataset in one pass, without loading a model.
 
-It runs the checks ``denoise`` runs before any work (``relabel.validation``, the relation spans,
+It runs the checks ``denoise`` runs before any work (``relabel.data.validation``, the relation
+spans,
 the options, the ``--embeddings`` file's shape), but records every error instead of stopping at
 the first, and adds the warnings a run would log. ``denoise`` stops at the first error of the
 same checks, in the same order.
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from relabel.data.io import read_table
+from relabel.data.task import load_embeddings, read_task
+from relabel.data.validation import Problems
 from relabel.errors import RelabelInputError
-from relabel.inputs import load_embeddings, read_task
-from relabel.io import read_table
 from relabel.pipeline import DenoiseConfig, check_options
-from relabel.validation import Problems
 
 
 @dataclass

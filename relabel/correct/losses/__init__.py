@@ -28,7 +28,7 @@ def loss_class(name: str) -> Any:
     if name == "ce":
         return None
     module, cls = _MODULES[name]
-    return getattr(importlib.import_module(f"relabel.losses.{module}"), cls)
+    return getattr(importlib.import_module(f"relabel.correct.losses.{module}"), cls)
 
 
 def make_loss(name: str, temperature: float) -> Any:

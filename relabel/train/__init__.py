@@ -1,0 +1,1 @@
+"""The retrain step: a text classifier trained on the cleaned labels, and its evaluation."""
