@@ -90,16 +90,16 @@ def run_set(name: str, encoder: Encoder, finetune: bool, weights: dict | None):
         res = score_examples(emb, labels, len(classes), oof_cache=OOF_CACHE,
                              inputs_key=f"{name}:{encoder.key}", **kwargs)
         secs = time.perf_counter() - t0
-        new = np.where(res["suggested"] >= 0, res["suggested"], labels)
-        row = evaluate(label, 1 - res["credibility"], res["flagged"], new, labels, true)
+        new = np.where(res.suggested >= 0, res.suggested, labels)
+        row = evaluate(label, 1 - res.credibility, res.flagged, new, labels, true)
         row["seconds"] = round(secs, 1)
-        if res["oof"] and res["oof"]["reused"]:
+        if res.oof and res.oof["reused"]:
             row["method"] += " (folds cached)"
         rows.append(row)
         if label == "+ head, distant-peer":
-            sel = res["suggested"] >= 0
-            reliability = reliability_table(res["confidence"][sel],
-                                            res["suggested"][sel] == true[sel])
+            sel = res.suggested >= 0
+            reliability = reliability_table(res.confidence[sel],
+                                            res.suggested[sel] == true[sel])
     for label, fn in [("kNN vote (k=10)", lambda: knn_vote_baseline(emb, labels, len(classes))),
                       ("cleanlab (5-fold LR)", lambda: cleanlab_baseline(emb, labels)),
                       ("OOF loss ranking (5-fold LR)", lambda: oof_loss_baseline(emb, labels))]:

@@ -80,17 +80,17 @@ def run_set(name: str, encoder: Encoder, kwargs: dict, cache: Path = CACHE,
     t0 = time.perf_counter()
     res = score_examples(emb, labels, len(classes), **kwargs)
     t_score = time.perf_counter() - t0
-    new = np.where(res["suggested"] >= 0, res["suggested"], labels)
-    rows = [evaluate("relabel", 1 - res["credibility"], res["flagged"], new, labels, true)]
+    new = np.where(res.suggested >= 0, res.suggested, labels)
+    rows = [evaluate("relabel", 1 - res.credibility, res.flagged, new, labels, true)]
     rows[0]["seconds"] = round(t_score, 2)
-    for sig, post in res["posteriors"].items():  # ranking quality of each signal on its own
+    for sig, post in res.posteriors.items():  # ranking quality of each signal on its own
         det = detection_metrics(labels != true, 1 - post[np.arange(len(labels)), labels],
-                                res["flagged"])
+                                res.flagged)
         rows.append({"method": f"(ranking by {sig} signal alone)", "ap": det["ap"],
                      "auroc": det["auroc"]})
     info = {"set": name, "n": len(labels), "classes": len(classes),
             "noise": float(np.mean(labels != true)), "encode_s": round(t_enc, 2),
-            "params": res["params"]}
+            "params": res.params}
     if not baselines:
         return rows, info
     t0 = time.perf_counter()

@@ -65,8 +65,8 @@ def main() -> None:
                           {"corrector": HeadCorrector(n_classes=len(classes))})]:
             t0 = time.perf_counter()
             res = score_examples(emb, labels, len(classes), **kw)  # folds trained every run
-            new = np.where(res["suggested"] >= 0, res["suggested"], labels)
-            row = evaluate(f"{rep}: {name}", 1 - res["credibility"], res["flagged"], new,
+            new = np.where(res.suggested >= 0, res.suggested, labels)
+            row = evaluate(f"{rep}: {name}", 1 - res.credibility, res.flagged, new,
                            labels, true)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             rows.append(row)

@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_denoise import CACHE, append_markdown
 from bench.devdata import load_banking77, load_wrench
+from relabel.config import DenoiseConfig
 from relabel.export import export_dataset
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.pipeline import denoise
 from relabel.train.classifier import evaluate_model, train_classifier
 
 

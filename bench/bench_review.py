@@ -43,7 +43,8 @@ from connectors.label_studio.local_server import (  # noqa: E402
     LABEL_STUDIO_VERSION,
     LocalLabelStudio,
 )
-from relabel.pipeline import DenoiseConfig, denoise  # noqa: E402
+from relabel.config import DenoiseConfig  # noqa: E402
+from relabel.pipeline import denoise  # noqa: E402
 
 
 def make_run(workdir: Path, rows: int, classes: int = 20, seed: int = 0) -> Path:

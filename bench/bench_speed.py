@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.devdata import load
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.config import DenoiseConfig
+from relabel.pipeline import denoise
 
 
 def main() -> None:

@@ -36,9 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_denoise import append_markdown, cleanlab_baseline, knn_vote_baseline
 from bench.devdata import CLEAN_SETS, NOISY_SETS
 from bench.trust_signals import SIGNALS, load_signals
-from relabel.detect.decide import GAMMA
+from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, GAMMA, decide
 from relabel.detect.neighbors import build_knn_graph
-from relabel.detect.score import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, decide
 from relabel.metrics import detection_metrics
 
 GAMMAS = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)
@@ -64,20 +63,20 @@ def run_decide(s: dict, graph, path: str, gamma: float, target: float) -> dict:
 
 def outcome(s: dict, d: dict) -> dict:
     y, t = s["labels"], s["true"]
-    ch = d["suggested"] >= 0
-    new = np.where(ch, d["suggested"], y)
+    ch = d.suggested >= 0
+    new = np.where(ch, d.suggested, y)
     good = int((new[ch] == t[ch]).sum())
     err = y != t
-    det = detection_metrics(err, 1 - d["credibility"], d["flagged"])
-    dec = d["decisions"]
+    det = detection_metrics(err, 1 - d.credibility, d.flagged)
+    dec = d.decisions
     return {"n": len(y), "noise": float(err.mean()), "ap": det["ap"], "auroc": det["auroc"],
-            "flag_share": float(d["flagged"].mean()), "flag_precision": det["precision"],
+            "flag_share": float(d.flagged.mean()), "flag_precision": det["precision"],
             "est_noise": dec.noise_rate, "changes": int(ch.sum()), "fixes": good,
             "damage": int(ch.sum()) - good,
-            "est_precision": float(np.nanmean(d["confidence"][ch])) if ch.any() else float("nan"),
+            "est_precision": float(np.nanmean(d.confidence[ch])) if ch.any() else float("nan"),
             "acc_before": float((y == t).mean()), "acc_after": float((new == t).mean()),
             "skill": dec.skill, "separates": dec.can_separate,
-            "conf": d["confidence"][ch], "right": (new[ch] == t[ch])}
+            "conf": d.confidence[ch], "right": (new[ch] == t[ch])}
 
 
 def utility(o: dict, target: float) -> float:

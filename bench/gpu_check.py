@@ -192,10 +192,10 @@ def main() -> None:
         res, secs = _timed(score_examples, emb, noisy, len(classes), corrector=corr,
                            corrector_input=np.asarray(texts, dtype=object)
                            if name == "finetune" else None, folds=5)
-        sugg = res["suggested"]
+        sugg = res.suggested
         fixed = np.where(sugg >= 0, sugg, noisy)
         ft[name] = {"seconds": round(secs, 1),
-                    "ap": float(average_precision_score(flip, 1 - res["credibility"])),
+                    "ap": float(average_precision_score(flip, 1 - res.credibility)),
                     "accuracy_before": float((noisy == true).mean()),
                     "accuracy_after": float((fixed == true).mean()),
                     "suggested": int((sugg >= 0).sum()),

@@ -24,13 +24,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.devdata import CLEAN_SETS, NOISY_SETS, load_any
+from relabel.config import InputSpec
 from relabel.correct.head import HeadCorrector
 from relabel.correct.linear import LinearCorrector
 from relabel.data.task import read_task
 from relabel.detect.score import score_examples
 from relabel.embed.cache import embed_texts
 from relabel.embed.encoder import Encoder
-from relabel.pipeline import DenoiseConfig
 
 ROOT = Path(__file__).resolve().parent / ".cache"
 SIGNALS = ROOT / "signals"
@@ -38,16 +38,16 @@ SIGNALS = ROOT / "signals"
 
 def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer") -> Path:
     df = load_any(name)
-    task = read_task(df.drop("true_label"), name, DenoiseConfig(id_col="id"))
-    ex = task["examples"]
+    task = read_task(df.drop("true_label"), name, InputSpec(id_col="id"))
+    ex = task.examples
     classes = sorted(ex["label"].unique().to_list())
     labels = np.searchsorted(classes, ex["label"].to_numpy()).astype(np.int64)
     true_names = df["true_label"].to_numpy()[ex["row"].to_numpy()]
     pos = {c: i for i, c in enumerate(classes)}
     true = np.array([pos.get(t, -1) for t in true_names], dtype=np.int64)
-    pooling = task["pooling"]
+    pooling = task.pooling
     enc = encoders.setdefault(pooling, Encoder(pooling=pooling))
-    texts = task["texts"].get(pooling, task["texts"]["mean"])
+    texts = task.encoder_texts(pooling)
     t0 = time.perf_counter()
     emb, _ = embed_texts(texts, enc, cache_dir=ROOT / "embeddings")
     t_enc = time.perf_counter() - t0
@@ -61,13 +61,13 @@ def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer")
         lin = score_examples(emb, labels, len(classes),
                              corrector=LinearCorrector(n_classes=len(classes)),
                              oof_cache=ROOT / "oof", inputs_key=f"{name}:{enc.key}")
-        extra["cv_linear"] = lin["posteriors"]["cv"]
+        extra["cv_linear"] = lin.posteriors["cv"]
     SIGNALS.mkdir(parents=True, exist_ok=True)
     out = SIGNALS / (f"{name}.npz" if loss == "distant_peer" else f"{name}__{loss}.npz")
     np.savez_compressed(
         out, labels=labels, true=true, classes=np.asarray(classes, dtype=object),
-        knn=res["posteriors"]["knn"], kde=res["posteriors"]["kde"], cv=res["posteriors"]["cv"],
-        embeddings=emb, texts=np.asarray(task["texts"]["mean"], dtype=object),
+        knn=res.posteriors["knn"], kde=res.posteriors["kde"], cv=res.posteriors["cv"],
+        embeddings=emb, texts=np.asarray(task.texts["mean"], dtype=object),
         encode_s=t_enc, score_s=t_score, **extra)
     print(f"{name}: {len(labels)} rows, {len(classes)} classes, noise "
           f"{np.mean(labels != true):.3f}, encode {t_enc:.1f} s, score {t_score:.1f} s", flush=True)

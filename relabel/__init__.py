@@ -3,10 +3,45 @@
 Pretrained language models act as re-annotators: every labeled example is embedded, its label is
 scored against its neighbours and the label density around it, and a confident re-annotation is
 suggested (or the tool abstains and asks a human).
+
+>>> import relabel
+>>> run = relabel.denoise("data.csv", out="relabel-out/data")   # doctest: +SKIP
+>>> run.issues                                                   # doctest: +SKIP
+
+The API (:mod:`relabel.api`) is imported on first use, so ``import relabel`` stays instant (no
+numpy, polars, torch, transformers or scikit-learn until they are needed).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from relabel.errors import RelabelError, RelabelInputError
 
-__all__ = ["RelabelError", "RelabelInputError", "__version__"]
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from relabel.api import Run, denoise, find_label_issues, load_run
+    from relabel.config import DenoiseConfig, InputSpec
+
+_LAZY = {"Run": "relabel.api", "denoise": "relabel.api", "find_label_issues": "relabel.api",
+         "load_run": "relabel.api", "DenoiseConfig": "relabel.config",
+         "InputSpec": "relabel.config"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'relabel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError", "Run",
+           "__version__", "denoise", "find_label_issues", "load_run"]

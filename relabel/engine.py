@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from relabel.errors import RelabelError, RelabelInputError
+from relabel.config import ENGINE_CHOICES, check_engine_options
+from relabel.errors import RelabelError
 
-ENGINES = ("local", "dask")
+ENGINES = ENGINE_CHOICES
 #: seconds to wait for the scheduler to answer
 CONNECT_TIMEOUT = 15
 
@@ -125,18 +126,6 @@ class DaskEngine:
 
 def _call(fn: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
     return fn(item, **shared)
-
-
-def check_engine_options(name: str, scheduler: str | None) -> None:
-    """Raise RelabelInputError (one line) for an unknown engine name or a missing or needless
-    scheduler; no connection is made."""
-    if name not in ENGINES:
-        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINES)}, got {name!r}")
-    if name == "dask" and not scheduler:
-        raise RelabelInputError("--engine dask needs --scheduler ADDRESS "
-                                "(e.g. tcp://127.0.0.1:8786)")
-    if name != "dask" and scheduler:
-        raise RelabelInputError("--scheduler is only used with --engine dask")
 
 
 def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1

@@ -25,8 +25,8 @@ import polars as pl
 
 from relabel.data.io import KEYED_JSON, detect_format, write_table
 from relabel.errors import RelabelInputError
-from relabel.review.reviews import DECISIONS_SCHEMA, REVIEWS_FILE, human_decisions, read_reviews
-from relabel.rundir import load_run, read_source, run_classes
+from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
+from relabel.rundir import RunFiles, load_run, run_classes
 
 APPLY_CHOICES = ("suggestions", "reviewed", "reviewed+suggestions", "none")
 CHANGES_FILE = "changes.csv"
@@ -57,6 +57,114 @@ def _reason(row: dict) -> str:
 def _human_reason(row: dict) -> str:
     when = row["time"].strftime("%Y-%m-%dT%H:%M:%SZ") if row.get("time") is not None else "?"
     return f"human review by {row.get('annotator') or 'unknown'} at {when}"
+
+
+@dataclass(frozen=True)
+class LabelPlan:
+    """Which labels change and which rows go: the pure part of ``export`` and ``Run.apply``.
+
+    Attributes
+    ----------
+    updates : polars.DataFrame
+        ``row, new``: input row (0-based) and its new label (a string).
+    dropped_rows : list of int
+        Input rows removed (``drop_flagged``).
+    changes : polars.DataFrame
+        The audit log (:data:`CHANGES_SCHEMA`), one row per change, by row.
+    automatic, human : int
+        Relabelled rows by source.
+    """
+
+    updates: pl.DataFrame
+    dropped_rows: list[int]
+    changes: pl.DataFrame
+    automatic: int
+    human: int
+
+
+def check_apply(apply: str) -> None:
+    """Raise RelabelInputError for an unknown ``apply`` choice."""
+    if apply not in APPLY_CHOICES:
+        raise RelabelInputError(f"--apply must be one of {', '.join(APPLY_CHOICES)}, got '{apply}'")
+
+
+def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "suggestions",
+                drop_flagged: bool = False) -> LabelPlan:
+    """The new labels, the dropped rows and the audit log of a run.
+
+    Parameters
+    ----------
+    scores : polars.DataFrame
+        The run's scores (``row, id, label, credibility, flagged, suggested_label,
+        suggestion_confidence``).
+    human : polars.DataFrame
+        Reviewers' decisions (:func:`relabel.review.reviews.human_decisions`, may be empty).
+    apply : {"suggestions", "reviewed", "reviewed+suggestions", "none"}
+        Which new labels to apply (module docstring).
+    drop_flagged : bool
+        Remove flagged rows whose label was neither replaced nor confirmed by a reviewer.
+    """
+    check_apply(apply)
+    human_changed = human.filter(pl.col("reviewed_label") != pl.col("label"))
+    decided = pl.col("row").is_in(human["row"].to_list())
+    auto_mask = (pl.col("flagged") & pl.col("suggested_label").is_not_null() & ~decided
+                 if apply in ("suggestions", "reviewed+suggestions") else pl.lit(False))
+    scores = scores.with_columns(auto_mask.alias("_auto"))
+    automatic = scores.filter(pl.col("_auto"))
+    dropped = (scores.filter(pl.col("flagged") & ~pl.col("_auto") & ~decided) if drop_flagged
+               else scores.clear())
+    updates = pl.concat([
+        automatic.select("row", pl.col("suggested_label").alias("new")),
+        human_changed.select("row", pl.col("reviewed_label").alias("new")),
+    ])
+    change_rows = [
+        {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
+         "new_label": r["suggested_label"], "reason": _reason(r), "source": "automatic"}
+        for r in automatic.iter_rows(named=True)
+    ] + [
+        {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
+         "new_label": r["reviewed_label"], "reason": _human_reason(r), "source": "human"}
+        for r in human_changed.iter_rows(named=True)
+    ] + [
+        {"id": r["id"], "row": r["row"], "action": "drop", "old_label": r["label"],
+         "new_label": None, "reason": f"flagged: credibility {r['credibility']:.3f}; no confident "
+         "suggestion", "source": "automatic"}
+        for r in dropped.iter_rows(named=True)
+    ]
+    return LabelPlan(updates=updates, dropped_rows=dropped["row"].to_list(),
+                     changes=pl.DataFrame(change_rows, schema=CHANGES_SCHEMA).sort("row"),
+                     automatic=automatic.height, human=human_changed.height)
+
+
+def run_decisions(run_dir: str | Path, scores: pl.DataFrame, apply: str,
+                  reviews: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The human decisions ``apply`` uses: ``reviews`` (a ``reviews.parquet`` frame) or the
+    run's ``reviews.parquet`` for the ``reviewed`` choices, else none."""
+    if not apply.startswith("reviewed") and reviews is None:
+        return pl.DataFrame(schema=DECISIONS_SCHEMA)
+    files = RunFiles(run_dir)
+    if reviews is None:
+        reviews = read_reviews(run_dir)
+    return human_decisions(reviews, scores, run_classes(run_dir, scores), path=files.reviews)
+
+
+def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataFrame:
+    """``table`` with the plan's new labels (in the label column's type where they fit) and
+    without its dropped rows; every other column untouched."""
+    label_dtype = table.schema[label_col]
+    new_labels = pl.Series(label_col, table[label_col].cast(pl.String, strict=False).to_list(),
+                           dtype=pl.String)
+    if plan.updates.height:
+        new_labels = new_labels.scatter(plan.updates["row"].to_list(), plan.updates["new"])
+    try:
+        new_col = new_labels.cast(label_dtype, strict=True)
+    except Exception:  # labels of another type than the suggestions: keep them as strings
+        new_col = new_labels
+    cleaned = table.with_columns(new_col.alias(label_col))
+    if plan.dropped_rows:
+        keep = pl.Series([True] * table.height).scatter(plan.dropped_rows, False)
+        cleaned = cleaned.filter(keep)
+    return cleaned
 
 
 def export_dataset(
@@ -90,68 +198,23 @@ def export_dataset(
         Unknown ``apply``, missing run or review files, an input that changed since ``denoise``,
         reviews that do not match the run, or a target that is the input itself.
     """
-    if apply not in APPLY_CHOICES:
-        raise RelabelInputError(f"--apply must be one of {', '.join(APPLY_CHOICES)}, got '{apply}'")
+    check_apply(apply)
     run, scores = load_run(run_dir)
     to = Path(to)
     fmt = detect_format(to, for_writing=True)
-    if fmt == "json" and run.get("format") == KEYED_JSON:  # back in the input's own layout
+    if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
         fmt = KEYED_JSON
-    if to.resolve() == Path(run["input"]).resolve():
+    if to.resolve() == Path(run.input).resolve():
         raise RelabelInputError("refusing to overwrite the input file; choose another --to",
                                 path=to)
-    human = pl.DataFrame(schema=DECISIONS_SCHEMA)
-    if apply.startswith("reviewed"):
-        human = human_decisions(read_reviews(run_dir), scores, run_classes(run_dir, scores),
-                                path=Path(run_dir) / REVIEWS_FILE)
-    table = read_source(run)
-    label_col = run["label_col"]
-    label_dtype = table.schema[label_col]
-
-    human_changed = human.filter(pl.col("reviewed_label") != pl.col("label"))
-    decided = pl.col("row").is_in(human["row"].to_list())
-    auto_mask = (pl.col("flagged") & pl.col("suggested_label").is_not_null() & ~decided
-                 if apply in ("suggestions", "reviewed+suggestions") else pl.lit(False))
-    scores = scores.with_columns(auto_mask.alias("_auto"))
-    automatic = scores.filter(pl.col("_auto"))
-    dropped = (scores.filter(pl.col("flagged") & ~pl.col("_auto") & ~decided) if drop_flagged
-               else scores.clear())
-
-    updates = pl.concat([
-        automatic.select("row", pl.col("suggested_label").alias("new")),
-        human_changed.select("row", pl.col("reviewed_label").alias("new")),
-    ])
-    new_labels = pl.Series(label_col, table[label_col].cast(pl.String, strict=False).to_list(),
-                           dtype=pl.String)
-    if updates.height:
-        new_labels = new_labels.scatter(updates["row"].to_list(), updates["new"])
-    try:
-        new_col = new_labels.cast(label_dtype, strict=True)
-    except Exception:  # labels of another type than the suggestions: keep them as strings
-        new_col = new_labels
-    cleaned = table.with_columns(new_col.alias(label_col))
-    if dropped.height:
-        keep = pl.Series([True] * table.height).scatter(dropped["row"].to_list(), False)
-        cleaned = cleaned.filter(keep)
-
-    change_rows = [
-        {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
-         "new_label": r["suggested_label"], "reason": _reason(r), "source": "automatic"}
-        for r in automatic.iter_rows(named=True)
-    ] + [
-        {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
-         "new_label": r["reviewed_label"], "reason": _human_reason(r), "source": "human"}
-        for r in human_changed.iter_rows(named=True)
-    ] + [
-        {"id": r["id"], "row": r["row"], "action": "drop", "old_label": r["label"],
-         "new_label": None, "reason": f"flagged: credibility {r['credibility']:.3f}; no confident "
-         "suggestion", "source": "automatic"}
-        for r in dropped.iter_rows(named=True)
-    ]
-    changes = pl.DataFrame(change_rows, schema=CHANGES_SCHEMA).sort("row")
+    plan = plan_labels(scores, run_decisions(run_dir, scores, apply), apply=apply,
+                       drop_flagged=drop_flagged)
+    cleaned = apply_plan(run.read_source(), run.label_col, plan)
     write_table(cleaned, to, fmt)
     changes_path = to.parent / CHANGES_FILE
-    write_table(changes, changes_path, "csv")
+    write_table(plan.changes, changes_path, "csv")
     return ExportResult(path=to, changes_path=changes_path,
-                        relabelled=automatic.height + human_changed.height,
-                        dropped=dropped.height, rows=cleaned.height, human=human_changed.height)
+                        relabelled=plan.automatic + plan.human,
+                        dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human)
+
+

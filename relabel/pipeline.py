@@ -1,8 +1,18 @@
-"""``denoise``: run the stages in order over a work directory.
+"""``denoise``: run the stages in order over a run directory.
 
-Stages: read and validate (:mod:`relabel.data.task`) -> encode (cached, resumable) -> score
-(:mod:`relabel.detect.score`: kNN graph, kNN vote and KDE, soft labels, cross-validated corrector,
-combined posterior, flags and suggestions) -> write scores, summary and the HTML report.
+Stages, each a function of typed records:
+
+1. :func:`read_stage`: the input (a file, or an in-memory frame) -> validated
+   :class:`~relabel.data.task.ReadTask` (:mod:`relabel.data`);
+2. :func:`encode_stage`: the encoder inputs -> :class:`Embedded` vectors (cached, resumable;
+   :mod:`relabel.embed`), or the precomputed ones;
+3. :func:`score_stage`: embeddings and labels -> :class:`~relabel.detect.score.ScoringResult`
+   (kNN graph, kNN vote and KDE, soft labels, cross-validated corrector, decisions;
+   :mod:`relabel.detect`, :mod:`relabel.correct`);
+4. :func:`write_stage`: scores, examples, summary, the run record, then the HTML report.
+
+The file names of the run directory live in :class:`relabel.rundir.RunFiles`, the options in
+:mod:`relabel.config`.
 """
 
 from __future__ import annotations
@@ -20,41 +30,18 @@ import numpy as np
 import polars as pl
 
 from relabel import __version__
-from relabel.correct import make_corrector, resolve_corrector
+from relabel.config import DenoiseConfig, check_options
+from relabel.data.frames import describe, source_type, to_polars
 from relabel.data.io import file_fingerprint, read_table, write_array, write_json, write_table
-from relabel.data.relation import SPAN_COLS, TYPE_COLS
-from relabel.data.task import PrecomputedEncoder, load_embeddings, read_task
-from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
-from relabel.detect.decide import DEFAULT_TARGET_PRECISION
-from relabel.detect.score import (
-    CORRECTOR_WEIGHTS,
-    DEFAULT_FOLDS,
-    DEFAULT_PRIOR_BALANCE,
-    DEFAULT_WEIGHTS,
-    score_examples,
-)
-from relabel.detect.scorers import SCORERS
-from relabel.embed.cache import embed_texts, text_hashes
-from relabel.embed.encoder import (
-    DEFAULT_MAX_LENGTH,
-    DEFAULT_MAX_WINDOWS,
-    POOLINGS,
-    Encoder,
-    TextEncoder,
-)
-from relabel.engine import check_engine_options, make_engine
+from relabel.data.task import SPAN_NAMES, ReadTask, read_task
 from relabel.errors import RelabelInputError
+from relabel.progress import progress_bar
+from relabel.rundir import RunFiles, RunRecord
 
 log = logging.getLogger("relabel")
 
 #: suspicious examples listed for the report
 REPORT_SUSPICIOUS = 200
-SUSPICIOUS_FILE = "suspicious.parquet"
-SCORES_FILE = "scores.parquet"
-SUMMARY_FILE = "summary.json"
-RUN_FILE = "run.json"
-SOFT_LABELS_FILE = "soft_labels.npy"
-OOF_FILE = "oof_probs.npy"
 
 
 def default_out_dir(data: str | Path) -> Path:
@@ -63,45 +50,61 @@ def default_out_dir(data: str | Path) -> Path:
     return Path("relabel-out") / (p.stem if p.suffix else p.name)
 
 
-@dataclass
-class DenoiseConfig:
-    """Options of a denoise run; the CLI declares its defaults from these."""
+@dataclass(frozen=True)
+class Source:
+    """The input as a table, and what it was.
 
-    text_col: str = DEFAULT_TEXT_COL
-    label_col: str = DEFAULT_LABEL_COL
-    id_col: str | None = None
-    model: str | None = None
-    #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
-    batch_size: int | None = None
-    max_length: int = DEFAULT_MAX_LENGTH
-    #: windows of max_length tokens per long text, averaged (1 = truncate; mean pooling only)
-    max_windows: int = DEFAULT_MAX_WINDOWS
-    threshold: float | None = None
-    #: change a label only where the estimated probability of being right reaches this
-    target_precision: float = DEFAULT_TARGET_PRECISION
-    #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector
-    weights: dict[str, float] | None = None
-    prior_balance: float = DEFAULT_PRIOR_BALANCE
-    corrector: str = "auto"
-    folds: int = DEFAULT_FOLDS
-    loss: str = "distant_peer"
-    #: None = the corrector's own default (head: 12 epochs, lr 3e-3; finetune: 4, 5e-5)
-    epochs: int | None = None
-    lr: float | None = None
-    grad_accum: int = 1
-    #: text, relation (entity spans), or auto: relation when span columns are present
-    task: str = "auto"
-    span_cols: tuple[str, str, str, str] = SPAN_COLS
-    type_cols: tuple[str, str] = TYPE_COLS
-    #: None = entity for relations, mean for text (relabel/embed/encoder.py)
-    pooling: str | None = None
-    #: precomputed (N, D) embeddings (.npy, row i = input row i) instead of encoding
-    embeddings: str | Path | None = None
-    drop_invalid: bool = False
-    seed: int = 0
-    #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
-    engine: str = "local"
-    scheduler: str | None = None
+    Attributes
+    ----------
+    table : polars.DataFrame
+        Row i = input row i.
+    name : str
+        The input's name in messages: the file's path, or e.g. ``pandas DataFrame``.
+    kind : str
+        ``file``, ``polars``, ``pandas``, ``hf_dataset`` or ``records``.
+    path : Path or None
+        The file (None for an in-memory input).
+    format : str
+        The file's format (``parquet`` for an in-memory input, stored as ``input.parquet``).
+    """
+
+    table: pl.DataFrame
+    name: str
+    kind: str
+    path: Path | None
+    format: str
+
+
+def open_source(data: Any) -> Source:
+    """Read ``data`` (a path or an in-memory input, :mod:`relabel.data.frames`) as a table."""
+    kind = source_type(data)
+    if kind == "file":
+        table, fmt = read_table(data)
+        return Source(table=table, name=str(data), kind=kind, path=Path(data), format=fmt)
+    return Source(table=to_polars(data, kind), name=describe(kind), kind=kind, path=None,
+                  format="parquet")
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """What the encode stage returns.
+
+    Attributes
+    ----------
+    embeddings : np.ndarray
+        ``(N, D)`` float32, L2-normalised, row i = example i.
+    texts : list of str
+        The encoder inputs (also used for exact duplicates).
+    key : str
+        The encoder's identity (cache keys).
+    stats : dict
+        Cached / encoded / precomputed counts, and the embeddings file when given.
+    """
+
+    embeddings: np.ndarray
+    texts: list[str]
+    key: str
+    stats: dict[str, Any]
 
 
 @dataclass
@@ -127,35 +130,154 @@ class _Timer:
             self.seconds[name] = round(time.perf_counter() - t0, 3)
 
 
-def _progress(enabled: bool, desc: str, total: int | None = None, unit: str = "it") -> Any:
-    from tqdm.auto import tqdm
+def _preload_plotting() -> None:
+    """Import matplotlib in a background thread while the encoder runs: the report at the end
+    then does not pay the ~0.6 s import on the critical path."""
+    import threading
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False,
-                dynamic_ncols=True)
+    def load() -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+
+    threading.Thread(target=load, name="relabel-preload-matplotlib", daemon=True).start()
 
 
-def _scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
-                  result: dict[str, Any]) -> pl.DataFrame:
+def read_stage(source: Source, cfg: DenoiseConfig) -> ReadTask:
+    """Stage 1: validate the input table for the task (raises on the first problem)."""
+    return read_task(source.table, source.name, cfg.input_spec, folds=cfg.folds)
+
+
+def precomputed_stage(task: ReadTask, cfg: DenoiseConfig, embeddings: Any = None
+                      ) -> Embedded | None:
+    """Stage 2 without an encoder: ``embeddings`` (an ``(N, D)`` array, N = input rows) or
+    ``cfg.embeddings`` (a ``.npy`` file), checked and L2-normalised; None when neither is
+    given."""
+    from relabel.embed.precomputed import (
+        PrecomputedEncoder,
+        embeddings_from_array,
+        load_embeddings,
+    )
+
+    if embeddings is None and cfg.embeddings is None:
+        return None
+    assert task.examples is not None
+    rows = task.examples["row"].to_numpy()
+    if embeddings is not None:
+        vectors = embeddings_from_array(embeddings, n_rows=task.rows, rows=rows)
+        key = PrecomputedEncoder(array=vectors).key
+        extra = {}
+    else:
+        vectors = load_embeddings(cfg.embeddings, n_rows=task.rows, rows=rows)
+        key = PrecomputedEncoder(cfg.embeddings).key
+        extra = {"embeddings": str(Path(cfg.embeddings).resolve())}
+    return Embedded(embeddings=vectors, texts=task.encoder_texts("mean"), key=key,
+                    stats={"cached": 0, "encoded": 0, "precomputed": len(vectors), **extra})
+
+
+def make_encoder(task: ReadTask, cfg: DenoiseConfig) -> Any:
+    """The encoder ``cfg`` asks for (raises RelabelInputError for a bad ``--model`` before any
+    work)."""
+    from relabel.embed.encoder import Encoder
+
+    return Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
+                   max_windows=cfg.max_windows, pooling=task.pooling)
+
+
+def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: bool = False,
+                 engine: Any = None) -> Embedded:
+    """Stage 2: encode the task's inputs through the resumable cache under
+    ``files.embedding_cache``."""
+    from relabel.embed.cache import embed_texts
+
+    texts = task.encoder_texts(getattr(encoder, "pooling", "mean"))
+    bar = progress_bar(progress, "encoding", unit="text")
+    try:
+        vectors, stats = embed_texts(texts, encoder, cache_dir=files.embedding_cache,
+                                     progress=bar, engine=engine)
+    finally:
+        bar.close()
+    return Embedded(embeddings=vectors, texts=texts, key=encoder.key, stats=stats)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What the score stage returns: the result, the classes and the corrector used."""
+
+    result: Any  # relabel.detect.score.ScoringResult
+    classes: list[str]
+    labels: np.ndarray
+    corrector_name: str
+    corrector: Any
+
+
+def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,
+                progress: bool = False, engine: Any = None) -> Scored:
+    """Stage 3: signals, the cross-validated corrector and the decisions."""
+    from relabel.correct import make_corrector, resolve_corrector
+    from relabel.detect.score import SCORERS, score_examples
+    from relabel.embed.cache import text_hashes
+
+    assert task.examples is not None
+    classes = sorted(task.examples["label"].unique().to_list())
+    labels = np.searchsorted(classes, task.examples["label"].to_numpy()).astype(np.int64)
+    corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
+    corrector, corrector_input = None, None
+    if corrector_name != "none":
+        if len(labels) < cfg.folds:
+            raise RelabelInputError(f"--folds {cfg.folds} needs at least {cfg.folds} examples, "
+                                    f"got {len(labels)}")
+        # finetune pools the entity markers as the frozen encoder does (relations)
+        ft_pooling = "entity" if "entity" in task.texts and task.pooling == "entity" else "mean"
+        corrector = make_corrector(corrector_name, len(classes), loss=cfg.loss,
+                                   epochs=cfg.epochs, lr=cfg.lr, grad_accum=cfg.grad_accum,
+                                   max_length=cfg.max_length, model=cfg.model, seed=cfg.seed,
+                                   pooling=ft_pooling)
+        if corrector_name == "finetune":
+            corrector_input = np.asarray(task.texts[ft_pooling], dtype=object)
+    inputs_key = emb.key + ":" + hashlib.blake2b(
+        text_hashes(emb.texts).tobytes(), digest_size=12).hexdigest()
+    bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")
+    fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector",
+                            total=cfg.folds, unit="fold")
+    try:
+        result = score_examples(emb.embeddings, labels, len(classes), weights=cfg.weights,
+                                threshold=cfg.threshold, target_precision=cfg.target_precision,
+                                texts=emb.texts, prior_balance=cfg.prior_balance,
+                                corrector=corrector, corrector_input=corrector_input,
+                                folds=cfg.folds, oof_cache=files.oof_cache,
+                                inputs_key=inputs_key, seed=cfg.seed, progress=bar,
+                                fold_progress=fold_bar, engine=engine)
+    finally:
+        bar.close()
+        fold_bar.close()
+    return Scored(result=result, classes=classes, labels=labels, corrector_name=corrector_name,
+                  corrector=corrector)
+
+
+def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
+                 result: Any) -> pl.DataFrame:
+    """One row per example: ids, given label, credibility, per-signal scores, decisions."""
     cls = np.asarray(classes, dtype=object)
-    sugg = result["suggested"]
-    alt = result["alternative"]
     rows = np.arange(len(labels))
     columns: dict[str, Any] = {
         "row": examples["row"],
         "id": examples["id"],
         "label": examples["label"],
-        "credibility": result["credibility"],
+        "credibility": result.credibility,
     }
-    for name, post in result["posteriors"].items():
+    for name, post in result.posteriors.items():
         columns[f"{name}_score"] = post[rows, labels]
     columns.update({
-        "flagged": result["flagged"],
-        "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in sugg], dtype=pl.String),
-        "suggestion_confidence": pl.Series(result["confidence"]).fill_nan(None),
-        "alternative_label": pl.Series(cls[alt].tolist(), dtype=pl.String),
-        "alternative_prob": pl.Series(result["alternative_prob"]).fill_nan(None),
-        "p_wrong": result["p_wrong"].astype(np.float32),
-        "reason": pl.Series(result["reason"], dtype=pl.String),
+        "flagged": result.flagged,
+        "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in result.suggested],
+                                     dtype=pl.String),
+        "suggestion_confidence": pl.Series(result.confidence).fill_nan(None),
+        "alternative_label": pl.Series(cls[result.alternative].tolist(), dtype=pl.String),
+        "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
+        "p_wrong": result.p_wrong.astype(np.float32),
+        "reason": pl.Series(result.reason, dtype=pl.String),
     })
     return pl.DataFrame(columns)
 
@@ -199,76 +321,99 @@ def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[
     }
 
 
-def _preload_plotting() -> None:
-    """Import matplotlib in a background thread while the encoder runs: the report at the end
-    then does not pay the ~0.6 s import on the critical path."""
-    import threading
-
-    def load() -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot
-
-    threading.Thread(target=load, name="relabel-preload-matplotlib", daemon=True).start()
+def examples_frame(task: ReadTask) -> pl.DataFrame:
+    """``examples.parquet``: the validated ``row, id, text, label`` and, for relations, the
+    entity spans (character offsets into ``text``)."""
+    assert task.examples is not None
+    frame = task.examples.select("row", "id", "text", "label")
+    if task.spans is not None:
+        frame = frame.with_columns(pl.Series(name, task.spans[:, j], dtype=pl.Int64)
+                                   for j, name in enumerate(SPAN_NAMES))
+    return frame
 
 
-def check_options(cfg: DenoiseConfig) -> None:
-    """Raise RelabelInputError for the first option out of range (before any work; ``relabel
-    check`` reports it too)."""
-    from relabel.correct import CORRECTOR_CHOICES
-    from relabel.correct.losses import LOSS_CHOICES
+def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
+                cfg: DenoiseConfig, files: RunFiles, *, engine: Any
+                ) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Stage 4: write scores, examples, soft labels, the run record and the summary; returns
+    the scores and the summary (``seconds`` are added by :func:`denoise`)."""
+    from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS
 
-    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
-        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
-    if cfg.corrector not in CORRECTOR_CHOICES:
-        raise RelabelInputError(f"--corrector must be one of {', '.join(CORRECTOR_CHOICES)}, "
-                                f"got {cfg.corrector!r}")
-    if cfg.loss not in LOSS_CHOICES:
-        raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
-                                f"got {cfg.loss!r}")
-    if cfg.task not in ("auto", "text", "relation"):
-        raise RelabelInputError(f"--task must be one of auto, text, relation, got {cfg.task!r}")
-    if cfg.pooling is not None and cfg.pooling not in POOLINGS:
-        raise RelabelInputError(f"--pooling must be one of {', '.join(sorted(POOLINGS))}, "
-                                f"got {cfg.pooling!r}")
-    if len(cfg.span_cols) != 4:
-        raise RelabelInputError("--span-cols needs four column names: head start, head end, "
-                                f"tail start, tail end; got {len(cfg.span_cols)}")
-    if cfg.folds < 2:
-        raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
-    check_engine_options(cfg.engine, cfg.scheduler)
-    for name in ("epochs", "grad_accum", "max_windows"):
-        value = getattr(cfg, name)
-        if value is not None and value < 1:
-            raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    if not 0.5 <= cfg.target_precision < 1.0:
-        raise RelabelInputError("--target-precision must be in [0.5, 1), got "
-                                f"{cfg.target_precision}")
-    if cfg.lr is not None and not cfg.lr > 0:
-        raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
+    assert task.examples is not None
+    result, classes = scored.result, scored.classes
+    scores = scores_frame(task.examples, classes, scored.labels, result)
+    write_table(scores, files.scores)
+    write_table(scores, files.scores_csv)
+    write_table(examples_frame(task), files.examples)
+    write_table(_suspicious(task.examples, scores, result.neighbors), files.suspicious)
+    write_array(result.soft_labels.astype(np.float32), files.soft_labels)
+    if "cv" in result.posteriors:
+        write_array(result.posteriors["cv"].astype(np.float32), files.oof)
+    else:  # an earlier run's corrector output would no longer match these scores
+        files.oof.unlink(missing_ok=True)
+    if source.path is not None:
+        input_path, fingerprint = source.path.resolve(), file_fingerprint(source.path)
+    else:  # the run keeps an in-memory input, so it can be reopened and exported
+        write_table(source.table, files.input)
+        input_path, fingerprint = files.input.resolve(), file_fingerprint(files.input)
+    corrector = scored.corrector
+    summary = _summary(scores, classes)
+    summary.update({
+        "relabel_version": __version__,
+        "input": str(input_path),
+        "source_type": source.kind,
+        "encoder": {"key": emb.key, **emb.stats},
+        "params": result.params,
+        "corrector": ({"name": scored.corrector_name, "requested": cfg.corrector,
+                       **(result.oof or {}),
+                       "params": {k: v for k, v in corrector.get_params().items()
+                                  if k != "device"}}
+                      if corrector is not None else {"name": "none",
+                                                     "requested": cfg.corrector}),
+        "decisions": {**result.decisions.summary(
+            cfg.target_precision, "cv" if corrector is not None else "knn"),
+            "duplicate_conflicts": result.duplicate_conflicts,
+            "outliers": result.outliers},
+        "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
+                                   else DEFAULT_WEIGHTS),
+        "prior_balance": cfg.prior_balance,
+        "engine": engine.describe(),
+        "label_classes": classes,
+        "warnings": task.warnings,
+    })
+    record = RunRecord(input=str(input_path), format=source.format, fingerprint=fingerprint,
+                       spec=cfg.input_spec, label_col=task.label_col, task=task.task,
+                       layout=task.layout, source_type=source.kind,
+                       relabel_version=__version__)
+    write_json(record.to_json(), files.run)
+    return scores, summary
 
 
 def denoise(
-    data: str | Path,
+    data: Any,
     *,
     out_dir: str | Path | None = None,
     config: DenoiseConfig | None = None,
-    encoder: TextEncoder | None = None,
+    encoder: Any = None,
+    embeddings: Any = None,
     progress: bool = False,
 ) -> DenoiseResult:
     """Score every example's label, flag suspicious ones and suggest corrections.
 
     Parameters
     ----------
-    data : str or Path
-        Dataset file (CSV, TSV, JSONL, JSON, Parquet) or a Hugging Face dataset directory.
+    data : str, Path, or an in-memory table
+        Dataset file (CSV, TSV, JSONL, JSON, Parquet), a Hugging Face dataset directory, or a
+        polars / pandas DataFrame, ``datasets.Dataset`` or list of dicts.
     out_dir : str or Path, optional
-        Work and output directory; default ``relabel-out/<input name>``.
+        Work and output directory; default ``relabel-out/<input name>`` (required for an
+        in-memory input).
     config : DenoiseConfig, optional
         Columns, encoder and decision options.
     encoder : TextEncoder, optional
         Use this encoder instead of building one from ``config.model`` (tests, custom models).
+    embeddings : array-like, optional
+        ``(N, D)`` precomputed embeddings, row i = input row i (instead of encoding).
     progress : bool
         Show progress bars on stderr.
 
@@ -282,145 +427,55 @@ def denoise(
     RelabelInputError
         Any problem with the input, the options or the model; nothing is written then.
     """
+    from relabel.engine import make_engine
+
     cfg = config or DenoiseConfig()
     # options and --model are checked first: a bad value fails before any work
     check_options(cfg)
+    if embeddings is not None and cfg.embeddings is not None:
+        raise RelabelInputError("give embeddings as an array or as a file (--embeddings), "
+                                "not both")
+    kind = source_type(data)
+    if out_dir is None:
+        if kind != "file":
+            raise RelabelInputError("an in-memory input needs out=DIR (where the run is "
+                                    "written)")
+        out_dir = default_out_dir(data)
+    files = RunFiles(Path(out_dir))
     engine = make_engine(cfg.engine, cfg.scheduler)
+    timer = _Timer()
     try:
-        return _denoise(data, out_dir, cfg, encoder, progress, engine)
+        _preload_plotting()
+        with timer.stage("read"):
+            source = open_source(data)
+            task = read_stage(source, cfg)
+            # the vectors or the model are checked before the warnings and any work
+            emb = precomputed_stage(task, cfg, embeddings)
+            if emb is None and encoder is None:
+                encoder = make_encoder(task, cfg)
+            for w in task.warnings:
+                log.warning("%s: %s", source.name, w)
+        with timer.stage("encode"):
+            if emb is None:
+                emb = encode_stage(task, encoder, files, progress=progress, engine=engine)
+        with timer.stage("score"):
+            scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine)
+        with timer.stage("write"):
+            scores, summary = write_stage(source, task, emb, scored, cfg, files, engine=engine)
     finally:
         engine.close()
-
-
-def _denoise(data: str | Path, out_dir: str | Path | None, cfg: DenoiseConfig,
-             encoder: TextEncoder | None, progress: bool, engine: Any) -> DenoiseResult:
-    out = Path(out_dir) if out_dir is not None else default_out_dir(data)
-    timer = _Timer()
-    _preload_plotting()
-    with timer.stage("read"):
-        table, fmt = read_table(data)
-        task = read_task(table, data, cfg)
-        del table
-    examples, warnings, label_col = task["examples"], task["warnings"], task["label_col"]
-    precomputed = None
-    if cfg.embeddings is not None:
-        precomputed = load_embeddings(cfg.embeddings, n_rows=task["rows"],
-                                      rows=examples["row"].to_numpy())
-        encoder = PrecomputedEncoder(cfg.embeddings)
-    if encoder is None:
-        encoder = Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                          max_windows=cfg.max_windows,
-                          pooling=task["pooling"])
-    encoder_texts = task["texts"].get(getattr(encoder, "pooling", "mean"), task["texts"]["mean"])
-    for w in warnings:
-        log.warning("%s: %s", data, w)
-
-    classes = sorted(examples["label"].unique().to_list())
-    labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
-
-    with timer.stage("encode"):
-        if precomputed is not None:
-            embeddings, enc_stats = precomputed, {"cached": 0, "encoded": 0,
-                                                  "precomputed": len(precomputed)}
-        else:
-            bar = _progress(progress, "encoding", unit="text")
-            try:
-                embeddings, enc_stats = embed_texts(encoder_texts, encoder,
-                                                    cache_dir=out / "cache" / "embeddings",
-                                                    progress=bar, engine=engine)
-            finally:
-                bar.close()
-    corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
-    corrector, corrector_input = None, None
-    if corrector_name != "none":
-        if len(labels) < cfg.folds:
-            raise RelabelInputError(f"--folds {cfg.folds} needs at least {cfg.folds} examples, "
-                                    f"got {len(labels)}", path=data)
-        # finetune pools the entity markers as the frozen encoder does (relations)
-        ft_pooling = "entity" if "entity" in task["texts"] and task["pooling"] == "entity" \
-            else "mean"
-        corrector = make_corrector(corrector_name, len(classes), loss=cfg.loss,
-                                   epochs=cfg.epochs, lr=cfg.lr, grad_accum=cfg.grad_accum,
-                                   max_length=cfg.max_length, model=cfg.model, seed=cfg.seed,
-                                   pooling=ft_pooling)
-        if corrector_name == "finetune":
-            corrector_input = np.asarray(task["texts"][ft_pooling], dtype=object)
-    inputs_key = encoder.key + ":" + hashlib.blake2b(
-        text_hashes(encoder_texts).tobytes(), digest_size=12).hexdigest()
-    with timer.stage("score"):
-        bar = _progress(progress, "scoring", total=len(SCORERS) + 2, unit="step")
-        fold_bar = _progress(progress and corrector is not None,
-                             f"{corrector_name} corrector", total=cfg.folds, unit="fold")
-        try:
-            result = score_examples(embeddings, labels, len(classes), weights=cfg.weights,
-                                    threshold=cfg.threshold,
-                                    target_precision=cfg.target_precision,
-                                    texts=encoder_texts,
-                                    prior_balance=cfg.prior_balance, corrector=corrector,
-                                    corrector_input=corrector_input,
-                                    folds=cfg.folds, oof_cache=out / "cache" / "oof",
-                                    inputs_key=inputs_key, seed=cfg.seed, progress=bar,
-                                    fold_progress=fold_bar, engine=engine)
-        finally:
-            bar.close()
-            fold_bar.close()
-    with timer.stage("write"):
-        scores = _scores_frame(examples, classes, labels, result)
-        write_table(scores, out / SCORES_FILE)
-        write_table(scores, out / "scores.csv")
-        write_table(_suspicious(examples, scores, result["neighbors"]), out / SUSPICIOUS_FILE)
-        write_array(result["soft_labels"].astype(np.float32), out / SOFT_LABELS_FILE)
-        if "cv" in result["posteriors"]:
-            write_array(result["posteriors"]["cv"].astype(np.float32), out / OOF_FILE)
-        else:  # an earlier run's corrector output would no longer match these scores
-            (out / OOF_FILE).unlink(missing_ok=True)
-        summary = _summary(scores, classes)
-        none = {"name": "none", "requested": cfg.corrector}
-        summary.update({
-            "relabel_version": __version__,
-            "input": str(Path(data).resolve()),
-            "encoder": {"key": encoder.key, **enc_stats,
-                        **({"embeddings": str(Path(cfg.embeddings).resolve())}
-                           if cfg.embeddings is not None else {})},
-            "params": result["params"],
-            "corrector": ({"name": corrector_name, "requested": cfg.corrector, **result["oof"],
-                           "params": {k: v for k, v in corrector.get_params().items()
-                                      if k != "device"}}
-                          if corrector is not None else none),
-            "decisions": {**result["decisions"].summary(
-                cfg.target_precision, "cv" if corrector is not None else "knn"),
-                "duplicate_conflicts": result["duplicate_conflicts"],
-                "outliers": result["outliers"]},
-            "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None
-                                       else DEFAULT_WEIGHTS),
-            "prior_balance": cfg.prior_balance,
-            "engine": engine.describe(),
-            "label_classes": classes,
-            "warnings": warnings,
-        })
-        write_json({
-            "input": str(Path(data).resolve()),
-            "format": fmt,
-            "fingerprint": file_fingerprint(data),
-            "text_col": cfg.text_col,
-            "label_col": label_col,
-            "id_col": cfg.id_col,
-            "task": task["task"],
-            "layout": task["layout"],
-            "span_cols": list(cfg.span_cols),
-            "type_cols": list(cfg.type_cols),
-            "drop_invalid": cfg.drop_invalid,
-            "relabel_version": __version__,
-        }, out / RUN_FILE)
     summary["seconds"] = timer.seconds
-    write_json(summary, out / SUMMARY_FILE)
+    write_json(summary, files.summary)
     with timer.stage("report"):
         from relabel.report.html import build_report
 
-        build_report(out)
+        build_report(files.root)
     summary["seconds"] = timer.seconds
-    write_json(summary, out / SUMMARY_FILE)
-    return DenoiseResult(scores=scores, summary=summary, out_dir=out, warnings=warnings)
+    write_json(summary, files.summary)
+    return DenoiseResult(scores=scores, summary=summary, out_dir=files.root,
+                         warnings=task.warnings)
 
 
-__all__ = ["DenoiseConfig", "DenoiseResult", "default_out_dir", "denoise"]
+__all__ = ["DenoiseConfig", "DenoiseResult", "Embedded", "Scored", "Source", "default_out_dir",
+           "denoise", "encode_stage", "make_encoder", "open_source", "precomputed_stage",
+           "read_stage", "score_stage", "write_stage"]

@@ -1,37 +1,218 @@
-"""Reading back a ``denoise`` output directory: its run record, scores and checked input.
+"""A run directory: every file name in it, and the record of how the run read its input.
 
-Later stages (``export``, ``review push``) re-read the input rather than copying it, so every
-column passes through untouched; :func:`read_source` refuses an input that changed since
-``denoise`` (by fingerprint).
+``denoise`` writes, under the run directory (:class:`RunFiles` names them all):
+
+- ``run.json``: the :class:`RunRecord` (input file, its fingerprint and format, the input spec);
+- ``examples.parquet``: the validated examples (``row, id, text, label`` and, for relations, the
+  entity spans), written once, so ``review`` and ``export`` do not re-validate the input;
+- ``input.parquet``: for an in-memory input (a DataFrame, a Dataset, a list of dicts), the input
+  itself, so the run can be reopened and exported like a file's;
+- ``scores.parquet`` / ``scores.csv``, ``suspicious.parquet``, ``summary.json``,
+  ``soft_labels.npy``, ``oof_probs.npy``, ``report.html``;
+- ``cache/embeddings`` and ``cache/oof``: the resumable caches.
+
+``review pull`` adds ``reviews.parquet``, ``review push`` ``review_push.json``.
+
+``export`` re-reads the input (so every column passes through untouched) after
+:meth:`RunRecord.read_source` has checked that it did not change since ``denoise``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from relabel.config import InputSpec
 from relabel.data.io import file_fingerprint, read_table
 from relabel.errors import RelabelInputError
-from relabel.pipeline import RUN_FILE, SCORES_FILE, SUMMARY_FILE
 
 
-def load_run(run_dir: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
+@dataclass(frozen=True)
+class RunFiles:
+    """Every path of a run directory ``root``."""
+
+    root: Path
+
+    RUN = "run.json"
+    EXAMPLES = "examples.parquet"
+    INPUT = "input.parquet"
+    SCORES = "scores.parquet"
+    SCORES_CSV = "scores.csv"
+    SUSPICIOUS = "suspicious.parquet"
+    SUMMARY = "summary.json"
+    SOFT_LABELS = "soft_labels.npy"
+    OOF = "oof_probs.npy"
+    REPORT = "report.html"
+    REVIEWS = "reviews.parquet"
+    PUSH = "review_push.json"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def run(self) -> Path:
+        return self.root / self.RUN
+
+    @property
+    def examples(self) -> Path:
+        return self.root / self.EXAMPLES
+
+    @property
+    def input(self) -> Path:
+        return self.root / self.INPUT
+
+    @property
+    def scores(self) -> Path:
+        return self.root / self.SCORES
+
+    @property
+    def scores_csv(self) -> Path:
+        return self.root / self.SCORES_CSV
+
+    @property
+    def suspicious(self) -> Path:
+        return self.root / self.SUSPICIOUS
+
+    @property
+    def summary(self) -> Path:
+        return self.root / self.SUMMARY
+
+    @property
+    def soft_labels(self) -> Path:
+        return self.root / self.SOFT_LABELS
+
+    @property
+    def oof(self) -> Path:
+        return self.root / self.OOF
+
+    @property
+    def report(self) -> Path:
+        return self.root / self.REPORT
+
+    @property
+    def reviews(self) -> Path:
+        return self.root / self.REVIEWS
+
+    @property
+    def push(self) -> Path:
+        return self.root / self.PUSH
+
+    @property
+    def embedding_cache(self) -> Path:
+        return self.root / "cache" / "embeddings"
+
+    @property
+    def oof_cache(self) -> Path:
+        return self.root / "cache" / "oof"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """``run.json``: how a run read its input.
+
+    Attributes
+    ----------
+    input : str
+        Absolute path of the input (for an in-memory input, the run's ``input.parquet``).
+    format : str
+        Its format (``csv``, ``parquet``, ``hf``, ...).
+    fingerprint : str
+        Its content fingerprint when ``denoise`` read it.
+    spec : InputSpec
+        Columns and task as given.
+    label_col : str
+        The label column actually read.
+    task : str
+        ``text`` or ``relation``.
+    layout : str or None
+        Relation layout.
+    source_type : str
+        What the user passed: ``file``, or ``polars``, ``pandas``, ``hf_dataset``, ``records``.
+    relabel_version : str
+    """
+
+    input: str
+    format: str
+    fingerprint: str
+    spec: InputSpec
+    label_col: str
+    task: str
+    layout: str | None
+    source_type: str = "file"
+    relabel_version: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        spec = self.spec.to_json()
+        return {"input": self.input, "format": self.format, "fingerprint": self.fingerprint,
+                **spec, "label_col": self.label_col, "given_label_col": spec["label_col"],
+                "task": self.task, "requested_task": spec["task"], "layout": self.layout,
+                "source_type": self.source_type, "relabel_version": self.relabel_version}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunRecord:
+        spec = InputSpec.from_json({**d, "label_col": d.get("given_label_col", d["label_col"]),
+                                    "task": d.get("requested_task", d.get("task"))})
+        return cls(input=d["input"], format=d.get("format", ""),
+                   fingerprint=d.get("fingerprint", ""), spec=spec, label_col=d["label_col"],
+                   task=d.get("task") or "text", layout=d.get("layout"),
+                   source_type=d.get("source_type", "file"),
+                   relabel_version=d.get("relabel_version", ""))
+
+    def read_source(self) -> pl.DataFrame:
+        """The run's input table, after checking it is the one ``denoise`` scored.
+
+        Raises
+        ------
+        RelabelInputError
+            The input is gone or changed since ``denoise``.
+        """
+        source = Path(self.input)
+        if not source.exists():
+            raise RelabelInputError("the input of this run no longer exists", path=source)
+        if file_fingerprint(source) != self.fingerprint:
+            raise RelabelInputError("the input changed since `relabel denoise`; run it again",
+                                    path=source)
+        table, _ = read_table(source)
+        return table
+
+
+def load_record(run_dir: str | Path) -> RunRecord:
+    """Read ``run.json`` of a denoise output directory."""
+    files = RunFiles(run_dir)
+    if not files.run.is_file():
+        raise RelabelInputError(f"no {RunFiles.RUN} here; run `relabel denoise` first",
+                                path=run_dir)
+    return RunRecord.from_json(json.loads(files.run.read_text(encoding="utf-8")))
+
+
+def load_run(run_dir: str | Path) -> tuple[RunRecord, pl.DataFrame]:
     """Read ``run.json`` and ``scores.parquet`` of a denoise output directory."""
-    run_dir = Path(run_dir)
-    run_file, scores_file = run_dir / RUN_FILE, run_dir / SCORES_FILE
-    for f in (run_file, scores_file):
+    files = RunFiles(run_dir)
+    for f in (files.run, files.scores):
         if not f.is_file():
-            raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first", path=run_dir)
-    return json.loads(run_file.read_text(encoding="utf-8")), pl.read_parquet(scores_file)
+            raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",
+                                    path=run_dir)
+    return load_record(run_dir), pl.read_parquet(files.scores)
+
+
+def load_examples(run_dir: str | Path) -> pl.DataFrame:
+    """The validated examples ``denoise`` wrote (``row, id, text, label`` and, for relations,
+    ``head_start, head_end, tail_start, tail_end``)."""
+    path = RunFiles(run_dir).examples
+    if not path.is_file():
+        raise RelabelInputError(f"no {RunFiles.EXAMPLES} here; run `relabel denoise` again "
+                                "(runs of relabel before 0.2 did not write it)", path=run_dir)
+    return pl.read_parquet(path)
 
 
 def run_classes(run_dir: str | Path, scores: pl.DataFrame) -> list[str]:
     """Every class of the run (``summary.json``), else the labels seen in the scores."""
-    summary = Path(run_dir) / SUMMARY_FILE
+    summary = RunFiles(run_dir).summary
     if summary.is_file():
         classes = json.loads(summary.read_text(encoding="utf-8")).get("label_classes")
         if classes:
@@ -42,28 +223,11 @@ def run_classes(run_dir: str | Path, scores: pl.DataFrame) -> list[str]:
 def run_id(run_dir: str | Path) -> str:
     """A short stable id of a run's results: the hash of its ``scores.parquet``."""
     h = hashlib.blake2b(digest_size=6)
-    with open(Path(run_dir) / SCORES_FILE, "rb") as f:
+    with open(RunFiles(run_dir).scores, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def read_source(run: dict[str, Any]) -> pl.DataFrame:
-    """The run's input table, after checking it is the one ``denoise`` scored.
-
-    Raises
-    ------
-    RelabelInputError
-        The input is gone or changed since ``denoise``.
-    """
-    source = Path(run["input"])
-    if not source.exists():
-        raise RelabelInputError("the input of this run no longer exists", path=source)
-    if file_fingerprint(source) != run["fingerprint"]:
-        raise RelabelInputError("the input changed since `relabel denoise`; run it again",
-                                path=source)
-    table, _ = read_table(source)
-    return table
-
-
-__all__ = ["load_run", "read_source", "run_classes", "run_id"]
+__all__ = ["RunFiles", "RunRecord", "load_examples", "load_record", "load_run", "run_classes",
+           "run_id"]

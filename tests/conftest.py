@@ -163,7 +163,8 @@ def make_review_run(tmp_path: Path) -> tuple[Path, Path, pl.DataFrame]:
     """A denoise run over 3,000 short texts with 1,100 wrong labels (1,767 flagged, 144 changed
     automatically), scored with the fake encoder and the linear corrector at target precision 0.7.
     Returns ``(data.csv, run dir, dataset)``."""
-    from relabel.pipeline import DenoiseConfig, denoise
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
 
     df = make_text_dataset(n_per_class=1000, flip=1100, seed=1)
     data = tmp_path / "reviewdata.csv"
@@ -178,7 +179,8 @@ def make_review_run(tmp_path: Path) -> tuple[Path, Path, pl.DataFrame]:
 def suggesting_run(dataset_csv: Path, text_dataset: pl.DataFrame, out: Path) -> Path:
     """A real ``denoise`` run that makes automatic changes: precomputed embeddings clustered by
     the true class (600 rows, 10% flipped), the head corrector, target precision 0.5."""
-    from relabel.pipeline import DenoiseConfig, denoise
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
 
     rng = np.random.default_rng(0)
     classes = sorted(set(text_dataset["true_label"]))

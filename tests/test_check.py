@@ -10,8 +10,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from relabel.cli import app
+from relabel.config import DenoiseConfig
 from relabel.data.check import check_dataset
-from relabel.pipeline import DenoiseConfig
 from tests.conftest import make_text_dataset
 
 

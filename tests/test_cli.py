@@ -156,7 +156,8 @@ def test_export_errors_are_one_line(tmp_path):
 ])
 def test_review_errors_are_one_line(args, needle, tmp_path, dataset_csv, fake_encoder,
                                     monkeypatch):
-    from relabel.pipeline import DenoiseConfig, denoise
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
 
     for var in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
         monkeypatch.delenv(var, raising=False)

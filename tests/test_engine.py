@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from relabel.cli import app
+from relabel.config import DenoiseConfig
 from relabel.engine import DaskEngine, LocalEngine, make_engine
 from relabel.errors import RelabelError, RelabelInputError
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.pipeline import denoise
 from tests.conftest import make_text_dataset
 
 pytestmark = pytest.mark.slow

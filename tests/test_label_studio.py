@@ -144,7 +144,8 @@ def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
 
 
 def test_new_run_updates_predictions_in_place(label_studio, review_run, tmp_path):
-    from relabel.pipeline import DenoiseConfig, denoise
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
 
     data, run, _ = review_run
     first = push(run, "rerun", limit=300, credentials=label_studio.credentials)
@@ -313,7 +314,8 @@ def test_reviewer_sees_text_and_preselected_suggestion_in_chromium(label_studio,
 def test_relation_tasks_come_with_both_entities_highlighted(label_studio, tmp_path):
     from test_relation import relation_rows
 
-    from relabel.pipeline import DenoiseConfig, denoise
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
 
     rows = relation_rows(n=90, flips=6)
     data = tmp_path / "rel.csv"

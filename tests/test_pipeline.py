@@ -8,8 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from relabel.config import DenoiseConfig
 from relabel.errors import RelabelInputError
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.pipeline import denoise
 
 
 def test_denoise_writes_scores_in_input_order(tmp_path, dataset_csv, text_dataset, fake_encoder):
@@ -154,7 +155,7 @@ def test_corrector_none_writes_no_oof(tmp_path, dataset_csv, fake_encoder):
 
 
 def test_decide_changes_only_at_the_target_precision():
-    from relabel.detect.score import decide
+    from relabel.detect.decide import decide
 
     rng = np.random.default_rng(0)
     true = np.repeat(np.arange(4), 100)
@@ -164,16 +165,16 @@ def test_decide_changes_only_at_the_target_precision():
     cv = rng.dirichlet(np.ones(4), size=400) * 0.03
     cv[np.arange(400), true] += 0.97
     d = decide(labels, {"cv": cv}, weights={"cv": 1.0})
-    changed = d["suggested"] >= 0
+    changed = d.suggested >= 0
     assert changed.sum() >= 30
-    assert (d["suggested"][changed] == true[changed]).mean() >= 0.9
-    assert d["flagged"][changed].all()
-    assert {d["reason"][i] for i in np.flatnonzero(d["flagged"])} <= {"corrector_disagrees",
+    assert (d.suggested[changed] == true[changed]).mean() >= 0.9
+    assert d.flagged[changed].all()
+    assert {d.reason[i] for i in np.flatnonzero(d.flagged)} <= {"corrector_disagrees",
                                                                        "neighbours_disagree"}
     strict = decide(labels, {"cv": cv}, weights={"cv": 1.0}, target_precision=0.999)
-    assert (strict["suggested"] >= 0).sum() < changed.sum()
+    assert (strict.suggested >= 0).sum() < changed.sum()
     clean = decide(true, {"cv": cv}, weights={"cv": 1.0})
-    assert (clean["suggested"] < 0).all()
+    assert (clean.suggested < 0).all()
 
 
 def test_precomputed_embeddings_match_encoding(tmp_path):
@@ -229,7 +230,7 @@ def test_bad_precomputed_embeddings_are_one_line(tmp_path, dataset_csv, text_dat
 
 
 def test_load_embeddings_reads_any_layout_in_chunks(tmp_path):
-    from relabel.data.task import load_embeddings
+    from relabel.embed.precomputed import load_embeddings
 
     rng = np.random.default_rng(0)
     full = rng.normal(size=(1000, 6))

@@ -10,12 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from relabel.cli import app
+from relabel.config import DenoiseConfig
 from relabel.data.io import read_table, write_table
 from relabel.data.relation import encoder_inputs, mark_entities, unpack, validate_spans
 from relabel.embed.encoder import Encoder
 from relabel.errors import RelabelInputError
 from relabel.export import export_dataset
-from relabel.pipeline import DenoiseConfig, denoise
+from relabel.pipeline import denoise
 
 runner = CliRunner()
 PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank"]

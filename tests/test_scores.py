@@ -112,16 +112,16 @@ def test_score_examples_outputs(clusters):
     emb, labels, true = clusters
     res = score_examples(emb, labels, 4)
     n = len(labels)
-    assert res["posterior"].shape == (n, 4)
-    assert res["credibility"].shape == (n,)
-    assert res["flagged"].dtype == bool
-    assert set(res["posteriors"]) == {"knn", "kde"}
-    flagged_errors = res["flagged"] & (labels != true)
+    assert res.posterior.shape == (n, 4)
+    assert res.credibility.shape == (n,)
+    assert res.flagged.dtype == bool
+    assert set(res.posteriors) == {"knn", "kde"}
+    flagged_errors = res.flagged & (labels != true)
     assert flagged_errors.sum() >= 0.7 * (labels != true).sum()
-    assert res["flagged"].sum() <= 1.5 * (labels != true).sum()  # about the estimated noise
-    made = res["suggested"] >= 0  # without a corrector relabel flags but changes nothing
+    assert res.flagged.sum() <= 1.5 * (labels != true).sum()  # about the estimated noise
+    made = res.suggested >= 0  # without a corrector relabel flags but changes nothing
     assert not made.any()
-    alt = res["alternative"][flagged_errors]
+    alt = res.alternative[flagged_errors]
     assert np.mean(alt == true[flagged_errors]) > 0.9
 
 
@@ -143,10 +143,10 @@ def test_property_shapes_and_range(data):
     emb, labels, k, _ = data
     res = score_examples(emb, labels, k)
     for key in ("credibility",):
-        assert res[key].shape == (len(labels),)
-        assert np.all((res[key] >= 0) & (res[key] <= 1 + 1e-6))
+        assert getattr(res, key).shape == (len(labels),)
+        assert np.all((getattr(res, key) >= 0) & (getattr(res, key) <= 1 + 1e-6))
     # posteriors and soft labels are stored as float32 (computed in float64)
-    for post in [res["posterior"], *res["posteriors"].values(), res["soft_labels"]]:
+    for post in [res.posterior, *res.posteriors.values(), res.soft_labels]:
         assert post.shape == (len(labels), k) and post.dtype == np.float32
         assert np.all(post >= 0) and np.all(post <= 1 + 1e-6)
         np.testing.assert_allclose(post.sum(1), 1.0, atol=1e-6)
@@ -159,8 +159,8 @@ def test_property_row_order_invariance(data, rnd):
     perm = np.array(rnd.sample(range(len(labels)), len(labels)))
     a = score_examples(emb, labels, k)
     b = score_examples(emb[perm], labels[perm], k)
-    np.testing.assert_allclose(a["credibility"][perm], b["credibility"], atol=1e-5)
-    np.testing.assert_array_equal(a["flagged"][perm], b["flagged"])
+    np.testing.assert_allclose(a.credibility[perm], b.credibility, atol=1e-5)
+    np.testing.assert_array_equal(a.flagged[perm], b.flagged)
 
 
 @settings(max_examples=20, deadline=None)
@@ -170,10 +170,10 @@ def test_property_class_renaming_invariance(data, rnd):
     rename = np.array(rnd.sample(range(k), k))  # old code -> new code
     a = score_examples(emb, labels, k)
     b = score_examples(emb, rename[labels], k)
-    np.testing.assert_allclose(a["credibility"], b["credibility"], atol=1e-6)
-    np.testing.assert_allclose(a["posterior"], b["posterior"][:, rename], atol=1e-6)
-    np.testing.assert_array_equal(a["flagged"], b["flagged"])
-    sa, sb = a["suggested"], b["suggested"]
+    np.testing.assert_allclose(a.credibility, b.credibility, atol=1e-6)
+    np.testing.assert_allclose(a.posterior, b.posterior[:, rename], atol=1e-6)
+    np.testing.assert_array_equal(a.flagged, b.flagged)
+    sa, sb = a.suggested, b.suggested
     np.testing.assert_array_equal(np.where(sa >= 0, rename[sa], -1), sb)
 
 

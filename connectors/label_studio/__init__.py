@@ -38,10 +38,11 @@ from connectors.label_studio.convert import (
     task_data,
     tasks_json,
 )
+from relabel.rundir import RunFiles
 
 #: tasks per import request
 BATCH_SIZE = 1000
-PUSH_FILE = "review_push.json"
+PUSH_FILE = RunFiles.PUSH
 
 
 @dataclass

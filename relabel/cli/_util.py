@@ -6,10 +6,12 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 
+from relabel.config import DenoiseConfig, split_list
 from relabel.errors import RelabelError
 
 app = typer.Typer(
@@ -67,3 +69,38 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Options shared by several commands, declared once (as spaCy's cli/_util.py does); their defaults
+# come from relabel.config.DenoiseConfig, so the CLI and the Python API cannot drift apart.
+DEFAULTS = DenoiseConfig()
+TextCol = Annotated[str, typer.Option(help="Column holding the text.")]
+LabelCol = Annotated[str, typer.Option(help="Column holding the given label.")]
+IdCol = Annotated[str | None, typer.Option(help="Column with unique example ids "
+                                                "(default: the 0-based row number).")]
+TaskOpt = Annotated[str, typer.Option(help="text, relation (a text with head and tail entity "
+                                           "spans), or auto: relation when span columns are "
+                                           "present.")]
+SpanCols = Annotated[str, typer.Option(help="Relation spans of a flat file: head start, head "
+                                            "end, tail start, tail end (character offsets, end "
+                                            "exclusive).")]
+TypeCols = Annotated[str, typer.Option(help="Optional entity type columns (head, tail) of a "
+                                            "flat relation file.")]
+Folds = Annotated[int, typer.Option(help="Cross-validation folds of the corrector.")]
+DropInvalid = Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null or "
+                                           "empty text or label (with a warning) instead of "
+                                           "failing.")]
+Embeddings = Annotated[Path | None, typer.Option(help="Precomputed embeddings (.npy, N x D, "
+                                                      "row i = input row i) to use instead of "
+                                                      "encoding.")]
+SPAN_COLS_DEFAULT = ",".join(DEFAULTS.span_cols)
+TYPE_COLS_DEFAULT = ",".join(DEFAULTS.type_cols)
+
+
+def input_options(text_col: str, label_col: str, id_col: str | None, task: str, span_cols: str,
+                  type_cols: str, drop_invalid: bool) -> dict[str, Any]:
+    """The input-spec fields of :class:`~relabel.config.DenoiseConfig` from the shared options
+    (comma lists split once, here)."""
+    return {"text_col": text_col, "label_col": label_col, "id_col": id_col, "task": task,
+            "span_cols": split_list(span_cols), "type_cols": split_list(type_cols),
+            "drop_invalid": drop_invalid}

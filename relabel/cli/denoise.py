@@ -7,13 +7,24 @@ from typing import Annotated, Any
 
 import typer
 
-from relabel.cli._util import app, handle_errors
-from relabel.correct import CORRECTOR_CHOICES
-from relabel.correct.losses import LOSS_CHOICES
-from relabel.data.relation import SPAN_COLS, TYPE_COLS
-from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
-from relabel.detect.decide import DEFAULT_TARGET_PRECISION
-from relabel.embed.encoder import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS
+from relabel.cli._util import (
+    DEFAULTS,
+    SPAN_COLS_DEFAULT,
+    TYPE_COLS_DEFAULT,
+    DropInvalid,
+    Embeddings,
+    Folds,
+    IdCol,
+    LabelCol,
+    SpanCols,
+    TaskOpt,
+    TextCol,
+    TypeCols,
+    app,
+    handle_errors,
+    input_options,
+)
+from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
@@ -70,74 +81,66 @@ def denoise_command(
                                          "a Hugging Face dataset directory (save_to_disk).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory "
                    "(default: relabel-out/<input name>).")] = None,
-    text_col: Annotated[str, typer.Option(help="Column holding the text.")] = DEFAULT_TEXT_COL,
-    label_col: Annotated[str, typer.Option(help="Column holding the given label."
-                                           )] = DEFAULT_LABEL_COL,
-    id_col: Annotated[str | None, typer.Option(help="Column with unique example ids "
-                      "(default: the 0-based row number).")] = None,
+    text_col: TextCol = DEFAULTS.text_col,
+    label_col: LabelCol = DEFAULTS.label_col,
+    id_col: IdCol = DEFAULTS.id_col,
     model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
-                     "(default: the packaged all-MiniLM-L6-v2, offline).")] = None,
+                     "(default: the packaged all-MiniLM-L6-v2, offline).")] = DEFAULTS.model,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
                           "(default 64 on the CPU; on a GPU up to 2048 texts and 131,072 "
-                          "tokens).")] = None,
+                          "tokens).")] = DEFAULTS.batch_size,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens per text (per window with "
-                                            "--max-windows).")] = DEFAULT_MAX_LENGTH,
+                                            "--max-windows).")] = DEFAULTS.max_length,
     max_windows: Annotated[int, typer.Option(help="Encode a long text as up to this many "
                            "windows of --max-length tokens and average them (1 = keep the "
-                           "first --max-length tokens).")] = DEFAULT_MAX_WINDOWS,
+                           "first --max-length tokens).")] = DEFAULTS.max_windows,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
-                         "credibility is below this (default: automatic per-class "
-                         "thresholds).")] = None,
-    task: Annotated[str, typer.Option(help="text, relation (a text with head and tail entity "
-                    "spans), or auto: relation when span columns are present.")] = "auto",
-    span_cols: Annotated[str, typer.Option(help="Relation spans of a flat file: head start, "
-                         "head end, tail start, tail end (character offsets, end exclusive)."
-                         )] = ",".join(SPAN_COLS),
-    type_cols: Annotated[str, typer.Option(help="Optional entity type columns (head, tail) "
-                         "of a flat relation file.")] = ",".join(TYPE_COLS),
+                         "credibility is below this (default: about as many as the estimated "
+                         "number of wrong labels).")] = DEFAULTS.threshold,
+    task: TaskOpt = DEFAULTS.task,
+    span_cols: SpanCols = SPAN_COLS_DEFAULT,
+    type_cols: TypeCols = TYPE_COLS_DEFAULT,
     pooling: Annotated[str | None, typer.Option(help="entity (relations: hidden states at the "
                        "two entity markers plus the mean) or mean (default: entity for "
-                       "relations, mean for text).")] = None,
-    embeddings: Annotated[Path | None, typer.Option(help="Precomputed embeddings (.npy, N x D, "
-                          "row i = input row i) to use instead of encoding.")] = None,
+                       "relations, mean for text).")] = DEFAULTS.pooling,
+    embeddings: Embeddings = None,
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
-                         CORRECTOR_CHOICES) + " (auto = finetune with a GPU, head without).")
-                         ] = "auto",
-    folds: Annotated[int, typer.Option(help="Cross-validation folds of the corrector.")] = 5,
-    loss: Annotated[str, typer.Option(help="Contrastive term of the corrector: " + ", ".join(
-                    LOSS_CHOICES) + " (ce = cross-entropy only).")] = "distant_peer",
+                         CORRECTOR_CHOICES) + " (auto = finetune with a GPU, linear without).")
+                         ] = DEFAULTS.corrector,
+    folds: Folds = DEFAULTS.folds,
+    loss: Annotated[str, typer.Option(help="Contrastive term of the head and finetune "
+                    "correctors: " + ", ".join(LOSS_CHOICES) + " (ce = cross-entropy only).")
+                    ] = DEFAULTS.loss,
     epochs: Annotated[int | None, typer.Option(help="Corrector epochs (default: head 12, "
-                      "finetune 4).")] = None,
+                      "finetune 4).")] = DEFAULTS.epochs,
     lr: Annotated[float | None, typer.Option(help="Corrector learning rate (default: head "
-                  "3e-3, finetune 5e-5).")] = None,
-    grad_accum: Annotated[int, typer.Option(help="Batches per optimiser step (finetune).")] = 1,
+                  "3e-3, finetune 5e-5).")] = DEFAULTS.lr,
+    grad_accum: Annotated[int, typer.Option(help="Batches per optimiser step (finetune).")
+                          ] = DEFAULTS.grad_accum,
     target_precision: Annotated[float, typer.Option(help="Change a label automatically only "
                                 "where the estimated probability that the change is right is "
                                 "at least this; otherwise flag it for review.")
-                                ] = DEFAULT_TARGET_PRECISION,
-    drop_invalid: Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null "
-                            "or empty text or label (with a warning) instead of failing.")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+                                ] = DEFAULTS.target_precision,
+    drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS.seed,
     engine: Annotated[str, typer.Option(help="Where encoding shards and corrector folds run: "
                       "local, or dask (an existing dask.distributed cluster, see "
-                      "--scheduler).")] = "local",
+                      "--scheduler).")] = DEFAULTS.engine,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --engine "
-                         "dask, e.g. tcp://10.0.0.5:8786.")] = None,
+                         "dask, e.g. tcp://10.0.0.5:8786.")] = DEFAULTS.scheduler,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
-    from relabel.pipeline import DenoiseConfig, default_out_dir, denoise
+    from relabel.api import denoise
+    from relabel.pipeline import default_out_dir
 
-    cfg = DenoiseConfig(text_col=text_col, label_col=label_col, id_col=id_col, model=model,
-                        batch_size=batch_size, max_length=max_length,
-                        max_windows=max_windows, threshold=threshold,
-                        target_precision=target_precision,
-                        corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
-                        grad_accum=grad_accum, drop_invalid=drop_invalid, seed=seed, task=task,
-                        span_cols=tuple(c.strip() for c in span_cols.split(",")),
-                        type_cols=tuple(c.strip() for c in type_cols.split(",")),
-                        pooling=pooling, embeddings=embeddings, engine=engine,
-                        scheduler=scheduler)
-    out_dir = out if out is not None else default_out_dir(data)
-    result = denoise(data, out_dir=out_dir, config=cfg, progress=not quiet)
-    typer.echo(format_summary(result.summary, result.out_dir))
+    run = denoise(data, out=out if out is not None else default_out_dir(data),
+                  progress=not quiet, embeddings=embeddings,
+                  **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
+                                  drop_invalid),
+                  model=model, batch_size=batch_size, max_length=max_length,
+                  max_windows=max_windows, threshold=threshold, pooling=pooling,
+                  corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
+                  grad_accum=grad_accum, target_precision=target_precision, seed=seed,
+                  engine=engine, scheduler=scheduler)
+    typer.echo(format_summary(run.summary, run.out_dir))

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from relabel.cli._util import app, handle_errors
+from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 from relabel.data.noise import KINDS
-from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 @app.command("noise")

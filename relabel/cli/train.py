@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from relabel.cli._util import app, handle_errors
-from relabel.data.validation import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
 @app.command("train")

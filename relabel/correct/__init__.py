@@ -17,11 +17,13 @@ made none. The head ranks the suspicious examples a little better on 7 of 11 noi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator
+from relabel.config import CORRECTOR_CHOICES
 
-CORRECTOR_CHOICES = ("auto", "none", "linear", "head", "finetune")
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
 AUTO_MIN_PER_CLASS = 50
 
 

@@ -1,10 +1,9 @@
 """``relabel check``: every problem of a dataset in one pass, without loading a model.
 
 It runs the checks ``denoise`` runs before any work (``relabel.data.validation``, the relation
-spans,
-the options, the ``--embeddings`` file's shape), but records every error instead of stopping at
-the first, and adds the warnings a run would log. ``denoise`` stops at the first error of the
-same checks, in the same order.
+spans, the options, the ``--embeddings`` file's shape), but records every error instead of
+stopping at the first, and adds the warnings a run would log. ``denoise`` stops at the first
+error of the same checks, in the same order.
 """
 
 from __future__ import annotations
@@ -14,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from relabel.config import DenoiseConfig, check_options
 from relabel.data.io import read_table
-from relabel.data.task import load_embeddings, read_task
+from relabel.data.task import read_task
 from relabel.data.validation import Problems
+from relabel.embed.precomputed import load_embeddings
 from relabel.errors import RelabelInputError
-from relabel.pipeline import DenoiseConfig, check_options
 
 
 @dataclass
@@ -47,7 +47,7 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
     ----------
     data : str or Path
         Dataset file or Hugging Face dataset directory.
-    config : relabel.pipeline.DenoiseConfig, optional
+    config : relabel.config.DenoiseConfig, optional
         Columns, task and options, as for ``denoise``.
 
     Returns
@@ -69,12 +69,12 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
         return report
     report.rows = table.height
     try:
-        task = read_task(table, data, cfg, problems=problems)
+        task = read_task(table, data, cfg.input_spec, folds=cfg.folds, problems=problems)
     except RelabelInputError as err:  # problems that stop the reading of a relation layout
         problems.error(err)
         return report
-    report.task = task["task"]
-    examples = task["examples"]
+    report.task = task.task
+    examples = task.examples
     if examples is not None:
         report.examples = examples.height
         report.classes = examples["label"].n_unique()

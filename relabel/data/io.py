@@ -146,7 +146,11 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
         # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
         import pyarrow.parquet as pq
 
-        return pl.from_arrow(pq.read_table(path))  # type: ignore[return-value]
+        arrow = pq.read_table(path)
+        # nor does it check that strings are UTF-8 (polars then panics on first use): a full
+        # validation does (a corrupt byte in a string page, tests/test_fuzz_readers.py)
+        arrow.validate(full=True)
+        return pl.from_arrow(arrow)  # type: ignore[return-value]
     return _read_hf(path)
 
 

@@ -27,12 +27,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.config import SPAN_COLS, TYPE_COLS
 from relabel.data.validation import Problems
 from relabel.errors import RelabelInputError
 
 #: flat layout's span columns: head start, head end, tail start, tail end
-SPAN_COLS = ("head_start", "head_end", "tail_start", "tail_end")
-TYPE_COLS = ("head_type", "tail_type")
 TACRED_COLS = ("token", "subj_start", "subj_end", "obj_start", "obj_end")
 WRENCH_COLS = ("data.text", "data.span1", "data.span2")
 #: separates the marker positions from the marked text in the encoder's input string

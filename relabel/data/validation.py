@@ -9,11 +9,10 @@ from pathlib import Path
 
 import polars as pl
 
+from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 from relabel.errors import RelabelInputError
 
 #: default column names, shared by the CLI and the library
-DEFAULT_TEXT_COL = "text"
-DEFAULT_LABEL_COL = "label"
 #: texts longer than this many characters get a warning (the encoder keeps --max-length tokens)
 LONG_TEXT_CHARS = 20_000
 

@@ -64,10 +64,23 @@ from typing import Any
 
 import numpy as np
 
-from relabel.detect.combine import CHUNK_ROWS
+from relabel.config import DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
+from relabel.detect.combine import (
+    CHUNK_ROWS,
+    PRIOR_FLOOR,
+    balance_prior,
+    combine_posteriors,
+    given_label_score,
+)
+from relabel.detect.reasons import duplicate_conflicts, duplicate_groups, flag_reasons, outliers
 
-#: default --target-precision: the estimated share of right changes among automatic changes
-DEFAULT_TARGET_PRECISION = 0.9
+#: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
+DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
+#: ... and with one (``cv`` = out-of-fold corrector probabilities). The KDE enters through the
+#: soft labels the corrector trains on; giving it a direct weight too (cv .65 / knn .25 / kde .1,
+#: or .6 / .2 / .2) lowered AP on trec and youtube and label accuracy on banking77, and raised
+#: both only on semeval (bench/RESULTS.md)
+CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 #: exponent of the likelihood ratios in the noisy-channel posterior, by corrector (``none``: the
 #: kNN vote and KDE alone), see the module docstring. ``finetune`` was not measured (no GPU in the
 #: runs that chose these): it takes the head's value, both being trained on soft labels
@@ -311,3 +324,129 @@ def decide_labels(
         expected_right=float(p_alt[change].sum()),
         expected_wrong=float((1.0 - p_alt[change]).sum()),
         skill=float(skill), can_separate=can_separate)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """What :func:`decide` returns: one row per example unless stated.
+
+    Attributes
+    ----------
+    posterior : np.ndarray
+        ``(N, K)`` prior-balanced combined posterior.
+    credibility : np.ndarray
+        ``(N,)`` its value at the given label (lower = more suspicious).
+    flagged : np.ndarray
+        ``(N,)`` bool, for human review (the rule's flags, duplicate conflicts and outliers).
+    suggested : np.ndarray
+        ``(N,)`` int class applied automatically, -1 where relabel abstains.
+    confidence : np.ndarray
+        ``(N,)`` estimated probability that the suggestion is right (NaN without one).
+    alternative : np.ndarray
+        ``(N,)`` int most likely other class (a duplicate group's majority where it conflicts).
+    alternative_prob : np.ndarray
+        ``(N,)`` its probability (NaN where it is a duplicate group's majority).
+    p_wrong : np.ndarray
+        ``(N,)`` estimated probability that the given label is wrong.
+    reason : list of str or None
+        ``N`` reasons of the flags (:mod:`relabel.detect.reasons`), None where not flagged.
+    decisions : Decisions
+        The noisy-channel rule's estimates (noise rate, joint, skill, expected changes).
+    duplicate_conflicts, outliers : int
+        How many rows were flagged for each of these reasons.
+    """
+
+    posterior: np.ndarray
+    credibility: np.ndarray
+    flagged: np.ndarray
+    suggested: np.ndarray
+    confidence: np.ndarray
+    alternative: np.ndarray
+    alternative_prob: np.ndarray
+    p_wrong: np.ndarray
+    reason: list[str | None]
+    decisions: Decisions
+    duplicate_conflicts: int
+    outliers: int
+
+
+def decide(
+    labels: np.ndarray,
+    posteriors: dict[str, np.ndarray],
+    *,
+    weights: dict[str, float],
+    prior_balance: float = DEFAULT_PRIOR_BALANCE,
+    threshold: float | None = None,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    graph: Any = None,
+    texts: list[str] | None = None,
+    gamma: float | None = None,
+    corrector: str | None = None,
+) -> DecisionResult:
+    """The decision step (METHOD.md §5): one posterior from the signals, then flags, changes
+    and reasons.
+
+    The combined posterior is the weighted geometric mean of the signals, balanced by the class
+    prior (:mod:`relabel.detect.combine`); the decisions follow the noisy-channel rule of this
+    module (a label is changed only where the estimated probability of the change being right is
+    at least ``target_precision``). With the kNN ``graph`` (and the encoder ``texts`` for exact
+    duplicates) duplicate conflicts and outliers are flagged too (:mod:`relabel.detect.reasons`).
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(N,)`` int given labels.
+    posteriors : dict of str to np.ndarray
+        Signal name (``knn``, ``kde``, ``cv``) -> ``(N, K)`` posterior.
+    weights : dict of str to float
+        Exponent of each signal in the combined posterior.
+    prior_balance : float
+        Exponent of the class prior divided out.
+    threshold : float, optional
+        Flag where credibility is below this instead of the estimated noise count.
+    target_precision : float
+        Change a label only where the estimated probability of being right reaches this.
+    graph : relabel.detect.neighbors.KnnGraph, optional
+        For duplicate conflicts and outliers.
+    texts : list of str, optional
+        ``N`` encoder inputs, for exact duplicates (default: cosine only).
+    gamma : float, optional
+        Overrides ``GAMMA[corrector]`` (benchmarks).
+    corrector : str, optional
+        What produced ``cv`` (``linear``, ``head``, ``finetune``; default ``linear`` when ``cv``
+        is weighted, else ``none``); selects ``GAMMA``.
+
+    Returns
+    -------
+    DecisionResult
+    """
+    n_classes = next(iter(posteriors.values())).shape[1]
+    held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
+    prior = np.bincount(labels, minlength=n_classes) / len(labels)
+    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
+                              floor=PRIOR_FLOOR if held_out else 0.0)
+    credibility = given_label_score(labels, posterior)
+    skill = signal_skill(labels, posteriors["cv"] if held_out else posteriors["knn"])
+    conflict = np.zeros(len(labels), dtype=bool)
+    majority = np.full(len(labels), -1, dtype=np.int64)
+    outlier = np.zeros(len(labels), dtype=bool)
+    if graph is not None:
+        groups = duplicate_groups(texts, graph.indices, graph.sims)
+        conflict, majority, _ = duplicate_conflicts(labels, groups)
+        outlier = outliers(graph.sims[:, 0])
+    dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,
+                        gamma=gamma if gamma is not None else
+                        GAMMA[(corrector or "linear") if held_out else "none"],
+                        credibility=credibility, threshold=threshold, protected=outlier)
+    flagged = dec.flagged | conflict | outlier
+    alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
+    rows = np.arange(len(labels))
+    p_knn = posteriors["knn"][rows, labels] if "knn" in posteriors else credibility
+    p_cv = posteriors["cv"][rows, labels] if held_out else None
+    return DecisionResult(
+        posterior=posterior, credibility=credibility, flagged=flagged,
+        suggested=dec.suggested, confidence=dec.confidence, alternative=alternative,
+        alternative_prob=np.where(alternative == dec.alternative, dec.alternative_prob, np.nan),
+        p_wrong=dec.p_wrong,
+        reason=flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn, p_cv=p_cv),
+        decisions=dec, duplicate_conflicts=int(conflict.sum()), outliers=int(outlier.sum()))

@@ -7,43 +7,80 @@ corrector's optional fold cache.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from relabel.config import DEFAULT_FOLDS, DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
 from relabel.correct.crossval import oof_key, out_of_fold_proba
-from relabel.detect.combine import PRIOR_FLOOR, balance_prior
-from relabel.detect.decide import (
-    DEFAULT_TARGET_PRECISION,
-    GAMMA,
-    decide_labels,
-    signal_skill,
-)
+from relabel.detect.combine import PRIOR_FLOOR, balance_prior, combine_posteriors, given_label_score
+from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, DecisionResult, decide
+from relabel.detect.kde import soft_labels
 from relabel.detect.knn import K_GRID
-from relabel.detect.neighbors import build_knn_graph
-from relabel.detect.reasons import (
-    duplicate_conflicts,
-    duplicate_groups,
-    flag_reasons,
-    outliers,
-)
-from relabel.detect.scorers import SCORERS, combine_posteriors, given_label_score, soft_labels
+from relabel.detect.neighbors import KnnGraph, build_knn_graph
+from relabel.detect.scorers import SCORERS
 
-#: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
-DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
-#: ... and with one (``cv`` = out-of-fold corrector probabilities). The KDE enters through the
-#: soft labels the corrector trains on; giving it a direct weight too (cv .65 / knn .25 / kde .1,
-#: or .6 / .2 / .2) lowered AP on trec and youtube and label accuracy on banking77, and raised
-#: both only on semeval (bench/RESULTS.md)
-CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
-DEFAULT_FOLDS = 5
 #: neighbours that count as "near" in the distant-peer loss
 PEER_K = 10
-#: exponent of the class prior divided out of the combined posterior (scores/combine.py)
-DEFAULT_PRIOR_BALANCE = 1.0
 #: nearest rows kept per example for the report
 REPORT_NEIGHBORS = 5
+
+
+@dataclass(frozen=True)
+class NeighbourSignals:
+    """Stage 2 of METHOD.md, what :func:`neighbour_signals` returns.
+
+    Attributes
+    ----------
+    graph : KnnGraph
+        The kNN graph every scorer shares.
+    posteriors : dict of str to np.ndarray
+        Signal name (``knn``, ``kde``) -> ``(N, K)``.
+    params : dict
+        What each scorer chose, and the graph's method.
+    credibility : np.ndarray
+        ``(N,)`` under the balanced combination of these signals.
+    soft_labels : np.ndarray
+        ``(N, K)`` (METHOD.md §3).
+    radius : np.ndarray
+        ``(N,)`` similarity of each example's ``PEER_K``-th neighbour ("near" for the
+        distant-peer loss).
+    """
+
+    graph: KnnGraph
+    posteriors: dict[str, np.ndarray]
+    params: dict[str, Any]
+    credibility: np.ndarray
+    soft_labels: np.ndarray
+    radius: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScoringResult(DecisionResult):
+    """What :func:`score_examples` returns: the decisions (every field of
+    :class:`~relabel.detect.decide.DecisionResult`) and the signals behind them.
+
+    Attributes
+    ----------
+    posteriors : dict of str to np.ndarray
+        Signal name (``knn``, ``kde``, and ``cv`` with a corrector) -> ``(N, K)``.
+    soft_labels : np.ndarray
+        ``(N, K)`` soft labels the corrector trained on.
+    params : dict
+        What each scorer chose.
+    oof : dict or None
+        Fold information of the corrector (None without one).
+    neighbors : np.ndarray
+        ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
+    """
+
+    posteriors: dict[str, np.ndarray] = None  # type: ignore[assignment]
+    soft_labels: np.ndarray = None  # type: ignore[assignment]
+    params: dict[str, Any] = None  # type: ignore[assignment]
+    oof: dict[str, Any] | None = None
+    neighbors: np.ndarray = None  # type: ignore[assignment]
 
 
 def neighbour_signals(
@@ -55,18 +92,15 @@ def neighbour_signals(
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     seed: int = 0,
     progress: Any = None,
-) -> dict[str, Any]:
+) -> NeighbourSignals:
     """Stage 2 of METHOD.md: kNN vote and KDE posteriors, credibility and soft labels.
+
+    The credibility here is under the balanced combination of these signals, the prior floored
+    at ``PRIOR_FLOOR / K`` as the corrector trained on the soft labels will be.
 
     Returns
     -------
-    dict
-        ``graph`` (:class:`~relabel.detect.neighbors.KnnGraph`), ``posteriors``
-        (name -> ``(N, K)``),
-        ``params``, ``credibility (N,)`` under the balanced combination of these signals (prior
-        floored at ``PRIOR_FLOOR / K``, as the corrector trained on the soft labels will be),
-        ``soft_labels (N, K)`` (METHOD.md §3) and ``radius (N,)`` (similarity of each example's
-        ``PEER_K``-th neighbour, which defines "near" for the distant-peer loss).
+    NeighbourSignals
     """
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     tick = progress.update if progress is not None else (lambda n=1: None)
@@ -84,100 +118,27 @@ def neighbour_signals(
     posterior = balance_prior(combine_posteriors(posteriors, base or DEFAULT_WEIGHTS), prior,
                               beta=prior_balance, floor=PRIOR_FLOOR)
     credibility = given_label_score(labels, posterior)
-    return {
-        "graph": graph,
-        "posteriors": posteriors,
-        "params": {**params, "neighbors": {"method": graph.method, "k": graph.k,
-                                           **({"recall_at_k": round(graph.recall, 4)}
-                                              if graph.recall is not None else {})}},
-        "credibility": credibility,
-        "soft_labels": soft_labels(labels, credibility, posteriors["kde"]),
-        "radius": graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
-    }
+    return NeighbourSignals(
+        graph=graph,
+        posteriors=posteriors,
+        params={**params, "neighbors": {"method": graph.method, "k": graph.k,
+                                        **({"recall_at_k": round(graph.recall, 4)}
+                                           if graph.recall is not None else {})}},
+        credibility=credibility,
+        soft_labels=soft_labels(labels, credibility, posteriors["kde"]),
+        radius=graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
+    )
 
 
-def decide(
-    labels: np.ndarray,
-    posteriors: dict[str, np.ndarray],
-    *,
-    weights: dict[str, float],
-    prior_balance: float = DEFAULT_PRIOR_BALANCE,
-    threshold: float | None = None,
-    target_precision: float = DEFAULT_TARGET_PRECISION,
-    graph: Any = None,
-    texts: list[str] | None = None,
-    gamma: float | None = None,
-    corrector: str | None = None,
-) -> dict[str, Any]:
-    """Stage 4 (METHOD.md §5): one posterior from the signals, then flags, changes and reasons.
-
-    The combined posterior is the weighted geometric mean of the signals, balanced by the class
-    prior (:mod:`relabel.detect.combine`); the decisions follow the noisy-channel rule of
-    :mod:`relabel.detect.decide` (a label is changed only where the estimated probability of
-    the change being right is at least ``target_precision``). With the kNN ``graph`` (and the
-    encoder ``texts`` for exact duplicates) duplicate conflicts and outliers are flagged too
-    (:mod:`relabel.detect.reasons`). ``corrector`` names what produced ``cv`` (``linear``,
-    ``head``, ``finetune``; default ``linear`` when ``cv`` is weighted, else ``none``) and selects
-    ``GAMMA``; ``gamma`` overrides it (benchmarks).
-
-    Returns
-    -------
-    dict
-        ``posterior (N, K)``, ``credibility (N,)``, ``flagged (N,)``, ``suggested (N,)``
-        (-1 = none), ``confidence (N,)``, ``alternative (N,)``, ``alternative_prob (N,)``,
-        ``p_wrong (N,)``, ``reason`` (N strings or None), ``decisions``
-        (:class:`~relabel.detect.decide.Decisions`).
-    """
-    n_classes = next(iter(posteriors.values())).shape[1]
-    held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
-    prior = np.bincount(labels, minlength=n_classes) / len(labels)
-    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
-                              floor=PRIOR_FLOOR if held_out else 0.0)
-    credibility = given_label_score(labels, posterior)
-    skill = signal_skill(labels, posteriors["cv"] if held_out else posteriors["knn"])
-    conflict = np.zeros(len(labels), dtype=bool)
-    majority = np.full(len(labels), -1, dtype=np.int64)
-    outlier = np.zeros(len(labels), dtype=bool)
-    if graph is not None:
-        groups = duplicate_groups(texts, graph.indices, graph.sims)
-        conflict, majority, _ = duplicate_conflicts(labels, groups)
-        outlier = outliers(graph.sims[:, 0])
-    dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,
-                        gamma=gamma if gamma is not None else
-                        GAMMA[(corrector or "linear") if held_out else "none"],
-                        credibility=credibility, threshold=threshold, protected=outlier)
-    flagged = dec.flagged | conflict | outlier
-    alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
-    rows = np.arange(len(labels))
-    p_knn = posteriors["knn"][rows, labels] if "knn" in posteriors else credibility
-    p_cv = posteriors["cv"][rows, labels] if held_out else None
-    return {
-        "posterior": posterior,
-        "credibility": credibility,
-        "flagged": flagged,
-        "suggested": dec.suggested,
-        "confidence": dec.confidence,
-        "alternative": alternative,
-        "alternative_prob": np.where(alternative == dec.alternative, dec.alternative_prob,
-                                     np.nan),
-        "p_wrong": dec.p_wrong,
-        "reason": flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn,
-                               p_cv=p_cv),
-        "decisions": dec,
-        "duplicate_conflicts": int(conflict.sum()),
-        "outliers": int(outlier.sum()),
-    }
-
-
-def corrector_fit_params(estimator: Any, signals: dict[str, Any], embeddings: np.ndarray
+def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray
                          ) -> dict[str, np.ndarray]:
     """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
     for correctors that accept them, the frozen embeddings."""
     import inspect
 
-    params = {"soft_labels": signals["soft_labels"].astype(np.float32),
-              "credibility": signals["credibility"].astype(np.float32),
-              "radius": signals["radius"]}
+    params = {"soft_labels": signals.soft_labels.astype(np.float32),
+              "credibility": signals.credibility.astype(np.float32),
+              "radius": signals.radius}
     if "frozen" in inspect.signature(estimator.fit).parameters:
         params["frozen"] = embeddings
     return params
@@ -223,7 +184,7 @@ def score_examples(
     progress: Any = None,
     fold_progress: Any = None,
     engine: Any = None,
-) -> dict[str, Any]:
+) -> ScoringResult:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
     Parameters
@@ -265,19 +226,13 @@ def score_examples(
 
     Returns
     -------
-    dict
-        ``posteriors`` (name -> ``(N, K)``), ``posterior (N, K)``, ``credibility (N,)``,
-        ``soft_labels (N, K)``, ``flagged (N,)``, ``suggested (N,)`` (-1 = none),
-        ``confidence (N,)``, ``alternative (N,)``, ``alternative_prob (N,)``, ``p_wrong (N,)``,
-        ``reason``, ``decisions`` (see :func:`decide`), ``params`` (what each scorer chose),
-        ``oof`` (fold info, or None without a corrector), ``neighbors``
-        ``(N, REPORT_NEIGHBORS)`` nearest rows of each example (for the report).
+    ScoringResult
     """
     if weights is None:
         weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
     sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
                             prior_balance=prior_balance, seed=seed, progress=progress)
-    posteriors = dict(sig["posteriors"])
+    posteriors = dict(sig.posteriors)
     oof_info = None
     if corrector is not None:
         fit_params = corrector_fit_params(corrector, sig, embeddings)
@@ -291,15 +246,10 @@ def score_examples(
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
     dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
-                 threshold=threshold, target_precision=target_precision, graph=sig["graph"],
+                 threshold=threshold, target_precision=target_precision, graph=sig.graph,
                  texts=texts, corrector=getattr(corrector, "name", None))
     if progress is not None:
         progress.update(1)
-    return {
-        "posteriors": posteriors,
-        "soft_labels": sig["soft_labels"],
-        "params": sig["params"],
-        "oof": oof_info,
-        "neighbors": sig["graph"].indices[:, :REPORT_NEIGHBORS],
-        **dec,
-    }
+    return ScoringResult(**{f.name: getattr(dec, f.name) for f in fields(DecisionResult)},
+                         posteriors=posteriors, soft_labels=sig.soft_labels, params=sig.params,
+                         oof=oof_info, neighbors=sig.graph.indices[:, :REPORT_NEIGHBORS])

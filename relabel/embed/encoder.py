@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from relabel.config import DEFAULT_MAX_LENGTH, DEFAULT_MAX_WINDOWS, POOLINGS
 from relabel.errors import RelabelInputError
 
 #: texts per forward pass when not given: on the CPU, and on a CUDA GPU, where a batch also
@@ -32,9 +33,6 @@ from relabel.errors import RelabelInputError
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_GPU_BATCH_SIZE = 2048
 GPU_TOKENS_PER_BATCH = 2048 * 64
-DEFAULT_MAX_LENGTH = 128
-#: windows of max_length tokens encoded per long text (1 = truncate)
-DEFAULT_MAX_WINDOWS = 1
 
 
 class TextEncoder(Protocol):
@@ -92,7 +90,6 @@ def _model_identity(resolved: str) -> str:
     return f"{path.name}-{h.hexdigest()}"
 
 
-POOLINGS = ("mean", "entity")
 
 
 def _token_at(offsets: Sequence[tuple[int, int]], char: int) -> int:

@@ -21,8 +21,8 @@ import polars as pl
 
 from relabel.data.io import read_table, write_text
 from relabel.errors import RelabelInputError
+from relabel.rundir import RunFiles, RunRecord, load_record
 
-REPORT_FILE = "report.html"
 MAX_CLASSES_SHOWN = 30
 
 _CSS = """
@@ -138,13 +138,13 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _truth_section(run: dict[str, Any], scores: pl.DataFrame, truth_col: str) -> str:
+def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
     from relabel.metrics import correction_metrics, detection_metrics
 
-    table, _ = read_table(run["input"])
+    table, _ = read_table(run.input)
     if truth_col not in table.columns:
         raise RelabelInputError(f"no column '{truth_col}' in the input (available: "
-                                f"{', '.join(table.columns)})", path=run["input"])
+                                f"{', '.join(table.columns)})", path=run.input)
     truth = table[truth_col].cast(pl.String).to_numpy()[scores["row"].to_numpy()]
     given = scores["label"].to_numpy()
     new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
@@ -176,15 +176,15 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
 
     matplotlib.use("Agg")
     run_dir = Path(run_dir)
-    needed = [run_dir / n for n in ("scores.parquet", "summary.json", "run.json")]
-    for f in needed:
+    files = RunFiles(run_dir)
+    for f in (files.scores, files.summary, files.run):
         if not f.exists():
             raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",
                                     path=run_dir)
-    scores = pl.read_parquet(needed[0])
-    summary = json.loads(needed[1].read_text())
-    run = json.loads(needed[2].read_text())
-    suspicious_path = run_dir / "suspicious.parquet"
+    scores = pl.read_parquet(files.scores)
+    summary = json.loads(files.summary.read_text())
+    run = load_record(run_dir)
+    suspicious_path = files.suspicious
     suspicious = (pl.read_parquet(suspicious_path).head(50).to_dicts()
                   if suspicious_path.exists() else [])
     n, flagged = summary["examples"], summary["flagged"]
@@ -196,7 +196,7 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         *[{"": f"flagged: {k}", "value": v}
           for k, v in (summary.get("flagged_per_reason") or {}).items()],
         {"": "corrector", "value": summary.get("corrector", {}).get("name", "none")},
-        {"": "input", "value": run["input"]},
+        {"": "input", "value": run.input},
     ]
     dec = summary.get("decisions")
     if dec:
@@ -210,9 +210,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
             facts.insert(3, {"": "warning", "value": dec["diagnosis"]})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>relabel report: {html.escape(Path(run['input']).name)}</title>",
+        f"<title>relabel report: {html.escape(Path(run.input).name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>relabel report: {html.escape(Path(run['input']).name)}</h1>",
+        f"<h1>relabel report: {html.escape(Path(run.input).name)}</h1>",
         _table(facts, ["", "value"]),
         "<h2>Credibility</h2>", _histogram(scores),
         "<h2>Flag rate per class</h2>", _flag_rate(scores),
@@ -229,6 +229,6 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
                  "document.body.setAttribute('data-images-loaded',i.filter(function(x){"
                  "return x.complete&&x.naturalWidth>0}).length)});</script>")
     parts.append("</body></html>")
-    target = Path(to) if to is not None else run_dir / REPORT_FILE
+    target = Path(to) if to is not None else files.report
     write_text("\n".join(parts), target)
     return target

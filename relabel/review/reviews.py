@@ -11,17 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from relabel.data.io import write_table
-from relabel.data.relation import SPAN_COLS, TYPE_COLS
-from relabel.data.task import read_task
+from relabel.data.task import SPAN_NAMES
 from relabel.errors import RelabelInputError
-from relabel.rundir import load_run, read_source, run_classes, run_id
+from relabel.rundir import RunFiles, load_examples, load_run, run_classes, run_id
 
-REVIEWS_FILE = "reviews.parquet"
+REVIEWS_FILE = RunFiles.REVIEWS
 ONLY_CHOICES = ("flagged", "all")
 #: reviews.parquet: one row per reviewed example
 REVIEWS_COLUMNS = ("id", "given_label", "reviewed_label", "status", "annotator", "time")
@@ -75,10 +73,8 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
     Raises
     ------
     RelabelInputError
-        Bad ``only``/``limit``, missing run files, or an input that changed since ``denoise``.
+        Bad ``only``/``limit``, or missing run files.
     """
-    from relabel.pipeline import DenoiseConfig
-
     if only not in ONLY_CHOICES:
         raise RelabelInputError(f"--only must be one of {', '.join(ONLY_CHOICES)}, got '{only}'")
     if limit is not None and limit < 1:
@@ -88,28 +84,20 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
     chosen = chosen.sort(["credibility", "row"])
     if limit is not None:
         chosen = chosen.head(limit)
-    cfg = DenoiseConfig(text_col=run["text_col"], label_col=run["label_col"],
-                        id_col=run.get("id_col"), task=run.get("task") or "auto",
-                        span_cols=tuple(run.get("span_cols") or SPAN_COLS),
-                        type_cols=tuple(run.get("type_cols") or TYPE_COLS),
-                        drop_invalid=bool(run.get("drop_invalid")))
-    task = read_task(read_source(run), run["input"], cfg)
-    examples = task["examples"]
-    extra: dict[str, Any] = {"row": examples["row"], "text": examples["text"]}
-    if task["task"] == "relation":
-        for j, name in enumerate(("head_start", "head_end", "tail_start", "tail_end")):
-            extra[name] = task["spans"][:, j]
-    frame = chosen.join(pl.DataFrame(extra), on="row", how="left")
+    examples = load_examples(run_dir)
+    keep = ["row", "text"] + ([c for c in SPAN_NAMES if c in examples.columns]
+                              if run.task == "relation" else [])
+    frame = chosen.join(examples.select(keep), on="row", how="left")
     if frame["text"].is_null().any():
         raise RelabelInputError("the scores do not match the input rows; run `relabel denoise` "
                                 "again", path=run_dir)
-    return ReviewItems(frame=frame, classes=run_classes(run_dir, scores), task=task["task"],
+    return ReviewItems(frame=frame, classes=run_classes(run_dir, scores), task=run.task,
                        run_id=run_id(run_dir), total=scores.height)
 
 
 def write_reviews(reviews: pl.DataFrame, run_dir: str | Path) -> Path:
     """Write ``reviews.parquet`` into the run directory (atomically)."""
-    return write_table(reviews, Path(run_dir) / REVIEWS_FILE)
+    return write_table(reviews, RunFiles(run_dir).reviews)
 
 
 def read_reviews(run_dir: str | Path) -> pl.DataFrame:
@@ -120,7 +108,7 @@ def read_reviews(run_dir: str | Path) -> pl.DataFrame:
     RelabelInputError
         The file is missing (run ``relabel review pull`` first) or lacks columns.
     """
-    path = Path(run_dir) / REVIEWS_FILE
+    path = RunFiles(run_dir).reviews
     if not path.is_file():
         raise RelabelInputError(f"no {REVIEWS_FILE} here; run `relabel review pull` first",
                                 path=run_dir)

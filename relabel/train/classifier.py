@@ -14,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from relabel.config import InputSpec
 from relabel.data.io import atomic_path, read_table, write_json
 from relabel.errors import RelabelInputError
+
+if TYPE_CHECKING:
+    from relabel.data.task import ReadTask
 
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -28,13 +32,12 @@ HEAD_DEFAULTS = {"epochs": 30, "lr": 3e-3, "batch_size": 256}
 FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
-def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> dict[str, Any]:
+def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> ReadTask:
     from relabel.data.task import read_task
-    from relabel.pipeline import DenoiseConfig
 
     table, _ = read_table(data)
-    cfg = DenoiseConfig(text_col=text_col, label_col=label_col, task=task, pooling="mean")
-    return read_task(table, data, cfg)
+    spec = InputSpec(text_col=text_col, label_col=label_col, task=task, pooling="mean")
+    return read_task(table, data, spec)
 
 
 def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:
@@ -119,13 +122,13 @@ def train_classifier(
         raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
     out = Path(out)
     task_info = _examples(data, text_col, label_col, task)
-    examples = task_info["examples"]
-    texts = task_info["texts"]["mean"]
+    examples = task_info.examples
+    texts = task_info.texts["mean"]
     classes = sorted(examples["label"].unique().to_list())
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
     config: dict[str, Any] = {
         "kind": "head" if head_only else "finetune", "model": model, "max_length": max_length,
-        "classes": classes, "hidden": 256, "proj_dim": 64, "task": task_info["task"],
+        "classes": classes, "hidden": 256, "proj_dim": 64, "task": task_info.task,
         "text_col": text_col, "label_col": label_col, "epochs": epochs, "lr": lr,
         "batch_size": batch_size, "seed": seed,
     }
@@ -158,9 +161,9 @@ def train_classifier(
         with atomic_path(ckpt_path) as tmp:
             torch.save({**state, "fingerprint": fingerprint}, tmp)
 
-    from relabel.pipeline import _progress
+    from relabel.progress import progress_bar
 
-    bar = _progress(progress, "training", total=epochs * max(1, -(-n // batch_size)),
+    bar = progress_bar(progress, "training", total=epochs * max(1, -(-n // batch_size)),
                     unit="step")
     try:
         history = train_model(net, inputs, targets, loss="ce", lam=0.0, temperature=0.1,
@@ -208,8 +211,8 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     config, net, tokenizer = load_classifier(model_dir)
     info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
                      config["task"])
-    texts = info["texts"]["mean"]
-    true = info["examples"]["label"].to_list()
+    texts = info.texts["mean"]
+    true = info.examples["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     net.to(device)
     inputs = _inputs_fn(config, texts, tokenizer, Path(cache_dir) if cache_dir else None, device)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer", "distant_peer_soft")
+from relabel.config import LOSS_CHOICES
+
 _MODULES = {"supcon": ("supcon", "SupConLoss"),
             "soft": ("soft_contrastive", "SoftContrastiveLoss"),
             "distant_peer": ("distant_peer", "DistantPeerLoss"),

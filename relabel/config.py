@@ -1,0 +1,220 @@
+"""The options of a run, declared once: the CLI, the Python API and the stages read them here.
+
+Two records:
+
+- :class:`InputSpec`: what to read from the data (columns, task, relation spans). ``read_task``
+  (:mod:`relabel.data.task`), ``relabel check``, ``review`` and ``export`` take only this.
+- :class:`DenoiseConfig`: every option of ``denoise``, the input spec among them.
+  :func:`check_options` checks them before any work.
+
+This module imports nothing heavy (no numpy, polars, torch or scikit-learn), so ``relabel --help``
+and ``import relabel`` start fast. The values of the defaults, and why, are documented where
+they act (``DEFAULT_TARGET_PRECISION`` in :mod:`relabel.detect.decide`, ``DEFAULT_MAX_LENGTH`` in
+:mod:`relabel.embed.encoder`, ``DEFAULT_FOLDS`` in :mod:`relabel.correct.crossval`); those modules
+import them from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from relabel.errors import RelabelInputError
+
+DEFAULT_TEXT_COL = "text"
+DEFAULT_LABEL_COL = "label"
+#: relation spans of a flat file: head start, head end, tail start, tail end (character offsets)
+SPAN_COLS: tuple[str, str, str, str] = ("head_start", "head_end", "tail_start", "tail_end")
+#: optional entity type columns of a flat relation file
+TYPE_COLS: tuple[str, str] = ("head_type", "tail_type")
+TASK_CHOICES = ("auto", "text", "relation")
+POOLINGS = ("mean", "entity")
+#: tokens per text (per window)
+DEFAULT_MAX_LENGTH = 128
+#: windows of DEFAULT_MAX_LENGTH tokens per long text (1 = truncate)
+DEFAULT_MAX_WINDOWS = 1
+#: a label is changed automatically only where the estimated probability of being right reaches
+#: this (relabel/detect/decide.py)
+DEFAULT_TARGET_PRECISION = 0.9
+DEFAULT_FOLDS = 5
+CORRECTOR_CHOICES = ("auto", "none", "linear", "head", "finetune")
+DEFAULT_CORRECTOR = "auto"
+LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer", "distant_peer_soft")
+DEFAULT_LOSS = "distant_peer"
+ENGINE_CHOICES = ("local", "dask")
+DEFAULT_ENGINE = "local"
+DEFAULT_SEED = 0
+#: exponent of the class prior divided out of the combined posterior (detect/combine.py)
+DEFAULT_PRIOR_BALANCE = 1.0
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What to read from a dataset: its columns and its task.
+
+    Parameters
+    ----------
+    text_col, label_col : str
+        Columns holding the text and the given label.
+    id_col : str, optional
+        Column of unique example ids (default: the 0-based row number).
+    task : {"auto", "text", "relation"}
+        ``auto``: relation when entity span columns are present.
+    span_cols : tuple of 4 str
+        Relation spans of a flat file (head start, head end, tail start, tail end).
+    type_cols : tuple of 2 str
+        Optional entity type columns of a flat relation file.
+    pooling : {"mean", "entity"}, optional
+        Encoder pooling (default: entity for relations, mean for text).
+    drop_invalid : bool
+        Skip rows with a null or empty text or label (with a warning) instead of failing.
+    """
+
+    text_col: str = DEFAULT_TEXT_COL
+    label_col: str = DEFAULT_LABEL_COL
+    id_col: str | None = None
+    task: str = "auto"
+    span_cols: tuple[str, ...] = SPAN_COLS
+    type_cols: tuple[str, ...] = TYPE_COLS
+    pooling: str | None = None
+    drop_invalid: bool = False
+
+    def check(self) -> None:
+        """Raise RelabelInputError (one line) for the first option out of range."""
+        if self.task not in TASK_CHOICES:
+            raise RelabelInputError(f"--task must be one of {', '.join(TASK_CHOICES)}, "
+                                    f"got {self.task!r}")
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise RelabelInputError(f"--pooling must be one of {', '.join(POOLINGS)}, "
+                                    f"got {self.pooling!r}")
+        if len(self.span_cols) != 4:
+            raise RelabelInputError("--span-cols needs four column names: head start, head "
+                                    f"end, tail start, tail end; got {len(self.span_cols)}")
+        if len(self.type_cols) != 2:
+            raise RelabelInputError("--type-cols needs two column names: head type, tail type; "
+                                    f"got {len(self.type_cols)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text_col": self.text_col, "label_col": self.label_col, "id_col": self.id_col,
+                "task": self.task, "span_cols": list(self.span_cols),
+                "type_cols": list(self.type_cols), "pooling": self.pooling,
+                "drop_invalid": self.drop_invalid}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> InputSpec:
+        return cls(text_col=d.get("text_col", DEFAULT_TEXT_COL),
+                   label_col=d.get("label_col", DEFAULT_LABEL_COL), id_col=d.get("id_col"),
+                   task=d.get("task") or "auto",
+                   span_cols=tuple(d.get("span_cols") or SPAN_COLS),
+                   type_cols=tuple(d.get("type_cols") or TYPE_COLS),
+                   pooling=d.get("pooling"), drop_invalid=bool(d.get("drop_invalid")))
+
+
+def split_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"a, b,c"`` -> ``("a", "b", "c")`` (the CLI's comma lists); tuples pass through."""
+    if isinstance(value, str):
+        return tuple(c.strip() for c in value.split(",") if c.strip())
+    return tuple(value)
+
+
+@dataclass
+class DenoiseConfig:
+    """Every option of a ``denoise`` run; the CLI and :func:`relabel.denoise` declare their
+    defaults from these fields.
+
+    The input spec (:class:`InputSpec`) fields are listed first; :attr:`input_spec` returns them
+    as one record.
+    """
+
+    text_col: str = DEFAULT_TEXT_COL
+    label_col: str = DEFAULT_LABEL_COL
+    id_col: str | None = None
+    #: text, relation (entity spans), or auto: relation when span columns are present
+    task: str = "auto"
+    span_cols: tuple[str, ...] = SPAN_COLS
+    type_cols: tuple[str, ...] = TYPE_COLS
+    #: None = entity for relations, mean for text (relabel/embed/encoder.py)
+    pooling: str | None = None
+    drop_invalid: bool = False
+    model: str | None = None
+    #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
+    batch_size: int | None = None
+    max_length: int = DEFAULT_MAX_LENGTH
+    #: windows of max_length tokens per long text, averaged (1 = truncate; mean pooling only)
+    max_windows: int = DEFAULT_MAX_WINDOWS
+    #: flag where credibility is below this instead of the estimated noise count
+    threshold: float | None = None
+    #: change a label only where the estimated probability of being right reaches this
+    target_precision: float = DEFAULT_TARGET_PRECISION
+    #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector (relabel/detect/score.py)
+    weights: dict[str, float] | None = None
+    prior_balance: float = DEFAULT_PRIOR_BALANCE
+    corrector: str = DEFAULT_CORRECTOR
+    folds: int = DEFAULT_FOLDS
+    loss: str = DEFAULT_LOSS
+    #: None = the corrector's own default (head: 12 epochs, lr 3e-3; finetune: 4, 5e-5)
+    epochs: int | None = None
+    lr: float | None = None
+    grad_accum: int = 1
+    #: precomputed (N, D) embeddings (.npy, row i = input row i) instead of encoding
+    embeddings: str | Path | None = None
+    seed: int = DEFAULT_SEED
+    #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
+    engine: str = DEFAULT_ENGINE
+    scheduler: str | None = None
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """The columns and task, as one record."""
+        names = {f.name for f in fields(InputSpec)}
+        return InputSpec(**{k: getattr(self, k) for k in names})
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The option names, in declaration order."""
+        return [f.name for f in fields(cls)]
+
+
+def check_engine_options(name: str, scheduler: str | None) -> None:
+    """Raise RelabelInputError (one line) for an unknown engine name or a missing or needless
+    scheduler; no connection is made."""
+    if name not in ENGINE_CHOICES:
+        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, "
+                                f"got {name!r}")
+    if name == "dask" and not scheduler:
+        raise RelabelInputError("--engine dask needs --scheduler ADDRESS "
+                                "(e.g. tcp://127.0.0.1:8786)")
+    if name != "dask" and scheduler:
+        raise RelabelInputError("--scheduler is only used with --engine dask")
+
+
+def check_options(cfg: DenoiseConfig) -> None:
+    """Raise RelabelInputError for the first option out of range (before any work; ``relabel
+    check`` reports it too)."""
+    if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
+        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
+    if cfg.corrector not in CORRECTOR_CHOICES:
+        raise RelabelInputError(f"--corrector must be one of {', '.join(CORRECTOR_CHOICES)}, "
+                                f"got {cfg.corrector!r}")
+    if cfg.loss not in LOSS_CHOICES:
+        raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
+                                f"got {cfg.loss!r}")
+    cfg.input_spec.check()
+    if cfg.folds < 2:
+        raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
+    check_engine_options(cfg.engine, cfg.scheduler)
+    for name in ("epochs", "grad_accum", "max_windows", "batch_size"):
+        value = getattr(cfg, name)
+        if value is not None and value < 1:
+            raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.max_length < 8:
+        raise RelabelInputError(f"--max-length must be at least 8, got {cfg.max_length}")
+    if not 0.5 <= cfg.target_precision < 1.0:
+        raise RelabelInputError("--target-precision must be in [0.5, 1), got "
+                                f"{cfg.target_precision}")
+    if cfg.lr is not None and not cfg.lr > 0:
+        raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
+
+
+__all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options", "split_list"]

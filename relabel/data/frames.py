@@ -1,0 +1,139 @@
+"""In-memory inputs of the Python API: polars and pandas DataFrames, Hugging Face ``Dataset``s and
+lists of dicts, read as polars frames, and written back in their own type.
+
+:func:`to_polars` keeps the row order (row i of the frame = row i of the input; a pandas index is
+ignored). :func:`like_input` rebuilds the input's type from the original object and the new labels,
+so every other column, dtype, index and feature passes through untouched. pandas and ``datasets``
+are imported only when such an object is passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from relabel.errors import RelabelInputError
+
+#: the names the API gives each kind of input (``RunRecord.source_type``)
+SOURCE_TYPES = ("file", "polars", "pandas", "hf_dataset", "records")
+
+
+def source_type(data: Any) -> str:
+    """What kind of input ``data`` is; RelabelInputError for anything relabel cannot read."""
+    if isinstance(data, (str, Path)):
+        return "file"
+    if isinstance(data, pl.DataFrame):
+        return "polars"
+    if isinstance(data, pl.LazyFrame):
+        raise RelabelInputError("data is a polars LazyFrame; pass .collect() of it", path="data")
+    mod = type(data).__module__.split(".")[0]
+    name = type(data).__name__
+    if mod == "pandas" and name == "DataFrame":
+        return "pandas"
+    if mod == "datasets" and name == "Dataset":
+        return "hf_dataset"
+    if mod == "datasets" and name in ("DatasetDict", "IterableDataset", "IterableDatasetDict"):
+        hint = ("pick one split, e.g. data['train']" if name.endswith("Dict")
+                else "materialise it first (Dataset.from_generator or .take)")
+        raise RelabelInputError(f"data is a datasets.{name}; {hint}", path="data")
+    if isinstance(data, Sequence) and not isinstance(data, (bytes, bytearray)):
+        if len(data) and all(isinstance(r, Mapping) for r in data):
+            return "records"
+        if not len(data):
+            raise RelabelInputError("data is an empty list", path="data")
+    raise RelabelInputError(f"cannot read data of type {type(data).__module__}.{name}: pass a "
+                            "file path, a polars or pandas DataFrame, a datasets.Dataset or a "
+                            "list of dicts", path="data")
+
+
+def describe(kind: str) -> str:
+    """The name of an in-memory input in error messages (where a file's path would stand)."""
+    return {"polars": "polars DataFrame", "pandas": "pandas DataFrame",
+            "hf_dataset": "datasets.Dataset", "records": "list of dicts"}.get(kind, "data")
+
+
+def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
+    """An in-memory input as a polars frame, row i = input row i.
+
+    Raises
+    ------
+    RelabelInputError
+        A type relabel cannot read, or values polars cannot hold in one column type.
+    """
+    kind = kind or source_type(data)
+    where = describe(kind)
+    try:
+        if kind == "polars":
+            return data
+        if kind == "pandas":
+            dupes = sorted({str(c) for c in data.columns if list(data.columns).count(c) > 1})
+            if dupes:
+                raise RelabelInputError(f"column names repeat: {', '.join(dupes)}", path=where)
+            frame = data.reset_index(drop=True)
+            frame.columns = [str(c) for c in frame.columns]
+            return pl.from_pandas(frame)
+        if kind == "hf_dataset":
+            return pl.from_arrow(data.data.table)  # type: ignore[return-value]
+        if kind == "records":
+            return pl.DataFrame(list(data), infer_schema_length=None)
+    except RelabelInputError:
+        raise
+    except Exception as exc:  # mixed types in a column and the like
+        msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise RelabelInputError(f"cannot read it as a table ({msg})", path=where) from None
+    raise ValueError(f"not an in-memory input kind: {kind}")
+
+
+def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
+               kept_rows: list[int]) -> Any:
+    """The cleaned data in the type of ``original``.
+
+    Parameters
+    ----------
+    original : object
+        What the user passed (a polars or pandas DataFrame, a ``datasets.Dataset``, a list of
+        dicts); None for a file input (the cleaned polars frame is returned).
+    kind : str
+        Its :func:`source_type`.
+    cleaned : polars.DataFrame
+        The input as a polars frame with the new labels, dropped rows removed.
+    label_col : str
+        The label column.
+    kept_rows : list of int
+        Input rows (0-based) still in ``cleaned``, in order.
+
+    Returns
+    -------
+    object
+        Same type and columns as ``original``: only the label column's values change, and rows
+        are removed only where ``kept_rows`` leaves them out.
+    """
+    if original is None or kind in ("file", "polars"):
+        return cleaned
+    labels = cleaned[label_col].to_list()
+    if kind == "pandas":
+        out = original.iloc[kept_rows].copy()
+        col = out[label_col]
+        try:
+            out[label_col] = type(col)(labels, index=out.index).astype(col.dtype)
+        except (TypeError, ValueError):  # new labels that the old dtype cannot hold
+            out[label_col] = type(col)(labels, index=out.index)
+        return out
+    if kind == "hf_dataset":
+        ds = original.select(kept_rows) if len(kept_rows) != len(original) else original
+        feature = ds.features[label_col]
+        ds = ds.remove_columns(label_col).add_column(label_col, labels)
+        try:
+            ds = ds.cast_column(label_col, feature)
+        except (TypeError, ValueError):
+            pass
+        return ds.select_columns(list(original.column_names))
+    if kind == "records":
+        return [{**original[i], label_col: lab} for i, lab in zip(kept_rows, labels, strict=True)]
+    raise ValueError(f"not an input kind: {kind}")
+
+
+__all__ = ["SOURCE_TYPES", "describe", "like_input", "source_type", "to_polars"]
