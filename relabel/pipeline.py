@@ -136,10 +136,7 @@ def _preload_plotting() -> None:
     import threading
 
     def load() -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot
+        import matplotlib.figure  # noqa: F401 (pyplot is never imported: no backend change)
 
     threading.Thread(target=load, name="relabel-preload-matplotlib", daemon=True).start()
 

@@ -1,7 +1,7 @@
 """``relabel report``: one self-contained HTML page about a denoise run.
 
-Figures are drawn with matplotlib (Agg backend) and inlined as base64 PNG, so the file opens
-offline and can be mailed around. Sections: summary numbers; credibility histogram split by
+Figures are drawn with matplotlib (its Agg canvas, outside pyplot) and inlined as base64 PNG, so
+the file opens offline and can be mailed around. Sections: summary numbers; credibility histogram split by
 flagged / not flagged; flag rate per class; given x suggested confusion heat map; the most
 suspicious examples with their neighbours' labels; and, when a column with true labels is given
 (``truth_col``), a precision-recall curve of the ranking and the detection / correction metrics.
@@ -34,20 +34,24 @@ vertical-align:top;max-width:30em}th{background:#f4f4f4}.num{text-align:right}im
 """
 
 
+def _subplots(**kwargs: Any) -> tuple[Any, Any]:
+    """A figure and its axes outside pyplot: drawing the report never changes the caller's
+    matplotlib backend or open figures (a notebook keeps its inline plots)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    return fig, fig.subplots()
+
+
 def _figure_tag(fig: Any, alt: str) -> str:
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)  # constrained layout: one draw, no "tight" redraw
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _histogram(scores: pl.DataFrame) -> str:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(layout="constrained", figsize=(7, 3.2))
+    fig, ax = _subplots(layout="constrained", figsize=(7, 3.2))
     cred = scores["credibility"].to_numpy()
     flagged = scores["flagged"].to_numpy()
     bins = np.linspace(0, 1, 41)
@@ -60,12 +64,10 @@ def _histogram(scores: pl.DataFrame) -> str:
 
 
 def _flag_rate(scores: pl.DataFrame) -> str:
-    import matplotlib.pyplot as plt
-
     per = (scores.group_by("label").agg(pl.col("flagged").mean().alias("rate"),
                                         pl.len().alias("n"))
            .sort(["rate", "label"], descending=[True, False]).head(MAX_CLASSES_SHOWN))
-    fig, ax = plt.subplots(layout="constrained", figsize=(7, 0.25 * per.height + 1))
+    fig, ax = _subplots(layout="constrained", figsize=(7, 0.25 * per.height + 1))
     ax.barh(per["label"].to_list()[::-1], per["rate"].to_numpy()[::-1], color="tab:red")
     ax.set_xlabel("share of the class flagged")
     ax.tick_params(axis="y", labelsize=7)
@@ -73,8 +75,6 @@ def _flag_rate(scores: pl.DataFrame) -> str:
 
 
 def _confusion(scores: pl.DataFrame) -> str:
-    import matplotlib.pyplot as plt
-
     sugg = scores.filter(pl.col("suggested_label").is_not_null())
     if sugg.height == 0:
         return '<p class="muted">No suggestions in this run.</p>'
@@ -91,7 +91,7 @@ def _confusion(scores: pl.DataFrame) -> str:
     left = 0.1 * max(len(str(c)) for c in given) + 0.8
     bottom = 0.1 * max(len(str(c)) for c in target) + 0.8
     width, height = 0.3 * len(target) + left + 0.3, 0.3 * len(given) + bottom + 0.3
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = _subplots(figsize=(width, height))
     fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width,
                         top=1 - 0.3 / height)
     ax.imshow(m, cmap="Reds", aspect="auto")
@@ -107,11 +107,10 @@ def _confusion(scores: pl.DataFrame) -> str:
 
 
 def _pr_curve(is_error: np.ndarray, score: np.ndarray) -> str:
-    import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
 
     precision, recall, _ = precision_recall_curve(is_error, score)
-    fig, ax = plt.subplots(layout="constrained", figsize=(5, 4))
+    fig, ax = _subplots(layout="constrained", figsize=(5, 4))
     ax.plot(recall, precision)
     ax.axhline(is_error.mean(), ls="--", color="gray", label="share of wrong labels")
     ax.set_xlabel("recall of wrong labels")
@@ -172,9 +171,6 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     RelabelInputError
         ``run_dir`` is not a denoise output directory, or ``truth_col`` is not in the input.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     run_dir = Path(run_dir)
     files = RunFiles(run_dir)
     for f in (files.scores, files.summary, files.run):

@@ -1,0 +1,277 @@
+"""The Python API (``relabel.denoise``, ``Run``, ``load_run``, ``find_label_issues``): every input
+type, ``apply`` in the input's type, bring-your-own signals, bad inputs, and CLI = API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import relabel
+from relabel.api import ISSUE_COLUMNS
+from relabel.errors import RelabelInputError
+from tests.conftest import make_text_dataset
+
+
+@pytest.fixture(scope="module")
+def noisy() -> tuple[pl.DataFrame, np.ndarray]:
+    """600 texts, 60 wrong labels, and embeddings clustered by the true class."""
+    df = make_text_dataset(n_per_class=200, flip=60, seed=3)
+    rng = np.random.default_rng(0)
+    classes = sorted(set(df["true_label"]))
+    centers = rng.normal(size=(len(classes), 16))
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    emb = (centers[true] + 0.35 * rng.normal(size=(len(true), 16))).astype(np.float32)
+    return df, emb
+
+
+def as_kind(df: pl.DataFrame, kind: str, tmp_path):
+    if kind == "path":
+        path = tmp_path / "data.csv"
+        df.write_csv(path)
+        return path
+    if kind == "polars":
+        return df
+    if kind == "pandas":
+        return df.to_pandas()
+    if kind == "hf_dataset":
+        import datasets
+
+        return datasets.Dataset.from_dict(df.to_dict(as_series=False))
+    if kind == "records":
+        return df.to_dicts()
+    raise ValueError(kind)
+
+
+def column(obj, name: str) -> list:
+    """A column of any of the input types, as a list."""
+    if isinstance(obj, list):
+        return [r[name] for r in obj]
+    if isinstance(obj, pl.DataFrame):
+        return obj[name].to_list()
+    if type(obj).__module__.startswith("pandas"):
+        return obj[name].tolist()
+    return list(obj[name])  # datasets.Dataset
+
+
+KINDS = ["path", "polars", "pandas", "hf_dataset", "records"]
+
+
+@pytest.fixture(scope="module")
+def reference(noisy, tmp_path_factory):
+    df, emb = noisy
+    out = tmp_path_factory.mktemp("ref") / "run"
+    return relabel.denoise(df, id="id", out=out, embeddings=emb, corrector="linear",
+                           progress=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_input_type_gives_the_same_run_and_apply_keeps_the_type(
+        kind, noisy, reference, tmp_path):
+    df, emb = noisy
+    data = as_kind(df, kind, tmp_path)
+    run = relabel.denoise(data, text="text", label="label", id="id", out=tmp_path / "run",
+                          embeddings=emb, corrector="linear", progress=False)
+    # input order, and the same scores whatever the container
+    assert run.scores["id"].to_list() == df["id"].to_list()
+    assert run.scores.equals(reference.scores)
+    assert run.summary["examples"] == df.height and run.summary["source_type"] == (
+        "file" if kind == "path" else kind)
+    # issues: the flagged rows, least credible first, with their text
+    issues = run.issues
+    assert tuple(issues.columns) == ISSUE_COLUMNS
+    assert issues.height == int(run.scores["flagged"].sum()) > 0
+    assert issues["credibility"].is_sorted()
+    texts = dict(zip(df["id"], df["text"], strict=True))
+    assert all(texts[i] == t for i, t in zip(issues["id"], issues["text"], strict=True))
+    wrong = set(df.filter(pl.col("label") != pl.col("true_label"))["id"])
+    assert len(wrong & set(issues["id"])) >= 0.8 * len(wrong)
+
+    cleaned = run.apply()
+    expected_type = pl.DataFrame if kind == "path" else type(data)
+    assert type(cleaned) is expected_type
+    # every column but the label untouched; the label changed only where relabel suggested
+    for col in ("id", "text", "true_label"):
+        assert column(cleaned, col) == df[col].to_list()
+    new = column(cleaned, "label")
+    sugg = dict(zip(run.scores["id"], run.scores["suggested_label"], strict=True))
+    for i, old, lab in zip(df["id"], df["label"], new, strict=True):
+        assert lab == (sugg[i] if sugg[i] is not None else old)
+    true = df["true_label"].to_list()
+    before = np.mean([a == b for a, b in zip(df["label"], true, strict=True)])
+    after = np.mean([a == b for a, b in zip(new, true, strict=True)])
+    assert sum(s is not None for s in sugg.values()) > 0 and after > before
+    if kind == "pandas":
+        assert list(cleaned.columns) == list(data.columns)
+        assert cleaned.index.equals(data.index)
+    # nothing changes and nothing is dropped without suggestions
+    assert column(run.apply(suggestions=False), "label") == df["label"].to_list()
+
+
+def test_load_run_reopens_an_in_memory_run(noisy, tmp_path):
+    df, emb = noisy
+    out = tmp_path / "run"
+    first = relabel.denoise(df.to_pandas(), id="id", out=out, embeddings=emb,
+                            corrector="linear", progress=False)
+    again = relabel.load_run(out)
+    assert again.scores.equals(first.scores)
+    assert again.summary == first.summary
+    assert again.issues.equals(first.issues)
+    assert "flagged" in repr(again)
+    # the run kept its input, so apply rebuilds a pandas frame from it
+    cleaned = again.apply()
+    assert type(cleaned).__module__.startswith("pandas")
+    assert cleaned["label"].tolist() == first.apply()["label"].tolist()
+    # the same code the CLI runs: report and export
+    assert again.report().name == "report.html"
+    path = again.export(tmp_path / "clean.parquet")
+    assert pl.read_parquet(path)["label"].to_list() == cleaned["label"].tolist()
+    assert (tmp_path / "changes.csv").exists()
+    dropped = again.apply(drop_flagged=True)
+    flagged_kept = first.scores.filter(pl.col("flagged") & pl.col("suggested_label").is_null())
+    assert len(dropped) == df.height - flagged_kept.height
+
+
+def test_apply_with_reviews(noisy, tmp_path):
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "run", embeddings=emb,
+                          corrector="linear", progress=False)
+    first = run.issues.row(0, named=True)
+    other = next(c for c in run.classes if c != first["label"])
+    reviews = pl.DataFrame({"id": [first["id"]], "given_label": [first["label"]],
+                            "reviewed_label": [other], "status": ["changed"],
+                            "annotator": ["ann@example.com"],
+                            "time": pl.Series([None], dtype=pl.Datetime("us", "UTC"))})
+    human_only = run.apply(suggestions=False, reviews=reviews)
+    changed = human_only.filter(pl.col("label") != df["label"])
+    assert changed["id"].to_list() == [first["id"]] and changed["label"].to_list() == [other]
+    with pytest.raises(RelabelInputError, match="reviewed_label"):
+        run.apply(reviews=reviews.drop("reviewed_label"))
+    with pytest.raises(RelabelInputError, match="review pull"):
+        run.apply(reviews=True)  # no reviews.parquet in this run
+
+
+def test_cli_and_api_give_identical_scores(noisy, tmp_path):
+    from relabel.cli import app
+
+    df, emb = noisy
+    data = tmp_path / "data.csv"
+    df.write_csv(data)
+    np.save(tmp_path / "emb.npy", emb)
+    r = CliRunner().invoke(app, ["denoise", str(data), "--id-col", "id", "--embeddings",
+                                 str(tmp_path / "emb.npy"), "--corrector", "linear",
+                                 "--out", str(tmp_path / "cli"), "-q"])
+    assert r.exit_code == 0, r.output
+    api = relabel.denoise(data, id="id", embeddings=tmp_path / "emb.npy", corrector="linear",
+                          out=tmp_path / "api", progress=False)
+    cli_scores = pl.read_parquet(tmp_path / "cli" / "scores.parquet")
+    assert cli_scores.equals(api.scores)
+    arr = relabel.denoise(df, id="id", embeddings=emb, corrector="linear",
+                          out=tmp_path / "arr", progress=False)
+    assert arr.scores.equals(api.scores)
+
+
+def test_find_label_issues_with_pred_probs_and_embeddings(noisy):
+    df, emb = noisy
+    classes = sorted(set(df["true_label"]))
+    labels = np.searchsorted(classes, df["label"].to_numpy())
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(3), size=len(true)) * 0.1
+    probs[np.arange(len(true)), true] += 0.9
+    wrong = set(np.flatnonzero(labels != true).tolist())
+    for kwargs in ({"pred_probs": probs}, {"embeddings": emb},
+                   {"pred_probs": probs, "embeddings": emb}):
+        issues = relabel.find_label_issues(labels, **kwargs)
+        assert issues["credibility"].is_sorted()
+        found = set(issues["row"].to_list())
+        assert len(found & wrong) >= 0.8 * len(wrong), kwargs
+        assert len(found - wrong) <= 0.5 * len(wrong), kwargs
+        changed = issues.filter(pl.col("suggested_label").is_not_null())
+        if "pred_probs" in kwargs:  # a confident model: changes, almost all right
+            assert changed.height >= 0.5 * len(wrong)
+            right = (changed["suggested_label"].to_numpy() == true[changed["row"].to_numpy()])
+            assert right.mean() >= 0.9
+    full = relabel.find_label_issues(labels, pred_probs=probs, return_all=True)
+    assert full.height == len(labels) and full["row"].to_list() == list(range(len(labels)))
+    # class names in, class names out
+    names = relabel.find_label_issues(df["label"].to_list(), pred_probs=probs, classes=classes)
+    assert set(names["label"]) <= set(classes)
+    assert set(names["suggested_label"].drop_nulls()) <= set(classes)
+
+
+def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
+    df, _ = noisy
+    classes = sorted(set(df["true_label"]))
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(3), size=len(true)) * 0.3
+    probs[np.arange(len(true)), true] += 0.7
+    full = relabel.find_label_issues(true, pred_probs=probs, return_all=True)
+    assert full["suggested_label"].is_null().all()
+
+
+@pytest.mark.parametrize("case", ["no label column", "embeddings shape", "dataset dict",
+                                  "mixed records", "bad option value", "no out for a frame"])
+def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
+    df, emb = noisy
+    kwargs: dict = {"out": tmp_path / "run", "progress": False, "embeddings": emb}
+    data: object = df
+    message = ""
+    if case == "no label column":
+        data, message = df.drop("label"), "label"
+    elif case == "embeddings shape":
+        kwargs["embeddings"], message = emb[:10], "shape"
+    elif case == "dataset dict":
+        import datasets
+
+        data = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"]})})
+        message = "split"
+    elif case == "mixed records":
+        data, message = [{"text": "a", "label": 1}, {"text": "b", "label": [1, 2]}], "list of"
+    elif case == "bad option value":
+        kwargs["target_precision"], message = 1.5, "target-precision"
+    elif case == "no out for a frame":
+        kwargs.pop("out")
+        message = "out="
+    with pytest.raises(RelabelInputError, match=message) as err:
+        relabel.denoise(data, **kwargs)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "run" / "scores.parquet").exists()
+
+
+def test_unknown_option_is_a_type_error(noisy, tmp_path):
+    df, emb = noisy
+    with pytest.raises(TypeError, match="colour"):
+        relabel.denoise(df, out=tmp_path / "run", embeddings=emb, colour="red")
+
+
+def test_find_label_issues_bad_arrays():
+    labels = np.array([0, 1, 1, 0])
+    probs = np.full((4, 2), 0.5)
+    with pytest.raises(RelabelInputError, match="give pred_probs"):
+        relabel.find_label_issues(labels)
+    with pytest.raises(RelabelInputError, match="shape"):
+        relabel.find_label_issues(labels, pred_probs=probs[:3])
+    bad = probs.copy()
+    bad[2, 0] = np.nan
+    with pytest.raises(RelabelInputError, match="row 3"):
+        relabel.find_label_issues(labels, pred_probs=bad)
+    with pytest.raises(RelabelInputError, match="not one of the classes"):
+        relabel.find_label_issues(np.array(["a", "b", "c", "a"]), pred_probs=probs,
+                                  classes=["a", "b"])
+    with pytest.raises(RelabelInputError, match="columns"):
+        relabel.find_label_issues(labels, pred_probs=np.full((4, 3), 1 / 3), classes=[0, 1])
+
+
+def test_import_relabel_and_the_cli_load_no_heavy_module():
+    code = ("import sys, relabel, relabel.cli; relabel.DenoiseConfig; "
+            "heavy = [m for m in ('torch', 'sklearn', 'transformers', 'scipy', 'datasets', "
+            "'matplotlib') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "", out
