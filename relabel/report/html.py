@@ -1,8 +1,8 @@
 """``relabel report``: one self-contained HTML page about a denoise run.
 
 Figures are drawn with matplotlib (its Agg canvas, outside pyplot) and inlined as base64 PNG, so
-the file opens offline and can be mailed around. Sections: summary numbers; credibility histogram split by
-flagged / not flagged; flag rate per class; given x suggested confusion heat map; the most
+the file opens offline and can be mailed around. Sections: summary numbers; credibility
+histogram split by flagged / not flagged; flag rate per class; given x suggested confusion heat map; the most
 suspicious examples with their neighbours' labels; and, when a column with true labels is given
 (``truth_col``), a precision-recall curve of the ranking and the detection / correction metrics.
 """
