@@ -2,9 +2,10 @@
 
 Figures are drawn with matplotlib (its Agg canvas, outside pyplot) and inlined as base64 PNG, so
 the file opens offline and can be mailed around. Sections: summary numbers; credibility
-histogram split by flagged / not flagged; flag rate per class; given x suggested confusion heat map; the most
-suspicious examples with their neighbours' labels; and, when a column with true labels is given
-(``truth_col``), a precision-recall curve of the ranking and the detection / correction metrics.
+histogram split by flagged / not flagged; flag rate per class; given x suggested confusion heat
+map; the most suspicious examples with their neighbours' labels; and, when a column with true
+labels is given (``truth_col``), a precision-recall curve of the ranking and the detection /
+correction metrics.
 """
 
 from __future__ import annotations
