@@ -42,12 +42,16 @@ from relabel.metrics import detection_metrics
 
 GAMMAS = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)
 MAX_CLEAN_CHANGED = 0.003
-#: corrector paths (``--corrector auto`` is ``linear`` on a CPU)
-PATHS = ("linear", "head", "none")
+#: corrector paths (``--corrector auto`` is ``linear`` on a CPU); ``pred_probs`` is
+#: ``relabel.find_label_issues(labels, pred_probs=P)`` with out-of-fold probabilities alone (the
+#: linear corrector's, standing in for a user's model), which uses the linear gamma
+PATHS = ("linear", "head", "none", "pred_probs")
 
 
 def path_signals(s: dict, path: str) -> tuple[dict, dict]:
     """The posteriors and weights ``decide`` sees on a corrector path."""
+    if path == "pred_probs":
+        return {"cv": s["cv_linear"]}, {"cv": 1.0}
     post = {k: s[k] for k in ("knn", "kde")}
     if path == "none":
         return post, DEFAULT_WEIGHTS
@@ -57,6 +61,7 @@ def path_signals(s: dict, path: str) -> tuple[dict, dict]:
 
 def run_decide(s: dict, graph, path: str, gamma: float, target: float) -> dict:
     post, weights = path_signals(s, path)
+    graph = None if path == "pred_probs" else graph
     return decide(s["labels"], post, weights=weights, target_precision=target, graph=graph,
                   texts=list(s["texts"]), gamma=gamma)
 
@@ -156,6 +161,7 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--paths", default=",".join(PATHS), help="corrector paths to run")
     ap.add_argument("--losses", default="ce,supcon,soft,distant_peer,distant_peer_soft",
                     help="head losses to compare (signals from trust_signals.py --losses); "
                          "empty to skip")
@@ -165,7 +171,7 @@ def main() -> None:
     sig = {n: load_signals(n) for n in names}
     graphs = {n: build_knn_graph(sig[n]["embeddings"], k=50) for n in names}
     blocks = []
-    for path in PATHS:
+    for path in args.paths.split(","):
         table = {(n, g): outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
                  for n in names for g in GAMMAS}
         g_all = choose(table, names, target)

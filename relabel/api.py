@@ -330,6 +330,11 @@ def find_label_issues(
 ) -> pl.DataFrame:
     """Label issues from your own signals, under relabel's decision rule.
 
+    The rule is :func:`relabel.detect.decide.decide`: with ``pred_probs`` alone its exponent is
+    ``GAMMA["pred_probs"]`` (chosen by leave-one-dataset-out with relabel's linear out-of-fold
+    probabilities standing in for a user's model); with embeddings too, the signals are combined
+    as for relabel's linear corrector (``cv`` 0.7, kNN vote 0.3) with its exponent.
+
     Parameters
     ----------
     labels : array-like
@@ -413,7 +418,7 @@ def find_label_issues(
         weights = DEFAULT_WEIGHTS
     res = decide(codes, posteriors, weights=weights, target_precision=target_precision,
                  graph=graph, texts=list(texts) if texts is not None else None,
-                 corrector="linear")
+                 corrector="linear" if embeddings is not None else "pred_probs")
     names = np.empty(k, dtype=object)
     names[:] = cls
     label_series = pl.Series("label", given.tolist())

@@ -84,7 +84,10 @@ CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 #: exponent of the likelihood ratios in the noisy-channel posterior, by corrector (``none``: the
 #: kNN vote and KDE alone), see the module docstring. ``finetune`` was not measured (no GPU in the
 #: runs that chose these): it takes the head's value, both being trained on soft labels
-GAMMA = {"linear": 1.5, "head": 1.3, "finetune": 1.3, "none": 0.5}
+#: ``pred_probs``: ``relabel.find_label_issues`` given out-of-fold probabilities alone (no
+#: neighbour signals); chosen the same way with the linear corrector's probabilities standing in
+#: for a user's model (17 of 18 left-out folds chose 1.4, bench/RESULTS.md)
+GAMMA = {"linear": 1.5, "head": 1.3, "finetune": 1.3, "none": 0.5, "pred_probs": 1.4}
 #: smoothing count added to every cell of the confident joint
 ALPHA = 0.1
 #: below this skill (1 - CE / H) the signals are judged unable to separate the classes
