@@ -4,7 +4,7 @@ Two records:
 
 - :class:`InputSpec`: what to read from the data (columns, task, relation spans). ``read_task``
   (:mod:`relabel.data.task`), ``relabel check``, ``review`` and ``export`` take only this.
-- :class:`DenoiseConfig`: every option of ``denoise``, the input spec among them.
+- :class:`DenoiseConfig`: every option of ``denoise``; it extends the input spec.
   :func:`check_options` checks them before any work.
 
 This module imports nothing heavy (no numpy, polars, torch or scikit-learn), so ``relabel --help``
@@ -118,25 +118,13 @@ def split_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-@dataclass
-class DenoiseConfig:
-    """Every option of a ``denoise`` run; the CLI and :func:`relabel.denoise` declare their
-    defaults from these fields.
-
-    The input spec (:class:`InputSpec`) fields are listed first; :attr:`input_spec` returns them
-    as one record.
+@dataclass(frozen=True)
+class DenoiseConfig(InputSpec):
+    """Every option of a ``denoise`` run: the input spec (:class:`InputSpec`, inherited) and the
+    encoder, corrector and decision options. The CLI and :func:`relabel.denoise` declare their
+    defaults from these fields; :attr:`input_spec` returns the input part as its own record.
     """
 
-    text_col: str = DEFAULT_TEXT_COL
-    label_col: str = DEFAULT_LABEL_COL
-    id_col: str | None = None
-    #: text, relation (entity spans), or auto: relation when span columns are present
-    task: str = "auto"
-    span_cols: tuple[str, ...] = SPAN_COLS
-    type_cols: tuple[str, ...] = TYPE_COLS
-    #: None = entity for relations, mean for text (relabel/embed/encoder.py)
-    pooling: str | None = None
-    drop_invalid: bool = False
     model: str | None = None
     #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
     batch_size: int | None = None
@@ -167,8 +155,7 @@ class DenoiseConfig:
     @property
     def input_spec(self) -> InputSpec:
         """The columns and task, as one record."""
-        names = {f.name for f in fields(InputSpec)}
-        return InputSpec(**{k: getattr(self, k) for k in names})
+        return InputSpec(**{f.name: getattr(self, f.name) for f in fields(InputSpec)})
 
     @classmethod
     def option_names(cls) -> list[str]:
