@@ -133,10 +133,12 @@ class Run:
         ----------
         suggestions : bool
             Apply relabel's confident suggestions (where no reviewer decided).
-        reviews : True, str, Path or DataFrame, optional
-            Reviewers' decisions to apply first: ``True`` for the run's ``reviews.parquet``
-            (``relabel review pull`` / :meth:`pull_from_label_studio`), or a file or frame with
-            its columns.
+        reviews : None, bool, str, Path or DataFrame
+            Reviewers' decisions to apply first. None (default): the run's own
+            (``reviews.parquet``, from ``relabel review pull``, :meth:`pull_from_label_studio`
+            or ``denoise --reviews``) when it has any; ``True``: those, and an error when there
+            are none; ``False``: none; or a file or frame with the columns of
+            ``reviews.parquet``.
         drop_flagged : bool
             Remove flagged rows whose label was neither replaced nor confirmed by a reviewer.
 
@@ -151,7 +153,10 @@ class Run:
         from relabel.data.frames import like_input, to_polars
         from relabel.export import apply_plan, plan_labels
 
-        if reviews is None:
+        if reviews is None and self._files.reviews.is_file():
+            reviews = True
+        if reviews is None or reviews is False:
+            reviews = None
             apply = "suggestions" if suggestions else "none"
         else:
             apply = "reviewed+suggestions" if suggestions else "reviewed"
@@ -175,7 +180,7 @@ class Run:
             return datasets.Dataset(cleaned.to_arrow())
         return cleaned
 
-    def export(self, to: str | Path, *, apply: str = "suggestions",
+    def export(self, to: str | Path, *, apply: str = "auto",
                drop_flagged: bool = False) -> Path:
         """Write the cleaned dataset (format from the extension) and ``changes.csv`` beside
         it, as ``relabel export`` does; returns the path written."""
@@ -246,6 +251,7 @@ def denoise(
     id: str | None = None,
     out: str | Path | None = None,
     embeddings: Any = None,
+    reviews: Any = None,
     config: DenoiseConfig | None = None,
     encoder: Any = None,
     progress: bool = True,
@@ -265,6 +271,11 @@ def denoise(
     embeddings : array-like or str or Path, optional
         ``(N, D)`` precomputed embeddings, row i = input row i, or a ``.npy`` file of them,
         instead of encoding.
+    reviews : str, Path or DataFrame, optional
+        Reviewers' decisions to trust: a ``reviews.parquet`` (``relabel review pull``), an
+        earlier run directory, or a table with columns ``id, reviewed_label``. Reviewed
+        examples keep the reviewer's label, are never flagged again, count fully in the
+        neighbour votes and the corrector's training, and recalibrate the decisions on the rest.
     config : DenoiseConfig, optional
         Options as a record; keyword ``options`` override its fields.
     encoder : TextEncoder, optional
@@ -289,9 +300,11 @@ def denoise(
     short = {k: v for k, v in (("text", text), ("label", label), ("id", id)) if v is not None}
     if isinstance(embeddings, (str, Path)):
         options["embeddings"], embeddings = embeddings, None
+    if isinstance(reviews, (str, Path)):
+        options["reviews"], reviews = reviews, None
     cfg = make_config(config, **short, **options)
     result = run_pipeline(data, out_dir=out, config=cfg, encoder=encoder, embeddings=embeddings,
-                          progress=progress)
+                          reviews=reviews, progress=progress)
     keep = data if not isinstance(data, (str, Path)) else None
     return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep)
 

@@ -148,6 +148,9 @@ class DenoiseConfig(InputSpec):
     #: precomputed (N, D) embeddings (.npy, row i = input row i) instead of encoding
     embeddings: str | Path | None = None
     seed: int = DEFAULT_SEED
+    #: reviewers' decisions to trust (a reviews.parquet, a run directory, or a table with columns
+    #: id and reviewed_label): relabel/review/reviews.py
+    reviews: str | Path | None = None
     #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
     engine: str = DEFAULT_ENGINE
     scheduler: str | None = None

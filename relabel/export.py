@@ -6,6 +6,8 @@ with ``drop_flagged``. Outputs are written atomically; the input is never writte
 
 Which new labels are applied (``apply``):
 
+- ``auto`` (default): ``reviewed+suggestions`` when the run has reviewers' decisions
+  (``reviews.parquet``: ``review pull`` or ``denoise --reviews``), else ``suggestions``;
 - ``suggestions``: relabel's suggestion for every flagged example that has one;
 - ``reviewed``: the human decisions of ``reviews.parquet`` (``relabel review pull``) only;
 - ``reviewed+suggestions``: human decisions first, and relabel's suggestions where no human
@@ -28,7 +30,7 @@ from relabel.errors import RelabelInputError
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
 from relabel.rundir import RunFiles, load_run, run_classes
 
-APPLY_CHOICES = ("suggestions", "reviewed", "reviewed+suggestions", "none")
+APPLY_CHOICES = ("auto", "suggestions", "reviewed", "reviewed+suggestions", "none")
 CHANGES_FILE = "changes.csv"
 CHANGES_SCHEMA = {
     "id": pl.String, "row": pl.Int64, "action": pl.String, "old_label": pl.String,
@@ -86,6 +88,15 @@ def check_apply(apply: str) -> None:
     """Raise RelabelInputError for an unknown ``apply`` choice."""
     if apply not in APPLY_CHOICES:
         raise RelabelInputError(f"--apply must be one of {', '.join(APPLY_CHOICES)}, got '{apply}'")
+
+
+def resolve_apply(apply: str, run_dir: str | Path) -> str:
+    """``auto`` -> ``reviewed+suggestions`` when the run has reviewers' decisions
+    (``reviews.parquet``), else ``suggestions``."""
+    check_apply(apply)
+    if apply != "auto":
+        return apply
+    return "reviewed+suggestions" if RunFiles(run_dir).reviews.is_file() else "suggestions"
 
 
 def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "suggestions",
@@ -171,7 +182,7 @@ def export_dataset(
     run_dir: str | Path,
     to: str | Path,
     *,
-    apply: str = "suggestions",
+    apply: str = "auto",
     drop_flagged: bool = False,
 ) -> ExportResult:
     """Write the cleaned dataset and ``changes.csv`` beside it.
@@ -183,7 +194,7 @@ def export_dataset(
     to : str or Path
         Target file; its extension chooses the format (no extension: a Hugging Face dataset
         directory).
-    apply : {"suggestions", "reviewed", "reviewed+suggestions", "none"}
+    apply : {"auto", "suggestions", "reviewed", "reviewed+suggestions", "none"}
         Which new labels to apply (see the module docstring).
     drop_flagged : bool
         Remove flagged rows whose label was neither replaced nor confirmed by a reviewer.
@@ -198,7 +209,7 @@ def export_dataset(
         Unknown ``apply``, missing run or review files, an input that changed since ``denoise``,
         reviews that do not match the run, or a target that is the input itself.
     """
-    check_apply(apply)
+    apply = resolve_apply(apply, run_dir)
     run, scores = load_run(run_dir)
     to = Path(to)
     fmt = detect_format(to, for_writing=True)

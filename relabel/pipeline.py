@@ -207,18 +207,57 @@ class Scored:
     labels: np.ndarray
     corrector_name: str
     corrector: Any
+    #: ``(N,)`` reviewer's class per example, -1 where none (None without reviews)
+    reviewed: np.ndarray | None = None
+
+
+def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None:
+    """The reviewers' decisions matched to the examples: ``row, id, label, reviewed_label,
+    status, annotator, time`` (None without reviews).
+
+    Raises
+    ------
+    RelabelInputError
+        Reviewed ids that are not in the data.
+    """
+    if reviews is None:
+        return None
+    from relabel.review.reviews import read_review_source
+
+    decided = read_review_source(reviews)
+    assert task.examples is not None
+    joined = decided.join(task.examples.select("row", "id", "label"), on="id", how="left")
+    unknown = joined.filter(pl.col("row").is_null())
+    if unknown.height:
+        ids = ", ".join(unknown["id"].head(3).to_list())
+        raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
+                                f"{ids}); reviews must name examples by the same --id-col",
+                                path=name if not isinstance(reviews, (str, Path)) else reviews)
+    return joined.with_columns(
+        pl.when(pl.col("reviewed_label") == pl.col("label")).then(pl.lit("accepted"))
+        .otherwise(pl.lit("changed")).alias("status")).sort("row")
 
 
 def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,
-                progress: bool = False, engine: Any = None) -> Scored:
-    """Stage 3: signals, the cross-validated corrector and the decisions."""
+                progress: bool = False, engine: Any = None,
+                reviews: pl.DataFrame | None = None) -> Scored:
+    """Stage 3: signals, the cross-validated corrector and the decisions (``reviews`` from
+    :func:`review_stage`: trusted rows)."""
     from relabel.correct import make_corrector, resolve_corrector
     from relabel.detect.score import SCORERS, score_examples
     from relabel.embed.cache import text_hashes
 
     assert task.examples is not None
-    classes = sorted(task.examples["label"].unique().to_list())
+    given = task.examples["label"].unique().to_list()
+    extra = reviews["reviewed_label"].unique().to_list() if reviews is not None else []
+    classes = sorted(set(given) | set(extra))  # a reviewer may name a class nobody gave
     labels = np.searchsorted(classes, task.examples["label"].to_numpy()).astype(np.int64)
+    reviewed = None
+    if reviews is not None and reviews.height:
+        # input rows -> positions among the examples (they differ once drop_invalid skipped)
+        pos = np.searchsorted(task.examples["row"].to_numpy(), reviews["row"].to_numpy())
+        reviewed = np.full(len(labels), -1, dtype=np.int64)
+        reviewed[pos] = np.searchsorted(classes, reviews["reviewed_label"].to_numpy())
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
     corrector, corrector_input = None, None
     if corrector_name != "none":
@@ -245,17 +284,18 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                 corrector=corrector, corrector_input=corrector_input,
                                 folds=cfg.folds, oof_cache=files.oof_cache,
                                 inputs_key=inputs_key, seed=cfg.seed, progress=bar,
-                                fold_progress=fold_bar, engine=engine)
+                                fold_progress=fold_bar, engine=engine, reviewed=reviewed)
     finally:
         bar.close()
         fold_bar.close()
     return Scored(result=result, classes=classes, labels=labels, corrector_name=corrector_name,
-                  corrector=corrector)
+                  corrector=corrector, reviewed=reviewed)
 
 
 def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
-                 result: Any) -> pl.DataFrame:
-    """One row per example: ids, given label, credibility, per-signal scores, decisions."""
+                 result: Any, reviewed: np.ndarray | None = None) -> pl.DataFrame:
+    """One row per example: ids, given label, credibility, per-signal scores, decisions, and
+    the reviewer's label where a reviewer decided."""
     cls = np.asarray(classes, dtype=object)
     rows = np.arange(len(labels))
     columns: dict[str, Any] = {
@@ -275,6 +315,9 @@ def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
         "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
         "p_wrong": result.p_wrong.astype(np.float32),
         "reason": pl.Series(result.reason, dtype=pl.String),
+        "reviewed_label": pl.Series([cls[v] if v >= 0 else None for v in reviewed]
+                                    if reviewed is not None else [None] * len(labels),
+                                    dtype=pl.String),
     })
     return pl.DataFrame(columns)
 
@@ -330,15 +373,15 @@ def examples_frame(task: ReadTask) -> pl.DataFrame:
 
 
 def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
-                cfg: DenoiseConfig, files: RunFiles, *, engine: Any
-                ) -> tuple[pl.DataFrame, dict[str, Any]]:
+                cfg: DenoiseConfig, files: RunFiles, *, engine: Any,
+                reviews: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Stage 4: write scores, examples, soft labels, the run record and the summary; returns
     the scores and the summary (``seconds`` are added by :func:`denoise`)."""
     from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS
 
     assert task.examples is not None
     result, classes = scored.result, scored.classes
-    scores = scores_frame(task.examples, classes, scored.labels, result)
+    scores = scores_frame(task.examples, classes, scored.labels, result, scored.reviewed)
     write_table(scores, files.scores)
     write_table(scores, files.scores_csv)
     write_table(examples_frame(task), files.examples)
@@ -353,6 +396,11 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
     else:  # the run keeps an in-memory input, so it can be reopened and exported
         write_table(source.table, files.input)
         input_path, fingerprint = files.input.resolve(), file_fingerprint(files.input)
+    if reviews is not None and reviews.height:
+        # the decisions travel with the run: its ledger, its reviews.parquet, the export
+        from relabel.review.reviews import write_reviews
+
+        write_reviews(reviews.rename({"label": "given_label"}), files.root, source="denoise")
     corrector = scored.corrector
     summary = _summary(scores, classes)
     summary.update({
@@ -393,6 +441,7 @@ def denoise(
     config: DenoiseConfig | None = None,
     encoder: Any = None,
     embeddings: Any = None,
+    reviews: Any = None,
     progress: bool = False,
 ) -> DenoiseResult:
     """Score every example's label, flag suspicious ones and suggest corrections.
@@ -411,6 +460,8 @@ def denoise(
         Use this encoder instead of building one from ``config.model`` (tests, custom models).
     embeddings : array-like, optional
         ``(N, D)`` precomputed embeddings, row i = input row i (instead of encoding).
+    reviews : str, Path or DataFrame, optional
+        Reviewers' decisions to trust (default ``config.reviews``): see :func:`review_stage`.
     progress : bool
         Show progress bars on stderr.
 
@@ -447,6 +498,8 @@ def denoise(
             source = open_source(data)
             task = read_stage(source, cfg)
             # the vectors or the model are checked before the warnings and any work
+            decided = review_stage(task, reviews if reviews is not None else cfg.reviews,
+                                   source.name)
             emb = precomputed_stage(task, cfg, embeddings)
             if emb is None and encoder is None:
                 encoder = make_encoder(task, cfg)
@@ -456,9 +509,11 @@ def denoise(
             if emb is None:
                 emb = encode_stage(task, encoder, files, progress=progress, engine=engine)
         with timer.stage("score"):
-            scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine)
+            scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine,
+                                 reviews=decided)
         with timer.stage("write"):
-            scores, summary = write_stage(source, task, emb, scored, cfg, files, engine=engine)
+            scores, summary = write_stage(source, task, emb, scored, cfg, files, engine=engine,
+                                          reviews=decided)
     finally:
         engine.close()
     summary["seconds"] = timer.seconds

@@ -11,7 +11,9 @@
   ``soft_labels.npy``, ``oof_probs.npy``, ``report.html``;
 - ``cache/embeddings`` and ``cache/oof``: the resumable caches.
 
-``review pull`` adds ``reviews.parquet``, ``review push`` ``review_push.json``.
+``review pull`` appends to ``reviews_ledger.jsonl`` (every decision ever pulled, append-only) and
+derives ``reviews.parquet`` from it; ``review push`` writes ``review_push.json``, ``review status``
+appends to ``review_rounds.jsonl``.
 
 ``export`` re-reads the input (so every column passes through untouched) after
 :meth:`RunRecord.read_source` has checked that it did not change since ``denoise``.
@@ -49,6 +51,8 @@ class RunFiles:
     OOF = "oof_probs.npy"
     REPORT = "report.html"
     REVIEWS = "reviews.parquet"
+    LEDGER = "reviews_ledger.jsonl"
+    ROUNDS = "review_rounds.jsonl"
     PUSH = "review_push.json"
 
     def __post_init__(self) -> None:
@@ -97,6 +101,14 @@ class RunFiles:
     @property
     def reviews(self) -> Path:
         return self.root / self.REVIEWS
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / self.LEDGER
+
+    @property
+    def rounds(self) -> Path:
+        return self.root / self.ROUNDS
 
     @property
     def push(self) -> Path:

@@ -107,6 +107,7 @@ def push(
     credentials: Credentials | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int, int], Any] | None = None,
+    ids: list[str] | None = None,
 ) -> PushResult:
     """Push a run's examples to a Label Studio project for review.
 
@@ -126,6 +127,8 @@ def push(
         Tasks per import request.
     progress : callable, optional
         ``progress(n, total)`` after each batch: ``n`` more of ``total`` examples handled.
+    ids : list of str, optional
+        Push exactly these examples (``review next``) instead of ``only`` / ``limit``.
 
     Returns
     -------
@@ -142,7 +145,7 @@ def push(
     from relabel.data.io import write_json
     from relabel.review.reviews import review_items
 
-    items = review_items(run_dir, only=only, limit=limit)
+    items = review_items(run_dir, only=only, limit=limit, ids=ids)
     version = model_version(__version__, items.run_id)
     client = _connect(credentials)
     with client:
@@ -255,5 +258,76 @@ def pull(
                       changed=n.get("changed", 0), skipped=n.get("skipped", 0))
 
 
-__all__ = ["BATCH_SIZE", "Credentials", "LabelStudioError", "PullResult", "PushResult",
-           "pull", "push", "resolve_credentials"]
+@dataclass
+class NextResult:
+    """What ``review next`` did: the pull first (None when the project did not exist yet),
+    then the push of the chosen examples."""
+
+    pulled: PullResult | None
+    pushed: PushResult | None
+    chosen: int
+    remaining: int
+
+
+def _project_exists(project: str, credentials: Credentials | None) -> bool:
+    client = _connect(credentials)
+    with client:
+        return client.find_project(project) is not None
+
+
+def review_next(
+    run_dir: str | Path,
+    project: str,
+    *,
+    batch: int,
+    credentials: Credentials | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> NextResult:
+    """Push the next ``batch`` examples worth a human look (:func:`relabel.review.loop.next_batch`).
+
+    The project's decisions are pulled first, so an example reviewed since the last pull is
+    never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
+    and creates no task twice.
+
+    Raises
+    ------
+    RelabelInputError
+        ``batch`` below 1 or missing run files.
+    LabelStudioError
+        As :func:`push` and :func:`pull`.
+    """
+    from relabel.errors import RelabelInputError
+    from relabel.review.ledger import read_ledger
+    from relabel.review.loop import next_batch, reviewed_ids
+    from relabel.rundir import load_run
+
+    if batch < 1:
+        raise RelabelInputError(f"--batch must be at least 1, got {batch}")
+    _, scores = load_run(run_dir)
+    pulled = pull(run_dir, project, credentials=credentials) \
+        if _project_exists(project, credentials) else None
+    ledger = read_ledger(run_dir)
+    chosen = next_batch(scores, ledger, batch)
+    left = scores.height - len(reviewed_ids(ledger)) - chosen.height
+    if chosen.height == 0:
+        return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left))
+    pushed = push(run_dir, project, ids=chosen["id"].to_list(), credentials=credentials,
+                  progress=progress)
+    return NextResult(pulled=pulled, pushed=pushed, chosen=chosen.height,
+                      remaining=max(0, left))
+
+
+def review_status(run_dir: str | Path, project: str | None = None, *,
+                  credentials: Credentials | None = None) -> Any:
+    """Pull the project's decisions (when ``project`` is given), then
+    :func:`relabel.review.loop.review_status` of the run; the result is also appended to the
+    run's ``review_rounds.jsonl`` (the history the report plots)."""
+    from relabel.review.loop import record_status
+
+    if project is not None:
+        pull(run_dir, project, credentials=credentials)
+    return record_status(run_dir)
+
+
+__all__ = ["BATCH_SIZE", "Credentials", "LabelStudioError", "NextResult", "PullResult",
+           "PushResult", "pull", "push", "resolve_credentials", "review_next", "review_status"]

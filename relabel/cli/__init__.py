@@ -9,8 +9,10 @@ from relabel.cli import (  # noqa: F401  (registers the commands)
     export,
     noise,
     report,
+    review_next,
     review_pull,
     review_push,
+    review_status,
     train,
 )
 from relabel.cli._util import app

@@ -104,6 +104,11 @@ def denoise_command(
                        "two entity markers plus the mean) or mean (default: entity for "
                        "relations, mean for text).")] = DEFAULTS.pooling,
     embeddings: Embeddings = None,
+    reviews: Annotated[Path | None, typer.Option(help="Reviewers' decisions to trust: a "
+                       "reviews.parquet from `relabel review pull`, an earlier run directory, "
+                       "or a CSV/table with columns id, reviewed_label. Reviewed examples keep "
+                       "the reviewer's label and recalibrate the decisions on the rest.")
+                       ] = None,
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
                          CORRECTOR_CHOICES) + " (auto = finetune with a GPU, linear without).")
                          ] = DEFAULTS.corrector,
@@ -135,7 +140,7 @@ def denoise_command(
     from relabel.pipeline import default_out_dir
 
     run = denoise(data, out=out if out is not None else default_out_dir(data),
-                  progress=not quiet, embeddings=embeddings,
+                  progress=not quiet, embeddings=embeddings, reviews=reviews,
                   **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
                                   drop_invalid),
                   model=model, batch_size=batch_size, max_length=max_length,

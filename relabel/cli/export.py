@@ -16,10 +16,11 @@ def export_command(
     run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
     to: Annotated[Path, typer.Option("--to", help="Cleaned dataset to write; the extension "
                   "chooses the format (no extension: a Hugging Face dataset directory).")],
-    apply: Annotated[str, typer.Option(help="Which new labels to apply: 'suggestions' "
+    apply: Annotated[str, typer.Option(help="Which new labels to apply: 'auto' (reviewers' "
+                     "decisions when the run has any, then suggestions), 'suggestions' "
                      "(flagged labels with a confident suggestion), 'reviewed' (human decisions "
-                     "from `relabel review pull`), 'reviewed+suggestions' (human decisions, "
-                     "else suggestions) or 'none'.")] = "suggestions",
+                     "from `relabel review pull` or `denoise --reviews`), 'reviewed+suggestions' "
+                     "(human decisions, else suggestions) or 'none'.")] = "auto",
     drop_flagged: Annotated[bool, typer.Option("--drop-flagged", help="Remove flagged rows "
                             "whose label was not replaced.")] = False,
 ) -> None:
@@ -27,6 +28,6 @@ def export_command(
     from relabel.export import export_dataset
 
     res = export_dataset(run_dir, to, apply=apply, drop_flagged=drop_flagged)
-    human = f" ({res.human} by reviewers)" if apply.startswith("reviewed") else ""
+    human = f" ({res.human} by reviewers)" if res.human else ""
     typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled{human}, "
                f"{res.dropped} dropped) and {res.changes_path}")

@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from relabel.config import DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
+from relabel.detect.calibrate import Calibration, fit_calibration
 from relabel.detect.combine import (
     CHUNK_ROWS,
     PRIOR_FLOOR,
@@ -136,6 +137,9 @@ class Decisions:
     expected_wrong: float
     skill: float
     can_separate: bool
+    #: reviewer-decided rows (never flagged or changed) and the recalibration they gave
+    reviewed: int = 0
+    calibration: Calibration | None = None
 
     def summary(self, target_precision: float, signal: str) -> dict[str, Any]:
         """What ``summary.json`` records under ``decisions``; ``signal`` names what the skill
@@ -158,6 +162,9 @@ class Decisions:
             "skill_signal": signal,
             "can_separate": self.can_separate,
             "diagnosis": diagnosis,
+            "reviewed": self.reviewed,
+            "calibration": (self.calibration.summary() if self.calibration is not None
+                            else None),
         }
 
 
@@ -267,6 +274,7 @@ def decide_labels(
     credibility: np.ndarray | None = None,
     threshold: float | None = None,
     protected: np.ndarray | None = None,
+    reviewed: np.ndarray | None = None,
 ) -> Decisions:
     """Flags, automatic changes and abstentions under the noisy-channel posterior.
 
@@ -288,6 +296,11 @@ def decide_labels(
         A user's flag threshold instead of the estimated noise count.
     protected : np.ndarray, optional
         ``(N,)`` bool rows that are never changed automatically (outliers).
+    reviewed : np.ndarray, optional
+        ``(N,)`` int reviewer's class per row, -1 where nobody reviewed it. Reviewed rows are
+        never flagged or changed; they recalibrate the confidence of the others
+        (:mod:`relabel.detect.calibrate`), and the errors they confirmed are taken off the
+        number of flags.
     """
     n = len(labels)
     rows = np.arange(n)
@@ -306,7 +319,15 @@ def decide_labels(
     p_alt = r[rows, alt].astype(np.float64)
     counts = np.bincount(labels, minlength=likelihood.shape[1])
     can_separate = bool(skill >= MIN_SKILL)
-    change = (p_alt >= target_precision) & (counts[labels] > 1) & can_separate
+    rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
+    calibration = None
+    if rev.any():
+        # forecasts made without the rows' own labels (out-of-fold, leave-one-out) against what
+        # the reviewers chose
+        calibration = fit_calibration(p_alt[rev], reviewed[rev] == alt[rev], alt[rev],
+                                      likelihood.shape[1])
+        p_alt = np.where(rev, p_alt, calibration.apply(p_alt, alt))
+    change = (p_alt >= target_precision) & (counts[labels] > 1) & can_separate & ~rev
     if protected is not None:
         change &= ~protected
     if threshold is not None:
@@ -314,11 +335,17 @@ def decide_labels(
             raise ValueError("threshold needs credibility")
         flagged = credibility < threshold
     else:
-        n_flag = round(noise_rate * n)
+        # the estimated wrong labels, less those the reviewers already found
+        confirmed = int((rev & (np.asarray(reviewed) != labels)).sum()) if rev.any() else 0
+        n_flag = max(0, round(noise_rate * n) - confirmed)
         flagged = np.zeros(n, dtype=bool)
         if n_flag:
-            flagged[np.argsort(-p_wrong, kind="stable")[:n_flag]] = True
+            order = np.argsort(np.where(rev, -np.inf, -p_wrong), kind="stable")
+            flagged[order[: min(n_flag, int((~rev).sum()))]] = True
+    flagged &= ~rev
     flagged |= change
+    if rev.any():  # what the reviewers found: the given label was wrong or it was not
+        p_wrong = np.where(rev, (np.asarray(reviewed) != labels).astype(np.float64), p_wrong)
     suggested = np.where(change, alt, -1)
     return Decisions(
         flagged=flagged, suggested=suggested,
@@ -326,7 +353,8 @@ def decide_labels(
         p_wrong=p_wrong, joint=joint, noise_rate=noise_rate,
         expected_right=float(p_alt[change].sum()),
         expected_wrong=float((1.0 - p_alt[change]).sum()),
-        skill=float(skill), can_separate=can_separate)
+        skill=float(skill), can_separate=can_separate, reviewed=int(rev.sum()),
+        calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -385,6 +413,7 @@ def decide(
     texts: list[str] | None = None,
     gamma: float | None = None,
     corrector: str | None = None,
+    reviewed: np.ndarray | None = None,
 ) -> DecisionResult:
     """The decision step (METHOD.md §5): one posterior from the signals, then flags, changes
     and reasons.
@@ -418,6 +447,9 @@ def decide(
     corrector : str, optional
         What produced ``cv`` (``linear``, ``head``, ``finetune``; default ``linear`` when ``cv``
         is weighted, else ``none``); selects ``GAMMA``.
+    reviewed : np.ndarray, optional
+        ``(N,)`` int reviewer's class per row, -1 where nobody reviewed it (``labels`` stay the
+        original given labels): see :func:`decide_labels`.
 
     Returns
     -------
@@ -440,7 +472,11 @@ def decide(
     dec = decide_labels(labels, posterior, skill=skill, target_precision=target_precision,
                         gamma=gamma if gamma is not None else
                         GAMMA[(corrector or "linear") if held_out else "none"],
-                        credibility=credibility, threshold=threshold, protected=outlier)
+                        credibility=credibility, threshold=threshold, protected=outlier,
+                        reviewed=reviewed)
+    if reviewed is not None:  # a reviewer's decision settles a conflict or an outlier too
+        conflict &= np.asarray(reviewed) < 0
+        outlier &= np.asarray(reviewed) < 0
     flagged = dec.flagged | conflict | outlier
     alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
     rows = np.arange(len(labels))

@@ -7,7 +7,7 @@ corrector's optional fold cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +184,7 @@ def score_examples(
     progress: Any = None,
     fold_progress: Any = None,
     engine: Any = None,
+    reviewed: np.ndarray | None = None,
 ) -> ScoringResult:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
@@ -223,6 +224,12 @@ def score_examples(
         ``update(1)`` after each scoring step / each fold.
     engine : relabel.engine.DaskEngine, optional
         Train the corrector's folds on a Dask cluster (default: here).
+    reviewed : np.ndarray, optional
+        ``(N,)`` int class a reviewer gave each row, -1 where nobody did. Reviewed rows are
+        trusted: their reviewed label replaces the given one in the neighbour votes, the KDE
+        and the corrector's training (one-hot soft label, credibility 1, full weight); they are
+        never flagged or changed, and they recalibrate the decisions on the others
+        (:mod:`relabel.detect.calibrate`).
 
     Returns
     -------
@@ -230,8 +237,20 @@ def score_examples(
     """
     if weights is None:
         weights = dict(CORRECTOR_WEIGHTS if corrector is not None else DEFAULT_WEIGHTS)
+    given = labels
+    if reviewed is not None and (np.asarray(reviewed) >= 0).any():
+        trusted = np.asarray(reviewed) >= 0
+        labels = np.where(trusted, reviewed, labels).astype(np.int64)
+    else:
+        trusted, reviewed = None, None
     sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
                             prior_balance=prior_balance, seed=seed, progress=progress)
+    if trusted is not None:
+        soft = sig.soft_labels.copy()
+        soft[trusted] = np.eye(n_classes, dtype=soft.dtype)[labels[trusted]]
+        sig = replace(sig, soft_labels=soft,
+                      credibility=np.where(trusted, 1.0, sig.credibility).astype(
+                          sig.credibility.dtype))
     posteriors = dict(sig.posteriors)
     oof_info = None
     if corrector is not None:
@@ -245,9 +264,11 @@ def score_examples(
             n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
-    dec = decide(labels, posteriors, weights=weights, prior_balance=prior_balance,
+    # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
+    # saw their labels: the folds hold them out, the kNN vote and the KDE leave them out)
+    dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
-                 texts=texts, corrector=getattr(corrector, "name", None))
+                 texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed)
     if progress is not None:
         progress.update(1)
     return ScoringResult(**{f.name: getattr(dec, f.name) for f in fields(DecisionResult)},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -58,7 +59,7 @@ class ReviewItems:
 
 
 def review_items(run_dir: str | Path, *, only: str = "flagged",
-                 limit: int | None = None) -> ReviewItems:
+                 limit: int | None = None, ids: list[str] | None = None) -> ReviewItems:
     """The examples to send to reviewers, least credible first.
 
     Parameters
@@ -69,6 +70,8 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
         Flagged examples only, or every example.
     limit : int, optional
         At most this many (the least credible).
+    ids : list of str, optional
+        Exactly these examples, in this order (``review next``); ``only`` is then ignored.
 
     Raises
     ------
@@ -80,8 +83,12 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
     if limit is not None and limit < 1:
         raise RelabelInputError(f"--limit must be at least 1, got {limit}")
     run, scores = load_run(run_dir)
-    chosen = scores.filter(pl.col("flagged")) if only == "flagged" else scores
-    chosen = chosen.sort(["credibility", "row"])
+    if ids is not None:
+        order = pl.DataFrame({"id": [str(i) for i in ids]}).with_row_index("_order")
+        chosen = scores.join(order, on="id", how="inner").sort("_order").drop("_order")
+    else:
+        chosen = scores.filter(pl.col("flagged")) if only == "flagged" else scores
+        chosen = chosen.sort(["credibility", "row"])
     if limit is not None:
         chosen = chosen.head(limit)
     examples = load_examples(run_dir)
@@ -95,9 +102,70 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
                        run_id=run_id(run_dir), total=scores.height)
 
 
-def write_reviews(reviews: pl.DataFrame, run_dir: str | Path) -> Path:
-    """Write ``reviews.parquet`` into the run directory (atomically)."""
-    return write_table(reviews, RunFiles(run_dir).reviews)
+def write_reviews(reviews: pl.DataFrame, run_dir: str | Path, *, source: str = "pull"
+                  ) -> Path:
+    """Record ``reviews`` in the run's append-only ledger, then write ``reviews.parquet``: per
+    example its latest decision over everything the ledger holds (so a decision pulled once
+    stays, even when its task is gone from the project)."""
+    from relabel.review.ledger import append_decisions, latest_decisions, read_ledger
+
+    append_decisions(run_dir, reviews, source=source)
+    latest = latest_decisions(read_ledger(run_dir))
+    return write_table(latest.select(list(REVIEWS_COLUMNS)), RunFiles(run_dir).reviews)
+
+
+def read_review_source(source: Any) -> pl.DataFrame:
+    """Reviewers' decisions for ``denoise --reviews``: ``id, reviewed_label`` and, where known,
+    ``status, annotator, time``.
+
+    ``source`` is a ``reviews.parquet`` of ``relabel review pull``, a run directory (its
+    reviews), any table file with columns ``id`` and ``reviewed_label`` (e.g. a CSV), or a
+    frame. Skips (``status`` skipped) and empty reviewed labels are not decisions and are left
+    out; an id reviewed twice keeps its latest decision.
+
+    Raises
+    ------
+    RelabelInputError
+        Missing file, or no ``id`` / ``reviewed_label`` column.
+    """
+    from relabel.data.frames import source_type, to_polars
+    from relabel.data.io import read_table
+
+    name = "reviews"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        files = RunFiles(path)
+        if path.is_dir() and (files.reviews.is_file() or files.ledger.is_file()):
+            from relabel.review.ledger import latest_decisions, read_ledger
+
+            ledger = read_ledger(path)
+            frame = (latest_decisions(ledger) if ledger.height
+                     else pl.read_parquet(files.reviews))
+            name = str(path)
+        else:
+            frame, _ = read_table(path)
+            name = str(path)
+    elif isinstance(source, pl.DataFrame):
+        frame = source
+    else:
+        frame = to_polars(source, source_type(source))
+    missing = [c for c in ("id", "reviewed_label") if c not in frame.columns]
+    if missing:
+        raise RelabelInputError(f"reviews need columns id and reviewed_label (missing: "
+                                f"{', '.join(missing)})", path=name)
+    frame = frame.with_columns(pl.col("id").cast(pl.String),
+                               pl.col("reviewed_label").cast(pl.String))
+    for col, dtype in (("status", pl.String), ("annotator", pl.String),
+                       ("time", pl.Datetime("us", "UTC"))):
+        if col not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(col))
+    frame = frame.filter(pl.col("reviewed_label").is_not_null()
+                         & (pl.col("reviewed_label").str.strip_chars() != "")
+                         & (pl.col("status").is_null() | pl.col("status").is_in(list(DECISIONS))))
+    frame = (frame.with_row_index("_order").sort(["time", "_order"], nulls_last=False)
+             .group_by("id", maintain_order=True).last().sort("_order").drop("_order"))
+    return frame.select("id", "reviewed_label", "status", "annotator",
+                        pl.col("time").cast(pl.Datetime("us", "UTC"), strict=False))
 
 
 def read_reviews(run_dir: str | Path) -> pl.DataFrame:
@@ -163,4 +231,5 @@ def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[s
 
 
 __all__ = ["DECISIONS", "DECISIONS_SCHEMA", "ONLY_CHOICES", "REVIEWS_COLUMNS", "REVIEWS_FILE",
-           "ReviewItems", "human_decisions", "read_reviews", "review_items", "write_reviews"]
+           "ReviewItems", "human_decisions", "read_review_source", "read_reviews",
+           "review_items", "write_reviews"]

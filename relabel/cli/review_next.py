@@ -1,0 +1,33 @@
+"""``relabel review next DIR --project NAME --batch B``: push the next examples worth a look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relabel.cli._util import handle_errors, review_app
+
+
+@review_app.command("next")
+@handle_errors
+def review_next_command(
+    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    project: Annotated[str, typer.Option("--project", help="Label Studio project title "
+                       "(created when missing).")],
+    batch: Annotated[int, typer.Option(help="How many examples to push.")] = 100,
+) -> None:
+    """Pull the decisions so far, then push the next B unreviewed examples by expected gain:
+    likely errors relabel cannot fix on its own first, then the most uncertain."""
+    from connectors.label_studio import review_next
+
+    res = review_next(run_dir, project, batch=batch)
+    pulled = (f"pulled {res.pulled.tasks} reviewed tasks; " if res.pulled is not None else "")
+    if res.pushed is None:
+        typer.echo(f"{pulled}nothing left to review in {run_dir}")
+        return
+    typer.echo(f"{pulled}pushed the next {res.chosen} examples to '{project}' "
+               f"({res.pushed.project_url}): {res.pushed.created} new tasks, "
+               f"{res.pushed.updated} updated, {res.pushed.unchanged} unchanged; "
+               f"{res.remaining} unreviewed examples after these")

@@ -1,0 +1,177 @@
+"""Learning from reviewers without a server: ``denoise --reviews``, the recalibration, the
+ledger, ``next_batch`` and ``review_status``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import relabel
+from relabel.detect.calibrate import Calibration, fit_calibration
+from relabel.errors import RelabelInputError
+from relabel.review.ledger import append_decisions, latest_decisions, read_ledger
+from relabel.review.loop import next_batch, review_status
+from relabel.review.reviews import write_reviews
+from tests.conftest import make_text_dataset
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    df = make_text_dataset(n_per_class=200, flip=90, seed=5)
+    rng = np.random.default_rng(0)
+    classes = sorted(set(df["true_label"]))
+    centers = rng.normal(size=(len(classes), 16))
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    emb = (centers[true] + 0.45 * rng.normal(size=(len(true), 16))).astype(np.float32)
+    return df, emb
+
+
+def gold_reviews(df: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
+    gold = df.filter(pl.col("id").is_in(ids)).select("id", pl.col("true_label")
+                                                      .alias("reviewed_label"))
+    return gold
+
+
+def test_calibration_follows_the_reviewers_and_stays_near_identity_with_few():
+    p = np.full(200, 0.6)
+    cls = np.zeros(200, dtype=int)
+    agree = fit_calibration(p, np.ones(200, bool), cls, 3)
+    disagree = fit_calibration(p, np.zeros(200, bool), cls, 3)
+    assert agree.apply(np.array([0.6]), np.array([0]))[0] > 0.8
+    assert disagree.apply(np.array([0.6]), np.array([0]))[0] < 0.3
+    few = fit_calibration(p[:3], np.ones(3, bool), cls[:3], 3)
+    assert abs(few.apply(np.array([0.6]), np.array([0]))[0] - 0.6) < 0.15
+    ident = Calibration.identity(3)
+    np.testing.assert_allclose(ident.apply(np.array([0.3, 0.9]), np.array([0, 1])), [0.3, 0.9])
+    # a class the reviewers keep overriding gets more careful than the others
+    mixed = fit_calibration(np.full(400, 0.7), np.r_[np.ones(200, bool), np.zeros(200, bool)],
+                            np.r_[np.zeros(200, int), np.ones(200, int)], 3)
+    out = mixed.apply(np.array([0.7, 0.7]), np.array([0, 1]))
+    assert out[0] > out[1]
+
+
+def test_denoise_with_reviews_trusts_them(noisy, tmp_path):
+    df, emb = noisy
+    first = relabel.denoise(df, id="id", out=tmp_path / "r1", embeddings=emb,
+                            corrector="linear", progress=False)
+    ids = first.issues["id"].head(60).to_list()
+    reviews = gold_reviews(df, ids)
+    csv = tmp_path / "reviews.csv"
+    reviews.write_csv(csv)
+    second = relabel.denoise(df, id="id", out=tmp_path / "r2", embeddings=emb,
+                             corrector="linear", reviews=csv, progress=False)
+    sc = second.scores
+    rev = sc.filter(pl.col("id").is_in(ids))
+    # the reviewer's label, never flagged, no suggestion
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    assert all(truth[i] == r for i, r in zip(rev["id"], rev["reviewed_label"], strict=True))
+    assert not rev["flagged"].any() and rev["suggested_label"].is_null().all()
+    assert sc.filter(~pl.col("id").is_in(ids))["reviewed_label"].is_null().all()
+    dec = second.summary["decisions"]
+    assert dec["reviewed"] == 60 and dec["calibration"]["reviewed_pairs"] == 60
+    # the reviewers found errors: fewer flags than the first round
+    assert sc["flagged"].sum() < first.scores["flagged"].sum()
+    # the decisions travel with the run: ledger, reviews.parquet, and applied by default
+    assert read_ledger(tmp_path / "r2").height == 60
+    cleaned = second.apply()
+    got = dict(zip(cleaned["id"], cleaned["label"], strict=True))
+    assert all(got[i] == truth[i] for i in ids)
+    before = (df["label"] == df["true_label"]).mean()
+    after = (cleaned["label"] == cleaned["true_label"]).mean()
+    assert after > before
+    # the CLI takes the same file and an earlier run directory
+    from relabel.cli import app
+
+    np.save(tmp_path / "emb.npy", emb)
+    df.write_csv(tmp_path / "data.csv")
+    for source in (csv, tmp_path / "r2"):
+        r = CliRunner().invoke(app, ["denoise", str(tmp_path / "data.csv"), "--id-col", "id",
+                                     "--embeddings", str(tmp_path / "emb.npy"), "--corrector",
+                                     "linear", "--reviews", str(source), "--out",
+                                     str(tmp_path / "cli"), "-q"])
+        assert r.exit_code == 0, r.output
+        cli = pl.read_parquet(tmp_path / "cli" / "scores.parquet")
+        assert cli.filter(pl.col("reviewed_label").is_not_null()).height == 60
+
+
+def test_reviews_of_unknown_ids_are_refused(noisy, tmp_path):
+    df, emb = noisy
+    bad = pl.DataFrame({"id": ["nope"], "reviewed_label": ["card"]})
+    with pytest.raises(RelabelInputError, match="not in the data"):
+        relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, reviews=bad,
+                        progress=False)
+    with pytest.raises(RelabelInputError, match="reviewed_label"):
+        relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb,
+                        reviews=pl.DataFrame({"id": ["ex-1"]}), progress=False)
+
+
+def test_ledger_is_append_only_and_keeps_decisions(tmp_path):
+    t0 = pl.Series([None], dtype=pl.Datetime("us", "UTC"))
+    rows = pl.DataFrame({"id": ["a", "b"], "given_label": ["x", "y"],
+                         "reviewed_label": ["y", "y"], "status": ["changed", "accepted"],
+                         "annotator": ["u@x", "u@x"],
+                         "time": pl.Series(["2026-01-01T10:00:00", "2026-01-01T10:01:00"])
+                         .str.to_datetime(time_zone="UTC")})
+    assert append_decisions(tmp_path, rows, source="pull") == 2
+    assert append_decisions(tmp_path, rows, source="pull") == 0  # the same decisions
+    # task "a" deleted in the tool: a later pull only sees "b"; "a" is kept
+    write_reviews(rows.filter(pl.col("id") == "b"), tmp_path)
+    reviews = pl.read_parquet(tmp_path / "reviews.parquet")
+    assert sorted(reviews["id"]) == ["a", "b"]
+    # a newer decision on "a" wins; a skip does not override a decision
+    later = pl.DataFrame({"id": ["a", "a"], "given_label": ["x", "x"],
+                          "reviewed_label": ["z", None], "status": ["changed", "skipped"],
+                          "annotator": ["v@x", "v@x"],
+                          "time": pl.Series(["2026-01-02T10:00:00", "2026-01-03T10:00:00"])
+                          .str.to_datetime(time_zone="UTC")})
+    write_reviews(later, tmp_path)
+    latest = latest_decisions(read_ledger(tmp_path))
+    assert dict(zip(latest["id"], latest["reviewed_label"], strict=True)) == {"a": "z",
+                                                                              "b": "y"}
+    # a line cut short by a crash is skipped and the next append starts a fresh line
+    with open(tmp_path / "reviews_ledger.jsonl", "a") as f:
+        f.write('{"id": "c", "revi')
+    assert read_ledger(tmp_path).height == 4
+    extra = rows.head(1).with_columns(pl.lit("d").alias("id"), t0.alias("time"))
+    assert append_decisions(tmp_path, extra, source="pull") == 1
+    ledger = read_ledger(tmp_path)
+    assert ledger.height == 5 and "d" in ledger["id"].to_list()
+    lines = (tmp_path / "reviews_ledger.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["id"] == "d"
+
+
+def test_next_batch_and_status(noisy, tmp_path):
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
+                          progress=False)
+    empty = read_ledger(tmp_path / "r")
+    batch = next_batch(run.scores, empty, 50)
+    assert batch.height == 50 and batch["gain"].is_sorted(descending=True)
+    # likely errors that relabel left for a human come first
+    top = batch.head(10)
+    assert top["suggested_label"].is_null().all()
+    wrong = set(df.filter(pl.col("label") != pl.col("true_label"))["id"])
+    assert len(set(batch["id"]) & wrong) >= 25
+    reviews = gold_reviews(df, batch["id"].to_list()).join(
+        df.select("id", pl.col("label").alias("given_label")), on="id").with_columns(
+        pl.when(pl.col("reviewed_label") == pl.col("given_label")).then(pl.lit("accepted"))
+        .otherwise(pl.lit("changed")).alias("status"), pl.lit("sim").alias("annotator"),
+        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time"))
+    write_reviews(reviews, tmp_path / "r")
+    ledger = read_ledger(tmp_path / "r")
+    again = next_batch(run.scores, ledger, 50)
+    assert not set(again["id"]) & set(batch["id"])  # never pushed again
+    before = review_status(run.scores, empty)
+    after = review_status(run.scores, ledger)
+    assert after.reviewed == 50 and before.reviewed == 0
+    assert after.confirmed_errors == len(set(batch["id"]) & wrong)
+    assert after.estimated_accuracy > before.estimated_accuracy
+    assert after.accuracy_low <= after.estimated_accuracy <= after.accuracy_high
+    # the estimate is in the right place: within a few points of the truth
+    applied = run.apply(reviews=False)
+    truth = (applied["label"] == applied["true_label"]).mean()
+    assert abs(before.estimated_accuracy - truth) < 0.06
