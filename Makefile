@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 LSVENV ?= .lsvenv
 LABEL_STUDIO_SPEC ?= label-studio==1.23.2
 
-.PHONY: venv lsvenv demo test test-fast lint bench bench-review clean
+.PHONY: venv lsvenv demo review-demo test test-fast lint bench bench-review clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lsvenv: $(LSVENV)/.installed
 demo: venv
 	$(VENV)/bin/relabel denoise examples/banking77_noisy.csv --id-col id --out relabel-out/demo
 	$(VENV)/bin/relabel export relabel-out/demo --to relabel-out/demo/cleaned.csv
+
+# the review step in one command: a local Label Studio on 127.0.0.1 with the demo run pushed;
+# prints the URL and the login; Ctrl-C stops the server
+review-demo: demo lsvenv
+	RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) -m connectors.label_studio.demo relabel-out/demo
 
 lint: venv
 	$(VENV)/bin/ruff check relabel connectors tests bench examples

@@ -474,3 +474,68 @@ def test_server_down_before_push_is_one_line_and_a_rerun_converges(tmp_path, rev
         assert len({t["data"]["relabel_id"] for t in _tasks(server, res.project_id)}) == 200
     finally:
         server.stop()
+
+
+def test_rounds_next_status_and_a_deleted_task_loses_no_decision(label_studio, tmp_path):
+    """Two rounds against the real server: ``review next`` pushes by expected gain, reviewers
+    annotate through the API, a reviewed task is deleted after the pull, ``denoise --reviews``
+    starts round two, and no reviewed example is pushed again or loses its decision."""
+    from label_studio_sdk import LabelStudio
+
+    from connectors.label_studio import review_next, review_status
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
+    from relabel.review.ledger import read_ledger
+
+    data, run, df = make_review_run(tmp_path)
+    creds = label_studio.credentials
+    first = review_next(run, "rounds", batch=40, credentials=creds)
+    assert first.pulled is None and first.chosen == 40 and first.pushed.created == 40
+    tasks = _full_tasks(label_studio, first.pushed.project_id)
+    assert len(tasks) == 40
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    annotated = sorted(tasks, key=lambda t: t["id"])[:30]
+    for t in annotated:
+        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+    reviewed = {t["data"]["relabel_id"] for t in annotated}
+    # idempotent: without a new pull of decisions it would choose them again; it pulls first
+    second = review_next(run, "rounds", batch=40, credentials=creds)
+    assert second.pulled is not None and second.pulled.tasks == 30
+    pushed_ids = {t["data"]["relabel_id"] for t in _full_tasks(label_studio,
+                                                               first.pushed.project_id)}
+    assert len(pushed_ids) == 40 + 30  # 10 still open from round one, 30 new; none twice
+    # a reviewed task is deleted in the tool after its decision was pulled: kept
+    with LabelStudioClient(creds) as c:
+        c.delete_tasks(first.pushed.project_id, [t["id"] for t in annotated[:5]])
+    pull(run, "rounds", credentials=creds)
+    reviews = pl.read_parquet(run / "reviews.parquet")
+    assert set(reviews["id"]) == reviewed
+    assert dict(zip(reviews["id"], reviews["reviewed_label"], strict=True)) == {
+        i: truth[i] for i in reviewed}
+    # round two in a new run directory that takes the first one's decisions
+    run2 = tmp_path / "run2"
+    denoise(data, out_dir=run2, config=DenoiseConfig(id_col="id", corrector="linear",
+                                                     target_precision=0.7),
+            encoder=FakeEncoder(), reviews=run)
+    scores2 = pl.read_parquet(run2 / "scores.parquet")
+    trusted = scores2.filter(pl.col("reviewed_label").is_not_null())
+    assert set(trusted["id"]) == reviewed and not trusted["flagged"].any()
+    assert read_ledger(run2).height == 30
+    third = review_next(run2, "rounds", batch=20, credentials=creds)
+    chosen = set(next_ids(run2, third))
+    assert not chosen & reviewed
+    status = review_status(run2, "rounds", credentials=creds)
+    assert status.reviewed == 30
+    assert status.confirmed_errors == sum(truth[i] != g for i, g in zip(
+        df["id"], df["label"], strict=True) if i in reviewed)
+    assert (run2 / "review_rounds.jsonl").exists()
+
+
+def next_ids(run_dir, result) -> list[str]:
+    """The ids ``review next`` pushed last (from ``review_push.json`` and the scores)."""
+    import json
+
+    push_info = json.loads((run_dir / "review_push.json").read_text())
+    assert push_info["selected"] == result.chosen
+    return push_info["ids"]

@@ -216,6 +216,7 @@ def push(
                         updated=len(replace) + len(patch), unchanged=unchanged,
                         project_created=created_project)
     write_json({**asdict(result), "project": project, "only": only, "limit": limit,
+                "ids": [str(r["id"]) for r in rows] if ids is not None else None,
                 "pushed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
                Path(run_dir) / PUSH_FILE)
     return result

@@ -1,0 +1,231 @@
+"""Learning from reviewers (issue 16): label accuracy against the number of reviews.
+
+A simulated reviewer answers with the gold label (and, with ``--reviewer-error 0.1``, a random
+wrong label 10% of the time). Five rounds of ``--batch`` reviews (200 for banking77) on the same
+embeddings (bench/.cache/signals, from ``bench/trust_signals.py``), comparing at equal numbers of
+reviews:
+
+- ``loop``: relabel's full loop. Each round re-runs the scoring with every decision so far
+  (``score_examples(..., reviewed=...)``: trusted labels, recalibrated decisions), then
+  ``relabel.review.loop.next_batch`` picks the next batch. Accuracy = reviewers' labels, then
+  that round's automatic changes, then the given labels.
+- ``no_feedback``: one relabel run; review down its ``next_batch`` order. Accuracy = reviewers'
+  labels, then that run's automatic changes.
+- ``cleanlab``: review in cleanlab's order (``get_label_quality_scores`` on 5-fold logistic
+  regression, lowest first). Accuracy = reviewers' labels on the given labels (cleanlab's own
+  fixes are not applied: on these sets they lower accuracy, bench/RESULTS.md).
+- ``random``: review in a random order, same accounting as cleanlab.
+
+Usage::
+
+    python bench/bench_review_loop.py --markdown FILE [--reviewer-error 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_denoise import append_markdown  # noqa: E402
+from bench.trust_signals import load_signals  # noqa: E402
+from relabel.correct.linear import LinearCorrector  # noqa: E402
+from relabel.data.noise import inject_noise  # noqa: E402
+from relabel.detect.score import score_examples  # noqa: E402
+from relabel.pipeline import scores_frame  # noqa: E402
+from relabel.review.loop import next_batch  # noqa: E402
+
+SETS = ("trec", "banking77", "banking77-nc", "hausa", "yoruba", "semeval", "youtube", "sms")
+ROUNDS = 5
+
+
+def load(name: str) -> dict:
+    """Signals of a development set; ``banking77-nc`` is clean banking77 with 20% of the labels
+    moved to each example's nearest other class (by class-mean embedding), seed 0."""
+    if name != "banking77-nc":
+        return load_signals(name)
+    s = dict(load_signals("banking77-clean"))
+    k = int(s["true"].max()) + 1
+    s["labels"] = inject_noise(s["true"], k, rate=0.2, kind="nearest-class", seed=0,
+                               embeddings=s["embeddings"])
+    return s
+
+
+def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
+    k = int(max(labels.max(), s["true"].max()) + 1)
+    res = score_examples(s["embeddings"], labels, k, corrector=LinearCorrector(n_classes=k),
+                         texts=list(s["texts"]), reviewed=reviewed)
+    ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
+                       "label": [str(c) for c in labels]})
+    classes = [str(c) for c in range(k)]
+    # scores_frame wants string classes sorted as the codes are: index them by code
+    frame = scores_frame(ex, classes, labels, res, reviewed)
+    return res, frame
+
+
+def applied(labels: np.ndarray, res, reviewed: np.ndarray | None) -> np.ndarray:
+    new = np.where(res.suggested >= 0, res.suggested, labels)
+    if reviewed is not None:
+        new = np.where(reviewed >= 0, reviewed, new)
+    return new
+
+
+def ledger_of(reviewed: np.ndarray) -> pl.DataFrame:
+    ids = [str(i) for i in np.flatnonzero(reviewed >= 0)]
+    return pl.DataFrame({"id": ids, "status": ["changed"] * len(ids)},
+                        schema={"id": pl.String, "status": pl.String})
+
+
+def reviewer(true: np.ndarray, k: int, error: float, seed: int) -> np.ndarray:
+    """What the simulated reviewer answers for every row (drawn once, so every strategy asks
+    the same reviewer)."""
+    rng = np.random.default_rng(seed)
+    answer = true.copy()
+    wrong = rng.random(len(true)) < error
+    shift = rng.integers(1, k, size=len(true))
+    answer[wrong] = (true[wrong] + shift[wrong]) % k
+    return answer
+
+
+def cleanlab_order(s: dict, labels: np.ndarray) -> np.ndarray:
+    from cleanlab.rank import get_label_quality_scores
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    probs = cross_val_predict(LogisticRegression(max_iter=1000), s["embeddings"], labels, cv=5,
+                              method="predict_proba")
+    return np.argsort(get_label_quality_scores(labels, probs), kind="stable")
+
+
+def simulate(name: str, batch: int, error: float, seed: int = 0) -> dict:
+    s = load(name)
+    labels, true = s["labels"].astype(np.int64), s["true"].astype(np.int64)
+    keep = true >= 0
+    k = int(max(labels.max(), true.max()) + 1)
+    answer = reviewer(true, k, error, seed)
+    n = len(labels)
+    acc = {m: [] for m in ("loop", "no_feedback", "cleanlab", "random")}
+    t0 = time.perf_counter()
+    # the loop (its round 0 is also the run without feedback)
+    reviewed = np.full(n, -1, dtype=np.int64)
+    res0, frame0 = run_scoring(s, labels, None)
+    res, frame = res0, frame0
+    for r in range(ROUNDS + 1):
+        acc["loop"].append(float((applied(labels, res, reviewed) == true)[keep].mean()))
+        if r == ROUNDS:
+            break
+        chosen = next_batch(frame, ledger_of(reviewed), batch)["row"].to_numpy()
+        reviewed[chosen] = answer[chosen]
+        res, frame = run_scoring(s, labels, reviewed)
+    calibration = res.decisions.calibration
+    # relabel's order without feedback
+    order = next_batch(frame0, ledger_of(np.full(n, -1)), ROUNDS * batch)["row"].to_numpy()
+    for r in range(ROUNDS + 1):
+        rev = np.full(n, -1, dtype=np.int64)
+        rev[order[: r * batch]] = answer[order[: r * batch]]
+        acc["no_feedback"].append(float((applied(labels, res0, rev) == true)[keep].mean()))
+    # cleanlab's and a random order, reviewers' labels on the given ones
+    for method, ordering in (("cleanlab", cleanlab_order(s, labels)),
+                             ("random", np.random.default_rng(seed).permutation(n))):
+        for r in range(ROUNDS + 1):
+            new = labels.copy()
+            idx = ordering[: r * batch]
+            new[idx] = answer[idx]
+            acc[method].append(float((new == true)[keep].mean()))
+    return {"set": name, "rows": n, "noise": float((labels != true)[keep].mean()),
+            "batch": batch, "reviewer_error": error, "accuracy": acc,
+            "final_calibration": calibration.summary() if calibration is not None else None,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def verdict(r: dict) -> str:
+    a = r["accuracy"]
+    loop, nf, cl = a["loop"][-1], a["no_feedback"][-1], a["cleanlab"][-1]
+    monotone = all(b >= x - 1e-9 for x, b in zip(a["loop"], a["loop"][1:], strict=False))
+    if nf < 0.98:
+        ok = loop - nf >= 0.02 and loop - cl >= 0.04
+    else:
+        ok = loop >= nf - 1e-9
+    return ("met" if ok and monotone else "not met") + ("" if monotone else " (fell)")
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| set | rows | noise % | reviews | loop | no feedback | cleanlab order | random "
+             "| loop − no feedback | loop − cleanlab | target |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        a = r["accuracy"]
+        reviews = ROUNDS * r["batch"]
+        lines.append(
+            f"| {r['set']} | {r['rows']} | {100 * r['noise']:.1f} | {reviews} | "
+            f"{100 * a['loop'][-1]:.1f} | {100 * a['no_feedback'][-1]:.1f} | "
+            f"{100 * a['cleanlab'][-1]:.1f} | {100 * a['random'][-1]:.1f} | "
+            f"{100 * (a['loop'][-1] - a['no_feedback'][-1]):+.1f} | "
+            f"{100 * (a['loop'][-1] - a['cleanlab'][-1]):+.1f} | {verdict(r)} |")
+    lines += ["", "Accuracy (%) after 0, 1, ..., 5 rounds:", ""]
+    for r in results:
+        a = r["accuracy"]
+        lines.append(f"- {r['set']}: loop " + " → ".join(f"{100 * x:.1f}" for x in a["loop"])
+                     + "; no feedback " + " → ".join(f"{100 * x:.1f}" for x in a["no_feedback"])
+                     + "; cleanlab " + " → ".join(f"{100 * x:.1f}" for x in a["cleanlab"]))
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    cols = 4
+    rows = -(-len(results) // cols)
+    fig = Figure(figsize=(4 * cols, 3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, r in zip(axes, results, strict=False):
+        x = [i * r["batch"] for i in range(ROUNDS + 1)]
+        for m, style in (("loop", "-o"), ("no_feedback", "-s"), ("cleanlab", "--"),
+                         ("random", ":")):
+            ax.plot(x, [100 * v for v in r["accuracy"][m]], style, label=m, markersize=3)
+        ax.set_title(f"{r['set']} (reviewer error {r['reviewer_error']:g})", fontsize=9)
+        ax.set_xlabel("reviews")
+        ax.set_ylabel("label accuracy %")
+    axes[0].legend(fontsize=7)
+    for ax in axes[len(results):]:
+        ax.set_visible(False)
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--reviewer-error", type=float, default=0.0)
+    ap.add_argument("--markdown", default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None)
+    args = ap.parse_args()
+    results = []
+    for name in args.sets.split(","):
+        batch = 200 if name.startswith("banking77") else args.batch
+        r = simulate(name, batch, args.reviewer_error)
+        print(json.dumps({k: v for k, v in r.items() if k != "accuracy"}), flush=True)
+        print("  " + json.dumps(r["accuracy"]), flush=True)
+        results.append(r)
+    text = (f"### Simulated review, reviewer error {args.reviewer_error:g} "
+            f"(`python bench/bench_review_loop.py --reviewer-error {args.reviewer_error:g}`)"
+            "\n\n" + table(results))
+    print(text)
+    if args.markdown:
+        append_markdown(args.markdown, text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    if args.plot:
+        plot(results, Path(args.plot))
+
+
+if __name__ == "__main__":
+    main()
