@@ -401,6 +401,13 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         from relabel.review.reviews import write_reviews
 
         write_reviews(reviews.rename({"label": "given_label"}), files.root, source="denoise")
+        source_dir = Path(cfg.reviews) if isinstance(cfg.reviews, (str, Path)) else None
+        if source_dir is not None and RunFiles(source_dir).rounds.is_file() \
+                and source_dir.resolve() != files.root.resolve():
+            # the review history continues in the new round's directory (the report plots it)
+            from relabel.data.io import write_text
+
+            write_text(RunFiles(source_dir).rounds.read_text(encoding="utf-8"), files.rounds)
     corrector = scored.corrector
     summary = _summary(scores, classes)
     summary.update({

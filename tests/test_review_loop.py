@@ -175,3 +175,28 @@ def test_next_batch_and_status(noisy, tmp_path):
     applied = run.apply(reviews=False)
     truth = (applied["label"] == applied["true_label"]).mean()
     assert abs(before.estimated_accuracy - truth) < 0.06
+
+
+def test_status_history_and_report_section(noisy, tmp_path):
+    from relabel.review.loop import read_rounds, record_status
+
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
+                          progress=False)
+    assert "Human review" not in run.report().read_text()
+    record_status(tmp_path / "r")
+    ids = run.issues["id"].head(40).to_list()
+    write_reviews(gold_reviews(df, ids).with_columns(
+        pl.lit("changed").alias("status"), pl.lit("sim").alias("annotator"),
+        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time"),
+        pl.lit(None, dtype=pl.String).alias("given_label")), tmp_path / "r")
+    record_status(tmp_path / "r")
+    rounds = read_rounds(tmp_path / "r")
+    assert [r["reviewed"] for r in rounds] == [0, 40]
+    assert rounds[1]["estimated_accuracy"] > rounds[0]["estimated_accuracy"]
+    html = run.report().read_text()
+    assert "Human review" in html and "estimated label accuracy across review rounds" in html
+    # the next round's directory carries the history on
+    relabel.denoise(df, id="id", out=tmp_path / "r2", embeddings=emb, corrector="linear",
+                    reviews=tmp_path / "r", progress=False)
+    assert len(read_rounds(tmp_path / "r2")) == 2

@@ -30,7 +30,9 @@ import numpy as np
 
 #: prior standard deviation of every recalibration parameter (logit scale)
 PRIOR_SD = 0.5
-_EPS = 1e-6
+#: forecasts are clipped to [sigmoid(-LOGIT_CLIP), sigmoid(LOGIT_CLIP)] (0.03% .. 99.97%) before
+#: the logit: a forecast of exactly 0 or 1 carries no more information than that
+LOGIT_CLIP = 8.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Calibration:
         if self.pairs == 0:
             return np.asarray(p, dtype=np.float64)
         z = self.a * _logit(p) + self.b + self.offsets[classes]
-        return 1.0 / (1.0 + np.exp(-z))
+        return _sigmoid(z)
 
     def summary(self) -> dict[str, float | int]:
         return {"reviewed_pairs": self.pairs, "slope": round(self.a, 3),
@@ -77,12 +79,18 @@ class Calibration:
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
-    return np.log(p) - np.log1p(-p)
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        z = np.log(p) - np.log1p(-p)
+    return np.clip(z, -LOGIT_CLIP, LOGIT_CLIP)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def fit_calibration(forecast: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
-                    n_classes: int, *, prior_sd: float = PRIOR_SD, iters: int = 50
+                    n_classes: int, *, prior_sd: float | None = None, iters: int = 50
                     ) -> Calibration:
     """Fit the recalibration on reviewed rows (MAP, Newton's method).
 
@@ -96,13 +104,14 @@ def fit_calibration(forecast: np.ndarray, outcome: np.ndarray, classes: np.ndarr
         ``(M,)`` int ``s_i``.
     n_classes : int
         K.
-    prior_sd : float
-        Prior standard deviation of every parameter.
+    prior_sd : float, optional
+        Prior standard deviation of every parameter (default ``PRIOR_SD``).
 
     Returns
     -------
     Calibration
     """
+    prior_sd = PRIOR_SD if prior_sd is None else prior_sd
     forecast = np.asarray(forecast, dtype=np.float64)
     y = np.asarray(outcome, dtype=np.float64)
     m = len(forecast)
@@ -116,15 +125,29 @@ def fit_calibration(forecast: np.ndarray, outcome: np.ndarray, classes: np.ndarr
     mean = np.zeros(2 + n_classes)
     mean[0] = 1.0
     prec = np.full(2 + n_classes, 1.0 / prior_sd**2)
+
+    def log_post(t: np.ndarray) -> float:
+        z = design @ t
+        return float((y * z - np.logaddexp(0.0, z)).sum() - 0.5 * (prec * (t - mean) ** 2).sum())
+
+    # damped Newton on a strictly concave objective: the Gaussian prior keeps the optimum finite
+    # even when the reviewers agree with every forecast; the line search keeps each step uphill
     theta = mean.copy()
+    current = log_post(theta)
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        p = _sigmoid(design @ theta)
         grad = design.T @ (y - p) - prec * (theta - mean)
-        w = p * (1 - p)
-        hess = -(design.T * w) @ design - np.diag(prec)
+        hess = -(design.T * (p * (1 - p))) @ design - np.diag(prec)
         step = np.linalg.solve(hess, grad)
-        theta = theta - step
-        if np.max(np.abs(step)) < 1e-8:
+        t = 1.0
+        while t > 1e-6:
+            cand = theta - t * step
+            value = log_post(cand)
+            if value >= current - 1e-12:
+                break
+            t *= 0.5
+        theta, moved, current = cand, float(np.max(np.abs(t * step))), value
+        if moved < 1e-8:
             break
     return Calibration(a=float(theta[0]), b=float(theta[1]), offsets=theta[2:].copy(), pairs=m,
                        observed=float(y.mean()), forecast=float(forecast.mean()))

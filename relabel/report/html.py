@@ -138,6 +138,43 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
+    """Human review so far (``relabel review status``), with the estimated label accuracy
+    across rounds; empty when nobody reviewed."""
+    from relabel.review.ledger import read_ledger
+    from relabel.review.loop import read_rounds, review_status
+
+    ledger = read_ledger(run_dir)
+    rounds = read_rounds(run_dir)
+    if ledger.height == 0 and not rounds:
+        return ""
+    st = review_status(scores, ledger)
+    facts = [
+        {"": "reviewed", "value": f"{st.reviewed} of {st.examples}"},
+        {"": "wrong labels confirmed", "value": st.confirmed_errors},
+        {"": "suggestions accepted / overridden",
+         "value": f"{st.suggestions_accepted} / {st.suggestions_overridden}"},
+        {"": "changed automatically", "value": st.automatic_changes},
+        {"": "estimated wrong labels left", "value": f"{st.estimated_errors_left:.0f}"},
+        {"": "estimated label accuracy",
+         "value": f"{100 * st.estimated_accuracy:.1f}% (95% interval "
+                  f"{100 * st.accuracy_low:.1f}–{100 * st.accuracy_high:.1f}%)"},
+    ]
+    parts = ["<h2>Human review</h2>", _table(facts, ["", "value"])]
+    if len(rounds) >= 1:
+        fig, ax = _subplots(layout="constrained", figsize=(6, 3))
+        x = [r["reviewed"] for r in rounds] + [st.reviewed]
+        y = [100 * r["estimated_accuracy"] for r in rounds] + [100 * st.estimated_accuracy]
+        lo = [100 * r["accuracy_low"] for r in rounds] + [100 * st.accuracy_low]
+        hi = [100 * r["accuracy_high"] for r in rounds] + [100 * st.accuracy_high]
+        ax.fill_between(x, lo, hi, alpha=0.25, step=None)
+        ax.plot(x, y, "-o")
+        ax.set_xlabel("examples reviewed")
+        ax.set_ylabel("estimated label accuracy %")
+        parts.append(_figure_tag(fig, "estimated label accuracy across review rounds"))
+    return "\n".join(parts)
+
+
 def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
     from relabel.metrics import correction_metrics, detection_metrics
 
@@ -218,6 +255,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
                             "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
+    review = _review_section(run_dir, scores)
+    if review:
+        parts.append(review)
     if truth_col:
         parts.append(_truth_section(run, scores, truth_col))
     # marks how many images decoded, so a headless browser can check the page (tests)
