@@ -34,13 +34,13 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_denoise import append_markdown  # noqa: E402
-from bench.trust_signals import load_signals  # noqa: E402
-from relabel.correct.linear import LinearCorrector  # noqa: E402
-from relabel.data.noise import inject_noise  # noqa: E402
-from relabel.detect.score import score_examples  # noqa: E402
-from relabel.pipeline import scores_frame  # noqa: E402
-from relabel.review.loop import next_batch  # noqa: E402
+from bench.bench_denoise import append_markdown
+from bench.trust_signals import load_signals
+from relabel.correct.linear import LinearCorrector
+from relabel.data.noise import inject_noise
+from relabel.detect.score import score_examples
+from relabel.pipeline import scores_frame
+from relabel.review.loop import next_batch
 
 SETS = ("trec", "banking77", "banking77-nc", "hausa", "yoruba", "semeval", "youtube", "sms")
 ROUNDS = 5
