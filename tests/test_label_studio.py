@@ -539,3 +539,40 @@ def next_ids(run_dir, result) -> list[str]:
     push_info = json.loads((run_dir / "review_push.json").read_text())
     assert push_info["selected"] == result.chosen
     return push_info["ids"]
+
+
+def test_review_demo_prints_the_login_and_ctrl_c_stops_the_server(tmp_path):
+    """``make review-demo``'s script: starts Label Studio on 127.0.0.1, pushes the run, prints
+    the URL and the login; SIGINT stops the server (its port closes)."""
+    import signal
+    import socket
+    import time
+
+    exe = label_studio_or_skip()
+    _, run, _ = make_review_run(tmp_path)
+    port = free_port()
+    env = {**os.environ, "RELABEL_LABEL_STUDIO": exe}
+    proc = subprocess.Popen([sys.executable, "-m", "connectors.label_studio.demo", str(run),
+                             "--port", str(port), "--data-dir", str(tmp_path / "ls")],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "Ctrl-C stops it" in line:
+            break
+    out = "".join(lines)
+    assert f"http://127.0.0.1:{port}/projects/" in out, out
+    assert LocalLabelStudio.username in out and LocalLabelStudio.password in out
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "Label Studio stopped" in rest
+    assert "Traceback" not in out + rest
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
