@@ -207,13 +207,13 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
-    ap.add_argument("--prior-sd", type=float, default=None,
-                    help="recalibration prior (relabel/detect/calibrate.py PRIOR_SD)")
+    ap.add_argument("--pseudo", type=float, default=None,
+                    help="recalibration pseudo-reviews (relabel/detect/calibrate.py PSEUDO)")
     args = ap.parse_args()
-    if args.prior_sd is not None:
+    if args.pseudo is not None:
         import relabel.detect.calibrate as calibrate
 
-        calibrate.PRIOR_SD = args.prior_sd
+        calibrate.PSEUDO = args.pseudo
     results = []
     for name in args.sets.split(","):
         batch = 200 if name.startswith("banking77") else args.batch
@@ -221,11 +221,11 @@ def main() -> None:
         print(json.dumps({k: v for k, v in r.items() if k != "accuracy"}), flush=True)
         print("  " + json.dumps(r["accuracy"]), flush=True)
         results.append(r)
-    from relabel.detect.calibrate import PRIOR_SD
+    from relabel.detect import calibrate
 
-    text = (f"### Simulated review, reviewer error {args.reviewer_error:g}, prior sd "
-            f"{PRIOR_SD:g} (`python bench/bench_review_loop.py --reviewer-error "
-            f"{args.reviewer_error:g}`)\n\n" + table(results))
+    text = (f"### Simulated review, reviewer error {args.reviewer_error:g}, pseudo-reviews "
+            f"{calibrate.PSEUDO:g} (`python bench/bench_review_loop.py --reviewer-error "
+            f"{args.reviewer_error:g} --pseudo {calibrate.PSEUDO:g}`)\n\n" + table(results))
     print(text)
     if args.markdown:
         append_markdown(args.markdown, text)

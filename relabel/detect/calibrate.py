@@ -7,19 +7,26 @@ label is an honest forecast of what the reviewer said. For each reviewed row the
 ``p_i = r_i(s_i)``, the probability of its best other class ``s_i``, and the outcome is
 ``o_i = 1`` when the reviewer chose ``s_i``.
 
-The map from forecast to observed frequency is a logistic recalibration with a per-class offset,
+The recalibration is local in the forecast, so that evidence from one range of confidence never
+moves another:
 
-    p'_i = sigmoid(a · logit(p_i) + b + b_{s_i})
+- forecasts fall in bins (``BIN_EDGES``: tenths, and 0.9-0.95-1 where the decisions are made);
+- in each bin the correction is ``delta_b = Σ (o_i - p_i) / (n_b + PSEUDO)``: the mean gap between
+  what reviewers chose and what relabel forecast, shrunk towards 0 by ``PSEUDO`` pseudo-reviews
+  (a bin with few reviews keeps the rule's own estimate);
+- a per-class correction of the suggested class, ``delta_c``, is estimated the same way on what
+  the bins left over;
+- ``p'_i = clip(p_i + delta_b(i) + delta_c(i), 0, 1)``, made non-decreasing in ``p`` within a
+  class by the pool-adjacent-violators algorithm on the bin corrections.
 
-fitted by maximum a posteriori on the reviewed rows with Gaussian priors centred on the
-identity (``a ~ N(1, PRIOR_SD²)``, ``b, b_c ~ N(0, PRIOR_SD²)``). With few reviews it stays close
-to the identity (the rule's own estimate); as reviews accumulate it follows them: suggestions
-become bolder where reviewers keep agreeing (``p' > p``) and more careful where they do not. The
-recalibrated ``p'`` replaces ``r_i(s_i)`` for the unreviewed rows: a change is made where
-``p' >= --target-precision``, and the expected right and wrong changes are sums of ``p'``.
+Reviewers usually look at the middle of the range (the likely errors relabel could not fix), so
+the top bins, where automatic changes are decided, move only once reviewers have seen enough of
+them: then suggestions become bolder where reviewers keep agreeing and more careful where they do
+not. A reviewer's own mistakes look like relabel's; in the top bins they lower ``p'`` by about the
+reviewer's error rate.
 
-``PRIOR_SD`` is the one constant: 0.5 on the logit scale, so that about 50 reviews move the map as
-much as the prior holds it (see bench/RESULTS.md, "Learning from reviewers").
+``PSEUDO`` is the one constant, chosen by leave-one-dataset-out with the simulated reviewer of
+``bench/bench_review_loop.py`` (bench/RESULTS.md, "Learning from reviewers").
 """
 
 from __future__ import annotations
@@ -28,23 +35,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: prior standard deviation of every recalibration parameter (logit scale)
-PRIOR_SD = 0.5
-#: forecasts are clipped to [sigmoid(-LOGIT_CLIP), sigmoid(LOGIT_CLIP)] (0.03% .. 99.97%) before
-#: the logit: a forecast of exactly 0 or 1 carries no more information than that
-LOGIT_CLIP = 8.0
+#: bin edges of the forecast (finer at the top, where automatic changes are decided)
+BIN_EDGES = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0 + 1e-9])
+#: pseudo-reviews that hold each correction at 0 (the rule's own estimate)
+PSEUDO = 20.0
+
+
+def _bins(p: np.ndarray) -> np.ndarray:
+    return np.clip(np.searchsorted(BIN_EDGES, np.asarray(p, dtype=np.float64), side="right") - 1,
+                   0, len(BIN_EDGES) - 2)
+
+
+def _pava(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Non-decreasing fit of ``values`` (weighted least squares, pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, w in zip(values, weights, strict=True):
+        blocks.append([float(v), float(w), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, c2 = blocks.pop()
+            v1, w1, c1 = blocks.pop()
+            tw = w1 + w2
+            blocks.append([(v1 * w1 + v2 * w2) / tw if tw > 0 else (v1 + v2) / 2, tw, c1 + c2])
+    return np.concatenate([np.full(int(c), m) for m, _, c in blocks])
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """A fitted recalibration ``p' = sigmoid(a · logit(p) + b + offsets[class])``.
+    """A fitted recalibration ``p' = clip(p + bin_delta[bin(p)] + class_delta[class], 0, 1)``.
 
     Attributes
     ----------
-    a, b : float
-        Slope and intercept on the logit scale.
-    offsets : np.ndarray
-        ``(K,)`` per-class offsets (of the suggested class).
+    bin_delta : np.ndarray
+        ``(B,)`` correction per forecast bin (``BIN_EDGES``).
+    class_delta : np.ndarray
+        ``(K,)`` correction per suggested class.
     pairs : int
         Reviewed rows it was fitted on.
     observed, forecast : float
@@ -52,47 +76,35 @@ class Calibration:
         forecast probability of that before recalibration.
     """
 
-    a: float
-    b: float
-    offsets: np.ndarray
+    bin_delta: np.ndarray
+    class_delta: np.ndarray
     pairs: int
     observed: float
     forecast: float
 
     @classmethod
     def identity(cls, n_classes: int) -> Calibration:
-        return cls(a=1.0, b=0.0, offsets=np.zeros(n_classes), pairs=0, observed=float("nan"),
-                   forecast=float("nan"))
+        return cls(bin_delta=np.zeros(len(BIN_EDGES) - 1), class_delta=np.zeros(n_classes),
+                   pairs=0, observed=float("nan"), forecast=float("nan"))
 
     def apply(self, p: np.ndarray, classes: np.ndarray) -> np.ndarray:
         """``(N,)`` recalibrated probabilities of ``p`` (forecasts for classes ``classes``)."""
+        p = np.asarray(p, dtype=np.float64)
         if self.pairs == 0:
-            return np.asarray(p, dtype=np.float64)
-        z = self.a * _logit(p) + self.b + self.offsets[classes]
-        return _sigmoid(z)
+            return p
+        return np.clip(p + self.bin_delta[_bins(p)] + self.class_delta[classes], 0.0, 1.0)
 
-    def summary(self) -> dict[str, float | int]:
-        return {"reviewed_pairs": self.pairs, "slope": round(self.a, 3),
-                "intercept": round(self.b, 3),
+    def summary(self) -> dict[str, object]:
+        return {"reviewed_pairs": self.pairs,
                 "observed_agreement": (round(self.observed, 4) if self.pairs else None),
-                "forecast_agreement": (round(self.forecast, 4) if self.pairs else None)}
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        z = np.log(p) - np.log1p(-p)
-    return np.clip(z, -LOGIT_CLIP, LOGIT_CLIP)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -z))
+                "forecast_agreement": (round(self.forecast, 4) if self.pairs else None),
+                "top_bin_correction": round(float(self.bin_delta[-1]), 4),
+                "bin_corrections": [round(float(d), 4) for d in self.bin_delta]}
 
 
 def fit_calibration(forecast: np.ndarray, outcome: np.ndarray, classes: np.ndarray,
-                    n_classes: int, *, prior_sd: float | None = None, iters: int = 50
-                    ) -> Calibration:
-    """Fit the recalibration on reviewed rows (MAP, Newton's method).
+                    n_classes: int, *, pseudo: float | None = None) -> Calibration:
+    """Fit the recalibration on reviewed rows.
 
     Parameters
     ----------
@@ -104,53 +116,33 @@ def fit_calibration(forecast: np.ndarray, outcome: np.ndarray, classes: np.ndarr
         ``(M,)`` int ``s_i``.
     n_classes : int
         K.
-    prior_sd : float, optional
-        Prior standard deviation of every parameter (default ``PRIOR_SD``).
+    pseudo : float, optional
+        Pseudo-reviews per correction (default ``PSEUDO``).
 
     Returns
     -------
     Calibration
     """
-    prior_sd = PRIOR_SD if prior_sd is None else prior_sd
-    forecast = np.asarray(forecast, dtype=np.float64)
-    y = np.asarray(outcome, dtype=np.float64)
-    m = len(forecast)
+    pseudo = PSEUDO if pseudo is None else pseudo
+    p = np.asarray(forecast, dtype=np.float64)
+    o = np.asarray(outcome, dtype=np.float64)
+    c = np.asarray(classes, dtype=np.int64)
+    m = len(p)
     if m == 0:
         return Calibration.identity(n_classes)
-    x = _logit(forecast)
-    # parameters theta = [a, b, offsets...]; design row = [x, 1, onehot(class)]
-    design = np.zeros((m, 2 + n_classes))
-    design[:, 0], design[:, 1] = x, 1.0
-    design[np.arange(m), 2 + np.asarray(classes)] = 1.0
-    mean = np.zeros(2 + n_classes)
-    mean[0] = 1.0
-    prec = np.full(2 + n_classes, 1.0 / prior_sd**2)
-
-    def log_post(t: np.ndarray) -> float:
-        z = design @ t
-        return float((y * z - np.logaddexp(0.0, z)).sum() - 0.5 * (prec * (t - mean) ** 2).sum())
-
-    # damped Newton on a strictly concave objective: the Gaussian prior keeps the optimum finite
-    # even when the reviewers agree with every forecast; the line search keeps each step uphill
-    theta = mean.copy()
-    current = log_post(theta)
-    for _ in range(iters):
-        p = _sigmoid(design @ theta)
-        grad = design.T @ (y - p) - prec * (theta - mean)
-        hess = -(design.T * (p * (1 - p))) @ design - np.diag(prec)
-        step = np.linalg.solve(hess, grad)
-        t = 1.0
-        while t > 1e-6:
-            cand = theta - t * step
-            value = log_post(cand)
-            if value >= current - 1e-12:
-                break
-            t *= 0.5
-        theta, moved, current = cand, float(np.max(np.abs(t * step))), value
-        if moved < 1e-8:
-            break
-    return Calibration(a=float(theta[0]), b=float(theta[1]), offsets=theta[2:].copy(), pairs=m,
-                       observed=float(y.mean()), forecast=float(forecast.mean()))
+    b = _bins(p)
+    nb = len(BIN_EDGES) - 1
+    counts = np.bincount(b, minlength=nb).astype(np.float64)
+    gap = np.bincount(b, weights=o - p, minlength=nb)
+    bin_delta = gap / (counts + pseudo)
+    # monotone in the forecast: the corrected bin centres must not decrease
+    centres = (BIN_EDGES[:-1] + np.minimum(BIN_EDGES[1:], 1.0)) / 2
+    bin_delta = _pava(centres + bin_delta, counts + pseudo) - centres
+    resid = o - np.clip(p + bin_delta[b], 0.0, 1.0)
+    class_delta = (np.bincount(c, weights=resid, minlength=n_classes)
+                   / (np.bincount(c, minlength=n_classes) + pseudo))
+    return Calibration(bin_delta=bin_delta, class_delta=class_delta, pairs=m,
+                       observed=float(o.mean()), forecast=float(p.mean()))
 
 
-__all__ = ["PRIOR_SD", "Calibration", "fit_calibration"]
+__all__ = ["BIN_EDGES", "PSEUDO", "Calibration", "fit_calibration"]
