@@ -93,6 +93,17 @@ def make_text_dataset(n_per_class: int = 30, flip: int = 6, seed: int = 0) -> pl
         pl.format("ex-{}", "id").alias("id"))
 
 
+def clustered_embeddings(df: pl.DataFrame, *, spread: float, dim: int = 16,
+                         seed: int = 0) -> np.ndarray:
+    """``(N, dim)`` float32 vectors around one random centre per *true* class (so the given
+    labels' errors are visible to the neighbour signals and the corrector)."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(set(df["true_label"]))
+    centers = rng.normal(size=(len(classes), dim))
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    return (centers[true] + spread * rng.normal(size=(len(true), dim))).astype(np.float32)
+
+
 @pytest.fixture
 def text_dataset() -> pl.DataFrame:
     return make_text_dataset()

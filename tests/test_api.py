@@ -14,19 +14,14 @@ from typer.testing import CliRunner
 import relabel
 from relabel.api import ISSUE_COLUMNS
 from relabel.errors import RelabelInputError
-from tests.conftest import make_text_dataset
+from tests.conftest import clustered_embeddings, make_text_dataset
 
 
 @pytest.fixture(scope="module")
 def noisy() -> tuple[pl.DataFrame, np.ndarray]:
     """600 texts, 60 wrong labels, and embeddings clustered by the true class."""
     df = make_text_dataset(n_per_class=200, flip=60, seed=3)
-    rng = np.random.default_rng(0)
-    classes = sorted(set(df["true_label"]))
-    centers = rng.normal(size=(len(classes), 16))
-    true = np.searchsorted(classes, df["true_label"].to_numpy())
-    emb = (centers[true] + 0.35 * rng.normal(size=(len(true), 16))).astype(np.float32)
-    return df, emb
+    return df, clustered_embeddings(df, spread=0.35)
 
 
 def as_kind(df: pl.DataFrame, kind: str, tmp_path):

@@ -16,18 +16,13 @@ from relabel.errors import RelabelInputError
 from relabel.review.ledger import append_decisions, latest_decisions, read_ledger
 from relabel.review.loop import next_batch, review_status
 from relabel.review.reviews import write_reviews
-from tests.conftest import make_text_dataset
+from tests.conftest import clustered_embeddings, make_text_dataset
 
 
 @pytest.fixture(scope="module")
 def noisy():
     df = make_text_dataset(n_per_class=200, flip=90, seed=5)
-    rng = np.random.default_rng(0)
-    classes = sorted(set(df["true_label"]))
-    centers = rng.normal(size=(len(classes), 16))
-    true = np.searchsorted(classes, df["true_label"].to_numpy())
-    emb = (centers[true] + 0.45 * rng.normal(size=(len(true), 16))).astype(np.float32)
-    return df, emb
+    return df, clustered_embeddings(df, spread=0.45)
 
 
 def gold_reviews(df: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
