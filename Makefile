@@ -55,6 +55,8 @@ bench: venv
 	$(PY) bench/bench_denoise.py
 	$(PY) bench/bench_correctors.py
 	$(PY) bench/bench_speed.py
+	$(PY) bench/bench_review_loop.py
+	$(PY) bench/bench_review_loop.py --reviewer-error 0.1
 
 bench-review: venv lsvenv
 	RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) bench/bench_review.py
