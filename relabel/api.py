@@ -103,27 +103,18 @@ class Run:
 
     def _decisions(self, reviews: Any, apply: str) -> pl.DataFrame:
         from relabel.export import run_decisions
-        from relabel.review.reviews import REVIEWS_COLUMNS
+        from relabel.review.reviews import read_review_source
 
         if reviews is None or reviews is True:
             return run_decisions(self.out_dir, self.scores, apply)
-        if isinstance(reviews, (str, Path)):
-            path = Path(reviews)
-            if not path.is_file():
-                raise RelabelInputError("no such file", path=path)
-            from relabel.data.io import read_table
-
-            reviews, _ = read_table(path)
-        if not isinstance(reviews, pl.DataFrame):
-            from relabel.data.frames import to_polars
-
-            reviews = to_polars(reviews)
-        missing = [c for c in REVIEWS_COLUMNS if c not in reviews.columns]
-        if missing:
-            raise RelabelInputError(f"reviews lack columns {', '.join(missing)} (expected a "
-                                    "reviews.parquet from `relabel review pull`)",
-                                    path="reviews")
-        return run_decisions(self.out_dir, self.scores, apply, reviews=reviews)
+        # the same reader as denoise --reviews: a reviews.parquet, a run directory, or any
+        # table with id and reviewed_label (a status missing there is read off the given label)
+        decided = read_review_source(reviews).join(
+            self.scores.select("id", pl.col("label").alias("given_label")), on="id", how="left")
+        decided = decided.with_columns(pl.coalesce(
+            "status", pl.when(pl.col("reviewed_label") == pl.col("given_label"))
+            .then(pl.lit("accepted")).otherwise(pl.lit("changed"))).alias("status"))
+        return run_decisions(self.out_dir, self.scores, apply, reviews=decided)
 
     def apply(self, suggestions: bool = True, reviews: Any = None, *,
               drop_flagged: bool = False) -> Any:
@@ -137,8 +128,8 @@ class Run:
             Reviewers' decisions to apply first. None (default): the run's own
             (``reviews.parquet``, from ``relabel review pull``, :meth:`pull_from_label_studio`
             or ``denoise --reviews``) when it has any; ``True``: those, and an error when there
-            are none; ``False``: none; or a file or frame with the columns of
-            ``reviews.parquet``.
+            are none; ``False``: none; or a ``reviews.parquet``, a run directory, or a file or
+            frame with columns ``id, reviewed_label`` (as ``denoise --reviews`` reads).
         drop_flagged : bool
             Remove flagged rows whose label was neither replaced nor confirmed by a reviewer.
 

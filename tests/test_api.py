@@ -144,6 +144,10 @@ def test_apply_with_reviews(noisy, tmp_path):
     human_only = run.apply(suggestions=False, reviews=reviews)
     changed = human_only.filter(pl.col("label") != df["label"])
     assert changed["id"].to_list() == [first["id"]] and changed["label"].to_list() == [other]
+    # a plain CSV of id, reviewed_label works too (as for denoise --reviews)
+    csv = tmp_path / "mine.csv"
+    reviews.select("id", "reviewed_label").write_csv(csv)
+    assert run.apply(suggestions=False, reviews=csv).equals(human_only)
     with pytest.raises(RelabelInputError, match="reviewed_label"):
         run.apply(reviews=reviews.drop("reviewed_label"))
     with pytest.raises(RelabelInputError, match="review pull"):
