@@ -103,18 +103,16 @@ class Run:
 
     def _decisions(self, reviews: Any, apply: str) -> pl.DataFrame:
         from relabel.export import run_decisions
+        from relabel.review.ledger import decision_status
         from relabel.review.reviews import read_review_source
 
         if reviews is None or reviews is True:
             return run_decisions(self.out_dir, self.scores, apply)
         # the same reader as denoise --reviews: a reviews.parquet, a run directory, or any
-        # table with id and reviewed_label (a status missing there is read off the given label)
+        # table with id and reviewed_label; the status is read off the given label, as there
         decided = read_review_source(reviews).join(
             self.scores.select("id", pl.col("label").alias("given_label")), on="id", how="left")
-        decided = decided.with_columns(pl.coalesce(
-            "status", pl.when(pl.col("reviewed_label") == pl.col("given_label"))
-            .then(pl.lit("accepted")).otherwise(pl.lit("changed"))).alias("status"))
-        return run_decisions(self.out_dir, self.scores, apply, reviews=decided)
+        return run_decisions(self.out_dir, self.scores, apply, reviews=decision_status(decided))
 
     def apply(self, suggestions: bool = True, reviews: Any = None, *,
               drop_flagged: bool = False) -> Any:

@@ -222,6 +222,7 @@ def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None
     """
     if reviews is None:
         return None
+    from relabel.review.ledger import decision_status
     from relabel.review.reviews import read_review_source
 
     decided = read_review_source(reviews)
@@ -233,9 +234,7 @@ def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None
         raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
                                 f"{ids}); reviews must name examples by the same --id-col",
                                 path=name if not isinstance(reviews, (str, Path)) else reviews)
-    return joined.with_columns(
-        pl.when(pl.col("reviewed_label") == pl.col("label")).then(pl.lit("accepted"))
-        .otherwise(pl.lit("changed")).alias("status")).sort("row")
+    return decision_status(joined, "label").sort("row")
 
 
 def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,

@@ -20,15 +20,9 @@ def review_status_command(
 ) -> None:
     """Reviewed so far, confirmed errors, accepted and overridden suggestions, the estimated
     errors left and the label accuracy now, with a 95% interval."""
-    if project is not None:
-        from connectors.label_studio import review_status
-    else:
-        from relabel.review.loop import record_status as _record
+    from connectors.label_studio import review_status
 
-        def review_status(run_dir: Path, project: None = None) -> object:
-            return _record(run_dir)
-
-    s = review_status(run_dir, project)
+    s = review_status(run_dir, project)  # pulls first only when a project is given
     typer.echo(
         f"{s.reviewed} of {s.examples} examples reviewed: {s.confirmed_errors} wrong labels "
         f"confirmed; of {s.suggestions_reviewed} reviewed suggestions {s.suggestions_accepted} "

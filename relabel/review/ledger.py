@@ -94,18 +94,32 @@ def append_decisions(run_dir: str | Path, reviews: pl.DataFrame, *, source: str)
     return len(lines)
 
 
+def latest_per_id(frame: pl.DataFrame, first: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per ``id``: the last by ``first`` columns, then ``time`` (nulls earliest), then
+    row order; ids keep the order of their latest row."""
+    return (frame.with_row_index("_order")
+            .sort([*first, "time", "_order"], nulls_last=False)
+            .group_by("id", maintain_order=True).last()
+            .sort("_order").drop("_order"))
+
+
+def decision_status(frame: pl.DataFrame, given: str = "given_label") -> pl.DataFrame:
+    """``status`` of each decision against the given label: ``accepted`` where the reviewer
+    kept it, else ``changed``."""
+    return frame.with_columns(
+        pl.when(pl.col("reviewed_label") == pl.col(given)).then(pl.lit("accepted"))
+        .otherwise(pl.lit("changed")).alias("status"))
+
+
 def latest_decisions(ledger: pl.DataFrame) -> pl.DataFrame:
     """Per example, the latest decision (accepted or changed, by review time then ledger
     order), else its latest skip."""
     if ledger.height == 0:
         return ledger.drop("source", "recorded_at")
-    ranked = ledger.with_row_index("_order").with_columns(
+    ranked = ledger.with_columns(
         pl.col("status").is_in(["accepted", "changed"]).alias("_decided"))
-    return (ranked.sort(["_decided", "time", "_order"], nulls_last=False)
-            .group_by("id", maintain_order=True).last()
-            .sort("_order")
-            .drop("_order", "_decided", "source", "recorded_at"))
+    return latest_per_id(ranked, ("_decided",)).drop("_decided", "source", "recorded_at")
 
 
-__all__ = ["LEDGER_FIELDS", "LEDGER_SCHEMA", "append_decisions", "latest_decisions",
-           "read_ledger"]
+__all__ = ["LEDGER_FIELDS", "LEDGER_SCHEMA", "append_decisions", "decision_status",
+           "latest_decisions", "latest_per_id", "read_ledger"]

@@ -162,8 +162,9 @@ def read_review_source(source: Any) -> pl.DataFrame:
     frame = frame.filter(pl.col("reviewed_label").is_not_null()
                          & (pl.col("reviewed_label").str.strip_chars() != "")
                          & (pl.col("status").is_null() | pl.col("status").is_in(list(DECISIONS))))
-    frame = (frame.with_row_index("_order").sort(["time", "_order"], nulls_last=False)
-             .group_by("id", maintain_order=True).last().sort("_order").drop("_order"))
+    from relabel.review.ledger import latest_per_id
+
+    frame = latest_per_id(frame)
     return frame.select("id", "reviewed_label", "status", "annotator",
                         pl.col("time").cast(pl.Datetime("us", "UTC"), strict=False))
 
