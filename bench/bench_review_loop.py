@@ -39,7 +39,7 @@ from bench.trust_signals import load_signals
 from relabel.correct.linear import LinearCorrector
 from relabel.data.noise import inject_noise
 from relabel.detect.score import score_examples
-from relabel.pipeline import scores_frame
+from relabel.outputs import scores_frame
 from relabel.review.loop import next_batch
 
 SETS = ("trec", "banking77", "banking77-nc", "hausa", "yoruba", "semeval", "youtube", "sms")

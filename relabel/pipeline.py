@@ -9,7 +9,8 @@ Stages, each a function of typed records:
 3. :func:`score_stage`: embeddings and labels -> :class:`~relabel.detect.score.ScoringResult`
    (kNN graph, kNN vote and KDE, soft labels, cross-validated corrector, decisions;
    :mod:`relabel.detect`, :mod:`relabel.correct`);
-4. :func:`write_stage`: scores, examples, summary, the run record, then the HTML report.
+4. :func:`write_stage`: scores, examples, summary (their frames: :mod:`relabel.outputs`), the run
+   record, then the HTML report.
 
 The file names of the run directory live in :class:`relabel.rundir.RunFiles`, the options in
 :mod:`relabel.config`.
@@ -33,15 +34,13 @@ from relabel import __version__
 from relabel.config import DenoiseConfig, check_options
 from relabel.data.frames import describe, source_type, to_polars
 from relabel.data.io import file_fingerprint, read_table, write_array, write_json, write_table
-from relabel.data.task import SPAN_NAMES, ReadTask, read_task
+from relabel.data.task import ReadTask, read_task
 from relabel.errors import RelabelInputError
+from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
 from relabel.rundir import RunFiles, RunRecord
 
 log = logging.getLogger("relabel")
-
-#: suspicious examples listed for the report
-REPORT_SUSPICIOUS = 200
 
 
 def default_out_dir(data: str | Path) -> Path:
@@ -291,86 +290,6 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                   corrector=corrector, reviewed=reviewed)
 
 
-def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
-                 result: Any, reviewed: np.ndarray | None = None) -> pl.DataFrame:
-    """One row per example: ids, given label, credibility, per-signal scores, decisions, and
-    the reviewer's label where a reviewer decided."""
-    cls = np.asarray(classes, dtype=object)
-    rows = np.arange(len(labels))
-    columns: dict[str, Any] = {
-        "row": examples["row"],
-        "id": examples["id"],
-        "label": examples["label"],
-        "credibility": result.credibility,
-    }
-    for name, post in result.posteriors.items():
-        columns[f"{name}_score"] = post[rows, labels]
-    columns.update({
-        "flagged": result.flagged,
-        "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in result.suggested],
-                                     dtype=pl.String),
-        "suggestion_confidence": pl.Series(result.confidence).fill_nan(None),
-        "alternative_label": pl.Series(cls[result.alternative].tolist(), dtype=pl.String),
-        "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
-        "p_wrong": result.p_wrong.astype(np.float32),
-        "reason": pl.Series(result.reason, dtype=pl.String),
-        "reviewed_label": pl.Series([cls[v] if v >= 0 else None for v in reviewed]
-                                    if reviewed is not None else [None] * len(labels),
-                                    dtype=pl.String),
-    })
-    return pl.DataFrame(columns)
-
-
-def _suspicious(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndarray
-                ) -> pl.DataFrame:
-    """The least credible examples with their text and their nearest neighbours' labels."""
-    order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
-    given = scores["label"].to_numpy()
-    return scores[order].select(
-        "row", "id", "label", "credibility", "flagged", "reason", "suggested_label",
-        "suggestion_confidence",
-    ).with_columns(
-        pl.Series("text", examples["text"].to_numpy()[order], dtype=pl.String),
-        pl.Series("neighbor_labels", [given[neighbors[i]].tolist() for i in order],
-                  dtype=pl.List(pl.String)),
-    )
-
-
-def _summary(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[str, Any]:
-    flagged = scores.filter(pl.col("flagged"))
-    per_class = (flagged.group_by("label").len().sort(["len", "label"], descending=[True, False]))
-    # flagged rows by given label and what relabel thinks they are: its change where it made one,
-    # else the most probable other label (for review)
-    conf = (flagged.with_columns(pl.coalesce("suggested_label", "alternative_label")
-                                 .alias("likely"))
-            .group_by(["label", "likely"]).len()
-            .sort(["len", "label", "likely"], descending=[True, False, False])
-            .head(top_n))
-    reasons = flagged.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
-    return {
-        "examples": scores.height,
-        "classes": len(classes),
-        "flagged": flagged.height,
-        "flagged_per_reason": {r["reason"]: r["len"] for r in reasons.iter_rows(named=True)},
-        "suggested": int(scores["suggested_label"].is_not_null().sum()),
-        "abstained": int(flagged["suggested_label"].is_null().sum()),
-        "flagged_per_class": {r["label"]: r["len"] for r in per_class.iter_rows(named=True)},
-        "top_confusions": [{"given": r["label"], "likely": r["likely"], "count": r["len"]}
-                           for r in conf.iter_rows(named=True)],
-    }
-
-
-def examples_frame(task: ReadTask) -> pl.DataFrame:
-    """``examples.parquet``: the validated ``row, id, text, label`` and, for relations, the
-    entity spans (character offsets into ``text``)."""
-    assert task.examples is not None
-    frame = task.examples.select("row", "id", "text", "label")
-    if task.spans is not None:
-        frame = frame.with_columns(pl.Series(name, task.spans[:, j], dtype=pl.Int64)
-                                   for j, name in enumerate(SPAN_NAMES))
-    return frame
-
-
 def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
                 cfg: DenoiseConfig, files: RunFiles, *, engine: Any,
                 reviews: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -384,7 +303,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
     write_table(scores, files.scores)
     write_table(scores, files.scores_csv)
     write_table(examples_frame(task), files.examples)
-    write_table(_suspicious(task.examples, scores, result.neighbors), files.suspicious)
+    write_table(suspicious_frame(task.examples, scores, result.neighbors), files.suspicious)
     write_array(result.soft_labels.astype(np.float32), files.soft_labels)
     if "cv" in result.posteriors:
         write_array(result.posteriors["cv"].astype(np.float32), files.oof)
@@ -408,7 +327,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
 
             write_text(RunFiles(source_dir).rounds.read_text(encoding="utf-8"), files.rounds)
     corrector = scored.corrector
-    summary = _summary(scores, classes)
+    summary = summary_counts(scores, classes)
     summary.update({
         "relabel_version": __version__,
         "input": str(input_path),

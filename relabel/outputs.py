@@ -1,0 +1,104 @@
+"""What a denoise run writes, as frames: the scores (one row per example), the validated examples,
+the most suspicious examples for the report, and the counts of ``summary.json``.
+
+Pure functions of the read task's examples and the scoring result; :mod:`relabel.pipeline` writes
+them under the names of :class:`relabel.rundir.RunFiles`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from relabel.data.task import SPAN_NAMES, ReadTask
+
+#: suspicious examples listed for the report
+REPORT_SUSPICIOUS = 200
+
+
+def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
+                 result: Any, reviewed: np.ndarray | None = None) -> pl.DataFrame:
+    """One row per example: ids, given label, credibility, per-signal scores, decisions, and
+    the reviewer's label where a reviewer decided."""
+    cls = np.asarray(classes, dtype=object)
+    rows = np.arange(len(labels))
+    columns: dict[str, Any] = {
+        "row": examples["row"],
+        "id": examples["id"],
+        "label": examples["label"],
+        "credibility": result.credibility,
+    }
+    for name, post in result.posteriors.items():
+        columns[f"{name}_score"] = post[rows, labels]
+    columns.update({
+        "flagged": result.flagged,
+        "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in result.suggested],
+                                     dtype=pl.String),
+        "suggestion_confidence": pl.Series(result.confidence).fill_nan(None),
+        "alternative_label": pl.Series(cls[result.alternative].tolist(), dtype=pl.String),
+        "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
+        "p_wrong": result.p_wrong.astype(np.float32),
+        "reason": pl.Series(result.reason, dtype=pl.String),
+        "reviewed_label": pl.Series([cls[v] if v >= 0 else None for v in reviewed]
+                                    if reviewed is not None else [None] * len(labels),
+                                    dtype=pl.String),
+    })
+    return pl.DataFrame(columns)
+
+
+def suspicious_frame(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndarray
+                ) -> pl.DataFrame:
+    """The least credible examples with their text and their nearest neighbours' labels."""
+    order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
+    given = scores["label"].to_numpy()
+    return scores[order].select(
+        "row", "id", "label", "credibility", "flagged", "reason", "suggested_label",
+        "suggestion_confidence",
+    ).with_columns(
+        pl.Series("text", examples["text"].to_numpy()[order], dtype=pl.String),
+        pl.Series("neighbor_labels", [given[neighbors[i]].tolist() for i in order],
+                  dtype=pl.List(pl.String)),
+    )
+
+
+def summary_counts(scores: pl.DataFrame, classes: list[str], top_n: int = 10) -> dict[str, Any]:
+    """The counts at the top of ``summary.json``: flags per reason and class, suggestions,
+    abstentions, and the most frequent given -> likely label pairs among the flagged."""
+    flagged = scores.filter(pl.col("flagged"))
+    per_class = (flagged.group_by("label").len().sort(["len", "label"], descending=[True, False]))
+    # flagged rows by given label and what relabel thinks they are: its change where it made one,
+    # else the most probable other label (for review)
+    conf = (flagged.with_columns(pl.coalesce("suggested_label", "alternative_label")
+                                 .alias("likely"))
+            .group_by(["label", "likely"]).len()
+            .sort(["len", "label", "likely"], descending=[True, False, False])
+            .head(top_n))
+    reasons = flagged.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return {
+        "examples": scores.height,
+        "classes": len(classes),
+        "flagged": flagged.height,
+        "flagged_per_reason": {r["reason"]: r["len"] for r in reasons.iter_rows(named=True)},
+        "suggested": int(scores["suggested_label"].is_not_null().sum()),
+        "abstained": int(flagged["suggested_label"].is_null().sum()),
+        "flagged_per_class": {r["label"]: r["len"] for r in per_class.iter_rows(named=True)},
+        "top_confusions": [{"given": r["label"], "likely": r["likely"], "count": r["len"]}
+                           for r in conf.iter_rows(named=True)],
+    }
+
+
+def examples_frame(task: ReadTask) -> pl.DataFrame:
+    """``examples.parquet``: the validated ``row, id, text, label`` and, for relations, the
+    entity spans (character offsets into ``text``)."""
+    assert task.examples is not None
+    frame = task.examples.select("row", "id", "text", "label")
+    if task.spans is not None:
+        frame = frame.with_columns(pl.Series(name, task.spans[:, j], dtype=pl.Int64)
+                                   for j, name in enumerate(SPAN_NAMES))
+    return frame
+
+
+__all__ = ["REPORT_SUSPICIOUS", "examples_frame", "scores_frame", "summary_counts",
+           "suspicious_frame"]
