@@ -222,7 +222,7 @@ def make_config(config: DenoiseConfig | None = None, **options: Any) -> DenoiseC
         if name not in names:
             raise TypeError(f"denoise() got an unexpected option {key!r}")
         values[name] = value
-    for name in ("span_cols", "type_cols"):
+    for name in ("span_cols", "type_cols", "label_cols"):
         if isinstance(values.get(name), str):
             from relabel.config import split_list
 

@@ -154,6 +154,22 @@ class DenoiseConfig(InputSpec):
     #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
     engine: str = DEFAULT_ENGINE
     scheduler: str | None = None
+    #: several annotators per item (relabel/consensus.py): the votes in a second file (long:
+    #: item, annotator, label), or one label column per annotator (wide), or long votes in the
+    #: data itself (``annotator_col`` set); the consensus becomes the given label
+    annotations: str | Path | None = None
+    label_cols: tuple[str, ...] | None = None
+    annotator_col: str | None = None
+    #: the items' id column in long votes (default ``item_id``)
+    item_col: str | None = None
+    #: keep the last of repeated (item, annotator) votes instead of failing
+    dedupe: bool = False
+
+    @property
+    def multi_annotator(self) -> bool:
+        """True when the data has several annotators per item."""
+        return bool(self.annotations is not None or self.label_cols
+                    or self.annotator_col is not None)
 
     @property
     def input_spec(self) -> InputSpec:

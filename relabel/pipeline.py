@@ -210,6 +210,52 @@ class Scored:
     reviewed: np.ndarray | None = None
 
 
+def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: Any = None,
+                    embeddings: Any = None, progress: bool = False
+                    ) -> tuple[Any, pl.DataFrame, DenoiseConfig]:
+    """Stage 0 on several annotators per item: the consensus (:mod:`relabel.consensus`, its
+    files written into the run directory) becomes the given label of one row per item.
+
+    Returns
+    -------
+    crowd : relabel.consensus.Consensus
+    items : polars.DataFrame
+        One row per item: ``id``, the items' columns, ``label`` = the consensus.
+    cfg : DenoiseConfig
+        ``cfg`` for the items (label ``label``, id ``id``, no annotator options).
+    """
+    from dataclasses import replace
+
+    from relabel.consensus import consensus, consensus_as_labels
+
+    item = cfg.item_col or (cfg.id_col if cfg.label_cols else None)
+    crowd = consensus(data, annotations=cfg.annotations, label_cols=cfg.label_cols, item=item,
+                      annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
+                      dedupe=cfg.dedupe, out=files.root, model=cfg.model,
+                      corrector=cfg.corrector,
+                      embeddings=embeddings if embeddings is not None else cfg.embeddings,
+                      encoder=encoder, folds=cfg.folds, seed=cfg.seed,
+                      target_precision=cfg.target_precision, progress=progress)
+    items = consensus_as_labels(crowd.result, "label")
+    cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
+                  annotator_col=None, item_col=None)
+    return crowd, items, cfg
+
+
+def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` bool ambiguous items, in
+    the order of the task's examples."""
+    assert task.examples is not None
+    votes = crowd.result.votes
+    where = {v: i for i, v in enumerate(votes.item_ids)}
+    pos = np.array([where[i] for i in task.examples["id"].to_list()], dtype=np.int64)
+    counts = np.zeros((len(pos), len(classes)))
+    counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
+    hold = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
+    return counts, hold
+
+
 def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None:
     """The reviewers' decisions matched to the examples: ``row, id, label, reviewed_label,
     status, annotator, time`` (None without reviews).
@@ -238,9 +284,10 @@ def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None
 
 def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,
                 progress: bool = False, engine: Any = None,
-                reviews: pl.DataFrame | None = None) -> Scored:
+                reviews: pl.DataFrame | None = None, crowd: Any = None) -> Scored:
     """Stage 3: signals, the cross-validated corrector and the decisions (``reviews`` from
-    :func:`review_stage`: trusted rows)."""
+    :func:`review_stage`: trusted rows; ``crowd`` from :func:`consensus_stage`: the vote
+    counts join the soft labels, ambiguous items go to a human)."""
     from relabel.correct import make_corrector, resolve_corrector
     from relabel.detect.score import SCORERS, score_examples
     from relabel.embed.cache import text_hashes
@@ -248,7 +295,9 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     assert task.examples is not None
     given = task.examples["label"].unique().to_list()
     extra = reviews["reviewed_label"].unique().to_list() if reviews is not None else []
-    classes = sorted(set(given) | set(extra))  # a reviewer may name a class nobody gave
+    crowd_classes = crowd.result.votes.classes if crowd is not None else []
+    # a reviewer (or an annotator) may name a class no consensus has
+    classes = sorted(set(given) | set(extra) | set(crowd_classes))
     labels = np.searchsorted(classes, task.examples["label"].to_numpy()).astype(np.int64)
     reviewed = None
     if reviews is not None and reviews.height:
@@ -256,6 +305,8 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
         pos = np.searchsorted(task.examples["row"].to_numpy(), reviews["row"].to_numpy())
         reviewed = np.full(len(labels), -1, dtype=np.int64)
         reviewed[pos] = np.searchsorted(classes, reviews["reviewed_label"].to_numpy())
+    vote_counts, hold = (_crowd_arrays(crowd, task, classes) if crowd is not None
+                         else (None, None))
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
     corrector, corrector_input = None, None
     if corrector_name != "none":
@@ -282,7 +333,8 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                 corrector=corrector, corrector_input=corrector_input,
                                 folds=cfg.folds, oof_cache=files.oof_cache,
                                 inputs_key=inputs_key, seed=cfg.seed, progress=bar,
-                                fold_progress=fold_bar, engine=engine, reviewed=reviewed)
+                                fold_progress=fold_bar, engine=engine, reviewed=reviewed,
+                                vote_counts=vote_counts, hold=hold)
     finally:
         bar.close()
         fold_bar.close()
@@ -417,8 +469,13 @@ def denoise(
     files = RunFiles(Path(out_dir))
     engine = make_engine(cfg.engine, cfg.scheduler)
     timer = _Timer()
+    crowd = None
     try:
         _preload_plotting()
+        if cfg.multi_annotator:
+            with timer.stage("consensus"):
+                crowd, data, cfg = consensus_stage(data, cfg, files, encoder=encoder,
+                                                   embeddings=embeddings, progress=progress)
         with timer.stage("read"):
             source = open_source(data)
             task = read_stage(source, cfg)
@@ -435,12 +492,14 @@ def denoise(
                 emb = encode_stage(task, encoder, files, progress=progress, engine=engine)
         with timer.stage("score"):
             scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine,
-                                 reviews=decided)
+                                 reviews=decided, crowd=crowd)
         with timer.stage("write"):
             scores, summary = write_stage(source, task, emb, scored, cfg, files, engine=engine,
                                           reviews=decided)
     finally:
         engine.close()
+    if crowd is not None:
+        summary["consensus"] = crowd.summary
     summary["seconds"] = timer.seconds
     write_json(summary, files.summary)
     with timer.stage("report"):
@@ -453,6 +512,6 @@ def denoise(
                          warnings=task.warnings)
 
 
-__all__ = ["DenoiseConfig", "DenoiseResult", "Embedded", "Scored", "Source", "default_out_dir",
-           "denoise", "encode_stage", "make_encoder", "open_source", "precomputed_stage",
-           "read_stage", "score_stage", "write_stage"]
+__all__ = ["DenoiseConfig", "DenoiseResult", "Embedded", "Scored", "Source", "consensus_stage",
+           "default_out_dir", "denoise", "encode_stage", "make_encoder", "open_source",
+           "precomputed_stage", "read_stage", "score_stage", "write_stage"]

@@ -11,6 +11,11 @@
   ``soft_labels.npy``, ``oof_probs.npy``, ``report.html``;
 - ``cache/embeddings`` and ``cache/oof``: the resumable caches.
 
+``consensus`` (and ``denoise`` on several annotators per item) writes ``consensus.parquet`` /
+``consensus.csv`` (one row per item), ``annotators.csv``, ``annotator_pairs.csv``,
+``agreement.json`` and ``votes.parquet``; ``review pull`` writes every annotator's decision to
+``annotations.parquet``.
+
 ``review pull`` appends to ``reviews_ledger.jsonl`` (every decision ever pulled, append-only) and
 derives ``reviews.parquet`` from it; ``review push`` writes ``review_push.json``, ``review status``
 appends to ``review_rounds.jsonl``.
@@ -54,6 +59,14 @@ class RunFiles:
     LEDGER = "reviews_ledger.jsonl"
     ROUNDS = "review_rounds.jsonl"
     PUSH = "review_push.json"
+    # several annotators per item (relabel/consensus.py; annotations.parquet from review pull)
+    CONSENSUS = "consensus.parquet"
+    CONSENSUS_CSV = "consensus.csv"
+    ANNOTATORS = "annotators.csv"
+    PAIRS = "annotator_pairs.csv"
+    AGREEMENT = "agreement.json"
+    VOTES = "votes.parquet"
+    ANNOTATIONS = "annotations.parquet"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -113,6 +126,34 @@ class RunFiles:
     @property
     def push(self) -> Path:
         return self.root / self.PUSH
+
+    @property
+    def consensus(self) -> Path:
+        return self.root / self.CONSENSUS
+
+    @property
+    def consensus_csv(self) -> Path:
+        return self.root / self.CONSENSUS_CSV
+
+    @property
+    def annotators(self) -> Path:
+        return self.root / self.ANNOTATORS
+
+    @property
+    def pairs(self) -> Path:
+        return self.root / self.PAIRS
+
+    @property
+    def agreement(self) -> Path:
+        return self.root / self.AGREEMENT
+
+    @property
+    def votes(self) -> Path:
+        return self.root / self.VOTES
+
+    @property
+    def annotations(self) -> Path:
+        return self.root / self.ANNOTATIONS
 
     @property
     def embedding_cache(self) -> Path:

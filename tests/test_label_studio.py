@@ -576,3 +576,95 @@ def test_review_demo_prints_the_login_and_ctrl_c_stops_the_server(tmp_path):
     assert "Traceback" not in out + rest
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_several_annotators_per_task_pull_every_decision_and_consensus(label_studio,
+                                                                        review_run, tmp_path):
+    """Three real users annotate the same tasks through the API (one changes their mind):
+    `review pull` returns every annotator's latest decision, and consensus runs on them."""
+    from relabel.consensus import GIVEN_ANNOTATOR, consensus
+
+    _, run0, df = review_run
+    run = tmp_path / "run"
+    shutil.copytree(run0, run, ignore=shutil.ignore_patterns(
+        "cache", "reviews*", "annotations.parquet", "review_*"))
+    res = push(run, "crowd", limit=30, credentials=label_studio.credentials)
+    users = {name: label_studio.add_user(f"{name}@example.com")
+             for name in ("ann-a", "ann-b", "spammer")}
+    truth = dict(zip(df["id"].to_list(), df["true_label"].to_list(), strict=True))
+    tasks = {t["data"]["relabel_id"]: t["id"] for t in _tasks(label_studio, res.project_id)}
+    assert len(tasks) == 30
+
+    def annotate(who: str, task_id: int, label: str) -> None:
+        r = httpx.post(f"{label_studio.url}/api/tasks/{task_id}/annotations/",
+                       json={"result": _choice(label)},
+                       headers={"Authorization": f"Token {users[who].api_key}"}, timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.json()["completed_by"] != 1  # written by that user, not the admin
+
+    first = sorted(tasks)[0]
+    for ex_id, task_id in tasks.items():
+        annotate("ann-a", task_id, truth[ex_id])
+        annotate("ann-b", task_id, truth[ex_id])
+        annotate("spammer", task_id, "refund")
+    annotate("ann-b", tasks[first], "transfer" if truth[first] != "transfer" else "card")
+    annotate("ann-b", tasks[first], truth[first])  # changed their mind back: latest wins
+
+    pulled = pull(run, "crowd", credentials=label_studio.credentials)
+    assert (pulled.annotators, pulled.multi_annotated, pulled.annotations) == (3, 30, 90)
+    every = pl.read_parquet(run / "annotations.parquet")
+    assert every.height == 90 and not every.select(pl.struct("id", "annotator")
+                                                   .is_duplicated()).to_series().any()
+    assert set(every["annotator"]) == {f"{n}@example.com" for n in users}
+    b_first = every.filter((pl.col("id") == first) & (pl.col("annotator") == "ann-b@example.com"))
+    assert b_first["label"].to_list() == [truth[first]]
+
+    c = consensus(run, out=tmp_path / "consensus", encoder=FakeEncoder(), progress=False)
+    pushed = c.items.filter(pl.col("id").is_in(list(tasks)))
+    assert pushed.height == 30 and (pushed["n_votes"] == 4).all()  # 3 users + the given label
+    assert pushed["consensus_label"].to_list() == [truth[i] for i in pushed["id"].to_list()]
+    table = {r["annotator"]: r for r in c.annotators.iter_rows(named=True)}
+    assert set(table) >= {GIVEN_ANNOTATOR, "ann-a@example.com", "spammer@example.com"}
+    assert table["spammer@example.com"]["accuracy"] < table["ann-a@example.com"]["accuracy"]
+    assert table["ann-a@example.com"]["votes"] == 30
+    # the CLI reads the same run directory (precomputed vectors: no model download)
+    import numpy as np
+
+    texts = pl.read_parquet(run / "examples.parquet")["text"].to_list()
+    np.save(tmp_path / "emb.npy", FakeEncoder().encode(texts))
+    proc = subprocess.run([sys.executable, "-m", "relabel", "consensus", str(run),
+                           "--out", str(tmp_path / "cli"), "--corrector", "none",
+                           "--embeddings", str(tmp_path / "emb.npy")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "4 annotators" in proc.stdout and (tmp_path / "cli" / "consensus.csv").is_file()
+
+
+def test_a_multi_annotator_run_shows_the_votes_in_label_studio(label_studio, tmp_path):
+    """denoise on several annotators per item, then push: each task shows who voted what."""
+    from conftest import make_text_dataset
+
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
+
+    df = make_text_dataset(n_per_class=40, flip=0, seed=3)
+    items = tmp_path / "items.csv"
+    df.select(pl.col("id").alias("item_id"), "text").write_csv(items)
+    rows = []
+    for i, (iid, label) in enumerate(zip(df["id"], df["true_label"], strict=True)):
+        rows += [{"item_id": iid, "annotator": "w1", "label": label},
+                 {"item_id": iid, "annotator": "w2", "label": label if i % 5 else "refund"}]
+    votes = tmp_path / "votes.csv"
+    pl.DataFrame(rows).write_csv(votes)
+    out = tmp_path / "run"
+    denoise(items, out_dir=out, encoder=FakeEncoder(), config=DenoiseConfig(
+        annotations=str(votes), annotator_col="annotator", item_col="item_id",
+        corrector="linear"))
+    res = push(out, "crowd-votes", only="all", limit=10, credentials=label_studio.credentials)
+    full = _full_tasks(label_studio, res.project_id)
+    assert len(full) == 10
+    for t in full:
+        assert t["data"]["votes"].startswith("w1: ") and "w2: " in t["data"]["votes"]
+    with LabelStudioClient(label_studio.credentials) as c:
+        assert "$votes" in c.find_project("crowd-votes")["label_config"]

@@ -30,6 +30,7 @@ from connectors.label_studio.client import (
     resolve_credentials,
 )
 from connectors.label_studio.convert import (
+    annotations_from_tasks,
     config_classes,
     label_config,
     model_version,
@@ -68,6 +69,11 @@ class PullResult:
     accepted: int
     changed: int
     skipped: int
+    #: every annotator's own decision (``annotations.parquet``, for ``relabel consensus``)
+    annotations: int = 0
+    annotators: int = 0
+    #: tasks decided by more than one annotator
+    multi_annotated: int = 0
 
 
 def _connect(credentials: Credentials | None) -> LabelStudioClient:
@@ -149,7 +155,8 @@ def push(
     version = model_version(__version__, items.run_id)
     client = _connect(credentials)
     with client:
-        config = label_config(items.classes, relation=items.task == "relation")
+        config = label_config(items.classes, relation=items.task == "relation",
+                              votes="annotations" in items.frame.columns)
         proj = client.find_project(project)
         created_project = proj is None
         if proj is None:
@@ -251,12 +258,21 @@ def pull(
                                    "`relabel review push` first")
         _check_label_set(proj, classes, client.url)
         tasks = client.export_annotated(int(proj["id"]))
-        reviews = reviews_from_tasks(tasks, client.users())
+        users = client.users()
+        reviews = reviews_from_tasks(tasks, users)
+        every = annotations_from_tasks(tasks, users)
+    from relabel.data.io import write_table
+
+    # every annotator's decision, for `relabel consensus DIR` (several annotators per task)
+    write_table(every, RunFiles(Path(run_dir)).annotations)
     path = write_reviews(reviews, run_dir)
     counts = reviews["status"].value_counts()
     n = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
+    per_task = every.group_by("id").len()
     return PullResult(path=path, tasks=reviews.height, accepted=n.get("accepted", 0),
-                      changed=n.get("changed", 0), skipped=n.get("skipped", 0))
+                      changed=n.get("changed", 0), skipped=n.get("skipped", 0),
+                      annotations=every.height, annotators=every["annotator"].n_unique(),
+                      multi_annotated=int((per_task["len"] > 1).sum()))
 
 
 @dataclass

@@ -16,11 +16,14 @@ Task ``data`` keys (all strings or numbers, as Label Studio expects):
 ``credibility``     in [0, 1], lower is more suspicious (also the prediction's ``score``)
 ``reason``          one line: why relabel flagged it (or that it did not)
 ``relabel_run``     the ``model_version`` of the push that wrote this task
+``votes``           several annotators per item only: each annotator's label
 ==================  ==================================================================
 
 An annotation becomes a review (:func:`reviews_from_tasks`): *accepted* when the reviewer kept the
 given label, *changed* when they chose another one, *skipped* when they skipped or cancelled it
-(not a decision). With several annotations on one task the most recently updated decision wins.
+(not a decision). With several annotations on one task the most recently updated decision wins;
+:func:`annotations_from_tasks` keeps every annotator's own latest decision instead (the votes
+``relabel consensus`` combines).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def model_version(relabel_version: str, run_id: str) -> str:
     return f"relabel-{relabel_version}-{run_id}"
 
 
-def label_config(classes: Sequence[str], *, relation: bool = False) -> str:
+def label_config(classes: Sequence[str], *, relation: bool = False,
+                 votes: bool = False) -> str:
     """The labeling config (XML) for a review project over ``classes``.
 
     Parameters
@@ -69,6 +73,8 @@ def label_config(classes: Sequence[str], *, relation: bool = False) -> str:
         Every class of the run, in the order the choices are shown.
     relation : bool
         Add ``Labels`` for the head and tail entity spans (pre-highlighted by the prediction).
+    votes : bool
+        Show the annotators' votes (``$votes``: several annotators per item).
     """
     layout = ' layout="select"' if len(classes) > SELECT_LAYOUT_OVER else ""
     choices = "\n".join(f"    <Choice value={quoteattr(str(c))}/>" for c in classes)
@@ -82,7 +88,8 @@ def label_config(classes: Sequence[str], *, relation: bool = False) -> str:
         '    <Header value="Given label: $given_label" size="4"/>\n'
         '    <Header value="Credibility: $credibility" size="6"/>\n'
         '    <Header value="$reason" size="6"/>\n'
-        "  </View>\n"
+        + ('    <Header value="Annotators: $votes" size="6"/>\n' if votes else "")
+        + "  </View>\n"
         f"{entities}"
         f'  <Text name="{TEXT_NAME}" value="$text"/>\n'
         f'  <Choices name="{CHOICES_NAME}" toName="{TEXT_NAME}" choice="single" '
@@ -129,7 +136,7 @@ def reason(row: Mapping[str, Any]) -> str:
 
 def task_data(row: Mapping[str, Any], run: str) -> dict[str, Any]:
     """The ``data`` of one task from a row of the review frame (see the module docstring)."""
-    return {
+    data = {
         "relabel_id": str(row["id"]),
         "text": str(row["text"]),
         "given_label": str(row["label"]),
@@ -139,6 +146,9 @@ def task_data(row: Mapping[str, Any], run: str) -> dict[str, Any]:
         "reason": reason(row),
         "relabel_run": run,
     }
+    if row.get("annotations") is not None:  # several annotators per item: who said what
+        data["votes"] = str(row["annotations"]).replace("=", ": ")
+    return data
 
 
 def prediction(row: Mapping[str, Any], run: str) -> dict[str, Any]:
@@ -240,7 +250,54 @@ def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
     return pl.DataFrame(rows, schema=REVIEWS_SCHEMA).sort("id")
 
 
+ANNOTATIONS_SCHEMA = {
+    "id": pl.String,
+    "annotator": pl.String,
+    "label": pl.String,
+    "time": pl.Datetime("us", "UTC"),
+    "task_id": pl.Int64,
+}
+
+
+def annotations_from_tasks(tasks: Iterable[Mapping[str, Any]],
+                           users: Mapping[int, str] | None = None) -> pl.DataFrame:
+    """Every annotator's latest decision on every task (skips and cancellations left out).
+
+    Parameters
+    ----------
+    tasks : iterable of dict
+        Label Studio tasks with ``id``, ``data`` and ``annotations``.
+    users : mapping of int to str, optional
+        User id -> e-mail, to name the annotator.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``id, annotator, label, time, task_id`` (``ANNOTATIONS_SCHEMA``), one row per (task,
+        annotator), sorted by id and annotator.
+    """
+    users = users or {}
+    rows = []
+    for task in tasks:
+        data = task.get("data") or {}
+        if "relabel_id" not in data:
+            continue
+        latest: dict[str, tuple[Mapping[str, Any], str]] = {}
+        for ann in task.get("annotations") or []:
+            choice = _choice(ann)
+            if ann.get("was_cancelled") or choice is None:
+                continue
+            who = _annotator(ann, users) or "unknown"
+            if who not in latest or _recency(ann) > _recency(latest[who][0]):
+                latest[who] = (ann, choice)
+        for who, (ann, choice) in latest.items():
+            rows.append({"id": str(data["relabel_id"]), "annotator": who, "label": choice,
+                         "time": _time(ann), "task_id": task.get("id")})
+    return pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA).sort("id", "annotator")
+
+
 __all__ = [
-    "CHOICES_NAME", "REVIEWS_SCHEMA", "REVIEW_STATUSES", "config_classes", "label_config",
-    "model_version", "prediction", "reason", "reviews_from_tasks", "task_data", "tasks_json",
+    "ANNOTATIONS_SCHEMA", "CHOICES_NAME", "REVIEWS_SCHEMA", "REVIEW_STATUSES",
+    "annotations_from_tasks", "config_classes", "label_config", "model_version", "prediction",
+    "reason", "reviews_from_tasks", "task_data", "tasks_json",
 ]

@@ -130,6 +130,29 @@ class LocalLabelStudio:
         except OSError:
             return ""
 
+    def add_user(self, email: str, timeout: float = 120.0) -> Credentials:
+        """Create one more user (a member of the organisation, as the first user invites them)
+        and return their own credentials: each annotation posted with them is written by that
+        user. The token is read with ``label-studio user`` (Label Studio Community has no API
+        that returns another user's token)."""
+        import re
+
+        import httpx
+
+        r = httpx.post(f"{self.url}/api/users/", json={"email": email, "username": email},
+                       headers={"Authorization": f"Token {self.token}"}, timeout=30)
+        r.raise_for_status()
+        env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
+               "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+               "DJANGO_DB": "sqlite", "LOG_LEVEL": "WARNING"}
+        out = subprocess.run([self.executable, "user", "--username", email, "--data-dir",
+                              str(self.data_dir)], cwd=self.data_dir, env=env,
+                             capture_output=True, text=True, timeout=timeout, check=True)
+        found = re.search(r"'token': '([0-9a-f]+)'", out.stdout + out.stderr)
+        if found is None:
+            raise RuntimeError(f"no token for {email} in `label-studio user`:\n{out.stdout}")
+        return Credentials(self.url, found.group(1))
+
     def _signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

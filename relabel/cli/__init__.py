@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relabel.cli import (  # noqa: F401  (registers the commands)
     check,
+    consensus,
     denoise,
     evaluate,
     export,

@@ -93,6 +93,18 @@ DropInvalid = Annotated[bool, typer.Option("--drop-invalid", help="Skip rows wit
 Embeddings = Annotated[Path | None, typer.Option(help="Precomputed embeddings (.npy, N x D, "
                                                       "row i = input row i) to use instead of "
                                                       "encoding.")]
+# several annotators per item (relabel consensus, and denoise on such data)
+Annotations = Annotated[Path | None, typer.Option(help="Votes of several annotators per item, "
+                                                       "long format (item_id, annotator, "
+                                                       "label), when DATA holds the items.")]
+LabelCols = Annotated[str | None, typer.Option(help="Several annotators per item, wide format: "
+                                                    "one label column per annotator, "
+                                                    "comma-separated.")]
+ItemCol = Annotated[str | None, typer.Option(help="Item id column of the votes (default "
+                                                  "item_id; in wide format --id-col or the row "
+                                                  "number).")]
+Dedupe = Annotated[bool, typer.Option("--dedupe", help="Keep the last of repeated (item, "
+                                      "annotator) votes instead of failing.")]
 SPAN_COLS_DEFAULT = ",".join(DEFAULTS.span_cols)
 TYPE_COLS_DEFAULT = ",".join(DEFAULTS.type_cols)
 

@@ -11,11 +11,15 @@ from relabel.cli._util import (
     DEFAULTS,
     SPAN_COLS_DEFAULT,
     TYPE_COLS_DEFAULT,
+    Annotations,
+    Dedupe,
     DropInvalid,
     Embeddings,
     Folds,
     IdCol,
+    ItemCol,
     LabelCol,
+    LabelCols,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -30,8 +34,16 @@ from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     """The short human summary printed after a run."""
     n, flagged = summary["examples"], summary["flagged"]
-    lines = [
-        f"{n} examples, {summary['classes']} classes -> {out_dir}",
+    lines = [f"{n} examples, {summary['classes']} classes -> {out_dir}"]
+    crowd = summary.get("consensus")
+    if crowd:
+        alpha = crowd["agreement"].get("krippendorff_alpha")
+        lines.append(
+            f"several annotators: {crowd['votes']} votes by {crowd['annotators']} annotators "
+            f"(Krippendorff's alpha {'n/a' if alpha is None else f'{alpha:.3f}'}); the "
+            f"consensus is the given label ({crowd['differs_from_majority']} differ from the "
+            f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)")
+    lines += [
         f"flagged {flagged} ({100 * flagged / max(n, 1):.1f}%): {summary['suggested']} with a "
         f"suggested label, {summary['abstained']} left for a human (relabel abstained)",
     ]
@@ -133,6 +145,13 @@ def denoise_command(
                       "--scheduler).")] = DEFAULTS.engine,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for --engine "
                          "dask, e.g. tcp://10.0.0.5:8786.")] = DEFAULTS.scheduler,
+    annotations: Annotations = None,
+    label_cols: LabelCols = None,
+    annotator_col: Annotated[str | None, typer.Option(help="Several annotators per item, long "
+                             "format in DATA itself: the annotator column (with --item-col and "
+                             "--label-col).")] = None,
+    item_col: ItemCol = None,
+    dedupe: Dedupe = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
@@ -147,5 +166,8 @@ def denoise_command(
                   max_windows=max_windows, threshold=threshold, pooling=pooling,
                   corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                   grad_accum=grad_accum, target_precision=target_precision, seed=seed,
-                  engine=engine, scheduler=scheduler)
+                  engine=engine, scheduler=scheduler, annotations=annotations,
+                  label_cols=label_cols,
+                  annotator_col=annotator_col or ("annotator" if annotations else None),
+                  item_col=item_col, dedupe=dedupe)
     typer.echo(format_summary(run.summary, run.out_dir))

@@ -16,10 +16,15 @@ def review_pull_command(
     run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
     project: Annotated[str, typer.Option("--project", help="Label Studio project title.")],
 ) -> None:
-    """Write DIR/reviews.parquet: id, reviewed label, status, annotator, time."""
+    """Write DIR/reviews.parquet (id, reviewed label, status, annotator, time: the latest
+    decision per task) and DIR/annotations.parquet (every annotator's decision)."""
     from connectors.label_studio import pull
 
     res = pull(run_dir, project)
     typer.echo(f"wrote {res.path}: {res.tasks} reviewed tasks ({res.accepted} accepted, "
                f"{res.changed} changed, {res.skipped} skipped); next: relabel export {run_dir} "
                "--to cleaned.csv --apply reviewed")
+    if res.multi_annotated:
+        typer.echo(f"{res.multi_annotated} tasks were decided by several annotators "
+                   f"({res.annotations} decisions by {res.annotators} annotators in "
+                   f"annotations.parquet); combine them with: relabel consensus {run_dir}")

@@ -73,6 +73,67 @@ def inject_noise(
     return noisy
 
 
+def simulate_annotators(
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    n_annotators: int = 30,
+    votes_per_item: tuple[int, int] = (3, 5),
+    accuracy: tuple[float, float] = (0.5, 0.95),
+    concentration: float = 0.3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Simulated crowd workers voting on items whose true class is known.
+
+    Each annotator j has an accuracy a_j drawn uniformly from ``accuracy`` and their own
+    confusion: for each true class, the errors go to the other classes with probabilities drawn
+    from a Dirichlet(``concentration``) (small: each worker confuses a class with a few
+    favourite others, as people do). Each item gets a number of votes drawn uniformly from
+    ``votes_per_item``, by distinct annotators drawn with probabilities proportional to a
+    per-annotator activity (Dirichlet(1): some do many items, some few).
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(I,)`` true class codes.
+    n_classes : int
+        K.
+    n_annotators, votes_per_item, accuracy, concentration, seed
+        As described above.
+
+    Returns
+    -------
+    item, annotator, label : np.ndarray
+        ``(M,)`` int64 codes of each vote.
+    accuracies : np.ndarray
+        ``(A,)`` each annotator's accuracy parameter a_j.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels, dtype=np.int64)
+    n, k, a = len(labels), int(n_classes), int(n_annotators)
+    acc = rng.uniform(accuracy[0], accuracy[1], size=a)
+    errors = rng.dirichlet(np.full(k - 1, concentration), size=(a, k))  # (A, K, K-1)
+    activity = rng.dirichlet(np.ones(a))
+    lo, hi = votes_per_item
+    per_item = rng.integers(lo, hi + 1, size=n)
+    items, workers = [], []
+    for i in range(n):
+        chosen = rng.choice(a, size=min(int(per_item[i]), a), replace=False, p=activity)
+        items.append(np.full(len(chosen), i))
+        workers.append(chosen)
+    item = np.concatenate(items).astype(np.int64)
+    annotator = np.concatenate(workers).astype(np.int64)
+    truth = labels[item]
+    right = rng.random(len(item)) < acc[annotator]
+    out = truth.copy()
+    wrong = np.flatnonzero(~right)
+    for m in wrong:
+        p = errors[annotator[m], truth[m]]
+        other = rng.choice(k - 1, p=p)
+        out[m] = other + (other >= truth[m])  # skip the true class
+    return item, annotator, out.astype(np.int64), acc
+
+
 def write_noisy_copy(
     data: str | Path,
     to: str | Path,

@@ -497,3 +497,17 @@ def decide(
         p_wrong=dec.p_wrong,
         reason=flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn, p_cv=p_cv),
         decisions=dec, duplicate_conflicts=int(conflict.sum()), outliers=int(outlier.sum()))
+
+
+def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
+    """``dec`` with the rows of ``hold`` (``(N,)`` bool) flagged for a human with the reason
+    ``annotators_split`` and no automatic suggestion (several annotators split where the
+    embeddings cannot decide either: genuine ambiguity is never resolved automatically)."""
+    from dataclasses import replace
+
+    suggested = np.where(hold, -1, dec.suggested)
+    confidence = np.where(hold, np.nan, dec.confidence)
+    reason = [("annotators_split" if h else r) for h, r in zip(hold.tolist(), dec.reason,
+                                                                strict=True)]
+    return replace(dec, flagged=dec.flagged | hold, suggested=suggested,
+                   confidence=confidence, reason=reason)

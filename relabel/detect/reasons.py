@@ -14,6 +14,9 @@
 - ``corrector_disagrees``: the out-of-fold corrector gives the given label less probability than
   the neighbour vote does (it is the stronger dissent).
 - ``neighbours_disagree``: the neighbour vote (and the density) carries the dissent.
+- ``annotators_split``: several annotators per item split between two labels that the
+  embeddings cannot separate either (:mod:`relabel.crowd.consensus`): flagged, never changed
+  automatically.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ DUPLICATE_COSINE = 0.995
 CLEAR_MAJORITY = 2 / 3
 OUTLIER_Z = 4.0
 OUTLIER_SHARE = 0.005
-REASONS = ("duplicate_conflict", "outlier", "corrector_disagrees", "neighbours_disagree")
+REASONS = ("duplicate_conflict", "outlier", "corrector_disagrees", "neighbours_disagree",
+           "annotators_split")
 
 _PUNCT_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -16,7 +16,13 @@ import numpy as np
 from relabel.config import DEFAULT_FOLDS, DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
 from relabel.correct.crossval import oof_key, out_of_fold_proba
 from relabel.detect.combine import PRIOR_FLOOR, balance_prior, combine_posteriors, given_label_score
-from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, DecisionResult, decide
+from relabel.detect.decide import (
+    CORRECTOR_WEIGHTS,
+    DEFAULT_WEIGHTS,
+    DecisionResult,
+    decide,
+    hold_for_review,
+)
 from relabel.detect.kde import soft_labels
 from relabel.detect.knn import K_GRID
 from relabel.detect.neighbors import KnnGraph, build_knn_graph
@@ -185,6 +191,8 @@ def score_examples(
     fold_progress: Any = None,
     engine: Any = None,
     reviewed: np.ndarray | None = None,
+    vote_counts: np.ndarray | None = None,
+    hold: np.ndarray | None = None,
 ) -> ScoringResult:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
@@ -230,6 +238,14 @@ def score_examples(
         and the corrector's training (one-hot soft label, credibility 1, full weight); they are
         never flagged or changed, and they recalibrate the decisions on the others
         (:mod:`relabel.detect.calibrate`).
+    vote_counts : np.ndarray, optional
+        ``(N, K)`` annotators' votes per class (several annotators per item). The soft label
+        becomes the vote distribution with the KDE soft label as one more vote:
+        ``(counts + soft) / (n_votes + 1)``.
+    hold : np.ndarray, optional
+        ``(N,)`` bool rows that must go to a human and are never changed automatically
+        (annotators split where the embeddings cannot decide either): flagged with the reason
+        ``annotators_split`` and no suggestion.
 
     Returns
     -------
@@ -251,6 +267,10 @@ def score_examples(
         sig = replace(sig, soft_labels=soft,
                       credibility=np.where(trusted, 1.0, sig.credibility).astype(
                           sig.credibility.dtype))
+    if vote_counts is not None:
+        counts = np.asarray(vote_counts, dtype=np.float64)
+        soft = (counts + sig.soft_labels) / (counts.sum(1, keepdims=True) + 1.0)
+        sig = replace(sig, soft_labels=soft.astype(sig.soft_labels.dtype))
     posteriors = dict(sig.posteriors)
     oof_info = None
     if corrector is not None:
@@ -269,6 +289,8 @@ def score_examples(
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
                  texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed)
+    if hold is not None and np.asarray(hold).any():
+        dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
     if progress is not None:
         progress.update(1)
     return ScoringResult(**{f.name: getattr(dec, f.name) for f in fields(DecisionResult)},

@@ -95,6 +95,10 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
     keep = ["row", "text"] + ([c for c in SPAN_NAMES if c in examples.columns]
                               if run.task == "relation" else [])
     frame = chosen.join(examples.select(keep), on="row", how="left")
+    consensus = RunFiles(Path(run_dir)).consensus
+    if consensus.is_file():  # several annotators per item: the reviewer sees who said what
+        votes = pl.read_parquet(consensus, columns=["id", "annotations"])
+        frame = frame.join(votes, on="id", how="left")
     if frame["text"].is_null().any():
         raise RelabelInputError("the scores do not match the input rows; run `relabel denoise` "
                                 "again", path=run_dir)

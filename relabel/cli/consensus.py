@@ -1,0 +1,91 @@
+"""``relabel consensus DATA``: one label per item from several annotators' votes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relabel.cli._util import (
+    DEFAULTS,
+    Annotations,
+    Dedupe,
+    Embeddings,
+    Folds,
+    ItemCol,
+    LabelCols,
+    TextCol,
+    app,
+    handle_errors,
+)
+
+
+@app.command("consensus")
+@handle_errors
+def consensus_command(
+    data: Annotated[Path, typer.Argument(help="Votes in long format (item, annotator, label, "
+                                              "optionally text), the items (with "
+                                              "--annotations), a wide table (with "
+                                              "--label-cols), or a run directory whose "
+                                              "annotations.parquet `relabel review pull` "
+                                              "wrote.")],
+    annotations: Annotations = None,
+    label_cols: LabelCols = None,
+    item_col: ItemCol = None,
+    annotator_col: Annotated[str, typer.Option(help="Annotator column.")] = "annotator",
+    label_col: Annotated[str, typer.Option(help="Label column of the votes.")] = "label",
+    text_col: TextCol = DEFAULTS.text_col,
+    classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
+                                                     "outside it is an error.")] = None,
+    dedupe: Dedupe = False,
+    out: Annotated[Path | None, typer.Option(help="Output directory (default "
+                                                  "relabel-out/<name>-consensus; a run "
+                                                  "directory: itself).")] = None,
+    to: Annotated[Path | None, typer.Option(help="Also write the items with the consensus as "
+                                                 "their label column (format from the "
+                                                 "extension).")] = None,
+    model: Annotated[str | None, typer.Option(help="Encoder: a Hugging Face model id or local "
+                                                   "path (default: the packaged MiniLM).")]
+    = None,
+    corrector: Annotated[str, typer.Option(help="The model annotator: auto, linear, head, "
+                                                "finetune, or none (neighbours only).")]
+    = DEFAULTS.corrector,
+    embeddings: Embeddings = None,
+    folds: Folds = DEFAULTS.folds,
+    target_precision: Annotated[float, typer.Option(help="An item is resolved without a human "
+                                                         "only where the estimated probability "
+                                                         "that its consensus is right reaches "
+                                                         "this.")]
+    = DEFAULTS.target_precision,
+    given: Annotated[bool, typer.Option("--given/--no-given", help="For a run directory: its "
+                                        "given label counts as one more annotator.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = DEFAULTS.seed,
+) -> None:
+    """Consensus label, quality and agreement per item; accuracy per annotator; items that need
+    a human (low quality, or annotators split where the text cannot decide either)."""
+    from relabel.config import split_list
+    from relabel.consensus import consensus
+    from relabel.rundir import RunFiles
+
+    if out is None:
+        out = data if (data.is_dir() and RunFiles(data).run.is_file()) else \
+            Path("relabel-out") / f"{data.stem if data.suffix else data.name}-consensus"
+    res = consensus(data, annotations=annotations, label_cols=label_cols, item=item_col,
+                    annotator=annotator_col, label=label_col, text=text_col,
+                    classes=split_list(classes) if classes else None, dedupe=dedupe, out=out,
+                    to=to, model=model, corrector=corrector, embeddings=embeddings,
+                    folds=folds, seed=seed, target_precision=target_precision,
+                    include_given=given)
+    s = res.summary
+    a = s["agreement"]
+    alpha = "n/a" if a["krippendorff_alpha"] is None else f"{a['krippendorff_alpha']:.3f}"
+    typer.echo(f"{s['items']} items, {s['annotators']} annotators, {s['votes']} votes "
+               f"(Krippendorff's alpha {alpha}); model annotator: "
+               f"{'yes' if s['model'] else 'no (no text)'}")
+    typer.echo(f"consensus differs from the majority vote on {s['differs_from_majority']} items;"
+               f" {s['needs_review']} need a human ({s['ambiguous']} ambiguous, "
+               f"{s['low_quality']} below quality {s['target_precision']}); expected accuracy "
+               f"{s['expected_accuracy']:.3f}")
+    typer.echo(f"wrote {RunFiles(out).consensus_csv}, {RunFiles(out).annotators}"
+               + (f" and {to}" if to is not None else ""))

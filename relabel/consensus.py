@@ -1,0 +1,358 @@
+"""``consensus``: several annotators per item in, one label per item (with its quality, the
+items that need a human, and each annotator's record) out.
+
+>>> import relabel
+>>> c = relabel.consensus("votes.csv", item="item_id", annotator="worker")  # doctest: +SKIP
+>>> c.items          # one row per item: consensus_label, quality, agreement, votes, status
+>>> c.annotators     # accuracy with an interval, votes, the classes each one confuses
+
+The input is read into a :class:`~relabel.crowd.votes.Votes` record (long, wide, or a run
+directory with the ``annotations.parquet`` of ``relabel review pull``). When the items have
+text, relabel's own signals take part as one more annotator: the items are encoded (same cache
+as ``denoise``), the cross-validated corrector is trained on the majority vote and its
+out-of-fold probabilities enter the estimator (:mod:`relabel.crowd.estimate`); otherwise the
+votes alone decide. Files written under ``out`` (:class:`~relabel.rundir.RunFiles` names them):
+``consensus.parquet`` / ``.csv``, ``annotators.csv``, ``annotator_pairs.csv``,
+``agreement.json``, ``votes.parquet``; with ``to``, the items with the consensus as their label
+column, in the format of the file name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from relabel.config import DEFAULT_FOLDS, DEFAULT_SEED, DEFAULT_TARGET_PRECISION, DenoiseConfig
+from relabel.crowd.consensus import ConsensusResult, estimate_consensus
+from relabel.crowd.votes import ANNOTATOR_COL, ITEM_COL, Votes, votes_from_long, votes_from_wide
+from relabel.errors import RelabelInputError
+from relabel.rundir import RunFiles
+
+#: the annotator name of a run's own given labels, when consensus reads a run directory
+GIVEN_ANNOTATOR = "(given label)"
+
+
+@dataclass
+class Consensus:
+    """What :func:`consensus` returns.
+
+    Attributes
+    ----------
+    items : polars.DataFrame
+        One row per item: ``id, consensus_label, quality, agreement, n_votes, votes,
+        annotations, majority_label, needs_review, status`` (and ``model_label, model_prob``
+        with a model), then the items' own columns.
+    annotators : polars.DataFrame
+        ``annotator, votes, accuracy, accuracy_low, accuracy_high, agreement_with_consensus,
+        mean_kappa, confuses``.
+    pairs : polars.DataFrame
+        Cohen's κ per pair of annotators.
+    summary : dict
+        Counts, agreement coefficients (``agreement.json``).
+    out_dir : Path or None
+    result : ConsensusResult
+        The arrays behind the frames (posteriors, confusion matrices).
+    """
+
+    items: pl.DataFrame
+    annotators: pl.DataFrame
+    pairs: pl.DataFrame
+    summary: dict[str, Any]
+    out_dir: Path | None
+    result: ConsensusResult
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<relabel.Consensus: {s['items']} items, {s['annotators']} annotators, "
+                f"{s['votes']} votes, {s['needs_review']} need a human "
+                f"({s['ambiguous']} ambiguous)>")
+
+
+def _table(data: Any, name: str | None = None) -> tuple[pl.DataFrame, str]:
+    from relabel.data.frames import describe, source_type, to_polars
+    from relabel.data.io import read_table
+
+    kind = source_type(data)
+    if kind == "file":
+        table, _ = read_table(data)
+        return table, str(data)
+    return to_polars(data, kind), name or describe(kind)
+
+
+def _is_run_dir(data: Any) -> bool:
+    return (isinstance(data, (str, Path)) and Path(data).is_dir()
+            and RunFiles(Path(data)).run.is_file())
+
+
+def read_votes(
+    data: Any,
+    *,
+    annotations: Any = None,
+    label_cols: list[str] | tuple[str, ...] | str | None = None,
+    item: str | None = None,
+    annotator: str | None = None,
+    label: str = "label",
+    text: str = "text",
+    classes: list[str] | None = None,
+    dedupe: bool = False,
+    include_given: bool = True,
+) -> Votes:
+    """The votes of ``data`` in any of the layouts :func:`consensus` reads.
+
+    Raises
+    ------
+    RelabelInputError
+        One line naming the file, rows and column.
+    """
+    if isinstance(label_cols, str):
+        from relabel.config import split_list
+
+        label_cols = split_list(label_cols)
+    if _is_run_dir(data):
+        return _run_votes(Path(data), annotations, annotator=annotator, label=label,
+                          item=item, dedupe=dedupe, include_given=include_given,
+                          classes=classes)
+    table, name = _table(data)
+    if label_cols:
+        return votes_from_wide(table, name, list(label_cols), item_col=item, text_col=text,
+                               classes=classes)
+    if annotations is not None:
+        votes_table, votes_name = _table(annotations, "annotations")
+        item_col = item or ITEM_COL
+        return votes_from_long(votes_table, votes_name, item_col=item_col,
+                               annotator_col=annotator or ANNOTATOR_COL, label_col=label,
+                               text_col=text, items=table, items_name=name, classes=classes,
+                               dedupe=dedupe)
+    return votes_from_long(table, name, item_col=item or ITEM_COL,
+                           annotator_col=annotator or ANNOTATOR_COL, label_col=label,
+                           text_col=text, classes=classes, dedupe=dedupe)
+
+
+def _run_votes(run_dir: Path, annotations: Any, *, annotator: str | None, label: str,
+               item: str | None, dedupe: bool, include_given: bool,
+               classes: list[str] | None) -> Votes:
+    """A run directory: its examples are the items, ``annotations.parquet`` (``review pull``)
+    or ``annotations`` the votes, and the run's given label one more annotator."""
+    from relabel.rundir import load_examples, load_run, run_classes
+
+    files = RunFiles(run_dir)
+    examples = load_examples(run_dir)
+    _, scores = load_run(run_dir)
+    known = run_classes(run_dir, scores)
+    if annotations is None:
+        if not files.annotations.is_file():
+            raise RelabelInputError(
+                f"no {RunFiles.ANNOTATIONS} here; run `relabel review pull` first, or give "
+                "the votes with --annotations", path=run_dir)
+        votes_table, votes_name = pl.read_parquet(files.annotations), str(files.annotations)
+        item_col, annotator_col, label_col = "id", "annotator", "label"
+    else:
+        votes_table, votes_name = _table(annotations, "annotations")
+        item_col, annotator_col, label_col = item or ITEM_COL, annotator or ANNOTATOR_COL, label
+    if include_given:
+        given = examples.select(pl.col("id").alias(item_col),
+                                pl.lit(GIVEN_ANNOTATOR).alias(annotator_col),
+                                pl.col("label").alias(label_col))
+        cast = votes_table.select(pl.col(item_col).cast(pl.String),
+                                  pl.col(annotator_col).cast(pl.String),
+                                  pl.col(label_col).cast(pl.String)) \
+            if {item_col, annotator_col, label_col} <= set(votes_table.columns) else votes_table
+        votes_table = pl.concat([given, cast], how="diagonal_relaxed")
+    items = examples.drop("row", "label").rename({"id": item_col}) if item_col != "id" \
+        else examples.drop("row", "label")
+    return votes_from_long(votes_table, votes_name, item_col=item_col,
+                           annotator_col=annotator_col, label_col=label_col, text_col="text",
+                           items=items, items_name=str(files.examples),
+                           classes=classes or known, dedupe=dedupe)
+
+
+def model_probabilities(result: Any) -> np.ndarray:
+    """``(N, K)`` the model's out-of-fold class probabilities from a scoring result: the
+    cross-validated corrector's where it ran, else the neighbours' combined posterior."""
+    if "cv" in result.posteriors:
+        return np.asarray(result.posteriors["cv"], dtype=np.float64)
+    return np.asarray(result.posterior, dtype=np.float64)
+
+
+def _model_step(votes: Votes, labels: np.ndarray, cfg: DenoiseConfig, files: RunFiles, *,
+                embeddings: Any, encoder: Any, progress: bool) -> np.ndarray | None:
+    """Encode the items and cross-validate the corrector on ``labels`` (the majority vote,
+    :func:`~relabel.crowd.consensus.seed_labels`); None when the items have no text."""
+    from relabel.pipeline import encode_stage, make_encoder, precomputed_stage, score_stage
+
+    if cfg.text_col not in votes.items.columns and embeddings is None \
+            and cfg.embeddings is None:
+        return None
+    from relabel.data.task import read_task
+
+    names = np.asarray(votes.classes, dtype=object)[labels]
+    table = votes.items.with_columns(pl.Series("label", names.tolist(), dtype=pl.String))
+    if cfg.text_col not in table.columns:  # precomputed vectors of items without text
+        table = table.with_columns(pl.lit("(no text)").alias(cfg.text_col))
+    task = read_task(table, votes.name, cfg.input_spec, folds=cfg.folds)
+    emb = precomputed_stage(task, cfg, embeddings)
+    if emb is None:
+        emb = encode_stage(task, encoder if encoder is not None else make_encoder(task, cfg),
+                           files, progress=progress)
+    scored = score_stage(task, emb, cfg, files, progress=progress)
+    probs = np.zeros((votes.n_items, votes.n_classes))
+    # score_stage's classes are the labels seen; place them among every class of the votes
+    cols = np.searchsorted(votes.classes, scored.classes)
+    probs[:, cols] = model_probabilities(scored.result)
+    return probs
+
+
+def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, Any]:
+    """Write the consensus files under ``out_dir`` (atomically); returns the summary."""
+    from relabel.data.io import write_json, write_table
+
+    files = RunFiles(Path(out_dir))
+    files.root.mkdir(parents=True, exist_ok=True)
+    write_table(result.items, files.consensus)
+    write_table(result.items, files.consensus_csv)
+    write_table(result.annotators, files.annotators)
+    write_table(result.agreement.pairs, files.pairs)
+    write_table(result.votes.frame(), files.votes)
+    summary = result.summary()
+    write_json(summary, files.agreement)
+    return summary
+
+
+def consensus_as_labels(result: ConsensusResult, label_col: str = "label") -> pl.DataFrame:
+    """The items with the consensus as ``label_col`` (plus ``consensus_quality`` and
+    ``needs_review``), as ``--to`` writes them."""
+    items = result.items
+    own = result.votes.items
+    return own.with_columns(
+        items["consensus_label"].alias(label_col),
+        items["quality"].alias("consensus_quality"),
+        items["needs_review"].alias("needs_review"),
+        items["status"].alias("consensus_status"))
+
+
+def consensus(
+    data: Any,
+    *,
+    annotations: Any = None,
+    label_cols: list[str] | tuple[str, ...] | str | None = None,
+    item: str | None = None,
+    annotator: str | None = None,
+    label: str = "label",
+    text: str = "text",
+    classes: list[str] | None = None,
+    dedupe: bool = False,
+    out: str | Path | None = None,
+    to: str | Path | None = None,
+    model: str | None = None,
+    corrector: str = "auto",
+    embeddings: Any = None,
+    encoder: Any = None,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = DEFAULT_SEED,
+    target_precision: float = DEFAULT_TARGET_PRECISION,
+    include_given: bool = True,
+    progress: bool = True,
+    **em_options: Any,
+) -> Consensus:
+    """One label per item from several annotators' votes.
+
+    Parameters
+    ----------
+    data : str, Path, DataFrame, Dataset or list of dict
+        The votes in long format (``item_id, annotator, label`` and optionally ``text``), the
+        items (with ``annotations``), a wide table (with ``label_cols``), or a run directory
+        of ``relabel denoise`` whose ``annotations.parquet`` ``relabel review pull`` wrote.
+    annotations : str, Path or DataFrame, optional
+        Long votes (``item_id, annotator, label``) when ``data`` holds the items.
+    label_cols : list of str or str, optional
+        Wide format: one column per annotator (a comma-separated string is split).
+    item, annotator, label, text : str
+        Column names (``item`` defaults to ``item_id``; in wide format to the row number).
+    classes : list of str, optional
+        The class set (a vote outside it is an error); default the labels seen.
+    dedupe : bool
+        Keep the last of repeated (item, annotator) votes instead of raising.
+    out : str or Path, optional
+        Where to write the files (module docstring); None: write nothing but the caches'
+        temporary directory is not kept either.
+    to : str or Path, optional
+        Also write the items with the consensus as the ``label`` column (format from the
+        extension).
+    model, corrector, embeddings, encoder, folds, seed
+        The model annotator, as in :func:`relabel.denoise` (``corrector="none"``: the
+        neighbours only). Items without text: votes only.
+    target_precision : float
+        An item is resolved without a human only where its quality reaches this.
+    include_given : bool
+        For a run directory: the run's given label counts as one more annotator.
+    progress : bool
+        Progress bars on stderr.
+
+    Returns
+    -------
+    Consensus
+
+    Raises
+    ------
+    RelabelInputError
+        Bad input (one line naming the file, the rows and the column) or options.
+    """
+    import tempfile
+
+    from relabel.config import check_options
+    from relabel.crowd.consensus import seed_labels
+
+    cfg = DenoiseConfig(text_col="text" if _is_run_dir(data) else text, label_col="label",
+                        id_col="id", model=model,
+                        corrector=corrector, folds=folds, seed=seed,
+                        target_precision=target_precision,
+                        embeddings=embeddings if isinstance(embeddings, (str, Path)) else None)
+    check_options(cfg)
+    array = None if isinstance(embeddings, (str, Path)) else embeddings
+    votes = read_votes(data, annotations=annotations, label_cols=label_cols, item=item,
+                       annotator=annotator, label=label, text=text, classes=classes,
+                       dedupe=dedupe, include_given=include_given)
+    if to is not None:
+        from relabel.data.io import detect_format
+
+        detect_format(to, for_writing=True)  # a bad extension fails before any work
+    labels0 = seed_labels(votes, **em_options)
+    with tempfile.TemporaryDirectory(prefix="relabel-consensus-") as tmp:
+        work = RunFiles(Path(out) if out is not None else Path(tmp))
+        probs = _model_step(votes, labels0, cfg, work,
+                            embeddings=array, encoder=encoder, progress=progress)
+        result = estimate_consensus(votes, model_probs=probs,
+                                    target_precision=target_precision, **em_options)
+    summary = result.summary()
+    if out is not None:
+        summary = write_consensus(result, out)
+    if to is not None:
+        from relabel.data.io import write_table
+
+        write_table(consensus_as_labels(result), to)
+    return Consensus(items=result.items, annotators=result.annotators,
+                     pairs=result.agreement.pairs, summary=summary,
+                     out_dir=None if out is None else Path(out), result=result)
+
+
+def load_consensus(out_dir: str | Path) -> Consensus | None:
+    """The consensus files of a directory, or None when it has none (no arrays: ``result`` is
+    None)."""
+    files = RunFiles(Path(out_dir))
+    if not files.consensus.is_file():
+        return None
+    pairs = pl.read_csv(files.pairs) if files.pairs.is_file() else pl.DataFrame()
+    return Consensus(items=pl.read_parquet(files.consensus),
+                     annotators=pl.read_csv(files.annotators),
+                     pairs=pairs,
+                     summary=json.loads(files.agreement.read_text(encoding="utf-8")),
+                     out_dir=files.root, result=None)  # type: ignore[arg-type]
+
+
+__all__ = ["GIVEN_ANNOTATOR", "Consensus", "consensus", "consensus_as_labels", "load_consensus",
+           "model_probabilities", "read_votes", "write_consensus"]

@@ -1,0 +1,271 @@
+"""Consensus labels, their quality, the items that need a human, and each annotator's record.
+Pure: a :class:`~relabel.crowd.votes.Votes` record (and optionally a model's out-of-fold
+probabilities) in, frames out.
+
+Per item:
+
+- ``consensus_label``: the argmax of the posterior of :func:`relabel.crowd.estimate.dawid_skene`
+  (votes, shrunk confusion matrices, and the model as one more annotator);
+- ``quality``: the calibrated posterior of that label, an estimate of P(consensus is right);
+- ``agreement``: share of the item's votes for it; ``n_votes`` and ``votes`` (each class's count);
+- ``ambiguous``: the annotators are *split* (the second label has at least ``SPLIT_SHARE`` of
+  the item's votes, two votes or more) and the embeddings cannot separate the two labels either
+  (the model gives them probabilities within ``MODEL_MARGIN`` of each other; without a model
+  nothing separates them, so a split item is ambiguous when its quality is below the target).
+  Genuine ambiguity: flagged, and never resolved automatically;
+- ``needs_review``: ambiguous, or ``quality`` below the target precision (the same promise as
+  ``denoise --target-precision``: an item resolved without a human is right with probability at
+  least P).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from relabel.crowd.agreement import Agreement, agreement
+from relabel.crowd.estimate import EMResult, annotator_accuracy, dawid_skene, majority_vote
+from relabel.crowd.votes import Votes
+
+#: a split: the runner-up label holds at least this share of the item's votes
+SPLIT_SHARE = 0.4
+#: the model cannot separate two labels when their probabilities are closer than this
+MODEL_MARGIN = 0.2
+#: the model's row in the annotator table
+MODEL_ANNOTATOR = "(relabel model)"
+#: the confused class pairs an annotator table lists, at most
+TOP_CONFUSIONS = 3
+
+STATUS_RESOLVED, STATUS_LOW, STATUS_AMBIGUOUS = "resolved", "low_quality", "ambiguous"
+
+
+@dataclass(frozen=True)
+class ConsensusResult:
+    """The consensus of a set of votes.
+
+    Attributes
+    ----------
+    votes : Votes
+    em : EMResult
+        The estimator's output (posteriors, confusion matrices).
+    items : polars.DataFrame
+        One row per item (see the module docstring for the columns), in ``votes.item_ids``
+        order, followed by the items' own columns (text...).
+    annotators : polars.DataFrame
+        ``annotator, votes, accuracy, accuracy_low, accuracy_high, agreement_with_consensus,
+        mean_kappa, confuses``; the model's row last when it took part.
+    agreement : Agreement
+        Krippendorff's α, Fleiss' κ, pairwise Cohen's κ.
+    model_probs : np.ndarray or None
+        ``(I, K)`` the model's out-of-fold probabilities, when it took part.
+    target_precision : float
+    """
+
+    votes: Votes
+    em: EMResult
+    items: pl.DataFrame
+    annotators: pl.DataFrame
+    agreement: Agreement
+    model_probs: np.ndarray | None
+    target_precision: float
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``(I,)`` consensus class codes."""
+        return self.em.posterior.argmax(1)
+
+    def summary(self) -> dict[str, Any]:
+        items = self.items
+        status = dict(zip(*items["status"].value_counts().to_dict(as_series=False).values(),
+                          strict=True))
+        changed = int((items["consensus_label"] != items["majority_label"]).sum())
+        return {
+            "items": items.height, "annotators": self.votes.n_annotators,
+            "votes": len(self.votes.item), "classes": self.votes.classes,
+            "model": self.model_probs is not None,
+            "target_precision": self.target_precision,
+            "needs_review": int(items["needs_review"].sum()),
+            "ambiguous": int(status.get(STATUS_AMBIGUOUS, 0)),
+            "low_quality": int(status.get(STATUS_LOW, 0)),
+            "resolved": int(status.get(STATUS_RESOLVED, 0)),
+            "differs_from_majority": changed,
+            "expected_accuracy": round(float(items["quality"].mean()), 4),
+            "agreement": self.agreement.to_json(),
+            "em": {"iterations": self.em.iterations, "converged": self.em.converged},
+        }
+
+
+def _vote_string(counts: np.ndarray, classes: list[str]) -> list[str]:
+    out = []
+    for row in counts:
+        order = np.argsort(-row, kind="stable")
+        out.append(", ".join(f"{classes[c]}: {int(row[c])}" for c in order if row[c] > 0))
+    return out
+
+
+def _annotations_string(votes: Votes) -> list[str]:
+    per: list[list[str]] = [[] for _ in range(votes.n_items)]
+    for i, a, lab in zip(votes.item.tolist(), votes.annotator.tolist(), votes.label.tolist(),
+                         strict=True):
+        per[i].append(f"{votes.annotators[a]}={votes.classes[lab]}")
+    return ["; ".join(p) for p in per]
+
+
+def flag_items(counts: np.ndarray, quality: np.ndarray, consensus: np.ndarray,
+               model_probs: np.ndarray | None, target_precision: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(I,)`` bool ``ambiguous`` and ``needs_review`` (module docstring)."""
+    n = counts.sum(1)
+    order = np.argsort(-counts, axis=1, kind="stable")
+    first, second = order[:, 0], order[:, 1] if counts.shape[1] > 1 else order[:, 0]
+    rows = np.arange(len(counts))
+    runner_up = counts[rows, second]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        split = (n >= 2) & (runner_up >= 1) & (runner_up / np.maximum(n, 1) >= SPLIT_SHARE)
+    if model_probs is not None:
+        has_model = model_probs.sum(1) > 0
+        close = np.abs(model_probs[rows, first] - model_probs[rows, second]) < MODEL_MARGIN
+        ambiguous = split & np.where(has_model, close, quality < target_precision)
+    else:
+        ambiguous = split & (quality < target_precision)
+    needs = ambiguous | (quality < target_precision)
+    return ambiguous, needs
+
+
+def confusions(expected: np.ndarray, classes: list[str], top: int = TOP_CONFUSIONS) -> str:
+    """The ``top`` (true -> given) pairs an annotator gets wrong most, as ``"a→b (3.0)"``, from
+    the ``(K, K)`` expected counts (only pairs of at least one expected vote)."""
+    off = expected.copy()
+    np.fill_diagonal(off, 0.0)
+    flat = np.argsort(-off, axis=None, kind="stable")[:top]
+    parts = []
+    for f in flat:
+        k, lab = divmod(int(f), off.shape[1])
+        if off[k, lab] >= 1.0:
+            parts.append(f"{classes[k]}→{classes[lab]} ({off[k, lab]:.1f})")
+    return ", ".join(parts)
+
+
+def annotator_table(votes: Votes, em: EMResult, agree: Agreement,
+                    model_probs: np.ndarray | None) -> pl.DataFrame:
+    """One row per annotator (see :class:`ConsensusResult`)."""
+    acc, low, high, n_votes = annotator_accuracy(votes.item, votes.annotator, votes.label,
+                                                 em.calibrated, votes.n_annotators)
+    consensus = em.posterior.argmax(1)
+    hits = np.bincount(votes.annotator, weights=(votes.label == consensus[votes.item]),
+                       minlength=votes.n_annotators)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agree_share = np.where(n_votes > 0, hits / np.maximum(n_votes, 1), np.nan)
+    pairs = agree.pairs
+    kappa = {}
+    if pairs.height:
+        long = pl.concat([pairs.select(pl.col("annotator_a").alias("annotator"), "cohen_kappa"),
+                          pairs.select(pl.col("annotator_b").alias("annotator"), "cohen_kappa")])
+        per = long.filter(pl.col("cohen_kappa").is_not_nan()).group_by("annotator").agg(
+            pl.col("cohen_kappa").mean())
+        kappa = dict(zip(per["annotator"].to_list(), per["cohen_kappa"].to_list(), strict=True))
+    rows = [{
+        "annotator": name, "votes": int(n_votes[j]), "accuracy": float(acc[j]),
+        "accuracy_low": float(low[j]), "accuracy_high": float(high[j]),
+        "agreement_with_consensus": float(agree_share[j]),
+        "mean_kappa": kappa.get(name),
+        "confuses": confusions(em.expected[j], votes.classes),
+    } for j, name in enumerate(votes.annotators)]
+    if model_probs is not None:
+        has = model_probs.sum(1) > 0
+        right = float((em.calibrated[has] * model_probs[has]).sum(1).sum())
+        n = int(has.sum())
+        from scipy.stats import beta
+
+        expected = (em.posterior[has].T @ model_probs[has]) if n else np.zeros((1, 1))
+        rows.append({
+            "annotator": MODEL_ANNOTATOR, "votes": n, "accuracy": right / max(n, 1),
+            "accuracy_low": float(beta.ppf(0.025, right + 0.5, n - right + 0.5)),
+            "accuracy_high": float(beta.ppf(0.975, right + 0.5, n - right + 0.5)),
+            "agreement_with_consensus": float(
+                (model_probs[has].argmax(1) == consensus[has]).mean()) if n else float("nan"),
+            "mean_kappa": None, "confuses": confusions(expected, votes.classes)})
+    schema = {"annotator": pl.String, "votes": pl.Int64, "accuracy": pl.Float64,
+              "accuracy_low": pl.Float64, "accuracy_high": pl.Float64,
+              "agreement_with_consensus": pl.Float64, "mean_kappa": pl.Float64,
+              "confuses": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def seed_labels(votes: Votes, **em_options: Any) -> np.ndarray:
+    """``(I,)`` the labels the model annotator is trained on: the majority vote, ties broken by
+    the vote-only estimator (as CROWDLAB trains its classifier on the majority vote). The
+    vote-only posterior is not used alone: where an item has one vote it cannot judge that
+    vote, and a few items seen by several annotators would then decide every other label."""
+    em = dawid_skene(votes.item, votes.annotator, votes.label, votes.n_items,
+                     votes.n_annotators, votes.n_classes, **em_options)
+    return np.argmax(votes.counts() + 1e-3 * em.posterior, axis=1)
+
+
+def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
+                       target_precision: float = 0.9, **em_options: Any) -> ConsensusResult:
+    """The consensus of ``votes`` (module docstring).
+
+    Parameters
+    ----------
+    votes : Votes
+    model_probs : np.ndarray, optional
+        ``(I, K)`` out-of-fold class probabilities of a model for each item (one more
+        annotator; a row of zeros where the model has nothing to say).
+    target_precision : float
+        An item is resolved without a human only where its quality reaches this.
+    **em_options
+        Passed to :func:`~relabel.crowd.estimate.dawid_skene` (``smoothing``, ``temperature``).
+
+    Returns
+    -------
+    ConsensusResult
+    """
+    em = dawid_skene(votes.item, votes.annotator, votes.label, votes.n_items,
+                     votes.n_annotators, votes.n_classes, model_probs=model_probs, **em_options)
+    counts = votes.counts()
+    n = counts.sum(1)
+    consensus = em.posterior.argmax(1)
+    rows = np.arange(votes.n_items)
+    quality = em.calibrated[rows, consensus]
+    ambiguous, needs = flag_items(counts, quality, consensus, model_probs, target_precision)
+    status = np.where(ambiguous, STATUS_AMBIGUOUS,
+                      np.where(needs, STATUS_LOW, STATUS_RESOLVED))
+    classes = np.asarray(votes.classes, dtype=object)
+    majority = majority_vote(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n > 0, counts[rows, consensus] / np.maximum(n, 1), np.nan)
+    columns: dict[str, Any] = {
+        "id": votes.item_ids,
+        "consensus_label": classes[consensus].tolist(),
+        "quality": quality,
+        "agreement": share,
+        "n_votes": n.astype(np.int64),
+        "votes": _vote_string(counts, votes.classes),
+        "annotations": _annotations_string(votes),
+        "majority_label": [classes[m] if n[i] > 0 else None for i, m in enumerate(majority)],
+        "needs_review": needs,
+        "status": status.tolist(),
+    }
+    if model_probs is not None:
+        has = model_probs.sum(1) > 0
+        columns["model_label"] = [classes[m] if h else None
+                                  for m, h in zip(model_probs.argmax(1), has, strict=True)]
+        columns["model_prob"] = np.where(has, model_probs.max(1), np.nan)
+    frame = pl.DataFrame(columns)
+    extra = votes.items.drop("id")
+    if extra.width:
+        frame = pl.concat([frame, extra.select(pl.exclude(frame.columns))], how="horizontal")
+    agree = agreement(votes)
+    return ConsensusResult(votes=votes, em=em, items=frame,
+                           annotators=annotator_table(votes, em, agree, model_probs),
+                           agreement=agree, model_probs=model_probs,
+                           target_precision=target_precision)
+
+
+__all__ = ["MODEL_ANNOTATOR", "MODEL_MARGIN", "SPLIT_SHARE", "STATUS_AMBIGUOUS", "STATUS_LOW",
+           "STATUS_RESOLVED", "ConsensusResult", "annotator_table", "confusions",
+           "estimate_consensus", "flag_items", "seed_labels"]

@@ -1,0 +1,329 @@
+"""Several annotators per item: read their votes into one typed record.
+
+Three layouts give the same :class:`Votes`:
+
+- **long**: one row per (item, annotator, label); the item's text may repeat on every row, or
+  come from a second table of items (``--annotations FILE`` names the votes, ``DATA`` the items);
+- **wide**: one row per item, one label column per annotator (``--label-cols a1,a2,a3``; the
+  column name is the annotator); a null or empty cell is a missing vote;
+- **Label Studio**: ``annotations.parquet`` that ``relabel review pull`` writes beside a run
+  (every annotator's decision per task), read with the run's examples as the items.
+
+Missing votes are normal and an item with one vote is allowed. Problems are one-line
+:class:`~relabel.errors.RelabelInputError`\\ s naming the file, the rows (1-based data rows, the
+header is not a row) and the column: an item without text, a missing column, a label outside
+the class set, the same (item, annotator) pair twice (``dedupe=True`` keeps the last row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from relabel.data.validation import require_columns
+from relabel.errors import RelabelInputError
+
+#: the columns of a long table of votes
+ITEM_COL, ANNOTATOR_COL, LABEL_COL = "item_id", "annotator", "label"
+
+
+@dataclass(frozen=True)
+class Votes:
+    """Every vote, as integer codes.
+
+    Attributes
+    ----------
+    item_ids : list of str
+        ``(I,)`` the items, in order of first appearance (or the items table's order).
+    annotators : list of str
+        ``(A,)`` annotator names, sorted.
+    classes : list of str
+        ``(K,)`` the class set, sorted.
+    item, annotator, label : np.ndarray
+        ``(M,)`` int64 codes of each vote into the three lists above.
+    items : polars.DataFrame
+        One row per item, in ``item_ids`` order: ``id`` and the item's other columns (``text``,
+        entity spans...) when the input has them; just ``id`` for votes without text.
+    name : str
+        Where the votes came from, for messages.
+    """
+
+    item_ids: list[str]
+    annotators: list[str]
+    classes: list[str]
+    item: np.ndarray
+    annotator: np.ndarray
+    label: np.ndarray
+    items: pl.DataFrame
+    name: str
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_annotators(self) -> int:
+        return len(self.annotators)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def counts(self) -> np.ndarray:
+        """``(I, K)`` float64 number of votes for each class."""
+        out = np.zeros((self.n_items, self.n_classes))
+        np.add.at(out, (self.item, self.label), 1.0)
+        return out
+
+    def matrix(self) -> np.ndarray:
+        """``(I, A)`` float64 class code of each annotator's vote, NaN where none (the layout
+        of Krippendorff's reliability data, transposed, and of cleanlab's multi-annotator
+        labels)."""
+        out = np.full((self.n_items, self.n_annotators), np.nan)
+        out[self.item, self.annotator] = self.label
+        return out
+
+    def frame(self) -> pl.DataFrame:
+        """The votes as a long table: ``item_id, annotator, label``."""
+        return pl.DataFrame({
+            ITEM_COL: np.asarray(self.item_ids, dtype=object)[self.item].tolist(),
+            ANNOTATOR_COL: np.asarray(self.annotators, dtype=object)[self.annotator].tolist(),
+            LABEL_COL: np.asarray(self.classes, dtype=object)[self.label].tolist(),
+        }, schema={ITEM_COL: pl.String, ANNOTATOR_COL: pl.String, LABEL_COL: pl.String})
+
+
+def _strings(table: pl.DataFrame, col: str, name: str) -> pl.Series:
+    s = table.get_column(col)
+    if s.dtype.is_nested() or s.dtype == pl.Binary:
+        raise RelabelInputError(f"values must be strings or numbers, found {s.dtype}",
+                                path=name, column=col)
+    if s.dtype.is_float():  # 1.0 read from JSON is the class "1"
+        whole = s.drop_nulls()
+        if whole.len() and (whole == whole.round(0)).all():
+            s = s.cast(pl.Int64)
+    return s.cast(pl.String, strict=False).str.strip_chars()
+
+
+def _rows(mask: np.ndarray | pl.Series) -> list[int]:
+    return (np.flatnonzero(np.asarray(mask)) + 1).tolist()
+
+
+def _check_classes(labels: pl.Series, classes: Sequence[str] | None, name: str,
+                   column: str) -> list[str]:
+    found = sorted(set(labels.drop_nulls().to_list()))
+    if classes is None:
+        return found
+    allowed = sorted({str(c) for c in classes})
+    outside = ~labels.is_in(allowed) & labels.is_not_null()
+    if outside.any():
+        bad = sorted(set(labels.filter(outside).to_list()))
+        shown = ", ".join(repr(b) for b in bad[:3])
+        raise RelabelInputError(
+            f"{len(bad)} label(s) outside the class set ({shown}; classes: "
+            f"{', '.join(allowed[:10])}{'...' if len(allowed) > 10 else ''})",
+            path=name, rows=_rows(outside.to_numpy()), column=column)
+    return allowed
+
+
+def _item_table(table: pl.DataFrame, item_col: str, name: str, *,
+                text_col: str | None) -> pl.DataFrame:
+    """One row per item (first appearance), with the item's non-vote columns; raises for an
+    item without text, or with two different texts."""
+    ids = _strings(table, item_col, name)
+    missing = ids.is_null() | (ids == "")
+    if missing.any():
+        raise RelabelInputError("empty item id", path=name, rows=_rows(missing.to_numpy()),
+                                column=item_col)
+    frame = table.with_columns(ids.alias("id"), pl.int_range(pl.len()).alias("__row"))
+    if item_col != "id" and "id" in table.columns:
+        frame = table.drop("id").with_columns(ids.alias("id"),
+                                              pl.int_range(pl.len()).alias("__row"))
+    if text_col is not None and text_col in frame.columns:
+        text = _strings(frame, text_col, name)
+        empty = text.is_null() | (text.str.strip_chars() == "")
+        if empty.any():
+            raise RelabelInputError("an item with no text", path=name,
+                                    rows=_rows(empty.to_numpy()), column=text_col)
+        marked = frame.with_columns(text.alias("__text")).with_columns(
+            (pl.col("__text") != pl.col("__text").first().over("id")).alias("__differs"))
+        differing = marked.filter(pl.col("__differs"))
+        if differing.height:
+            raise RelabelInputError(
+                f"item '{differing['id'][0]}' has different texts on different rows",
+                path=name, rows=(differing["__row"] + 1).to_list(), column=text_col)
+    first = frame.unique("id", keep="first", maintain_order=True)
+    return first.drop("__row")
+
+
+def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
+            dedupe: bool) -> pl.DataFrame:
+    dup = votes.select(pl.struct("item", "annotator").is_duplicated()).to_series()
+    if not dup.any():
+        return votes
+    if not dedupe:
+        raise RelabelInputError(
+            f"the same ({item_col}, {annotator_col}) pair more than once; keep the latest row "
+            "of each with --dedupe", path=name,
+            rows=(votes.filter(dup)["__row"] + 1).to_list())
+    return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
+
+
+def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: str) -> Votes:
+    item_ids = items["id"].to_list()
+    annotators = sorted(set(votes["annotator"].to_list()))
+    pos = {v: i for i, v in enumerate(item_ids)}
+    return Votes(
+        item_ids=item_ids, annotators=annotators, classes=classes,
+        item=np.array([pos[v] for v in votes["item"].to_list()], dtype=np.int64),
+        annotator=np.searchsorted(annotators, votes["annotator"].to_numpy()).astype(np.int64),
+        label=np.searchsorted(classes, votes["label"].to_numpy()).astype(np.int64),
+        items=items, name=name)
+
+
+def votes_from_long(
+    table: pl.DataFrame,
+    name: str | Path,
+    *,
+    item_col: str = ITEM_COL,
+    annotator_col: str = ANNOTATOR_COL,
+    label_col: str = LABEL_COL,
+    text_col: str | None = "text",
+    items: pl.DataFrame | None = None,
+    items_name: str | Path | None = None,
+    classes: Sequence[str] | None = None,
+    dedupe: bool = False,
+) -> Votes:
+    """Votes from a long table: one row per (item, annotator, label).
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        The votes; may also hold the items' text (repeated on each of an item's rows).
+    name : str or Path
+        The votes' file, for messages.
+    item_col, annotator_col, label_col : str
+        Column names in ``table``.
+    text_col : str or None
+        The text column (in ``items`` when given, else in ``table``); None or absent: votes only.
+    items : polars.DataFrame, optional
+        One row per item (``item_col`` and the text); every voted item must be in it, and its
+        items without votes are kept (with no votes).
+    items_name : str or Path, optional
+        The items' file, for messages.
+    classes : sequence of str, optional
+        The class set; a label outside it is an error. Default: every label seen.
+    dedupe : bool
+        Keep the last row of a repeated (item, annotator) pair instead of raising.
+
+    Returns
+    -------
+    Votes
+    """
+    name = str(name)
+    require_columns(table, [item_col, annotator_col, label_col], path=name)
+    item = _strings(table, item_col, name)
+    who = _strings(table, annotator_col, name)
+    lab = _strings(table, label_col, name)
+    for series, col in ((item, item_col), (who, annotator_col)):
+        empty = series.is_null() | (series == "")
+        if empty.any():
+            raise RelabelInputError(f"empty {col}", path=name, rows=_rows(empty.to_numpy()),
+                                    column=col)
+    votes = pl.DataFrame({"item": item, "annotator": who, "label": lab}).with_columns(
+        pl.int_range(pl.len()).alias("__row"))
+    votes = votes.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    found = _check_classes(votes["label"], classes, name, label_col)
+    if len(found) < 2 and classes is None:
+        raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
+                                column=label_col)
+    votes = _dedupe(votes, name, item_col, annotator_col, dedupe)
+    if items is None:
+        vote_cols = {annotator_col, label_col}
+        keep = [c for c in table.columns if c not in vote_cols]
+        item_table = _item_table(table.select(keep), item_col, name,
+                                 text_col=text_col if text_col in table.columns else None)
+    else:
+        iname = str(items_name or name)
+        require_columns(items, [item_col], path=iname)
+        item_table = _item_table(items, item_col, iname,
+                                 text_col=text_col if text_col in items.columns else None)
+        dup = item_table.height < items.height
+        if dup:
+            ids = _strings(items, item_col, iname)
+            raise RelabelInputError("duplicate item ids", path=iname,
+                                    rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
+        unknown = ~votes["item"].is_in(item_table["id"].implode())
+        if unknown.any():
+            first = votes.filter(unknown)
+            raise RelabelInputError(
+                f"{first.height} votes name items that are not in {iname} (e.g. "
+                f"'{first['item'][0]}')", path=name, rows=(first["__row"] + 1).to_list(),
+                column=item_col)
+    if item_col != "id" and item_col in item_table.columns:
+        item_table = item_table.drop(item_col)
+    return _finish(votes, item_table.select("id", pl.exclude("id")), found, name)
+
+
+def votes_from_wide(
+    table: pl.DataFrame,
+    name: str | Path,
+    label_cols: Sequence[str],
+    *,
+    item_col: str | None = None,
+    text_col: str | None = "text",
+    classes: Sequence[str] | None = None,
+) -> Votes:
+    """Votes from a wide table: one row per item, one label column per annotator.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        One row per item.
+    name : str or Path
+        The file, for messages.
+    label_cols : sequence of str
+        The annotators' columns (the column name is the annotator); null or empty = no vote.
+    item_col : str, optional
+        The item id column; default the 0-based row number.
+    text_col, classes
+        As in :func:`votes_from_long`.
+
+    Returns
+    -------
+    Votes
+    """
+    name = str(name)
+    cols = list(label_cols)
+    if len(cols) < 1:
+        raise RelabelInputError("--label-cols needs at least one column")
+    if len(set(cols)) < len(cols):
+        raise RelabelInputError("--label-cols names a column twice")
+    require_columns(table, cols + ([item_col] if item_col else []), path=name)
+    if item_col is None:
+        table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
+        item_col = "__id"
+    long = pl.concat([
+        pl.DataFrame({"item": _strings(table, item_col, name), "annotator": [c] * table.height,
+                      "label": _strings(table, c, name), "__row": np.arange(table.height),
+                      "__col": i})
+        for i, c in enumerate(cols)]).sort("__row", "__col")
+    long = long.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    found = _check_classes(long["label"], classes, name, cols[0])
+    if len(found) < 2 and classes is None:
+        raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name)
+    item_table = _item_table(table.drop(cols), item_col, name,
+                             text_col=text_col if text_col in table.columns else None)
+    if item_table.height < table.height:
+        ids = _strings(table, item_col, name)
+        raise RelabelInputError("duplicate item ids", path=name,
+                                rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
+    item_table = item_table.drop(item_col)
+    return _finish(long.drop("__col"), item_table.select("id", pl.exclude("id")), found, name)
+
+
+__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "votes_from_long",
+           "votes_from_wide"]
