@@ -140,8 +140,8 @@ def load(name: str, seed: int) -> dict:
 def model_probs(votes: Votes, embeddings: np.ndarray, seed: int) -> np.ndarray:
     """The default corrector's out-of-fold probabilities, trained on the majority vote (what
     ``relabel consensus`` computes from text)."""
-    from relabel.consensus import model_probabilities
     from relabel.correct import make_corrector
+    from relabel.crowd.api import model_probabilities
     from relabel.detect.score import score_examples
 
     labels = seed_labels(votes)

@@ -7,6 +7,7 @@ suggested (or the tool abstains and asks a human).
 >>> import relabel
 >>> run = relabel.denoise("data.csv", out="relabel-out/data")   # doctest: +SKIP
 >>> run.issues                                                   # doctest: +SKIP
+>>> c = relabel.consensus("votes.csv")    # several annotators per item  # doctest: +SKIP
 
 The API (:mod:`relabel.api`) is imported on first use, so ``import relabel`` stays instant (no
 numpy, polars, torch, transformers or scikit-learn until they are needed).
@@ -23,10 +24,12 @@ __version__ = "0.2.0"
 if TYPE_CHECKING:
     from relabel.api import Run, denoise, find_label_issues, load_run
     from relabel.config import DenoiseConfig, InputSpec
+    from relabel.crowd.api import Consensus, consensus, load_consensus
 
 _LAZY = {"Run": "relabel.api", "denoise": "relabel.api", "find_label_issues": "relabel.api",
          "load_run": "relabel.api", "DenoiseConfig": "relabel.config",
-         "InputSpec": "relabel.config"}
+         "InputSpec": "relabel.config", "consensus": "relabel.crowd.api",
+         "Consensus": "relabel.crowd.api", "load_consensus": "relabel.crowd.api"}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,5 +46,6 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError", "Run",
-           "__version__", "denoise", "find_label_issues", "load_run"]
+__all__ = ["Consensus", "DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError", "Run",
+           "__version__", "consensus", "denoise", "find_label_issues", "load_consensus",
+           "load_run"]

@@ -154,7 +154,7 @@ class DenoiseConfig(InputSpec):
     #: where encoding shards and corrector folds run: local, or dask (with ``scheduler``)
     engine: str = DEFAULT_ENGINE
     scheduler: str | None = None
-    #: several annotators per item (relabel/consensus.py): the votes in a second file (long:
+    #: several annotators per item (relabel/crowd/api.py): the votes in a second file (long:
     #: item, annotator, label), or one label column per annotator (wide), or long votes in the
     #: data itself (``annotator_col`` set); the consensus becomes the given label
     annotations: str | Path | None = None

@@ -213,12 +213,12 @@ class Scored:
 def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: Any = None,
                     embeddings: Any = None, progress: bool = False
                     ) -> tuple[Any, pl.DataFrame, DenoiseConfig]:
-    """Stage 0 on several annotators per item: the consensus (:mod:`relabel.consensus`, its
+    """Stage 0 on several annotators per item: the consensus (:mod:`relabel.crowd.api`, its
     files written into the run directory) becomes the given label of one row per item.
 
     Returns
     -------
-    crowd : relabel.consensus.Consensus
+    crowd : relabel.crowd.api.Consensus
     items : polars.DataFrame
         One row per item: ``id``, the items' columns, ``label`` = the consensus.
     cfg : DenoiseConfig
@@ -226,7 +226,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     """
     from dataclasses import replace
 
-    from relabel.consensus import consensus, consensus_as_labels
+    from relabel.crowd.api import consensus, consensus_as_labels
 
     item = cfg.item_col or (cfg.id_col if cfg.label_cols else None)
     crowd = consensus(data, annotations=cfg.annotations, label_cols=cfg.label_cols, item=item,

@@ -59,7 +59,7 @@ class RunFiles:
     LEDGER = "reviews_ledger.jsonl"
     ROUNDS = "review_rounds.jsonl"
     PUSH = "review_push.json"
-    # several annotators per item (relabel/consensus.py; annotations.parquet from review pull)
+    # several annotators per item (relabel/crowd/api.py; annotations.parquet from review pull)
     CONSENSUS = "consensus.parquet"
     CONSENSUS_CSV = "consensus.csv"
     ANNOTATORS = "annotators.csv"

@@ -582,7 +582,7 @@ def test_several_annotators_per_task_pull_every_decision_and_consensus(label_stu
                                                                         review_run, tmp_path):
     """Three real users annotate the same tasks through the API (one changes their mind):
     `review pull` returns every annotator's latest decision, and consensus runs on them."""
-    from relabel.consensus import GIVEN_ANNOTATOR, consensus
+    from relabel.crowd.api import GIVEN_ANNOTATOR, consensus
 
     _, run0, df = review_run
     run = tmp_path / "run"

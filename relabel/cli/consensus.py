@@ -65,7 +65,7 @@ def consensus_command(
     """Consensus label, quality and agreement per item; accuracy per annotator; items that need
     a human (low quality, or annotators split where the text cannot decide either)."""
     from relabel.config import split_list
-    from relabel.consensus import consensus
+    from relabel.crowd.api import consensus
     from relabel.rundir import RunFiles
 
     if out is None:

@@ -227,6 +227,9 @@ def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarra
     tail = (1 - level) / 2
     low = np.where(n_votes > 0, beta.ppf(tail, s + 0.5, n_votes - s + 0.5), np.nan)
     high = np.where(n_votes > 0, beta.ppf(1 - tail, s + 0.5, n_votes - s + 0.5), np.nan)
+    # Jeffreys' interval reaches the bound where every vote is right (or wrong)
+    high = np.where(s >= n_votes - 1e-9, 1.0, high)
+    low = np.where(s <= 1e-9, 0.0, low)
     return acc, low, high, n_votes
 
 

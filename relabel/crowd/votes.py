@@ -321,7 +321,8 @@ def votes_from_wide(
         ids = _strings(table, item_col, name)
         raise RelabelInputError("duplicate item ids", path=name,
                                 rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
-    item_table = item_table.drop(item_col)
+    if item_col != "id":
+        item_table = item_table.drop(item_col)
     return _finish(long.drop("__col"), item_table.select("id", pl.exclude("id")), found, name)
 
 

@@ -175,6 +175,66 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     return "\n".join(parts)
 
 
+#: annotators shown in the report's table and plots (most votes first)
+REPORT_ANNOTATORS = 30
+
+
+def _annotator_section(run_dir: Path) -> str:
+    """Several annotators per item (``relabel consensus``, ``denoise --annotations``): the
+    agreement figures, the annotator table and their estimated accuracy with intervals; empty
+    for a run with one label per example."""
+    files = RunFiles(run_dir)
+    if not (files.annotators.is_file() and files.agreement.is_file()):
+        return ""
+    summary = json.loads(files.agreement.read_text(encoding="utf-8"))
+    agree = summary.get("agreement", {})
+    annotators = pl.read_csv(files.annotators).sort("votes", descending=True)
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    per_item = agree.get("votes_per_item", {})
+    fleiss_on = agree.get("fleiss_on", {})
+    facts = [
+        {"": "items / annotators / votes",
+         "value": f"{summary['items']} / {summary['annotators']} / {summary['votes']}"},
+        {"": "votes per item (min / median / max)",
+         "value": f"{per_item.get('min')} / {per_item.get('median')} / {per_item.get('max')}"},
+        {"": "Krippendorff's alpha (nominal)", "value": num(agree.get("krippendorff_alpha"))},
+        {"": "Fleiss' kappa", "value": f"{num(agree.get('fleiss_kappa'))} (items with "
+                                       f"{fleiss_on.get('votes_per_item')} votes: "
+                                       f"{fleiss_on.get('items')})"},
+        {"": "Cohen's kappa, median over pairs",
+         "value": f"{num(agree.get('cohen_kappa_median'))} "
+                  f"({agree.get('cohen_kappa_pairs')} pairs)"},
+        {"": "unanimous items", "value": num(agree.get("unanimous"))},
+        {"": "consensus differs from the majority vote",
+         "value": summary.get("differs_from_majority")},
+        {"": "items that need a human",
+         "value": f"{summary['needs_review']} ({summary['ambiguous']} ambiguous, "
+                  f"{summary['low_quality']} below quality {summary['target_precision']:g})"},
+        {"": "model annotator", "value": "yes" if summary.get("model") else "no (no text)"},
+    ]
+    shown = annotators.head(REPORT_ANNOTATORS)
+    parts = ["<h2>Annotators</h2>", _table(facts, ["", "value"]),
+             _table(shown.to_dicts(), ["annotator", "votes", "accuracy", "accuracy_low",
+                                       "accuracy_high", "agreement_with_consensus",
+                                       "mean_kappa", "confuses"])]
+    if shown.height:
+        fig, ax = _subplots(layout="constrained", figsize=(7, 0.25 * shown.height + 1.2))
+        acc = shown["accuracy"].to_numpy()
+        lo = np.clip(acc - shown["accuracy_low"].to_numpy(), 0, None)
+        hi = np.clip(shown["accuracy_high"].to_numpy() - acc, 0, None)
+        ys = np.arange(shown.height)
+        ax.errorbar(acc, ys, xerr=[lo, hi], fmt="o", capsize=2)
+        ax.set_yticks(ys, [str(a) for a in shown["annotator"].to_list()], fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("estimated accuracy (95% interval)")
+        parts.append(_figure_tag(fig, "estimated accuracy of each annotator"))
+    return "\n".join(parts)
+
+
 def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
     from relabel.metrics import correction_metrics, detection_metrics
 
@@ -255,9 +315,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
                             "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
-    review = _review_section(run_dir, scores)
-    if review:
-        parts.append(review)
+    for section in (_annotator_section(run_dir), _review_section(run_dir, scores)):
+        if section:
+            parts.append(section)
     if truth_col:
         parts.append(_truth_section(run, scores, truth_col))
     # marks how many images decoded, so a headless browser can check the page (tests)

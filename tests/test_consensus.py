@@ -1,0 +1,313 @@
+"""Several annotators per item (issue 17): reading votes, the estimator, agreement, flags, the
+consensus API and CLI, and denoise / export on multi-annotator data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import ROOT, FakeEncoder, make_text_dataset
+
+from relabel.crowd.agreement import agreement, krippendorff_alpha
+from relabel.crowd.consensus import (
+    MODEL_ANNOTATOR,
+    STATUS_AMBIGUOUS,
+    estimate_consensus,
+    flag_items,
+)
+from relabel.crowd.estimate import annotator_accuracy, dawid_skene, majority_vote
+from relabel.crowd.votes import votes_from_long, votes_from_wide
+from relabel.data.noise import simulate_annotators
+from relabel.errors import RelabelInputError
+
+
+def _long(rows: list[tuple[str, str, str]], **extra: list) -> pl.DataFrame:
+    return pl.DataFrame({"item_id": [r[0] for r in rows], "annotator": [r[1] for r in rows],
+                         "label": [r[2] for r in rows], **extra})
+
+
+# ---------------------------------------------------------------- reading votes
+
+
+def test_long_votes_with_missing_votes_and_single_vote_items() -> None:
+    v = votes_from_long(_long([("a", "w1", "x"), ("a", "w2", "y"), ("b", "w1", "y")]),
+                        "votes.csv")
+    assert v.item_ids == ["a", "b"] and v.annotators == ["w1", "w2"] and v.classes == ["x", "y"]
+    assert v.counts().tolist() == [[1, 1], [0, 1]]
+    m = v.matrix()
+    assert np.isnan(m[1, 1]) and m[0, 1] == 1
+    assert v.frame().height == 3
+
+
+def test_wide_votes_use_the_column_names_as_annotators() -> None:
+    table = pl.DataFrame({"text": ["t1", "t2", "t3"], "a1": ["x", "y", None],
+                          "a2": ["x", "", "y"], "a3": ["y", "y", "y"]})
+    v = votes_from_wide(table, "wide.csv", ["a1", "a2", "a3"])
+    assert v.annotators == ["a1", "a2", "a3"] and v.item_ids == ["0", "1", "2"]
+    assert v.counts().sum(1).tolist() == [3, 2, 2]  # null and empty cells are missing votes
+    assert v.items["text"].to_list() == ["t1", "t2", "t3"]
+
+
+@pytest.mark.parametrize(("table", "kwargs", "needles"), [
+    (_long([("a", "w1", "x")]).drop("annotator"), {}, ["no column 'annotator'", "votes.csv"]),
+    (_long([("a", "w1", "x"), ("b", "w1", "y")], text=["t", " "]), {},
+     ["an item with no text", "row 2", "column 'text'"]),
+    (_long([("a", "w1", "x"), ("b", "w1", "z")]), {"classes": ["x", "y"]},
+     ["outside the class set", "'z'", "row 2", "column 'label'"]),
+    (_long([("a", "w1", "x"), ("b", "w1", "y"), ("a", "w1", "y")]), {},
+     ["the same (item_id, annotator) pair", "rows 1, 3", "--dedupe"]),
+    (_long([("a", "w1", "x"), ("a", "w2", "y")], text=["one", "two"]), {},
+     ["different texts", "row 2"]),
+])
+def test_bad_votes_get_one_line_naming_file_rows_and_column(table, kwargs, needles) -> None:
+    with pytest.raises(RelabelInputError) as err:
+        votes_from_long(table, "votes.csv", **kwargs)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def test_dedupe_keeps_the_latest_vote() -> None:
+    v = votes_from_long(_long([("a", "w1", "x"), ("b", "w1", "y"), ("a", "w1", "y")]),
+                        "votes.csv", dedupe=True)
+    assert v.counts().tolist() == [[0, 1], [0, 1]]
+
+
+def test_votes_on_items_of_a_second_file() -> None:
+    items = pl.DataFrame({"item_id": ["a", "b", "c"], "text": ["t1", "t2", "t3"]})
+    v = votes_from_long(_long([("b", "w1", "x"), ("a", "w1", "y")]), "votes.csv", items=items,
+                        items_name="items.csv")
+    assert v.item_ids == ["a", "b", "c"] and v.counts().sum(1).tolist() == [1, 1, 0]
+    with pytest.raises(RelabelInputError, match=r"not in items\.csv"):
+        votes_from_long(_long([("zz", "w1", "x"), ("a", "w1", "y")]), "votes.csv",
+                        items=items, items_name="items.csv")
+
+
+# ---------------------------------------------------------------- the estimator
+
+
+def _simulated(seed: int = 0, n: int = 1500, k: int = 4):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, size=n)
+    item, ann, lab, acc = simulate_annotators(truth, k, n_annotators=12, votes_per_item=(3, 3),
+                                              accuracy=(0.35, 0.95), seed=seed)
+    return truth, item, ann, lab, acc
+
+
+def test_dawid_skene_beats_majority_vote_and_ranks_annotators() -> None:
+    from scipy.stats import spearmanr
+
+    truth, item, ann, lab, acc = _simulated()
+    n, a, k = len(truth), 12, 4
+    counts = np.zeros((n, k))
+    np.add.at(counts, (item, lab), 1)
+    mv = majority_vote(counts, rng=np.random.default_rng(0))
+    em = dawid_skene(item, ann, lab, n, a, k)
+    assert em.converged
+    assert (em.posterior.argmax(1) == truth).mean() > (mv == truth).mean() + 0.02
+    est, low, high, n_votes = annotator_accuracy(item, ann, lab, em.posterior, a)
+    assert spearmanr(est, acc)[0] > 0.9
+    assert (low <= est).all() and (est <= high).all() and n_votes.sum() == len(item)
+
+
+def test_a_good_model_annotator_helps_and_a_useless_one_does_no_harm() -> None:
+    truth, item, ann, lab, _ = _simulated(seed=1)
+    n, a, k = len(truth), 12, 4
+    base = (dawid_skene(item, ann, lab, n, a, k).posterior.argmax(1) == truth).mean()
+    rng = np.random.default_rng(1)
+    good = np.full((n, k), 0.1 / (k - 1))
+    good[np.arange(n), truth] = 0.9
+    flat = np.full((n, k), 1.0 / k)
+    with_good = dawid_skene(item, ann, lab, n, a, k, model_probs=good)
+    with_flat = dawid_skene(item, ann, lab, n, a, k, model_probs=flat)
+    assert (with_good.posterior.argmax(1) == truth).mean() > base + 0.03
+    assert abs((with_flat.posterior.argmax(1) == truth).mean() - base) < 0.01
+    assert np.diag(with_good.model_confusion).mean() > 0.8  # its quality is learned
+    assert rng is not None
+
+
+def test_calibrated_quality_is_tempered_but_keeps_the_consensus() -> None:
+    truth, item, ann, lab, _ = _simulated(seed=2)
+    em = dawid_skene(item, ann, lab, len(truth), 12, 4)
+    assert (em.calibrated.argmax(1) == em.posterior.argmax(1)).all()
+    assert em.calibrated.max(1).mean() < em.posterior.max(1).mean()
+
+
+# ---------------------------------------------------------------- agreement and flags
+
+
+def test_agreement_coefficients_on_perfect_and_opposite_annotators() -> None:
+    same = votes_from_long(_long([(str(i), w, "xy"[i % 2]) for i in range(40)
+                                  for w in ("w1", "w2", "w3")]), "v")
+    a = agreement(same)
+    assert a.alpha == pytest.approx(1.0) and a.fleiss_kappa == pytest.approx(1.0)
+    assert a.unanimous == 1.0 and a.fleiss_votes == 3 and a.fleiss_items == 40
+    assert (a.pairs["cohen_kappa"] == 1.0).all() and a.pairs.height == 3
+    opposite = votes_from_long(_long([(str(i), w, "xy"[(i + (w == "w2")) % 2])
+                                      for i in range(40) for w in ("w1", "w2")]), "v")
+    assert krippendorff_alpha(opposite) < -0.5
+    assert agreement(opposite).pairs["cohen_kappa"][0] == pytest.approx(-1.0)
+
+
+def test_split_items_are_ambiguous_only_where_the_model_cannot_decide() -> None:
+    counts = np.array([[2.0, 2.0], [2.0, 2.0], [4.0, 0.0], [1.0, 0.0]])
+    quality = np.array([0.95, 0.95, 0.99, 0.6])
+    consensus = np.array([0, 0, 0, 0])
+    model = np.array([[0.5, 0.5], [0.95, 0.05], [0.9, 0.1], [0.9, 0.1]])
+    ambiguous, needs = flag_items(counts, quality, consensus, model, 0.9)
+    assert ambiguous.tolist() == [True, False, False, False]
+    assert needs.tolist() == [True, False, False, True]  # last: quality below the target
+    ambiguous, _ = flag_items(counts, quality, consensus, None, 0.9)
+    assert not ambiguous.any()  # no model: a split item is ambiguous only below the target
+
+
+def test_estimate_consensus_tables() -> None:
+    rows = [("a", "w1", "x"), ("a", "w2", "x"), ("a", "w3", "y"), ("b", "w1", "y"),
+            ("b", "w2", "y"), ("c", "w3", "x")]
+    v = votes_from_long(_long(rows), "v")
+    res = estimate_consensus(v, model_probs=np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]))
+    items = res.items
+    assert items["consensus_label"].to_list()[:2] == ["x", "y"]
+    assert items["votes"][0] == "x: 2, y: 1" and items["annotations"][0] == "w1=x; w2=x; w3=y"
+    assert items["agreement"][0] == pytest.approx(2 / 3) and items["n_votes"].to_list() == [3,
+                                                                                           2, 1]
+    assert set(items["status"]) <= {"resolved", "low_quality", STATUS_AMBIGUOUS}
+    assert res.annotators["annotator"].to_list() == ["w1", "w2", "w3", MODEL_ANNOTATOR]
+    s = res.summary()
+    assert s["items"] == 3 and s["votes"] == 6 and s["model"] is True
+
+
+# ---------------------------------------------------------------- API, CLI, denoise, export
+
+
+def _crowd_files(tmp_path, n_per_class: int = 30):
+    """Items (text) and long votes: w1 and w2 right, w3 a spammer who always says 'refund',
+    and on every 7th item w1 and w2 split between the two other classes."""
+    df = make_text_dataset(n_per_class=n_per_class, flip=0, seed=5)
+    items = tmp_path / "items.csv"
+    df.select(pl.col("id").alias("item_id"), "text").write_csv(items)
+    rows = []
+    classes = sorted(set(df["true_label"]))
+    for i, (iid, label) in enumerate(zip(df["id"], df["true_label"], strict=True)):
+        other = classes[(classes.index(label) + 1) % 3]
+        rows += [{"item_id": iid, "annotator": "w1", "label": label},
+                 {"item_id": iid, "annotator": "w2", "label": other if i % 7 == 0 else label},
+                 {"item_id": iid, "annotator": "w3", "label": "refund"}]
+    votes = tmp_path / "votes.csv"
+    pl.DataFrame(rows).write_csv(votes)
+    return df, items, votes
+
+
+def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) -> None:
+    import relabel
+
+    df, items, votes = _crowd_files(tmp_path)
+    before = (items.read_bytes(), votes.read_bytes())
+    c = relabel.consensus(items, annotations=votes, out=tmp_path / "out",
+                          to=tmp_path / "consensus.parquet", encoder=FakeEncoder(),
+                          progress=False)
+    assert (items.read_bytes(), votes.read_bytes()) == before
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    acc = np.mean([truth[i] == lab for i, lab in
+                   zip(c.items["id"], c.items["consensus_label"], strict=True)])
+    assert acc > 0.95
+    table = {r["annotator"]: r for r in c.annotators.iter_rows(named=True)}
+    assert table["w3"]["accuracy"] < 0.5 < table["w1"]["accuracy"]
+    assert MODEL_ANNOTATOR in table
+    for name in ("consensus.parquet", "consensus.csv", "annotators.csv", "annotator_pairs.csv",
+                 "agreement.json", "votes.parquet"):
+        assert (tmp_path / "out" / name).is_file(), name
+    written = pl.read_parquet(tmp_path / "consensus.parquet")
+    assert written["label"].to_list() == c.items["consensus_label"].to_list()
+    assert {"consensus_quality", "needs_review", "text"} <= set(written.columns)
+    again = relabel.load_consensus(tmp_path / "out")
+    assert again is not None and again.items.height == c.items.height
+    assert "items" in repr(c)
+
+
+def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
+                          text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
+    _, items, votes = _crowd_files(tmp_path, n_per_class=5)
+    bad = tmp_path / "dup.csv"
+    pl.read_csv(votes).vstack(pl.read_csv(votes).head(2)).write_csv(bad)
+    for args, needle in [
+        (["consensus", str(items), "--annotations", str(bad)], "pair more than once"),
+        (["consensus", str(items), "--annotations", str(votes), "--annotator-col", "worker"],
+         "no column 'worker'"),
+        (["consensus", str(items), "--annotations", str(votes), "--classes", "card,refund"],
+         "outside the class set"),
+        (["denoise", str(items), "--annotations", str(bad), "--item-col", "item_id"],
+         "pair more than once"),
+    ]:
+        p = _cli(*args, "--out", str(tmp_path / "never"))
+        assert p.returncode == 2, p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], p.stderr
+        assert "Traceback" not in p.stderr
+    assert not (tmp_path / "never").exists()
+    ok = _cli("consensus", str(items), "--annotations", str(bad), "--dedupe", "--out",
+              str(tmp_path / "dedupe"), "--corrector", "none", "--embeddings",
+              str(_embeddings(tmp_path, items)))
+    assert ok.returncode == 0, ok.stderr
+
+
+def _embeddings(tmp_path, items):
+    path = tmp_path / "emb.npy"
+    np.save(path, FakeEncoder().encode(pl.read_csv(items)["text"].to_list()))
+    return path
+
+
+def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
+    """denoise --annotations (CLI, precomputed vectors): the consensus is the given label, the
+    vote distribution joins the soft labels, ambiguous items go to a human with no
+    suggestion, and export writes the consensus as the label column."""
+    df, items, votes = _crowd_files(tmp_path)
+    out = tmp_path / "run"
+    p = _cli("denoise", str(items), "--annotations", str(votes), "--item-col", "item_id",
+             "--embeddings", str(_embeddings(tmp_path, items)), "--out", str(out), "-q")
+    assert p.returncode == 0, p.stderr
+    assert "several annotators: " in p.stdout
+    scores = pl.read_parquet(out / "scores.parquet")
+    consensus = pl.read_parquet(out / "consensus.parquet")
+    assert scores["label"].to_list() == consensus["consensus_label"].to_list()
+    ambiguous = set(consensus.filter(pl.col("status") == STATUS_AMBIGUOUS)["id"])
+    held = scores.filter(pl.col("reason") == "annotators_split")
+    assert set(held["id"]) == ambiguous
+    assert held["flagged"].all() and held["suggested_label"].is_null().all()
+    soft = np.load(out / "soft_labels.npy")
+    assert soft.shape == (df.height, 3) and np.allclose(soft.sum(1), 1, atol=1e-4)
+    summary = (out / "summary.json").read_text()
+    assert '"consensus"' in summary
+    report = (out / "report.html").read_text()
+    assert "<h2>Annotators</h2>" in report and "Krippendorff" in report
+    e = _cli("export", str(out), "--to", str(tmp_path / "clean.csv"))
+    assert e.returncode == 0, e.stderr
+    clean = pl.read_csv(tmp_path / "clean.csv")
+    assert clean.height == df.height and "consensus_quality" in clean.columns
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    acc = np.mean([truth[i] == lab for i, lab in zip(clean["id"], clean["label"], strict=True)])
+    assert acc > 0.95
+
+
+def test_wide_format_through_the_python_denoise(tmp_path) -> None:
+    import relabel
+
+    df = make_text_dataset(n_per_class=20, flip=0, seed=6)
+    wide = df.select("id", "text", pl.col("true_label").alias("a1"),
+                     pl.col("true_label").alias("a2"),
+                     pl.when(pl.int_range(pl.len()) % 4 == 0).then(None)
+                     .otherwise(pl.col("true_label")).alias("a3"))
+    run = relabel.denoise(wide, out=tmp_path / "run", id="id", label_cols="a1,a2,a3",
+                          encoder=FakeEncoder(), progress=False)
+    assert run.summary["consensus"]["annotators"] == 3
+    assert run.scores["label"].to_list() == df["true_label"].to_list()
