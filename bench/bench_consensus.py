@@ -55,6 +55,7 @@ from relabel.crowd.consensus import estimate_consensus, seed_labels
 from relabel.crowd.estimate import (
     MODEL_WEIGHT,
     SMOOTHING,
+    calibrate,
     dawid_skene,
     majority_vote,
 )
@@ -227,10 +228,8 @@ def evaluate(name: str, seed: int) -> dict:
                              model_weight=weight or MODEL_WEIGHT)
             cell = {"acc": float((em.posterior.argmax(1) == y).mean())}
             for t in TEMPERATURE_GRID:
-                z = t * em.log_joint
-                z -= z.max(1, keepdims=True)
-                lp = z - np.log(np.exp(z).sum(1, keepdims=True))
-                cell[f"logloss_{t}"] = float(-lp[np.arange(len(y)), y].mean())
+                p_t = calibrate(em.log_joint, em.prior, t)[np.arange(len(y)), y]
+                cell[f"logloss_{t}"] = float(-np.log(np.maximum(p_t, 1e-12)).mean())
             grid[_key(smoothing, weight)] = cell
     # the defaults, through the public core (flags, annotator table, agreement)
     for label, p in (("relabel-votes", None), ("relabel", probs)):
@@ -246,7 +245,7 @@ def evaluate(name: str, seed: int) -> dict:
             "acc": float((cons == y).mean()),
             "ap": average_precision(mv_wrong, mv_wrong_score(cons, quality, mv)),
             "ap_p_mv_wrong": average_precision(
-                mv_wrong, 1 - em.calibrated[np.arange(len(y)), mv]),
+                mv_wrong, 1 - em.calibrated[np.arange(len(y)), mv]),  # = p_majority_wrong
             "rho": spearman(acc_w[many], worker_acc[many]),
             "needs_review": int(needs.sum()),
             "ambiguous": int((res.items["status"] == "ambiguous").sum()),

@@ -82,6 +82,14 @@ class Run:
         return self._summary
 
     @property
+    def consensus(self) -> Any:
+        """For several annotators per item: the :class:`~relabel.crowd.api.Consensus` this run
+        took as its labels (``items``, ``annotators``, ``summary``); None otherwise."""
+        from relabel.crowd.api import load_consensus
+
+        return load_consensus(self.out_dir)
+
+    @property
     def classes(self) -> list[str]:
         """Every class of the run, sorted."""
         return [str(c) for c in self.summary["label_classes"]]
@@ -293,7 +301,9 @@ def denoise(
     cfg = make_config(config, **short, **options)
     result = run_pipeline(data, out_dir=out, config=cfg, encoder=encoder, embeddings=embeddings,
                           reviews=reviews, progress=progress)
-    keep = data if not isinstance(data, (str, Path)) else None
+    # several annotators per item: the run's input is its table of items (input.parquet), not
+    # the votes the user passed, so apply() rebuilds from that
+    keep = data if not isinstance(data, (str, Path)) and not cfg.multi_annotator else None
     return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep)
 
 

@@ -203,6 +203,26 @@ def _annotator(annotation: Mapping[str, Any], users: Mapping[int, str]) -> str |
     return users.get(who, None if who is None else str(who))
 
 
+def _relabel_tasks(tasks: Iterable[Mapping[str, Any]]
+                   ) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any],
+                                       list[tuple[Mapping[str, Any], str]],
+                                       list[Mapping[str, Any]]]]:
+    """Each task relabel wrote (``relabel_id`` in its data): the task, its data, its decisions
+    ``(annotation, choice)`` and its skipped or cancelled annotations."""
+    for task in tasks:
+        data = task.get("data") or {}
+        if "relabel_id" not in data:
+            continue
+        decided, skipped = [], []
+        for ann in task.get("annotations") or []:
+            choice = _choice(ann)
+            if ann.get("was_cancelled") or choice is None:
+                skipped.append(ann)
+            else:
+                decided.append((ann, choice))
+        yield task, data, decided, skipped
+
+
 def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
                        users: Mapping[int, str] | None = None) -> pl.DataFrame:
     """One review per annotated task: the latest decision, else the latest skip.
@@ -222,17 +242,7 @@ def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
     """
     users = users or {}
     rows = []
-    for task in tasks:
-        data = task.get("data") or {}
-        if "relabel_id" not in data:
-            continue
-        decided, skipped = [], []
-        for ann in task.get("annotations") or []:
-            choice = _choice(ann)
-            if ann.get("was_cancelled") or choice is None:
-                skipped.append(ann)
-            else:
-                decided.append((ann, choice))
+    for task, data, decided, skipped in _relabel_tasks(tasks):
         if decided:
             ann, choice = max(decided, key=lambda ac: _recency(ac[0]))
             given = str(data.get("given_label"))
@@ -261,14 +271,8 @@ ANNOTATIONS_SCHEMA = {
 
 def annotations_from_tasks(tasks: Iterable[Mapping[str, Any]],
                            users: Mapping[int, str] | None = None) -> pl.DataFrame:
-    """Every annotator's latest decision on every task (skips and cancellations left out).
-
-    Parameters
-    ----------
-    tasks : iterable of dict
-        Label Studio tasks with ``id``, ``data`` and ``annotations``.
-    users : mapping of int to str, optional
-        User id -> e-mail, to name the annotator.
+    """Every annotator's latest decision on every task (skips and cancellations left out);
+    ``tasks`` and ``users`` as in :func:`reviews_from_tasks`.
 
     Returns
     -------
@@ -278,15 +282,9 @@ def annotations_from_tasks(tasks: Iterable[Mapping[str, Any]],
     """
     users = users or {}
     rows = []
-    for task in tasks:
-        data = task.get("data") or {}
-        if "relabel_id" not in data:
-            continue
+    for task, data, decided, _ in _relabel_tasks(tasks):
         latest: dict[str, tuple[Mapping[str, Any], str]] = {}
-        for ann in task.get("annotations") or []:
-            choice = _choice(ann)
-            if ann.get("was_cancelled") or choice is None:
-                continue
+        for ann, choice in decided:
             who = _annotator(ann, users) or "unknown"
             if who not in latest or _recency(ann) > _recency(latest[who][0]):
                 latest[who] = (ann, choice)

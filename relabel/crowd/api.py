@@ -89,19 +89,31 @@ def _is_run_dir(data: Any) -> bool:
             and RunFiles(Path(data)).run.is_file())
 
 
-def read_votes(
-    data: Any,
-    *,
-    annotations: Any = None,
-    label_cols: list[str] | tuple[str, ...] | str | None = None,
-    item: str | None = None,
-    annotator: str | None = None,
-    label: str = "label",
-    text: str = "text",
-    classes: list[str] | None = None,
-    dedupe: bool = False,
-    include_given: bool = True,
-) -> Votes:
+@dataclass(frozen=True)
+class VoteSpec:
+    """Where the votes are and what their columns are called (:func:`consensus` documents
+    each field; ``label_cols`` is a wide table's annotator columns)."""
+
+    annotations: Any = None
+    label_cols: tuple[str, ...] | None = None
+    item: str | None = None
+    annotator: str | None = None
+    label: str = "label"
+    text: str = "text"
+    classes: tuple[str, ...] | None = None
+    dedupe: bool = False
+    include_given: bool = True
+
+    @property
+    def item_col(self) -> str:
+        return self.item or ITEM_COL
+
+    @property
+    def annotator_col(self) -> str:
+        return self.annotator or ANNOTATOR_COL
+
+
+def read_votes(data: Any, spec: VoteSpec) -> Votes:
     """The votes of ``data`` in any of the layouts :func:`consensus` reads.
 
     Raises
@@ -109,42 +121,34 @@ def read_votes(
     RelabelInputError
         One line naming the file, rows and column.
     """
-    if isinstance(label_cols, str):
-        from relabel.config import split_list
-
-        label_cols = split_list(label_cols)
+    classes = list(spec.classes) if spec.classes else None
     if _is_run_dir(data):
-        return _run_votes(Path(data), annotations, annotator=annotator, label=label,
-                          item=item, dedupe=dedupe, include_given=include_given,
-                          classes=classes)
+        return _run_votes(Path(data), spec)
     table, name = _table(data)
-    if label_cols:
-        return votes_from_wide(table, name, list(label_cols), item_col=item, text_col=text,
-                               classes=classes)
-    if annotations is not None:
-        votes_table, votes_name = _table(annotations, "annotations")
-        item_col = item or ITEM_COL
-        return votes_from_long(votes_table, votes_name, item_col=item_col,
-                               annotator_col=annotator or ANNOTATOR_COL, label_col=label,
-                               text_col=text, items=table, items_name=name, classes=classes,
-                               dedupe=dedupe)
-    return votes_from_long(table, name, item_col=item or ITEM_COL,
-                           annotator_col=annotator or ANNOTATOR_COL, label_col=label,
-                           text_col=text, classes=classes, dedupe=dedupe)
+    if spec.label_cols:
+        return votes_from_wide(table, name, list(spec.label_cols), item_col=spec.item,
+                               text_col=spec.text, classes=classes)
+    if spec.annotations is not None:
+        votes_table, votes_name = _table(spec.annotations, "annotations")
+        return votes_from_long(votes_table, votes_name, item_col=spec.item_col,
+                               annotator_col=spec.annotator_col, label_col=spec.label,
+                               text_col=spec.text, items=table, items_name=name,
+                               classes=classes, dedupe=spec.dedupe)
+    return votes_from_long(table, name, item_col=spec.item_col,
+                           annotator_col=spec.annotator_col, label_col=spec.label,
+                           text_col=spec.text, classes=classes, dedupe=spec.dedupe)
 
 
-def _run_votes(run_dir: Path, annotations: Any, *, annotator: str | None, label: str,
-               item: str | None, dedupe: bool, include_given: bool,
-               classes: list[str] | None) -> Votes:
+def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
     """A run directory: its examples are the items, ``annotations.parquet`` (``review pull``)
-    or ``annotations`` the votes, and the run's given label one more annotator."""
+    or ``spec.annotations`` the votes, and the run's given label one more annotator."""
     from relabel.rundir import load_examples, load_run, run_classes
 
     files = RunFiles(run_dir)
     examples = load_examples(run_dir)
     _, scores = load_run(run_dir)
     known = run_classes(run_dir, scores)
-    if annotations is None:
+    if spec.annotations is None:
         if not files.annotations.is_file():
             raise RelabelInputError(
                 f"no {RunFiles.ANNOTATIONS} here; run `relabel review pull` first, or give "
@@ -152,9 +156,9 @@ def _run_votes(run_dir: Path, annotations: Any, *, annotator: str | None, label:
         votes_table, votes_name = pl.read_parquet(files.annotations), str(files.annotations)
         item_col, annotator_col, label_col = "id", "annotator", "label"
     else:
-        votes_table, votes_name = _table(annotations, "annotations")
-        item_col, annotator_col, label_col = item or ITEM_COL, annotator or ANNOTATOR_COL, label
-    if include_given:
+        votes_table, votes_name = _table(spec.annotations, "annotations")
+        item_col, annotator_col, label_col = spec.item_col, spec.annotator_col, spec.label
+    if spec.include_given:
         given = examples.select(pl.col("id").alias(item_col),
                                 pl.lit(GIVEN_ANNOTATOR).alias(annotator_col),
                                 pl.col("label").alias(label_col))
@@ -163,12 +167,14 @@ def _run_votes(run_dir: Path, annotations: Any, *, annotator: str | None, label:
                                   pl.col(label_col).cast(pl.String)) \
             if {item_col, annotator_col, label_col} <= set(votes_table.columns) else votes_table
         votes_table = pl.concat([given, cast], how="diagonal_relaxed")
-    items = examples.drop("row", "label").rename({"id": item_col}) if item_col != "id" \
-        else examples.drop("row", "label")
+    items = examples.drop("row", "label")
+    if item_col != "id":
+        items = items.rename({"id": item_col})
     return votes_from_long(votes_table, votes_name, item_col=item_col,
                            annotator_col=annotator_col, label_col=label_col, text_col="text",
                            items=items, items_name=str(files.examples),
-                           classes=classes or known, dedupe=dedupe)
+                           classes=list(spec.classes) if spec.classes else known,
+                           dedupe=spec.dedupe)
 
 
 def model_probabilities(result: Any) -> np.ndarray:
@@ -314,9 +320,16 @@ def consensus(
                         embeddings=embeddings if isinstance(embeddings, (str, Path)) else None)
     check_options(cfg)
     array = None if isinstance(embeddings, (str, Path)) else embeddings
-    votes = read_votes(data, annotations=annotations, label_cols=label_cols, item=item,
-                       annotator=annotator, label=label, text=text, classes=classes,
-                       dedupe=dedupe, include_given=include_given)
+    if isinstance(label_cols, str):
+        from relabel.config import split_list
+
+        label_cols = split_list(label_cols)
+    spec = VoteSpec(annotations=annotations,
+                    label_cols=tuple(label_cols) if label_cols else None, item=item,
+                    annotator=annotator, label=label, text=text,
+                    classes=tuple(classes) if classes else None, dedupe=dedupe,
+                    include_given=include_given)
+    votes = read_votes(data, spec)
     if to is not None:
         from relabel.data.io import detect_format
 
@@ -354,5 +367,5 @@ def load_consensus(out_dir: str | Path) -> Consensus | None:
                      out_dir=files.root, result=None)  # type: ignore[arg-type]
 
 
-__all__ = ["GIVEN_ANNOTATOR", "Consensus", "consensus", "consensus_as_labels", "load_consensus",
-           "model_probabilities", "read_votes", "write_consensus"]
+__all__ = ["GIVEN_ANNOTATOR", "Consensus", "VoteSpec", "consensus", "consensus_as_labels",
+           "load_consensus", "model_probabilities", "read_votes", "write_consensus"]

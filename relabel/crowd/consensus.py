@@ -8,6 +8,8 @@ Per item:
   (votes, shrunk confusion matrices, and the model as one more annotator);
 - ``quality``: the calibrated posterior of that label, an estimate of P(consensus is right);
 - ``agreement``: share of the item's votes for it; ``n_votes`` and ``votes`` (each class's count);
+- ``majority_label`` and ``p_majority_wrong``: the plain majority vote (ties to the more frequent
+  class) and the estimated probability that it is wrong;
 - ``ambiguous``: the annotators are *split* (the second label has at least ``SPLIT_SHARE`` of
   the item's votes, two votes or more) and the embeddings cannot separate the two labels either
   (the model gives them probabilities within ``MODEL_MARGIN`` of each other; without a model
@@ -247,6 +249,8 @@ def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
         "votes": _vote_string(counts, votes.classes),
         "annotations": _annotations_string(votes),
         "majority_label": [classes[m] if n[i] > 0 else None for i, m in enumerate(majority)],
+        # P(the majority vote is wrong): where to look first when auditing plain majority votes
+        "p_majority_wrong": np.where(n > 0, 1.0 - em.calibrated[rows, majority], np.nan),
         "needs_review": needs,
         "status": status.tolist(),
     }

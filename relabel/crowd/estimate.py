@@ -19,9 +19,10 @@ What relabel adds (documented constants, chosen by leave-one-dataset-out in
   gets a flat π_m and contributes nothing; a good one counts like a good annotator. This is the
   role CROWDLAB gives its classifier, but with a per-class quality instead of one weight.
 - **Calibration.** The independence assumption makes EM's posteriors overconfident (ten votes
-  multiply ten likelihoods, though annotators make correlated mistakes). The reported quality is
-  softmax(``TEMPERATURE`` · log-joint), a single exponent on the log-likelihood, chosen to
-  minimise the log loss against gold on the held-out development set.
+  multiply ten likelihoods, though annotators make correlated mistakes). The reported quality
+  tempers the evidence by a single exponent ``TEMPERATURE``, chosen to
+  minimise the log loss against gold by leave-one-dataset-out. Only the evidence is tempered:
+  softmax(log ρ + ``TEMPERATURE`` · (log-joint − log ρ)); the prior is kept whole.
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _normalise_rows(counts: np.ndarray) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=-1, keepdims=True), 1e-300)
+
+
+def calibrate(log_joint: np.ndarray, prior: np.ndarray, temperature: float) -> np.ndarray:
+    """``(I, K)`` the reported posterior: the evidence (log-joint minus log-prior) tempered by
+    ``temperature``, the prior kept whole (it is not what the independence assumption
+    overstates)."""
+    log_prior = np.log(np.asarray(prior, dtype=np.float64))[None, :]
+    return _softmax(log_prior + temperature * (np.asarray(log_joint) - log_prior))
 
 
 def majority_vote(counts: np.ndarray, *, prior: np.ndarray | None = None,
@@ -186,7 +195,7 @@ def dawid_skene(
         if delta < tol:
             converged = True
             break
-    calibrated = _softmax(temperature * log_joint)
+    calibrated = calibrate(log_joint, prior, temperature)
     return EMResult(posterior=post, calibrated=calibrated, log_joint=log_joint, prior=prior,
                     confusion=confusion, expected=expected, model_confusion=model_conf,
                     iterations=iterations, converged=converged)
@@ -234,4 +243,4 @@ def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarra
 
 
 __all__ = ["EPS", "MAX_ITER", "MODEL_WEIGHT", "SMOOTHING", "TEMPERATURE", "TOL", "EMResult",
-           "annotator_accuracy", "dawid_skene", "majority_vote"]
+           "annotator_accuracy", "calibrate", "dawid_skene", "majority_vote"]
