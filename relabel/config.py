@@ -221,6 +221,9 @@ def check_options(cfg: DenoiseConfig) -> None:
                                 f"{cfg.target_precision}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.label_cols and (cfg.annotations is not None or cfg.annotator_col is not None):
+        raise RelabelInputError("--label-cols (one column per annotator) cannot be combined "
+                                "with --annotations or --annotator-col (long votes)")
 
 
 __all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options", "split_list"]

@@ -122,17 +122,27 @@ def pairwise_kappa(votes: Votes, *, min_shared: int = MIN_SHARED,
     keep = (shared.row < shared.col) & (shared.data >= min_shared)
     rows, cols, counts = shared.row[keep], shared.col[keep], shared.data[keep]
     order = np.argsort(-counts, kind="stable")[:max_pairs]
-    matrix = votes.matrix()
+    # each annotator's votes sorted by item (no dense item x annotator matrix: memory stays
+    # proportional to the votes)
+    by = np.lexsort((votes.item, votes.annotator))
+    starts = np.searchsorted(votes.annotator[by], np.arange(a + 1))
+
+    def of(j: int) -> tuple[np.ndarray, np.ndarray]:
+        sel = by[starts[j]:starts[j + 1]]
+        return votes.item[sel], votes.label[sel]
+
     out = []
     for idx in order:
         i, j = int(rows[idx]), int(cols[idx])
-        both = ~np.isnan(matrix[:, i]) & ~np.isnan(matrix[:, j])
-        x, y = matrix[both, i].astype(int), matrix[both, j].astype(int)
+        (items_i, labels_i), (items_j, labels_j) = of(i), of(j)
+        _, pos_i, pos_j = np.intersect1d(items_i, items_j, assume_unique=True,
+                                         return_indices=True)
+        x, y = labels_i[pos_i], labels_j[pos_j]
         with np.errstate(invalid="ignore", divide="ignore"):
             kappa = (float(cohen_kappa_score(x, y)) if len(set(x) | set(y)) > 1
                      else math.nan)
         out.append({"annotator_a": votes.annotators[i], "annotator_b": votes.annotators[j],
-                    "shared": int(both.sum()), "agreement": float((x == y).mean()),
+                    "shared": len(x), "agreement": float((x == y).mean()),
                     "cohen_kappa": kappa})
     schema = {"annotator_a": pl.String, "annotator_b": pl.String, "shared": pl.Int64,
               "agreement": pl.Float64, "cohen_kappa": pl.Float64}

@@ -178,7 +178,9 @@ def annotator_table(votes: Votes, em: EMResult, agree: Agreement,
     } for j, name in enumerate(votes.annotators)]
     if model_probs is not None:
         has = model_probs.sum(1) > 0
-        right = float((em.calibrated[has] * model_probs[has]).sum(1).sum())
+        # its argmax, judged like an annotator's vote (its soft probability mass on the right
+        # class would read as a much lower "accuracy" than a hard vote's)
+        right = float(em.calibrated[has, model_probs[has].argmax(1)].sum())
         n = int(has.sum())
         from scipy.stats import beta
 

@@ -35,7 +35,7 @@ from scipy import sparse
 #: pseudo-votes per row of an annotator's confusion matrix, spread as the pooled matrix
 SMOOTHING = 5.0
 #: exponent on the log-likelihood for the reported posterior (1 = EM's own)
-TEMPERATURE = 0.3
+TEMPERATURE = 0.5
 #: how many annotators' votes the model's soft vote counts as
 MODEL_WEIGHT = 3.0
 #: EM stops when no posterior moves more than this
