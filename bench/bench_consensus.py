@@ -342,7 +342,7 @@ def main() -> None:
                   f"{t['held_out_logloss']:.4f} |" for t in table]
         print("\n".join(lines[-len(table) - 2:]))
     if args.markdown:
-        append_markdown(args.markdown, "\n".join(lines))
+        append_markdown(args.markdown, lines)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def main() -> None:
             f"{r['needs_review']} ({r['ambiguous']}) |")
         print(lines[-1], flush=True)
     if args.markdown:
-        append_markdown(args.markdown, "\n".join(lines))
+        append_markdown(args.markdown, lines)
 
 
 if __name__ == "__main__":

@@ -147,3 +147,36 @@ def test_broken_config_file_and_urls_with_passwords(tmp_path):
     with pytest.raises(LabelStudioError, match="not a valid TOML"):
         resolve_credentials({"RELABEL_CONFIG": str(cfg)})
     assert public_url("http://bob:pw@host:8080/ls/") == "http://host:8080/ls"
+
+
+def test_every_annotator_keeps_their_own_latest_decision() -> None:
+    from connectors.label_studio.convert import annotations_from_tasks
+
+    def ann(aid, who, label, when, cancelled=False):
+        return {"id": aid, "completed_by": who, "was_cancelled": cancelled,
+                "updated_at": f"2026-12-01T10:00:0{when}Z",
+                "result": [] if label is None else [
+                    {"from_name": "label", "type": "choices", "value": {"choices": [label]}}]}
+
+    tasks = [
+        {"id": 1, "data": {"relabel_id": "a", "given_label": "x"},
+         "annotations": [ann(1, 1, "x", 1), ann(2, 2, "y", 2), ann(3, 1, "y", 3),
+                         ann(4, 3, "x", 4, cancelled=True)]},
+        {"id": 2, "data": {"relabel_id": "b", "given_label": "y"},
+         "annotations": [ann(5, 3, None, 1)]},                 # a skip: no vote
+        {"id": 3, "data": {"text": "not ours"}, "annotations": [ann(6, 1, "x", 1)]},
+    ]
+    out = annotations_from_tasks(tasks, {1: "ann@x.org", 2: "bob@x.org", 3: "cy@x.org"})
+    assert out.select("id", "annotator", "label").rows() == [("a", "ann@x.org", "y"),
+                                                             ("a", "bob@x.org", "y")]
+    assert out["task_id"].to_list() == [1, 1]
+
+
+def test_votes_are_shown_only_for_runs_with_several_annotators() -> None:
+    from connectors.label_studio.convert import label_config, task_data
+
+    row = {"id": "a", "text": "t", "label": "x", "credibility": 0.2, "flagged": True}
+    assert "votes" not in task_data(row, "run")
+    assert task_data({**row, "annotations": "w1=x; w2=y"}, "run")["votes"] == "w1: x; w2: y"
+    assert "$votes" in label_config(["x", "y"], votes=True)
+    assert "$votes" not in label_config(["x", "y"])
