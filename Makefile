@@ -57,6 +57,8 @@ bench: venv
 	$(PY) bench/bench_speed.py
 	$(PY) bench/bench_review_loop.py
 	$(PY) bench/bench_review_loop.py --reviewer-error 0.1
+	$(PY) bench/bench_consensus.py --lodo
+	$(PY) bench/bench_lewidi.py
 
 bench-review: venv lsvenv
 	RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) bench/bench_review.py
