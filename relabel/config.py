@@ -165,6 +165,18 @@ class DenoiseConfig(InputSpec):
     #: keep the last of repeated (item, annotator) votes instead of failing
     dedupe: bool = False
 
+    def path_args(self) -> list[Any]:
+        """The options that name paths, as :class:`relabel.paths.PathArg` records (checked
+        before any work by :func:`relabel.paths.check_paths`)."""
+        from relabel.paths import PathArg
+
+        return [PathArg("--embeddings", self.embeddings, "input"),
+                PathArg("--model", self.model, "model"),
+                PathArg("--reviews", self.reviews if isinstance(self.reviews, (str, Path))
+                        else None, "input", dir_ok=True),
+                PathArg("--annotations", self.annotations
+                        if isinstance(self.annotations, (str, Path)) else None, "input")]
+
     @property
     def multi_annotator(self) -> bool:
         """True when the data has several annotators per item."""

@@ -27,6 +27,7 @@ import polars as pl
 
 from relabel.data.io import KEYED_JSON, detect_format, write_table
 from relabel.errors import RelabelInputError
+from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
 from relabel.rundir import RunFiles, load_run, run_classes
 
@@ -178,6 +179,7 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataF
     return cleaned
 
 
+@locks_run_dir("relabel export")
 def export_dataset(
     run_dir: str | Path,
     to: str | Path,
@@ -209,15 +211,18 @@ def export_dataset(
         Unknown ``apply``, missing run or review files, an input that changed since ``denoise``,
         reviews that do not match the run, or a target that is the input itself.
     """
+    from relabel.paths import PathArg, check_paths
+    from relabel.rundir import RunFiles
+
+    to = Path(to)
     apply = resolve_apply(apply, run_dir)
     run, scores = load_run(run_dir)
-    to = Path(to)
     fmt = detect_format(to, for_writing=True)
     if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
         fmt = KEYED_JSON
-    if to.resolve() == Path(run.input).resolve():
-        raise RelabelInputError("refusing to overwrite the input file; choose another --to",
-                                path=to)
+    protect = (Path(run.input), *RunFiles(Path(run_dir)).owned())
+    check_paths([PathArg("--to", to, "output_file", dir_ok=fmt == "hf", protect=protect),
+                 PathArg("--to", to.parent / CHANGES_FILE, "output_file", protect=protect)])
     plan = plan_labels(scores, run_decisions(run_dir, scores, apply), apply=apply,
                        drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan)

@@ -452,7 +452,8 @@ def denoise(
     RelabelInputError
         Any problem with the input, the options or the model; nothing is written then.
     """
-    from relabel.engine import make_engine
+    from relabel.lock import run_lock
+    from relabel.paths import PathArg, check_paths
 
     cfg = config or DenoiseConfig()
     # options and --model are checked first: a bad value fails before any work
@@ -466,7 +467,20 @@ def denoise(
             raise RelabelInputError("an in-memory input needs out=DIR (where the run is "
                                     "written)")
         out_dir = default_out_dir(data)
+    # every path first: one line before any model is loaded or anything is written
+    check_paths([PathArg("DATA", data if kind == "file" else None, "input", dir_ok=True),
+                 *cfg.path_args(), PathArg("--out", out_dir, "output_dir")])
     files = RunFiles(Path(out_dir))
+    with run_lock(files.root, "relabel denoise"):
+        return _denoise_locked(data, files, cfg, encoder=encoder, embeddings=embeddings,
+                               reviews=reviews, progress=progress)
+
+
+def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: Any,
+                    embeddings: Any, reviews: Any, progress: bool) -> DenoiseResult:
+    """:func:`denoise` once its options and paths are checked and the run's lock is held."""
+    from relabel.engine import make_engine
+
     engine = make_engine(cfg.engine, cfg.scheduler)
     timer = _Timer()
     crowd = None

@@ -155,6 +155,12 @@ class RunFiles:
     def annotations(self) -> Path:
         return self.root / self.ANNOTATIONS
 
+    def owned(self) -> tuple[Path, ...]:
+        """Every file and directory the run writes (an output file must never be one of them,
+        :mod:`relabel.paths`)."""
+        names = [v for k, v in vars(type(self)).items() if k.isupper() and isinstance(v, str)]
+        return (*[self.root / n for n in names], self.root / "cache")
+
     @property
     def embedding_cache(self) -> Path:
         return self.root / "cache" / "embeddings"

@@ -77,7 +77,7 @@ def test_integer_labels_stay_integers(tmp_path, fake_encoder, text_dataset):
 
 
 def test_refuses_to_overwrite_input(run_dir, dataset_csv):
-    with pytest.raises(RelabelInputError, match="refusing to overwrite the input"):
+    with pytest.raises(RelabelInputError, match="would overwrite the input"):
         export_dataset(run_dir, dataset_csv)
 
 

@@ -39,6 +39,7 @@ from connectors.label_studio.convert import (
     task_data,
     tasks_json,
 )
+from relabel.lock import locks_run_dir
 from relabel.rundir import RunFiles
 
 #: tasks per import request
@@ -104,6 +105,7 @@ def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> N
                                f"({'; '.join(parts)}); push to a new --project")
 
 
+@locks_run_dir("relabel review push")
 def push(
     run_dir: str | Path,
     project: str,
@@ -229,6 +231,7 @@ def push(
     return result
 
 
+@locks_run_dir("relabel review pull")
 def pull(
     run_dir: str | Path,
     project: str,
@@ -292,6 +295,7 @@ def _project_exists(project: str, credentials: Credentials | None) -> bool:
         return client.find_project(project) is not None
 
 
+@locks_run_dir("relabel review next")
 def review_next(
     run_dir: str | Path,
     project: str,
@@ -334,6 +338,7 @@ def review_next(
                       remaining=max(0, left))
 
 
+@locks_run_dir("relabel review status")
 def review_status(run_dir: str | Path, project: str | None = None, *,
                   credentials: Credentials | None = None) -> Any:
     """Pull the project's decisions (when ``project`` is given), then

@@ -319,6 +319,17 @@ def consensus(
                         target_precision=target_precision,
                         embeddings=embeddings if isinstance(embeddings, (str, Path)) else None)
     check_options(cfg)
+    from relabel.paths import PathArg, check_paths
+
+    named = [a for a in (data, annotations) if isinstance(a, (str, Path))]
+    check_paths([PathArg("DATA", data if isinstance(data, (str, Path)) else None, "input",
+                         dir_ok=True),
+                 PathArg("--annotations", annotations if isinstance(annotations, (str, Path))
+                         else None, "input"),
+                 *[a for a in cfg.path_args() if a.option in ("--embeddings", "--model")],
+                 PathArg("--out", out, "output_dir"),
+                 PathArg("--to", to, "output_file", dir_ok=True,
+                         protect=tuple(Path(a) for a in named))])
     array = None if isinstance(embeddings, (str, Path)) else embeddings
     if isinstance(label_cols, str):
         from relabel.config import split_list
@@ -335,15 +346,18 @@ def consensus(
 
         detect_format(to, for_writing=True)  # a bad extension fails before any work
     labels0 = seed_labels(votes, **em_options)
-    with tempfile.TemporaryDirectory(prefix="relabel-consensus-") as tmp:
+    from relabel.lock import run_lock
+
+    with tempfile.TemporaryDirectory(prefix="relabel-consensus-") as tmp, \
+            run_lock(Path(out) if out is not None else Path(tmp), "relabel consensus"):
         work = RunFiles(Path(out) if out is not None else Path(tmp))
         probs = _model_step(votes, labels0, cfg, work,
                             embeddings=array, encoder=encoder, progress=progress)
         result = estimate_consensus(votes, model_probs=probs,
                                     target_precision=target_precision, **em_options)
-    summary = result.summary()
-    if out is not None:
-        summary = write_consensus(result, out)
+        summary = result.summary()
+        if out is not None:
+            summary = write_consensus(result, out)
     if to is not None:
         from relabel.data.io import write_table
 

@@ -62,6 +62,15 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
         check_options(cfg)
     except RelabelInputError as err:
         problems.error(err)
+    from relabel.paths import PathArg, check_path
+
+    for arg in (PathArg("DATA", data, "input", dir_ok=True), *cfg.path_args()):
+        try:
+            check_path(arg)
+        except RelabelInputError as err:
+            problems.error(err)
+            if arg.option == "DATA":
+                return report
     try:
         table, _ = read_table(data)
     except RelabelInputError as err:

@@ -170,10 +170,11 @@ def write_noisy_copy(
         raise RelabelInputError(f"--rate must be in [0, 1], got {rate}")
     if kind not in KINDS:
         raise RelabelInputError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    from relabel.paths import PathArg, check_paths
+
     fmt = detect_format(to, for_writing=True)
-    if Path(to).resolve() == Path(data).resolve():
-        raise RelabelInputError("refusing to overwrite the input file; choose another --to",
-                                path=to)
+    check_paths([PathArg("DATA", data, "input", dir_ok=True),
+                 PathArg("--to", to, "output_file", dir_ok=fmt == "hf", protect=(Path(data),))])
     table, _ = read_table(data)
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
     if true_col in table.columns:

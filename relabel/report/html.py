@@ -269,8 +269,13 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     RelabelInputError
         ``run_dir`` is not a denoise output directory, or ``truth_col`` is not in the input.
     """
+    from relabel.paths import PathArg, check_paths
+
     run_dir = Path(run_dir)
     files = RunFiles(run_dir)
+    check_paths([PathArg("DIR", run_dir, "run_dir"),
+                 PathArg("--to", to, "output_file",
+                         protect=tuple(p for p in files.owned() if p != files.report))])
     for f in (files.scores, files.summary, files.run):
         if not f.exists():
             raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",

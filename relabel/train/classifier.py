@@ -109,6 +109,23 @@ def train_classifier(
     RelabelInputError
         Bad input (as in ``denoise``) or options.
     """
+    from relabel.lock import run_lock
+    from relabel.paths import PathArg, check_paths
+
+    check_paths([PathArg("DATA", data, "input", dir_ok=True), PathArg("--model", model, "model"),
+                 PathArg("--out", out, "output_dir"),
+                 PathArg("--cache-dir", cache_dir, "output_dir")])
+    with run_lock(out, "relabel train"):
+        return _train_locked(data, Path(out), model=model, head_only=head_only, epochs=epochs,
+                             lr=lr, batch_size=batch_size, max_length=max_length,
+                             text_col=text_col, label_col=label_col, task=task, seed=seed,
+                             progress=progress, cache_dir=cache_dir)
+
+
+def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: bool,
+                  epochs: int | None, lr: float | None, batch_size: int | None,
+                  max_length: int, text_col: str, label_col: str, task: str, seed: int,
+                  progress: bool, cache_dir: str | Path | None) -> dict[str, Any]:
     import torch
     from safetensors.torch import save_file
 
@@ -120,7 +137,6 @@ def train_classifier(
     batch_size = batch_size or defaults["batch_size"]
     if epochs < 1 or lr <= 0 or batch_size < 1:
         raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
-    out = Path(out)
     task_info = _examples(data, text_col, label_col, task)
     examples = task_info.examples
     texts = task_info.texts["mean"]
@@ -207,6 +223,10 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
     from relabel.correct.train import predict_proba
+    from relabel.paths import PathArg, check_paths
+
+    check_paths([PathArg("MODEL_DIR", model_dir, "input", dir_ok=True),
+                 PathArg("TEST", test, "input", dir_ok=True)])
 
     config, net, tokenizer = load_classifier(model_dir)
     info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
