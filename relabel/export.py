@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import KEYED_JSON, detect_format, write_table
+from relabel.data.io import KEYED_JSON, detect_format, write_report_csv, write_table
 from relabel.errors import RelabelInputError
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
@@ -220,15 +220,17 @@ def export_dataset(
     fmt = detect_format(to, for_writing=True)
     if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
         fmt = KEYED_JSON
-    protect = (Path(run.input), *RunFiles(Path(run_dir)).owned())
-    check_paths([PathArg("--to", to, "output_file", dir_ok=fmt == "hf", protect=protect),
-                 PathArg("--to", to.parent / CHANGES_FILE, "output_file", protect=protect)])
+    inputs, owned = (Path(run.input),), RunFiles(Path(run_dir)).owned()
+    check_paths([PathArg("--to", to, "output_file", dir_ok=fmt == "hf", inputs=inputs,
+                         protect=owned),
+                 PathArg("--to", to.parent / CHANGES_FILE, "output_file", inputs=inputs,
+                         protect=owned)])
     plan = plan_labels(scores, run_decisions(run_dir, scores, apply), apply=apply,
                        drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan)
     write_table(cleaned, to, fmt)
     changes_path = to.parent / CHANGES_FILE
-    write_table(plan.changes, changes_path, "csv")
+    write_report_csv(plan.changes, changes_path)
     return ExportResult(path=to, changes_path=changes_path,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human)

@@ -49,14 +49,32 @@ def _read(path: Path) -> dict:
         return {}
 
 
+#: an empty or unreadable lock file older than this is a crashed writer's: taken over
+STALE_EMPTY_S = 10.0
+
+
 def _create(path: Path, info: dict) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(info, f)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(info, f)
+    except BaseException:  # a full disk: leave no empty lock behind
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     return True
+
+
+def _age(path: Path) -> float:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @contextlib.contextmanager
@@ -81,7 +99,7 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
     path = root / LOCK_NAME
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    for _ in range(3):
+    for _ in range(5):
         if _create(path, info):
             break
         other = _read(path)
@@ -93,7 +111,14 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             continue
-        if not other:  # being written right now, or unreadable: look again
+        if not other:  # being written right now (look again), or left empty by a crash
+            if _age(path) > STALE_EMPTY_S:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                import time
+
+                time.sleep(0.2)
             continue
         raise RelabelInputError(
             f"in use by another relabel process (pid {pid}, `{other.get('command', '?')}`, "

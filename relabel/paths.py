@@ -44,14 +44,18 @@ class PathArg:
         One of ``KINDS``.
     dir_ok : bool
         ``input`` / ``output_file``: a directory is acceptable too.
+    inputs : tuple of Path
+        ``output_file``: the inputs it must not overwrite.
     protect : tuple of Path
-        ``output_file``: paths it must not be (nor be inside, for directories).
+        ``output_file``: other paths it must not be (nor be inside, for directories): a run's
+        own files.
     """
 
     option: str
     path: str | Path | None
     kind: str
     dir_ok: bool = False
+    inputs: tuple[Path, ...] = field(default_factory=tuple)
     protect: tuple[Path, ...] = field(default_factory=tuple)
 
 
@@ -138,10 +142,9 @@ def check_path(arg: PathArg) -> None:
         if not looks_like_path(name):
             return
         if not path.exists():
-            raise _fail(arg, "model path does not exist (a Hugging Face model id is "
-                             "owner/name)")
+            raise _fail(arg, "model path does not exist")
         if not path.is_dir():
-            raise _fail(arg, "is a file, expected a model directory (config.json, weights)")
+            raise _fail(arg, "is a file, expected a model directory")
         if not _readable(path):
             raise _fail(arg, "cannot be read (permission denied)")
     elif arg.kind == "output_dir":
@@ -154,11 +157,14 @@ def check_path(arg: PathArg) -> None:
             raise _fail(arg, f"cannot be written (no permission in {_nearest_dir(path)})")
     else:  # output_file
         resolved = path.resolve()
+        for other in arg.inputs:
+            if resolved == Path(other).resolve():
+                raise _fail(arg, "would overwrite the input; write somewhere else")
         for other in arg.protect:
             other = Path(other).resolve()
             if resolved == other or (other.is_dir() and _inside(resolved, other)):
-                what = "the input" if resolved == other else f"inside {other}"
-                raise _fail(arg, f"would overwrite {what}; write somewhere else")
+                raise _fail(arg, f"would overwrite {other.name}, which relabel needs; write "
+                                 "somewhere else")
         if path.is_dir() and not arg.dir_ok:
             raise _fail(arg, "is a directory, expected a file name")
         above = _file_above(path)

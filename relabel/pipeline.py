@@ -33,7 +33,14 @@ import polars as pl
 from relabel import __version__
 from relabel.config import DenoiseConfig, check_options
 from relabel.data.frames import describe, source_type, to_polars
-from relabel.data.io import file_fingerprint, read_table, write_array, write_json, write_table
+from relabel.data.io import (
+    file_fingerprint,
+    read_table,
+    write_array,
+    write_json,
+    write_report_csv,
+    write_table,
+)
 from relabel.data.task import ReadTask, read_task
 from relabel.errors import RelabelInputError
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
@@ -353,7 +360,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
     result, classes = scored.result, scored.classes
     scores = scores_frame(task.examples, classes, scored.labels, result, scored.reviewed)
     write_table(scores, files.scores)
-    write_table(scores, files.scores_csv)
+    write_report_csv(scores, files.scores_csv)
     write_table(examples_frame(task), files.examples)
     write_table(suspicious_frame(task.examples, scores, result.neighbors), files.suspicious)
     write_array(result.soft_labels.astype(np.float32), files.soft_labels)

@@ -97,6 +97,31 @@ def resolve_credentials(env: Mapping[str, str] | None = None) -> Credentials:
     return Credentials(url=url.rstrip("/"), api_key=key, source=source)
 
 
+_WARNED: set[str] = set()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+            ".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def cleartext_warning(url: str) -> str | None:
+    """The warning for a key sent unencrypted: an ``http://`` server that is not on a loopback
+    address (``https://`` or 127.0.0.1 / ::1 / localhost give none)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or _loopback(parts.hostname or ""):
+        return None
+    return (f"{public_url(url)} is plain http on another machine: the API key travels "
+            "unencrypted; use an https:// URL")
+
+
 class LabelStudioClient:
     """A connection to one Label Studio server.
 
@@ -110,6 +135,12 @@ class LabelStudioClient:
 
     def __init__(self, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.url = public_url(credentials.url)
+        warning = cleartext_warning(credentials.url)
+        if warning is not None and self.url not in _WARNED:  # once per server and process
+            import logging
+
+            _WARNED.add(self.url)
+            logging.getLogger("relabel").warning("%s", warning)
         with self._errors("connect to"):
             from label_studio_sdk import LabelStudio
 

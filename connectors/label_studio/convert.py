@@ -76,6 +76,15 @@ def label_config(classes: Sequence[str], *, relation: bool = False,
     votes : bool
         Show the annotators' votes (``$votes``: several annotators per item).
     """
+    import re
+
+    from relabel.errors import RelabelInputError
+
+    bad = [c for c in classes if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", str(c))]
+    if bad:  # XML 1.0 cannot hold them, not even as character references
+        raise RelabelInputError(
+            f"the label {bad[0]!r} holds a control character, which a Label Studio labeling "
+            "config cannot hold; rename it in the data")
     layout = ' layout="select"' if len(classes) > SELECT_LAYOUT_OVER else ""
     choices = "\n".join(f"    <Choice value={quoteattr(str(c))}/>" for c in classes)
     entities = (f'  <Labels name="{ENTITY_NAME}" toName="{TEXT_NAME}">\n'

@@ -53,8 +53,33 @@ def setup_logging() -> None:
     log.propagate = False
 
 
+#: exit code for a full disk (the environment, not the input)
+EXIT_DISK_FULL = 1
+#: exit code after Ctrl-C (128 + SIGINT, as shells report it)
+EXIT_INTERRUPTED = 130
+INTERRUPTED = "interrupted; run the same command again to resume"
+
+
+def _disk_full(exc: BaseException) -> OSError | None:
+    """The ENOSPC / EDQUOT error behind ``exc``: raised directly, wrapped by a library, or
+    reported as text by a Rust writer (polars, pyarrow: "No space left on device")."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return exc
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return OSError(errno.ENOSPC, "No space left on device")
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        seen += 1
+    return None
+
+
 def handle_errors(func: F) -> F:
-    """Turn library errors into a one-line message on stderr and exit code 2."""
+    """Turn library errors into one line on stderr: bad input exit 2, a full disk exit 1,
+    Ctrl-C exit 130 (every write is atomic, so nothing partial is left under a final name, and
+    the caches let the same command resume)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -65,8 +90,16 @@ def handle_errors(func: F) -> F:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted; re-run the same command to resume", err=True)
-            raise typer.Exit(130) from None
+            typer.echo(INTERRUPTED, err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            full = _disk_full(exc)
+            if full is None:
+                raise
+            where = f" while writing {full.filename}" if full.filename else ""
+            typer.echo(f"error: the disk is full{where}; free some space and run the same "
+                       "command again (earlier outputs are intact)", err=True)
+            raise typer.Exit(EXIT_DISK_FULL) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -90,11 +123,13 @@ Folds = Annotated[int, typer.Option(help="Cross-validation folds of the correcto
 DropInvalid = Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null or "
                                            "empty text or label (with a warning) instead of "
                                            "failing.")]
-Embeddings = Annotated[Path | None, typer.Option(help="Precomputed embeddings (.npy, N x D, "
+Embeddings = Annotated[Path | None, typer.Option(readable=False,
+                                                 help="Precomputed embeddings (.npy, N x D, "
                                                       "row i = input row i) to use instead of "
                                                       "encoding.")]
 # several annotators per item (relabel consensus, and denoise on such data)
-Annotations = Annotated[Path | None, typer.Option(help="Votes of several annotators per item, "
+Annotations = Annotated[Path | None, typer.Option(readable=False,
+                                                  help="Votes of several annotators per item, "
                                                        "long format (item_id, annotator, "
                                                        "label), when DATA holds the items.")]
 LabelCols = Annotated[str | None, typer.Option(help="Several annotators per item, wide format: "

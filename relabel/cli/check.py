@@ -28,14 +28,15 @@ from relabel.cli._util import (
 @app.command("check")
 @handle_errors
 def check_command(
-    data: Annotated[Path, typer.Argument(help="Dataset, as for denoise.")],
+    data: Annotated[Path, typer.Argument(readable=False, help="Dataset, as for denoise.")],
     text_col: TextCol = DEFAULTS.text_col,
     label_col: LabelCol = DEFAULTS.label_col,
     id_col: IdCol = DEFAULTS.id_col,
     task: TaskOpt = DEFAULTS.task,
     span_cols: SpanCols = SPAN_COLS_DEFAULT,
     type_cols: TypeCols = TYPE_COLS_DEFAULT,
-    embeddings: Annotated[Path | None, typer.Option(help="Precomputed embeddings to check "
+    embeddings: Annotated[Path | None, typer.Option(readable=False,
+                                                    help="Precomputed embeddings to check "
                           "against the dataset (shape only).")] = None,
     folds: Folds = DEFAULTS.folds,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,

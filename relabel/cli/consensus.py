@@ -24,7 +24,8 @@ from relabel.cli._util import (
 @app.command("consensus")
 @handle_errors
 def consensus_command(
-    data: Annotated[Path, typer.Argument(help="Votes in long format (item, annotator, label, "
+    data: Annotated[Path, typer.Argument(readable=False,
+                                         help="Votes in long format (item, annotator, label, "
                                               "optionally text), the items (with "
                                               "--annotations), a wide table (with "
                                               "--label-cols), or a run directory whose "
@@ -39,10 +40,11 @@ def consensus_command(
     classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
-    out: Annotated[Path | None, typer.Option(help="Output directory (default "
+    out: Annotated[Path | None, typer.Option(readable=False, help="Output directory (default "
                                                   "relabel-out/<name>-consensus; a run "
                                                   "directory: itself).")] = None,
-    to: Annotated[Path | None, typer.Option(help="Also write the items with the consensus as "
+    to: Annotated[Path | None, typer.Option(readable=False,
+                                            help="Also write the items with the consensus as "
                                                  "their label column (format from the "
                                                  "extension).")] = None,
     model: Annotated[str | None, typer.Option(help="Encoder: a Hugging Face model id or local "

@@ -89,9 +89,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
 @app.command("denoise")
 @handle_errors
 def denoise_command(
-    data: Annotated[Path, typer.Argument(help="Dataset: .csv, .tsv, .jsonl, .json, .parquet or "
+    data: Annotated[Path, typer.Argument(readable=False,
+                                         help="Dataset: .csv, .tsv, .jsonl, .json, .parquet or "
                                          "a Hugging Face dataset directory (save_to_disk).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory "
+    out: Annotated[Path | None, typer.Option("--out", "-o", readable=False, help="Output directory "
                    "(default: relabel-out/<input name>).")] = None,
     text_col: TextCol = DEFAULTS.text_col,
     label_col: LabelCol = DEFAULTS.label_col,
@@ -116,7 +117,8 @@ def denoise_command(
                        "two entity markers plus the mean) or mean (default: entity for "
                        "relations, mean for text).")] = DEFAULTS.pooling,
     embeddings: Embeddings = None,
-    reviews: Annotated[Path | None, typer.Option(help="Reviewers' decisions to trust: a "
+    reviews: Annotated[Path | None, typer.Option(readable=False,
+                                                 help="Reviewers' decisions to trust: a "
                        "reviews.parquet from `relabel review pull`, an earlier run directory, "
                        "or a CSV/table with columns id, reviewed_label. Reviewed examples keep "
                        "the reviewer's label and recalibrate the decisions on the rest.")

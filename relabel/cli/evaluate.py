@@ -14,8 +14,9 @@ from relabel.cli._util import app, handle_errors
 @app.command("evaluate")
 @handle_errors
 def evaluate_command(
-    model_dir: Annotated[Path, typer.Argument(help="Model directory of `relabel train`.")],
-    test: Annotated[Path, typer.Argument(help="Labelled test file.")],
+    model_dir: Annotated[Path, typer.Argument(readable=False,
+                                              help="Model directory of `relabel train`.")],
+    test: Annotated[Path, typer.Argument(readable=False, help="Labelled test file.")],
     text_col: Annotated[str | None, typer.Option(help="Text column (default: as trained)."
                         )] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: as trained)."

@@ -13,8 +13,10 @@ from relabel.cli._util import app, handle_errors
 @app.command("export")
 @handle_errors
 def export_command(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
-    to: Annotated[Path, typer.Option("--to", help="Cleaned dataset to write; the extension "
+    run_dir: Annotated[Path, typer.Argument(readable=False,
+                                            help="Output directory of `relabel denoise`.")],
+    to: Annotated[Path, typer.Option("--to", readable=False,
+                                             help="Cleaned dataset to write; the extension "
                   "chooses the format (no extension: a Hugging Face dataset directory).")],
     apply: Annotated[str, typer.Option(help="Which new labels to apply: 'auto' (reviewers' "
                      "decisions when the run has any, then suggestions), 'suggestions' "

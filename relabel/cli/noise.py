@@ -15,8 +15,9 @@ from relabel.data.noise import KINDS
 @app.command("noise")
 @handle_errors
 def noise_command(
-    data: Annotated[Path, typer.Argument(help="Dataset with clean labels.")],
-    to: Annotated[Path, typer.Option("--to", help="Noisy copy to write (format from the "
+    data: Annotated[Path, typer.Argument(readable=False, help="Dataset with clean labels.")],
+    to: Annotated[Path, typer.Option("--to", readable=False,
+                                             help="Noisy copy to write (format from the "
                   "extension).")],
     rate: Annotated[float, typer.Option(help="Fraction of labels to flip, in [0, 1].")] = 0.2,
     kind: Annotated[str, typer.Option(help="Noise: " + ", ".join(KINDS) + ".")] = "uniform",

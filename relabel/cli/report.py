@@ -13,10 +13,12 @@ from relabel.cli._util import app, handle_errors
 @app.command("report")
 @handle_errors
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    run_dir: Annotated[Path, typer.Argument(readable=False,
+                                            help="Output directory of `relabel denoise`.")],
     truth_col: Annotated[str | None, typer.Option(help="Input column with the true labels: "
                          "adds a precision-recall curve and the metrics.")] = None,
-    to: Annotated[Path | None, typer.Option("--to", help="HTML file to write (default: "
+    to: Annotated[Path | None, typer.Option("--to", readable=False,
+                                                    help="HTML file to write (default: "
                   "DIR/report.html).")] = None,
 ) -> None:
     """Write one HTML file (images inline, no network) about a denoise run."""

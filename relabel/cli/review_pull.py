@@ -13,7 +13,8 @@ from relabel.cli._util import handle_errors, review_app
 @review_app.command("pull")
 @handle_errors
 def review_pull_command(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    run_dir: Annotated[Path, typer.Argument(readable=False,
+                                            help="Output directory of `relabel denoise`.")],
     project: Annotated[str, typer.Option("--project", help="Label Studio project title.")],
 ) -> None:
     """Write DIR/reviews.parquet (id, reviewed label, status, annotator, time: the latest

@@ -13,7 +13,8 @@ from relabel.cli._util import handle_errors, review_app
 @review_app.command("push")
 @handle_errors
 def review_push_command(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    run_dir: Annotated[Path, typer.Argument(readable=False,
+                                            help="Output directory of `relabel denoise`.")],
     project: Annotated[str, typer.Option("--project", help="Label Studio project title; "
                        "created when missing, reused (same label set) otherwise.")],
     only: Annotated[str, typer.Option(help="Which examples: 'flagged' or 'all'.")] = "flagged",

@@ -13,7 +13,8 @@ from relabel.cli._util import handle_errors, review_app
 @review_app.command("status")
 @handle_errors
 def review_status_command(
-    run_dir: Annotated[Path, typer.Argument(help="Output directory of `relabel denoise`.")],
+    run_dir: Annotated[Path, typer.Argument(readable=False,
+                                            help="Output directory of `relabel denoise`.")],
     project: Annotated[str | None, typer.Option("--project", help="Label Studio project to "
                        "pull the latest decisions from first (default: only what was "
                        "pulled).")] = None,

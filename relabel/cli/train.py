@@ -14,8 +14,10 @@ from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 @app.command("train")
 @handle_errors
 def train_command(
-    data: Annotated[Path, typer.Argument(help="Labelled dataset (any format `denoise` reads).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
+    data: Annotated[Path, typer.Argument(readable=False,
+                                         help="Labelled dataset (any format `denoise` reads).")],
+    out: Annotated[Path, typer.Option("--out", "-o", readable=False,
+                                                     help="Model directory to write.")],
     model: Annotated[str | None, typer.Option(help="Base encoder (default: the packaged "
                      "all-MiniLM-L6-v2).")] = None,
     head_only: Annotated[bool, typer.Option("--head-only", help="Train a head on frozen "

@@ -78,8 +78,12 @@ def oof_key(estimator: BaseEstimator, labels: np.ndarray, folds: int, seed: int,
             inputs_key: str, fit_params: Mapping[str, np.ndarray]) -> str:
     """Cache key of an out-of-fold run: corrector class and parameters, folds, seed, the inputs'
     identity (``inputs_key``: e.g. encoder key and text hashes), labels and fit arrays."""
+    from relabel import __version__
+
     params = {k: v for k, v in estimator.get_params().items() if k != "device"}
-    return _digest(type(estimator).__name__, params, folds, seed, inputs_key, labels,
+    # the relabel version too: a fold another version trained is trained again, never reused
+    return _digest(__version__, type(estimator).__name__, params, folds, seed, inputs_key,
+                   labels,
                    *(fit_params[k] for k in sorted(fit_params)))
 
 
@@ -141,10 +145,13 @@ def out_of_fold_proba(
         if path is None or not path.exists():
             return None
         try:
-            part = np.load(path)
-        except (OSError, ValueError, EOFError):  # unreadable: train the fold again
+            part = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):  # unreadable, truncated: train it again
             return None
-        return part if part.shape == (int((fold_of == f).sum()), n_classes) else None
+        ok = (part.shape == (int((fold_of == f).sum()), n_classes)
+              and np.issubdtype(part.dtype, np.floating) and np.isfinite(part).all()
+              and (part >= 0).all() and np.allclose(part.sum(1), 1.0, atol=1e-3))
+        return part if ok else None  # foreign or damaged: train it again
 
     todo = []
     for f in range(folds):

@@ -215,14 +215,14 @@ def _model_step(votes: Votes, labels: np.ndarray, cfg: DenoiseConfig, files: Run
 
 def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, Any]:
     """Write the consensus files under ``out_dir`` (atomically); returns the summary."""
-    from relabel.data.io import write_json, write_table
+    from relabel.data.io import write_json, write_report_csv, write_table
 
     files = RunFiles(Path(out_dir))
     files.root.mkdir(parents=True, exist_ok=True)
     write_table(result.items, files.consensus)
-    write_table(result.items, files.consensus_csv)
-    write_table(result.annotators, files.annotators)
-    write_table(result.agreement.pairs, files.pairs)
+    write_report_csv(result.items, files.consensus_csv)
+    write_report_csv(result.annotators, files.annotators)
+    write_report_csv(result.agreement.pairs, files.pairs)
     write_table(result.votes.frame(), files.votes)
     summary = result.summary()
     write_json(summary, files.agreement)
@@ -329,7 +329,7 @@ def consensus(
                  *[a for a in cfg.path_args() if a.option in ("--embeddings", "--model")],
                  PathArg("--out", out, "output_dir"),
                  PathArg("--to", to, "output_file", dir_ok=True,
-                         protect=tuple(Path(a) for a in named))])
+                         inputs=tuple(Path(a) for a in named))])
     array = None if isinstance(embeddings, (str, Path)) else embeddings
     if isinstance(label_cols, str):
         from relabel.config import split_list

@@ -110,6 +110,8 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
         check_utf8(path)
+    if fmt in _TEXT_FORMATS:
+        check_unique_columns(path, fmt)
     try:
         table = _read(path, fmt)
         if fmt == "json" and KEYED_ID in table.columns and _is_keyed_json(path):
@@ -124,6 +126,77 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
     if table.columns and table.columns[0].startswith("\ufeff"):
         table = table.rename({table.columns[0]: table.columns[0].lstrip("\ufeff")})
     return table, fmt
+
+
+#: JSON Lines records checked for a repeated key (the file is not parsed twice in full)
+JSONL_KEY_CHECK_LINES = 10_000
+
+
+def _duplicate(names: list[str]) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    key = _duplicate([k for k, _ in pairs])
+    if key is not None:
+        raise _RepeatedKey(key)
+    return dict(pairs)
+
+
+def check_unique_columns(path: str | Path, fmt: str) -> None:
+    """Raise one line when a column name appears twice: in a CSV or TSV header, or as a key of
+    a JSON record (the first ``JSONL_KEY_CHECK_LINES`` records of a JSON Lines file). Readers
+    would otherwise keep one of the two silently, or rename one, and the label could come from
+    either."""
+    import csv
+
+    path = Path(path)
+    if fmt in ("csv", "tsv"):
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter="," if fmt == "csv" else "\t",
+                                **({} if fmt == "csv" else {"quoting": csv.QUOTE_NONE}))
+            header = next(reader, [])
+        name = _duplicate([h.strip() for h in header])
+        if name is not None:
+            cols = [i + 1 for i, h in enumerate(header) if h.strip() == name]
+            raise RelabelInputError(
+                f"the header names column '{name}' more than once (columns "
+                f"{', '.join(map(str, cols))}); rename them so that each name is unique",
+                path=path, column=name)
+    elif fmt == "jsonl":
+        with open(path, encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if line_no > JSONL_KEY_CHECK_LINES:
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    json.loads(line, object_pairs_hook=_no_repeats)
+                except _RepeatedKey as rep:
+                    raise RelabelInputError(
+                        f"the record names key '{rep.key}' more than once; which one is "
+                        "meant?", path=path, rows=[line_no], column=rep.key) from None
+                except ValueError:
+                    return  # a parse error: the reader reports it with its own message
+    elif fmt == "json":
+        try:
+            with open(path, encoding="utf-8") as fh:
+                json.load(fh, object_pairs_hook=_no_repeats)
+        except _RepeatedKey as rep:
+            raise RelabelInputError(f"a record names key '{rep.key}' more than once; which "
+                                    "one is meant?", path=path, column=rep.key) from None
+        except ValueError:
+            return
 
 
 def _read(path: Path, fmt: str) -> pl.DataFrame:
@@ -146,6 +219,10 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
         # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
         import pyarrow.parquet as pq
 
+        name = _duplicate(list(pq.read_schema(path).names))
+        if name is not None:
+            raise RelabelInputError(f"the file has two columns named '{name}'; rename one",
+                                    path=path, column=name)
         arrow = pq.read_table(path)
         # nor does it check that strings are UTF-8 (polars then panics on first use): a full
         # validation does (a corrupt byte in a string page, tests/test_fuzz_readers.py)
@@ -283,6 +360,37 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None) -
         else:  # pragma: no cover - detect_format guards this
             raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
     return path
+
+
+#: a cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise_formulas(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with every text cell that a spreadsheet would run as a formula prefixed by an
+    apostrophe (``'=1+1`` is shown as text by Excel, LibreOffice and Google Sheets). A plain
+    number such as ``-1`` or ``+0.5`` is left as it is: a spreadsheet reads it as a number and
+    runs nothing."""
+    exprs = []
+    for name, dtype in table.schema.items():
+        if dtype != pl.String:
+            continue
+        col = pl.col(name)
+        risky = col.str.starts_with(FORMULA_PREFIXES[0])
+        for prefix in FORMULA_PREFIXES[1:]:
+            risky = risky | col.str.starts_with(prefix)
+        risky = risky & ~col.str.contains(_PLAIN_NUMBER)
+        exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return table.with_columns(exprs) if exprs else table
+
+
+def write_report_csv(table: pl.DataFrame, path: str | Path) -> Path:
+    """A CSV relabel writes for people to open (``scores.csv``, ``changes.csv``,
+    ``consensus.csv``, ``annotators.csv``): atomically, with spreadsheet formulas neutralised
+    (:func:`neutralise_formulas`). The Parquet twins, and the exported dataset itself, keep
+    every value byte for byte."""
+    return write_table(neutralise_formulas(table), path, "csv")
 
 
 def write_text(text: str, path: str | Path) -> Path:

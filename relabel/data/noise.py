@@ -174,7 +174,7 @@ def write_noisy_copy(
 
     fmt = detect_format(to, for_writing=True)
     check_paths([PathArg("DATA", data, "input", dir_ok=True),
-                 PathArg("--to", to, "output_file", dir_ok=fmt == "hf", protect=(Path(data),))])
+                 PathArg("--to", to, "output_file", dir_ok=fmt == "hf", inputs=(Path(data),))])
     table, _ = read_table(data)
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
     if true_col in table.columns:

@@ -25,24 +25,75 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
                     dtype="S16")
 
 
+#: the layout of a shard; a shard of another layout (another relabel version) is recomputed
+CACHE_FORMAT = 2
+
+
 class EmbeddingCache:
     """Shards of ``(hashes, vectors)`` in one directory per encoder key.
 
     Each finished shard is written atomically, so after a crash every shard on disk is whole and
-    only the unfinished one is encoded again.
+    only the unfinished one is encoded again. Each shard also records the encoder key and the
+    cache format; on loading, a shard that cannot be read, is truncated, names another encoder
+    or format, does not match its own content-derived name, or holds vectors of the wrong shape
+    or non-finite values is ignored (with a warning), deleted, and its texts encoded again:
+    never used.
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, key: str | None = None) -> None:
         self.directory = Path(directory)
+        self.key = key if key is not None else self.directory.name
+
+    def _check(self, shard: Path, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        import json
+
+        for name in ("hashes", "vectors", "meta"):
+            if name not in data.files:
+                raise ValueError(f"no '{name}' array (written by another relabel version)")
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format") != CACHE_FORMAT:
+            raise ValueError(f"cache format {meta.get('format')}, expected {CACHE_FORMAT}")
+        if meta.get("key") != self.key:
+            raise ValueError(f"written by another encoder ({meta.get('key')})")
+        hashes, vectors = data["hashes"], data["vectors"]
+        if hashes.dtype != np.dtype("S16") or hashes.ndim != 1:
+            raise ValueError("hashes of the wrong type")
+        if vectors.ndim != 2 or vectors.shape[0] != len(hashes) or vectors.dtype != np.float32:
+            raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(hashes)}, D)")
+        if shard.name != self._name(hashes):
+            raise ValueError("its content does not match its name")
+        if not np.isfinite(vectors).all():
+            raise ValueError("non-finite values")
+        return hashes, vectors
+
+    @staticmethod
+    def _name(hashes: np.ndarray) -> str:
+        return f"shard-{hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()}.npz"
 
     def load(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return sorted ``hashes (M,)`` and matching ``vectors (M, D)`` of every cached shard."""
+        """Return sorted ``hashes (M,)`` and matching ``vectors (M, D)`` of every valid cached
+        shard (invalid ones are deleted: see the class docstring)."""
+        import logging
+        import zipfile
+
         hashes, vectors = [], []
         if self.directory.is_dir():
             for shard in sorted(self.directory.glob("shard-*.npz")):
-                with np.load(shard) as data:
-                    hashes.append(data["hashes"])
-                    vectors.append(data["vectors"])
+                try:
+                    with np.load(shard, allow_pickle=False) as data:
+                        h, v = self._check(shard, data)
+                    if vectors and v.shape[1] != vectors[0].shape[1]:
+                        raise ValueError(f"dimension {v.shape[1]}, the others have "
+                                         f"{vectors[0].shape[1]}")
+                except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+                    logging.getLogger("relabel").warning(
+                        "%s: ignoring a damaged embedding cache file (%s); its texts are "
+                        "encoded again", shard, str(exc).splitlines()[0] if str(exc) else
+                        type(exc).__name__)
+                    shard.unlink(missing_ok=True)
+                    continue
+                hashes.append(h)
+                vectors.append(v)
         if not hashes:
             return np.empty(0, dtype="S16"), None
         h = np.concatenate(hashes)
@@ -52,11 +103,14 @@ class EmbeddingCache:
 
     def add(self, hashes: np.ndarray, vectors: np.ndarray) -> Path:
         """Write one shard atomically; its name is derived from its content."""
+        import json
+
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = hashlib.blake2b(hashes.tobytes(), digest_size=8).hexdigest()
-        target = self.directory / f"shard-{name}.npz"
+        target = self.directory / self._name(hashes)
+        meta = np.array(json.dumps({"format": CACHE_FORMAT, "key": self.key}))
         with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, hashes=hashes, vectors=vectors.astype(np.float32, copy=False))
+            np.savez(fh, hashes=hashes, vectors=vectors.astype(np.float32, copy=False),
+                     meta=meta)
         return target
 
 
@@ -90,7 +144,8 @@ def embed_texts(
     """
     hashes = text_hashes(texts)
     uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    cache = EmbeddingCache(Path(cache_dir) / encoder.key) if cache_dir is not None else None
+    cache = (EmbeddingCache(Path(cache_dir) / encoder.key, key=encoder.key)
+             if cache_dir is not None else None)
     cached_h, cached_v = cache.load() if cache is not None else (np.empty(0, "S16"), None)
 
     pos = np.searchsorted(cached_h, uniq) if len(cached_h) else np.zeros(len(uniq), dtype=int)

@@ -14,6 +14,7 @@ import base64
 import html
 import io as _io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,21 @@ def _subplots(**kwargs: Any) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(text: Any) -> str:
+    """A label or text as plain characters for a plot: no mathtext (``$``), no control
+    characters (matplotlib would parse ``$x$`` as math, and fail on an unbalanced ``$``)."""
+    return _CONTROL.sub("\ufffd", str(text)).replace("$", r"\$")
+
+
+def _cell(text: Any) -> str:
+    """Text for an HTML cell: escaped (``<script>`` is shown, never run) and control
+    characters, which HTML does not allow, shown as U+FFFD."""
+    return html.escape(_CONTROL.sub("\ufffd", str(text)))
+
+
 def _figure_tag(fig: Any, alt: str) -> str:
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)  # constrained layout: one draw, no "tight" redraw
@@ -69,7 +85,8 @@ def _flag_rate(scores: pl.DataFrame) -> str:
                                         pl.len().alias("n"))
            .sort(["rate", "label"], descending=[True, False]).head(MAX_CLASSES_SHOWN))
     fig, ax = _subplots(layout="constrained", figsize=(7, 0.25 * per.height + 1))
-    ax.barh(per["label"].to_list()[::-1], per["rate"].to_numpy()[::-1], color="tab:red")
+    ax.barh([_plain(c) for c in per["label"].to_list()[::-1]], per["rate"].to_numpy()[::-1],
+            color="tab:red")
     ax.set_xlabel("share of the class flagged")
     ax.tick_params(axis="y", labelsize=7)
     return _figure_tag(fig, "flag rate per class")
@@ -100,8 +117,8 @@ def _confusion(scores: pl.DataFrame) -> str:
         if v:
             ax.text(c, r, str(int(v)), ha="center", va="center", fontsize=6,
                     color="white" if v > m.max() / 2 else "black")
-    ax.set_xticks(range(len(target)), target, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(given)), given, fontsize=7)
+    ax.set_xticks(range(len(target)), [_plain(c) for c in target], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(given)), [_plain(c) for c in given], fontsize=7)
     ax.set_xlabel("suggested label")
     ax.set_ylabel("given label")
     return _figure_tag(fig, "given x suggested confusion")
@@ -122,7 +139,7 @@ def _pr_curve(is_error: np.ndarray, score: np.ndarray) -> str:
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{_cell(c)}</th>" for c in columns)
     body = []
     for r in rows:
         cells = []
@@ -131,9 +148,9 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
             if isinstance(v, float):
                 cells.append(f'<td class="num">{v:.3f}</td>')
             elif isinstance(v, list):
-                cells.append(f"<td>{html.escape(', '.join(map(str, v)))}</td>")
+                cells.append(f"<td>{_cell(', '.join(map(str, v)))}</td>")
             else:
-                cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
+                cells.append(f"<td>{_cell('' if v is None else v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -227,7 +244,7 @@ def _annotator_section(run_dir: Path) -> str:
         hi = np.clip(shown["accuracy_high"].to_numpy() - acc, 0, None)
         ys = np.arange(shown.height)
         ax.errorbar(acc, ys, xerr=[lo, hi], fmt="o", capsize=2)
-        ax.set_yticks(ys, [str(a) for a in shown["annotator"].to_list()], fontsize=7)
+        ax.set_yticks(ys, [_plain(a) for a in shown["annotator"].to_list()], fontsize=7)
         ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.set_xlabel("estimated accuracy (95% interval)")
@@ -252,7 +269,7 @@ def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
     cor = correction_metrics(given, truth, new, scores["flagged"].to_numpy())
     rows = [{"metric": k, "value": float(v)} for k, v in {**det, **cor}.items()]
     parts = ["<h2>Against the true labels</h2>",
-             f"<p>True labels from column <code>{html.escape(truth_col)}</code>: "
+             f"<p>True labels from column <code>{_cell(truth_col)}</code>: "
              f"{int(is_error.sum())} of {len(given)} given labels are wrong.</p>",
              _table(rows, ["metric", "value"])]
     if is_error.any() and (~is_error).any():
@@ -309,9 +326,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
             facts.insert(3, {"": "warning", "value": dec["diagnosis"]})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>relabel report: {html.escape(Path(run.input).name)}</title>",
+        f"<title>relabel report: {_cell(Path(run.input).name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>relabel report: {html.escape(Path(run.input).name)}</h1>",
+        f"<h1>relabel report: {_cell(Path(run.input).name)}</h1>",
         _table(facts, ["", "value"]),
         "<h2>Credibility</h2>", _histogram(scores),
         "<h2>Flag rate per class</h2>", _flag_rate(scores),

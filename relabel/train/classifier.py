@@ -169,7 +169,7 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     ckpt_path = out / CHECKPOINT_FILE
     resume = None
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = load_checkpoint(ckpt_path, device)
         if state.get("fingerprint") == fingerprint:
             resume = state
 
@@ -195,6 +195,33 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     ckpt_path.unlink(missing_ok=True)
     return {"classes": classes, "epochs": epochs,
             "resumed_from": int(resume["epoch"]) if resume else 0, "loss": history}
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
+    """A training checkpoint, loaded with ``torch.load(weights_only=True)``: tensors, numbers,
+    strings and containers only, so a crafted pickle planted in the output directory cannot run
+    code. Anything else is refused with one line.
+
+    Raises
+    ------
+    RelabelInputError
+        The file is not a checkpoint relabel wrote (or is damaged).
+    """
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError):
+        raise RelabelInputError(
+            "refusing to load this checkpoint: it is not one relabel wrote (it holds more than "
+            "weights and numbers, or is damaged); delete it to train from the start",
+            path=path) from None
+    if not isinstance(state, dict):
+        raise RelabelInputError("refusing to load this checkpoint: not a relabel checkpoint; "
+                                "delete it to train from the start", path=path)
+    return state
 
 
 def load_classifier(model_dir: str | Path) -> tuple[dict[str, Any], Any, Any]:
