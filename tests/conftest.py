@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -203,3 +205,11 @@ def suggesting_run(dataset_csv: Path, text_dataset: pl.DataFrame, out: Path) -> 
         id_col="id", embeddings=dataset_csv.parent / "emb.npy", corrector="head",
         target_precision=0.5))
     return out
+
+
+def run_relabel(*args: str, env: dict | None = None, timeout: int = 600
+                ) -> subprocess.CompletedProcess:
+    """``python -m relabel ARGS`` in a subprocess, from the checkout, with ``env`` added."""
+    return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})

@@ -3,14 +3,10 @@ consensus API and CLI, and denoise / export on multi-annotator data."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import polars as pl
 import pytest
-from conftest import ROOT, FakeEncoder, make_text_dataset
+from conftest import FakeEncoder, make_text_dataset, run_relabel
 
 from relabel.crowd.agreement import agreement, krippendorff_alpha
 from relabel.crowd.consensus import (
@@ -236,12 +232,6 @@ def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) ->
     assert "items" in repr(c)
 
 
-def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
-                          text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
 def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
     _, items, votes = _crowd_files(tmp_path, n_per_class=5)
     bad = tmp_path / "dup.csv"
@@ -255,13 +245,13 @@ def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
         (["denoise", str(items), "--annotations", str(bad), "--item-col", "item_id"],
          "pair more than once"),
     ]:
-        p = _cli(*args, "--out", str(tmp_path / "never"))
+        p = run_relabel(*args, "--out", str(tmp_path / "never"))
         assert p.returncode == 2, p.stderr
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], p.stderr
         assert "Traceback" not in p.stderr
     assert not (tmp_path / "never").exists()
-    ok = _cli("consensus", str(items), "--annotations", str(bad), "--dedupe", "--out",
+    ok = run_relabel("consensus", str(items), "--annotations", str(bad), "--dedupe", "--out",
               str(tmp_path / "dedupe"), "--corrector", "none", "--embeddings",
               str(_embeddings(tmp_path, items)))
     assert ok.returncode == 0, ok.stderr
@@ -279,7 +269,7 @@ def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     suggestion, and export writes the consensus as the label column."""
     df, items, votes = _crowd_files(tmp_path)
     out = tmp_path / "run"
-    p = _cli("denoise", str(items), "--annotations", str(votes), "--item-col", "item_id",
+    p = run_relabel("denoise", str(items), "--annotations", str(votes), "--item-col", "item_id",
              "--embeddings", str(_embeddings(tmp_path, items)), "--out", str(out), "-q")
     assert p.returncode == 0, p.stderr
     assert "several annotators: " in p.stdout
@@ -296,7 +286,7 @@ def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     assert '"consensus"' in summary
     report = (out / "report.html").read_text()
     assert "<h2>Annotators</h2>" in report and "Krippendorff" in report
-    e = _cli("export", str(out), "--to", str(tmp_path / "clean.csv"))
+    e = run_relabel("export", str(out), "--to", str(tmp_path / "clean.csv"))
     assert e.returncode == 0, e.stderr
     clean = pl.read_csv(tmp_path / "clean.csv")
     assert clean.height == df.height and "consensus_quality" in clean.columns

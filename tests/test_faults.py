@@ -17,16 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import ROOT, FakeEncoder, make_text_dataset
+from conftest import ROOT, FakeEncoder, make_text_dataset, run_relabel
 
 pytestmark = pytest.mark.slow
-
-
-def _relabel(*args: str, env: dict | None = None, timeout: int = 600
-             ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def _one_line(p: subprocess.CompletedProcess, code: int, *needles: str) -> str:
@@ -64,7 +57,7 @@ def test_every_path_option_is_checked_before_any_work(data, tmp_path) -> None:
     a_dir = tmp_path / "a_dir"
     a_dir.mkdir()
     run = tmp_path / "run"
-    assert _relabel(*_denoise(path, emb, run)).returncode == 0
+    assert run_relabel(*_denoise(path, emb, run)).returncode == 0
     unreadable = Path("/proc/sys/vm/compact_memory")  # write-only, even for root
     cases = [
         (["denoise", str(path), "--out", str(a_file)], "is a file, expected a directory"),
@@ -103,7 +96,7 @@ def test_every_path_option_is_checked_before_any_work(data, tmp_path) -> None:
     before = sorted(p.name for p in tmp_path.rglob("*"))
     for args, needle in cases:
         t0 = time.perf_counter()
-        _one_line(_relabel(*args), 2, needle)
+        _one_line(run_relabel(*args), 2, needle)
         assert time.perf_counter() - t0 < 30  # no model was loaded
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing written
     assert not (tmp_path / "o").exists()
@@ -128,7 +121,7 @@ def test_a_column_named_twice_is_one_line_naming_it(tmp_path, fmt) -> None:
         pq.write_table(pa.Table.from_arrays([pa.array(["x", "y"]), pa.array(["a", "b"]),
                                              pa.array(["b", "a"])],
                                             names=["text", "label", "label"]), path)
-    line = _one_line(_relabel("denoise", str(path), "--out", str(tmp_path / "o")), 2,
+    line = _one_line(run_relabel("denoise", str(path), "--out", str(tmp_path / "o")), 2,
                      "column 'label'")
     assert "label" in line and not (tmp_path / "o").exists()
 
@@ -148,7 +141,7 @@ def test_a_second_command_on_a_busy_run_directory_refuses_and_a_stale_lock_is_ta
         data, tmp_path) -> None:
     path, emb = data
     run = tmp_path / "run"
-    assert _relabel(*_denoise(path, emb, run)).returncode == 0
+    assert run_relabel(*_denoise(path, emb, run)).returncode == 0
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -157,7 +150,7 @@ def test_a_second_command_on_a_busy_run_directory_refuses_and_a_stale_lock_is_ta
         for args in (_denoise(path, emb, run),
                      ["export", str(run), "--to", str(tmp_path / "clean.csv")],
                      ["review", "push", str(run), "--project", "p"]):
-            _one_line(_relabel(*args, env={"LABEL_STUDIO_URL": "http://127.0.0.1:9",
+            _one_line(run_relabel(*args, env={"LABEL_STUDIO_URL": "http://127.0.0.1:9",
                                            "LABEL_STUDIO_API_KEY": "k"}),
                       2, "in use by another relabel process", f"pid {holder.pid}")
         assert not (tmp_path / "clean.csv").exists()
@@ -165,7 +158,7 @@ def test_a_second_command_on_a_busy_run_directory_refuses_and_a_stale_lock_is_ta
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert (run / ".relabel.lock").exists()  # left behind by the killed process
-    p = _relabel(*_denoise(path, emb, run))
+    p = run_relabel(*_denoise(path, emb, run))
     assert p.returncode == 0, p.stderr
     assert "taking over the lock" in p.stderr and str(holder.pid) in p.stderr
     assert not (run / ".relabel.lock").exists()
@@ -318,7 +311,7 @@ def test_a_crafted_checkpoint_is_refused_and_runs_nothing(data, tmp_path) -> Non
     import torch
 
     torch.save({"fingerprint": "x", "epoch": _Payload(marker)}, out / "checkpoint.pt")
-    p = _relabel("train", str(path), "--out", str(out), "--head-only", "--epochs", "1")
+    p = run_relabel("train", str(path), "--out", str(out), "--head-only", "--epochs", "1")
     _one_line(p, 2, "refusing to load this checkpoint", "delete it")
     assert not marker.exists()
 
@@ -374,7 +367,7 @@ def test_text_that_attacks_the_outputs_stays_text(tmp_path) -> None:
     assert set(scores_csv["label"]) == {"'=card()", "<b>refund</b>", "$transfer"}
     assert set(pl.read_parquet(run / "scores.parquet")["label"]) == set(labels.values())
     to = tmp_path / "clean.csv"
-    assert _relabel("export", str(run), "--to", str(to)).returncode == 0
+    assert run_relabel("export", str(run), "--to", str(to)).returncode == 0
     changes = pl.read_csv(tmp_path / "changes.csv")
     for col in ("old_label", "new_label"):
         if col in changes.columns and changes.height:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import ROOT, FakeEncoder, make_text_dataset
+from conftest import ROOT, FakeEncoder, make_text_dataset, run_relabel
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +51,6 @@ def _interrupt(target: str, nth: int, *args: str, env: dict | None = None
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
-def _relabel(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-
-
 def _assert_interrupted(p: subprocess.CompletedProcess) -> None:
     assert p.returncode == 130, (p.returncode, p.stderr[-2000:])
     # progress bars may precede it (train has no --quiet); the message is the one line after
@@ -87,7 +81,7 @@ def test_ctrl_c_during_the_corrector_folds_then_resume(small_data, tmp_path) -> 
     p = _interrupt("relabel.correct.crossval:write_array", 2, *_denoise_args(data, emb, out))
     _assert_interrupted(p)
     assert not (out / "scores.parquet").exists() and not (out / "summary.json").exists()
-    again = _relabel(*_denoise_args(data, emb, out))
+    again = run_relabel(*_denoise_args(data, emb, out))
     assert again.returncode == 0, again.stderr
     corrector = json.loads((out / "summary.json").read_text())["corrector"]
     assert corrector["reused"] >= 1 and corrector["trained"] + corrector["reused"] == 3
@@ -100,7 +94,7 @@ def test_ctrl_c_while_writing_the_report_then_resume(small_data, tmp_path) -> No
     _assert_interrupted(p)
     assert not (out / "report.html").exists()
     assert not list(out.glob(".*.tmp"))  # no temporary file left behind
-    again = _relabel(*_denoise_args(data, emb, out))
+    again = run_relabel(*_denoise_args(data, emb, out))
     assert again.returncode == 0, again.stderr
     assert (out / "report.html").is_file()
     corrector = json.loads((out / "summary.json").read_text())["corrector"]
@@ -110,12 +104,12 @@ def test_ctrl_c_while_writing_the_report_then_resume(small_data, tmp_path) -> No
 def test_ctrl_c_during_export_then_resume(small_data, tmp_path) -> None:
     data, emb = small_data
     out = tmp_path / "run"
-    assert _relabel(*_denoise_args(data, emb, out)).returncode == 0
+    assert run_relabel(*_denoise_args(data, emb, out)).returncode == 0
     to = tmp_path / "clean.csv"
     p = _interrupt("relabel.export:apply_plan", 1, "export", str(out), "--to", str(to))
     _assert_interrupted(p)
     assert not to.exists() and not (tmp_path / "changes.csv").exists()
-    again = _relabel("export", str(out), "--to", str(to))
+    again = run_relabel("export", str(out), "--to", str(to))
     assert again.returncode == 0, again.stderr
     assert pl.read_csv(to).height == pl.read_csv(data).height
 
@@ -128,7 +122,7 @@ def test_ctrl_c_during_train_then_resume(small_data, tmp_path) -> None:
     p = _interrupt("torch:save", 2, *args)
     _assert_interrupted(p)
     assert not (model / "model.safetensors").exists()
-    again = _relabel(*args)
+    again = run_relabel(*args)
     assert again.returncode == 0, again.stderr
     assert "resumed after epoch 1" in again.stdout and (model / "model.safetensors").is_file()
 
@@ -137,14 +131,14 @@ def test_ctrl_c_during_review_push_and_pull_then_resume(label_studio, small_data
                                                         tmp_path) -> None:
     data, emb = small_data
     out = tmp_path / "run"
-    assert _relabel(*_denoise_args(data, emb, out)).returncode == 0
+    assert run_relabel(*_denoise_args(data, emb, out)).returncode == 0
     env = {"LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.token}
     push = ["review", "push", str(out), "--project", "interrupted", "--only", "all"]
     p = _interrupt("connectors.label_studio.client:LabelStudioClient.import_tasks", 1, *push,
                    env=env)
     _assert_interrupted(p)
     assert not (out / "review_push.json").exists()
-    again = _relabel(*push, env=env)
+    again = run_relabel(*push, env=env)
     assert again.returncode == 0, again.stderr
     pushed = json.loads((out / "review_push.json").read_text())
     assert pushed["selected"] == pl.read_csv(data).height
@@ -154,6 +148,25 @@ def test_ctrl_c_during_review_push_and_pull_then_resume(label_studio, small_data
     p = _interrupt("connectors.label_studio:reviews_from_tasks", 1, *pull, env=env)
     _assert_interrupted(p)
     assert not (out / "reviews.parquet").exists()
-    again = _relabel(*pull, env=env)
+    again = run_relabel(*pull, env=env)
     assert again.returncode == 0, again.stderr
     assert (out / "reviews.parquet").is_file()
+
+
+def test_ctrl_c_during_encoding_then_resume(tmp_path) -> None:
+    """6,000 distinct texts with the packaged encoder: two shards of 4,096. Ctrl-C as the
+    second shard is saved; the re-run reads the first from the cache."""
+    from test_reliability import _dataset
+
+    data = _dataset(tmp_path / "data.csv")
+    out = tmp_path / "run"
+    args = ["denoise", str(data), "--id-col", "id", "--corrector", "none", "--out", str(out),
+            "-q"]
+    p = _interrupt("relabel.embed.cache:EmbeddingCache.add", 2, *args)
+    _assert_interrupted(p)
+    assert not (out / "scores.parquet").exists()
+    assert len(list((out / "cache" / "embeddings").rglob("shard-*.npz"))) == 1
+    again = run_relabel(*args)
+    assert again.returncode == 0, again.stderr
+    encoder = json.loads((out / "summary.json").read_text())["encoder"]
+    assert encoder["cached"] == 4096 and encoder["encoded"] == 6000 - 4096

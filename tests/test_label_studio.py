@@ -668,3 +668,31 @@ def test_a_multi_annotator_run_shows_the_votes_in_label_studio(label_studio, tmp
         assert t["data"]["votes"].startswith("w1: ") and "w2: " in t["data"]["votes"]
     with LabelStudioClient(label_studio.credentials) as c:
         assert "$votes" in c.find_project("crowd-votes")["label_config"]
+
+
+def test_hostile_text_and_labels_stay_valid_in_label_studio(label_studio, tmp_path):
+    """Labels and texts with markup, formula prefixes and quotes: the real server accepts the
+    labeling config, its choices are the labels exactly, and every task shows its text."""
+    from conftest import make_text_dataset
+
+    from connectors.label_studio.convert import config_classes
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
+
+    df = make_text_dataset(n_per_class=20, flip=6, seed=21)
+    labels = {"card": "<script>alert('x')</script>", "refund": '=HYPERLINK("e","x")',
+              "transfer": "a & \"b\" <c>"}
+    texts = [f"<img src=x onerror=alert(1)> @SUM(A1) {t}" for t in df["text"].to_list()]
+    df = df.with_columns(pl.Series("text", texts), pl.col("label").replace_strict(labels))
+    data = tmp_path / "hostile.csv"
+    df.write_csv(data)
+    out = tmp_path / "run"
+    denoise(data, out_dir=out, encoder=FakeEncoder(), config=DenoiseConfig(
+        id_col="id", corrector="linear"))
+    res = push(out, "hostile", only="all", limit=15, credentials=label_studio.credentials)
+    with LabelStudioClient(label_studio.credentials) as c:
+        project = c.find_project("hostile")
+    assert sorted(config_classes(project["label_config"])) == sorted(labels.values())
+    full = _full_tasks(label_studio, res.project_id)
+    assert len(full) == 15 and all(t["data"]["text"] in texts for t in full)
+    assert {t["data"]["given_label"] for t in full} <= set(labels.values())
