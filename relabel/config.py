@@ -42,6 +42,9 @@ CORRECTOR_CHOICES = ("auto", "none", "linear", "head", "finetune")
 DEFAULT_CORRECTOR = "auto"
 LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer", "distant_peer_soft")
 DEFAULT_LOSS = "distant_peer"
+#: CPU inference precision of the encoder (relabel/embed/encoder.py; bench/bench_precision.py)
+PRECISION_CHOICES = ("fp32", "bf16", "int8", "auto")
+DEFAULT_PRECISION = "fp32"
 ENGINE_CHOICES = ("local", "dask")
 DEFAULT_ENGINE = "local"
 DEFAULT_SEED = 0
@@ -126,6 +129,9 @@ class DenoiseConfig(InputSpec):
     """
 
     model: str | None = None
+    #: CPU inference precision of the encoder: fp32, bf16 (weights in bfloat16), int8 (dynamic
+    #: quantisation, opt-in), auto (bf16 where the CPU computes it natively)
+    precision: str = DEFAULT_PRECISION
     #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
     batch_size: int | None = None
     max_length: int = DEFAULT_MAX_LENGTH
@@ -215,6 +221,9 @@ def check_options(cfg: DenoiseConfig) -> None:
     if cfg.corrector not in CORRECTOR_CHOICES:
         raise RelabelInputError(f"--corrector must be one of {', '.join(CORRECTOR_CHOICES)}, "
                                 f"got {cfg.corrector!r}")
+    if cfg.precision not in PRECISION_CHOICES:
+        raise RelabelInputError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, "
+                                f"got {cfg.precision!r}")
     if cfg.loss not in LOSS_CHOICES:
         raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
                                 f"got {cfg.loss!r}")

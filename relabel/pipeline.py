@@ -185,7 +185,7 @@ def make_encoder(task: ReadTask, cfg: DenoiseConfig) -> Any:
     from relabel.embed.encoder import Encoder
 
     return Encoder(cfg.model, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                   max_windows=cfg.max_windows, pooling=task.pooling)
+                   max_windows=cfg.max_windows, pooling=task.pooling, precision=cfg.precision)
 
 
 def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: bool = False,

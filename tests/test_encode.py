@@ -144,3 +144,35 @@ def test_long_texts_are_encoded_in_windows(tiny_model_dir):
     assert float(a[1] @ b[1]) < 0.999  # truncation saw only the first window
     with pytest.raises(RelabelInputError, match="--max-windows"):
         Encoder(model, max_windows=0)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_stays_close_to_fp32_and_has_its_own_cache_key(tiny_model_dir,
+                                                                           precision):
+    from relabel.embed.encoder import Encoder
+
+    texts = ["where is my card", "I want a refund please", "send money to my mother",
+             "the transfer did not arrive"] * 4
+    ref = Encoder(str(tiny_model_dir), device="cpu")
+    low = Encoder(str(tiny_model_dir), device="cpu", precision=precision)
+    a, b = ref.encode(texts), low.encode(texts)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
+    assert ((a * b).sum(1) > (0.99 if precision == "bf16" else 0.9)).all()
+    assert low.key == ref.key + f"-{precision}" and low.key != ref.key
+
+
+def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> None:
+    from relabel.embed import encoder as enc
+    from relabel.errors import RelabelInputError
+
+    monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: True)
+    assert enc.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: False)
+    assert enc.resolve_precision("auto", "cpu") == "fp32"
+    assert enc.resolve_precision("fp32", "cpu") == "fp32"
+    assert enc.resolve_precision("auto", "cuda") == "fp32"  # the GPU path picks bf16 itself
+    with pytest.raises(RelabelInputError, match="int8 is dynamic quantisation for CPUs"):
+        enc.resolve_precision("int8", "cuda")
+    with pytest.raises(RelabelInputError, match="--precision must be one of"):
+        enc.resolve_precision("fp16", "cpu")
