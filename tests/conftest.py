@@ -213,3 +213,18 @@ def run_relabel(*args: str, env: dict | None = None, timeout: int = 600
     return subprocess.run([sys.executable, "-m", "relabel", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def write_with_embeddings(df: pl.DataFrame, tmp_path: Path, name: str = "data.csv"
+                          ) -> tuple[Path, Path]:
+    """``df`` as ``tmp_path/name`` and its texts' fake-encoder vectors as ``emb.npy`` (for
+    ``--embeddings``, so a CLI subprocess loads no model)."""
+    path = tmp_path / name
+    df.write_csv(path)
+    return path, save_fake_embeddings(df["text"].to_list(), tmp_path / "emb.npy")
+
+
+def save_fake_embeddings(texts: Sequence[str], path: Path) -> Path:
+    """The fake encoder's ``(N, 64)`` vectors of ``texts`` saved as ``path`` (``.npy``)."""
+    np.save(path, FakeEncoder().encode(list(texts)))
+    return path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FakeEncoder, make_text_dataset, run_relabel
+from conftest import FakeEncoder, make_text_dataset, run_relabel, save_fake_embeddings
 
 from relabel.crowd.agreement import agreement, krippendorff_alpha
 from relabel.crowd.consensus import (
@@ -258,9 +258,7 @@ def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
 
 
 def _embeddings(tmp_path, items):
-    path = tmp_path / "emb.npy"
-    np.save(path, FakeEncoder().encode(pl.read_csv(items)["text"].to_list()))
-    return path
+    return save_fake_embeddings(pl.read_csv(items)["text"].to_list(), tmp_path / "emb.npy")
 
 
 def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:

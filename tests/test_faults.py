@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import ROOT, FakeEncoder, make_text_dataset, run_relabel
+from conftest import ROOT, FakeEncoder, make_text_dataset, run_relabel, write_with_embeddings
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,7 @@ def _one_line(p: subprocess.CompletedProcess, code: int, *needles: str) -> str:
 
 @pytest.fixture
 def data(tmp_path: Path) -> tuple[Path, Path]:
-    df = make_text_dataset(n_per_class=40, flip=10, seed=11)
-    path = tmp_path / "data.csv"
-    df.write_csv(path)
-    emb = tmp_path / "emb.npy"
-    np.save(emb, FakeEncoder().encode(df["text"].to_list()))
-    return path, emb
+    return write_with_embeddings(make_text_dataset(n_per_class=40, flip=10, seed=11), tmp_path)
 
 
 def _denoise(data: Path, emb: Path, out: Path, *extra: str) -> list[str]:

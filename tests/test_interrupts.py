@@ -11,10 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
-from conftest import ROOT, FakeEncoder, make_text_dataset, run_relabel
+from conftest import ROOT, make_text_dataset, run_relabel, write_with_embeddings
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +60,7 @@ def _assert_interrupted(p: subprocess.CompletedProcess) -> None:
 
 @pytest.fixture
 def small_data(tmp_path: Path) -> tuple[Path, Path]:
-    df = make_text_dataset(n_per_class=60, flip=20, seed=7)
-    data = tmp_path / "data.csv"
-    df.write_csv(data)
-    emb = tmp_path / "emb.npy"
-    np.save(emb, FakeEncoder().encode(df["text"].to_list()))
-    return data, emb
+    return write_with_embeddings(make_text_dataset(n_per_class=60, flip=20, seed=7), tmp_path)
 
 
 def _denoise_args(data: Path, emb: Path, out: Path) -> list[str]:

@@ -628,10 +628,10 @@ def test_several_annotators_per_task_pull_every_decision_and_consensus(label_stu
     assert table["spammer@example.com"]["accuracy"] < table["ann-a@example.com"]["accuracy"]
     assert table["ann-a@example.com"]["votes"] == 30
     # the CLI reads the same run directory (precomputed vectors: no model download)
-    import numpy as np
+    from conftest import save_fake_embeddings
 
-    texts = pl.read_parquet(run / "examples.parquet")["text"].to_list()
-    np.save(tmp_path / "emb.npy", FakeEncoder().encode(texts))
+    save_fake_embeddings(pl.read_parquet(run / "examples.parquet")["text"].to_list(),
+                         tmp_path / "emb.npy")
     proc = subprocess.run([sys.executable, "-m", "relabel", "consensus", str(run),
                            "--out", str(tmp_path / "cli"), "--corrector", "none",
                            "--embeddings", str(tmp_path / "emb.npy")],

@@ -91,12 +91,12 @@ def krippendorff_alpha(votes: Votes) -> float:
         return math.nan
 
 
-def fleiss(votes: Votes) -> tuple[float, int, int]:
+def fleiss(votes: Votes, counts: np.ndarray | None = None) -> tuple[float, int, int]:
     """Fleiss' κ on the items with the most common vote count (of two or more): κ, that count,
-    the number of items."""
+    the number of items (``counts``: ``votes.counts()``, when the caller has it already)."""
     from statsmodels.stats.inter_rater import fleiss_kappa
 
-    counts = votes.counts()
+    counts = votes.counts() if counts is None else counts
     n = counts.sum(1).astype(int)
     several = n[n >= 2]
     if several.size == 0:
@@ -156,7 +156,7 @@ def agreement(votes: Votes) -> Agreement:
     several = per_item >= 2
     unanimous = (float((counts[several].max(1) == per_item[several]).mean())
                  if several.any() else math.nan)
-    kappa, modal, n_fleiss = fleiss(votes)
+    kappa, modal, n_fleiss = fleiss(votes, counts)
     return Agreement(
         alpha=krippendorff_alpha(votes), fleiss_kappa=kappa, fleiss_votes=modal,
         fleiss_items=n_fleiss, pairs=pairwise_kappa(votes), votes=len(votes.item),

@@ -355,9 +355,7 @@ def consensus(
                             embeddings=array, encoder=encoder, progress=progress)
         result = estimate_consensus(votes, model_probs=probs,
                                     target_precision=target_precision, **em_options)
-        summary = result.summary()
-        if out is not None:
-            summary = write_consensus(result, out)
+        summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
         from relabel.data.io import write_table
 

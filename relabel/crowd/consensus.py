@@ -29,7 +29,13 @@ import numpy as np
 import polars as pl
 
 from relabel.crowd.agreement import Agreement, agreement
-from relabel.crowd.estimate import EMResult, annotator_accuracy, dawid_skene, majority_vote
+from relabel.crowd.estimate import (
+    EMResult,
+    annotator_accuracy,
+    dawid_skene,
+    jeffreys_interval,
+    majority_vote,
+)
 from relabel.crowd.votes import Votes
 
 #: a split: the runner-up label holds at least this share of the item's votes
@@ -81,8 +87,8 @@ class ConsensusResult:
 
     def summary(self) -> dict[str, Any]:
         items = self.items
-        status = dict(zip(*items["status"].value_counts().to_dict(as_series=False).values(),
-                          strict=True))
+        counts = items["status"].value_counts()
+        status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
         changed = int((items["consensus_label"] != items["majority_label"]).sum())
         return {
             "items": items.height, "annotators": self.votes.n_annotators,
@@ -182,13 +188,11 @@ def annotator_table(votes: Votes, em: EMResult, agree: Agreement,
         # class would read as a much lower "accuracy" than a hard vote's)
         right = float(em.calibrated[has, model_probs[has].argmax(1)].sum())
         n = int(has.sum())
-        from scipy.stats import beta
-
+        low_m, high_m = jeffreys_interval(right, n)
         expected = (em.posterior[has].T @ model_probs[has]) if n else np.zeros((1, 1))
         rows.append({
             "annotator": MODEL_ANNOTATOR, "votes": n, "accuracy": right / max(n, 1),
-            "accuracy_low": float(beta.ppf(0.025, right + 0.5, n - right + 0.5)),
-            "accuracy_high": float(beta.ppf(0.975, right + 0.5, n - right + 0.5)),
+            "accuracy_low": float(low_m), "accuracy_high": float(high_m),
             "agreement_with_consensus": float(
                 (model_probs[has].argmax(1) == consensus[has]).mean()) if n else float("nan"),
             "mean_kappa": None, "confuses": confusions(expected, votes.classes)})

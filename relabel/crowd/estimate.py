@@ -226,21 +226,33 @@ def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarra
     n_votes : np.ndarray
         ``(A,)`` int votes per annotator.
     """
-    from scipy.stats import beta
-
     right = posterior[item, label]
     n_votes = np.bincount(annotator, minlength=n_annotators)
     s = np.bincount(annotator, weights=right, minlength=n_annotators)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n_votes > 0, s / np.maximum(n_votes, 1), np.nan)
-    tail = (1 - level) / 2
-    low = np.where(n_votes > 0, beta.ppf(tail, s + 0.5, n_votes - s + 0.5), np.nan)
-    high = np.where(n_votes > 0, beta.ppf(1 - tail, s + 0.5, n_votes - s + 0.5), np.nan)
-    # Jeffreys' interval reaches the bound where every vote is right (or wrong)
-    high = np.where(s >= n_votes - 1e-9, 1.0, high)
-    low = np.where(s <= 1e-9, 0.0, low)
+    low, high = jeffreys_interval(s, n_votes, level=level)
     return acc, low, high, n_votes
 
 
+def jeffreys_interval(successes: np.ndarray | float, n: np.ndarray | float, *,
+                      level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Jeffreys' interval of a proportion from (possibly fractional) ``successes`` of ``n``:
+    the ``level`` central interval of Beta(s + 1/2, n - s + 1/2), reaching 0 or 1 where every
+    trial failed or succeeded; NaN where ``n`` is 0."""
+    from scipy.stats import beta
+
+    s = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    tail = (1 - level) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(n > 0, beta.ppf(tail, s + 0.5, n - s + 0.5), np.nan)
+        high = np.where(n > 0, beta.ppf(1 - tail, s + 0.5, n - s + 0.5), np.nan)
+    high = np.where((n > 0) & (s >= n - 1e-9), 1.0, high)
+    low = np.where((n > 0) & (s <= 1e-9), 0.0, low)
+    return low, high
+
+
 __all__ = ["EPS", "MAX_ITER", "MODEL_WEIGHT", "SMOOTHING", "TEMPERATURE", "TOL", "EMResult",
-           "annotator_accuracy", "calibrate", "dawid_skene", "majority_vote"]
+           "annotator_accuracy", "calibrate", "dawid_skene", "jeffreys_interval",
+           "majority_vote"]
