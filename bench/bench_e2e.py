@@ -90,6 +90,12 @@ def main() -> None:
              + f" | {rss_gb:.2f} | {ap_score:.3f} | {100 * acc_before:.1f} → "
              f"{100 * acc_after:.1f} | {nb['method']}"
              + (f", recall@k {nb['recall_at_k']}" if "recall_at_k" in nb else "") + " |"]
+    inner = summary["params"].get("seconds", {})
+    enc = summary.get("encoder", {})
+    lines += ["", "Score stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in inner.items())
+              + f". Encoder precision: {enc.get('precision', '?')}"
+              + (f" (probe {enc['precision_probe']})" if "precision_probe" in enc else "")
+              + f"; graph: {nb}."]
     print("\n".join(lines))
     append_markdown(args.markdown, lines)
 

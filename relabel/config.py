@@ -44,7 +44,7 @@ LOSS_CHOICES = ("ce", "supcon", "soft", "distant_peer", "distant_peer_soft")
 DEFAULT_LOSS = "distant_peer"
 #: CPU inference precision of the encoder (relabel/embed/encoder.py; bench/bench_precision.py)
 PRECISION_CHOICES = ("fp32", "bf16", "int8", "auto")
-DEFAULT_PRECISION = "fp32"
+DEFAULT_PRECISION = "auto"
 ENGINE_CHOICES = ("local", "dask")
 DEFAULT_ENGINE = "local"
 DEFAULT_SEED = 0
@@ -130,7 +130,8 @@ class DenoiseConfig(InputSpec):
 
     model: str | None = None
     #: CPU inference precision of the encoder: fp32, bf16 (weights in bfloat16), int8 (dynamic
-    #: quantisation, opt-in), auto (bf16 where the CPU computes it natively)
+    #: quantisation, opt-in), auto (bf16 where the CPU computes it natively and a probe
+    #: measures it faster with the same vectors; relabel/embed/encoder.py)
     precision: str = DEFAULT_PRECISION
     #: None = 64 on the CPU; on a GPU up to 2048 texts and 131,072 tokens per batch
     batch_size: int | None = None

@@ -201,6 +201,11 @@ def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: boo
                                      progress=bar, engine=engine)
     finally:
         bar.close()
+    precision = getattr(encoder, "resolved_precision", None)
+    if precision is not None:
+        stats = {**stats, "precision": precision}
+        if getattr(encoder, "precision_probe", None):
+            stats["precision_probe"] = encoder.precision_probe
     return Embedded(embeddings=vectors, texts=texts, key=encoder.key, stats=stats)
 
 

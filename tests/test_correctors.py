@@ -204,3 +204,19 @@ def test_folds_in_parallel_threads_give_the_same_result():
     two, info = out_of_fold_proba(est, emb, labels, 4, folds=4, fit_params=kw, n_jobs=2)
     np.testing.assert_array_equal(one, two)
     assert info["trained"] == 4
+
+
+def test_head_passes_drop_only_on_data_larger_than_any_development_set():
+    from relabel.correct import make_corrector
+    from relabel.correct.head import HeadCorrector
+
+    head = HeadCorrector(n_classes=3)
+    assert head.passes(8_000) == 12  # banking77's folds: 32 steps a pass, all 12 passes
+    assert head.passes(32_000) == 12
+    assert head.passes(80_000) == 5  # 313 steps a pass: ceil(1500 / 313)
+    assert head.passes(10_000_000) == 3  # never fewer than MIN_EPOCHS
+    assert HeadCorrector(n_classes=3, max_steps=None).passes(80_000) == 12
+    # epochs the user asks for are run in full
+    asked = make_corrector("head", 3, epochs=20)
+    assert asked.max_steps is None and asked.passes(80_000) == 20
+    assert make_corrector("head", 3).max_steps == 1500

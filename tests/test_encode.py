@@ -153,7 +153,7 @@ def test_reduced_precision_stays_close_to_fp32_and_has_its_own_cache_key(tiny_mo
 
     texts = ["where is my card", "I want a refund please", "send money to my mother",
              "the transfer did not arrive"] * 4
-    ref = Encoder(str(tiny_model_dir), device="cpu")
+    ref = Encoder(str(tiny_model_dir), device="cpu", precision="fp32")
     low = Encoder(str(tiny_model_dir), device="cpu", precision=precision)
     a, b = ref.encode(texts), low.encode(texts)
     assert b.dtype == np.float32 and b.shape == a.shape
@@ -176,3 +176,44 @@ def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> Non
         enc.resolve_precision("int8", "cuda")
     with pytest.raises(RelabelInputError, match="--precision must be one of"):
         enc.resolve_precision("fp16", "cpu")
+
+
+@pytest.mark.parametrize("min_speedup", [0.0, 1e9])
+def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
+        tiny_model_dir, monkeypatch, min_speedup) -> None:
+    from relabel.embed import encoder as enc
+
+    monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(enc, "AUTO_MIN_SPEEDUP", min_speedup)
+    monkeypatch.setattr(enc, "_PROBED", {})
+    auto = enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto")
+    want = "bf16" if min_speedup == 0.0 else "fp32"
+    assert auto.resolved_precision == want
+    probe = auto.precision_probe
+    assert probe is not None and probe["bf16_speedup"] > 0
+    assert 0.99 < probe["bf16_min_cosine"] <= 1.0 + 1e-6
+    fixed = enc.Encoder(str(tiny_model_dir), device="cpu", precision=want)
+    assert auto.key == fixed.key
+    texts = ["where is my card", "I want a refund please"]
+    assert np.allclose(auto.encode(texts), fixed.encode(texts), atol=1e-6)
+    # the outcome is remembered for the process: a second encoder does not probe again
+    again = enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto")
+    assert again.resolved_precision == want and again.precision_probe == probe
+
+
+def test_cpu_streams_give_the_same_vectors_and_restore_torch_threads(tiny_model_dir,
+                                                                     monkeypatch):
+    import torch
+
+    from relabel.embed.encoder import Encoder
+
+    texts = [f"text number {i} " + "word " * (i % 17) for i in range(300)]
+    enc = Encoder(str(tiny_model_dir), device="cpu", precision="fp32", batch_size=16)
+    before = torch.get_num_threads()
+    monkeypatch.setenv("RELABEL_CPU_STREAMS", "1")
+    one = enc.encode(texts)
+    monkeypatch.setenv("RELABEL_CPU_STREAMS", "3")
+    three = enc.encode(texts)
+    assert torch.get_num_threads() == before
+    np.testing.assert_allclose(one, three, atol=1e-6)
+    assert np.allclose(np.linalg.norm(three, axis=1), 1.0, atol=1e-5)

@@ -119,3 +119,37 @@ def test_engine_options_and_an_unreachable_scheduler(tmp_path, monkeypatch):
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert r.stderr.count("\n") == 1 and "cannot reach the Dask scheduler" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, monkeypatch):
+    import relabel.detect.kde as kde
+    import relabel.detect.neighbors as nb
+    from relabel.detect.score import neighbour_signals
+
+    # force the blocked inverted-file search and the KDE's graph path on a small set
+    monkeypatch.setattr(nb, "EXACT_MAX_ROWS", 0)
+    monkeypatch.setattr(kde, "EXACT_MAX_ROWS", 0)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 16))
+    labels = rng.integers(0, 6, 3000)
+    x = centres[labels] + rng.normal(scale=0.8, size=(3000, 16))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    noisy = labels.copy()
+    noisy[:300] = (noisy[:300] + 1) % 6
+    local = neighbour_signals(x, noisy, 6)
+    engine = DaskEngine(cluster.scheduler_address)
+    try:
+        remote = neighbour_signals(x, noisy, 6, engine=engine)
+    finally:
+        engine.close()
+    assert local.graph.method == remote.graph.method == "ivf"
+    assert remote.params["neighbors"]["engine"] == "dask"
+    assert "engine" not in local.params["neighbors"]
+    # the same neighbours (ties aside) and similarities, so the same posteriors
+    assert (local.graph.indices == remote.graph.indices).mean() > 0.999
+    np.testing.assert_allclose(local.graph.sims, remote.graph.sims, atol=1e-5)
+    assert local.graph.recall == remote.graph.recall > 0.9
+    for name in ("knn", "kde"):
+        np.testing.assert_allclose(local.posteriors[name], remote.posteriors[name], atol=1e-4)
+    np.testing.assert_allclose(local.credibility, remote.credibility, atol=1e-4)
+    assert local.params["kde"]["class_neighbors"] == "graph"

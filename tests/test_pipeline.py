@@ -250,6 +250,32 @@ def test_load_embeddings_reads_any_layout_in_chunks(tmp_path):
         load_embeddings(tmp_path / "cut.npy", n_rows=1000, rows=rows)
 
 
+def test_normalised_float32_embeddings_are_memory_mapped_not_copied(tmp_path):
+    from relabel.embed.precomputed import load_embeddings
+
+    rng = np.random.default_rng(0)
+    unit = rng.normal(size=(500, 8)).astype(np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    np.save(tmp_path / "unit.npy", unit)
+    every = np.arange(500)
+    got = load_embeddings(tmp_path / "unit.npy", n_rows=500, rows=every, chunk_size=64)
+    assert isinstance(got, np.memmap) and not got.flags.writeable
+    np.testing.assert_array_equal(got, unit)
+    # a subset of the rows, or rows that are not normalised, are read into a new array
+    part = load_embeddings(tmp_path / "unit.npy", n_rows=500, rows=every[::2])
+    assert not isinstance(part, np.memmap)
+    np.save(tmp_path / "raw.npy", unit * 3)
+    raw = load_embeddings(tmp_path / "raw.npy", n_rows=500, rows=every, chunk_size=64)
+    assert not isinstance(raw, np.memmap)
+    np.testing.assert_allclose(raw, unit, atol=1e-6)
+    # a NaN found while scanning the file names its row (1-based)
+    unit[321, 2] = np.nan
+    np.save(tmp_path / "nan.npy", unit)
+    with pytest.raises(RelabelInputError, match="NaN") as err:
+        load_embeddings(tmp_path / "nan.npy", n_rows=500, rows=every, chunk_size=64)
+    assert err.value.rows == [322]
+
+
 def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_path):
     from relabel.cli.denoise import format_summary
 

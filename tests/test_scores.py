@@ -209,6 +209,53 @@ def test_blocked_search_probing_every_list_is_exact():
                                atol=1e-5)
 
 
+def test_default_blocked_search_picks_a_setting_whose_predicted_recall_holds():
+    import relabel.detect.neighbors as nb
+    from tests.conftest import make_clusters
+
+    # spread-out clusters: the cheapest settings miss neighbours, so the choice must move up
+    emb, _, _ = make_clusters(n_per_class=400, n_classes=8, dim=24, spread=1.2, seed=2)
+    exact = build_knn_graph(emb, k=20)
+    g = build_knn_graph(emb, k=20, exact_max_rows=0)
+    search = g.search
+    assert g.method == "ivf" and {"nlist", "nprobe", "candidates_factor",
+                                  "predicted_recall", "plan_seconds"} <= set(search)
+    assert (search["nprobe"], search["candidates_factor"]) in nb.SEARCH_GRID
+    overlap = np.mean([len(np.intersect1d(a, b)) / 20
+                       for a, b in zip(g.indices, exact.indices, strict=True)])
+    # the prediction (on 500 rows, before searching) is what the search then achieves
+    assert abs(search["predicted_recall"] - overlap) < 0.03
+    assert search["predicted_recall"] >= nb.TARGET_RECALL or (
+        (search["nprobe"], search["candidates_factor"]) == nb.SEARCH_GRID[-1])
+    assert overlap > 0.93
+    # a setting given explicitly is used as it is, with no prediction
+    fixed = build_knn_graph(emb, k=20, exact_max_rows=0, nprobe=2)
+    assert fixed.search["nprobe"] == 2 and "predicted_recall" not in fixed.search
+
+
+def test_fast_knn_parameter_search_and_graph_kde_equal_the_dense_formulas():
+    from relabel.detect import kde, knn
+
+    emb, labels, _ = make_clusters(n_per_class=200, n_classes=7, dim=16, flip=0.15, seed=5)
+    g = build_knn_graph(emb, k=50)
+    # the parameter search: the same likelihoods as scoring full posteriors for each (k, tau)
+    best = (None, None, -np.inf)
+    for k in sorted(knn.K_GRID):
+        for tau in knn.TAU_GRID:
+            p = knn.knn_posterior(labels, g.truncate(k), 7, tau=tau, rounds=1)
+            ll = float(np.mean(np.log(p[np.arange(len(labels)), labels].astype(np.float64))))
+            if ll > best[2]:
+                best = (k, tau, ll)
+    k, tau, ll = knn.select_knn_params(labels, g, 7, chunk_size=97)
+    assert (k, tau) == best[:2] and abs(ll - best[2]) < 1e-6
+    # the graph KDE straight from the neighbour lists = the dense (Q, K, m) form
+    for kappa in (1.0, 20.0, 100.0):
+        dense = kde._posterior_from_sims(
+            kde.graph_class_neighbors(labels, 7, g.indices, g.sims, m=20), kappa, 1e-3)
+        sparse = kde.graph_posterior(labels, 7, g.indices, g.sims, m=20, kappa=kappa, eps=1e-3)
+        np.testing.assert_allclose(sparse, dense, atol=1e-12)
+
+
 def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyone():
     from relabel.detect.kde import graph_class_neighbors
 

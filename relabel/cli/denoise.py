@@ -102,8 +102,9 @@ def denoise_command(
     precision: Annotated[str, typer.Option(help="Encoder precision on the CPU: " + ", ".join(
                          PRECISION_CHOICES) + ". bf16: about 2x faster where the CPU has "
                          "AVX-512 BF16 or AMX, vectors within cosine 0.9999 of fp32; int8: "
-                         "faster still but less faithful (opt-in); auto: bf16 where the CPU "
-                         "computes it natively.")] = DEFAULTS.precision,
+                         "faster still but less faithful (opt-in); auto (default): bf16 where "
+                         "the CPU computes it natively and a probe measures it faster with "
+                         "the same vectors, else fp32.")] = DEFAULTS.precision,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
                           "(default 64 on the CPU; on a GPU up to 2048 texts and 131,072 "
                           "tokens).")] = DEFAULTS.batch_size,

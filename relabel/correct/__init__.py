@@ -54,4 +54,6 @@ def make_corrector(name: str, n_classes: int, **options: Any) -> BaseEstimator:
     est = cls(n_classes=n_classes)
     valid = est.get_params()
     est.set_params(**{k: v for k, v in options.items() if v is not None and k in valid})
+    if options.get("epochs") is not None and "max_steps" in valid:
+        est.set_params(max_steps=None)  # epochs the user asked for are run in full
     return est

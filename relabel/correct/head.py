@@ -88,6 +88,11 @@ def fit_targets(y: np.ndarray, n_classes: int, soft_labels: np.ndarray | None,
     )
 
 
+#: optimiser steps a fold trains for at most, and the fewest passes (``HeadCorrector``)
+DEFAULT_MAX_STEPS = 1500
+MIN_EPOCHS = 3
+
+
 class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
     """MLP head on frozen embeddings, trained on soft labels with a contrastive term.
 
@@ -106,6 +111,13 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         Weight and temperature of the contrastive term.
     epochs, batch_size : int
         Passes over the data and examples per batch.
+    max_steps : int, optional
+        At most about this many optimiser steps: on large data the passes drop to
+        ``max(MIN_EPOCHS, ceil(max_steps / batches per pass))``. The default, 1500 steps, is
+        four times what the largest development set takes in 12 passes (banking77, 8,000 rows
+        per fold: 375 steps), so no development result changes; it only bounds the cost above
+        32,000 training rows (100k rows: 5 passes instead of 12, bench/RESULTS.md, issue 19).
+        None: always ``epochs``.
     lr, weight_decay, warmup : float
         AdamW learning rate, weight decay and warm-up fraction.
     seed : int
@@ -123,7 +135,8 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
                  dropout: float = 0.1, loss: str = "distant_peer", lam: float = 0.5,
                  temperature: float = 0.1, epochs: int = 12, batch_size: int = 256,
                  lr: float = 3e-3, weight_decay: float = 1e-2, warmup: float = 0.05,
-                 seed: int = 0, device: str | None = None) -> None:
+                 seed: int = 0, device: str | None = None,
+                 max_steps: int | None = DEFAULT_MAX_STEPS) -> None:
         self.n_classes = n_classes
         self.hidden = hidden
         self.proj_dim = proj_dim
@@ -138,6 +151,14 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         self.warmup = warmup
         self.seed = seed
         self.device = device
+        self.max_steps = max_steps
+
+    def passes(self, n: int) -> int:
+        """Passes over ``n`` training rows (``epochs``, fewer on large data: ``max_steps``)."""
+        if self.max_steps is None:
+            return self.epochs
+        per_pass = max(1, -(-n // self.batch_size))
+        return min(self.epochs, max(MIN_EPOCHS, -(-self.max_steps // per_pass)))
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, soft_labels: np.ndarray | None = None,
             credibility: np.ndarray | None = None, radius: np.ndarray | None = None,
@@ -159,7 +180,7 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
         xt = torch.as_tensor(X, device=device)
         self.loss_history_ = train_model(
             net, lambda idx: {"x": xt[torch.as_tensor(idx, device=device)]}, data,
-            loss=self.loss, lam=self.lam, temperature=self.temperature, epochs=self.epochs,
+            loss=self.loss, lam=self.lam, temperature=self.temperature, epochs=self.passes(len(X)),
             lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size,
             warmup=self.warmup, grad_accum=1, generator=gen, device=device, progress=progress)
         self.net_ = net.cpu()

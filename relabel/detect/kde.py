@@ -25,6 +25,8 @@ The soft label trusts the given label as much as it is credible:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from relabel.detect.neighbors import KnnGraph, same_class_neighbors
@@ -51,6 +53,60 @@ def _posterior_from_sims(sims: np.ndarray, kappa: float, eps: float) -> np.ndarr
     n_classes = sims.shape[1]
     p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / n_classes)
     return (1.0 - eps) * p + eps / n_classes
+
+
+def _class_ranks(classes: np.ndarray) -> np.ndarray:
+    """``(Q, k)`` position of each neighbour among the row's neighbours of the same class
+    (0 = the nearest of its class), for neighbours listed nearest first."""
+    q, k = classes.shape
+    order = np.argsort(classes, axis=1, kind="stable")  # by class, nearest first within one
+    cls_sorted = np.take_along_axis(classes, order, axis=1)
+    pos = np.broadcast_to(np.arange(k), (q, k))
+    first = np.ones((q, k), dtype=bool)
+    first[:, 1:] = cls_sorted[:, 1:] != cls_sorted[:, :-1]
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
+    rank = np.empty((q, k), dtype=np.int64)
+    np.put_along_axis(rank, order, pos - start, axis=1)
+    return rank
+
+
+def graph_posterior(labels: np.ndarray, n_classes: int, indices: np.ndarray,
+                    sims: np.ndarray, *, m: int, kappa: float, eps: float) -> np.ndarray:
+    """The graph path's posterior straight from the neighbour lists, without the dense
+    ``(Q, K, m)`` similarities: the kernel mass of each class is a sum over at most ``m`` of the
+    row's ``k`` neighbours, so it is one weighted ``bincount`` per chunk, O(Q k) instead of
+    O(Q K m). Equal to ``_posterior_from_sims(graph_class_neighbors(...))``.
+
+    Parameters
+    ----------
+    labels : np.ndarray
+        ``(N,)`` int class codes of all rows.
+    indices, sims : np.ndarray
+        ``(Q, k)`` neighbour rows and similarities of the query rows, nearest first.
+
+    Returns
+    -------
+    np.ndarray
+        ``(Q, K)`` float64, rows sum to 1.
+    """
+    from relabel.detect.knn import class_sums
+
+    cls = labels[indices]
+    logits = kappa * (sims.astype(np.float64) - 1.0)
+    logits = np.where(_class_ranks(cls) < m, logits, -np.inf)
+    # the row's nearest neighbour is always kept, so the row maximum is finite
+    top = logits.max(axis=1, keepdims=True)
+    mass = class_sums(cls, np.exp(logits - top), n_classes)
+    p = mass / mass.sum(axis=1, keepdims=True)
+    return (1.0 - eps) * p + eps / n_classes
+
+
+def _graph_chunk(start: int, *, labels: np.ndarray, graph: KnnGraph, step: int, n_classes: int,
+                 m: int, kappa: float, eps: float) -> np.ndarray:
+    """Rows ``start:start + step`` of the graph path's posterior (a task on an engine)."""
+    sl = slice(start, start + step)
+    return graph_posterior(labels, n_classes, graph.indices[sl], graph.sims[sl], m=m,
+                           kappa=kappa, eps=eps).astype(np.float32)
 
 
 def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarray,
@@ -91,9 +147,10 @@ def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarra
 
 
 def class_neighbor_method(n: int, graph: KnnGraph | None,
-                          exact_max_rows: int = EXACT_MAX_ROWS) -> str:
+                          exact_max_rows: int | None = None) -> str:
     """``"graph"`` when the class neighbours of ``n`` rows come from the kNN graph, else
-    ``"exact"`` (module docstring)."""
+    ``"exact"`` (module docstring; ``exact_max_rows`` default ``EXACT_MAX_ROWS``)."""
+    exact_max_rows = EXACT_MAX_ROWS if exact_max_rows is None else exact_max_rows
     return "graph" if graph is not None and n > exact_max_rows else "exact"
 
 
@@ -109,7 +166,8 @@ def kde_posterior(
     chunk_size: int | None = None,
     seed: int = 0,
     graph: KnnGraph | None = None,
-    exact_max_rows: int = EXACT_MAX_ROWS,
+    exact_max_rows: int | None = None,
+    engine: Any = None,
 ) -> tuple[np.ndarray, float]:
     """Leave-one-out von Mises-Fisher KDE posterior ``p_kde(c | i)``.
 
@@ -136,8 +194,11 @@ def kde_posterior(
         Seed of the kappa-selection sample.
     graph : KnnGraph, optional
         The shared neighbour graph; used for the class neighbours above ``exact_max_rows`` rows.
-    exact_max_rows : int
-        Largest N searched exactly per class.
+    exact_max_rows : int, optional
+        Largest N searched exactly per class (default ``EXACT_MAX_ROWS``).
+    engine : DaskEngine, optional
+        Where the graph path's chunks are computed (the labels and the graph go to each
+        worker once); the result is the same as here.
 
     Returns
     -------
@@ -160,6 +221,32 @@ def kde_posterior(
         return same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)[0]
 
     post = np.empty((n, n_classes), dtype=np.float32)
+    if use_graph:  # O(N k): kappa on the sample, then every row, straight from the graph
+        assert graph is not None
+        if kappa is None:
+            rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample_size),
+                                                              replace=False))
+            best = -np.inf
+            for kap in KAPPA_GRID:
+                p = graph_posterior(labels, n_classes, graph.indices[rows], graph.sims[rows],
+                                    m=m, kappa=kap, eps=eps)
+                ll = float(np.mean(np.log(p[np.arange(len(rows)), labels[rows]])))
+                if ll > best:
+                    best, kappa = ll, kap
+        assert kappa is not None
+        step = max(256, (32 << 20) // max(1, graph.k * 8))
+        starts = list(range(0, n, step))
+        if engine is None or getattr(engine, "name", "local") == "local":
+            for start in starts:
+                post[start : start + step] = _graph_chunk(
+                    start, labels=labels, graph=graph, step=step, n_classes=n_classes, m=m,
+                    kappa=kappa, eps=eps)
+        else:
+            for i, part in engine.map_unordered(_graph_chunk, starts, labels=labels,
+                                                graph=graph, step=step, n_classes=n_classes,
+                                                m=m, kappa=kappa, eps=eps):
+                post[starts[i] : starts[i] + step] = part
+        return post, float(kappa)
     done = np.zeros(n, dtype=bool)
     if kappa is None:
         rng = np.random.default_rng(seed)

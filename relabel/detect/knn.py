@@ -72,13 +72,21 @@ def knn_posterior(
             sl = slice(start, start + chunk_size)
             idx, sims = graph.indices[sl], graph.sims[sl].astype(np.float64)
             w = np.exp((sims - sims[:, :1]) / tau) * reliability[idx]
-            votes = np.zeros((idx.shape[0], n_classes))
-            np.add.at(votes, (np.arange(idx.shape[0])[:, None], labels[idx]), w)
+            votes = class_sums(labels[idx], w, n_classes)
             p = (votes + alpha * prior) / (w.sum(axis=1, keepdims=True) + alpha)
             new_reliability[sl] = p[np.arange(len(p)), labels[sl]]
             post[sl] = p
         reliability = new_reliability
     return post
+
+
+def class_sums(classes: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per row, the sum of ``weights (Q, k)`` by class ``classes (Q, k)``: ``(Q, K)`` float64
+    (one ``bincount``, several times faster than ``np.add.at``)."""
+    q = classes.shape[0]
+    flat = (np.arange(q)[:, None] * n_classes + classes).ravel()
+    return np.bincount(flat, weights=weights.ravel(), minlength=q * n_classes).reshape(
+        q, n_classes)
 
 
 def select_knn_params(
@@ -89,6 +97,7 @@ def select_knn_params(
     k_grid: tuple[int, ...] = K_GRID,
     tau_grid: tuple[float, ...] = TAU_GRID,
     alpha: float = DEFAULT_ALPHA,
+    chunk_size: int = 65536,
 ) -> tuple[int, float, float]:
     """Choose ``(k, tau)`` by the leave-one-out log-likelihood of the given labels.
 
@@ -101,13 +110,30 @@ def select_knn_params(
     log_likelihood : float
         Mean ``log p_knn(y_i | i)`` at the chosen values.
     """
+    # The likelihood needs only p_knn(y_i | i), which is the weight of the neighbours that agree
+    # with y_i over all the weight: per tau, one exp over the largest k, and running sums along
+    # the neighbours give every k of the grid (no (N, K) posterior, O(N k) per tau).
+    labels = np.asarray(labels)
+    n = len(labels)
+    ks = sorted({min(k, graph.k) for k in k_grid})
+    prior = np.bincount(labels, minlength=n_classes) / n
+    smooth = alpha * prior[labels]
+    total = np.zeros((len(ks), len(tau_grid)))
+    for start in range(0, n, chunk_size):
+        sl = slice(start, start + chunk_size)
+        idx = graph.indices[sl, : ks[-1]]
+        sims = graph.sims[sl, : ks[-1]].astype(np.float64)
+        agree = labels[idx] == labels[sl, None]
+        for t, tau in enumerate(tau_grid):
+            w = np.exp((sims - sims[:, :1]) / tau)
+            cum_w = np.cumsum(w, axis=1)
+            cum_a = np.cumsum(np.where(agree, w, 0.0), axis=1)
+            for j, k in enumerate(ks):
+                p = (cum_a[:, k - 1] + smooth[sl]) / (cum_w[:, k - 1] + alpha)
+                total[j, t] += float(np.sum(np.log(p)))
     best = (graph.k, tau_grid[0], -np.inf)
-    rows = np.arange(len(labels))
-    for k in sorted({min(k, graph.k) for k in k_grid}):
-        sub = graph.truncate(k)
-        for tau in tau_grid:
-            p = knn_posterior(labels, sub, n_classes, tau=tau, alpha=alpha, rounds=1)
-            ll = float(np.mean(np.log(p[rows, labels].astype(np.float64))))
-            if ll > best[2]:
-                best = (k, tau, ll)
+    for j, k in enumerate(ks):
+        for t, tau in enumerate(tau_grid):
+            if total[j, t] / n > best[2]:
+                best = (k, tau, float(total[j, t] / n))
     return best

@@ -13,6 +13,15 @@ queries:
 3. all of L's members are searched exactly against those candidates at once, as one matrix
    product (BLAS) plus a top-k.
 
+nprobe is not fixed: the search inside a list's candidates is exact, so a row finds a true
+neighbour exactly when that neighbour's list is among the probes of the row's list. On a sample
+of rows with their exact neighbours this predicts the recall of every nprobe before anything is
+searched. Of the settings in ``SEARCH_GRID`` (nprobe and candidate budget), the one with the
+fewest similarities to compute (estimated on the same sample's lists) among those predicted to
+reach ``TARGET_RECALL`` is used: tight clusters get few probes, spread-out sentence embeddings
+more (bench/RESULTS.md, issue 19). With an engine (``--engine dask``) the lists are searched in
+blocks on the workers.
+
 Per-query IVF probing (FAISS ``IndexIVFFlat``) scans about as many vectors per query but one
 query at a time; doing it list by list turns the scan into matrix products, which is what
 makes a million rows fit in a couple of minutes on two cores (bench/RESULTS.md, issue 7). The
@@ -28,15 +37,22 @@ from typing import Any
 import numpy as np
 
 #: above this many rows the graph is built by the blocked inverted-file search
-EXACT_MAX_ROWS = 100_000
-#: nearest lists of each row (its votes for its list's candidates, module docstring)
-DEFAULT_NPROBE = 5
+EXACT_MAX_ROWS = 50_000
+#: (nprobe, MAX_CANDIDATES_FACTOR) settings of the blocked search: by default the cheapest
+#: whose recall@k, predicted on CHOOSE_SAMPLE rows before the search (``_ivf_plan``), reaches
+#: TARGET_RECALL (else the one predicted best)
+SEARCH_GRID = ((2, 2), (2, 4), (3, 2), (3, 4), (4, 4), (5, 4), (5, 8), (6, 8), (8, 8), (10, 8),
+               (12, 8), (16, 8))
+TARGET_RECALL = 0.96
+CHOOSE_SAMPLE = 500
 #: k-means: training rows per list, iterations
 TRAIN_PER_LIST = 40
 KMEANS_ITERATIONS = 10
-#: at most this many times ``nprobe * N / nlist`` candidate rows per list
-MAX_CANDIDATES_FACTOR = 4
+#: at most this many times ``nprobe * N / nlist`` candidate rows per list (with a given nprobe)
+MAX_CANDIDATES_FACTOR = 8
 RECALL_SAMPLE = 1000
+#: on an engine (``--engine dask``), blocks of lists per worker thread (load balance)
+BLOCKS_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,8 @@ class KnnGraph:
     #: search on a sample
     method: str = "exact"
     recall: float | None = None
+    #: for ivf: nlist, the nprobe used and its predicted recall (``_ivf_plan``)
+    search: dict[str, Any] | None = None
 
     @property
     def k(self) -> int:
@@ -64,7 +82,8 @@ class KnnGraph:
 
     def truncate(self, k: int) -> KnnGraph:
         """The graph restricted to the ``k`` nearest neighbours."""
-        return KnnGraph(self.indices[:, :k], self.sims[:, :k], self.method, self.recall)
+        return KnnGraph(self.indices[:, :k], self.sims[:, :k], self.method, self.recall,
+                        self.search)
 
 
 def _flat_index(vectors: np.ndarray) -> Any:
@@ -120,24 +139,52 @@ def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: i
     return centroids, assign
 
 
-def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int, seed: int, chunk: int,
-                 out_idx: np.ndarray, out_sims: np.ndarray, max_queries: int = 4096) -> None:
-    """Fill ``out_idx``/``out_sims`` ``(N, k)`` by the blocked inverted-file search (module
-    docstring)."""
-    import faiss
+@dataclass(frozen=True)
+class IvfPlan:
+    """What the blocked search needs besides the embeddings: the rows of every list, and the
+    lists each list is searched against (module docstring, steps 1-2).
 
-    n = embeddings.shape[0]
-    nlist = max(1, int(np.sqrt(n)))
-    centroids, nearest = _partition(embeddings, nlist, seed, chunk, top=nprobe)
-    assign = nearest[:, 0].astype(np.int64)
-    members = np.argsort(assign, kind="stable")
-    bounds = np.searchsorted(assign[members], np.arange(nlist + 1))
+    Attributes
+    ----------
+    members : np.ndarray
+        ``(N,)`` int64 row numbers sorted by list.
+    bounds : np.ndarray
+        ``(nlist + 1,)`` list ``j`` holds ``members[bounds[j]:bounds[j + 1]]``.
+    probes : dict of int to np.ndarray
+        Non-empty list -> the lists searched for its members, itself first.
+    """
+
+    members: np.ndarray
+    bounds: np.ndarray
+    probes: dict[int, np.ndarray]
+
+    def cost(self, lst: int) -> int:
+        """Similarities computed for one list: its rows times its candidate rows."""
+        sizes = np.diff(self.bounds)
+        return int(sizes[lst]) * int(sizes[self.probes[lst]].sum())
+
+    def blocks(self, n_blocks: int) -> list[list[int]]:
+        """The lists in about ``n_blocks`` groups of similar cost, every list in one group, in
+        order (a task each on a cluster)."""
+        lists = sorted(self.probes)
+        cost = np.cumsum([self.cost(j) for j in lists], dtype=np.float64)
+        if not lists:
+            return []
+        cut = np.searchsorted(cost, cost[-1] * np.arange(1, n_blocks) / n_blocks)
+        return [part.tolist() for part in np.split(np.asarray(lists), np.unique(cut))
+                if len(part)]
+
+
+def _list_probes(lists: np.ndarray, nearest: np.ndarray, members: np.ndarray,
+                 bounds: np.ndarray, near: np.ndarray, budget: int, k: int
+                 ) -> dict[int, np.ndarray]:
+    """Step 2 for some lists: the lists each is searched against, itself first (module
+    docstring). ``nearest (N, nprobe)`` are every row's nearest lists."""
+    nlist = len(bounds) - 1
     sizes = np.diff(bounds)
-    budget = int(MAX_CANDIDATES_FACTOR * nprobe * n / nlist)
-    near = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")
     rank = np.empty(nlist, dtype=np.int64)
     probes = {}
-    for lst in np.flatnonzero(sizes):
+    for lst in lists:
         # every list one of lst's members has among its nprobe nearest, most votes first
         # (ties: nearest centroid first), lst itself always first
         votes = np.bincount(nearest[members[bounds[lst] : bounds[lst + 1]]].ravel(),
@@ -149,16 +196,90 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int, seed: int, chunk: 
         # ... up to the budget of rows, and at least k + 1 rows
         take = min(int((votes > 0).sum()), int(np.searchsorted(cum, budget, side="right")))
         take = min(max(take, 1, int(np.searchsorted(cum, k + 1)) + 1), len(order))
-        probes[lst] = order[:take]
+        probes[int(lst)] = order[:take]
+    return probes
+
+
+def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chunk: int
+              ) -> tuple[IvfPlan, dict[str, Any]]:
+    """Steps 1-2 of the blocked search (module docstring), and how it was set up.
+
+    ``nprobe=None`` chooses the setting: the search inside a list's candidates is exact, so a
+    row finds a true neighbour exactly when that neighbour's list is among its list's probes.
+    On ``CHOOSE_SAMPLE`` random rows with their exact neighbours, that membership predicts the
+    recall of every setting of ``SEARCH_GRID`` before any list is searched, and the probes of
+    the sample's lists estimate its cost; the cheapest setting predicted to reach
+    ``TARGET_RECALL`` is used. Returns the plan and ``{nlist, nprobe, candidates_factor,
+    predicted_recall}``.
+    """
+    n = embeddings.shape[0]
+    nlist = max(1, int(np.sqrt(n)))
+    grid = SEARCH_GRID if nprobe is None else ((nprobe, MAX_CANDIDATES_FACTOR),)
+    centroids, nearest = _partition(embeddings, nlist, seed, chunk,
+                                    top=max(p for p, _ in grid))
+    assign = nearest[:, 0].astype(np.int64)
+    members = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[members], np.arange(nlist + 1))
+    sizes = np.diff(bounds)
+    near = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")
+    info: dict[str, Any] = {"nlist": nlist}
+    setting = grid[0]
+    if nprobe is None:
+        rng = np.random.default_rng(seed + 2)
+        sample = np.sort(rng.choice(n, size=min(n, CHOOSE_SAMPLE), replace=False))
+        truth = _exact_rows(embeddings, sample, k, chunk)
+        home = assign[sample]
+        homes = np.unique(home)
+        trials = []
+        for probes_n, factor in grid:
+            budget = int(factor * probes_n * n / nlist)
+            probes = _list_probes(homes, nearest[:, :probes_n], members, bounds, near, budget,
+                                  k)
+            recall = float(np.mean([np.isin(assign[t], probes[int(h)]).mean()
+                                    for h, t in zip(home, truth, strict=True)]))
+            cost = sum(int(sizes[h]) * int(sizes[probes[int(h)]].sum()) for h in homes)
+            trials.append((recall >= TARGET_RECALL, -cost if recall >= TARGET_RECALL
+                           else recall, (probes_n, factor), recall))
+        _, _, setting, predicted = max(trials, key=lambda t: (t[0], t[1]))
+        info["predicted_recall"] = round(predicted, 4)
+    probes_n, factor = setting
+    budget = int(factor * probes_n * n / nlist)
+    probes = _list_probes(np.flatnonzero(sizes), nearest[:, :probes_n], members, bounds, near,
+                          budget, k)
+    info.update(nprobe=probes_n, candidates_factor=factor)
+    return IvfPlan(members, bounds, probes), info
+
+
+def search_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 3 of the blocked search for some lists: every member searched exactly against its
+    list's candidates. A pure function of its inputs, so it runs the same on a Dask worker.
+
+    Returns
+    -------
+    rows, idx, sims : np.ndarray
+        ``(R,)`` the lists' rows, ``(R, k)`` their neighbours and similarities.
+    """
+    parts = list(_iter_lists(lists, embeddings, plan, k))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _iter_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int,
+                max_queries: int = 4096) -> Any:
+    """Yield ``(rows, idx, sims)`` per batch of queries of :func:`search_lists`."""
+    import faiss
+
+    members, bounds = plan.members, plan.bounds
+    sizes = np.diff(bounds)
     # one reused buffer for the candidates' vectors (no page faults per list)
-    buf = np.empty((max(int(sizes[p].sum()) for p in probes.values()), embeddings.shape[1]),
+    buf = np.empty((max(int(sizes[plan.probes[j]].sum()) for j in lists), embeddings.shape[1]),
                    dtype=np.float32)
-    for lst, probe in probes.items():
-        cand = np.concatenate([members[bounds[j] : bounds[j + 1]] for j in probe])
+    for lst in lists:
+        cand = np.concatenate([members[bounds[j] : bounds[j + 1]] for j in plan.probes[lst]])
         base = buf[: len(cand)]
-        if embeddings.dtype == np.float32:
+        if embeddings.dtype == np.float32 and embeddings.flags.aligned:
             np.take(embeddings, cand, axis=0, out=base)
-        else:
+        else:  # np.take is 16x slower on unaligned data (arrays Dask hands a worker)
             base[...] = embeddings[cand]
         kk = min(k + 1, len(cand))
         rows_all = members[bounds[lst] : bounds[lst + 1]]
@@ -167,12 +288,45 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int, seed: int, chunk: 
             q = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
             sims, idx = faiss.knn(q, base, kk, faiss.METRIC_INNER_PRODUCT)
             idx, sims = _drop_self(cand[idx], sims, rows, k)
+            yield rows, idx, sims
+
+
+def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chunk: int,
+                 out_idx: np.ndarray, out_sims: np.ndarray, engine: Any = None,
+                 progress: Any = None) -> dict[str, Any]:
+    """Fill ``out_idx``/``out_sims`` ``(N, k)`` by the blocked inverted-file search (module
+    docstring); with an ``engine`` the lists are searched in ``BLOCKS_PER_WORKER`` blocks per
+    worker thread there, the embeddings and the plan sent to each worker once. Returns the
+    search's setting (``_ivf_plan``)."""
+    import time
+
+    t0 = time.perf_counter()
+    plan, info = _ivf_plan(embeddings, k, nprobe, seed, chunk)
+    info["plan_seconds"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    if engine is None:
+        for rows, idx, sims in _iter_lists(sorted(plan.probes), embeddings, plan, k):
             out_idx[rows], out_sims[rows] = idx, sims
+        info["search_seconds"] = round(time.perf_counter() - t0, 2)
+        return info
+    threads = max(1, int(engine.describe().get("threads", 1)))
+    blocks = plan.blocks(BLOCKS_PER_WORKER * threads)
+    for _, (rows, idx, sims) in engine.map_unordered(
+            _search_block, blocks, embeddings=embeddings, plan=plan, k=k):
+        out_idx[rows], out_sims[rows] = idx, sims
+        if progress is not None:
+            progress.update(1)
+    return {**info, "blocks": len(blocks), "search_seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _search_block(lists: list[int], *, embeddings: np.ndarray, plan: IvfPlan, k: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return search_lists(lists, embeddings, plan, k)
 
 
 def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
-                    exact_max_rows: int = EXACT_MAX_ROWS, nprobe: int = DEFAULT_NPROBE,
-                    seed: int = 0) -> KnnGraph:
+                    exact_max_rows: int | None = None, nprobe: int | None = None,
+                    seed: int = 0, engine: Any = None) -> KnnGraph:
     """k-nearest-neighbour graph by cosine similarity, itself excluded.
 
     Parameters
@@ -183,12 +337,18 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
         Neighbours per example; capped at ``N - 1``.
     batch_size : int
         Rows per search or assignment call (bounds the memory of the result buffers).
-    exact_max_rows : int
-        Exact search up to this many rows, the blocked inverted-file search above.
-    nprobe : int
-        Nearest lists of each row in the blocked search (module docstring).
+    exact_max_rows : int, optional
+        Exact search up to this many rows, the blocked inverted-file search above (default
+        ``EXACT_MAX_ROWS``).
+    nprobe : int, optional
+        Nearest lists of each row in the blocked search (module docstring); default: chosen
+        for a predicted recall@k of ``TARGET_RECALL`` (``_ivf_plan``).
     seed : int
         Seed of the k-means sample and of the recall sample.
+    engine : LocalEngine or DaskEngine, optional
+        Where the blocked search's lists are searched (:mod:`relabel.engine`); default here.
+        The result is the same either way: each list's search is a pure function of the
+        embeddings and the plan.
 
     Returns
     -------
@@ -197,6 +357,7 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
         of the exact k nearest neighbours found, on ``RECALL_SAMPLE`` random queries).
     """
     n = embeddings.shape[0]
+    exact_max_rows = EXACT_MAX_ROWS if exact_max_rows is None else exact_max_rows
     k = max(1, min(k, n - 1))
     all_idx = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
     all_sims = np.empty((n, k), dtype=np.float32)
@@ -206,16 +367,19 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
             q = np.ascontiguousarray(embeddings[start : start + batch_size], dtype=np.float32)
             sims, idx = index.search(q, k + 1)
             idx, sims = _drop_self(idx, sims, np.arange(start, start + len(q)), k)
-            all_idx[start : start + len(q)] = idx
-            all_sims[start : start + len(q)] = sims
+            all_idx[start : start + len(idx)] = idx
+            all_sims[start : start + len(idx)] = sims
         return KnnGraph(all_idx, all_sims)
-    _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims)
+    if engine is not None and getattr(engine, "name", "local") == "local":
+        engine = None  # the local engine would only add a copy per block
+    info = _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims,
+                        engine=engine)
     rng = np.random.default_rng(seed + 1)
     sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
     true_idx = _exact_rows(embeddings, sample, k, batch_size)
     found = np.mean([len(np.intersect1d(a, b)) / k
                      for a, b in zip(all_idx[sample], true_idx, strict=True)])
-    return KnnGraph(all_idx, all_sims, "ivf", float(found))
+    return KnnGraph(all_idx, all_sims, "ivf", float(found), info)
 
 
 def _exact_rows(embeddings: np.ndarray, rows: np.ndarray, k: int, chunk: int) -> np.ndarray:

@@ -7,6 +7,7 @@ corrector's optional fold cache.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,16 @@ def neighbour_signals(
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     seed: int = 0,
     progress: Any = None,
+    engine: Any = None,
 ) -> NeighbourSignals:
     """Stage 2 of METHOD.md: kNN vote and KDE posteriors, credibility and soft labels.
 
     The credibility here is under the balanced combination of these signals, the prior floored
     at ``PRIOR_FLOOR / K`` as the corrector trained on the soft labels will be.
+
+    With a Dask ``engine``, the approximate graph's lists and the KDE's chunks are computed on
+    the cluster and merged here (the same result as a local run); the kNN vote, the prior and
+    the decisions stay here (they are O(N k) and O(N K)).
 
     Returns
     -------
@@ -110,14 +116,20 @@ def neighbour_signals(
     """
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     tick = progress.update if progress is not None else (lambda n=1: None)
-    graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed)
+    if engine is not None and getattr(engine, "name", "local") == "local":
+        engine = None
+    t0 = time.perf_counter()
+    graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed, engine=engine)
+    seconds = {"graph": round(time.perf_counter() - t0, 2)}
     tick(1)
     posteriors: dict[str, np.ndarray] = {}
     params: dict[str, Any] = {}
     for name, scorer in SCORERS.items():
         if weights.get(name, 0.0) > 0 or name == "kde":
+            t0 = time.perf_counter()
             posteriors[name], params[name] = scorer(embeddings, labels, n_classes, graph,
-                                                    seed=seed)
+                                                    seed=seed, engine=engine)
+            seconds[name] = round(time.perf_counter() - t0, 2)
         tick(1)
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
     base = {k: v for k, v in weights.items() if k in posteriors}
@@ -127,9 +139,11 @@ def neighbour_signals(
     return NeighbourSignals(
         graph=graph,
         posteriors=posteriors,
-        params={**params, "neighbors": {"method": graph.method, "k": graph.k,
-                                        **({"recall_at_k": round(graph.recall, 4)}
-                                           if graph.recall is not None else {})}},
+        params={**params, "seconds": seconds,
+                "neighbors": {"method": graph.method, "k": graph.k, **(graph.search or {}),
+                              **({"engine": engine.name} if engine is not None else {}),
+                              **({"recall_at_k": round(graph.recall, 4)}
+                                 if graph.recall is not None else {})}},
         credibility=credibility,
         soft_labels=soft_labels(labels, credibility, posteriors["kde"]),
         radius=graph.sims[:, min(PEER_K, graph.k) - 1].astype(np.float32),
@@ -231,7 +245,8 @@ def score_examples(
     progress, fold_progress : tqdm-like, optional
         ``update(1)`` after each scoring step / each fold.
     engine : relabel.engine.DaskEngine, optional
-        Train the corrector's folds on a Dask cluster (default: here).
+        Train the corrector's folds, search the approximate graph's lists and compute the KDE's
+        chunks on a Dask cluster (default: here).
     reviewed : np.ndarray, optional
         ``(N,)`` int class a reviewer gave each row, -1 where nobody did. Reviewed rows are
         trusted: their reviewed label replaces the given one in the neighbour votes, the KDE
@@ -260,7 +275,8 @@ def score_examples(
     else:
         trusted, reviewed = None, None
     sig = neighbour_signals(embeddings, labels, n_classes, weights=weights,
-                            prior_balance=prior_balance, seed=seed, progress=progress)
+                            prior_balance=prior_balance, seed=seed, progress=progress,
+                            engine=engine)
     if trusted is not None:
         soft = sig.soft_labels.copy()
         soft[trusted] = np.eye(n_classes, dtype=soft.dtype)[labels[trusted]]
@@ -273,6 +289,8 @@ def score_examples(
         sig = replace(sig, soft_labels=soft.astype(sig.soft_labels.dtype))
     posteriors = dict(sig.posteriors)
     oof_info = None
+    seconds = dict(sig.params.get("seconds", {}))
+    t0 = time.perf_counter()
     if corrector is not None:
         fit_params = corrector_fit_params(corrector, sig, embeddings)
         cache = None
@@ -284,6 +302,8 @@ def score_examples(
             n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
+        seconds["corrector"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
     # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
     # saw their labels: the folds hold them out, the kNN vote and the KDE leave them out)
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
@@ -291,8 +311,10 @@ def score_examples(
                  texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed)
     if hold is not None and np.asarray(hold).any():
         dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
+    seconds["decide"] = round(time.perf_counter() - t0, 2)
     if progress is not None:
         progress.update(1)
     return ScoringResult(**{f.name: getattr(dec, f.name) for f in fields(DecisionResult)},
-                         posteriors=posteriors, soft_labels=sig.soft_labels, params=sig.params,
+                         posteriors=posteriors, soft_labels=sig.soft_labels,
+                         params={**sig.params, "seconds": seconds},
                          oof=oof_info, neighbors=sig.graph.indices[:, :REPORT_NEIGHBORS])

@@ -17,7 +17,8 @@ Scorer = Callable[..., tuple[np.ndarray, dict[str, Any]]]
 
 
 def knn_scorer(
-    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0
+    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0,
+    engine: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Neighbour-consistency posterior with k and tau chosen by leave-one-out likelihood."""
     k, tau, ll = select_knn_params(labels, graph, n_classes)
@@ -26,10 +27,13 @@ def knn_scorer(
 
 
 def kde_scorer(
-    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0
+    embeddings: np.ndarray, labels: np.ndarray, n_classes: int, graph: KnnGraph, *, seed: int = 0,
+    engine: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """von Mises-Fisher KDE posterior with kappa chosen by leave-one-out likelihood."""
-    post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed, graph=graph)
+    """von Mises-Fisher KDE posterior with kappa chosen by leave-one-out likelihood (its chunks
+    on ``engine`` where the class neighbours come from the graph)."""
+    post, kappa = kde_posterior(embeddings, labels, n_classes, seed=seed, graph=graph,
+                                engine=engine)
     return post, {"kappa": kappa,
                   "class_neighbors": class_neighbor_method(len(labels), graph)}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -140,6 +141,20 @@ def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
     ) from None
 
 
+def cpu_streams() -> int:
+    """Forward passes run side by side on a CPU: one per torch thread (the cores torch uses),
+    each pass on one core. On this 2-core machine two single-threaded passes encode 582
+    texts/s against 445 for one pass on two threads (bf16, bench/RESULTS.md, issue 19): small
+    matrices scale poorly across cores, independent batches do not share anything.
+    ``RELABEL_CPU_STREAMS`` overrides it (1 = one pass at a time on every thread)."""
+    import torch
+
+    value = os.environ.get("RELABEL_CPU_STREAMS", "")
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    return max(1, torch.get_num_threads())
+
+
 def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bfloat16 natively (AVX-512 BF16 or AMX BF16, from
     ``/proc/cpuinfo``; False where that cannot be read)."""
@@ -154,11 +169,30 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+#: ``--precision auto`` keeps bf16 only where, on the probe texts, it is at least this many times
+#: as fast as fp32 and every vector's cosine to its fp32 vector is at least AUTO_MIN_COSINE
+AUTO_MIN_SPEEDUP = 1.2
+AUTO_MIN_COSINE = 0.999
+#: the probe (:meth:`Encoder._probe_bf16`): short and long, English and not, digits, symbols
+PROBE_TEXTS = (
+    "hi", "Where is my card?", "I was charged twice for the same coffee this morning.",
+    "Can I top up my account by bank transfer, and how long does it take to arrive?",
+    "What's the difference between a virtual card and a disposable one?? #confused",
+    "Ina son sanin yadda zan biya kudin wutar lantarki ta waya.",
+    "Ẹ jọ̀wọ́, ṣé ẹ lè ràn mí lọ́wọ́ láti ṣí àkáǹtì tuntun?",
+    "Order 4417-2209 arrived damaged; refund EUR 129.99 to card **** 0042 please :(",
+    "The drug was given to 312 patients, and 14 of them reported headaches (p < 0.05).",
+    " ".join(["The committee met again on Tuesday to discuss the budget, the new hires and "
+              "the delays on the northern line, without reaching any agreement."] * 6),
+)
+
+
 def resolve_precision(precision: str, device: str | None) -> str:
-    """The precision a CPU encoder runs at. ``auto``: bf16 where the CPU computes it natively
-    (measured here: 1.9-2.0x the fp32 speed, every text's cosine to fp32 >= 0.9999,
-    bench/RESULTS.md), else fp32. On a GPU the weights are bf16 already where supported, and
-    ``int8`` (CPU dynamic quantisation) is refused.
+    """The precision a CPU encoder is asked to run at. ``auto``: bf16 as a *candidate* where
+    the CPU computes it natively, else fp32; :class:`Encoder` then keeps bf16 only if it
+    measures faster with the same vectors on this machine (:meth:`Encoder._probe_bf16`). On a
+    GPU the weights are bf16 already where supported, and ``int8`` (CPU dynamic quantisation)
+    is refused.
 
     Raises
     ------
@@ -179,6 +213,12 @@ def resolve_precision(precision: str, device: str | None) -> str:
     return precision
 
 
+#: held while an encode runs its CPU streams (it sets torch's per-process thread count)
+_STREAMS_LOCK = threading.Lock()
+#: probe outcomes of this process: (model, max length, device) -> (precision, measurements)
+_PROBED: dict[tuple[str, int, str], tuple[str, dict[str, float]]] = {}
+
+
 class Encoder:
     """A ``transformers`` AutoModel with mean pooling and L2 normalisation.
 
@@ -194,11 +234,15 @@ class Encoder:
     device : str, optional
         ``"cuda"`` or ``"cpu"``; default: CUDA when available. On a GPU with bfloat16 the
         weights are cast to bfloat16 (pooling and normalisation stay in float32).
-    precision : {"fp32", "bf16", "int8", "auto"}
-        CPU inference precision (:func:`resolve_precision`). bf16 keeps the weights in
-        bfloat16, and the pooling and normalisation stay in float32. int8 dynamically quantises
-        the linear layers; it is opt-in, because it moves some vectors far (minimum cosine to
-        fp32 0.81 on banking77). The cache key names any precision other than fp32.
+    precision : {"auto", "fp32", "bf16", "int8"}
+        CPU inference precision. bf16 keeps the weights in bfloat16 (the pooling and
+        normalisation stay in float32). ``auto`` (the default) runs bf16 where the CPU has
+        native bf16 *and* a probe on this machine finds it at least ``AUTO_MIN_SPEEDUP`` times
+        as fast as fp32 with every probe vector's cosine to fp32 at least ``AUTO_MIN_COSINE``
+        (:meth:`_probe_bf16`), else fp32. int8 dynamically quantises the linear layers; it is
+        opt-in, because it moves some vectors far (minimum cosine to fp32 0.72 to 0.89 on the
+        development sets, bench/RESULTS.md). The cache key names any precision other than
+        fp32.
     pooling : str
         ``"mean"``: the mean of the last hidden states. ``"entity"`` (relation extraction): the
         inputs are packed by :func:`relabel.data.relation.encoder_inputs`, and the vector is the
@@ -239,18 +283,31 @@ class Encoder:
             device_guess = "cuda" if torch.cuda.is_available() else "cpu"
         else:
             device_guess = device
-        #: the precision it runs at (``auto`` resolved for this machine)
-        self.resolved_precision = resolve_precision(precision, device_guess)
+        candidate = resolve_precision(precision, device_guess)
+        # auto with a bf16 candidate is settled by the probe when the model is loaded
+        self._precision: str | None = (None if precision == "auto" and candidate == "bf16"
+                                       else candidate)
+        #: what the probe measured (``auto`` only): bf16 speed-up and minimum cosine
+        self.precision_probe: dict[str, float] | None = None
         self._tokenizer: Any = None
         self._model: Any = None
         self._token_cap: int | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
+        self.resolved_precision  # noqa: B018 (settled here, so every worker runs the same)
         state = dict(self.__dict__)
         state.update(_tokenizer=None, _model=None, _token_cap=None)
         state["batch_size"], state["device"] = state["_requested"]
         return state
+
+    @property
+    def resolved_precision(self) -> str:
+        """The precision it runs at: fp32, bf16 or int8 (``auto`` is probed here once)."""
+        if self._precision is None:
+            self._load()
+        assert self._precision is not None
+        return self._precision
 
     @property
     def key(self) -> str:
@@ -278,12 +335,55 @@ class Encoder:
         self._token_cap = GPU_TOKENS_PER_BATCH if gpu and self.batch_size is None else None
         if self.batch_size is None:
             self.batch_size = DEFAULT_GPU_BATCH_SIZE if gpu else DEFAULT_BATCH_SIZE
+        if self._precision is None:
+            self._model.to(dev).eval()
+            self._precision = self._probe_bf16()
         half = (gpu and torch.cuda.is_bf16_supported()) or (
-            not gpu and self.resolved_precision == "bf16")
+            not gpu and self._precision == "bf16")
         self._model.to(dev, dtype=torch.bfloat16 if half else None).eval()
-        if not gpu and self.resolved_precision == "int8":
+        if not gpu and self._precision == "int8":
             self._model = torch.ao.quantization.quantize_dynamic(
                 self._model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    def _probe_bf16(self) -> str:
+        """``auto`` on a CPU with native bf16: encode ``PROBE_TEXTS`` with the fp32 model and
+        with a bf16 copy (best of 3 timed passes each, after a warm-up), and keep bf16 only if
+        it is at least ``AUTO_MIN_SPEEDUP`` times as fast with every vector's cosine to fp32 at
+        least ``AUTO_MIN_COSINE``. About a second for MiniLM; the outcome is remembered per
+        model, length and device for the process."""
+        import copy
+        import time
+
+        import torch
+
+        memo_key = (self._resolved, self.max_length, str(self.device))
+        if memo_key in _PROBED:
+            self.precision_probe = _PROBED[memo_key][1]
+            return _PROBED[memo_key][0]
+        enc = self._tokenizer(list(PROBE_TEXTS), truncation=True, max_length=self.max_length,
+                              padding=True, return_tensors="pt")
+
+        def run(model: Any) -> tuple[np.ndarray, float]:
+            best = float("inf")
+            with torch.inference_mode():
+                model(**enc)
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    hidden = model(**enc).last_hidden_state.float()
+                    best = min(best, time.perf_counter() - t0)
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            pooled = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=-1)
+            return pooled.numpy(), best
+
+        ref, t32 = run(self._model)
+        low, t16 = run(copy.deepcopy(self._model).to(torch.bfloat16))
+        speedup, min_cos = t32 / max(t16, 1e-9), float((ref * low).sum(1).min())
+        chosen = ("bf16" if speedup >= AUTO_MIN_SPEEDUP and min_cos >= AUTO_MIN_COSINE
+                  else "fp32")
+        self.precision_probe = {"bf16_speedup": round(speedup, 3),
+                                "bf16_min_cosine": round(min_cos, 6)}
+        _PROBED[memo_key] = (chosen, self.precision_probe)
+        return chosen
 
     def encode(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
         """Encode ``texts`` into ``(N, D)`` float32 L2-normalised vectors.
@@ -337,8 +437,10 @@ class Encoder:
                 rows_out[i] = v.cpu().numpy()
             pending.clear()
 
-        with torch.inference_mode():
-            for start, end in batch_bounds(lengths[order], self.batch_size, self._token_cap):
+        bounds = batch_bounds(lengths[order], self.batch_size, self._token_cap)
+
+        def run(start: int, end: int) -> None:
+            with torch.inference_mode():  # thread-local: entered by every stream
                 idx = order[start:end]
                 # dynamic padding in numpy: the batch is as long as its longest text
                 width = int(lengths[idx].max())
@@ -367,6 +469,25 @@ class Encoder:
                     rows_out[idx] = pooled.numpy()
                 if progress is not None:
                     progress.update(len(idx) if share is None else float(share[idx].sum()))
+
+        streams = 1 if gpu else min(cpu_streams(), len(bounds))
+        if streams > 1:
+            # one forward pass per thread, each on one core: more throughput than one pass
+            # spread over all cores (cpu_streams)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with _STREAMS_LOCK:  # torch's thread count is per process: one encode at a time
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    with ThreadPoolExecutor(streams) as pool:
+                        for f in [pool.submit(run, a, b) for a, b in bounds]:
+                            f.result()
+                finally:
+                    torch.set_num_threads(threads)
+        else:
+            for a, b in bounds:
+                run(a, b)
         flush()
         if owner is not None:  # token-weighted mean of each text's windows, normalised again
             sums = np.zeros((n, dim), dtype=np.float64)

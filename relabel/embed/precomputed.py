@@ -44,10 +44,13 @@ def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
                     chunk_size: int = 65536) -> np.ndarray:
     """Precomputed embeddings for the kept input rows, L2-normalised, ``(len(rows), D)`` float32.
 
-    The ``.npy`` file is read in chunks of consecutive rows with plain file reads (not a memory
-    map, whose pages would count as resident on top of the result), so only the result and one
-    chunk are held in memory. Raises RelabelInputError for an unreadable file, a shape that is
-    not ``(n_rows, D)``, or non-finite values (naming the first bad row, 1-based).
+    A float32 file of already normalised rows, all of them kept, is returned as a read-only
+    memory map: it is scanned once in chunks (finite, norms within ``NORM_TOLERANCE`` of 1) and
+    never read whole, so ten million rows cost page cache, not process memory. Otherwise the
+    ``.npy`` file is read in chunks of consecutive rows with plain file reads, normalised into
+    a new array, so only the result and one chunk are held in memory. Raises RelabelInputError
+    for an unreadable file, a shape that is not ``(n_rows, D)``, or non-finite values (naming
+    the first bad row, 1-based).
     """
     path = Path(path)
     rows = np.asarray(rows, dtype=np.int64)
@@ -74,6 +77,10 @@ def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
     if path.stat().st_size < offset + n_rows * shape[1] * dtype.itemsize:
         raise RelabelInputError("embeddings file is truncated", path=path)
     dim = shape[1]
+    if (not fortran and dtype == np.dtype(np.float32) and len(rows) == n_rows
+            and _normalised_on_disk(path, n_rows, chunk_size)):
+        # already what relabel would make of it: map the file, never read it whole
+        return np.load(path, mmap_mode="r")
     out = np.empty((len(rows), dim), dtype=np.float32)
     mm = np.load(path, mmap_mode="r") if fortran else None  # rare: column-major files
     done = 0
@@ -101,6 +108,28 @@ def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
             out[done:stop] = part / np.maximum(norms, 1e-12)
             done = stop
     return out
+
+
+#: a mapped file is used as it is when every row's norm is within this of 1
+NORM_TOLERANCE = 1e-4
+
+
+def _normalised_on_disk(path: Path, n_rows: int, chunk_size: int) -> bool:
+    """True when the float32 file's rows are all finite and L2-normalised, read block by block
+    through a memory map (the pages are dropped as the scan moves on). Raises
+    RelabelInputError naming the first non-finite row."""
+    mm = np.load(path, mmap_mode="r")
+    ok = True
+    for start in range(0, n_rows, chunk_size):
+        part = np.asarray(mm[start : start + chunk_size])
+        finite = np.isfinite(part).all(axis=1)
+        if not finite.all():
+            raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
+                                    rows=[start + int(np.argmin(finite)) + 1])
+        norms = np.linalg.norm(part, axis=1)
+        ok = ok and bool(np.all(np.abs(norms - 1.0) <= NORM_TOLERANCE))
+    del mm
+    return ok
 
 
 def embeddings_from_array(array: Any, *, n_rows: int, rows: np.ndarray) -> np.ndarray:
