@@ -128,6 +128,12 @@ def _call(fn: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
     return fn(item, **shared)
 
 
+def remote(engine: Any) -> Any:
+    """``engine`` when it sends work elsewhere (Dask), else None: a local engine would only add
+    a copy per task to work the caller does best in place."""
+    return engine if engine is not None and getattr(engine, "name", "local") != "local" else None
+
+
 def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
                 ) -> LocalEngine | DaskEngine:
     """The engine ``--engine NAME [--scheduler ADDRESS]`` asks for; raises RelabelError (one
@@ -140,4 +146,4 @@ def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
 
 
 __all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "check_engine_options",
-           "make_engine"]
+           "make_engine", "remote"]

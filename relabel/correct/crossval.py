@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import StratifiedKFold
 
 from relabel.data.io import write_array
+from relabel.threads import torch_threads_divided
 
 
 def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -47,19 +48,6 @@ def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
         for f, (_, test) in enumerate(skf.split(np.zeros(n), labels)):
             out[test] = f
     return out
-
-
-@contextmanager
-def _torch_threads_divided(n_jobs: int) -> Iterator[None]:
-    """Divide torch's intra-op threads among ``n_jobs`` concurrent folds, then restore them."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, before // n_jobs))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _digest(*parts: Any) -> str:
@@ -169,7 +157,7 @@ def out_of_fold_proba(
         from relabel.engine import LocalEngine
 
         runner = LocalEngine(n_jobs)
-        threads = _torch_threads_divided(n_jobs) if n_jobs > 1 else nullcontext()
+        threads = torch_threads_divided(n_jobs) if n_jobs > 1 else nullcontext()
     else:
         runner, threads = engine, nullcontext()
     with threads:

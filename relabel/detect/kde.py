@@ -131,18 +131,11 @@ def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarra
     """
     q, k = indices.shape
     cls = labels[indices]
-    order = np.argsort(cls, axis=1, kind="stable")  # by class, nearest first within a class
-    cls_sorted = np.take_along_axis(cls, order, axis=1)
-    sims_sorted = np.take_along_axis(sims, order, axis=1)
-    pos = np.broadcast_to(np.arange(k), (q, k))
-    first = np.ones((q, k), dtype=bool)
-    first[:, 1:] = cls_sorted[:, 1:] != cls_sorted[:, :-1]
-    start = np.maximum.accumulate(np.where(first, pos, 0), axis=1)
-    rank = pos - start  # position within the row's run of that class
+    rank = _class_ranks(cls)
     keep = rank < m
     out = np.full((q, n_classes, m), -np.inf, dtype=np.float32)
     rows = np.broadcast_to(np.arange(q)[:, None], (q, k))
-    out[rows[keep], cls_sorted[keep], rank[keep]] = sims_sorted[keep]
+    out[rows[keep], cls[keep], rank[keep]] = sims[keep]
     return out
 
 
@@ -213,56 +206,51 @@ def kde_posterior(
         chunk_size = max(256, (8 << 20) // max(1, n_classes * m))
     use_graph = class_neighbor_method(n, graph, exact_max_rows) == "graph"
 
-    def neighbours(rows: np.ndarray) -> np.ndarray:
-        if use_graph:
-            assert graph is not None
-            return graph_class_neighbors(labels, n_classes, graph.indices[rows],
-                                         graph.sims[rows], m=m)
-        return same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)[0]
+    def best_kappa(rows: np.ndarray, posterior_at: Any) -> float:
+        """The kappa of ``KAPPA_GRID`` with the highest likelihood of the sample's labels;
+        ``posterior_at(kappa)`` gives the sample's ``(len(rows), K)`` posterior."""
+        best, chosen = -np.inf, KAPPA_GRID[0]
+        for kap in KAPPA_GRID:
+            p = posterior_at(kap)
+            ll = float(np.mean(np.log(p[np.arange(len(rows)), labels[rows]])))
+            if ll > best:
+                best, chosen = ll, kap
+        return chosen
+
+    def sample_rows() -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
 
     post = np.empty((n, n_classes), dtype=np.float32)
     if use_graph:  # O(N k): kappa on the sample, then every row, straight from the graph
         assert graph is not None
         if kappa is None:
-            rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample_size),
-                                                              replace=False))
-            best = -np.inf
-            for kap in KAPPA_GRID:
-                p = graph_posterior(labels, n_classes, graph.indices[rows], graph.sims[rows],
-                                    m=m, kappa=kap, eps=eps)
-                ll = float(np.mean(np.log(p[np.arange(len(rows)), labels[rows]])))
-                if ll > best:
-                    best, kappa = ll, kap
-        assert kappa is not None
+            rows = sample_rows()
+            kappa = best_kappa(rows, lambda kap: graph_posterior(
+                labels, n_classes, graph.indices[rows], graph.sims[rows], m=m, kappa=kap,
+                eps=eps))
+        from relabel.engine import LocalEngine, remote
+
         step = max(256, (32 << 20) // max(1, graph.k * 8))
         starts = list(range(0, n, step))
-        if engine is None or getattr(engine, "name", "local") == "local":
-            for start in starts:
-                post[start : start + step] = _graph_chunk(
-                    start, labels=labels, graph=graph, step=step, n_classes=n_classes, m=m,
-                    kappa=kappa, eps=eps)
-        else:
-            for i, part in engine.map_unordered(_graph_chunk, starts, labels=labels,
-                                                graph=graph, step=step, n_classes=n_classes,
-                                                m=m, kappa=kappa, eps=eps):
-                post[starts[i] : starts[i] + step] = part
+        for i, part in (remote(engine) or LocalEngine()).map_unordered(
+                _graph_chunk, starts, labels=labels, graph=graph, step=step,
+                n_classes=n_classes, m=m, kappa=kappa, eps=eps):
+            post[starts[i] : starts[i] + step] = part
         return post, float(kappa)
+
+    def neighbours(rows: np.ndarray) -> np.ndarray:
+        return same_class_neighbors(embeddings, labels, n_classes, m=m, queries=rows)[0]
+
     done = np.zeros(n, dtype=bool)
     if kappa is None:
-        rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
+        rows = sample_rows()
         sims = neighbours(rows)
-        best = -np.inf
-        for kap in KAPPA_GRID:
-            p = _posterior_from_sims(sims, kap, eps)
-            ll = float(np.mean(np.log(p[np.arange(len(rows)), labels[rows]])))
-            if ll > best:
-                best, kappa = ll, kap
+        kappa = best_kappa(rows, lambda kap: _posterior_from_sims(sims, kap, eps))
         # the sample's neighbours are already known: reuse them for its rows
         post[rows] = _posterior_from_sims(sims, kappa, eps)
         done[rows] = True
         del sims
-    assert kappa is not None
     todo = np.flatnonzero(~done)
     for start in range(0, len(todo), chunk_size):
         rows = todo[start : start + chunk_size]

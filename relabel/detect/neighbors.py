@@ -31,6 +31,7 @@ so every run reports how approximate it was.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,9 +159,14 @@ class IvfPlan:
     bounds: np.ndarray
     probes: dict[int, np.ndarray]
 
+    @property
+    def sizes(self) -> np.ndarray:
+        """``(nlist,)`` rows of every list."""
+        return np.diff(self.bounds)
+
     def cost(self, lst: int) -> int:
         """Similarities computed for one list: its rows times its candidate rows."""
-        sizes = np.diff(self.bounds)
+        sizes = self.sizes
         return int(sizes[lst]) * int(sizes[self.probes[lst]].sum())
 
     def blocks(self, n_blocks: int) -> list[list[int]]:
@@ -237,7 +243,8 @@ def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chu
                                   k)
             recall = float(np.mean([np.isin(assign[t], probes[int(h)]).mean()
                                     for h, t in zip(home, truth, strict=True)]))
-            cost = sum(int(sizes[h]) * int(sizes[probes[int(h)]].sum()) for h in homes)
+            trial = IvfPlan(members, bounds, probes)
+            cost = sum(trial.cost(int(h)) for h in homes)
             trials.append((recall >= TARGET_RECALL, -cost if recall >= TARGET_RECALL
                            else recall, (probes_n, factor), recall))
         _, _, setting, predicted = max(trials, key=lambda t: (t[0], t[1]))
@@ -269,8 +276,7 @@ def _iter_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int,
     """Yield ``(rows, idx, sims)`` per batch of queries of :func:`search_lists`."""
     import faiss
 
-    members, bounds = plan.members, plan.bounds
-    sizes = np.diff(bounds)
+    members, bounds, sizes = plan.members, plan.bounds, plan.sizes
     # one reused buffer for the candidates' vectors (no page faults per list)
     buf = np.empty((max(int(sizes[plan.probes[j]].sum()) for j in lists), embeddings.shape[1]),
                    dtype=np.float32)
@@ -298,8 +304,6 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, 
     docstring); with an ``engine`` the lists are searched in ``BLOCKS_PER_WORKER`` blocks per
     worker thread there, the embeddings and the plan sent to each worker once. Returns the
     search's setting (``_ivf_plan``)."""
-    import time
-
     t0 = time.perf_counter()
     plan, info = _ivf_plan(embeddings, k, nprobe, seed, chunk)
     info["plan_seconds"] = round(time.perf_counter() - t0, 2)
@@ -312,16 +316,11 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, 
     threads = max(1, int(engine.describe().get("threads", 1)))
     blocks = plan.blocks(BLOCKS_PER_WORKER * threads)
     for _, (rows, idx, sims) in engine.map_unordered(
-            _search_block, blocks, embeddings=embeddings, plan=plan, k=k):
+            search_lists, blocks, embeddings=embeddings, plan=plan, k=k):
         out_idx[rows], out_sims[rows] = idx, sims
         if progress is not None:
             progress.update(1)
     return {**info, "blocks": len(blocks), "search_seconds": round(time.perf_counter() - t0, 2)}
-
-
-def _search_block(lists: list[int], *, embeddings: np.ndarray, plan: IvfPlan, k: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return search_lists(lists, embeddings, plan, k)
 
 
 def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
@@ -370,10 +369,10 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
             all_idx[start : start + len(idx)] = idx
             all_sims[start : start + len(idx)] = sims
         return KnnGraph(all_idx, all_sims)
-    if engine is not None and getattr(engine, "name", "local") == "local":
-        engine = None  # the local engine would only add a copy per block
+    from relabel.engine import remote
+
     info = _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims,
-                        engine=engine)
+                        engine=remote(engine))
     rng = np.random.default_rng(seed + 1)
     sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
     true_idx = _exact_rows(embeddings, sample, k, batch_size)

@@ -28,6 +28,7 @@ from relabel.detect.kde import soft_labels
 from relabel.detect.knn import K_GRID
 from relabel.detect.neighbors import KnnGraph, build_knn_graph
 from relabel.detect.scorers import SCORERS
+from relabel.engine import remote
 
 #: neighbours that count as "near" in the distant-peer loss
 PEER_K = 10
@@ -116,8 +117,7 @@ def neighbour_signals(
     """
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
     tick = progress.update if progress is not None else (lambda n=1: None)
-    if engine is not None and getattr(engine, "name", "local") == "local":
-        engine = None
+    engine = remote(engine)
     t0 = time.perf_counter()
     graph = build_knn_graph(embeddings, k=max(K_GRID), seed=seed, engine=engine)
     seconds = {"graph": round(time.perf_counter() - t0, 2)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -213,8 +212,6 @@ def resolve_precision(precision: str, device: str | None) -> str:
     return precision
 
 
-#: held while an encode runs its CPU streams (it sets torch's per-process thread count)
-_STREAMS_LOCK = threading.Lock()
 #: probe outcomes of this process: (model, max length, device) -> (precision, measurements)
 _PROBED: dict[tuple[str, int, str], tuple[str, dict[str, float]]] = {}
 
@@ -476,15 +473,13 @@ class Encoder:
             # spread over all cores (cpu_streams)
             from concurrent.futures import ThreadPoolExecutor
 
-            with _STREAMS_LOCK:  # torch's thread count is per process: one encode at a time
-                threads = torch.get_num_threads()
-                torch.set_num_threads(1)
-                try:
-                    with ThreadPoolExecutor(streams) as pool:
-                        for f in [pool.submit(run, a, b) for a, b in bounds]:
-                            f.result()
-                finally:
-                    torch.set_num_threads(threads)
+            from relabel.threads import torch_threads_divided
+
+            # one torch thread per stream, however many streams were asked for
+            with torch_threads_divided(max(streams, torch.get_num_threads())), \
+                    ThreadPoolExecutor(streams) as pool:
+                for f in [pool.submit(run, a, b) for a, b in bounds]:
+                    f.result()
         else:
             for a, b in bounds:
                 run(a, b)
