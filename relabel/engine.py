@@ -5,17 +5,23 @@ them to an existing ``dask.distributed`` cluster given by its scheduler address.
 one method, ``map_unordered(fn, items, **shared)``, which yields ``(index, fn(item, **shared))``
 as tasks finish, so the caller can save each finished shard or fold at once (a crashed run then
 resumes from what was saved). ``shared`` holds the large inputs every task reads (the encoder,
-the embeddings, the labels): Dask sends them to each worker once, not once per task.
+the embeddings, the labels): Dask sends them to each worker once, not once per task. An input
+that is a read-only memory map of a file every worker can see with the same size and
+modification time (shared storage, or a cluster on one machine) is not sent at all: the workers
+map the file themselves (:class:`MappedFile`).
 
-The tasks themselves are deterministic (seeded folds, fixed shards), so a run gives the same
-result on either engine; the driver (this process) still builds the neighbour graph and makes
-every decision.
+The tasks themselves are deterministic (seeded folds, fixed shards, fixed blocks of rows), so a
+run gives the same result on either engine; the driver (this process) plans the neighbour
+graph, merges what the tasks return and makes every decision.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 from relabel.config import ENGINE_CHOICES, check_engine_options
@@ -30,6 +36,64 @@ class EngineError(RelabelError):
     """The Dask cluster cannot be reached or lost the work."""
 
 
+@dataclass(frozen=True)
+class MappedFile:
+    """A read-only memory-mapped array named by its file: what a worker gets instead of the
+    array's bytes when it sees the same file (same size and modification time).
+
+    Attributes
+    ----------
+    path : str
+        The mapped file, absolute.
+    dtype : str
+    shape : tuple of int
+    offset : int
+        Byte offset of the array in the file (the ``.npy`` header's length).
+    size, mtime_ns : int
+        The file's size and modification time when it was mapped, so a worker never maps a
+        different file of the same name.
+    """
+
+    path: str
+    dtype: str
+    shape: tuple[int, ...]
+    offset: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, value: Any) -> MappedFile | None:
+        """The file behind ``value`` when it is a whole read-only ``np.memmap`` (as
+        ``np.load(mmap_mode="r")`` returns), else None (views, spilled arrays of unlinked
+        files, ordinary arrays)."""
+        import numpy as np
+
+        if not (isinstance(value, np.memmap) and isinstance(value.base, mmap.mmap)
+                and value.filename and value.mode == "r" and value.flags.c_contiguous):
+            return None
+        try:
+            st = os.stat(value.filename)
+        except OSError:
+            return None
+        return cls(str(value.filename), value.dtype.str, tuple(int(s) for s in value.shape),
+                   int(value.offset), st.st_size, st.st_mtime_ns)
+
+    def visible(self) -> bool:
+        """Whether this machine sees the same file."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+    def open(self) -> Any:
+        """The array, mapped read-only here."""
+        import numpy as np
+
+        return np.memmap(self.path, dtype=np.dtype(self.dtype), mode="r", shape=self.shape,
+                         offset=self.offset)
+
+
 class LocalEngine:
     """Tasks in this process: one after another, or ``n_jobs`` at a time in threads."""
 
@@ -38,9 +102,10 @@ class LocalEngine:
     def __init__(self, n_jobs: int = 1) -> None:
         self.n_jobs = max(1, int(n_jobs))
 
-    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **shared: Any
-                      ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(i, fn(items[i], **shared))`` as each task finishes."""
+    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], *,
+                      window: int | None = None, **shared: Any) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(items[i], **shared))`` as each task finishes (``window``: see
+        :meth:`DaskEngine.map_unordered`; threads here take items as they free up anyway)."""
         if self.n_jobs == 1 or len(items) < 2:
             for i, item in enumerate(items):
                 yield i, fn(item, **shared)
@@ -77,6 +142,12 @@ class DaskEngine:
             raise EngineError("--engine dask needs dask.distributed: "
                               "pip install 'relabel[dask]'") from None
         self.scheduler = scheduler
+        #: per shared input of the last map_unordered: "file" (workers mapped it), "sent" (sent
+        #: now), or "kept" (sent by an earlier call of this engine and still on the workers)
+        self.sent: dict[str, str] = {}
+        self._visible: dict[MappedFile, bool] = {}
+        #: read-only arrays already on the workers: id -> (the array, its future)
+        self._kept: dict[int, tuple[Any, Any]] = {}
         try:
             self.client = Client(scheduler, set_as_default=False,
                                  timeout=CONNECT_TIMEOUT if timeout is None else timeout)
@@ -85,21 +156,49 @@ class DaskEngine:
             raise EngineError(f"cannot reach the Dask scheduler at {scheduler} "
                               f"({reason})") from None
 
-    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], **shared: Any
-                      ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(i, fn(items[i], **shared))`` as each task finishes on the cluster."""
+    def map_unordered(self, fn: Callable[..., Any], items: Sequence[Any], *,
+                      window: int | None = None, **shared: Any) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(items[i], **shared))`` as each task finishes on the cluster.
+
+        ``window``: at most this many tasks are submitted and not yet finished, for items that
+        are large themselves (a block of rows each): the driver then holds a bounded number of
+        them in flight instead of serialising all at once. Default: all at once.
+        """
         from distributed import as_completed as dask_completed
 
         if not items:
             return
-        # each shared input goes to every worker once; the list wrapper keeps a dict (or any
-        # container) in one piece
-        refs = {name: self.client.scatter([value], broadcast=True, hash=False)[0]
-                for name, value in shared.items()}
-        futures = [self.client.submit(_call, fn, item, refs, pure=False) for item in items]
-        index = {fut.key: i for i, fut in enumerate(futures)}
+        # each shared input goes to every worker once per call; a mapped file every worker
+        # sees goes as its name only, and a large read-only array once per run
+        refs, self.sent, temporary = {}, {}, []
+        for name, value in shared.items():
+            ref = MappedFile.of(value)
+            if ref is not None and self._all_see(ref):
+                refs[name], self.sent[name] = self._scatter(ref), "file"
+                temporary.append(refs[name])
+            elif _reusable(value):  # the embeddings: one copy per worker for the whole run
+                kept = self._kept.get(id(value))
+                self.sent[name] = "kept" if kept is not None and kept[0] is value else "sent"
+                if self.sent[name] == "sent":
+                    kept = self._kept[id(value)] = (value, self._scatter(value))
+                refs[name] = kept[1]
+            else:
+                refs[name], self.sent[name] = self._scatter(value), "sent"
+                temporary.append(refs[name])
+        window = len(items) if window is None else max(1, int(window))
+        live = {}  # submitted and not yet handed back: key -> (item index, future)
+        for i, item in enumerate(items[:window]):
+            fut = self.client.submit(_call, fn, item, refs, pure=False)
+            live[fut.key] = (i, fut)
+        submitted = len(live)
+        pending = dask_completed([f for _, f in live.values()], loop=self.client.loop)
         try:
-            for fut in dask_completed(futures, loop=self.client.loop):
+            for fut in pending:
+                if submitted < len(items):  # keep the window full
+                    nxt = self.client.submit(_call, fn, items[submitted], refs, pure=False)
+                    live[nxt.key] = (submitted, nxt)
+                    submitted += 1
+                    pending.add(nxt)
                 try:
                     result = fut.result()
                 except Exception as exc:
@@ -108,12 +207,28 @@ class DaskEngine:
                         raise EngineError(f"the Dask cluster at {self.scheduler} lost a task "
                                           f"({type(exc).__name__}); run again to resume") from None
                     raise
-                yield index[fut.key], result
+                i, _ = live.pop(fut.key)
+                fut.release()  # the cluster may forget the result now
+                yield i, result
         finally:
-            for fut in futures:
+            for _, fut in live.values():
                 fut.release()
-            for ref in refs.values():
+            for ref in temporary:
                 ref.release()
+
+    def _scatter(self, value: Any) -> Any:
+        """``value`` on every worker (the list wrapper keeps a container in one piece)."""
+        return self.client.scatter([value], broadcast=True, hash=False)[0]
+
+    def _all_see(self, ref: MappedFile) -> bool:
+        """Whether every worker sees ``ref``'s file (asked once per file)."""
+        if ref not in self._visible:
+            try:
+                seen = self.client.run(ref.visible)
+            except Exception:  # a worker that cannot answer gets the bytes
+                seen = {}
+            self._visible[ref] = bool(seen) and all(seen.values())
+        return self._visible[ref]
 
     def describe(self) -> dict[str, Any]:
         workers = self.client.scheduler_info().get("workers", {})
@@ -121,10 +236,24 @@ class DaskEngine:
                 "threads": sum(int(w.get("nthreads", 0)) for w in workers.values())}
 
     def close(self) -> None:
+        for _, fut in self._kept.values():
+            fut.release()
+        self._kept.clear()
         self.client.close()
 
 
+def _reusable(value: Any) -> bool:
+    """Whether a shared input may stay on the workers for later calls: a large read-only
+    array (the run's embeddings; nothing writes to it through this reference)."""
+    import numpy as np
+
+    return (isinstance(value, np.ndarray) and not value.flags.writeable
+            and value.nbytes >= 1 << 16)
+
+
 def _call(fn: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
+    shared = {name: value.open() if isinstance(value, MappedFile) else value
+              for name, value in shared.items()}
     return fn(item, **shared)
 
 
@@ -145,5 +274,6 @@ def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
     return LocalEngine(n_jobs)
 
 
-__all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "check_engine_options",
+__all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "MappedFile",
+           "check_engine_options",
            "make_engine", "remote"]

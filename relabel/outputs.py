@@ -22,7 +22,6 @@ def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
                  result: Any, reviewed: np.ndarray | None = None) -> pl.DataFrame:
     """One row per example: ids, given label, credibility, per-signal scores, decisions, and
     the reviewer's label where a reviewer decided."""
-    cls = np.asarray(classes, dtype=object)
     rows = np.arange(len(labels))
     columns: dict[str, Any] = {
         "row": examples["row"],
@@ -34,18 +33,28 @@ def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
         columns[f"{name}_score"] = post[rows, labels]
     columns.update({
         "flagged": result.flagged,
-        "suggested_label": pl.Series([cls[s] if s >= 0 else None for s in result.suggested],
-                                     dtype=pl.String),
+        "suggested_label": class_names(classes, result.suggested),
         "suggestion_confidence": pl.Series(result.confidence).fill_nan(None),
-        "alternative_label": pl.Series(cls[result.alternative].tolist(), dtype=pl.String),
+        "alternative_label": class_names(classes, result.alternative),
         "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
         "p_wrong": result.p_wrong.astype(np.float32),
         "reason": pl.Series(result.reason, dtype=pl.String),
-        "reviewed_label": pl.Series([cls[v] if v >= 0 else None for v in reviewed]
-                                    if reviewed is not None else [None] * len(labels),
-                                    dtype=pl.String),
+        "reviewed_label": class_names(classes, reviewed if reviewed is not None
+                                      else np.full(len(labels), -1)),
     })
     return pl.DataFrame(columns)
+
+
+def class_names(classes: list[str], codes: np.ndarray) -> pl.Series:
+    """``(N,)`` class codes -> their names as a String series, null where the code is -1
+    (a gather in polars, no Python object per row)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    names = pl.Series(list(classes), dtype=pl.String)
+    if not len(classes):
+        return pl.Series([None] * len(codes), dtype=pl.String)
+    valid = codes >= 0
+    gathered = names.gather(np.where(valid, codes, 0))
+    return pl.select(pl.when(pl.Series(valid)).then(gathered)).to_series()
 
 
 def suspicious_frame(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndarray

@@ -18,6 +18,7 @@ The file names of the run directory live in :class:`relabel.rundir.RunFiles`, th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -46,6 +47,7 @@ from relabel.errors import RelabelInputError
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
 from relabel.rundir import RunFiles, RunRecord
+from relabel.spill import spill_to
 
 log = logging.getLogger("relabel")
 
@@ -175,6 +177,7 @@ def precomputed_stage(task: ReadTask, cfg: DenoiseConfig, embeddings: Any = None
         vectors = load_embeddings(cfg.embeddings, n_rows=task.rows, rows=rows)
         key = PrecomputedEncoder(cfg.embeddings).key
         extra = {"embeddings": str(Path(cfg.embeddings).resolve())}
+    vectors.setflags(write=False)  # read-only from here on (a Dask run sends it once)
     return Embedded(embeddings=vectors, texts=task.encoder_texts("mean"), key=key,
                     stats={"cached": 0, "encoded": 0, "precomputed": len(vectors), **extra})
 
@@ -206,6 +209,7 @@ def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: boo
         stats = {**stats, "precision": precision}
         if getattr(encoder, "precision_probe", None):
             stats["precision_probe"] = encoder.precision_probe
+    vectors.setflags(write=False)  # read-only from here on (a Dask run sends it once)
     return Embedded(embeddings=vectors, texts=texts, key=encoder.key, stats=stats)
 
 
@@ -368,9 +372,9 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
     write_report_csv(scores, files.scores_csv)
     write_table(examples_frame(task), files.examples)
     write_table(suspicious_frame(task.examples, scores, result.neighbors), files.suspicious)
-    write_array(result.soft_labels.astype(np.float32), files.soft_labels)
+    write_array(result.soft_labels.astype(np.float32, copy=False), files.soft_labels)
     if "cv" in result.posteriors:
-        write_array(result.posteriors["cv"].astype(np.float32), files.oof)
+        write_array(result.posteriors["cv"].astype(np.float32, copy=False), files.oof)
     else:  # an earlier run's corrector output would no longer match these scores
         files.oof.unlink(missing_ok=True)
     if source.path is not None:
@@ -516,14 +520,18 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
         with timer.stage("encode"):
             if emb is None:
                 emb = encode_stage(task, encoder, files, progress=progress, engine=engine)
-        with timer.stage("score"):
-            scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine,
-                                 reviews=decided, crowd=crowd)
-        with timer.stage("write"):
-            scores, summary = write_stage(source, task, emb, scored, cfg, files, engine=engine,
-                                          reviews=decided)
+        # the (N, k) graph and (N, K) posteriors of a large run live in mapped files there
+        with spill_to(files.spill):
+            with timer.stage("score"):
+                scored = score_stage(task, emb, cfg, files, progress=progress, engine=engine,
+                                     reviews=decided, crowd=crowd)
+            with timer.stage("write"):
+                scores, summary = write_stage(source, task, emb, scored, cfg, files,
+                                              engine=engine, reviews=decided)
     finally:
         engine.close()
+        with contextlib.suppress(OSError):  # nothing is left in it: the files were unlinked
+            files.spill.rmdir()
     if crowd is not None:
         summary["consensus"] = crowd.summary
     summary["seconds"] = timer.seconds

@@ -9,7 +9,8 @@
   itself, so the run can be reopened and exported like a file's;
 - ``scores.parquet`` / ``scores.csv``, ``suspicious.parquet``, ``summary.json``,
   ``soft_labels.npy``, ``oof_probs.npy``, ``report.html``;
-- ``cache/embeddings`` and ``cache/oof``: the resumable caches.
+- ``cache/embeddings`` and ``cache/oof``: the resumable caches; ``cache/spill``: while scoring
+  a large dataset, the unlinked files its large arrays are mapped from (:mod:`relabel.spill`).
 
 ``consensus`` (and ``denoise`` on several annotators per item) writes ``consensus.parquet`` /
 ``consensus.csv`` (one row per item), ``annotators.csv``, ``annotator_pairs.csv``,
@@ -168,6 +169,10 @@ class RunFiles:
     @property
     def oof_cache(self) -> Path:
         return self.root / "cache" / "oof"
+
+    @property
+    def spill(self) -> Path:
+        return self.root / "cache" / "spill"
 
 
 @dataclass(frozen=True)

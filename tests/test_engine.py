@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -84,9 +86,19 @@ def test_engine_map_unordered_returns_every_task(cluster):
     engine = DaskEngine(cluster.scheduler_address)
     try:
         got = dict(engine.map_unordered(_scaled_sum, [1, 2, 3], big=np.arange(10)))
+        # at most two tasks in flight: every task still runs once, and none is left behind
+        windowed = dict(engine.map_unordered(_scaled_sum, list(range(1, 8)), window=2,
+                                             big=np.arange(10)))
+        assert engine.sent == {"big": "sent"}
+        # every result and the shared input released (the scheduler learns it a moment later)
+        deadline = time.monotonic() + 10
+        while engine.client.who_has() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not engine.client.who_has()
     finally:
         engine.close()
     assert got == {0: 45, 1: 90, 2: 135}
+    assert windowed == {i: 45 * (i + 1) for i in range(7)}
     assert dict(LocalEngine(2).map_unordered(_scaled_sum, [1, 2, 3], big=np.arange(10))) == got
 
 
@@ -121,7 +133,14 @@ def test_engine_options_and_an_unreachable_scheduler(tmp_path, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
-def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, monkeypatch):
+@pytest.mark.parametrize("embeddings", ["sent", "kept", "file"])
+def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, monkeypatch,
+                                                                      tmp_path, embeddings):
+    """The same result however the embeddings reach the workers: an array sent with every
+    call ("sent"); a read-only array sent once, whose later calls find it there ("kept"); a
+    memory-mapped file the workers see and map themselves ("file"). Every block (the lists'
+    nearest centroids, the sample's exact neighbours, the search, the kNN vote, the KDE)
+    gives what it gives here."""
     import relabel.detect.kde as kde
     import relabel.detect.neighbors as nb
     from relabel.detect.score import neighbour_signals
@@ -136,6 +155,11 @@ def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, m
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
     noisy = labels.copy()
     noisy[:300] = (noisy[:300] + 1) % 6
+    if embeddings == "file":
+        np.save(tmp_path / "emb.npy", x)
+        x = np.load(tmp_path / "emb.npy", mmap_mode="r")
+    elif embeddings == "kept":
+        x.setflags(write=False)
     local = neighbour_signals(x, noisy, 6)
     engine = DaskEngine(cluster.scheduler_address)
     try:
@@ -144,6 +168,9 @@ def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, m
         engine.close()
     assert local.graph.method == remote.graph.method == "ivf"
     assert remote.params["neighbors"]["engine"] == "dask"
+    # by the search, a read-only array is already on the workers (the lists' nearest
+    # centroids sent it)
+    assert remote.params["neighbors"]["embeddings_to_workers"] == embeddings
     assert "engine" not in local.params["neighbors"]
     # the same neighbours (ties aside) and similarities, so the same posteriors
     assert (local.graph.indices == remote.graph.indices).mean() > 0.999

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from relabel import spill
+
 #: the prior divided out is at least this fraction of the uniform prior 1 / K
 PRIOR_FLOOR = 0.2
 
@@ -57,7 +59,7 @@ def combine_posteriors(
     if not used:
         raise ValueError("no signal has a positive weight")
     first = posteriors[used[0]]
-    out = np.empty(first.shape, dtype=np.float32)
+    out = spill.empty(first.shape, np.float32)
     for start in range(0, first.shape[0], CHUNK_ROWS):
         sl = slice(start, start + CHUNK_ROWS)
         log_p = sum(weights[name] * np.log(np.clip(posteriors[name][sl].astype(np.float64),
@@ -97,7 +99,7 @@ def balance_prior(posterior: np.ndarray, prior: np.ndarray, *, beta: float = 1.0
     if floor > 0:
         prior = np.maximum(prior, floor / len(prior))
     scale = np.where(prior > 0, np.clip(prior, 1e-12, None) ** -beta, 1.0)
-    out = np.empty(posterior.shape, dtype=np.float32)
+    out = spill.empty(posterior.shape, np.float32)
     for start in range(0, posterior.shape[0], CHUNK_ROWS):
         p = posterior[start : start + CHUNK_ROWS].astype(np.float64) * scale[None, :]
         out[start : start + CHUNK_ROWS] = p / p.sum(axis=1, keepdims=True)

@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from relabel import spill
 from relabel.config import DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
 from relabel.detect.calibrate import Calibration, fit_calibration
 from relabel.detect.combine import (
@@ -251,7 +252,7 @@ def true_label_posterior(labels: np.ndarray, likelihood: np.ndarray, joint: np.n
                          gamma: float) -> np.ndarray:
     """``(N, K)`` float32 ``r_i(c) ∝ likelihood_i(c) ** gamma · joint[y_i, c]`` (module
     docstring), computed in float64 chunk by chunk of rows."""
-    out = np.empty(likelihood.shape, dtype=np.float32)
+    out = spill.empty(likelihood.shape, np.float32)
     log_joint = np.log(np.clip(joint, 1e-300, None))
     for start in range(0, len(labels), CHUNK_ROWS):
         sl = slice(start, start + CHUNK_ROWS)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from relabel import spill
 from relabel.detect.neighbors import KnnGraph, same_class_neighbors
 
 DEFAULT_M = 20
@@ -101,12 +102,13 @@ def graph_posterior(labels: np.ndarray, n_classes: int, indices: np.ndarray,
     return (1.0 - eps) * p + eps / n_classes
 
 
-def _graph_chunk(start: int, *, labels: np.ndarray, graph: KnnGraph, step: int, n_classes: int,
+def _graph_chunk(rows: tuple[np.ndarray, np.ndarray], *, labels: np.ndarray, n_classes: int,
                  m: int, kappa: float, eps: float) -> np.ndarray:
-    """Rows ``start:start + step`` of the graph path's posterior (a task on an engine)."""
-    sl = slice(start, start + step)
-    return graph_posterior(labels, n_classes, graph.indices[sl], graph.sims[sl], m=m,
-                           kappa=kappa, eps=eps).astype(np.float32)
+    """The graph path's posterior of a block of rows, given their graph rows ``(indices,
+    sims)`` (a task on an engine: each task carries its own rows of the graph, so the graph
+    is sent once in all, not once per worker)."""
+    return graph_posterior(labels, n_classes, rows[0], rows[1], m=m, kappa=kappa,
+                           eps=eps).astype(np.float32)
 
 
 def graph_class_neighbors(labels: np.ndarray, n_classes: int, indices: np.ndarray,
@@ -221,7 +223,7 @@ def kde_posterior(
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
 
-    post = np.empty((n, n_classes), dtype=np.float32)
+    post = spill.empty((n, n_classes), np.float32)
     if use_graph:  # O(N k): kappa on the sample, then every row, straight from the graph
         assert graph is not None
         if kappa is None:
@@ -229,13 +231,19 @@ def kde_posterior(
             kappa = best_kappa(rows, lambda kap: graph_posterior(
                 labels, n_classes, graph.indices[rows], graph.sims[rows], m=m, kappa=kap,
                 eps=eps))
-        from relabel.engine import LocalEngine, remote
+        from relabel.engine import remote
 
         step = max(256, (32 << 20) // max(1, graph.k * 8))
         starts = list(range(0, n, step))
-        for i, part in (remote(engine) or LocalEngine()).map_unordered(
-                _graph_chunk, starts, labels=labels, graph=graph, step=step,
-                n_classes=n_classes, m=m, kappa=kappa, eps=eps):
+        blocks = [(graph.indices[s : s + step], graph.sims[s : s + step]) for s in starts]
+        shared = {"labels": labels, "n_classes": n_classes, "m": m, "kappa": kappa, "eps": eps}
+        engine = remote(engine)
+        if engine is None:
+            done = ((i, _graph_chunk(b, **shared)) for i, b in enumerate(blocks))
+        else:  # a bounded number of blocks (32 MB of graph each) in flight
+            threads = max(1, int(engine.describe().get("threads", 1)))
+            done = engine.map_unordered(_graph_chunk, blocks, window=4 * threads, **shared)
+        for i, part in done:
             post[starts[i] : starts[i] + step] = part
         return post, float(kappa)
 
@@ -275,6 +283,13 @@ def soft_labels(labels: np.ndarray, credibility: np.ndarray, p_kde: np.ndarray) 
     np.ndarray
         ``(N, K)`` float32, rows sum to 1.
     """
-    q = p_kde.astype(np.float32) * (1.0 - credibility).astype(np.float32)[:, None]
-    q[np.arange(len(labels)), labels] += credibility.astype(np.float32)
+    from relabel.detect.combine import CHUNK_ROWS
+
+    q = spill.empty(p_kde.shape, np.float32)
+    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) temporaries
+        sl = slice(start, start + CHUNK_ROWS)
+        cred = np.asarray(credibility[sl], dtype=np.float32)
+        part = np.asarray(p_kde[sl], dtype=np.float32) * (1.0 - cred)[:, None]
+        part[np.arange(len(part)), labels[sl]] += cred
+        q[sl] = part
     return q

@@ -17,8 +17,11 @@ which is leave-one-out because N(i) never contains i.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from relabel import spill
 from relabel.detect.neighbors import KnnGraph
 
 DEFAULT_ALPHA = 0.5
@@ -36,6 +39,7 @@ def knn_posterior(
     alpha: float = DEFAULT_ALPHA,
     rounds: int = DEFAULT_ROUNDS,
     chunk_size: int = 65536,
+    engine: Any = None,
 ) -> np.ndarray:
     """Neighbour-vote posterior ``p_knn(c | i)``.
 
@@ -55,6 +59,9 @@ def knn_posterior(
         1 = plain weighted vote; each further round reweights neighbours by their credibility.
     chunk_size : int
         Rows processed at once (bounds memory at ``chunk_size * k * K``).
+    engine : DaskEngine, optional
+        Where the chunks are computed: each task carries its own rows of the graph, the labels
+        and the reliabilities go to each worker once per round (the same result as here).
 
     Returns
     -------
@@ -65,19 +72,48 @@ def knn_posterior(
     n = len(labels)
     prior = np.bincount(labels, minlength=n_classes) / n
     reliability = np.ones(n)
-    post = np.empty((n, n_classes), dtype=np.float32)
+    post = spill.empty((n, n_classes), np.float32)
+    starts = list(range(0, n, chunk_size))
+    blocks = [(s, graph.indices[s : s + chunk_size], graph.sims[s : s + chunk_size])
+              for s in starts]
     for _ in range(max(1, rounds)):
         new_reliability = np.empty(n)
-        for start in range(0, n, chunk_size):
-            sl = slice(start, start + chunk_size)
-            idx, sims = graph.indices[sl], graph.sims[sl].astype(np.float64)
-            w = np.exp((sims - sims[:, :1]) / tau) * reliability[idx]
-            votes = class_sums(labels[idx], w, n_classes)
-            p = (votes + alpha * prior) / (w.sum(axis=1, keepdims=True) + alpha)
-            new_reliability[sl] = p[np.arange(len(p)), labels[sl]]
-            post[sl] = p
+        shared = {"labels": labels, "reliability": reliability, "prior": prior,
+                  "n_classes": n_classes, "tau": tau, "alpha": alpha}
+        for i, (p, own) in _chunks(_vote, blocks, engine, shared):
+            sl = slice(starts[i], starts[i] + len(p))
+            post[sl], new_reliability[sl] = p, own
         reliability = new_reliability
     return post
+
+
+def _chunks(fn: Any, blocks: list[Any], engine: Any, shared: dict[str, Any]) -> Any:
+    """Yield ``(i, fn(blocks[i], **shared))``, here in order or on ``engine`` (a bounded
+    number of blocks in flight)."""
+    from relabel.engine import remote
+
+    engine = remote(engine)
+    if engine is None:
+        for i, block in enumerate(blocks):
+            yield i, fn(block, **shared)
+        return
+    threads = max(1, int(engine.describe().get("threads", 1)))
+    yield from engine.map_unordered(fn, blocks, window=4 * threads, **shared)
+
+
+def _vote(block: tuple[int, np.ndarray, np.ndarray], *, labels: np.ndarray,
+          reliability: np.ndarray, prior: np.ndarray, n_classes: int, tau: float,
+          alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """One round of the vote for a block of rows ``(start, indices, sims)``: their ``(Q, K)``
+    float32 posterior and the probability of their own labels (the next round's
+    reliability)."""
+    start, idx, sims = block
+    sims = np.asarray(sims, dtype=np.float64)
+    w = np.exp((sims - sims[:, :1]) / tau) * reliability[idx]
+    votes = class_sums(labels[idx], w, n_classes)
+    p = (votes + alpha * prior) / (w.sum(axis=1, keepdims=True) + alpha)
+    own = p[np.arange(len(p)), labels[start : start + len(p)]]
+    return p.astype(np.float32), own
 
 
 def class_sums(classes: np.ndarray, weights: np.ndarray, n_classes: int) -> np.ndarray:
@@ -98,10 +134,12 @@ def select_knn_params(
     tau_grid: tuple[float, ...] = TAU_GRID,
     alpha: float = DEFAULT_ALPHA,
     chunk_size: int = 65536,
+    engine: Any = None,
 ) -> tuple[int, float, float]:
     """Choose ``(k, tau)`` by the leave-one-out log-likelihood of the given labels.
 
     Only one round (the plain vote) is scored, so the choice does not depend on the reweighting.
+    With a Dask ``engine`` the blocks of rows are scored there (sums, merged here).
 
     Returns
     -------
@@ -117,23 +155,37 @@ def select_knn_params(
     n = len(labels)
     ks = sorted({min(k, graph.k) for k in k_grid})
     prior = np.bincount(labels, minlength=n_classes) / n
-    smooth = alpha * prior[labels]
+    blocks = [(s, graph.indices[s : s + chunk_size, : ks[-1]],
+               graph.sims[s : s + chunk_size, : ks[-1]]) for s in range(0, n, chunk_size)]
+    parts = dict(_chunks(_log_likelihoods, blocks, engine,
+                         {"labels": labels, "smooth": alpha * prior, "ks": ks,
+                          "tau_grid": tau_grid, "alpha": alpha}))
     total = np.zeros((len(ks), len(tau_grid)))
-    for start in range(0, n, chunk_size):
-        sl = slice(start, start + chunk_size)
-        idx = graph.indices[sl, : ks[-1]]
-        sims = graph.sims[sl, : ks[-1]].astype(np.float64)
-        agree = labels[idx] == labels[sl, None]
-        for t, tau in enumerate(tau_grid):
-            w = np.exp((sims - sims[:, :1]) / tau)
-            cum_w = np.cumsum(w, axis=1)
-            cum_a = np.cumsum(np.where(agree, w, 0.0), axis=1)
-            for j, k in enumerate(ks):
-                p = (cum_a[:, k - 1] + smooth[sl]) / (cum_w[:, k - 1] + alpha)
-                total[j, t] += float(np.sum(np.log(p)))
+    for i in sorted(parts):  # in row order, so the sums are the same on any engine
+        total += parts[i]
     best = (graph.k, tau_grid[0], -np.inf)
     for j, k in enumerate(ks):
         for t, tau in enumerate(tau_grid):
             if total[j, t] / n > best[2]:
                 best = (k, tau, float(total[j, t] / n))
     return best
+
+
+def _log_likelihoods(block: tuple[int, np.ndarray, np.ndarray], *, labels: np.ndarray,
+                     smooth: np.ndarray, ks: list[int], tau_grid: tuple[float, ...],
+                     alpha: float) -> np.ndarray:
+    """``(len(ks), len(tau_grid))`` sum of ``log p_knn(y_i | i)`` over a block of rows
+    ``(start, indices, sims)`` (a task on an engine)."""
+    start, idx, sims = block
+    sims = np.asarray(sims, dtype=np.float64)
+    own = labels[start : start + len(idx)]
+    agree = labels[idx] == own[:, None]
+    total = np.zeros((len(ks), len(tau_grid)))
+    for t, tau in enumerate(tau_grid):
+        w = np.exp((sims - sims[:, :1]) / tau)
+        cum_w = np.cumsum(w, axis=1)
+        cum_a = np.cumsum(np.where(agree, w, 0.0), axis=1)
+        for j, k in enumerate(ks):
+            p = (cum_a[:, k - 1] + smooth[own]) / (cum_w[:, k - 1] + alpha)
+            total[j, t] = float(np.sum(np.log(p)))
+    return total

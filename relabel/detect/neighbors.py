@@ -37,13 +37,15 @@ from typing import Any
 
 import numpy as np
 
+from relabel import spill
+
 #: above this many rows the graph is built by the blocked inverted-file search
 EXACT_MAX_ROWS = 50_000
 #: (nprobe, MAX_CANDIDATES_FACTOR) settings of the blocked search: by default the cheapest
 #: whose recall@k, predicted on CHOOSE_SAMPLE rows before the search (``_ivf_plan``), reaches
 #: TARGET_RECALL (else the one predicted best)
-SEARCH_GRID = ((2, 2), (2, 4), (3, 2), (3, 4), (4, 4), (5, 4), (5, 8), (6, 8), (8, 8), (10, 8),
-               (12, 8), (16, 8))
+SEARCH_GRID = ((1, 1), (2, 2), (2, 4), (3, 2), (3, 4), (4, 4), (5, 4), (5, 8), (6, 8), (8, 8),
+               (10, 8), (12, 8), (16, 8))
 TARGET_RECALL = 0.96
 CHOOSE_SAMPLE = 500
 #: k-means: training rows per list, iterations
@@ -117,13 +119,52 @@ def _drop_self(idx: np.ndarray, sims: np.ndarray, self_ids: np.ndarray, k: int
     return idx[keep].reshape(len(idx), -1)[:, :k], sims[keep].reshape(len(idx), -1)[:, :k]
 
 
-def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: int = 1
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Spherical k-means lists: ``centroids (nlist, D)``, trained on at most
-    ``TRAIN_PER_LIST * nlist`` sampled rows, and every row's ``top`` nearest lists, nearest
-    first, ``(N, top)`` int32."""
+def _spans(n: int, engine: Any, size: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges covering ``n`` rows: ranges of ``size`` rows here; on an engine
+    about ``BLOCKS_PER_WORKER`` per worker thread, each a multiple of ``size`` rows (so the
+    chunks inside them, and every float they compute, are the same as here)."""
+    if engine is not None:
+        parts = BLOCKS_PER_WORKER * max(1, int(engine.describe().get("threads", 1)))
+        size = max(1, -(-n // parts // size)) * size
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _in_spans(fn: Any, spans: list[tuple[int, int]], engine: Any, **shared: Any) -> Any:
+    """Yield ``(span, fn(span, **shared))``, here or on ``engine`` (results in any order)."""
+    if engine is None:
+        for span in spans:
+            yield span, fn(span, **shared)
+        return
+    for i, result in engine.map_unordered(fn, spans, **shared):
+        yield spans[i], result
+
+
+def assign_rows(span: tuple[int, int], embeddings: np.ndarray, centroids: np.ndarray,
+                top: int, chunk: int) -> np.ndarray:
+    """``(stop - start, top)`` int32: the ``top`` nearest centroids of rows ``start:stop``,
+    nearest first (a task on an engine)."""
     import faiss
 
+    start, stop = span
+    out = np.empty((stop - start, top), dtype=np.int32)
+    for s in range(start, stop, chunk):
+        part = np.ascontiguousarray(embeddings[s : min(s + chunk, stop)], dtype=np.float32)
+        out[s - start : s - start + len(part)] = faiss.knn(part, centroids, top,
+                                                           faiss.METRIC_INNER_PRODUCT)[1]
+    return out
+
+
+def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: int = 1,
+               engine: Any = None, seconds: dict[str, float] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical k-means lists: ``centroids (nlist, D)``, trained here on at most
+    ``TRAIN_PER_LIST * nlist`` sampled rows, and every row's ``top`` nearest lists, nearest
+    first, ``(N, top)`` int32 (on ``engine``, in blocks of rows, when given). ``seconds`` gets
+    the time of each (``kmeans``, ``assign``)."""
+    import faiss
+
+    seconds = {} if seconds is None else seconds
+    t0 = time.perf_counter()
     n, d = embeddings.shape
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))
@@ -131,12 +172,15 @@ def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: i
                       min_points_per_centroid=1, verbose=False)
     km.train(np.ascontiguousarray(embeddings[sample], dtype=np.float32))
     centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
+    seconds["kmeans"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
     top = min(top, nlist)
-    assign = np.empty((n, top), dtype=np.int32)
-    for start in range(0, n, chunk):
-        part = np.ascontiguousarray(embeddings[start : start + chunk], dtype=np.float32)
-        assign[start : start + len(part)] = faiss.knn(part, centroids, top,
-                                                      faiss.METRIC_INNER_PRODUCT)[1]
+    assign = spill.empty((n, top), np.int32)
+    for (start, stop), part in _in_spans(assign_rows, _spans(n, engine, chunk), engine,
+                                         embeddings=embeddings, centroids=centroids, top=top,
+                                         chunk=chunk):
+        assign[start:stop] = part
+    seconds["assign"] = round(time.perf_counter() - t0, 2)
     return centroids, assign
 
 
@@ -206,8 +250,8 @@ def _list_probes(lists: np.ndarray, nearest: np.ndarray, members: np.ndarray,
     return probes
 
 
-def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chunk: int
-              ) -> tuple[IvfPlan, dict[str, Any]]:
+def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chunk: int,
+              engine: Any = None) -> tuple[IvfPlan, dict[str, Any]]:
     """Steps 1-2 of the blocked search (module docstring), and how it was set up.
 
     ``nprobe=None`` chooses the setting: the search inside a list's candidates is exact, so a
@@ -216,13 +260,17 @@ def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chu
     recall of every setting of ``SEARCH_GRID`` before any list is searched, and the probes of
     the sample's lists estimate its cost; the cheapest setting predicted to reach
     ``TARGET_RECALL`` is used. Returns the plan and ``{nlist, nprobe, candidates_factor,
-    predicted_recall}``.
+    predicted_recall}``. With an ``engine`` the rows' nearest lists and the sample's exact
+    neighbours are computed there, in blocks of rows; the rest (k-means on a sample, the
+    probes of each list) is small and stays here.
     """
     n = embeddings.shape[0]
     nlist = max(1, int(np.sqrt(n)))
     grid = SEARCH_GRID if nprobe is None else ((nprobe, MAX_CANDIDATES_FACTOR),)
+    seconds: dict[str, float] = {}
     centroids, nearest = _partition(embeddings, nlist, seed, chunk,
-                                    top=max(p for p, _ in grid))
+                                    top=max(p for p, _ in grid), engine=engine, seconds=seconds)
+    t0 = time.perf_counter()
     assign = nearest[:, 0].astype(np.int64)
     members = np.argsort(assign, kind="stable")
     bounds = np.searchsorted(assign[members], np.arange(nlist + 1))
@@ -233,7 +281,9 @@ def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chu
     if nprobe is None:
         rng = np.random.default_rng(seed + 2)
         sample = np.sort(rng.choice(n, size=min(n, CHOOSE_SAMPLE), replace=False))
-        truth = _exact_rows(embeddings, sample, k, chunk)
+        t1 = time.perf_counter()
+        truth = _exact_rows(embeddings, sample, k, chunk, engine=engine)
+        seconds["sample"] = round(time.perf_counter() - t1, 2)
         home = assign[sample]
         homes = np.unique(home)
         trials = []
@@ -253,7 +303,10 @@ def _ivf_plan(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chu
     budget = int(factor * probes_n * n / nlist)
     probes = _list_probes(np.flatnonzero(sizes), nearest[:, :probes_n], members, bounds, near,
                           budget, k)
-    info.update(nprobe=probes_n, candidates_factor=factor)
+    # the plan's parts: k-means on a sample, the rows' nearest lists, the sample's exact
+    # neighbours, and the probes (the lists' candidates and the choice of the setting)
+    seconds["probes"] = round(time.perf_counter() - t0 - seconds.get("sample", 0.0), 2)
+    info.update(nprobe=probes_n, candidates_factor=factor, plan_parts=seconds)
     return IvfPlan(members, bounds, probes), info
 
 
@@ -305,7 +358,7 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, 
     worker thread there, the embeddings and the plan sent to each worker once. Returns the
     search's setting (``_ivf_plan``)."""
     t0 = time.perf_counter()
-    plan, info = _ivf_plan(embeddings, k, nprobe, seed, chunk)
+    plan, info = _ivf_plan(embeddings, k, nprobe, seed, chunk, engine=engine)
     info["plan_seconds"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     if engine is None:
@@ -320,7 +373,10 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, 
         out_idx[rows], out_sims[rows] = idx, sims
         if progress is not None:
             progress.update(1)
-    return {**info, "blocks": len(blocks), "search_seconds": round(time.perf_counter() - t0, 2)}
+    # how the workers got the embeddings: "file" (they mapped a file they all see), or "sent"
+    sent = getattr(engine, "sent", {}).get("embeddings", "sent")
+    return {**info, "blocks": len(blocks), "embeddings_to_workers": sent,
+            "search_seconds": round(time.perf_counter() - t0, 2)}
 
 
 def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
@@ -358,8 +414,9 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
     n = embeddings.shape[0]
     exact_max_rows = EXACT_MAX_ROWS if exact_max_rows is None else exact_max_rows
     k = max(1, min(k, n - 1))
-    all_idx = np.empty((n, k), dtype=np.int32 if n < 2**31 else np.int64)
-    all_sims = np.empty((n, k), dtype=np.float32)
+    # on disk inside relabel.spill.spill_to (4 GB at 10M rows and k = 50)
+    all_idx = spill.empty((n, k), np.int32 if n < 2**31 else np.int64)
+    all_sims = spill.empty((n, k), np.float32)
     if n <= exact_max_rows:
         index = _flat_index(embeddings)
         for start in range(0, n, batch_size):
@@ -373,31 +430,53 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
 
     info = _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims,
                         engine=remote(engine))
+    t0 = time.perf_counter()
     rng = np.random.default_rng(seed + 1)
     sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
-    true_idx = _exact_rows(embeddings, sample, k, batch_size)
+    true_idx = _exact_rows(embeddings, sample, k, batch_size, engine=remote(engine))
+    info["recall_seconds"] = round(time.perf_counter() - t0, 2)
     found = np.mean([len(np.intersect1d(a, b)) / k
                      for a, b in zip(all_idx[sample], true_idx, strict=True)])
     return KnnGraph(all_idx, all_sims, "ivf", float(found), info)
 
 
-def _exact_rows(embeddings: np.ndarray, rows: np.ndarray, k: int, chunk: int) -> np.ndarray:
-    """Exact k nearest neighbours ``(len(rows), k)`` of a few rows, itself excluded, scanning
-    the embeddings in chunks (no second copy of them)."""
+def exact_in_span(span: tuple[int, int], embeddings: np.ndarray, queries: np.ndarray, k: int,
+                  chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k + 1`` most similar rows of ``start:stop`` to each of ``queries (Q, D)``:
+    ``sims, idx (Q, <= k + 1)``, scanning the span in chunks (a task on an engine)."""
     import faiss
 
+    start, stop = span
+    best_sims = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_idx = np.empty((len(queries), 0), dtype=np.int64)
+    for s in range(start, stop, chunk):
+        part = np.ascontiguousarray(embeddings[s : min(s + chunk, stop)], dtype=np.float32)
+        sims, idx = faiss.knn(queries, part, min(k + 1, len(part)), faiss.METRIC_INNER_PRODUCT)
+        best_sims, best_idx = _top(np.concatenate([best_sims, sims], axis=1),
+                                   np.concatenate([best_idx, idx + s], axis=1), k + 1)
+    return best_sims, best_idx
+
+
+def _top(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest of each row of ``sims``, ties in column order, with their ``idx``."""
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, top, axis=1), np.take_along_axis(idx, top, axis=1)
+
+
+def _exact_rows(embeddings: np.ndarray, rows: np.ndarray, k: int, chunk: int,
+                engine: Any = None) -> np.ndarray:
+    """Exact k nearest neighbours ``(len(rows), k)`` of a few rows, itself excluded, scanning
+    the embeddings in chunks (no second copy of them); on ``engine`` in blocks of rows, merged
+    here in row order (the same result)."""
     q = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
-    best_sims = np.full((len(rows), 0), -np.inf, dtype=np.float32)
-    best_idx = np.empty((len(rows), 0), dtype=np.int64)
-    for start in range(0, embeddings.shape[0], chunk * 4):
-        part = np.ascontiguousarray(embeddings[start : start + chunk * 4], dtype=np.float32)
-        sims, idx = faiss.knn(q, part, min(k + 1, len(part)), faiss.METRIC_INNER_PRODUCT)
-        best_sims = np.concatenate([best_sims, sims], axis=1)
-        best_idx = np.concatenate([best_idx, idx + start], axis=1)
-        top = np.argsort(-best_sims, axis=1, kind="stable")[:, : k + 1]
-        best_sims = np.take_along_axis(best_sims, top, axis=1)
-        best_idx = np.take_along_axis(best_idx, top, axis=1)
-    return _drop_self(best_idx, best_sims, rows, k)[0]
+    n = embeddings.shape[0]
+    spans = [(0, n)] if engine is None else _spans(n, engine, chunk * 4)
+    found = dict(_in_spans(exact_in_span, spans, engine, embeddings=embeddings, queries=q, k=k,
+                           chunk=chunk * 4))
+    parts = [found[span] for span in sorted(found)]
+    sims, idx = _top(np.concatenate([p[0] for p in parts], axis=1),
+                     np.concatenate([p[1] for p in parts], axis=1), k + 1)
+    return _drop_self(idx, sims, rows, k)[0]
 
 
 def same_class_neighbors(

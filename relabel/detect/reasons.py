@@ -48,26 +48,45 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
+#: rows per chunk when normalising texts and scanning the graph for near-identical pairs
+_CHUNK = 262_144
+
+
+def _first_of_equal_text(texts: list[str]) -> np.ndarray:
+    """``(N,)`` the first row whose normalised text equals each row's. The normalised texts
+    are kept as one Arrow string column (a few bytes per row, not a Python dict of them)."""
+    import polars as pl
+
+    keys = pl.concat([pl.Series("key", [normalise_text(t) for t in texts[s : s + _CHUNK]],
+                                dtype=pl.String) for s in range(0, len(texts), _CHUNK)])
+    frame = pl.DataFrame(keys).with_row_index("row")
+    return frame.select(pl.col("row").min().over("key")).to_series().to_numpy().astype(
+        np.int64)
+
+
 def duplicate_groups(texts: list[str] | None, indices: np.ndarray, sims: np.ndarray
                      ) -> np.ndarray:
     """``(N,)`` int group id of each example (its smallest member's row), by normalised text
     (when ``texts`` are given) or cosine >= ``DUPLICATE_COSINE`` over the graph's
-    ``indices``/``sims`` ``(N, k)``."""
+    ``indices``/``sims`` ``(N, k)``, scanned chunk by chunk of rows (union-find over the
+    pairs; memory O(N), not O(N k))."""
     n = len(indices)
-    parent = np.arange(n)
-    first: dict[str, int] = {}
-    for i, t in enumerate(texts or []):
-        key = normalise_text(t)
-        j = first.setdefault(key, i)
-        if j != i:
-            a, b = _find(parent, i), _find(parent, j)
-            parent[max(a, b)] = min(a, b)
-    rows, cols = np.nonzero(sims >= DUPLICATE_COSINE)
-    for i, j in zip(rows.tolist(), indices[rows, cols].tolist(), strict=True):
-        a, b = _find(parent, i), _find(parent, int(j))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    return np.array([_find(parent, i) for i in range(n)], dtype=np.int64)
+    # equal texts: every row points at the first row with its text (already a union-find forest)
+    parent = _first_of_equal_text(texts) if texts else np.arange(n, dtype=np.int64)
+    for start in range(0, n, _CHUNK):
+        rows, cols = np.nonzero(np.asarray(sims[start : start + _CHUNK]) >= DUPLICATE_COSINE)
+        pairs = zip((rows + start).tolist(),
+                    np.asarray(indices[start : start + _CHUNK])[rows, cols].tolist(), strict=True)
+        for i, j in pairs:
+            a, b = _find(parent, i), _find(parent, int(j))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    # every row to its root: pointer jumping until nothing moves
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            return parent
+        parent = up
 
 
 def duplicate_conflicts(labels: np.ndarray, groups: np.ndarray
@@ -123,16 +142,10 @@ def flag_reasons(flagged: np.ndarray, *, conflict: np.ndarray, outlier: np.ndarr
                  p_knn: np.ndarray, p_cv: np.ndarray | None) -> list[str | None]:
     """The first reason of ``REASONS`` that applies to each flagged example (None elsewhere);
     ``p_knn``, ``p_cv`` ``(N,)`` are the signals' probabilities of the given label."""
-    out: list[str | None] = []
-    for i in range(len(flagged)):
-        if not flagged[i]:
-            out.append(None)
-        elif conflict[i]:
-            out.append("duplicate_conflict")
-        elif outlier[i]:
-            out.append("outlier")
-        elif p_cv is not None and p_cv[i] <= p_knn[i]:
-            out.append("corrector_disagrees")
-        else:
-            out.append("neighbours_disagree")
-    return out
+    names = np.array([*REASONS[:4], None], dtype=object)
+    cv_dissents = (np.asarray(p_cv) <= np.asarray(p_knn) if p_cv is not None
+                   else np.zeros(len(flagged), dtype=bool))
+    code = np.select([~np.asarray(flagged, dtype=bool), np.asarray(conflict, dtype=bool),
+                      np.asarray(outlier, dtype=bool), cv_dissents],
+                     [4, 0, 1, 2], default=3)
+    return names[code].tolist()

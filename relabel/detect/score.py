@@ -107,9 +107,10 @@ def neighbour_signals(
     The credibility here is under the balanced combination of these signals, the prior floored
     at ``PRIOR_FLOOR / K`` as the corrector trained on the soft labels will be.
 
-    With a Dask ``engine``, the approximate graph's lists and the KDE's chunks are computed on
-    the cluster and merged here (the same result as a local run); the kNN vote, the prior and
-    the decisions stay here (they are O(N k) and O(N K)).
+    With a Dask ``engine``, the approximate graph (the rows' lists, the exact samples, the
+    lists' search), the kNN vote and the KDE are computed on the cluster in blocks of rows and
+    merged here (the same result as a local run); the prior and the decisions stay here (O(N K)
+    arithmetic over arrays this process already holds).
 
     Returns
     -------

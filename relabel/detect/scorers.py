@@ -21,8 +21,8 @@ def knn_scorer(
     engine: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Neighbour-consistency posterior with k and tau chosen by leave-one-out likelihood."""
-    k, tau, ll = select_knn_params(labels, graph, n_classes)
-    post = knn_posterior(labels, graph.truncate(k), n_classes, tau=tau)
+    k, tau, ll = select_knn_params(labels, graph, n_classes, engine=engine)
+    post = knn_posterior(labels, graph.truncate(k), n_classes, tau=tau, engine=engine)
     return post, {"k": k, "tau": tau, "loo_log_likelihood": ll}
 
 

@@ -116,10 +116,10 @@ NORM_TOLERANCE = 1e-4
 
 def _normalised_on_disk(path: Path, n_rows: int, chunk_size: int) -> bool:
     """True when the float32 file's rows are all finite and L2-normalised, read block by block
-    through a memory map (the pages are dropped as the scan moves on). Raises
-    RelabelInputError naming the first non-finite row."""
+    through a memory map (the pages are dropped as the scan moves on). Stops at the first block
+    that is not normalised (the caller then reads and normalises the file, checking every row
+    as it goes). Raises RelabelInputError naming the first non-finite row before that."""
     mm = np.load(path, mmap_mode="r")
-    ok = True
     for start in range(0, n_rows, chunk_size):
         part = np.asarray(mm[start : start + chunk_size])
         finite = np.isfinite(part).all(axis=1)
@@ -127,9 +127,9 @@ def _normalised_on_disk(path: Path, n_rows: int, chunk_size: int) -> bool:
             raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
                                     rows=[start + int(np.argmin(finite)) + 1])
         norms = np.linalg.norm(part, axis=1)
-        ok = ok and bool(np.all(np.abs(norms - 1.0) <= NORM_TOLERANCE))
-    del mm
-    return ok
+        if not np.all(np.abs(norms - 1.0) <= NORM_TOLERANCE):
+            return False
+    return True
 
 
 def embeddings_from_array(array: Any, *, n_rows: int, rows: np.ndarray) -> np.ndarray:
