@@ -257,6 +257,24 @@ def _call(fn: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
     return fn(item, **shared)
 
 
+#: blocks of rows in flight per worker thread in :func:`blocks_on` (each carries its own rows)
+BLOCKS_IN_FLIGHT = 4
+
+
+def blocks_on(engine: Any, fn: Callable[..., Any], blocks: Sequence[Any], **shared: Any
+              ) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, fn(blocks[i], **shared))``: here, in order, without a remote engine; on a
+    Dask ``engine`` with at most ``BLOCKS_IN_FLIGHT`` blocks per worker thread submitted at a
+    time (blocks that carry their own rows of a large array), in any order."""
+    engine = remote(engine)
+    if engine is None:
+        for i, block in enumerate(blocks):
+            yield i, fn(block, **shared)
+        return
+    threads = max(1, int(engine.describe().get("threads", 1)))
+    yield from engine.map_unordered(fn, blocks, window=BLOCKS_IN_FLIGHT * threads, **shared)
+
+
 def remote(engine: Any) -> Any:
     """``engine`` when it sends work elsewhere (Dask), else None: a local engine would only add
     a copy per task to work the caller does best in place."""
@@ -274,6 +292,6 @@ def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
     return LocalEngine(n_jobs)
 
 
-__all__ = ["ENGINES", "DaskEngine", "EngineError", "LocalEngine", "MappedFile",
-           "check_engine_options",
+__all__ = ["BLOCKS_IN_FLIGHT", "ENGINES", "DaskEngine", "EngineError", "LocalEngine",
+           "MappedFile", "blocks_on", "check_engine_options",
            "make_engine", "remote"]

@@ -231,19 +231,13 @@ def kde_posterior(
             kappa = best_kappa(rows, lambda kap: graph_posterior(
                 labels, n_classes, graph.indices[rows], graph.sims[rows], m=m, kappa=kap,
                 eps=eps))
-        from relabel.engine import remote
+        from relabel.engine import blocks_on
 
-        step = max(256, (32 << 20) // max(1, graph.k * 8))
+        step = max(256, (32 << 20) // max(1, graph.k * 8))  # 32 MB of graph per block
         starts = list(range(0, n, step))
         blocks = [(graph.indices[s : s + step], graph.sims[s : s + step]) for s in starts]
-        shared = {"labels": labels, "n_classes": n_classes, "m": m, "kappa": kappa, "eps": eps}
-        engine = remote(engine)
-        if engine is None:
-            done = ((i, _graph_chunk(b, **shared)) for i, b in enumerate(blocks))
-        else:  # a bounded number of blocks (32 MB of graph each) in flight
-            threads = max(1, int(engine.describe().get("threads", 1)))
-            done = engine.map_unordered(_graph_chunk, blocks, window=4 * threads, **shared)
-        for i, part in done:
+        for i, part in blocks_on(engine, _graph_chunk, blocks, labels=labels,
+                                 n_classes=n_classes, m=m, kappa=kappa, eps=eps):
             post[starts[i] : starts[i] + step] = part
         return post, float(kappa)
 

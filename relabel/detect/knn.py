@@ -23,6 +23,7 @@ import numpy as np
 
 from relabel import spill
 from relabel.detect.neighbors import KnnGraph
+from relabel.engine import blocks_on
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_ROUNDS = 2
@@ -80,25 +81,11 @@ def knn_posterior(
         new_reliability = np.empty(n)
         shared = {"labels": labels, "reliability": reliability, "prior": prior,
                   "n_classes": n_classes, "tau": tau, "alpha": alpha}
-        for i, (p, own) in _chunks(_vote, blocks, engine, shared):
+        for i, (p, own) in blocks_on(engine, _vote, blocks, **shared):
             sl = slice(starts[i], starts[i] + len(p))
             post[sl], new_reliability[sl] = p, own
         reliability = new_reliability
     return post
-
-
-def _chunks(fn: Any, blocks: list[Any], engine: Any, shared: dict[str, Any]) -> Any:
-    """Yield ``(i, fn(blocks[i], **shared))``, here in order or on ``engine`` (a bounded
-    number of blocks in flight)."""
-    from relabel.engine import remote
-
-    engine = remote(engine)
-    if engine is None:
-        for i, block in enumerate(blocks):
-            yield i, fn(block, **shared)
-        return
-    threads = max(1, int(engine.describe().get("threads", 1)))
-    yield from engine.map_unordered(fn, blocks, window=4 * threads, **shared)
 
 
 def _vote(block: tuple[int, np.ndarray, np.ndarray], *, labels: np.ndarray,
@@ -157,9 +144,8 @@ def select_knn_params(
     prior = np.bincount(labels, minlength=n_classes) / n
     blocks = [(s, graph.indices[s : s + chunk_size, : ks[-1]],
                graph.sims[s : s + chunk_size, : ks[-1]]) for s in range(0, n, chunk_size)]
-    parts = dict(_chunks(_log_likelihoods, blocks, engine,
-                         {"labels": labels, "smooth": alpha * prior, "ks": ks,
-                          "tau_grid": tau_grid, "alpha": alpha}))
+    parts = dict(blocks_on(engine, _log_likelihoods, blocks, labels=labels,
+                           smooth=alpha * prior, ks=ks, tau_grid=tau_grid, alpha=alpha))
     total = np.zeros((len(ks), len(tau_grid)))
     for i in sorted(parts):  # in row order, so the sums are the same on any engine
         total += parts[i]

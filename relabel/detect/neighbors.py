@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from relabel import spill
+from relabel.engine import blocks_on
 
 #: above this many rows the graph is built by the blocked inverted-file search
 EXACT_MAX_ROWS = 50_000
@@ -129,16 +130,6 @@ def _spans(n: int, engine: Any, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def _in_spans(fn: Any, spans: list[tuple[int, int]], engine: Any, **shared: Any) -> Any:
-    """Yield ``(span, fn(span, **shared))``, here or on ``engine`` (results in any order)."""
-    if engine is None:
-        for span in spans:
-            yield span, fn(span, **shared)
-        return
-    for i, result in engine.map_unordered(fn, spans, **shared):
-        yield spans[i], result
-
-
 def assign_rows(span: tuple[int, int], embeddings: np.ndarray, centroids: np.ndarray,
                 top: int, chunk: int) -> np.ndarray:
     """``(stop - start, top)`` int32: the ``top`` nearest centroids of rows ``start:stop``,
@@ -176,10 +167,10 @@ def _partition(embeddings: np.ndarray, nlist: int, seed: int, chunk: int, top: i
     t0 = time.perf_counter()
     top = min(top, nlist)
     assign = spill.empty((n, top), np.int32)
-    for (start, stop), part in _in_spans(assign_rows, _spans(n, engine, chunk), engine,
-                                         embeddings=embeddings, centroids=centroids, top=top,
-                                         chunk=chunk):
-        assign[start:stop] = part
+    spans = _spans(n, engine, chunk)
+    for i, part in blocks_on(engine, assign_rows, spans, embeddings=embeddings,
+                             centroids=centroids, top=top, chunk=chunk):
+        assign[spans[i][0] : spans[i][1]] = part
     seconds["assign"] = round(time.perf_counter() - t0, 2)
     return centroids, assign
 
@@ -471,9 +462,9 @@ def _exact_rows(embeddings: np.ndarray, rows: np.ndarray, k: int, chunk: int,
     q = np.ascontiguousarray(embeddings[rows], dtype=np.float32)
     n = embeddings.shape[0]
     spans = [(0, n)] if engine is None else _spans(n, engine, chunk * 4)
-    found = dict(_in_spans(exact_in_span, spans, engine, embeddings=embeddings, queries=q, k=k,
+    found = dict(blocks_on(engine, exact_in_span, spans, embeddings=embeddings, queries=q, k=k,
                            chunk=chunk * 4))
-    parts = [found[span] for span in sorted(found)]
+    parts = [found[i] for i in sorted(found)]  # in row order: the same result as here
     sims, idx = _top(np.concatenate([p[0] for p in parts], axis=1),
                      np.concatenate([p[1] for p in parts], axis=1), k + 1)
     return _drop_self(idx, sims, rows, k)[0]
