@@ -5,6 +5,8 @@ equal to the plain formulas."""
 from __future__ import annotations
 
 import mmap
+import os
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -39,6 +41,42 @@ def test_empty_maps_only_large_arrays_and_only_inside_the_block(tmp_path, monkey
         assert float(big.sum()) == 3000.0
         assert list((tmp_path / "spill").iterdir()) == []  # unlinked at once
     assert spill.spilling() is None
+
+
+def test_a_spill_that_does_not_fit_the_disk_fails_with_enospc_not_a_crash(tmp_path):
+    """On a 1 MB tmpfs (a private mount namespace, `unshare -rm`), spilling a 4 MB array raises
+    OSError ENOSPC at once and leaves no file; a write into a sparse mapped file would instead
+    kill the process with SIGBUS."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a mount namespace here: {probe.stderr.decode()[:200]}")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    code = (
+        "import errno, os, numpy as np\n"
+        "from relabel import spill\n"
+        "spill.SPILL_MIN_BYTES = 0\n"
+        "with spill.spill_to(os.environ['MNT']):\n"
+        "    try:\n"
+        "        a = spill.empty((1024, 1024), np.float32)\n"
+        "        a[:] = 1.0\n"
+        "        print('wrote')\n"
+        "    except OSError as e:\n"
+        "        print('enospc' if e.errno == errno.ENOSPC else f'other {e.errno}')\n"
+        "print(sorted(os.listdir(os.environ['MNT'])))\n")
+    script = 'mount -t tmpfs -o size=1m tmpfs "$MNT" && "$PY" -c "$CODE"'
+    p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                       env={**os.environ, "MNT": str(mnt), "PY": sys.executable, "CODE": code,
+                            "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.split("\n")[:2] == ["enospc", "[]"], p.stdout
 
 
 def test_scoring_with_every_array_spilled_equals_scoring_in_memory(tmp_path, monkeypatch):
