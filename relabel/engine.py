@@ -271,8 +271,13 @@ def blocks_on(engine: Any, fn: Callable[..., Any], blocks: Sequence[Any], **shar
         for i, block in enumerate(blocks):
             yield i, fn(block, **shared)
         return
-    threads = max(1, int(engine.describe().get("threads", 1)))
-    yield from engine.map_unordered(fn, blocks, window=BLOCKS_IN_FLIGHT * threads, **shared)
+    yield from engine.map_unordered(fn, blocks, window=BLOCKS_IN_FLIGHT * worker_threads(engine),
+                                    **shared)
+
+
+def worker_threads(engine: Any) -> int:
+    """Worker threads of ``engine`` (at least 1): what the blocks of a stage are sized by."""
+    return max(1, int(engine.describe().get("threads", 1)))
 
 
 def remote(engine: Any) -> Any:
@@ -294,4 +299,4 @@ def make_engine(name: str, scheduler: str | None = None, *, n_jobs: int = 1
 
 __all__ = ["BLOCKS_IN_FLIGHT", "ENGINES", "DaskEngine", "EngineError", "LocalEngine",
            "MappedFile", "blocks_on", "check_engine_options",
-           "make_engine", "remote"]
+           "make_engine", "remote", "worker_threads"]

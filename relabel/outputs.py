@@ -45,13 +45,13 @@ def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
     return pl.DataFrame(columns)
 
 
-def class_names(classes: list[str], codes: np.ndarray) -> pl.Series:
-    """``(N,)`` class codes -> their names as a String series, null where the code is -1
+def class_names(classes: list[Any], codes: np.ndarray, dtype: Any = pl.String) -> pl.Series:
+    """``(N,)`` class codes -> their names as a series of ``dtype``, null where the code is -1
     (a gather in polars, no Python object per row)."""
     codes = np.asarray(codes, dtype=np.int64)
-    names = pl.Series(list(classes), dtype=pl.String)
+    names = pl.Series(list(classes), dtype=dtype)
     if not len(classes):
-        return pl.Series([None] * len(codes), dtype=pl.String)
+        return pl.Series([None] * len(codes), dtype=dtype)
     valid = codes >= 0
     gathered = names.gather(np.where(valid, codes, 0))
     return pl.select(pl.when(pl.Series(valid)).then(gathered)).to_series()

@@ -140,21 +140,19 @@ def find_label_issues(
     res = decide(codes, posteriors, weights=weights, target_precision=target_precision,
                  graph=graph, texts=list(texts) if texts is not None else None,
                  corrector="linear" if embeddings is not None else "pred_probs")
-    names = np.empty(k, dtype=object)
-    names[:] = cls
+    from relabel.outputs import class_names
+
     label_series = pl.Series("label", given.tolist())
-    sugg = [names[s] if s >= 0 else None for s in res.suggested]
     frame = pl.DataFrame({
         "row": np.arange(n, dtype=np.int64),
         "label": label_series,
         "credibility": res.credibility.astype(np.float64),
         "flagged": res.flagged,
-        "suggested_label": pl.Series(sugg, dtype=label_series.dtype),
+        "suggested_label": class_names(cls, res.suggested, label_series.dtype),
         "confidence": pl.Series(res.confidence).fill_nan(None),
         "reason": pl.Series(res.reason, dtype=pl.String),
         "p_wrong": res.p_wrong.astype(np.float64),
-        "alternative_label": pl.Series([names[a] for a in res.alternative],
-                                       dtype=label_series.dtype),
+        "alternative_label": class_names(cls, res.alternative, label_series.dtype),
     })
     if return_all:
         return frame

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from relabel import spill
-from relabel.engine import blocks_on
+from relabel.engine import blocks_on, remote, worker_threads
 
 #: above this many rows the graph is built by the blocked inverted-file search
 EXACT_MAX_ROWS = 50_000
@@ -125,7 +125,7 @@ def _spans(n: int, engine: Any, size: int) -> list[tuple[int, int]]:
     about ``BLOCKS_PER_WORKER`` per worker thread, each a multiple of ``size`` rows (so the
     chunks inside them, and every float they compute, are the same as here)."""
     if engine is not None:
-        parts = BLOCKS_PER_WORKER * max(1, int(engine.describe().get("threads", 1)))
+        parts = BLOCKS_PER_WORKER * worker_threads(engine)
         size = max(1, -(-n // parts // size)) * size
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
@@ -342,8 +342,8 @@ def _iter_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int,
 
 
 def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, chunk: int,
-                 out_idx: np.ndarray, out_sims: np.ndarray, engine: Any = None,
-                 progress: Any = None) -> dict[str, Any]:
+                 out_idx: np.ndarray, out_sims: np.ndarray, engine: Any = None
+                 ) -> dict[str, Any]:
     """Fill ``out_idx``/``out_sims`` ``(N, k)`` by the blocked inverted-file search (module
     docstring); with an ``engine`` the lists are searched in ``BLOCKS_PER_WORKER`` blocks per
     worker thread there, the embeddings and the plan sent to each worker once. Returns the
@@ -357,13 +357,10 @@ def _blocked_ivf(embeddings: np.ndarray, k: int, nprobe: int | None, seed: int, 
             out_idx[rows], out_sims[rows] = idx, sims
         info["search_seconds"] = round(time.perf_counter() - t0, 2)
         return info
-    threads = max(1, int(engine.describe().get("threads", 1)))
-    blocks = plan.blocks(BLOCKS_PER_WORKER * threads)
+    blocks = plan.blocks(BLOCKS_PER_WORKER * worker_threads(engine))
     for _, (rows, idx, sims) in engine.map_unordered(
             search_lists, blocks, embeddings=embeddings, plan=plan, k=k):
         out_idx[rows], out_sims[rows] = idx, sims
-        if progress is not None:
-            progress.update(1)
     # how the workers got the embeddings: "file" (they mapped a file they all see), or "sent"
     sent = getattr(engine, "sent", {}).get("embeddings", "sent")
     return {**info, "blocks": len(blocks), "embeddings_to_workers": sent,
@@ -417,14 +414,13 @@ def build_knn_graph(embeddings: np.ndarray, *, k: int, batch_size: int = 16384,
             all_idx[start : start + len(idx)] = idx
             all_sims[start : start + len(idx)] = sims
         return KnnGraph(all_idx, all_sims)
-    from relabel.engine import remote
-
+    engine = remote(engine)
     info = _blocked_ivf(embeddings, k, nprobe, seed, batch_size, all_idx, all_sims,
-                        engine=remote(engine))
+                        engine=engine)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed + 1)
     sample = np.sort(rng.choice(n, size=min(n, RECALL_SAMPLE), replace=False))
-    true_idx = _exact_rows(embeddings, sample, k, batch_size, engine=remote(engine))
+    true_idx = _exact_rows(embeddings, sample, k, batch_size, engine=engine)
     info["recall_seconds"] = round(time.perf_counter() - t0, 2)
     found = np.mean([len(np.intersect1d(a, b)) / k
                      for a, b in zip(all_idx[sample], true_idx, strict=True)])
