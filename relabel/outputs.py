@@ -61,13 +61,16 @@ def suspicious_frame(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np
                 ) -> pl.DataFrame:
     """The least credible examples with their text and their nearest neighbours' labels."""
     order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
-    given = scores["label"].to_numpy()
+    # gathers of the few rows shown: a whole text or label column as Python objects was the
+    # write stage's largest temporary at millions of rows
+    near = np.asarray(neighbors[order], dtype=np.int64)
+    near_labels = scores["label"].gather(near.ravel()).to_numpy().reshape(near.shape)
     return scores[order].select(
         "row", "id", "label", "credibility", "flagged", "reason", "suggested_label",
         "suggestion_confidence",
     ).with_columns(
-        pl.Series("text", examples["text"].to_numpy()[order], dtype=pl.String),
-        pl.Series("neighbor_labels", [given[neighbors[i]].tolist() for i in order],
+        examples["text"].gather(order).cast(pl.String).alias("text"),
+        pl.Series("neighbor_labels", [row.tolist() for row in near_labels],
                   dtype=pl.List(pl.String)),
     )
 

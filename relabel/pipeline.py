@@ -539,7 +539,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
     with timer.stage("report"):
         from relabel.report.html import build_report
 
-        build_report(files.root)
+        build_report(files.root, scores=scores)
     summary["seconds"] = timer.seconds
     write_json(summary, files.summary)
     return DenoiseResult(scores=scores, summary=summary, out_dir=files.root,

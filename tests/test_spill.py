@@ -147,3 +147,18 @@ def test_duplicate_groups_equal_the_plain_union_find(seed):
     np.testing.assert_array_equal(duplicate_groups(texts, indices, sims), expected)
     np.testing.assert_array_equal(duplicate_groups(None, indices, sims),
                                   reference_groups([], indices, sims))
+
+
+def test_a_hash_collision_never_joins_different_texts(monkeypatch):
+    """Equal texts are grouped by a 64-bit hash of their normalised form; with every hash
+    forced equal, each group still holds one normalised text only."""
+    from relabel.detect import reasons
+
+    texts = ["Card", "refund", "card!", "Refund?", "iban", "  CARD "]
+    monkeypatch.setattr(reasons, "_text_hashes",
+                        lambda t: np.zeros(len(t), dtype=np.uint64))
+    no_edges = (np.zeros((6, 1), dtype=np.int64), np.zeros((6, 1), dtype=np.float32))
+    groups = duplicate_groups(texts, *no_edges)
+    for g in np.unique(groups):
+        assert len({normalise_text(texts[i]) for i in np.flatnonzero(groups == g)}) == 1
+    assert groups[2] == groups[5] == 0  # the texts equal to the first row keep their group

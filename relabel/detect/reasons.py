@@ -52,16 +52,36 @@ def _find(parent: np.ndarray, i: int) -> int:
 _CHUNK = 262_144
 
 
-def _first_of_equal_text(texts: list[str]) -> np.ndarray:
-    """``(N,)`` the first row whose normalised text equals each row's. The normalised texts
-    are kept as one Arrow string column (a few bytes per row, not a Python dict of them)."""
+def _text_hashes(texts: list[str]) -> np.ndarray:
+    """``(N,)`` uint64 hash of each normalised text, normalised chunk by chunk."""
     import polars as pl
 
-    keys = pl.concat([pl.Series("key", [normalise_text(t) for t in texts[s : s + _CHUNK]],
-                                dtype=pl.String) for s in range(0, len(texts), _CHUNK)])
-    frame = pl.DataFrame(keys).with_row_index("row")
-    return frame.select(pl.col("row").min().over("key")).to_series().to_numpy().astype(
-        np.int64)
+    hashes = np.empty(len(texts), dtype=np.uint64)
+    for s in range(0, len(texts), _CHUNK):
+        keys = pl.Series([normalise_text(t) for t in texts[s : s + _CHUNK]], dtype=pl.String)
+        hashes[s : s + len(keys)] = keys.hash(seed=0).to_numpy()
+    return hashes
+
+
+def _first_of_equal_text(texts: list[str]) -> np.ndarray:
+    """``(N,)`` the first row whose normalised text equals each row's.
+
+    Each normalised text is reduced to a 64-bit hash, chunk by chunk (8 bytes per row; a
+    grouping of the strings themselves was the decisions' largest memory peak at millions of
+    rows), and the rows are grouped by hash. A row grouped with an earlier one is then checked
+    against it on the texts themselves, so a hash collision can only leave a row on its own,
+    never join two different texts."""
+    n = len(texts)
+    _, first_index, inverse = np.unique(_text_hashes(texts), return_index=True, return_inverse=True)
+    first = first_index[inverse.reshape(-1)].astype(np.int64)
+    joined = np.flatnonzero(first != np.arange(n))
+    for s in range(0, len(joined), _CHUNK):
+        rows = joined[s : s + _CHUNK]
+        same = np.fromiter((normalise_text(texts[i]) == normalise_text(texts[j])
+                            for i, j in zip(rows.tolist(), first[rows].tolist(), strict=True)),
+                           dtype=bool, count=len(rows))
+        first[rows[~same]] = rows[~same]
+    return first
 
 
 def duplicate_groups(texts: list[str] | None, indices: np.ndarray, sims: np.ndarray

@@ -67,6 +67,12 @@ def _figure_tag(fig: Any, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+#: the columns of scores.parquet the report reads (the review section's estimate needs p_wrong
+#: and suggestion_confidence)
+REPORT_COLUMNS = ("row", "id", "label", "credibility", "flagged", "suggested_label",
+                  "suggestion_confidence", "p_wrong", "reviewed_label")
+
+
 def _histogram(scores: pl.DataFrame) -> str:
     fig, ax = _subplots(layout="constrained", figsize=(7, 3.2))
     cred = scores["credibility"].to_numpy()
@@ -278,8 +284,12 @@ def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
 
 
 def build_report(run_dir: str | Path, *, truth_col: str | None = None,
-                 to: str | Path | None = None) -> Path:
+                 to: str | Path | None = None, scores: pl.DataFrame | None = None) -> Path:
     """Write the HTML report of a denoise run; returns its path (default ``DIR/report.html``).
+
+    ``scores`` is the run's scores frame when the caller holds it already (``denoise``), so it
+    is not read a second time; by default the columns the report needs are read from
+    ``scores.parquet``.
 
     Raises
     ------
@@ -297,7 +307,12 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         if not f.exists():
             raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",
                                     path=run_dir)
-    scores = pl.read_parquet(files.scores)
+    # only the columns the sections read: at millions of rows the whole frame was the run's
+    # largest memory peak (the caller may still hold its own copy)
+    if scores is None:
+        present = pl.read_parquet_schema(files.scores)
+        scores = pl.read_parquet(files.scores,
+                                 columns=[c for c in REPORT_COLUMNS if c in present])
     summary = json.loads(files.summary.read_text())
     run = load_record(run_dir)
     suspicious_path = files.suspicious
