@@ -83,22 +83,3 @@ def test_write_is_atomic_on_failure(tmp_path):
         write_table(Boom(FRAME), path)
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
-
-
-def test_report_csv_written_in_slices_is_the_whole_table(tmp_path, monkeypatch):
-    """write_report_csv neutralises and writes a slice at a time; the file is byte for byte
-    the whole-table write, with one header, nulls and formulas handled in every slice."""
-    from relabel.data import io
-    from relabel.data.io import neutralise_formulas, write_report_csv
-
-    table = pl.DataFrame({"id": [str(i) for i in range(11)],
-                          "label": ["=x", "y", None, "+1", "@z", "y", "x", None, "-2", "=a", "b"],
-                          "score": [i / 7 for i in range(11)]})
-    whole = tmp_path / "whole.csv"
-    neutralise_formulas(table).write_csv(whole)
-    monkeypatch.setattr(io, "CSV_SLICE_ROWS", 3)
-    sliced = write_report_csv(table, tmp_path / "sliced.csv")
-    assert sliced.read_bytes() == whole.read_bytes()
-    assert pl.read_csv(sliced)["label"].to_list()[:2] == ["'=x", "y"]
-    empty = write_report_csv(table.clear(), tmp_path / "empty.csv")
-    assert empty.read_text().strip() == "id,label,score"

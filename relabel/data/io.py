@@ -385,25 +385,12 @@ def neutralise_formulas(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(exprs) if exprs else table
 
 
-#: rows neutralised and written at a time by :func:`write_report_csv`
-CSV_SLICE_ROWS = 1 << 18
-
-
 def write_report_csv(table: pl.DataFrame, path: str | Path) -> Path:
     """A CSV relabel writes for people to open (``scores.csv``, ``changes.csv``,
     ``consensus.csv``, ``annotators.csv``): atomically, with spreadsheet formulas neutralised
     (:func:`neutralise_formulas`). The Parquet twins, and the exported dataset itself, keep
-    every value byte for byte.
-
-    The table is neutralised and written ``CSV_SLICE_ROWS`` rows at a time (slices of a polars
-    frame are views), so the neutralised copy never holds more than one slice: at 10M rows the
-    whole-table copy was most of the write stage's memory peak (bench/RESULTS.md, issue 19)."""
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        for start in range(0, max(table.height, 1), CSV_SLICE_ROWS):
-            part = neutralise_formulas(table.slice(start, CSV_SLICE_ROWS))
-            part.write_csv(fh, include_header=start == 0)
-    return path
+    every value byte for byte."""
+    return write_table(neutralise_formulas(table), path, "csv")
 
 
 def write_text(text: str, path: str | Path) -> Path:

@@ -70,7 +70,7 @@ def _figure_tag(fig: Any, alt: str) -> str:
 #: the columns of scores.parquet the report reads (the review section's estimate needs p_wrong
 #: and suggestion_confidence)
 REPORT_COLUMNS = ("row", "id", "label", "credibility", "flagged", "suggested_label",
-                  "suggestion_confidence", "p_wrong", "reviewed_label")
+                  "suggestion_confidence", "p_wrong")
 
 
 def _histogram(scores: pl.DataFrame) -> str:
@@ -307,8 +307,8 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         if not f.exists():
             raise RelabelInputError(f"no {f.name} here; run `relabel denoise` first",
                                     path=run_dir)
-    # only the columns the sections read: at millions of rows the whole frame was the run's
-    # largest memory peak (the caller may still hold its own copy)
+    # a second whole copy of the scores was the run's largest memory peak at millions of rows:
+    # denoise passes its own, and a read takes only the columns the sections use
     if scores is None:
         present = pl.read_parquet_schema(files.scores)
         scores = pl.read_parquet(files.scores,
