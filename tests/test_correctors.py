@@ -40,6 +40,35 @@ def test_linear_learns_clusters_and_knows_every_class():
     assert (single.predict(emb[:3]) == 0).all()
 
 
+def test_linear_sample_weight_counts_a_row_as_that_many_copies():
+    emb, labels, _ = make_clusters(n_per_class=20, flip=0.2)
+    weight = np.ones(len(labels), dtype=np.float32)
+    weight[:10] = 3.0
+    weighted = LinearCorrector(n_classes=4).fit(emb, labels, sample_weight=weight)
+    copies = np.concatenate([np.arange(len(labels)), np.arange(10), np.arange(10)])
+    repeated = LinearCorrector(n_classes=4).fit(emb[copies], labels[copies])
+    np.testing.assert_allclose(weighted.predict_proba(emb), repeated.predict_proba(emb),
+                               atol=1e-4)
+    plain = LinearCorrector(n_classes=4).fit(emb, labels)
+    assert np.abs(weighted.predict_proba(emb) - plain.predict_proba(emb)).max() > 1e-3
+
+
+def test_reviewed_rows_weigh_more_in_correctors_that_take_sample_weight():
+    from relabel.detect.score import REVIEWED_WEIGHT, corrector_fit_params, neighbour_signals
+
+    emb, labels, _ = make_clusters(n_per_class=20, flip=0.1)
+    sig = neighbour_signals(emb, labels, 4)
+    trusted = np.zeros(len(labels), dtype=bool)
+    trusted[:7] = True
+    params = corrector_fit_params(LinearCorrector(n_classes=4), sig, emb, trusted)
+    np.testing.assert_array_equal(params["sample_weight"],
+                                  np.where(trusted, REVIEWED_WEIGHT, 1.0).astype(np.float32))
+    # no reviews, or a corrector without sample_weight: nothing is passed
+    assert "sample_weight" not in corrector_fit_params(LinearCorrector(n_classes=4), sig, emb)
+    assert "sample_weight" not in corrector_fit_params(HeadCorrector(n_classes=4), sig, emb,
+                                                       trusted)
+
+
 def test_linear_out_of_fold_on_noisy_clusters():
     emb, labels, true = make_clusters(n_per_class=40, flip=0.1)
     proba, info = out_of_fold_proba(LinearCorrector(n_classes=4), emb, labels, 4, folds=5)

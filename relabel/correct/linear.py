@@ -15,7 +15,9 @@ changes at the 0.9 target, 64 of them right, where the neighbour signals alone m
 (bench/RESULTS.md, "Trust"). ``auto`` picks it when the median class has fewer than
 ``AUTO_MIN_PER_CLASS`` examples. Follows the scikit-learn estimator contract, so cross-validation
 clones it per fold. The soft labels, credibility and kNN radius the other correctors take are
-accepted and ignored: it is trained on the given labels, as cleanlab's usual model is.
+accepted and ignored: it is trained on the given labels, as cleanlab's usual model is. A
+``sample_weight (N,)`` fit parameter weights each row's term of the loss (the scoring passes
+one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
         self.C = C
         self.max_iter = max_iter
 
-    def fit(self, X: np.ndarray, y: np.ndarray, **fit_params: Any) -> LinearCorrector:
-        """Fit on ``X (N, D)`` and int labels ``y (N,)``; ``fit_params`` are ignored."""
+    def fit(self, X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None = None,
+            **fit_params: Any) -> LinearCorrector:
+        """Fit on ``X (N, D)`` and int labels ``y (N,)``, each row's loss term weighted by
+        ``sample_weight (N,)`` (default 1); other ``fit_params`` are ignored."""
         import torch
 
         y = np.asarray(y, dtype=np.int64)
@@ -61,6 +65,8 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
             return self
         x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
         target = torch.from_numpy(np.searchsorted(self.seen_, y))
+        weight = (None if sample_weight is None
+                  else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32)))
         w = torch.zeros(x.shape[1], len(self.seen_), requires_grad=True)
         b = torch.zeros(len(self.seen_), requires_grad=True)
         opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=1e-5,
@@ -69,9 +75,13 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
 
         def closure() -> torch.Tensor:
             opt.zero_grad()
-            loss = (self.C * torch.nn.functional.cross_entropy(x @ w + b, target,
-                                                               reduction="sum")
-                    + 0.5 * (w * w).sum())
+            logits = x @ w + b
+            if weight is None:
+                fit = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+            else:
+                fit = (weight * torch.nn.functional.cross_entropy(logits, target,
+                                                                  reduction="none")).sum()
+            loss = self.C * fit + 0.5 * (w * w).sum()
             loss.backward()
             return loss
 

@@ -34,6 +34,13 @@ from relabel.engine import remote
 PEER_K = 10
 #: nearest rows kept per example for the report
 REPORT_NEIGHBORS = 5
+#: a reviewed row's weight in the corrector's loss, against 1 for a row with its given label,
+#: for correctors whose ``fit`` takes ``sample_weight`` (the linear one): a reviewer's label is
+#: known right, a given one only probably. Chosen among 1, 3, 10, 30 and 100 by
+#: leave-one-dataset-out on the simulated review loop (``bench/bench_review_loop.py
+#: --choose-weight``): every held-out set chose 30; at 100 the loop's accuracy fell between
+#: rounds on trec
+REVIEWED_WEIGHT = 30.0
 
 
 @dataclass(frozen=True)
@@ -151,17 +158,22 @@ def neighbour_signals(
     )
 
 
-def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray,
+                         trusted: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
-    for correctors that accept them, the frozen embeddings."""
+    for correctors that accept them, the frozen embeddings and ``sample_weight`` (
+    ``REVIEWED_WEIGHT`` on the ``trusted (N,)`` reviewed rows, 1 elsewhere; only when some row
+    is reviewed)."""
     import inspect
 
     params = {"soft_labels": signals.soft_labels.astype(np.float32),
               "credibility": signals.credibility.astype(np.float32),
               "radius": signals.radius}
-    if "frozen" in inspect.signature(estimator.fit).parameters:
+    accepted = inspect.signature(estimator.fit).parameters
+    if "frozen" in accepted:
         params["frozen"] = embeddings
+    if trusted is not None and "sample_weight" in accepted:
+        params["sample_weight"] = np.where(trusted, REVIEWED_WEIGHT, 1.0).astype(np.float32)
     return params
 
 
@@ -251,7 +263,8 @@ def score_examples(
     reviewed : np.ndarray, optional
         ``(N,)`` int class a reviewer gave each row, -1 where nobody did. Reviewed rows are
         trusted: their reviewed label replaces the given one in the neighbour votes, the KDE
-        and the corrector's training (one-hot soft label, credibility 1, full weight); they are
+        and the corrector's training (one-hot soft label, credibility 1, and ``REVIEWED_WEIGHT``
+        in the loss of a corrector that takes ``sample_weight``); they are
         never flagged or changed, and they recalibrate the decisions on the others
         (:mod:`relabel.detect.calibrate`).
     vote_counts : np.ndarray, optional
@@ -293,7 +306,7 @@ def score_examples(
     seconds = dict(sig.params.get("seconds", {}))
     t0 = time.perf_counter()
     if corrector is not None:
-        fit_params = corrector_fit_params(corrector, sig, embeddings)
+        fit_params = corrector_fit_params(corrector, sig, embeddings, trusted)
         cache = None
         if oof_cache is not None:
             cache = Path(oof_cache) / oof_key(corrector, labels, folds, seed, inputs_key,
@@ -303,6 +316,8 @@ def score_examples(
             n_classes, folds=folds, seed=seed, fit_params=fit_params, cache_dir=cache,
             n_jobs=fold_jobs(corrector, folds), progress=fold_progress, engine=engine)
         oof_info["corrector"] = type(corrector).__name__
+        if "sample_weight" in fit_params:  # reviewed rows' weight in the corrector's loss
+            oof_info["reviewed_weight"] = REVIEWED_WEIGHT
         seconds["corrector"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
