@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_denoise import append_markdown
 from bench.trust_signals import load_signals
+from relabel.correct import make_corrector
 from relabel.correct.linear import LinearCorrector
 from relabel.data.noise import inject_noise
 from relabel.detect.score import score_examples
@@ -65,9 +66,15 @@ def load(name: str) -> dict:
     return s
 
 
+#: the corrector each scoring trains (``--corrector``)
+CORRECTOR = "linear"
+
+
 def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
     k = int(max(labels.max(), s["true"].max()) + 1)
-    res = score_examples(s["embeddings"], labels, k, corrector=LinearCorrector(n_classes=k),
+    corrector = (LinearCorrector(n_classes=k) if CORRECTOR == "linear"
+                 else make_corrector(CORRECTOR, k))
+    res = score_examples(s["embeddings"], labels, k, corrector=corrector,
                          texts=list(s["texts"]), reviewed=reviewed)
     ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
                        "label": [str(c) for c in labels]})
@@ -270,7 +277,10 @@ def main() -> None:
     ap.add_argument("--choose-weight", default=None,
                     help="comma-separated weights: choose REVIEWED_WEIGHT (module docstring)")
     ap.add_argument("--work", default="bench/.cache/review_weight")
+    ap.add_argument("--corrector", default="linear", choices=("linear", "head"))
     args = ap.parse_args()
+    global CORRECTOR
+    CORRECTOR = args.corrector
     if args.choose_weight:
         if args.pseudo is not None:
             import relabel.detect.calibrate as calibrate

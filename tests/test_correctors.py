@@ -63,10 +63,38 @@ def test_reviewed_rows_weigh_more_in_correctors_that_take_sample_weight():
     params = corrector_fit_params(LinearCorrector(n_classes=4), sig, emb, trusted)
     np.testing.assert_array_equal(params["sample_weight"],
                                   np.where(trusted, REVIEWED_WEIGHT, 1.0).astype(np.float32))
-    # no reviews, or a corrector without sample_weight: nothing is passed
+    assert "sample_weight" in corrector_fit_params(HeadCorrector(n_classes=4), sig, emb, trusted)
+    # no reviews, or a corrector without sample_weight (finetune): nothing is passed
     assert "sample_weight" not in corrector_fit_params(LinearCorrector(n_classes=4), sig, emb)
-    assert "sample_weight" not in corrector_fit_params(HeadCorrector(n_classes=4), sig, emb,
-                                                       trusted)
+    assert "sample_weight" not in corrector_fit_params(FinetuneCorrector(n_classes=4), sig,
+                                                       emb, trusted)
+
+
+def test_weighted_soft_cross_entropy_counts_a_row_as_that_many_copies():
+    import torch
+
+    from relabel.correct.train import soft_cross_entropy
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 3, generator=gen)
+    soft = torch.softmax(torch.randn(6, 3, generator=gen), dim=1)
+    weight = torch.tensor([1.0, 3.0, 1.0, 1.0, 2.0, 1.0])
+    copies = torch.tensor([0, 1, 1, 1, 2, 3, 4, 4, 5])
+    torch.testing.assert_close(soft_cross_entropy(logits, soft, weight),
+                               soft_cross_entropy(logits[copies], soft[copies]))
+
+
+def test_head_follows_heavily_weighted_rows():
+    emb, labels, _ = make_clusters(n_per_class=40, flip=0.0)
+    moved = np.flatnonzero(labels == 0)[:8]
+    labels = labels.copy()
+    labels[moved] = 1  # a few rows of cluster 0 labelled 1
+    weight = np.ones(len(labels), dtype=np.float32)
+    weight[moved] = 50.0
+    plain = HeadCorrector(n_classes=4, epochs=30, seed=0).fit(emb, labels)
+    heavy = HeadCorrector(n_classes=4, epochs=30, seed=0).fit(emb, labels, sample_weight=weight)
+    assert heavy.predict_proba(emb[moved])[:, 1].mean() > \
+        plain.predict_proba(emb[moved])[:, 1].mean() + 0.1
 
 
 def test_linear_out_of_fold_on_noisy_clusters():

@@ -72,6 +72,11 @@ def test_denoise_with_reviews_trusts_them(noisy, tmp_path):
     assert sc.filter(~pl.col("id").is_in(ids))["reviewed_label"].is_null().all()
     dec = second.summary["decisions"]
     assert dec["reviewed"] == 60 and dec["calibration"]["reviewed_pairs"] == 60
+    # they weigh more than a given label in the corrector, and the summary says how much
+    from relabel.detect.score import REVIEWED_WEIGHT
+
+    assert second.summary["corrector"]["reviewed_weight"] == REVIEWED_WEIGHT > 1
+    assert "reviewed_weight" not in first.summary["corrector"]
     # the reviewers found errors: fewer flags than the first round
     assert sc["flagged"].sum() < first.scores["flagged"].sum()
     # the decisions travel with the run: ledger, reviews.parquet, and applied by default

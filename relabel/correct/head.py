@@ -70,8 +70,10 @@ class _HeadNet(nn.Module):
 
 def fit_targets(y: np.ndarray, n_classes: int, soft_labels: np.ndarray | None,
                 credibility: np.ndarray | None, frozen: np.ndarray,
-                radius: np.ndarray | None) -> TrainData:
-    """Fill in defaults: one-hot soft labels, credibility 1, no neighbour is near (radius 2)."""
+                radius: np.ndarray | None, sample_weight: np.ndarray | None = None
+                ) -> TrainData:
+    """Fill in defaults: one-hot soft labels, credibility 1, no neighbour is near (radius 2),
+    every row of equal weight."""
     y = np.asarray(y, dtype=np.int64)
     if soft_labels is None:
         soft_labels = np.eye(n_classes, dtype=np.float32)[y]
@@ -85,6 +87,8 @@ def fit_targets(y: np.ndarray, n_classes: int, soft_labels: np.ndarray | None,
         frozen=np.asarray(frozen, dtype=np.float32),
         radius=(np.full(len(y), 2.0, np.float32) if radius is None
                 else np.asarray(radius, dtype=np.float32)),
+        weight=(None if sample_weight is None
+                else np.asarray(sample_weight, dtype=np.float32)),
     )
 
 
@@ -162,16 +166,17 @@ class HeadCorrector(TorchCorrectorMixin, ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, soft_labels: np.ndarray | None = None,
             credibility: np.ndarray | None = None, radius: np.ndarray | None = None,
-            progress: Any = None) -> HeadCorrector:
+            sample_weight: np.ndarray | None = None, progress: Any = None) -> HeadCorrector:
         """Train on embeddings ``X (n, D)`` and given labels ``y (n,)``.
 
         ``soft_labels (n, K)``, ``credibility (n,)`` and ``radius (n,)`` (kNN radius in the
-        frozen space, for ``distant_peer``) default to one-hot, 1 and "no neighbour".
+        frozen space, for ``distant_peer``) default to one-hot, 1 and "no neighbour";
+        ``sample_weight (n,)`` weights each row in the soft cross-entropy (default equal).
         """
         X = np.asarray(X, dtype=np.float32)
         k = int(self.n_classes or (soft_labels.shape[1] if soft_labels is not None
                                    else int(np.max(y)) + 1))
-        data = fit_targets(y, k, soft_labels, credibility, X, radius)
+        data = fit_targets(y, k, soft_labels, credibility, X, radius, sample_weight)
         device = self._device()
         # every random draw (initialisation, dropout, shuffling) comes from one private
         # generator: the same seed gives the same model, also when folds train in parallel

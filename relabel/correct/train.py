@@ -38,9 +38,14 @@ class TorchCorrectorMixin:
         return np.argmax(self.predict_proba(X), axis=1)  # type: ignore[attr-defined]
 
 
-def soft_cross_entropy(logits: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
-    """Batch mean of ``- sum_c q_c log softmax(logits)_c``: ``(B, K), (B, K)`` -> scalar."""
-    return -(soft.float() * torch.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+def soft_cross_entropy(logits: torch.Tensor, soft: torch.Tensor,
+                       weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Batch mean of ``- sum_c q_c log softmax(logits)_c``: ``(B, K), (B, K)`` -> scalar;
+    with ``weight (B,)``, the weighted mean."""
+    per_row = -(soft.float() * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    if weight is None:
+        return per_row.mean()
+    return (weight * per_row).sum() / weight.sum()
 
 
 @dataclass
@@ -59,6 +64,9 @@ class TrainData:
         ``(n, D)`` frozen embeddings (for the distant-peer relation).
     radius : np.ndarray
         ``(n,)`` similarity of each example's k-th nearest neighbour in the frozen space.
+    weight : np.ndarray or None
+        ``(n,)`` each row's weight in the soft cross-entropy (None: all equal), e.g.
+        ``relabel.detect.score.REVIEWED_WEIGHT`` on rows a reviewer decided.
     """
 
     labels: np.ndarray
@@ -66,6 +74,7 @@ class TrainData:
     credibility: np.ndarray
     frozen: np.ndarray
     radius: np.ndarray
+    weight: np.ndarray | None = None
 
 
 def make_generator(seed: int) -> torch.Generator:
@@ -155,6 +164,8 @@ def train_model(
          for name in ("labels", "soft", "credibility", "frozen", "radius")}
     if contrastive is None or lam <= 0:  # only the soft labels are needed per batch
         t = {"soft": t["soft"]}
+    weight = (None if data.weight is None
+              else torch.as_tensor(np.asarray(data.weight, dtype=np.float32)).to(device))
 
     def autocast() -> Any:
         if use_bf16:
@@ -186,7 +197,8 @@ def train_model(
                 logits, z = module(**inputs(idx))
             ti = torch.as_tensor(idx, device=device)
             bt = {name: value[ti] for name, value in t.items()}
-            value = soft_cross_entropy(logits, bt["soft"])
+            value = soft_cross_entropy(logits, bt["soft"],
+                                       None if weight is None else weight[ti])
             if len(bt) > 1:
                 value = value + lam * contrastive(z, bt.pop("labels"), **bt)
             (value / grad_accum).backward()
