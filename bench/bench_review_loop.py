@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_denoise import append_markdown
 from bench.trust_signals import load_signals
 from relabel.correct import make_corrector
-from relabel.correct.linear import LinearCorrector
 from relabel.data.noise import inject_noise
 from relabel.detect.score import score_examples
 from relabel.outputs import scores_frame
@@ -72,9 +71,7 @@ CORRECTOR = "linear"
 
 def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
     k = int(max(labels.max(), s["true"].max()) + 1)
-    corrector = (LinearCorrector(n_classes=k) if CORRECTOR == "linear"
-                 else make_corrector(CORRECTOR, k))
-    res = score_examples(s["embeddings"], labels, k, corrector=corrector,
+    res = score_examples(s["embeddings"], labels, k, corrector=make_corrector(CORRECTOR, k),
                          texts=list(s["texts"]), reviewed=reviewed)
     ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
                        "label": [str(c) for c in labels]})
@@ -213,6 +210,11 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def batch_for(name: str, batch: int) -> int:
+    """Reviews per round: 200 on the banking77 sets (10,003 rows), ``batch`` elsewhere."""
+    return 200 if name.startswith("banking77") else batch
+
+
 def run_score(r: dict) -> float:
     """loop − no feedback after the last round, 0.05 off where the loop fell between rounds."""
     a = r["accuracy"]
@@ -232,7 +234,7 @@ def choose_weight(weights: list[float], sets: list[str], work: Path, batch: int)
                 path = work / f"w{w:g}_e{error:g}_{name}.json"
                 if not path.exists():
                     score.REVIEWED_WEIGHT = w
-                    r = simulate(name, 200 if name.startswith("banking77") else batch, error)
+                    r = simulate(name, batch_for(name, batch), error)
                     path.write_text(json.dumps(r))
                     print(f"weight {w:g} error {error:g} {name}: {run_score(r):+.4f} "
                           f"({r['seconds']} s)", flush=True)
@@ -281,11 +283,11 @@ def main() -> None:
     args = ap.parse_args()
     global CORRECTOR
     CORRECTOR = args.corrector
-    if args.choose_weight:
-        if args.pseudo is not None:
-            import relabel.detect.calibrate as calibrate
+    if args.pseudo is not None:
+        import relabel.detect.calibrate as calibrate
 
-            calibrate.PSEUDO = args.pseudo
+        calibrate.PSEUDO = args.pseudo
+    if args.choose_weight:
         text = choose_weight([float(w) for w in args.choose_weight.split(",")],
                              args.sets.split(","), Path(args.work), args.batch)
         print(text)
@@ -296,14 +298,9 @@ def main() -> None:
         import relabel.detect.score as score
 
         score.REVIEWED_WEIGHT = args.reviewed_weight
-    if args.pseudo is not None:
-        import relabel.detect.calibrate as calibrate
-
-        calibrate.PSEUDO = args.pseudo
     results = []
     for name in args.sets.split(","):
-        batch = 200 if name.startswith("banking77") else args.batch
-        r = simulate(name, batch, args.reviewer_error)
+        r = simulate(name, batch_for(name, args.batch), args.reviewer_error)
         print(json.dumps({k: v for k, v in r.items() if k != "accuracy"}), flush=True)
         print("  " + json.dumps(r["accuracy"]), flush=True)
         results.append(r)
