@@ -205,6 +205,27 @@ class Run:
 
         return pull(self.out_dir, project)
 
+    def review_next(self, project: str, *, batch: int = 100, audit: int = 0) -> Any:
+        """Pull the decisions so far, then push the next ``batch`` examples by expected gain
+        and ``audit`` undecided examples of the random audit, as ``relabel review next`` does
+        (:func:`connectors.label_studio.review_next`)."""
+        from connectors.label_studio import review_next
+
+        return review_next(self.out_dir, project, batch=batch, audit=audit)
+
+    def review_status(self, project: str | None = None) -> Any:
+        """Reviewed so far and the estimated label accuracy, from relabel's signals and, once
+        reviewers decided part of the random audit, from the audit
+        (:class:`relabel.review.loop.ReviewStatus`; ``.audit`` holds the audit's estimates).
+        Pulls from ``project`` first when given; without it no server is needed."""
+        if project is not None:
+            from connectors.label_studio import review_status
+
+            return review_status(self.out_dir, project)
+        from relabel.review.loop import run_review_status
+
+        return run_review_status(self.out_dir)
+
 
 def load_run(out_dir: str | Path) -> Run:
     """Reopen a run directory written by :func:`denoise` or ``relabel denoise``.

@@ -388,12 +388,18 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
 
         write_reviews(reviews.rename({"label": "given_label"}), files.root, source="denoise")
         source_dir = Path(cfg.reviews) if isinstance(cfg.reviews, (str, Path)) else None
-        if source_dir is not None and RunFiles(source_dir).rounds.is_file() \
+        if source_dir is not None and source_dir.is_file() and source_dir.name == RunFiles.REVIEWS:
+            source_dir = source_dir.parent  # a run directory's reviews.parquet
+        if source_dir is not None and source_dir.is_dir() \
                 and source_dir.resolve() != files.root.resolve():
-            # the review history continues in the new round's directory (the report plots it)
+            # the review history (the report plots it) and the random audit's size continue
+            # in the new round's directory
             from relabel.data.io import write_text
 
-            write_text(RunFiles(source_dir).rounds.read_text(encoding="utf-8"), files.rounds)
+            before = RunFiles(source_dir)
+            for old, new in ((before.rounds, files.rounds), (before.audit, files.audit)):
+                if old.is_file():
+                    write_text(old.read_text(encoding="utf-8"), new)
     corrector = scored.corrector
     summary = summary_counts(scores, classes)
     summary.update({

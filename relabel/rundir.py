@@ -19,7 +19,8 @@
 
 ``review pull`` appends to ``reviews_ledger.jsonl`` (every decision ever pulled, append-only) and
 derives ``reviews.parquet`` from it; ``review push`` writes ``review_push.json``, ``review status``
-appends to ``review_rounds.jsonl``.
+appends to ``review_rounds.jsonl``, and ``review next --audit`` keeps the random audit's size in
+``audit.json`` (:mod:`relabel.review.audit`).
 
 ``export`` re-reads the input (so every column passes through untouched) after
 :meth:`RunRecord.read_source` has checked that it did not change since ``denoise``.
@@ -60,6 +61,7 @@ class RunFiles:
     LEDGER = "reviews_ledger.jsonl"
     ROUNDS = "review_rounds.jsonl"
     PUSH = "review_push.json"
+    AUDIT = "audit.json"
     # several annotators per item (relabel/crowd/api.py; annotations.parquet from review pull)
     CONSENSUS = "consensus.parquet"
     CONSENSUS_CSV = "consensus.csv"
@@ -127,6 +129,10 @@ class RunFiles:
     @property
     def push(self) -> Path:
         return self.root / self.PUSH
+
+    @property
+    def audit(self) -> Path:
+        return self.root / self.AUDIT
 
     @property
     def consensus(self) -> Path:

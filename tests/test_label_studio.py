@@ -5,6 +5,7 @@ one-line errors; the key never shown; and a reviewer's view in headless Chromium
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -532,10 +533,76 @@ def test_rounds_next_status_and_a_deleted_task_loses_no_decision(label_studio, t
     assert (run2 / "review_rounds.jsonl").exists()
 
 
+def test_random_audit_through_the_real_server(label_studio, tmp_path):
+    """``review next --audit``: the random sample goes to the project, reviewers decide it
+    through the API, ``review status`` reports the audit's error rate; the audit then grows past
+    what was decided, beside a batch by expected gain, and nothing is pushed twice."""
+    from label_studio_sdk import LabelStudio
+
+    from connectors.label_studio import review_next
+    from relabel.review.audit import audit_sample
+
+    _, run, df = make_review_run(tmp_path)
+    creds = label_studio.credentials
+    ids = pl.read_parquet(run / "scores.parquet")["id"].to_list()
+    first = review_next(run, "audit", batch=0, audit=30, credentials=creds)
+    assert (first.chosen, first.audited, first.audit_size) == (30, 30, 30)
+    sample = {i for i, a in zip(ids, audit_sample(ids, 30), strict=True) if a}
+    assert set(next_ids(run, first)) == sample
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    given = dict(zip(df["id"], df["label"], strict=True))
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    for t in _full_tasks(label_studio, first.pushed.project_id):
+        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+    env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url,
+           "LABEL_STUDIO_API_KEY": label_studio.token,
+           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
+    cli = [sys.executable, "-m", "relabel"]
+    status = subprocess.run([*cli, "review", "status", str(run), "--project", "audit"],
+                            env=env, capture_output=True, text=True, cwd=ROOT)
+    assert status.returncode == 0, status.stderr
+    wrong = sum(truth[i] != given[i] for i in sample)
+    assert f"random audit: 30 of 30 sampled examples decided, {wrong} had a wrong label" \
+        in status.stdout
+    rounds = [json.loads(x) for x in (run / "review_rounds.jsonl").read_text().splitlines()]
+    assert rounds[-1]["audit"]["wrong"] == wrong
+    # round two through the CLI: 20 more of the audit (it grows to 50) and 10 by gain
+    nxt = subprocess.run([*cli, "review", "next", str(run), "--project", "audit", "--batch",
+                          "10", "--audit", "20"], env=env, capture_output=True, text=True,
+                         cwd=ROOT)
+    assert nxt.returncode == 0, nxt.stderr
+    assert "pushed the next 30 examples (20 from the random audit, now 50 examples)" \
+        in nxt.stdout
+    pushed = set(json.loads((run / "review_push.json").read_text())["ids"])
+    assert len(pushed) == 30 and not pushed & sample
+    grown = {i for i, a in zip(ids, audit_sample(ids, 50), strict=True) if a}
+    assert grown - sample <= pushed
+    again = review_next(run, "audit", batch=10, audit=20, credentials=creds)
+    assert again.pushed.created == 0 and set(next_ids(run, again)) == pushed
+    # a second real user decides the first 30 audit tasks too, wrong on 3 of them: the audit
+    # is then corrected for the reviewers' error, measured by their disagreement
+    second = label_studio.add_user("auditor-2@example.com")
+    classes = sorted(set(df["label"]))
+    for j, t in enumerate(sorted(_full_tasks(label_studio, first.pushed.project_id),
+                                 key=lambda t: t["id"])[:30]):
+        right = truth[t["data"]["relabel_id"]]
+        answer = right if j % 10 else classes[(classes.index(right) + 1) % len(classes)]
+        r = httpx.post(f"{label_studio.url}/api/tasks/{t['id']}/annotations/",
+                       json={"result": _choice(answer)},
+                       headers={"Authorization": f"Token {second.api_key}"}, timeout=30)
+        assert r.status_code == 201, r.text
+    status = subprocess.run([*cli, "review", "status", str(run), "--project", "audit"],
+                            env=env, capture_output=True, text=True, cwd=ROOT)
+    assert status.returncode == 0, status.stderr
+    assert "corrected for the reviewers' estimated error" in status.stdout
+    assert "(30 examples decided by two or more;" in status.stdout
+    audit = [json.loads(x) for x in (run / "review_rounds.jsonl").read_text().splitlines()][-1]
+    assert audit["audit"]["double_reviewed"] == 30 and audit["audit"]["reviewer_error"] > 0
+    assert audit["audit"]["errors_left"] > 0
+
+
 def next_ids(run_dir, result) -> list[str]:
     """The ids ``review next`` pushed last (from ``review_push.json`` and the scores)."""
-    import json
-
     push_info = json.loads((run_dir / "review_push.json").read_text())
     assert push_info["selected"] == result.chosen
     return push_info["ids"]

@@ -287,6 +287,9 @@ class NextResult:
     pushed: PushResult | None
     chosen: int
     remaining: int
+    #: of the chosen, how many come from the random audit (``audit``), and the audit's size
+    audited: int = 0
+    audit_size: int = 0
 
 
 def _project_exists(project: str, credentials: Credentials | None) -> bool:
@@ -301,10 +304,14 @@ def review_next(
     project: str,
     *,
     batch: int,
+    audit: int = 0,
     credentials: Credentials | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> NextResult:
-    """Push the next ``batch`` examples worth a human look (:func:`relabel.review.loop.next_batch`).
+    """Push the next ``batch`` examples worth a human look (:func:`relabel.review.loop.next_batch`),
+    and with ``audit > 0`` that many undecided examples of the random audit besides
+    (:mod:`relabel.review.audit`; the audit grows as needed and its size is kept in the run's
+    ``audit.json``).
 
     The project's decisions are pulled first, so an example reviewed since the last pull is
     never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
@@ -313,29 +320,42 @@ def review_next(
     Raises
     ------
     RelabelInputError
-        ``batch`` below 1 or missing run files.
+        ``batch`` or ``audit`` below 0, both 0, or missing run files.
     LabelStudioError
         As :func:`push` and :func:`pull`.
     """
     from relabel.errors import RelabelInputError
     from relabel.review.ledger import read_ledger
-    from relabel.review.loop import next_batch, reviewed_ids
+    from relabel.review.loop import (
+        audit_batch,
+        next_batch,
+        read_audit_size,
+        reviewed_ids,
+        write_audit_size,
+    )
     from relabel.rundir import load_run
 
-    if batch < 1:
-        raise RelabelInputError(f"--batch must be at least 1, got {batch}")
+    if batch < 0 or audit < 0 or batch + audit < 1:
+        raise RelabelInputError(f"--batch and --audit must be at least 0, and one of them at "
+                                f"least 1; got --batch {batch} --audit {audit}")
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \
         if _project_exists(project, credentials) else None
     ledger = read_ledger(run_dir)
-    chosen = next_batch(scores, ledger, batch)
-    left = scores.height - len(reviewed_ids(ledger)) - chosen.height
-    if chosen.height == 0:
-        return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left))
-    pushed = push(run_dir, project, ids=chosen["id"].to_list(), credentials=credentials,
-                  progress=progress)
-    return NextResult(pulled=pulled, pushed=pushed, chosen=chosen.height,
-                      remaining=max(0, left))
+    size, audit_ids = read_audit_size(run_dir), []
+    if audit:
+        size, audit_ids = audit_batch(scores, ledger, size, audit)
+        write_audit_size(run_dir, size)  # before the push: a crash keeps the audit's sample
+    chosen = next_batch(scores, ledger, batch, exclude=set(audit_ids))["id"].to_list() \
+        if batch else []
+    ids = audit_ids + chosen
+    left = scores.height - len(reviewed_ids(ledger)) - len(ids)
+    if not ids:
+        return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
+                          audit_size=size)
+    pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress)
+    return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
+                      audited=len(audit_ids), audit_size=size)
 
 
 @locks_run_dir("relabel review status")

@@ -55,6 +55,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
             f"automatically at target precision {dec['target_precision']:g} (expected "
             f"{dec['expected_right_changes']:.0f} right, {dec['expected_wrong_changes']:.0f} "
             "wrong)")
+        lines.append(
+            "the estimate counts labels that disagree with similar examples; errors that similar "
+            f"examples share are not seen (a random audit measures them: relabel review next "
+            f"{out_dir} --project NAME --batch 0 --audit 50)")
         if dec.get("diagnosis"):
             lines.append(f"warning: {dec['diagnosis']}")
     reasons = summary.get("flagged_per_reason") or {}

@@ -17,18 +17,27 @@ def review_next_command(
                                             help="Output directory of `relabel denoise`.")],
     project: Annotated[str, typer.Option("--project", help="Label Studio project title "
                        "(created when missing).")],
-    batch: Annotated[int, typer.Option(help="How many examples to push.")] = 100,
+    batch: Annotated[int, typer.Option(help="How many examples to push by expected gain.")
+                     ] = 100,
+    audit: Annotated[int, typer.Option(
+        help="Also push this many undecided examples of a uniform random sample: their "
+             "decisions measure the dataset's real error rate, which `review status` then "
+             "reports (errors that similar examples share are invisible to relabel's own "
+             "estimate).")] = 0,
 ) -> None:
     """Pull the decisions so far, then push the next B unreviewed examples by expected gain:
-    likely errors relabel cannot fix on its own first, then the most uncertain."""
+    likely errors relabel cannot fix on its own first, then the most uncertain; with --audit N,
+    N examples of a random audit besides."""
     from connectors.label_studio import review_next
 
-    res = review_next(run_dir, project, batch=batch)
+    res = review_next(run_dir, project, batch=batch, audit=audit)
     pulled = (f"pulled {res.pulled.tasks} reviewed tasks; " if res.pulled is not None else "")
     if res.pushed is None:
         typer.echo(f"{pulled}nothing left to review in {run_dir}")
         return
-    typer.echo(f"{pulled}pushed the next {res.chosen} examples to '{project}' "
+    audited = (f" ({res.audited} from the random audit, now {res.audit_size} examples)"
+               if audit else "")
+    typer.echo(f"{pulled}pushed the next {res.chosen} examples{audited} to '{project}' "
                f"({res.pushed.project_url}): {res.pushed.created} new tasks, "
                f"{res.pushed.updated} updated, {res.pushed.unchanged} unchanged; "
                f"{res.remaining} unreviewed examples after these")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relabel.cli._util import handle_errors, review_app
+
+if TYPE_CHECKING:
+    from relabel.review.loop import ReviewStatus
 
 
 @review_app.command("status")
@@ -24,11 +27,41 @@ def review_status_command(
     from connectors.label_studio import review_status
 
     s = review_status(run_dir, project)  # pulls first only when a project is given
-    typer.echo(
+    typer.echo(format_status(s, run_dir))
+
+
+def format_status(s: ReviewStatus, run_dir: Path) -> str:
+    """The lines ``review status`` prints: the reviews, relabel's own estimate, and the random
+    audit's (or how to start one)."""
+    from relabel.review.audit import audit_message
+
+    lines = [
         f"{s.reviewed} of {s.examples} examples reviewed: {s.confirmed_errors} wrong labels "
         f"confirmed; of {s.suggestions_reviewed} reviewed suggestions {s.suggestions_accepted} "
-        f"accepted, {s.suggestions_overridden} overridden\n"
+        f"accepted, {s.suggestions_overridden} overridden",
         f"{s.automatic_changes} labels changed automatically; estimated wrong labels left "
         f"{s.estimated_errors_left:.0f}; estimated label accuracy "
         f"{100 * s.estimated_accuracy:.1f}% (95% interval {100 * s.accuracy_low:.1f}-"
-        f"{100 * s.accuracy_high:.1f}%)")
+        f"{100 * s.accuracy_high:.1f}%), from relabel's signals"]
+    a = s.audit
+    if a is None:
+        lines.append("no random audit yet: relabel's estimate counts only the errors its "
+                     "signals see; `relabel review next "
+                     f"{run_dir} --project NAME --batch 0 --audit 50` measures the rest")
+    elif a.decided == 0:
+        lines.append(f"random audit: {a.size} examples sampled, none decided yet")
+    else:
+        corrected = ("" if a.reviewer_error is None else
+                     f", corrected for the reviewers' estimated error "
+                     f"{100 * a.reviewer_error:.1f}% ({a.double_reviewed} examples decided by "
+                     f"two or more; {100 * a.uncorrected_rate:.1f}% before)")
+        lines.append(
+            f"random audit: {a.decided} of {a.size} sampled examples decided, {a.wrong} had a "
+            f"wrong label: given labels {100 * a.error_rate:.1f}% wrong (95% interval "
+            f"{100 * a.error_low:.1f}-{100 * a.error_high:.1f}%{corrected}); label accuracy "
+            f"now {100 * a.accuracy_now:.1f}% ({100 * a.accuracy_low:.1f}-"
+            f"{100 * a.accuracy_high:.1f}%), about {a.errors_left:.0f} wrong labels left")
+        warning = audit_message(a)
+        if warning:
+            lines.append(f"warning: {warning}")
+    return "\n".join(lines)

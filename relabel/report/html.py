@@ -164,14 +164,15 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     """Human review so far (``relabel review status``), with the estimated label accuracy
     across rounds; empty when nobody reviewed."""
+    from relabel.review.audit import audit_message
     from relabel.review.ledger import read_ledger
-    from relabel.review.loop import read_rounds, review_status
+    from relabel.review.loop import read_audit_size, read_rounds, run_review_status
 
     ledger = read_ledger(run_dir)
     rounds = read_rounds(run_dir)
-    if ledger.height == 0 and not rounds:
+    if ledger.height == 0 and not rounds and not read_audit_size(run_dir):
         return ""
-    st = review_status(scores, ledger)
+    st = run_review_status(run_dir, scores)
     facts = [
         {"": "reviewed", "value": f"{st.reviewed} of {st.examples}"},
         {"": "wrong labels confirmed", "value": st.confirmed_errors},
@@ -181,8 +182,30 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
         {"": "estimated wrong labels left", "value": f"{st.estimated_errors_left:.0f}"},
         {"": "estimated label accuracy",
          "value": f"{100 * st.estimated_accuracy:.1f}% (95% interval "
-                  f"{100 * st.accuracy_low:.1f}–{100 * st.accuracy_high:.1f}%)"},
+                  f"{100 * st.accuracy_low:.1f}–{100 * st.accuracy_high:.1f}%), from "
+                  "relabel's signals"},
     ]
+    a = st.audit
+    if a is not None and a.decided:
+        facts += [
+            {"": "random audit: decided / sampled", "value": f"{a.decided} / {a.size}"},
+            {"": "random audit: given labels wrong",
+             "value": f"{100 * a.error_rate:.1f}% (95% interval {100 * a.error_low:.1f}–"
+                      f"{100 * a.error_high:.1f}%; relabel estimated "
+                      + ("n/a" if a.relabel_error_rate is None
+                         else f"{100 * a.relabel_error_rate:.1f}%") + ")"
+                      + ("" if a.reviewer_error is None else
+                         f", corrected for the reviewers' estimated error "
+                         f"{100 * a.reviewer_error:.1f}% ({a.double_reviewed} examples decided "
+                         f"by two or more)")},
+            {"": "random audit: wrong labels left", "value": f"{a.errors_left:.0f}"},
+            {"": "random audit: label accuracy now",
+             "value": f"{100 * a.accuracy_now:.1f}% (95% interval {100 * a.accuracy_low:.1f}–"
+                      f"{100 * a.accuracy_high:.1f}%)"},
+        ]
+    warning = audit_message(a) if a is not None else None
+    if warning:
+        facts.append({"": "warning", "value": warning})
     parts = ["<h2>Human review</h2>", _table(facts, ["", "value"])]
     if len(rounds) >= 1:
         fig, ax = _subplots(layout="constrained", figsize=(6, 3))

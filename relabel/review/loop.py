@@ -15,10 +15,16 @@ Where the dataset stands (:func:`review_status`)
 ------------------------------------------------
 After applying the reviewers' decisions and relabel's changes, an example reviewed by a human is
 taken as right; every other one is wrong with probability ``e_i`` (the same chance as above, from
-the run's recalibrated decisions). The estimated number of errors left is ``Σ e_i`` and the label
+the run's recalibrated decisions, made consistent with the run's estimated noise rate by
+:func:`expected_errors`). The estimated number of errors left is ``Σ e_i`` and the label
 accuracy ``1 - Σ e_i / N``; its 95% interval is the normal one of a sum of independent Bernoulli
 variables, ``± 1.96 · sqrt(Σ e_i (1 - e_i)) / N`` (it does not include the uncertainty of the
 estimates ``e_i`` themselves, nor reviewer mistakes).
+
+These ``e_i`` come from relabel's own signals, which cannot see errors that similar examples
+share. A random audit (``review next --audit N``, :mod:`relabel.review.audit`) measures the
+error rate directly on a uniform sample; once reviewers decided some of it, the status reports
+the audit's figures beside the model's and says when the two disagree.
 """
 
 from __future__ import annotations
@@ -30,15 +36,67 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.review.audit import AuditEstimate, audit_sample, estimate_from_audit
+
 DECIDED = ("accepted", "changed")
 
 
-def remaining_error(scores: pl.DataFrame) -> np.ndarray:
+def remaining_error(scores: pl.DataFrame, noise_rate: float | None = None) -> np.ndarray:
     """``(N,)`` estimated probability that each example's label is wrong after applying the
-    run's automatic changes: ``1 - confidence`` where relabel changed it, else ``p_wrong``."""
-    changed = scores["suggested_label"].is_not_null().to_numpy()
-    conf = scores["suggestion_confidence"].fill_null(0.0).to_numpy()
-    return np.where(changed, 1.0 - conf, scores["p_wrong"].to_numpy().astype(np.float64))
+    run's automatic changes: ``1 - confidence`` where relabel changed it, else ``p_wrong``
+    (scaled to the run's ``noise_rate`` when given, see :func:`expected_errors`)."""
+    return expected_errors(scores["p_wrong"].to_numpy().astype(np.float64),
+                           scores["suggested_label"].is_not_null().to_numpy(),
+                           scores["suggestion_confidence"].fill_null(0.0).to_numpy(),
+                           noise_rate=noise_rate)
+
+
+def expected_errors(p_wrong: np.ndarray, changed: np.ndarray, confidence: np.ndarray, *,
+                    noise_rate: float | None = None) -> np.ndarray:
+    """``(N,)`` probability that each label is wrong after relabel's automatic changes.
+
+    ``1 - confidence_i`` where relabel changed the label, else ``p_wrong_i``. The two estimates
+    a run prints can disagree. ``p_wrong`` is the noisy-channel posterior, and the noise rate is
+    confident learning's count (:mod:`relabel.detect.decide`). On trec, for one, Σ p_wrong is
+    about 4% of the rows against a printed 38.9%, where 43% are wrong. With ``noise_rate``, the
+    unchanged rows' ``p_wrong`` are therefore scaled up, as ``min(1, f · p_wrong_i)``, with
+    ``f >= 1`` found by bisection, until their sum reaches the wrong labels the run's own
+    estimate leaves on them: ``noise_rate · N - Σ_changed confidence``. That is the estimated
+    wrong given labels less those the changes are expected to fix. They are never scaled down,
+    and their order is unchanged. bench/RESULTS.md, "Random audit", measures both.
+
+    Parameters
+    ----------
+    p_wrong : np.ndarray
+        ``(N,)`` the run's ``p_wrong``.
+    changed : np.ndarray
+        ``(N,)`` bool, relabel changed the label automatically.
+    confidence : np.ndarray
+        ``(N,)`` the change's confidence (ignored where not changed).
+    noise_rate : float, optional
+        The run's estimated noise rate of the given labels.
+    """
+    p = np.clip(np.asarray(p_wrong, dtype=np.float64), 0.0, 1.0)
+    changed = np.asarray(changed, dtype=bool)
+    conf = np.asarray(confidence, dtype=np.float64)
+    err = np.where(changed, 1.0 - conf, p)
+    if noise_rate is None or not np.isfinite(noise_rate):
+        return err
+    rest = p[~changed]
+    target = noise_rate * len(p) - float(conf[changed].sum())
+    if target <= rest.sum() or not (rest > 0).any():
+        return err
+    if target >= (rest > 0).sum():  # every row with any chance becomes a sure error
+        err[~changed] = (rest > 0).astype(np.float64)
+        return err
+    lo, hi = 1.0, 2.0
+    while np.minimum(1.0, hi * rest).sum() < target:
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if np.minimum(1.0, mid * rest).sum() < target else (lo, mid)
+    err[~changed] = np.minimum(1.0, hi * rest)
+    return err
 
 
 def reviewed_ids(ledger: pl.DataFrame) -> set[str]:
@@ -93,17 +151,31 @@ class ReviewStatus:
     estimated_accuracy: float
     accuracy_low: float
     accuracy_high: float
+    #: the random audit's estimates (None when no audit was started)
+    audit: AuditEstimate | None = None
 
-    def to_json(self) -> dict[str, float | int]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+    def to_json(self) -> dict[str, float | int | dict | None]:
+        out: dict[str, float | int | dict | None] = {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in asdict(self).items() if k != "audit"}
+        out["audit"] = self.audit.to_json() if self.audit is not None else None
+        return out
 
 
-def review_status(scores: pl.DataFrame, ledger: pl.DataFrame) -> ReviewStatus:
+def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int = 0,
+                  relabel_error_rate: float | None = None,
+                  annotations: pl.DataFrame | None = None,
+                  n_classes: int | None = None) -> ReviewStatus:
     """Reviewed so far, what the reviewers found, and the estimated label accuracy now.
 
     ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
     trusted). A suggestion counts as reviewed where this run suggested a label and a reviewer
-    then decided the row.
+    then decided the row. With ``audit_size > 0`` the status also carries the random audit's
+    estimates (:func:`relabel.review.audit.estimate_from_audit`), compared with
+    ``relabel_error_rate``, the run's own estimated noise rate. ``annotations`` (``id,
+    annotator, label``: every reviewer's own decision, as ``review pull`` writes them) corrects
+    the audit for the reviewers' error where two or more decided the same example, over
+    ``n_classes`` classes (default: the labels seen in ``scores``).
     """
     from relabel.review.ledger import latest_decisions
 
@@ -122,19 +194,104 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame) -> ReviewStatus:
     confirmed = int((is_rev & (decision != given)).sum())
     s_rev = is_rev & has_sugg
     accepted = int((s_rev & (decision == sugg)).sum())
-    err = remaining_error(scores)
+    err = remaining_error(scores, relabel_error_rate)
     err = np.where(is_rev, 0.0, err)
     n = scores.height
     left = float(err.sum())
     acc = 1.0 - left / max(n, 1)
     half = 1.96 * math.sqrt(float((err * (1 - err)).sum())) / max(n, 1)
+    audit = None
+    if audit_size > 0:
+        auto = has_sugg & ~is_rev
+        conf = joined["suggestion_confidence"].fill_null(0.0).to_numpy()[auto]
+        votes = None
+        if annotations is not None and annotations.height:
+            per_id = (annotations.filter(pl.col("label").is_not_null())
+                      .group_by("id").agg(pl.col("label")))
+            found = dict(zip(per_id["id"].to_list(), per_id["label"].to_list(), strict=True))
+            votes = [found.get(i) for i in joined["id"].to_list()]
+        k = n_classes if n_classes is not None else max(2, scores["label"].n_unique())
+        audit = estimate_from_audit(
+            given, np.where(is_rev, decision, None),
+            audit_sample(joined["id"].to_list(), audit_size), confirmed=confirmed,
+            change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
+            n_classes=k)
     return ReviewStatus(
         examples=n, reviewed=int(is_rev.sum()), confirmed_errors=confirmed,
         suggestions_reviewed=int(s_rev.sum()), suggestions_accepted=accepted,
         suggestions_overridden=int(s_rev.sum()) - accepted,
         automatic_changes=int((has_sugg & ~is_rev).sum()),
         estimated_errors_left=left, estimated_accuracy=acc,
-        accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half))
+        accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit)
+
+
+def read_audit_size(run_dir: str | Path) -> int:
+    """The random audit's size in ``audit.json`` (0 when no audit was started)."""
+    import json
+
+    from relabel.rundir import RunFiles
+
+    path = RunFiles(run_dir).audit
+    if not path.is_file():
+        return 0
+    try:
+        return max(0, int(json.loads(path.read_text(encoding="utf-8")).get("size", 0)))
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+def write_audit_size(run_dir: str | Path, size: int) -> None:
+    """Record the random audit's size (atomically)."""
+    from relabel.data.io import write_json
+    from relabel.review.audit import AUDIT_KEY
+    from relabel.rundir import RunFiles
+
+    write_json({"size": int(size), "key": AUDIT_KEY.decode()}, RunFiles(run_dir).audit)
+
+
+def run_error_rate(run_dir: str | Path) -> float | None:
+    """The run's own estimated noise rate (``summary.json``), None when it has none."""
+    import json
+
+    from relabel.rundir import RunFiles
+
+    path = RunFiles(run_dir).summary
+    if not path.is_file():
+        return None
+    rate = (json.loads(path.read_text(encoding="utf-8")).get("decisions") or {}) \
+        .get("estimated_noise_rate")
+    return None if rate is None else float(rate)
+
+
+def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None
+                      ) -> ReviewStatus:
+    """:func:`review_status` of a run directory, with its audit, every reviewer's decision and
+    its own noise estimate (``scores``: the run's, when already read)."""
+    from relabel.review.ledger import read_ledger
+    from relabel.rundir import RunFiles, load_run, run_classes
+
+    if scores is None:
+        _, scores = load_run(run_dir)
+    path = RunFiles(run_dir).annotations
+    annotations = pl.read_parquet(path) if path.is_file() else None
+    return review_status(scores, read_ledger(run_dir), audit_size=read_audit_size(run_dir),
+                         relabel_error_rate=run_error_rate(run_dir), annotations=annotations,
+                         n_classes=len(run_classes(run_dir, scores)))
+
+
+def audit_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending: int
+                ) -> tuple[int, list[str]]:
+    """Grow the random audit so that ``pending`` of its examples await a reviewer
+    (:func:`relabel.review.audit.audit_extension`): returns the new size and their ids."""
+    from relabel.review.audit import audit_extension
+
+    decided = reviewed_ids(ledger)
+    if "reviewed_label" in scores.columns:
+        decided |= set(scores.filter(pl.col("reviewed_label").is_not_null())["id"].to_list())
+    ids = scores["id"].to_list()
+    mask = scores["id"].is_in(list(decided)).to_numpy()
+    new_size, rows = audit_extension(ids, size, mask, pending)
+    return new_size, [ids[i] for i in rows]
 
 
 def record_status(run_dir: str | Path) -> ReviewStatus:
@@ -144,11 +301,9 @@ def record_status(run_dir: str | Path) -> ReviewStatus:
     import json
     import os
 
-    from relabel.review.ledger import read_ledger
-    from relabel.rundir import RunFiles, load_run, run_id
+    from relabel.rundir import RunFiles, run_id
 
-    _, scores = load_run(run_dir)
-    status = review_status(scores, read_ledger(run_dir))
+    status = run_review_status(run_dir)
     line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run_id": run_id(run_dir), **status.to_json()}
     path = RunFiles(run_dir).rounds
@@ -176,5 +331,6 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["ReviewStatus", "next_batch", "read_rounds", "record_status", "remaining_error",
-           "review_status", "reviewed_ids"]
+__all__ = ["ReviewStatus", "audit_batch", "expected_errors", "next_batch", "read_audit_size",
+           "read_rounds", "record_status", "remaining_error", "review_status", "reviewed_ids",
+           "run_error_rate", "run_review_status", "write_audit_size"]
