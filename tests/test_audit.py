@@ -15,10 +15,16 @@ from relabel.review.audit import (
     audit_message,
     audit_ranks,
     audit_sample,
+    counted_sample,
     estimate_from_audit,
 )
 from relabel.review.ledger import read_ledger
-from relabel.review.loop import read_audit_size, review_status, write_audit_size
+from relabel.review.loop import (
+    read_audit_chunks,
+    read_audit_size,
+    review_status,
+    write_audit_size,
+)
 from relabel.review.reviews import write_reviews
 from tests.conftest import make_text_dataset
 
@@ -191,7 +197,7 @@ def test_the_audit_agrees_where_relabel_sees_the_errors(tmp_path):
     write_audit_size(out, 200)
     audited = [i for i, a in zip(ids, audit_sample(ids, 200), strict=True) if a]
     write_reviews(gold_decisions(df, audited), out)
-    st = review_status(run.scores, read_ledger(out), audit_size=200,
+    st = review_status(run.scores, read_ledger(out), audit_chunks=[200],
                        relabel_error_rate=run.summary["decisions"]["estimated_noise_rate"])
     assert st.audit is not None and st.audit.agrees is True
     assert audit_message(st.audit) is None
@@ -259,3 +265,40 @@ def test_a_second_reviewer_corrects_the_audit_for_reviewers_who_err():
             else:
                 covered_noisy += hit
     assert covered_clean / 60 >= 0.85 and covered_noisy / 60 >= 0.85
+
+
+def test_a_chunk_counts_once_fully_decided_so_the_queues_errors_cannot_bias_it(tmp_path):
+    """Examples decided from relabel's own queue (rich in errors) that fall in the audit count
+    only with the rest of their chunk: half-decided, the chunk would read far too wrong."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    ids = [str(i) for i in range(n)]
+    wrong = rng.random(n) < 0.2
+    given = np.where(wrong, "b", "a").astype(object)
+    truth = np.full(n, "a", dtype=object)
+    order = np.argsort(audit_ranks(ids), kind="stable")
+    decided = np.zeros(n, dtype=bool)
+    decided[order[:100]] = True  # the first chunk, decided in full
+    second = order[100:300]
+    decided[second[wrong[second]]] = True  # the queue found the second chunk's errors first
+    decided[second[~wrong[second]][:20]] = True  # and 20 of its right labels
+    counted = counted_sample(ids, [100, 300], decided)
+    assert set(np.flatnonzero(counted)) == set(order[:100])
+    est = estimate_from_audit(given, np.where(decided, truth, None), counted, size=300,
+                              confirmed=0, change_confidence=np.array([]))
+    assert (est.size, est.decided) == (300, 100)
+    assert est.error_rate == pytest.approx(wrong[order[:100]].mean())
+    # what counting every decided example of the sample would have said
+    naive = estimate_from_audit(given, np.where(decided, truth, None),
+                                audit_sample(ids, 300), confirmed=0,
+                                change_confidence=np.array([]))
+    assert naive.error_rate > est.error_rate + 0.15
+    decided[second] = True  # the second chunk is complete: it counts
+    assert counted_sample(ids, [100, 300], decided).sum() == 300
+    # audit.json keeps the chunks; a file with a size alone is one chunk
+    write_audit_size(tmp_path, 50)
+    write_audit_size(tmp_path, 120)
+    write_audit_size(tmp_path, 120)
+    assert read_audit_chunks(tmp_path) == [50, 120] and read_audit_size(tmp_path) == 120
+    (tmp_path / "audit.json").write_text('{"size": 80}')
+    assert read_audit_chunks(tmp_path) == [80]

@@ -596,6 +596,9 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     assert status.returncode == 0, status.stderr
     assert "corrected for the reviewers' estimated error" in status.stdout
     assert "(30 examples decided by two or more;" in status.stdout
+    # the audit's second batch (20) counts only once all of it is decided
+    assert "random audit: 30 of 50 sampled examples decided (20 more count once their batch is " \
+        "fully decided)" in status.stdout
     audit = [json.loads(x) for x in (run / "review_rounds.jsonl").read_text().splitlines()][-1]
     assert audit["audit"]["double_reviewed"] == 30 and audit["audit"]["reviewer_error"] > 0
     assert audit["audit"]["errors_left"] > 0

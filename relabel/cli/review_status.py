@@ -49,15 +49,18 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
                      "signals see; `relabel review next "
                      f"{run_dir} --project NAME --batch 0 --audit 50` measures the rest")
     elif a.decided == 0:
-        lines.append(f"random audit: {a.size} examples sampled, none decided yet")
+        lines.append(f"random audit: {a.size} examples sampled; it counts a batch of them once "
+                     "all its examples are decided, and none is yet")
     else:
+        waiting = (f" ({a.size - a.decided} more count once their batch is fully decided)"
+                   if a.decided < a.size else "")
         corrected = ("" if a.reviewer_error is None else
                      f", corrected for the reviewers' estimated error "
                      f"{100 * a.reviewer_error:.1f}% ({a.double_reviewed} examples decided by "
                      f"two or more; {100 * a.uncorrected_rate:.1f}% before)")
         lines.append(
-            f"random audit: {a.decided} of {a.size} sampled examples decided, {a.wrong} had a "
-            f"wrong label: given labels {100 * a.error_rate:.1f}% wrong (95% interval "
+            f"random audit: {a.decided} of {a.size} sampled examples decided{waiting}, {a.wrong} "
+            f"had a wrong label: given labels {100 * a.error_rate:.1f}% wrong (95% interval "
             f"{100 * a.error_low:.1f}-{100 * a.error_high:.1f}%{corrected}); label accuracy "
             f"now {100 * a.accuracy_now:.1f}% ({100 * a.accuracy_low:.1f}-"
             f"{100 * a.accuracy_high:.1f}%), about {a.errors_left:.0f} wrong labels left")

@@ -18,8 +18,14 @@ Each example's audit rank is a keyed hash of its id, ``blake2b(key + id)`` read 
 64-bit integer. The ``n`` ids of lowest rank are a simple random sample of size ``n``:
 membership depends on the id alone, never on the row order or on relabel's scores. The same ids
 give the same sample in every run directory, and growing the audit from ``n`` to ``m`` keeps the
-first ``n``. An example a reviewer decided for another reason counts when it falls in the
-sample; its decision is already known.
+first ``n``.
+
+The audit grows in *chunks*, one per ``review next --audit``: ranges of rank. A chunk counts
+once every example in it is decided (:func:`counted_sample`). Examples decided for another
+reason, e.g. from relabel's own queue, which is rich in errors, count too, as part of a complete
+chunk. Counting a half-decided chunk would bias the rate: its decided part would hold those
+examples and only some of the rest. A complete chunk is a census of a rank range chosen without
+looking at any label, so the union of complete chunks is a uniform random sample.
 
 The estimate
 ------------
@@ -97,6 +103,36 @@ def audit_sample(ids: Sequence[str], size: int, *, key: bytes = AUDIT_KEY) -> np
     return mask
 
 
+def counted_sample(ids: Sequence[str], chunks: Sequence[int], decided: np.ndarray, *,
+                   key: bytes = AUDIT_KEY) -> np.ndarray:
+    """``(N,)`` bool: the audit's examples that count, those of every chunk whose examples are
+    all decided (module docstring).
+
+    Parameters
+    ----------
+    ids : sequence of str
+        ``(N,)`` every example's id.
+    chunks : sequence of int
+        The audit's size after each extension, increasing (the last is its size).
+    decided : np.ndarray
+        ``(N,)`` bool, a reviewer decided the example.
+    """
+    n = len(ids)
+    mask = np.zeros(n, dtype=bool)
+    if n == 0 or not len(chunks):
+        return mask
+    order = np.argsort(audit_ranks(ids, key=key), kind="stable")
+    decided = np.asarray(decided, dtype=bool)
+    start = 0
+    for end in chunks:
+        end = min(int(end), n)
+        part = order[start:end]
+        if end > start and decided[part].all():
+            mask[part] = True
+        start = max(start, end)
+    return mask
+
+
 def audit_extension(ids: Sequence[str], size: int, decided: np.ndarray, pending: int, *,
                     key: bytes = AUDIT_KEY) -> tuple[int, np.ndarray]:
     """Grow the audit until ``pending`` of its examples await a decision.
@@ -140,7 +176,7 @@ class AuditEstimate:
     size : int
         Examples in the audit sample.
     decided : int
-        Of those, how many a reviewer decided.
+        Of those, how many count: the examples of its fully decided chunks.
     wrong : int
         Of those, how many had a given label the reviewer changed.
     error_rate, error_low, error_high : float
@@ -195,6 +231,7 @@ def estimate_from_audit(
     decision: np.ndarray,
     audited: np.ndarray,
     *,
+    size: int | None = None,
     confirmed: int,
     change_confidence: np.ndarray,
     relabel_error_rate: float | None = None,
@@ -212,7 +249,10 @@ def estimate_from_audit(
     decision : np.ndarray
         ``(N,)`` the reviewer's label, None where nobody decided.
     audited : np.ndarray
-        ``(N,)`` bool, in the audit sample (:func:`audit_sample`).
+        ``(N,)`` bool, the audited examples that count: a uniform random sample
+        (:func:`audit_sample`, :func:`counted_sample`).
+    size : int, optional
+        The whole audit's size, reported (default: the examples in ``audited``).
     confirmed : int
         Wrong labels the reviewers fixed (audited or not).
     change_confidence : np.ndarray
@@ -244,7 +284,7 @@ def estimate_from_audit(
     sel = audited & has
     a = int(sel.sum())
     e = int((decision[sel] != given[sel]).sum())
-    size = int(audited.sum())
+    size = int(audited.sum()) if size is None else int(size)
     nan = float("nan")
     if a == 0:
         return AuditEstimate(size, 0, 0, nan, nan, nan, nan, nan, nan, relabel_error_rate, None,
@@ -325,4 +365,4 @@ def audit_message(est: AuditEstimate) -> str | None:
 
 
 __all__ = ["AUDIT_KEY", "AuditEstimate", "audit_extension", "audit_message", "audit_ranks",
-           "audit_sample", "estimate_from_audit"]
+           "audit_sample", "counted_sample", "estimate_from_audit"]

@@ -30,13 +30,14 @@ the audit's figures beside the model's and says when the two disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from relabel.review.audit import AuditEstimate, audit_sample, estimate_from_audit
+from relabel.review.audit import AuditEstimate, counted_sample, estimate_from_audit
 
 DECIDED = ("accepted", "changed")
 
@@ -162,7 +163,8 @@ class ReviewStatus:
         return out
 
 
-def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int = 0,
+def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
+                  audit_chunks: Sequence[int] = (),
                   relabel_error_rate: float | None = None,
                   annotations: pl.DataFrame | None = None,
                   n_classes: int | None = None) -> ReviewStatus:
@@ -170,8 +172,9 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int
 
     ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
     trusted). A suggestion counts as reviewed where this run suggested a label and a reviewer
-    then decided the row. With ``audit_size > 0`` the status also carries the random audit's
-    estimates (:func:`relabel.review.audit.estimate_from_audit`), compared with
+    then decided the row. With ``audit_chunks`` (the random audit's size after each extension,
+    ``audit.json``) the status also carries the audit's estimates over its fully decided chunks
+    (:func:`relabel.review.audit.estimate_from_audit`), compared with
     ``relabel_error_rate``, the run's own estimated noise rate. ``annotations`` (``id,
     annotator, label``: every reviewer's own decision, as ``review pull`` writes them) corrects
     the audit for the reviewers' error where two or more decided the same example, over
@@ -201,7 +204,7 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int
     acc = 1.0 - left / max(n, 1)
     half = 1.96 * math.sqrt(float((err * (1 - err)).sum())) / max(n, 1)
     audit = None
-    if audit_size > 0:
+    if len(audit_chunks) and audit_chunks[-1] > 0:
         auto = has_sugg & ~is_rev
         conf = joined["suggestion_confidence"].fill_null(0.0).to_numpy()[auto]
         votes = None
@@ -211,9 +214,10 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int
             found = dict(zip(per_id["id"].to_list(), per_id["label"].to_list(), strict=True))
             votes = [found.get(i) for i in joined["id"].to_list()]
         k = n_classes if n_classes is not None else max(2, scores["label"].n_unique())
+        counted = counted_sample(joined["id"].to_list(), audit_chunks, is_rev)
         audit = estimate_from_audit(
-            given, np.where(is_rev, decision, None),
-            audit_sample(joined["id"].to_list(), audit_size), confirmed=confirmed,
+            given, np.where(is_rev, decision, None), counted, size=int(audit_chunks[-1]),
+            confirmed=confirmed,
             change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
             n_classes=k)
     return ReviewStatus(
@@ -225,28 +229,46 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *, audit_size: int
         accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit)
 
 
-def read_audit_size(run_dir: str | Path) -> int:
-    """The random audit's size in ``audit.json`` (0 when no audit was started)."""
+def read_audit_chunks(run_dir: str | Path) -> list[int]:
+    """The random audit's size after each extension, from ``audit.json`` (empty when no audit
+    was started; a file with a size alone is one chunk)."""
     import json
 
     from relabel.rundir import RunFiles
 
     path = RunFiles(run_dir).audit
     if not path.is_file():
-        return 0
+        return []
     try:
-        return max(0, int(json.loads(path.read_text(encoding="utf-8")).get("size", 0)))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        chunks = [int(c) for c in data.get("chunks") or [data.get("size", 0)]]
     except (ValueError, TypeError, AttributeError):
-        return 0
+        return []
+    out: list[int] = []
+    for c in chunks:  # increasing and positive
+        if c > (out[-1] if out else 0):
+            out.append(c)
+    return out
+
+
+def read_audit_size(run_dir: str | Path) -> int:
+    """The random audit's size (0 when no audit was started)."""
+    chunks = read_audit_chunks(run_dir)
+    return chunks[-1] if chunks else 0
 
 
 def write_audit_size(run_dir: str | Path, size: int) -> None:
-    """Record the random audit's size (atomically)."""
+    """Record that the random audit now has ``size`` examples: a new chunk when it grew
+    (atomically)."""
     from relabel.data.io import write_json
     from relabel.review.audit import AUDIT_KEY
     from relabel.rundir import RunFiles
 
-    write_json({"size": int(size), "key": AUDIT_KEY.decode()}, RunFiles(run_dir).audit)
+    chunks = read_audit_chunks(run_dir)
+    if size > (chunks[-1] if chunks else 0):
+        chunks.append(int(size))
+    write_json({"size": chunks[-1] if chunks else 0, "chunks": chunks,
+                "key": AUDIT_KEY.decode()}, RunFiles(run_dir).audit)
 
 
 def run_error_rate(run_dir: str | Path) -> float | None:
@@ -274,7 +296,7 @@ def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None
         _, scores = load_run(run_dir)
     path = RunFiles(run_dir).annotations
     annotations = pl.read_parquet(path) if path.is_file() else None
-    return review_status(scores, read_ledger(run_dir), audit_size=read_audit_size(run_dir),
+    return review_status(scores, read_ledger(run_dir), audit_chunks=read_audit_chunks(run_dir),
                          relabel_error_rate=run_error_rate(run_dir), annotations=annotations,
                          n_classes=len(run_classes(run_dir, scores)))
 
@@ -331,6 +353,6 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["ReviewStatus", "audit_batch", "expected_errors", "next_batch", "read_audit_size",
-           "read_rounds", "record_status", "remaining_error", "review_status", "reviewed_ids",
-           "run_error_rate", "run_review_status", "write_audit_size"]
+__all__ = ["ReviewStatus", "audit_batch", "expected_errors", "next_batch", "read_audit_chunks",
+           "read_audit_size", "read_rounds", "record_status", "remaining_error", "review_status",
+           "reviewed_ids", "run_error_rate", "run_review_status", "write_audit_size"]
