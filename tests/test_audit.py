@@ -179,10 +179,18 @@ def test_status_cli_api_and_report_show_the_audit_beside_relabels_estimate(syste
     html = run.report().read_text()
     assert "random audit: given labels wrong" in html and "trust the audit" in html
     # the next round's directory keeps the audit
-    relabel.denoise(df, id="id", out=tmp_path / "run2", embeddings=emb, corrector="linear",
-                    reviews=out / "reviews.parquet", progress=False)
+    run2 = relabel.denoise(df, id="id", out=tmp_path / "run2", embeddings=emb,
+                           corrector="linear", reviews=out / "reviews.parquet", progress=False)
     assert read_audit_size(tmp_path / "run2") == 120
-    assert relabel.load_run(tmp_path / "run2").review_status().audit.decided == 120
+    assert run2.review_status().audit.decided == 120
+    # ... and its printed summary gives the audit beside relabel's own estimate
+    from relabel.cli.denoise import format_summary
+
+    assert run2.summary["audit"]["decided"] == 120 and run2.summary["audit"]["warning"]
+    text = format_summary(run2.summary, tmp_path / "run2")
+    assert "random audit: 120 of 120 sampled examples decided" in text
+    assert "warning: relabel estimated" in text and "--audit 50" not in text
+    assert "--audit 50" in format_summary(run.summary, out)
 
 
 def test_the_audit_agrees_where_relabel_sees_the_errors(tmp_path):

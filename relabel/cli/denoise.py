@@ -55,10 +55,19 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
             f"automatically at target precision {dec['target_precision']:g} (expected "
             f"{dec['expected_right_changes']:.0f} right, {dec['expected_wrong_changes']:.0f} "
             "wrong)")
-        lines.append(
-            "the estimate counts labels that disagree with similar examples; errors that similar "
-            f"examples share are not seen (a random audit measures them: relabel review next "
-            f"{out_dir} --project NAME --batch 0 --audit 50)")
+        audit = summary.get("audit")
+        if audit:
+            lines.append(
+                f"random audit: {audit['decided']} of {audit['size']} sampled examples decided: "
+                f"given labels {100 * audit['error_rate']:.1f}% wrong (95% interval "
+                f"{100 * audit['error_low']:.1f}-{100 * audit['error_high']:.1f}%)")
+            if audit.get("warning"):
+                lines.append(f"warning: {audit['warning']}")
+        else:
+            lines.append(
+                "the estimate counts labels that disagree with similar examples; errors that "
+                "similar examples share are not seen (a random audit measures them: relabel "
+                f"review next {out_dir} --project NAME --batch 0 --audit 50)")
         if dec.get("diagnosis"):
             lines.append(f"warning: {dec['diagnosis']}")
     reasons = summary.get("flagged_per_reason") or {}
