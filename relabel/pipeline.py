@@ -427,8 +427,10 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         "label_classes": classes,
         "warnings": task.warnings,
     })
-    audit = _audit_summary(files, scores, summary["decisions"]["estimated_noise_rate"],
-                           len(classes))
+    from relabel.review.loop import audit_summary
+
+    audit = audit_summary(files.root, scores, summary["decisions"]["estimated_noise_rate"],
+                          len(classes))
     if audit is not None:
         summary["audit"] = audit
     record = RunRecord(input=str(input_path), format=source.format, fingerprint=fingerprint,
@@ -437,28 +439,6 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
                        relabel_version=__version__)
     write_json(record.to_json(), files.run)
     return scores, summary
-
-
-def _audit_summary(files: RunFiles, scores: pl.DataFrame, noise_rate: float | None,
-                   n_classes: int) -> dict[str, Any] | None:
-    """The random audit the run inherited (``denoise --reviews`` from a run directory with an
-    ``audit.json``), over this run's scores, with its warning; None without a decided batch."""
-    from relabel.review.loop import read_audit_chunks
-
-    chunks = read_audit_chunks(files.root)
-    if not chunks:
-        return None
-    from relabel.review.audit import audit_message
-    from relabel.review.ledger import read_ledger
-    from relabel.review.loop import review_status
-
-    annotations = pl.read_parquet(files.annotations) if files.annotations.is_file() else None
-    est = review_status(scores, read_ledger(files.root), audit_chunks=chunks,
-                        relabel_error_rate=noise_rate, annotations=annotations,
-                        n_classes=n_classes).audit
-    if est is None or not est.decided:
-        return None
-    return {**est.to_json(), "warning": audit_message(est)}
 
 
 def denoise(

@@ -172,7 +172,7 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     rounds = read_rounds(run_dir)
     if ledger.height == 0 and not rounds and not read_audit_size(run_dir):
         return ""
-    st = run_review_status(run_dir, scores)
+    st = run_review_status(run_dir, scores, ledger=ledger)
     facts = [
         {"": "reviewed", "value": f"{st.reviewed} of {st.examples}"},
         {"": "wrong labels confirmed", "value": st.confirmed_errors},

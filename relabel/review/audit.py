@@ -92,14 +92,19 @@ def audit_ranks(ids: Sequence[str], *, key: bytes = AUDIT_KEY) -> np.ndarray:
     return out
 
 
+def audit_order(ids: Sequence[str], *, key: bytes = AUDIT_KEY) -> np.ndarray:
+    """``(N,)`` row numbers in audit order, lowest rank first: the first ``n`` are the audit of
+    size ``n``."""
+    return np.argsort(audit_ranks(ids, key=key), kind="stable")
+
+
 def audit_sample(ids: Sequence[str], size: int, *, key: bytes = AUDIT_KEY) -> np.ndarray:
     """``(N,)`` bool: the ``size`` ids of lowest audit rank (all of them when ``size >= N``)."""
     n = len(ids)
     mask = np.zeros(n, dtype=bool)
     if size <= 0 or n == 0:
         return mask
-    order = np.argsort(audit_ranks(ids, key=key), kind="stable")
-    mask[order[: min(size, n)]] = True
+    mask[audit_order(ids, key=key)[: min(size, n)]] = True
     return mask
 
 
@@ -121,7 +126,7 @@ def counted_sample(ids: Sequence[str], chunks: Sequence[int], decided: np.ndarra
     mask = np.zeros(n, dtype=bool)
     if n == 0 or not len(chunks):
         return mask
-    order = np.argsort(audit_ranks(ids, key=key), kind="stable")
+    order = audit_order(ids, key=key)
     decided = np.asarray(decided, dtype=bool)
     start = 0
     for end in chunks:
@@ -156,7 +161,7 @@ def audit_extension(ids: Sequence[str], size: int, decided: np.ndarray, pending:
         ``(P,)`` row numbers of the undecided audit examples to push, lowest rank first
         (``P = pending`` unless every example is in the audit).
     """
-    order = np.argsort(audit_ranks(ids, key=key), kind="stable")
+    order = audit_order(ids, key=key)
     open_ = ~np.asarray(decided, dtype=bool)[order]
     # undecided examples among the first j of the order, for every j
     waiting = np.cumsum(open_)
@@ -212,7 +217,6 @@ class AuditEstimate:
     double_reviewed: int = 0
     reviewer_error: float | None = None
     uncorrected_rate: float = float("nan")
-
     examples: int = 0
 
     @property
@@ -364,5 +368,5 @@ def audit_message(est: AuditEstimate) -> str | None:
             "the audit's figures")
 
 
-__all__ = ["AUDIT_KEY", "AuditEstimate", "audit_extension", "audit_message", "audit_ranks",
-           "audit_sample", "counted_sample", "estimate_from_audit"]
+__all__ = ["AUDIT_KEY", "AuditEstimate", "audit_extension", "audit_message", "audit_order",
+           "audit_ranks", "audit_sample", "counted_sample", "estimate_from_audit"]

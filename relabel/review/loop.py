@@ -107,6 +107,15 @@ def reviewed_ids(ledger: pl.DataFrame) -> set[str]:
     return set(ledger.filter(pl.col("status").is_in(list(DECIDED)))["id"].to_list())
 
 
+def decided_ids(scores: pl.DataFrame, ledger: pl.DataFrame) -> set[str]:
+    """Ids a reviewer decided: in the ledger, or trusted by the run itself (its
+    ``reviewed_label``, from ``denoise --reviews``)."""
+    done = reviewed_ids(ledger)
+    if "reviewed_label" in scores.columns:  # decided before this run (denoise --reviews)
+        done |= set(scores.filter(pl.col("reviewed_label").is_not_null())["id"].to_list())
+    return done
+
+
 def next_batch(scores: pl.DataFrame, ledger: pl.DataFrame, batch: int,
                exclude: set[str] | None = None) -> pl.DataFrame:
     """The next ``batch`` examples worth a human look: unreviewed, highest expected gain first.
@@ -127,9 +136,7 @@ def next_batch(scores: pl.DataFrame, ledger: pl.DataFrame, batch: int,
     polars.DataFrame
         Rows of ``scores`` with a ``gain`` column, highest first.
     """
-    skip = reviewed_ids(ledger) | (exclude or set())
-    if "reviewed_label" in scores.columns:  # decided before this run (denoise --reviews)
-        skip |= set(scores.filter(pl.col("reviewed_label").is_not_null())["id"].to_list())
+    skip = decided_ids(scores, ledger) | (exclude or set())
     gain = remaining_error(scores)
     ranked = (scores.with_columns(pl.Series("gain", gain))
               .filter(~pl.col("id").is_in(list(skip)))
@@ -285,10 +292,13 @@ def run_error_rate(run_dir: str | Path) -> float | None:
     return None if rate is None else float(rate)
 
 
-def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None
-                      ) -> ReviewStatus:
+def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *,
+                      ledger: pl.DataFrame | None = None, noise_rate: float | None = None,
+                      n_classes: int | None = None) -> ReviewStatus:
     """:func:`review_status` of a run directory, with its audit, every reviewer's decision and
-    its own noise estimate (``scores``: the run's, when already read)."""
+    its own noise estimate. What the caller already holds is not read again: ``scores`` and
+    ``ledger``, and, while ``denoise`` is still writing the run, its ``noise_rate`` and
+    ``n_classes`` (otherwise from ``summary.json``)."""
     from relabel.review.ledger import read_ledger
     from relabel.rundir import RunFiles, load_run, run_classes
 
@@ -296,9 +306,28 @@ def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None
         _, scores = load_run(run_dir)
     path = RunFiles(run_dir).annotations
     annotations = pl.read_parquet(path) if path.is_file() else None
-    return review_status(scores, read_ledger(run_dir), audit_chunks=read_audit_chunks(run_dir),
-                         relabel_error_rate=run_error_rate(run_dir), annotations=annotations,
-                         n_classes=len(run_classes(run_dir, scores)))
+    return review_status(
+        scores, read_ledger(run_dir) if ledger is None else ledger,
+        audit_chunks=read_audit_chunks(run_dir),
+        relabel_error_rate=run_error_rate(run_dir) if noise_rate is None else noise_rate,
+        annotations=annotations,
+        n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes)
+
+
+def audit_summary(run_dir: str | Path, scores: pl.DataFrame, noise_rate: float,
+                  n_classes: int) -> dict | None:
+    """What ``summary.json`` records under ``audit`` while ``denoise`` writes a run that
+    inherited a random audit (``denoise --reviews`` from a run directory with an
+    ``audit.json``): the audit over this run's ``scores``, with its warning; None without a
+    decided batch."""
+    from relabel.review.audit import audit_message
+
+    if not read_audit_size(run_dir):
+        return None
+    est = run_review_status(run_dir, scores, noise_rate=noise_rate, n_classes=n_classes).audit
+    if est is None or not est.decided:
+        return None
+    return {**est.to_json(), "warning": audit_message(est)}
 
 
 def audit_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending: int
@@ -307,11 +336,8 @@ def audit_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending: 
     (:func:`relabel.review.audit.audit_extension`): returns the new size and their ids."""
     from relabel.review.audit import audit_extension
 
-    decided = reviewed_ids(ledger)
-    if "reviewed_label" in scores.columns:
-        decided |= set(scores.filter(pl.col("reviewed_label").is_not_null())["id"].to_list())
     ids = scores["id"].to_list()
-    mask = scores["id"].is_in(list(decided)).to_numpy()
+    mask = scores["id"].is_in(list(decided_ids(scores, ledger))).to_numpy()
     new_size, rows = audit_extension(ids, size, mask, pending)
     return new_size, [ids[i] for i in rows]
 
@@ -353,6 +379,7 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["ReviewStatus", "audit_batch", "expected_errors", "next_batch", "read_audit_chunks",
-           "read_audit_size", "read_rounds", "record_status", "remaining_error", "review_status",
-           "reviewed_ids", "run_error_rate", "run_review_status", "write_audit_size"]
+__all__ = ["ReviewStatus", "audit_batch", "audit_summary", "decided_ids", "expected_errors",
+           "next_batch", "read_audit_chunks", "read_audit_size", "read_rounds", "record_status",
+           "remaining_error", "review_status", "reviewed_ids", "run_error_rate",
+           "run_review_status", "write_audit_size"]
