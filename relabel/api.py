@@ -121,14 +121,17 @@ class Run:
             self.scores.select("id", pl.col("label").alias("given_label")), on="id", how="left")
         return run_decisions(self.out_dir, self.scores, apply, reviews=decision_status(decided))
 
-    def apply(self, suggestions: bool = True, reviews: Any = None, *,
+    def apply(self, suggestions: bool | None = None, reviews: Any = None, *,
               drop_flagged: bool = False) -> Any:
         """The cleaned data, in the input's type with the input's columns.
 
         Parameters
         ----------
-        suggestions : bool
-            Apply relabel's confident suggestions (where no reviewer decided).
+        suggestions : bool, optional
+            Apply relabel's confident suggestions (where no reviewer decided). None (default):
+            apply them unless reviewers spot-checked them and found them mostly wrong
+            (:mod:`relabel.review.spotcheck`, ``review next --check-changes``); ``True``:
+            always; ``False``: never.
         reviews : None, bool, str, Path or DataFrame
             Reviewers' decisions to apply first. None (default): the run's own
             (``reviews.parquet``, from ``relabel review pull``, :meth:`pull_from_label_studio`
@@ -147,8 +150,10 @@ class Run:
             type it had (pandas, ``datasets.Dataset``, list of dicts) from the run's copy.
         """
         from relabel.data.frames import like_input, to_polars
-        from relabel.export import apply_plan, plan_labels
+        from relabel.export import apply_plan, changes_harmful, plan_labels
 
+        if suggestions is None:
+            suggestions = not changes_harmful(self.out_dir)
         if reviews is None and self._files.reviews.is_file():
             reviews = True
         if reviews is None or reviews is False:
@@ -205,18 +210,22 @@ class Run:
 
         return pull(self.out_dir, project)
 
-    def review_next(self, project: str, *, batch: int = 100, audit: int = 0) -> Any:
-        """Pull the decisions so far, then push the next ``batch`` examples by expected gain
-        and ``audit`` undecided examples of the random audit, as ``relabel review next`` does
+    def review_next(self, project: str, *, batch: int = 100, audit: int = 0,
+                    check_changes: int = 0) -> Any:
+        """Pull the decisions so far, then push the next ``batch`` examples by expected gain,
+        ``audit`` undecided examples of the random audit and ``check_changes`` of the spot check
+        of the automatic changes, as ``relabel review next`` does
         (:func:`connectors.label_studio.review_next`)."""
         from connectors.label_studio import review_next
 
-        return review_next(self.out_dir, project, batch=batch, audit=audit)
+        return review_next(self.out_dir, project, batch=batch, audit=audit,
+                           check_changes=check_changes)
 
     def review_status(self, project: str | None = None) -> Any:
         """Reviewed so far and the estimated label accuracy, from relabel's signals and, once
         reviewers decided part of the random audit, from the audit
-        (:class:`relabel.review.loop.ReviewStatus`; ``.audit`` holds the audit's estimates).
+        (:class:`relabel.review.loop.ReviewStatus`; ``.audit`` holds the audit's estimates,
+        ``.changes`` the spot check's of the automatic changes).
         Pulls from ``project`` first when given; without it no server is needed."""
         if project is not None:
             from connectors.label_studio import review_status

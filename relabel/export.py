@@ -7,7 +7,9 @@ with ``drop_flagged``. Outputs are written atomically; the input is never writte
 Which new labels are applied (``apply``):
 
 - ``auto`` (default): ``reviewed+suggestions`` when the run has reviewers' decisions
-  (``reviews.parquet``: ``review pull`` or ``denoise --reviews``), else ``suggestions``;
+  (``reviews.parquet``: ``review pull`` or ``denoise --reviews``), else ``suggestions``; but
+  when reviewers spot-checked the automatic changes and found them harmful (mostly wrong,
+  :mod:`relabel.review.spotcheck`), none of the unchecked changes: ``reviewed`` or ``none``;
 - ``suggestions``: relabel's suggestion for every flagged example that has one;
 - ``reviewed``: the human decisions of ``reviews.parquet`` (``relabel review pull``) only;
 - ``reviewed+suggestions``: human decisions first, and relabel's suggestions where no human
@@ -50,6 +52,8 @@ class ExportResult:
     rows: int
     #: of ``relabelled``, how many came from human review
     human: int = 0
+    #: automatic changes not applied because the spot check found them harmful
+    withheld: int = 0
 
 
 def _reason(row: dict) -> str:
@@ -93,11 +97,25 @@ def check_apply(apply: str) -> None:
 
 def resolve_apply(apply: str, run_dir: str | Path) -> str:
     """``auto`` -> ``reviewed+suggestions`` when the run has reviewers' decisions
-    (``reviews.parquet``), else ``suggestions``."""
+    (``reviews.parquet``), else ``suggestions``; without the suggestions (``reviewed`` or
+    ``none``) when the spot check found the automatic changes harmful
+    (:func:`changes_harmful`)."""
     check_apply(apply)
     if apply != "auto":
         return apply
-    return "reviewed+suggestions" if RunFiles(run_dir).reviews.is_file() else "suggestions"
+    reviewed = RunFiles(run_dir).reviews.is_file()
+    if changes_harmful(run_dir):
+        return "reviewed" if reviewed else "none"
+    return "reviewed+suggestions" if reviewed else "suggestions"
+
+
+def changes_harmful(run_dir: str | Path) -> bool:
+    """Reviewers spot-checked the run's automatic changes and found them mostly wrong
+    (:attr:`relabel.review.spotcheck.ChangeCheck.harmful`)."""
+    from relabel.review.loop import run_change_check
+
+    check = run_change_check(run_dir)
+    return check is not None and check.harmful
 
 
 def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "suggestions",
@@ -215,7 +233,7 @@ def export_dataset(
     from relabel.rundir import RunFiles
 
     to = Path(to)
-    apply = resolve_apply(apply, run_dir)
+    asked, apply = apply, resolve_apply(apply, run_dir)
     run, scores = load_run(run_dir)
     fmt = detect_format(to, for_writing=True)
     if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
@@ -231,8 +249,14 @@ def export_dataset(
     write_table(cleaned, to, fmt)
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
+    withheld = 0
+    if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
+        withheld = plan_labels(scores, run_decisions(run_dir, scores, apply),
+                               apply=apply + "+suggestions" if apply == "reviewed"
+                               else "suggestions").automatic
     return ExportResult(path=to, changes_path=changes_path,
                         relabelled=plan.automatic + plan.human,
-                        dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human)
+                        dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human,
+                        withheld=withheld)
 
 

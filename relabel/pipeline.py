@@ -272,6 +272,26 @@ def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
     return counts, hold
 
 
+def review_run_dir(reviews: Any) -> Path | None:
+    """The run directory that ``--reviews`` names (a run directory or its
+    ``reviews.parquet``), None when it names something else."""
+    source = Path(reviews) if isinstance(reviews, (str, Path)) else None
+    if source is not None and source.is_file() and source.name == RunFiles.REVIEWS:
+        source = source.parent  # a run directory's reviews.parquet
+    return source if source is not None and source.is_dir() else None
+
+
+def inherited_check(reviews: Any) -> Any:
+    """The spot check of the automatic changes of the run directory ``--reviews`` names
+    (:class:`relabel.review.spotcheck.ChangeCheck`; None without one)."""
+    source = review_run_dir(reviews)
+    if source is None:
+        return None
+    from relabel.review.loop import run_change_check
+
+    return run_change_check(source)
+
+
 def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None:
     """The reviewers' decisions matched to the examples: ``row, id, label, reviewed_label,
     status, annotator, time`` (None without reviews).
@@ -323,6 +343,14 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
         reviewed[pos] = np.searchsorted(classes, reviews["reviewed_label"].to_numpy())
     vote_counts, hold = (_crowd_arrays(crowd, task, classes) if crowd is not None
                          else (None, None))
+    check = inherited_check(cfg.reviews)
+    withhold = None
+    if check is not None and check.harmful:
+        withhold = (f"reviewers accepted {check.accepted} of the previous round's "
+                    f"{check.checked} spot-checked automatic changes (95% interval "
+                    f"{100 * check.low:.0f}-{100 * check.high:.0f}% right): relabel's signals "
+                    "mislead it on this dataset, so nothing was changed automatically; the "
+                    "flags are for a person")
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
     corrector, corrector_input = None, None
     if corrector_name != "none":
@@ -350,7 +378,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                 folds=cfg.folds, oof_cache=files.oof_cache,
                                 inputs_key=inputs_key, seed=cfg.seed, progress=bar,
                                 fold_progress=fold_bar, engine=engine, reviewed=reviewed,
-                                vote_counts=vote_counts, hold=hold)
+                                vote_counts=vote_counts, hold=hold, withhold=withhold)
     finally:
         bar.close()
         fold_bar.close()
@@ -387,11 +415,8 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         from relabel.review.reviews import write_reviews
 
         write_reviews(reviews.rename({"label": "given_label"}), files.root, source="denoise")
-        source_dir = Path(cfg.reviews) if isinstance(cfg.reviews, (str, Path)) else None
-        if source_dir is not None and source_dir.is_file() and source_dir.name == RunFiles.REVIEWS:
-            source_dir = source_dir.parent  # a run directory's reviews.parquet
-        if source_dir is not None and source_dir.is_dir() \
-                and source_dir.resolve() != files.root.resolve():
+        source_dir = review_run_dir(cfg.reviews)
+        if source_dir is not None and source_dir.resolve() != files.root.resolve():
             # the review history (the report plots it) and the random audit's size continue
             # in the new round's directory
             from relabel.data.io import write_text

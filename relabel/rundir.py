@@ -20,7 +20,8 @@
 ``review pull`` appends to ``reviews_ledger.jsonl`` (every decision ever pulled, append-only) and
 derives ``reviews.parquet`` from it; ``review push`` writes ``review_push.json``, ``review status``
 appends to ``review_rounds.jsonl``, and ``review next --audit`` keeps the random audit's size in
-``audit.json`` (:mod:`relabel.review.audit`).
+``audit.json`` (:mod:`relabel.review.audit`), and ``review next --check-changes`` the spot check's
+in ``change_check.json`` (:mod:`relabel.review.spotcheck`).
 
 ``export`` re-reads the input (so every column passes through untouched) after
 :meth:`RunRecord.read_source` has checked that it did not change since ``denoise``.
@@ -62,6 +63,7 @@ class RunFiles:
     ROUNDS = "review_rounds.jsonl"
     PUSH = "review_push.json"
     AUDIT = "audit.json"
+    CHECK = "change_check.json"
     # several annotators per item (relabel/crowd/api.py; annotations.parquet from review pull)
     CONSENSUS = "consensus.parquet"
     CONSENSUS_CSV = "consensus.csv"
@@ -133,6 +135,10 @@ class RunFiles:
     @property
     def audit(self) -> Path:
         return self.root / self.AUDIT
+
+    @property
+    def check(self) -> Path:
+        return self.root / self.CHECK
 
     @property
     def consensus(self) -> Path:

@@ -147,9 +147,11 @@ def test_export_errors_are_one_line(tmp_path):
     (["review", "push", "{run}", "--project", "p", "--limit", "0"], "--limit must be at least 1"),
     (["review", "push", "{empty}", "--project", "p"], "run `relabel denoise` first"),
     (["review", "next", "{run}", "--project", "p", "--batch", "0"],
-     "one of them at least 1; got --batch 0 --audit 0"),
+     "one of them at least 1; got --batch 0 --audit 0 --check-changes 0"),
     (["review", "next", "{run}", "--project", "p", "--audit", "-1"],
-     "--batch and --audit must be at least 0"),
+     "--batch, --audit and --check-changes must be at least 0"),
+    (["review", "next", "{run}", "--project", "p", "--check-changes", "-2"],
+     "got --batch 100 --audit 0 --check-changes -2"),
     (["review", "push", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
                                                     "not set"),
     (["review", "pull", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "

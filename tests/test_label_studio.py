@@ -604,6 +604,54 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     assert audit["audit"]["errors_left"] > 0
 
 
+def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_path):
+    """``review next --check-changes``: a random sample of the automatic changes goes to the
+    project; a reviewer rejects them through the API (on this data every change is wrong);
+    ``review status`` says the changes make the labels worse and ``export`` withholds the rest."""
+    import numpy as np
+    from conftest import structured_noise
+    from label_studio_sdk import LabelStudio
+
+    import relabel
+    from connectors.label_studio import review_next
+    from relabel.review.spotcheck import check_extension
+
+    df, emb = structured_noise()
+    run = tmp_path / "run"
+    scores = relabel.denoise(df, id="id", out=run, embeddings=emb, corrector="linear",
+                             progress=False).scores
+    changed = scores["suggested_label"].is_not_null().to_numpy()
+    creds = label_studio.credentials
+    first = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
+    assert (first.chosen, first.checked, first.check_size) == (10, 10, 10)
+    _, rows = check_extension(scores["id"].to_list(), changed, 0,
+                              np.zeros(scores.height, dtype=bool), 10)
+    sample = {scores["id"][int(i)] for i in rows}
+    assert set(next_ids(run, first)) == sample
+    again = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
+    assert again.pushed.created == 0 and set(next_ids(run, again)) == sample
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    for t in _full_tasks(label_studio, first.pushed.project_id):
+        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+    env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url,
+           "LABEL_STUDIO_API_KEY": label_studio.token,
+           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
+    cli = [sys.executable, "-m", "relabel"]
+    status = subprocess.run([*cli, "review", "status", str(run), "--project", "spot"],
+                            env=env, capture_output=True, text=True, cwd=ROOT)
+    assert status.returncode == 0, status.stderr
+    assert f"spot check: 10 of {int(changed.sum())} automatic changes checked, 0 accepted" \
+        in status.stdout
+    assert "make these labels worse" in status.stdout
+    exported = subprocess.run([*cli, "export", str(run), "--to", str(tmp_path / "clean.csv")],
+                              env=env, capture_output=True, text=True, cwd=ROOT)
+    assert exported.returncode == 0, exported.stderr
+    assert f"withheld {int(changed.sum()) - 10} automatic changes" in exported.stdout
+    clean = pl.read_csv(tmp_path / "clean.csv")
+    assert (clean["label"] == pl.Series(df["label"])).all()
+
+
 def next_ids(run_dir, result) -> list[str]:
     """The ids ``review next`` pushed last (from ``review_push.json`` and the scores)."""
     push_info = json.loads((run_dir / "review_push.json").read_text())

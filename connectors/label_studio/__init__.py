@@ -290,6 +290,9 @@ class NextResult:
     #: of the chosen, how many come from the random audit (``audit``), and the audit's size
     audited: int = 0
     audit_size: int = 0
+    #: of the chosen, how many come from the spot check of the automatic changes, and its size
+    checked: int = 0
+    check_size: int = 0
 
 
 def _project_exists(project: str, credentials: Credentials | None) -> bool:
@@ -305,13 +308,15 @@ def review_next(
     *,
     batch: int,
     audit: int = 0,
+    check_changes: int = 0,
     credentials: Credentials | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> NextResult:
     """Push the next ``batch`` examples worth a human look (:func:`relabel.review.loop.next_batch`),
     and with ``audit > 0`` that many undecided examples of the random audit besides
     (:mod:`relabel.review.audit`; the audit grows as needed and its size is kept in the run's
-    ``audit.json``).
+    ``audit.json``), and with ``check_changes > 0`` that many undecided automatic changes of the
+    spot check (:mod:`relabel.review.spotcheck`; its size is kept in ``change_check.json``).
 
     The project's decisions are pulled first, so an example reviewed since the last pull is
     never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
@@ -320,7 +325,7 @@ def review_next(
     Raises
     ------
     RelabelInputError
-        ``batch`` or ``audit`` below 0, both 0, or missing run files.
+        ``batch``, ``audit`` or ``check_changes`` below 0, all 0, or missing run files.
     LabelStudioError
         As :func:`push` and :func:`pull`.
     """
@@ -328,16 +333,20 @@ def review_next(
     from relabel.review.ledger import read_ledger
     from relabel.review.loop import (
         audit_batch,
+        change_batch,
         next_batch,
         read_audit_size,
+        read_check_chunks,
         reviewed_ids,
         write_audit_size,
+        write_check_size,
     )
     from relabel.rundir import load_run
 
-    if batch < 0 or audit < 0 or batch + audit < 1:
-        raise RelabelInputError(f"--batch and --audit must be at least 0, and one of them at "
-                                f"least 1; got --batch {batch} --audit {audit}")
+    if min(batch, audit, check_changes) < 0 or batch + audit + check_changes < 1:
+        raise RelabelInputError(f"--batch, --audit and --check-changes must be at least 0, and "
+                                f"one of them at least 1; got --batch {batch} --audit {audit} "
+                                f"--check-changes {check_changes}")
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \
         if _project_exists(project, credentials) else None
@@ -346,16 +355,24 @@ def review_next(
     if audit:
         size, audit_ids = audit_batch(scores, ledger, size, audit)
         write_audit_size(run_dir, size)  # before the push: a crash keeps the audit's sample
-    chosen = next_batch(scores, ledger, batch, exclude=set(audit_ids))["id"].to_list() \
-        if batch else []
-    ids = audit_ids + chosen
+    checks = read_check_chunks(run_dir)
+    check_size, check_ids = (checks[-1] if checks else 0), []
+    if check_changes:
+        check_size, check_ids = change_batch(scores, ledger, check_size, check_changes)
+        in_audit = set(audit_ids)
+        check_ids = [i for i in check_ids if i not in in_audit]
+        write_check_size(run_dir, check_size)
+    chosen = next_batch(scores, ledger, batch,
+                        exclude=set(audit_ids) | set(check_ids))["id"].to_list() if batch else []
+    ids = audit_ids + check_ids + chosen
     left = scores.height - len(reviewed_ids(ledger)) - len(ids)
     if not ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
-                          audit_size=size)
+                          audit_size=size, check_size=check_size)
     pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress)
     return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
-                      audited=len(audit_ids), audit_size=size)
+                      audited=len(audit_ids), audit_size=size, checked=len(check_ids),
+                      check_size=check_size)
 
 
 @locks_run_dir("relabel review status")

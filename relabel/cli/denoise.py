@@ -70,6 +70,8 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                 f"review next {out_dir} --project NAME --batch 0 --audit 50)")
         if dec.get("diagnosis"):
             lines.append(f"warning: {dec['diagnosis']}")
+        if dec.get("withheld"):
+            lines.append(f"warning: {dec['withheld']}")
     reasons = summary.get("flagged_per_reason") or {}
     if reasons:
         lines.append("flagged by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))

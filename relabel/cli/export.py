@@ -19,7 +19,8 @@ def export_command(
                                              help="Cleaned dataset to write; the extension "
                   "chooses the format (no extension: a Hugging Face dataset directory).")],
     apply: Annotated[str, typer.Option(help="Which new labels to apply: 'auto' (reviewers' "
-                     "decisions when the run has any, then suggestions), 'suggestions' "
+                     "decisions when the run has any, then suggestions, unless reviewers found "
+                     "the spot-checked suggestions mostly wrong), 'suggestions' "
                      "(flagged labels with a confident suggestion), 'reviewed' (human decisions "
                      "from `relabel review pull` or `denoise --reviews`), 'reviewed+suggestions' "
                      "(human decisions, else suggestions) or 'none'.")] = "auto",
@@ -33,3 +34,7 @@ def export_command(
     human = f" ({res.human} by reviewers)" if res.human else ""
     typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled{human}, "
                f"{res.dropped} dropped) and {res.changes_path}")
+    if res.withheld:
+        typer.echo(f"withheld {res.withheld} automatic changes: reviewers found the spot-checked "
+                   "ones mostly wrong (`relabel review status` has the figures; --apply "
+                   "suggestions applies them anyway)")

@@ -24,19 +24,29 @@ def review_next_command(
              "decisions measure the dataset's real error rate, which `review status` then "
              "reports (errors that similar examples share are invisible to relabel's own "
              "estimate).")] = 0,
+    check_changes: Annotated[int, typer.Option(
+        "--check-changes",
+        help="Also push this many undecided examples of a random sample of relabel's automatic "
+             "changes: their decisions measure how often the changes are right here, which "
+             "`review status` reports; when they are mostly wrong, `export` withholds the "
+             "unchecked ones.")] = 0,
 ) -> None:
     """Pull the decisions so far, then push the next B unreviewed examples by expected gain:
     likely errors relabel cannot fix on its own first, then the most uncertain; with --audit N,
-    N examples of a random audit besides."""
+    N examples of a random audit besides, and with --check-changes M, M of relabel's automatic
+    changes to spot-check."""
     from connectors.label_studio import review_next
 
-    res = review_next(run_dir, project, batch=batch, audit=audit)
+    res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes)
     pulled = (f"pulled {res.pulled.tasks} reviewed tasks; " if res.pulled is not None else "")
     if res.pushed is None:
         typer.echo(f"{pulled}nothing left to review in {run_dir}")
         return
-    audited = (f" ({res.audited} from the random audit, now {res.audit_size} examples)"
-               if audit else "")
+    parts = ([f"{res.audited} from the random audit, now {res.audit_size} examples"]
+             if audit else []) + \
+        ([f"{res.checked} automatic changes to check, now {res.check_size} sampled"]
+         if check_changes else [])
+    audited = f" ({'; '.join(parts)})" if parts else ""
     typer.echo(f"{pulled}pushed the next {res.chosen} examples{audited} to '{project}' "
                f"({res.pushed.project_url}): {res.pushed.created} new tasks, "
                f"{res.pushed.updated} updated, {res.pushed.unchanged} unchanged; "

@@ -31,9 +31,10 @@ def review_status_command(
 
 
 def format_status(s: ReviewStatus, run_dir: Path) -> str:
-    """The lines ``review status`` prints: the reviews, relabel's own estimate, and the random
-    audit's (or how to start one)."""
+    """The lines ``review status`` prints: the reviews, relabel's own estimate, the random
+    audit's and the spot check of the automatic changes (or how to start them)."""
     from relabel.review.audit import audit_message
+    from relabel.review.spotcheck import check_line, check_message
 
     lines = [
         f"{s.reviewed} of {s.examples} examples reviewed: {s.confirmed_errors} wrong labels "
@@ -65,6 +66,16 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
             f"now {100 * a.accuracy_now:.1f}% ({100 * a.accuracy_low:.1f}-"
             f"{100 * a.accuracy_high:.1f}%), about {a.errors_left:.0f} wrong labels left")
         warning = audit_message(a)
+        if warning:
+            lines.append(f"warning: {warning}")
+    c = s.changes
+    if c is None and s.automatic_changes:
+        lines.append(f"no spot check of the {s.automatic_changes} automatic changes yet: "
+                     f"`relabel review next {run_dir} --project NAME --batch 0 --check-changes "
+                     "20` measures how often they are right")
+    elif c is not None:
+        lines.append(check_line(c))
+        warning = check_message(c)
         if warning:
             lines.append(f"warning: {warning}")
     return "\n".join(lines)

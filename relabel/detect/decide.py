@@ -141,6 +141,8 @@ class Decisions:
     #: reviewer-decided rows (never flagged or changed) and the recalibration they gave
     reviewed: int = 0
     calibration: Calibration | None = None
+    #: why no label was changed automatically although the rule would have (None: it was)
+    withheld: str | None = None
 
     def summary(self, target_precision: float, signal: str) -> dict[str, Any]:
         """What ``summary.json`` records under ``decisions``; ``signal`` names what the skill
@@ -166,6 +168,7 @@ class Decisions:
             "reviewed": self.reviewed,
             "calibration": (self.calibration.summary() if self.calibration is not None
                             else None),
+            "withheld": self.withheld,
         }
 
 
@@ -512,3 +515,16 @@ def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
                                                                 strict=True)]
     return replace(dec, flagged=dec.flagged | hold, suggested=suggested,
                    confidence=confidence, reason=reason)
+
+
+def withhold_changes(dec: DecisionResult, why: str) -> DecisionResult:
+    """``dec`` without any automatic change, for the reason ``why`` (the rows stay flagged for
+    a human, with their reasons and their most likely other class). A later round uses it when
+    reviewers found the previous round's changes mostly wrong
+    (:mod:`relabel.review.spotcheck`)."""
+    from dataclasses import replace
+
+    none = np.full_like(dec.suggested, -1)
+    return replace(dec, suggested=none, confidence=np.full(len(none), np.nan),
+                   decisions=replace(dec.decisions, suggested=none, expected_right=0.0,
+                                     expected_wrong=0.0, withheld=why))

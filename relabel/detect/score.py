@@ -23,6 +23,7 @@ from relabel.detect.decide import (
     DecisionResult,
     decide,
     hold_for_review,
+    withhold_changes,
 )
 from relabel.detect.kde import soft_labels
 from relabel.detect.knn import K_GRID
@@ -220,6 +221,7 @@ def score_examples(
     reviewed: np.ndarray | None = None,
     vote_counts: np.ndarray | None = None,
     hold: np.ndarray | None = None,
+    withhold: str | None = None,
 ) -> ScoringResult:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
@@ -275,6 +277,9 @@ def score_examples(
         ``(N,)`` bool rows that must go to a human and are never changed automatically
         (annotators split where the embeddings cannot decide either): flagged with the reason
         ``annotators_split`` and no suggestion.
+    withhold : str, optional
+        Change nothing automatically, for this reason (reviewers found an earlier round's
+        changes mostly wrong, :mod:`relabel.review.spotcheck`); flags are unchanged.
 
     Returns
     -------
@@ -327,6 +332,8 @@ def score_examples(
                  texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed)
     if hold is not None and np.asarray(hold).any():
         dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
+    if withhold is not None:
+        dec = withhold_changes(dec, withhold)
     seconds["decide"] = round(time.perf_counter() - t0, 2)
     if progress is not None:
         progress.update(1)

@@ -166,11 +166,18 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     across rounds; empty when nobody reviewed."""
     from relabel.review.audit import audit_message
     from relabel.review.ledger import read_ledger
-    from relabel.review.loop import read_audit_size, read_rounds, run_review_status
+    from relabel.review.loop import (
+        read_audit_size,
+        read_check_chunks,
+        read_rounds,
+        run_review_status,
+    )
+    from relabel.review.spotcheck import check_line, check_message
 
     ledger = read_ledger(run_dir)
     rounds = read_rounds(run_dir)
-    if ledger.height == 0 and not rounds and not read_audit_size(run_dir):
+    if ledger.height == 0 and not rounds and not read_audit_size(run_dir) \
+            and not read_check_chunks(run_dir):
         return ""
     st = run_review_status(run_dir, scores, ledger=ledger)
     facts = [
@@ -206,6 +213,11 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     warning = audit_message(a) if a is not None else None
     if warning:
         facts.append({"": "warning", "value": warning})
+    if st.changes is not None:
+        facts.append({"": "automatic changes: spot check", "value": check_line(st.changes)})
+        warning = check_message(st.changes)
+        if warning:
+            facts.append({"": "warning", "value": warning})
     parts = ["<h2>Human review</h2>", _table(facts, ["", "value"])]
     if len(rounds) >= 1:
         fig, ax = _subplots(layout="constrained", figsize=(6, 3))

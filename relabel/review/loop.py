@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from relabel.review.audit import AuditEstimate, counted_sample, estimate_from_audit
+from relabel.review.spotcheck import ChangeCheck, estimate_changes
 
 DECIDED = ("accepted", "changed")
 
@@ -161,12 +162,15 @@ class ReviewStatus:
     accuracy_high: float
     #: the random audit's estimates (None when no audit was started)
     audit: AuditEstimate | None = None
+    #: the spot check of the automatic changes (None when no check was started)
+    changes: ChangeCheck | None = None
 
     def to_json(self) -> dict[str, float | int | dict | None]:
         out: dict[str, float | int | dict | None] = {
             k: (round(v, 4) if isinstance(v, float) else v)
-            for k, v in asdict(self).items() if k != "audit"}
+            for k, v in asdict(self).items() if k not in ("audit", "changes")}
         out["audit"] = self.audit.to_json() if self.audit is not None else None
+        out["changes"] = self.changes.to_json() if self.changes is not None else None
         return out
 
 
@@ -174,7 +178,9 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
                   audit_chunks: Sequence[int] = (),
                   relabel_error_rate: float | None = None,
                   annotations: pl.DataFrame | None = None,
-                  n_classes: int | None = None) -> ReviewStatus:
+                  n_classes: int | None = None,
+                  check_chunks: Sequence[int] = (),
+                  target_precision: float = 0.9) -> ReviewStatus:
     """Reviewed so far, what the reviewers found, and the estimated label accuracy now.
 
     ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
@@ -227,23 +233,28 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
             confirmed=confirmed,
             change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
             n_classes=k)
+    changes = None
+    if len(check_chunks) and check_chunks[-1] > 0:
+        changes = estimate_changes(
+            joined["id"].to_list(), has_sugg, sugg, np.where(is_rev, decision, None),
+            check_chunks, joined["suggestion_confidence"].fill_null(0.0).to_numpy(),
+            target=target_precision)
     return ReviewStatus(
         examples=n, reviewed=int(is_rev.sum()), confirmed_errors=confirmed,
         suggestions_reviewed=int(s_rev.sum()), suggestions_accepted=accepted,
         suggestions_overridden=int(s_rev.sum()) - accepted,
         automatic_changes=int((has_sugg & ~is_rev).sum()),
         estimated_errors_left=left, estimated_accuracy=acc,
-        accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit)
+        accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit,
+        changes=changes)
 
 
-def read_audit_chunks(run_dir: str | Path) -> list[int]:
-    """The random audit's size after each extension, from ``audit.json`` (empty when no audit
-    was started; a file with a size alone is one chunk)."""
+def _read_chunks(path: Path) -> list[int]:
+    """A sample's size after each extension, from its JSON file (``audit.json``,
+    ``change_check.json``; empty when none was started; a file with a size alone is one
+    chunk)."""
     import json
 
-    from relabel.rundir import RunFiles
-
-    path = RunFiles(run_dir).audit
     if not path.is_file():
         return []
     try:
@@ -258,6 +269,26 @@ def read_audit_chunks(run_dir: str | Path) -> list[int]:
     return out
 
 
+def _write_chunks(path: Path, size: int, key: bytes) -> None:
+    """Record that a sample now has ``size`` examples: a new chunk when it grew
+    (atomically)."""
+    from relabel.data.io import write_json
+
+    chunks = _read_chunks(path)
+    if size > (chunks[-1] if chunks else 0):
+        chunks.append(int(size))
+    write_json({"size": chunks[-1] if chunks else 0, "chunks": chunks, "key": key.decode()},
+               path)
+
+
+def read_audit_chunks(run_dir: str | Path) -> list[int]:
+    """The random audit's size after each extension, from ``audit.json`` (empty when no audit
+    was started)."""
+    from relabel.rundir import RunFiles
+
+    return _read_chunks(RunFiles(run_dir).audit)
+
+
 def read_audit_size(run_dir: str | Path) -> int:
     """The random audit's size (0 when no audit was started)."""
     chunks = read_audit_chunks(run_dir)
@@ -265,31 +296,52 @@ def read_audit_size(run_dir: str | Path) -> int:
 
 
 def write_audit_size(run_dir: str | Path, size: int) -> None:
-    """Record that the random audit now has ``size`` examples: a new chunk when it grew
-    (atomically)."""
-    from relabel.data.io import write_json
+    """Record that the random audit now has ``size`` examples."""
     from relabel.review.audit import AUDIT_KEY
     from relabel.rundir import RunFiles
 
-    chunks = read_audit_chunks(run_dir)
-    if size > (chunks[-1] if chunks else 0):
-        chunks.append(int(size))
-    write_json({"size": chunks[-1] if chunks else 0, "chunks": chunks,
-                "key": AUDIT_KEY.decode()}, RunFiles(run_dir).audit)
+    _write_chunks(RunFiles(run_dir).audit, size, AUDIT_KEY)
 
 
-def run_error_rate(run_dir: str | Path) -> float | None:
-    """The run's own estimated noise rate (``summary.json``), None when it has none."""
+def read_check_chunks(run_dir: str | Path) -> list[int]:
+    """The spot check's size after each extension, from ``change_check.json`` (empty when no
+    check was started; :mod:`relabel.review.spotcheck`)."""
+    from relabel.rundir import RunFiles
+
+    return _read_chunks(RunFiles(run_dir).check)
+
+
+def write_check_size(run_dir: str | Path, size: int) -> None:
+    """Record that the spot check of the automatic changes now has ``size`` changes."""
+    from relabel.review.spotcheck import CHECK_KEY
+    from relabel.rundir import RunFiles
+
+    _write_chunks(RunFiles(run_dir).check, size, CHECK_KEY)
+
+
+def _run_decisions(run_dir: str | Path) -> dict:
+    """The ``decisions`` block of the run's ``summary.json`` (empty when it has none)."""
     import json
 
     from relabel.rundir import RunFiles
 
     path = RunFiles(run_dir).summary
     if not path.is_file():
-        return None
-    rate = (json.loads(path.read_text(encoding="utf-8")).get("decisions") or {}) \
-        .get("estimated_noise_rate")
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("decisions") or {}
+
+
+def run_error_rate(run_dir: str | Path) -> float | None:
+    """The run's own estimated noise rate (``summary.json``), None when it has none."""
+    rate = _run_decisions(run_dir).get("estimated_noise_rate")
     return None if rate is None else float(rate)
+
+
+def run_target_precision(run_dir: str | Path) -> float:
+    """The target precision the run decided with (``summary.json``; the default without)."""
+    from relabel.detect.decide import DEFAULT_TARGET_PRECISION
+
+    return float(_run_decisions(run_dir).get("target_precision", DEFAULT_TARGET_PRECISION))
 
 
 def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *,
@@ -311,7 +363,8 @@ def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *
         audit_chunks=read_audit_chunks(run_dir),
         relabel_error_rate=run_error_rate(run_dir) if noise_rate is None else noise_rate,
         annotations=annotations,
-        n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes)
+        n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes,
+        check_chunks=read_check_chunks(run_dir), target_precision=run_target_precision(run_dir))
 
 
 def audit_summary(run_dir: str | Path, scores: pl.DataFrame, noise_rate: float,
@@ -340,6 +393,26 @@ def audit_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending: 
     mask = scores["id"].is_in(list(decided_ids(scores, ledger))).to_numpy()
     new_size, rows = audit_extension(ids, size, mask, pending)
     return new_size, [ids[i] for i in rows]
+
+
+def change_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending: int
+                 ) -> tuple[int, list[str]]:
+    """Grow the spot check of the run's automatic changes so that ``pending`` of them await a
+    reviewer (:func:`relabel.review.spotcheck.check_extension`): the new size and their ids."""
+    from relabel.review.spotcheck import check_extension
+
+    ids = scores["id"].to_list()
+    mask = scores["id"].is_in(list(decided_ids(scores, ledger))).to_numpy()
+    new_size, rows = check_extension(ids, scores["suggested_label"].is_not_null().to_numpy(),
+                                     size, mask, pending)
+    return new_size, [ids[i] for i in rows]
+
+
+def run_change_check(run_dir: str | Path) -> ChangeCheck | None:
+    """The spot check of a run directory's automatic changes (None when none was started)."""
+    if not read_check_chunks(run_dir):
+        return None
+    return run_review_status(run_dir).changes
 
 
 def record_status(run_dir: str | Path) -> ReviewStatus:
@@ -379,7 +452,8 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["ReviewStatus", "audit_batch", "audit_summary", "decided_ids", "expected_errors",
-           "next_batch", "read_audit_chunks", "read_audit_size", "read_rounds", "record_status",
-           "remaining_error", "review_status", "reviewed_ids", "run_error_rate",
-           "run_review_status", "write_audit_size"]
+__all__ = ["ReviewStatus", "audit_batch", "audit_summary", "change_batch", "decided_ids",
+           "expected_errors", "next_batch", "read_audit_chunks", "read_audit_size",
+           "read_check_chunks", "read_rounds", "record_status", "remaining_error",
+           "review_status", "reviewed_ids", "run_change_check", "run_error_rate",
+           "run_review_status", "run_target_precision", "write_audit_size", "write_check_size"]
