@@ -95,6 +95,30 @@ def make_text_dataset(n_per_class: int = 30, flip: int = 6, seed: int = 0) -> pl
         pl.format("ex-{}", "id").alias("id"))
 
 
+def gold_decisions(df: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
+    """A reviewer who answers every example in ``ids`` with its true label, as decisions
+    (:func:`relabel.review.reviews.write_reviews` takes them)."""
+    return (df.filter(pl.col("id").is_in(ids))
+            .select("id", pl.col("label").alias("given_label"),
+                    pl.col("true_label").alias("reviewed_label"))
+            .with_columns(pl.when(pl.col("reviewed_label") == pl.col("given_label"))
+                          .then(pl.lit("accepted")).otherwise(pl.lit("changed")).alias("status"),
+                          pl.lit("auditor").alias("annotator"),
+                          pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time")))
+
+
+def visible_noise_run(out: Path, *, n_per_class: int, flip: int, seed: int = 4
+                      ) -> tuple[pl.DataFrame, Any]:
+    """``relabel.denoise`` (linear corrector) over texts whose vectors cluster by the *true*
+    class, so relabel sees the ``flip`` wrong labels: ``(dataset, run)``."""
+    import relabel
+
+    df = make_text_dataset(n_per_class=n_per_class, flip=flip, seed=seed)
+    emb = clustered_embeddings(df, spread=0.45)
+    return df, relabel.denoise(df, id="id", out=out, embeddings=emb, corrector="linear",
+                               progress=False)
+
+
 def structured_noise(n_per_class: int = 600, frac: float = 0.85, spread: float = 0.5,
                      seed: int = 5) -> tuple[pl.DataFrame, np.ndarray]:
     """Errors that whole regions share, as distant supervision makes them: every class has two

@@ -5,7 +5,6 @@ tests/test_label_studio.py)."""
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -26,7 +25,7 @@ from relabel.review.loop import (
     write_audit_size,
 )
 from relabel.review.reviews import write_reviews
-from tests.conftest import make_text_dataset
+from tests.conftest import gold_decisions, make_text_dataset
 
 
 def test_the_sample_depends_on_the_ids_alone_and_grows_by_keeping_its_start():
@@ -130,16 +129,6 @@ def systematic():
     return df, emb
 
 
-def gold_decisions(df: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
-    return (df.filter(pl.col("id").is_in(ids))
-            .select("id", pl.col("label").alias("given_label"),
-                    pl.col("true_label").alias("reviewed_label"))
-            .with_columns(pl.when(pl.col("reviewed_label") == pl.col("given_label"))
-                          .then(pl.lit("accepted")).otherwise(pl.lit("changed")).alias("status"),
-                          pl.lit("auditor").alias("annotator"),
-                          pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time")))
-
-
 def test_status_cli_api_and_report_show_the_audit_beside_relabels_estimate(systematic,
                                                                            tmp_path):
     from relabel.cli import app
@@ -194,13 +183,10 @@ def test_status_cli_api_and_report_show_the_audit_beside_relabels_estimate(syste
 
 
 def test_the_audit_agrees_where_relabel_sees_the_errors(tmp_path):
-    from tests.conftest import clustered_embeddings
+    from tests.conftest import visible_noise_run
 
-    df = make_text_dataset(n_per_class=250, flip=150, seed=4)
-    emb = clustered_embeddings(df, spread=0.45)
     out = tmp_path / "run"
-    run = relabel.denoise(df, id="id", out=out, embeddings=emb, corrector="linear",
-                          progress=False)
+    df, run = visible_noise_run(out, n_per_class=250, flip=150)
     ids = run.scores["id"].to_list()
     write_audit_size(out, 200)
     audited = [i for i, a in zip(ids, audit_sample(ids, 200), strict=True) if a]

@@ -537,7 +537,6 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     """``review next --audit``: the random sample goes to the project, reviewers decide it
     through the API, ``review status`` reports the audit's error rate; the audit then grows past
     what was decided, beside a batch by expected gain, and nothing is pushed twice."""
-    from label_studio_sdk import LabelStudio
 
     from connectors.label_studio import review_next
     from relabel.review.audit import audit_sample
@@ -549,15 +548,9 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     assert (first.chosen, first.audited, first.audit_size) == (30, 30, 30)
     sample = {i for i, a in zip(ids, audit_sample(ids, 30), strict=True) if a}
     assert set(next_ids(run, first)) == sample
-    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    truth = _answer_with_truth(label_studio, first.pushed.project_id, df)
     given = dict(zip(df["id"], df["label"], strict=True))
-    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
-    for t in _full_tasks(label_studio, first.pushed.project_id):
-        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
-    env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url,
-           "LABEL_STUDIO_API_KEY": label_studio.token,
-           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
-    cli = [sys.executable, "-m", "relabel"]
+    env, cli = _cli_env(label_studio, tmp_path)
     status = subprocess.run([*cli, "review", "status", str(run), "--project", "audit"],
                             env=env, capture_output=True, text=True, cwd=ROOT)
     assert status.returncode == 0, status.stderr
@@ -610,7 +603,6 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
     ``review status`` says the changes make the labels worse and ``export`` withholds the rest."""
     import numpy as np
     from conftest import structured_noise
-    from label_studio_sdk import LabelStudio
 
     import relabel
     from connectors.label_studio import review_next
@@ -630,14 +622,8 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
     assert set(next_ids(run, first)) == sample
     again = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
     assert again.pushed.created == 0 and set(next_ids(run, again)) == sample
-    truth = dict(zip(df["id"], df["true_label"], strict=True))
-    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
-    for t in _full_tasks(label_studio, first.pushed.project_id):
-        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
-    env = {**os.environ, "LABEL_STUDIO_URL": label_studio.url,
-           "LABEL_STUDIO_API_KEY": label_studio.token,
-           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
-    cli = [sys.executable, "-m", "relabel"]
+    _answer_with_truth(label_studio, first.pushed.project_id, df)
+    env, cli = _cli_env(label_studio, tmp_path)
     status = subprocess.run([*cli, "review", "status", str(run), "--project", "spot"],
                             env=env, capture_output=True, text=True, cwd=ROOT)
     assert status.returncode == 0, status.stderr
@@ -650,6 +636,26 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
     assert f"withheld {int(changed.sum()) - 10} automatic changes" in exported.stdout
     clean = pl.read_csv(tmp_path / "clean.csv")
     assert (clean["label"] == pl.Series(df["label"])).all()
+
+
+def _answer_with_truth(server, project_id: int, df: pl.DataFrame) -> dict[str, str]:
+    """The admin answers every task of the project with its example's true label (through the
+    SDK); returns id -> true label."""
+    from label_studio_sdk import LabelStudio
+
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    sdk = LabelStudio(base_url=server.url, api_key=server.token)
+    for t in _full_tasks(server, project_id):
+        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+    return truth
+
+
+def _cli_env(server, tmp_path: Path) -> tuple[dict[str, str], list[str]]:
+    """The environment (the server and its key, no user config) and the command that run the
+    relabel CLI in a subprocess."""
+    env = {**os.environ, "LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": server.token,
+           "RELABEL_CONFIG": str(tmp_path / "none.toml")}
+    return env, [sys.executable, "-m", "relabel"]
 
 
 def next_ids(run_dir, result) -> list[str]:

@@ -19,18 +19,7 @@ from relabel.review.spotcheck import (
     check_message,
     estimate_changes,
 )
-from tests.conftest import clustered_embeddings, make_text_dataset, structured_noise
-
-
-def decisions(df: pl.DataFrame, ids: list[str]) -> pl.DataFrame:
-    """A reviewer who answers every example in ``ids`` with its true label."""
-    return (df.filter(pl.col("id").is_in(ids))
-            .select("id", pl.col("label").alias("given_label"),
-                    pl.col("true_label").alias("reviewed_label"))
-            .with_columns(pl.when(pl.col("reviewed_label") == pl.col("given_label"))
-                          .then(pl.lit("accepted")).otherwise(pl.lit("changed")).alias("status"),
-                          pl.lit("checker").alias("annotator"),
-                          pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time")))
+from tests.conftest import gold_decisions, structured_noise, visible_noise_run
 
 
 def test_the_sample_is_of_the_changes_alone_and_grows_by_keeping_its_start():
@@ -125,7 +114,7 @@ def test_harmful_changes_are_found_reported_and_withheld(harmful_run, tmp_path):
                                  np.zeros(scores.height, dtype=bool), 15)
     write_check_size(out, size)
     assert read_check_chunks(out) == [15]
-    write_reviews(decisions(df, [scores["id"][int(i)] for i in rows]), out)
+    write_reviews(gold_decisions(df, [scores["id"][int(i)] for i in rows]), out)
     st = run.review_status()
     c = st.changes
     assert c is not None and (c.checked, c.accepted) == (15, 0) and c.harmful
@@ -168,18 +157,15 @@ def test_harmful_changes_are_found_reported_and_withheld(harmful_run, tmp_path):
 
 
 def test_right_changes_pass_the_check(tmp_path):
-    df = make_text_dataset(n_per_class=600, flip=300, seed=4)
-    emb = clustered_embeddings(df, spread=0.45)
     out = tmp_path / "run"
-    run = relabel.denoise(df, id="id", out=out, embeddings=emb, corrector="linear",
-                          progress=False)
+    df, run = visible_noise_run(out, n_per_class=600, flip=300)
     scores = run.scores
     changed = scores["suggested_label"].is_not_null().to_numpy()
     assert changed.sum() >= 20
     size, rows = check_extension(scores["id"].to_list(), changed, 0,
                                  np.zeros(scores.height, dtype=bool), 20)
     write_check_size(out, size)
-    write_reviews(decisions(df, [scores["id"][int(i)] for i in rows]), out)
+    write_reviews(gold_decisions(df, [scores["id"][int(i)] for i in rows]), out)
     from relabel.review.ledger import read_ledger
 
     st = review_status(scores, read_ledger(out), check_chunks=[size])
