@@ -548,6 +548,9 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     assert (first.chosen, first.audited, first.audit_size) == (30, 30, 30)
     sample = {i for i, a in zip(ids, audit_sample(ids, 30), strict=True) if a}
     assert set(next_ids(run, first)) == sample
+    # audit tasks are blind: nothing of relabel's view sways the sample
+    assert all(not t["predictions"] and t["data"]["credibility"] == "hidden"
+               for t in _full_tasks(label_studio, first.pushed.project_id))
     truth = _answer_with_truth(label_studio, first.pushed.project_id, df)
     given = dict(zip(df["id"], df["label"], strict=True))
     env, cli = _cli_env(label_studio, tmp_path)
@@ -614,15 +617,26 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
                              progress=False).scores
     changed = scores["suggested_label"].is_not_null().to_numpy()
     creds = label_studio.credentials
+    # every flagged example is already in the project, with relabel's suggestion pre-selected
+    everything = push(run, "spot", credentials=creds)
+    assert everything.created == int(scores["flagged"].sum())
     first = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
     assert (first.chosen, first.checked, first.check_size) == (10, 10, 10)
+    assert (first.pushed.created, first.pushed.updated) == (0, 10)
     _, rows = check_extension(scores["id"].to_list(), changed, 0,
                               np.zeros(scores.height, dtype=bool), 10)
     sample = {scores["id"][int(i)] for i in rows}
     assert set(next_ids(run, first)) == sample
     again = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
     assert again.pushed.created == 0 and set(next_ids(run, again)) == sample
-    _answer_with_truth(label_studio, first.pushed.project_id, df)
+    # the checked changes are now blind: relabel's suggestion is neither shown nor pre-selected
+    tasks = {t["data"]["relabel_id"]: t for t in _full_tasks(label_studio, first.pushed.project_id)}
+    for i in sample:
+        assert tasks[i]["data"]["suggested_label"] == "" and not tasks[i]["predictions"]
+        assert tasks[i]["data"]["reason"].startswith("Part of a random sample")
+    other = next(i for i in tasks if i not in sample)
+    assert tasks[other]["predictions"] and tasks[other]["data"]["credibility"] != "hidden"
+    _answer_with_truth(label_studio, first.pushed.project_id, df, ids=sample)
     env, cli = _cli_env(label_studio, tmp_path)
     status = subprocess.run([*cli, "review", "status", str(run), "--project", "spot"],
                             env=env, capture_output=True, text=True, cwd=ROOT)
@@ -638,15 +652,17 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
     assert (clean["label"] == pl.Series(df["label"])).all()
 
 
-def _answer_with_truth(server, project_id: int, df: pl.DataFrame) -> dict[str, str]:
-    """The admin answers every task of the project with its example's true label (through the
-    SDK); returns id -> true label."""
+def _answer_with_truth(server, project_id: int, df: pl.DataFrame,
+                       ids: set[str] | None = None) -> dict[str, str]:
+    """The admin answers every task of the project (or those of ``ids``) with its example's
+    true label (through the SDK); returns id -> true label."""
     from label_studio_sdk import LabelStudio
 
     truth = dict(zip(df["id"], df["true_label"], strict=True))
     sdk = LabelStudio(base_url=server.url, api_key=server.token)
     for t in _full_tasks(server, project_id):
-        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+        if ids is None or t["data"]["relabel_id"] in ids:
+            sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
     return truth
 
 

@@ -84,6 +84,26 @@ def test_relation_prediction_highlights_both_spans():
     assert result[-1]["type"] == "choices"
 
 
+def test_blind_tasks_hide_relabels_view_and_keep_the_spans():
+    """The random audit's and the spot check's tasks: the given label and the text, nothing of
+    relabel's (no credibility, reason or suggestion, nothing pre-selected)."""
+    from connectors.label_studio.convert import BLIND_REASON
+
+    data = task_data(ROW, "v", blind=True)
+    assert data["given_label"] == "refund" and data["text"] == ROW["text"]
+    assert data["suggested_label"] == "" and data["credibility"] == "hidden"
+    assert data["reason"] == BLIND_REASON
+    assert "card" not in str({k: v for k, v in data.items() if k != "text"})
+    assert prediction(ROW, "v", blind=True) is None
+    rel = {**ROW, "text": "Bill Gates founded Microsoft", "head_start": 0, "head_end": 10,
+           "tail_start": 19, "tail_end": 28}
+    pred = prediction(rel, "v", blind=True)
+    assert [r["type"] for r in pred["result"]] == ["labels", "labels"] and "score" not in pred
+    plain, hidden = tasks_json([ROW, {**ROW, "id": "ex-2"}], "v", blind=["ex-2"])
+    assert plain["predictions"] and "predictions" not in hidden
+    assert hidden["data"]["reason"] == BLIND_REASON and plain["data"] == task_data(ROW, "v")
+
+
 def _ann(aid, label, when, *, cancelled=False, user=7):
     result = [] if label is None else [{"from_name": "label", "to_name": "text",
                                         "type": "choices", "value": {"choices": [label]}}]

@@ -18,7 +18,7 @@ Pure JSON conversion lives in :mod:`.convert`, all HTTP in :mod:`.client`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,7 @@ def push(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int, int], Any] | None = None,
     ids: list[str] | None = None,
+    blind: Iterable[str] = (),
 ) -> PushResult:
     """Push a run's examples to a Label Studio project for review.
 
@@ -137,6 +138,9 @@ def push(
         ``progress(n, total)`` after each batch: ``n`` more of ``total`` examples handled.
     ids : list of str, optional
         Push exactly these examples (``review next``) instead of ``only`` / ``limit``.
+    blind : iterable of str
+        Ids whose tasks hide relabel's view: no credibility, reason, suggestion or pre-selected
+        choice (the random audit and the spot check; :mod:`connectors.label_studio.convert`).
 
     Returns
     -------
@@ -179,12 +183,13 @@ def push(
                     existing[str(key)] = (int(t["id"]), t["data"], _touched(t))
 
         rows = items.frame.to_dicts()
+        hidden = {str(i) for i in blind}
         new, replace, patch, unchanged = [], [], [], 0
         for r in rows:
             have = existing.get(str(r["id"]))
             if have is None:
                 new.append(r)
-            elif have[1] == task_data(r, version):
+            elif have[1] == task_data(r, version, blind=str(r["id"]) in hidden):
                 unchanged += 1
             elif have[2]:
                 patch.append((have[0], r))
@@ -194,7 +199,7 @@ def push(
             progress(unchanged, len(rows))
         for start in range(0, len(new), batch_size):
             batch = new[start : start + batch_size]
-            client.import_tasks(pid, tasks_json(batch, version))
+            client.import_tasks(pid, tasks_json(batch, version, blind=hidden))
             if progress is not None:
                 progress(len(batch), len(rows))
         for start in range(0, len(replace), batch_size):
@@ -202,7 +207,7 @@ def push(
             # runs at about 7 tasks/s); a push cut short in between imports them next time
             batch = replace[start : start + batch_size]
             client.delete_tasks(pid, [tid for tid, _ in batch])
-            client.import_tasks(pid, tasks_json([r for _, r in batch], version))
+            client.import_tasks(pid, tasks_json([r for _, r in batch], version, blind=hidden))
             if progress is not None:
                 progress(len(batch), len(rows))
         for start in range(0, len(patch), batch_size):
@@ -210,10 +215,13 @@ def push(
             # records the run) last, so a push cut short in between still sees them as stale
             batch = patch[start : start + batch_size]
             client.delete_predictions(pid, [tid for tid, _ in batch])
-            client.import_predictions(pid, [{**prediction(r, version), "task": tid}
-                                            for tid, r in batch])
+            preds = [(tid, prediction(r, version, blind=str(r["id"]) in hidden))
+                     for tid, r in batch]
+            preds = [{**p, "task": tid} for tid, p in preds if p is not None]
+            if preds:
+                client.import_predictions(pid, preds)
             for tid, r in batch:
-                client.update_task(tid, task_data(r, version))
+                client.update_task(tid, task_data(r, version, blind=str(r["id"]) in hidden))
             if progress is not None:
                 progress(len(batch), len(rows))
         if not created_project and proj.get("model_version") != version:
@@ -369,7 +377,9 @@ def review_next(
     if not ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
                           audit_size=size, check_size=check_size)
-    pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress)
+    # the audit's and the check's tasks hide relabel's view, so that it cannot sway them
+    pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress,
+                  blind=audit_ids + check_ids)
     return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
                       audited=len(audit_ids), audit_size=size, checked=len(check_ids),
                       check_size=check_size)

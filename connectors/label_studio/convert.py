@@ -19,6 +19,12 @@ Task ``data`` keys (all strings or numbers, as Label Studio expects):
 ``votes``           several annotators per item only: each annotator's label
 ==================  ==================================================================
 
+*Blind* tasks (the random audit and the spot check of the automatic changes, pushed by ``review
+next --audit`` / ``--check-changes``) show the given label and the text only: no credibility, no
+reason, no suggestion and nothing pre-selected. Their decisions measure the dataset and relabel's
+changes, so relabel's view must not sway them; a reviewer shown the suggestion accepts it more
+often, which would make the changes look better than they are.
+
 An annotation becomes a review (:func:`reviews_from_tasks`): *accepted* when the reviewer kept the
 given label, *changed* when they chose another one, *skipped* when they skipped or cancelled it
 (not a decision). With several annotations on one task the most recently updated decision wins;
@@ -143,16 +149,22 @@ def reason(row: Mapping[str, Any]) -> str:
     return f"{head}; no suggestion."
 
 
-def task_data(row: Mapping[str, Any], run: str) -> dict[str, Any]:
-    """The ``data`` of one task from a row of the review frame (see the module docstring)."""
+#: what a blind task shows instead of relabel's reason
+BLIND_REASON = ("Part of a random sample: decide the right label yourself (relabel's view is "
+                "hidden so that it cannot sway the sample).")
+
+
+def task_data(row: Mapping[str, Any], run: str, *, blind: bool = False) -> dict[str, Any]:
+    """The ``data`` of one task from a row of the review frame (see the module docstring);
+    ``blind``: without relabel's view."""
     data = {
         "relabel_id": str(row["id"]),
         "text": str(row["text"]),
         "given_label": str(row["label"]),
-        "suggested_label": ("" if row.get("suggested_label") is None
+        "suggested_label": ("" if blind or row.get("suggested_label") is None
                             else str(row["suggested_label"])),
-        "credibility": round(float(row["credibility"]), 4),
-        "reason": reason(row),
+        "credibility": "hidden" if blind else round(float(row["credibility"]), 4),
+        "reason": BLIND_REASON if blind else reason(row),
         "relabel_run": run,
     }
     if row.get("annotations") is not None:  # several annotators per item: who said what
@@ -160,10 +172,12 @@ def task_data(row: Mapping[str, Any], run: str) -> dict[str, Any]:
     return data
 
 
-def prediction(row: Mapping[str, Any], run: str) -> dict[str, Any]:
+def prediction(row: Mapping[str, Any], run: str, *, blind: bool = False
+               ) -> dict[str, Any] | None:
     """relabel's prediction for one task: the suggestion (or the given label when relabel
     abstained), ``score`` = credibility so the least credible come first, ``model_version`` =
-    ``run``. Relation rows also carry the head and tail spans as pre-highlighted regions."""
+    ``run``. Relation rows also carry the head and tail spans as pre-highlighted regions.
+    ``blind``: the spans alone, nothing pre-selected (None for a text without spans)."""
     choice = row.get("suggested_label") or row["label"]
     result: list[dict[str, Any]] = []
     if row.get("head_start") is not None:
@@ -174,14 +188,25 @@ def prediction(row: Mapping[str, Any], run: str) -> dict[str, Any]:
             result.append({"id": rid, "from_name": ENTITY_NAME, "to_name": TEXT_NAME,
                            "type": "labels",
                            "value": {"start": s, "end": e, "text": text[s:e], "labels": [label]}})
+    if blind:
+        return {"model_version": run, "result": result} if result else None
     result.append({"from_name": CHOICES_NAME, "to_name": TEXT_NAME, "type": "choices",
                    "value": {"choices": [str(choice)]}})
     return {"model_version": run, "score": round(float(row["credibility"]), 6), "result": result}
 
 
-def tasks_json(rows: Iterable[Mapping[str, Any]], run: str) -> list[dict[str, Any]]:
-    """Tasks to import, each with its data and relabel's prediction inline."""
-    return [{"data": task_data(r, run), "predictions": [prediction(r, run)]} for r in rows]
+def tasks_json(rows: Iterable[Mapping[str, Any]], run: str, *,
+               blind: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Tasks to import, each with its data and relabel's prediction inline; the examples whose
+    id is in ``blind`` without relabel's view (module docstring)."""
+    hidden = {str(i) for i in blind}
+    out = []
+    for r in rows:
+        b = str(r["id"]) in hidden
+        pred = prediction(r, run, blind=b)
+        out.append({"data": task_data(r, run, blind=b),
+                    **({"predictions": [pred]} if pred is not None else {})})
+    return out
 
 
 def _choice(annotation: Mapping[str, Any]) -> str | None:
@@ -304,7 +329,7 @@ def annotations_from_tasks(tasks: Iterable[Mapping[str, Any]],
 
 
 __all__ = [
-    "ANNOTATIONS_SCHEMA", "CHOICES_NAME", "REVIEWS_SCHEMA", "REVIEW_STATUSES",
+    "ANNOTATIONS_SCHEMA", "BLIND_REASON", "CHOICES_NAME", "REVIEWS_SCHEMA", "REVIEW_STATUSES",
     "annotations_from_tasks", "config_classes", "label_config", "model_version", "prediction",
     "reason", "reviews_from_tasks", "task_data", "tasks_json",
 ]
