@@ -63,6 +63,12 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                 f"{100 * audit['error_low']:.1f}-{100 * audit['error_high']:.1f}%)")
             if audit.get("warning"):
                 lines.append(f"warning: {audit['warning']}")
+        elif dec["changes"] and not dec.get("withheld"):
+            lines.append(
+                "the estimate counts labels that disagree with similar examples; errors that "
+                "similar examples share are not seen, and can make the changes wrong (a random "
+                "audit measures them, and a spot check the changes: relabel review next "
+                f"{out_dir} --project NAME --batch 0 --audit 50 --check-changes 20)")
         else:
             lines.append(
                 "the estimate counts labels that disagree with similar examples; errors that "
