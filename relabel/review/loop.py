@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.config import DEFAULT_TARGET_PRECISION
 from relabel.review.audit import AuditEstimate, counted_sample, estimate_from_audit
 from relabel.review.spotcheck import ChangeCheck, estimate_changes
 
@@ -174,13 +175,39 @@ class ReviewStatus:
         return out
 
 
+def _with_decisions(scores: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` with ``_decision``: each example's latest accepted or changed label from the
+    ledger (null where nobody decided)."""
+    from relabel.review.ledger import latest_decisions
+
+    latest = latest_decisions(ledger) if ledger.height else ledger
+    decided = (latest.filter(pl.col("status").is_in(list(DECIDED)))
+               .select("id", "reviewed_label")
+               if latest.height else pl.DataFrame(schema={"id": pl.String,
+                                                          "reviewed_label": pl.String}))
+    return scores.join(decided.rename({"reviewed_label": "_decision"}), on="id", how="left")
+
+
+def _change_check(joined: pl.DataFrame, chunks: Sequence[int], target: float
+                  ) -> ChangeCheck | None:
+    """The spot check over :func:`_with_decisions`' frame (None before it started)."""
+    if not len(chunks) or chunks[-1] <= 0:
+        return None
+    decision = joined["_decision"]
+    return estimate_changes(
+        joined["id"].to_list(), joined["suggested_label"].is_not_null().to_numpy(),
+        joined["suggested_label"].to_numpy(),
+        np.where(decision.is_not_null().to_numpy(), decision.to_numpy(), None), chunks,
+        joined["suggestion_confidence"].fill_null(0.0).to_numpy(), target=target)
+
+
 def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
                   audit_chunks: Sequence[int] = (),
                   relabel_error_rate: float | None = None,
                   annotations: pl.DataFrame | None = None,
                   n_classes: int | None = None,
                   check_chunks: Sequence[int] = (),
-                  target_precision: float = 0.9) -> ReviewStatus:
+                  target_precision: float = DEFAULT_TARGET_PRECISION) -> ReviewStatus:
     """Reviewed so far, what the reviewers found, and the estimated label accuracy now.
 
     ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
@@ -193,15 +220,7 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
     the audit for the reviewers' error where two or more decided the same example, over
     ``n_classes`` classes (default: the labels seen in ``scores``).
     """
-    from relabel.review.ledger import latest_decisions
-
-    latest = latest_decisions(ledger) if ledger.height else ledger
-    decided = (latest.filter(pl.col("status").is_in(list(DECIDED)))
-               .select("id", "given_label", "reviewed_label")
-               if latest.height else pl.DataFrame(schema={"id": pl.String,
-                                                          "given_label": pl.String,
-                                                          "reviewed_label": pl.String}))
-    joined = scores.join(decided.rename({"reviewed_label": "_decision"}), on="id", how="left")
+    joined = _with_decisions(scores, ledger)
     is_rev = joined["_decision"].is_not_null().to_numpy()
     given = joined["label"].to_numpy()
     decision = joined["_decision"].to_numpy()
@@ -233,12 +252,7 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
             confirmed=confirmed,
             change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
             n_classes=k)
-    changes = None
-    if len(check_chunks) and check_chunks[-1] > 0:
-        changes = estimate_changes(
-            joined["id"].to_list(), has_sugg, sugg, np.where(is_rev, decision, None),
-            check_chunks, joined["suggestion_confidence"].fill_null(0.0).to_numpy(),
-            target=target_precision)
+    changes = _change_check(joined, check_chunks, target_precision)
     return ReviewStatus(
         examples=n, reviewed=int(is_rev.sum()), confirmed_errors=confirmed,
         suggestions_reviewed=int(s_rev.sum()), suggestions_accepted=accepted,
@@ -339,8 +353,6 @@ def run_error_rate(run_dir: str | Path) -> float | None:
 
 def run_target_precision(run_dir: str | Path) -> float:
     """The target precision the run decided with (``summary.json``; the default without)."""
-    from relabel.detect.decide import DEFAULT_TARGET_PRECISION
-
     return float(_run_decisions(run_dir).get("target_precision", DEFAULT_TARGET_PRECISION))
 
 
@@ -410,9 +422,15 @@ def change_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending:
 
 def run_change_check(run_dir: str | Path) -> ChangeCheck | None:
     """The spot check of a run directory's automatic changes (None when none was started)."""
-    if not read_check_chunks(run_dir):
+    from relabel.review.ledger import read_ledger
+    from relabel.rundir import load_run
+
+    chunks = read_check_chunks(run_dir)
+    if not chunks:
         return None
-    return run_review_status(run_dir).changes
+    _, scores = load_run(run_dir)
+    return _change_check(_with_decisions(scores, read_ledger(run_dir)), chunks,
+                         run_target_precision(run_dir))
 
 
 def record_status(run_dir: str | Path) -> ReviewStatus:
