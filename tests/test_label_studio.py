@@ -622,6 +622,7 @@ def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_pat
     assert everything.created == int(scores["flagged"].sum())
     first = review_next(run, "spot", batch=0, check_changes=10, credentials=creds)
     assert (first.chosen, first.checked, first.check_size) == (10, 10, 10)
+    assert first.changes == int(changed.sum())
     assert (first.pushed.created, first.pushed.updated) == (0, 10)
     _, rows = check_extension(scores["id"].to_list(), changed, 0,
                               np.zeros(scores.height, dtype=bool), 10)

@@ -301,6 +301,8 @@ class NextResult:
     #: of the chosen, how many come from the spot check of the automatic changes, and its size
     checked: int = 0
     check_size: int = 0
+    #: the run's automatic changes (what the spot check samples)
+    changes: int = 0
 
 
 def _project_exists(project: str, credentials: Credentials | None) -> bool:
@@ -374,15 +376,16 @@ def review_next(
                         exclude=set(audit_ids) | set(check_ids))["id"].to_list() if batch else []
     ids = audit_ids + check_ids + chosen
     left = scores.height - len(reviewed_ids(ledger)) - len(ids)
+    changes = int(scores["suggested_label"].is_not_null().sum())
     if not ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
-                          audit_size=size, check_size=check_size)
+                          audit_size=size, check_size=check_size, changes=changes)
     # the audit's and the check's tasks hide relabel's view, so that it cannot sway them
     pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress,
                   blind=audit_ids + check_ids)
     return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
                       audited=len(audit_ids), audit_size=size, checked=len(check_ids),
-                      check_size=check_size)
+                      check_size=check_size, changes=changes)
 
 
 @locks_run_dir("relabel review status")

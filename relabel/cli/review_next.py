@@ -39,13 +39,16 @@ def review_next_command(
 
     res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes)
     pulled = (f"pulled {res.pulled.tasks} reviewed tasks; " if res.pulled is not None else "")
+    none = " (relabel changed no label automatically: no change to check)" \
+        if check_changes and not res.changes else ""
     if res.pushed is None:
-        typer.echo(f"{pulled}nothing left to review in {run_dir}")
+        typer.echo(f"{pulled}nothing left to review in {run_dir}{none}")
         return
     parts = ([f"{res.audited} from the random audit, now {res.audit_size} examples"]
              if audit else []) + \
-        ([f"{res.checked} automatic changes to check, now {res.check_size} sampled"]
-         if check_changes else [])
+        ([f"{res.checked} automatic changes to check, now {res.check_size} sampled of "
+          f"{res.changes}"] if check_changes and res.changes else []) + \
+        (["relabel changed no label automatically: no change to check"] if none else [])
     audited = f" ({'; '.join(parts)})" if parts else ""
     typer.echo(f"{pulled}pushed the next {res.chosen} examples{audited} to '{project}' "
                f"({res.pushed.project_url}): {res.pushed.created} new tasks, "
