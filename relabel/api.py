@@ -153,7 +153,7 @@ class Run:
         from relabel.export import apply_plan, changes_harmful, plan_labels
 
         if suggestions is None:
-            suggestions = not changes_harmful(self.out_dir)
+            suggestions = not changes_harmful(self.out_dir, self.scores)
         if reviews is None and self._files.reviews.is_file():
             reviews = True
         if reviews is None or reviews is False:

@@ -95,26 +95,27 @@ def check_apply(apply: str) -> None:
         raise RelabelInputError(f"--apply must be one of {', '.join(APPLY_CHOICES)}, got '{apply}'")
 
 
-def resolve_apply(apply: str, run_dir: str | Path) -> str:
+def resolve_apply(apply: str, run_dir: str | Path, scores: pl.DataFrame | None = None) -> str:
     """``auto`` -> ``reviewed+suggestions`` when the run has reviewers' decisions
     (``reviews.parquet``), else ``suggestions``; without the suggestions (``reviewed`` or
     ``none``) when the spot check found the automatic changes harmful
-    (:func:`changes_harmful`)."""
+    (:func:`changes_harmful`; ``scores`` when the caller holds them)."""
     check_apply(apply)
     if apply != "auto":
         return apply
     reviewed = RunFiles(run_dir).reviews.is_file()
-    if changes_harmful(run_dir):
+    if changes_harmful(run_dir, scores):
         return "reviewed" if reviewed else "none"
     return "reviewed+suggestions" if reviewed else "suggestions"
 
 
-def changes_harmful(run_dir: str | Path) -> bool:
+def changes_harmful(run_dir: str | Path, scores: pl.DataFrame | None = None) -> bool:
     """Reviewers spot-checked the run's automatic changes and found them mostly wrong
-    (:attr:`relabel.review.spotcheck.ChangeCheck.harmful`)."""
+    (:attr:`relabel.review.spotcheck.ChangeCheck.harmful`); ``scores`` when the caller holds
+    them."""
     from relabel.review.loop import run_change_check
 
-    check = run_change_check(run_dir)
+    check = run_change_check(run_dir, scores)
     return check is not None and check.harmful
 
 
@@ -233,8 +234,9 @@ def export_dataset(
     from relabel.rundir import RunFiles
 
     to = Path(to)
-    asked, apply = apply, resolve_apply(apply, run_dir)
+    check_apply(apply)
     run, scores = load_run(run_dir)
+    asked, apply = apply, resolve_apply(apply, run_dir, scores)
     fmt = detect_format(to, for_writing=True)
     if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
         fmt = KEYED_JSON
@@ -243,17 +245,16 @@ def export_dataset(
                          protect=owned),
                  PathArg("--to", to.parent / CHANGES_FILE, "output_file", inputs=inputs,
                          protect=owned)])
-    plan = plan_labels(scores, run_decisions(run_dir, scores, apply), apply=apply,
-                       drop_flagged=drop_flagged)
+    human = run_decisions(run_dir, scores, apply)
+    plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan)
     write_table(cleaned, to, fmt)
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
     withheld = 0
     if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
-        withheld = plan_labels(scores, run_decisions(run_dir, scores, apply),
-                               apply=apply + "+suggestions" if apply == "reviewed"
-                               else "suggestions").automatic
+        with_them = {"reviewed": "reviewed+suggestions", "none": "suggestions"}[apply]
+        withheld = plan_labels(scores, human, apply=with_them).automatic
     return ExportResult(path=to, changes_path=changes_path,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human,

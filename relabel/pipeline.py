@@ -346,11 +346,9 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     check = inherited_check(cfg.reviews)
     withhold = None
     if check is not None and check.harmful:
-        withhold = (f"reviewers accepted {check.accepted} of the previous round's "
-                    f"{check.checked} spot-checked automatic changes (95% interval "
-                    f"{100 * check.low:.0f}-{100 * check.high:.0f}% right): relabel's signals "
-                    "mislead it on this dataset, so nothing was changed automatically; the "
-                    "flags are for a person")
+        from relabel.review.spotcheck import withheld_message
+
+        withhold = withheld_message(check)
     corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
     corrector, corrector_input = None, None
     if corrector_name != "none":

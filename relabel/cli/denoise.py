@@ -63,17 +63,16 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                 f"{100 * audit['error_low']:.1f}-{100 * audit['error_high']:.1f}%)")
             if audit.get("warning"):
                 lines.append(f"warning: {audit['warning']}")
-        elif dec["changes"] and not dec.get("withheld"):
-            lines.append(
-                "the estimate counts labels that disagree with similar examples; errors that "
-                "similar examples share are not seen, and can make the changes wrong (a random "
-                "audit measures them, and a spot check the changes: relabel review next "
-                f"{out_dir} --project NAME --batch 0 --audit 50 --check-changes 20)")
         else:
+            # with automatic changes, the spot check beside the audit
+            check = bool(dec["changes"]) and not dec.get("withheld")
             lines.append(
                 "the estimate counts labels that disagree with similar examples; errors that "
-                "similar examples share are not seen (a random audit measures them: relabel "
-                f"review next {out_dir} --project NAME --batch 0 --audit 50)")
+                "similar examples share are not seen"
+                + (", and can make the changes wrong (a random audit measures them, and a spot "
+                   "check the changes:" if check else " (a random audit measures them:")
+                + f" relabel review next {out_dir} --project NAME --batch 0 --audit 50"
+                + (" --check-changes 20)" if check else ")"))
         if dec.get("diagnosis"):
             lines.append(f"warning: {dec['diagnosis']}")
         if dec.get("withheld"):

@@ -420,15 +420,18 @@ def change_batch(scores: pl.DataFrame, ledger: pl.DataFrame, size: int, pending:
     return new_size, [ids[i] for i in rows]
 
 
-def run_change_check(run_dir: str | Path) -> ChangeCheck | None:
-    """The spot check of a run directory's automatic changes (None when none was started)."""
+def run_change_check(run_dir: str | Path, scores: pl.DataFrame | None = None
+                     ) -> ChangeCheck | None:
+    """The spot check of a run directory's automatic changes (None when none was started);
+    ``scores`` when the caller holds them, else read from the run."""
     from relabel.review.ledger import read_ledger
     from relabel.rundir import load_run
 
     chunks = read_check_chunks(run_dir)
     if not chunks:
         return None
-    _, scores = load_run(run_dir)
+    if scores is None:
+        _, scores = load_run(run_dir)
     return _change_check(_with_decisions(scores, read_ledger(run_dir)), chunks,
                          run_target_precision(run_dir))
 

@@ -211,5 +211,14 @@ def check_message(check: ChangeCheck) -> str | None:
             "--target-precision makes fewer, surer changes")
 
 
+def withheld_message(check: ChangeCheck) -> str:
+    """Why a new round (``denoise --reviews`` from the checked run) changes nothing
+    automatically (``summary.json``: ``decisions.withheld``)."""
+    return (f"reviewers accepted {check.accepted} of the previous round's {check.checked} "
+            f"spot-checked automatic changes (95% interval {100 * check.low:.0f}-"
+            f"{100 * check.high:.0f}% right): relabel's signals mislead it on this dataset, so "
+            "nothing was changed automatically; the flags are for a person")
+
+
 __all__ = ["CHECK_KEY", "HARMFUL", "ChangeCheck", "check_extension", "check_line",
-           "check_message", "estimate_changes"]
+           "check_message", "estimate_changes", "withheld_message"]
