@@ -211,15 +211,17 @@ class Run:
         return pull(self.out_dir, project)
 
     def review_next(self, project: str, *, batch: int = 100, audit: int = 0,
-                    check_changes: int = 0) -> Any:
+                    check_changes: int = 0, reviewer_error: float | None = None) -> Any:
         """Pull the decisions so far, then push the next ``batch`` examples by expected gain,
         ``audit`` undecided examples of the random audit and ``check_changes`` of the spot check
         of the automatic changes, as ``relabel review next`` does
-        (:func:`connectors.label_studio.review_next`)."""
+        (:func:`connectors.label_studio.review_next`). With ``reviewer_error`` (the reviewers'
+        error rate) only examples more likely wrong than that are pushed; the result's
+        ``held_back`` counts the others."""
         from connectors.label_studio import review_next
 
         return review_next(self.out_dir, project, batch=batch, audit=audit,
-                           check_changes=check_changes)
+                           check_changes=check_changes, reviewer_error=reviewer_error)
 
     def review_status(self, project: str | None = None) -> Any:
         """Reviewed so far and the estimated label accuracy, from relabel's signals and, once

@@ -152,6 +152,8 @@ def test_export_errors_are_one_line(tmp_path):
      "--batch, --audit and --check-changes must be at least 0"),
     (["review", "next", "{run}", "--project", "p", "--check-changes", "-2"],
      "got --batch 100 --audit 0 --check-changes -2"),
+    (["review", "next", "{run}", "--project", "p", "--reviewer-error", "0.7"],
+     "--reviewer-error must be at least 0 and below 0.5"),
     (["review", "push", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
                                                     "not set"),
     (["review", "pull", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "

@@ -598,6 +598,25 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     audit = [json.loads(x) for x in (run / "review_rounds.jsonl").read_text().splitlines()][-1]
     assert audit["audit"]["double_reviewed"] == 30 and audit["audit"]["reviewer_error"] > 0
     assert audit["audit"]["errors_left"] > 0
+    # the reviewers' error the audit measured now stops `review next` where a review is expected
+    # to break more right labels than it fixes; a rate the user gives overrides it
+    from relabel.review.loop import remaining_error, run_error_rate, run_review_status
+
+    nxt = subprocess.run([*cli, "review", "next", str(run), "--project", "audit", "--batch",
+                          "10"], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert nxt.returncode == 0, nxt.stderr
+    assert "unreviewed examples held back: their chance of a wrong label is not above the " \
+        "reviewers' error rate" in nxt.stdout
+    assert "(measured on the audit's doubly reviewed examples)" in nxt.stdout
+    scores = pl.read_parquet(run / "scores.parquet")
+    # the chance of a wrong label, made consistent with the audit's error rate where that is
+    # above relabel's own estimate (errors that similar examples share)
+    noise = max(run_error_rate(run), run_review_status(run).audit.error_rate)
+    chance = dict(zip(scores["id"], remaining_error(scores, noise), strict=True))
+    strict = review_next(run, "audit", batch=10, reviewer_error=0.3, credentials=creds)
+    assert strict.reviewer_error_source == "given" and strict.reviewer_error == 0.3
+    assert strict.held_back > 0
+    assert all(chance[i] > 0.3 for i in (next_ids(run, strict) if strict.pushed else []))
 
 
 def test_spot_check_of_the_changes_through_the_real_server(label_studio, tmp_path):

@@ -204,3 +204,81 @@ def test_status_history_and_report_section(noisy, tmp_path):
     relabel.denoise(df, id="id", out=tmp_path / "r2", embeddings=emb, corrector="linear",
                     reviews=tmp_path / "r", progress=False)
     assert len(read_rounds(tmp_path / "r2")) == 2
+
+
+def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_path):
+    from relabel.review.loop import expected_errors, held_back
+
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
+                          progress=False)
+    scores, empty = run.scores, read_ledger(tmp_path / "r")
+    noise = run.summary["decisions"]["estimated_noise_rate"]
+    chance = expected_errors(scores["p_wrong"].to_numpy(),
+                             scores["suggested_label"].is_not_null().to_numpy(),
+                             scores["suggestion_confidence"].fill_null(0.0).to_numpy(),
+                             noise_rate=noise)
+    every = next_batch(scores, empty, scores.height)
+    assert every.height == scores.height  # no reviewer error: every example can be asked
+    for e in (0.05, 0.2):
+        worth = next_batch(scores, empty, scores.height, reviewer_error=e, noise_rate=noise)
+        above = set(scores.filter(pl.Series(chance > e))["id"])
+        assert set(worth["id"]) == above and 0 < worth.height < scores.height
+        # the order is relabel's usual one, cut where a review stops paying
+        assert worth["id"].to_list() == [i for i in every["id"].to_list() if i in above]
+        assert held_back(scores, empty, reviewer_error=e, noise_rate=noise) == \
+            scores.height - len(above)
+        # a small batch takes the head of the same order and counts the rest it holds back
+        head = next_batch(scores, empty, 10, reviewer_error=e, noise_rate=noise)
+        assert head["id"].to_list() == worth["id"].head(10).to_list()
+    # a higher error rate holds more back; 0 holds nothing
+    assert held_back(scores, empty, reviewer_error=0.2, noise_rate=noise) > \
+        held_back(scores, empty, reviewer_error=0.05, noise_rate=noise)
+    assert held_back(scores, empty, reviewer_error=0.0, noise_rate=noise) == 0
+
+
+def test_reviewers_finding_more_errors_than_expected_keep_the_reviews_going(noisy, tmp_path):
+    """Decisions on this run's examples scale its chances up where the reviewers found more
+    wrong labels than relabel expected, so ``next_batch`` does not stop too early; decisions
+    that match relabel's estimate, or a run that already trusts them, leave it alone."""
+    from relabel.review.loop import expected_errors, held_back, reviewed_ratio
+
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
+                          progress=False)
+    scores = run.scores
+    noise = run.summary["decisions"]["estimated_noise_rate"]
+    chance = expected_errors(scores["p_wrong"].to_numpy(),
+                             scores["suggested_label"].is_not_null().to_numpy(),
+                             scores["suggestion_confidence"].fill_null(0.0).to_numpy(),
+                             noise_rate=noise)
+    empty = read_ledger(tmp_path / "r")
+    assert reviewed_ratio(scores, empty, chance, 0.1) == 1.0
+
+    def decide(ids: list[str], wrong: bool) -> pl.DataFrame:
+        rows = scores.filter(pl.col("id").is_in(ids)).select("id", "label")
+        other = sorted(set(df["label"]))
+        return rows.select(
+            "id", pl.col("label").alias("given_label"),
+            (pl.col("label").map_elements(lambda x: other[(other.index(x) + 1) % len(other)],
+                                          return_dtype=pl.String) if wrong
+             else pl.col("label")).alias("reviewed_label"),
+            pl.lit("changed" if wrong else "accepted").alias("status"),
+            pl.lit("sim").alias("annotator"),
+            pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("time"))
+
+    # 40 labels relabel thought surely right, all found wrong by the reviewers
+    sure = scores.with_columns(pl.Series("c", chance)).filter(
+        pl.col("suggested_label").is_null()).sort("c").head(40)["id"].to_list()
+    append_decisions(tmp_path / "r", decide(sure, wrong=True), source="pull")
+    ledger = read_ledger(tmp_path / "r")
+    ratio = reviewed_ratio(scores, ledger, chance, 0.1)
+    assert ratio > 5
+    before = held_back(scores, empty, reviewer_error=0.1, noise_rate=noise)
+    after = held_back(scores, ledger, reviewer_error=0.1, noise_rate=noise)
+    assert after < before - 40  # more than the 40 decided ones are worth asking now
+    # decisions that confirm the given labels do not scale anything
+    ok_dir = tmp_path / "ok"
+    ok_dir.mkdir()
+    append_decisions(ok_dir, decide(sure, wrong=False), source="pull")
+    assert reviewed_ratio(scores, read_ledger(ok_dir), chance, 0.1) == 1.0

@@ -18,6 +18,7 @@ Pure JSON conversion lives in :mod:`.convert`, all HTTP in :mod:`.client`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -303,6 +304,13 @@ class NextResult:
     check_size: int = 0
     #: the run's automatic changes (what the spot check samples)
     changes: int = 0
+    #: the reviewers' error rate the batch was chosen with (None: not known, every unreviewed
+    #: example could be chosen), where it came from (``given`` or ``audit``: measured where two
+    #: reviewers decided the same audited examples), and how many unreviewed examples it held
+    #: back (their chance of a wrong label is not above it: a review is expected to do harm)
+    reviewer_error: float | None = None
+    reviewer_error_source: str | None = None
+    held_back: int = 0
 
 
 def _project_exists(project: str, credentials: Credentials | None) -> bool:
@@ -319,6 +327,7 @@ def review_next(
     batch: int,
     audit: int = 0,
     check_changes: int = 0,
+    reviewer_error: float | None = None,
     credentials: Credentials | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> NextResult:
@@ -328,6 +337,12 @@ def review_next(
     ``audit.json``), and with ``check_changes > 0`` that many undecided automatic changes of the
     spot check (:mod:`relabel.review.spotcheck`; its size is kept in ``change_check.json``).
 
+    With ``reviewer_error`` (the reviewers' error rate; default: the one the random audit
+    measured where two reviewers decided at least ``MIN_DOUBLE_REVIEWED`` of the same
+    examples, if any) only examples whose label
+    is wrong with a higher probability are chosen: a review elsewhere is expected to break more
+    right labels than it fixes (:mod:`relabel.review.loop`).
+
     The project's decisions are pulled first, so an example reviewed since the last pull is
     never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
     and creates no task twice.
@@ -335,7 +350,8 @@ def review_next(
     Raises
     ------
     RelabelInputError
-        ``batch``, ``audit`` or ``check_changes`` below 0, all 0, or missing run files.
+        ``batch``, ``audit`` or ``check_changes`` below 0, all 0, ``reviewer_error`` outside
+        [0, 0.5), or missing run files.
     LabelStudioError
         As :func:`push` and :func:`pull`.
     """
@@ -344,10 +360,12 @@ def review_next(
     from relabel.review.loop import (
         audit_batch,
         change_batch,
+        held_back,
         next_batch,
         read_audit_size,
         read_check_chunks,
         reviewed_ids,
+        run_error_rate,
         write_audit_size,
         write_check_size,
     )
@@ -357,6 +375,10 @@ def review_next(
         raise RelabelInputError(f"--batch, --audit and --check-changes must be at least 0, and "
                                 f"one of them at least 1; got --batch {batch} --audit {audit} "
                                 f"--check-changes {check_changes}")
+    if reviewer_error is not None and not 0.0 <= reviewer_error < 0.5:
+        raise RelabelInputError(f"--reviewer-error must be at least 0 and below 0.5 (a "
+                                f"reviewer wrong half the time tells nothing); got "
+                                f"{reviewer_error}")
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \
         if _project_exists(project, credentials) else None
@@ -372,20 +394,37 @@ def review_next(
         in_audit = set(audit_ids)
         check_ids = [i for i in check_ids if i not in in_audit]
         write_check_size(run_dir, check_size)
-    chosen = next_batch(scores, ledger, batch,
-                        exclude=set(audit_ids) | set(check_ids))["id"].to_list() if batch else []
+    source = "given" if reviewer_error is not None else None
+    noise = run_error_rate(run_dir)
+    if size:  # the audit measures what relabel's own estimates cannot see
+        from relabel.review.loop import MIN_DOUBLE_REVIEWED, run_review_status
+
+        measured = run_review_status(run_dir, scores, ledger=ledger).audit
+        if measured is not None and measured.decided and math.isfinite(measured.error_rate):
+            # shared errors hide from relabel's noise rate; the audit counts them
+            noise = max(noise or 0.0, measured.error_rate)
+        if (reviewer_error is None and measured is not None
+                and measured.reviewer_error is not None
+                and measured.double_reviewed >= MIN_DOUBLE_REVIEWED):
+            reviewer_error, source = min(float(measured.reviewer_error), 0.49), "audit"
+    floor = dict(reviewer_error=reviewer_error or 0.0, noise_rate=noise)
+    busy = set(audit_ids) | set(check_ids)
+    chosen = next_batch(scores, ledger, batch, exclude=busy, **floor)["id"].to_list() \
+        if batch else []
+    held = held_back(scores, ledger, busy | set(chosen), **floor) if batch else 0
     ids = audit_ids + check_ids + chosen
     left = scores.height - len(reviewed_ids(ledger)) - len(ids)
     changes = int(scores["suggested_label"].is_not_null().sum())
+    errs = dict(reviewer_error=reviewer_error, reviewer_error_source=source, held_back=held)
     if not ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
-                          audit_size=size, check_size=check_size, changes=changes)
+                          audit_size=size, check_size=check_size, changes=changes, **errs)
     # the audit's and the check's tasks hide relabel's view, so that it cannot sway them
     pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress,
                   blind=audit_ids + check_ids)
     return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
                       audited=len(audit_ids), audit_size=size, checked=len(check_ids),
-                      check_size=check_size, changes=changes)
+                      check_size=check_size, changes=changes, **errs)
 
 
 @locks_run_dir("relabel review status")

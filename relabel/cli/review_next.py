@@ -30,6 +30,12 @@ def review_next_command(
              "changes: their decisions measure how often the changes are right here, which "
              "`review status` reports; when they are mostly wrong, `export` withholds the "
              "unchecked ones.")] = 0,
+    reviewer_error: Annotated[float | None, typer.Option(
+        "--reviewer-error",
+        help="Your reviewers' error rate (e.g. 0.05): push only examples whose label is more "
+             "likely wrong than that, since reviewing the others is expected to break more "
+             "right labels than it fixes. Default: the rate the random audit measured where "
+             "two reviewers decided the same examples, else none.")] = None,
 ) -> None:
     """Pull the decisions so far, then push the next B unreviewed examples by expected gain:
     likely errors relabel cannot fix on its own first, then the most uncertain; with --audit N,
@@ -37,12 +43,21 @@ def review_next_command(
     changes to spot-check."""
     from connectors.label_studio import review_next
 
-    res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes)
+    res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes,
+                      reviewer_error=reviewer_error)
     pulled = (f"pulled {res.pulled.tasks} reviewed tasks; " if res.pulled is not None else "")
     none = " (relabel changed no label automatically: no change to check)" \
         if check_changes and not res.changes else ""
+    held = ""
+    if res.held_back:
+        where = ("given" if res.reviewer_error_source == "given"
+                 else "measured on the audit's doubly reviewed examples")
+        held = (f"; {res.held_back} unreviewed examples held back: their chance of a wrong "
+                f"label is not above the reviewers' error rate {res.reviewer_error:.3g} "
+                f"({where}), so reviewing them is expected to break more right labels than "
+                f"it fixes")
     if res.pushed is None:
-        typer.echo(f"{pulled}nothing left to review in {run_dir}{none}")
+        typer.echo(f"{pulled}nothing left to review in {run_dir}{none}{held}")
         return
     parts = ([f"{res.audited} from the random audit, now {res.audit_size} examples"]
              if audit else []) + \
@@ -53,4 +68,4 @@ def review_next_command(
     typer.echo(f"{pulled}pushed the next {res.chosen} examples{audited} to '{project}' "
                f"({res.pushed.project_url}): {res.pushed.created} new tasks, "
                f"{res.pushed.updated} updated, {res.pushed.unchanged} unchanged; "
-               f"{res.remaining} unreviewed examples after these")
+               f"{res.remaining} unreviewed examples after these{held}")
