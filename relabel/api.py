@@ -223,19 +223,25 @@ class Run:
         return review_next(self.out_dir, project, batch=batch, audit=audit,
                            check_changes=check_changes, reviewer_error=reviewer_error)
 
-    def review_status(self, project: str | None = None) -> Any:
+    def review_status(self, project: str | None = None, *,
+                      reviewer_error: float | None = None) -> Any:
         """Reviewed so far and the estimated label accuracy, from relabel's signals and, once
         reviewers decided part of the random audit, from the audit
         (:class:`relabel.review.loop.ReviewStatus`; ``.audit`` holds the audit's estimates,
-        ``.changes`` the spot check's of the automatic changes).
+        ``.changes`` the spot check's of the automatic changes, ``.worth_reviewing`` how many
+        unreviewed examples are more likely wrong than the reviewers' error rate, given as
+        ``reviewer_error`` or measured by the audit).
         Pulls from ``project`` first when given; without it no server is needed."""
+        from relabel.review.loop import check_reviewer_error
+
+        check_reviewer_error(reviewer_error)
         if project is not None:
             from connectors.label_studio import review_status
 
-            return review_status(self.out_dir, project)
+            return review_status(self.out_dir, project, reviewer_error=reviewer_error)
         from relabel.review.loop import run_review_status
 
-        return run_review_status(self.out_dir)
+        return run_review_status(self.out_dir, reviewer_error=reviewer_error)
 
 
 def load_run(out_dir: str | Path) -> Run:

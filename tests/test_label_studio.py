@@ -591,6 +591,11 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
                             env=env, capture_output=True, text=True, cwd=ROOT)
     assert status.returncode == 0, status.stderr
     assert "corrected for the reviewers' estimated error" in status.stdout
+    assert "unreviewed examples are more likely wrong than the reviewers' error rate" \
+        in status.stdout and "(measured on the audit's doubly reviewed examples)" in status.stdout
+    import relabel
+
+    assert "still worth a review" in relabel.load_run(run).report().read_text()
     assert "(30 examples decided by two or more;" in status.stdout
     # the audit's second batch (20) counts only once all of it is decided
     assert "random audit: 30 of 50 sampled examples decided (20 more count once their batch is " \

@@ -235,6 +235,24 @@ def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_p
     assert held_back(scores, empty, reviewer_error=0.2, noise_rate=noise) > \
         held_back(scores, empty, reviewer_error=0.05, noise_rate=noise)
     assert held_back(scores, empty, reviewer_error=0.0, noise_rate=noise) == 0
+    # where review next takes the rate from: the user's, else none without an audit
+    from relabel.review.loop import review_floor
+
+    given = review_floor(tmp_path / "r", scores, empty, 0.05)
+    assert (given.reviewer_error, given.source, given.noise_rate) == (0.05, "given", noise)
+    unknown = review_floor(tmp_path / "r", scores, empty)
+    assert (unknown.reviewer_error, unknown.source, unknown.noise_rate) == (None, None, noise)
+    # review status says how many are still worth a review at that rate
+    status = review_status(scores, empty, relabel_error_rate=noise, reviewer_error=0.05)
+    assert status.worth_reviewing == next_batch(scores, empty, scores.height,
+                                                reviewer_error=0.05, noise_rate=noise).height
+    assert status.reviewer_error_source == "given"
+    assert review_status(scores, empty, relabel_error_rate=noise).worth_reviewing is None
+    from relabel.cli.review_status import format_status
+
+    text = format_status(status, tmp_path / "r")
+    assert (f"still worth a review: {status.worth_reviewing} of the {scores.height} unreviewed "
+            "examples are more likely wrong than the reviewers' error rate 0.05 (given)") in text
 
 
 def test_reviewers_finding_more_errors_than_expected_keep_the_reviews_going(noisy, tmp_path):

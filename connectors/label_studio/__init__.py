@@ -18,7 +18,6 @@ Pure JSON conversion lives in :mod:`.convert`, all HTTP in :mod:`.client`.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -338,10 +337,9 @@ def review_next(
     spot check (:mod:`relabel.review.spotcheck`; its size is kept in ``change_check.json``).
 
     With ``reviewer_error`` (the reviewers' error rate; default: the one the random audit
-    measured where two reviewers decided at least ``MIN_DOUBLE_REVIEWED`` of the same
-    examples, if any) only examples whose label
-    is wrong with a higher probability are chosen: a review elsewhere is expected to break more
-    right labels than it fixes (:mod:`relabel.review.loop`).
+    measured, :func:`relabel.review.loop.review_floor`) only examples whose label is wrong with
+    a higher probability are chosen: a review elsewhere is expected to break more right labels
+    than it fixes (:mod:`relabel.review.loop`).
 
     The project's decisions are pulled first, so an example reviewed since the last pull is
     never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
@@ -360,12 +358,13 @@ def review_next(
     from relabel.review.loop import (
         audit_batch,
         change_batch,
+        check_reviewer_error,
         held_back,
         next_batch,
         read_audit_size,
         read_check_chunks,
+        review_floor,
         reviewed_ids,
-        run_error_rate,
         write_audit_size,
         write_check_size,
     )
@@ -375,10 +374,7 @@ def review_next(
         raise RelabelInputError(f"--batch, --audit and --check-changes must be at least 0, and "
                                 f"one of them at least 1; got --batch {batch} --audit {audit} "
                                 f"--check-changes {check_changes}")
-    if reviewer_error is not None and not 0.0 <= reviewer_error < 0.5:
-        raise RelabelInputError(f"--reviewer-error must be at least 0 and below 0.5 (a "
-                                f"reviewer wrong half the time tells nothing); got "
-                                f"{reviewer_error}")
+    check_reviewer_error(reviewer_error)
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \
         if _project_exists(project, credentials) else None
@@ -394,20 +390,8 @@ def review_next(
         in_audit = set(audit_ids)
         check_ids = [i for i in check_ids if i not in in_audit]
         write_check_size(run_dir, check_size)
-    source = "given" if reviewer_error is not None else None
-    noise = run_error_rate(run_dir)
-    if size:  # the audit measures what relabel's own estimates cannot see
-        from relabel.review.loop import MIN_DOUBLE_REVIEWED, run_review_status
-
-        measured = run_review_status(run_dir, scores, ledger=ledger).audit
-        if measured is not None and measured.decided and math.isfinite(measured.error_rate):
-            # shared errors hide from relabel's noise rate; the audit counts them
-            noise = max(noise or 0.0, measured.error_rate)
-        if (reviewer_error is None and measured is not None
-                and measured.reviewer_error is not None
-                and measured.double_reviewed >= MIN_DOUBLE_REVIEWED):
-            reviewer_error, source = min(float(measured.reviewer_error), 0.49), "audit"
-    floor = dict(reviewer_error=reviewer_error or 0.0, noise_rate=noise)
+    stop = review_floor(run_dir, scores, ledger, reviewer_error)
+    floor = dict(reviewer_error=stop.reviewer_error or 0.0, noise_rate=stop.noise_rate)
     busy = set(audit_ids) | set(check_ids)
     chosen = next_batch(scores, ledger, batch, exclude=busy, **floor)["id"].to_list() \
         if batch else []
@@ -415,7 +399,8 @@ def review_next(
     ids = audit_ids + check_ids + chosen
     left = scores.height - len(reviewed_ids(ledger)) - len(ids)
     changes = int(scores["suggested_label"].is_not_null().sum())
-    errs = dict(reviewer_error=reviewer_error, reviewer_error_source=source, held_back=held)
+    errs = dict(reviewer_error=stop.reviewer_error, reviewer_error_source=stop.source,
+                held_back=held)
     if not ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
                           audit_size=size, check_size=check_size, changes=changes, **errs)
@@ -429,15 +414,18 @@ def review_next(
 
 @locks_run_dir("relabel review status")
 def review_status(run_dir: str | Path, project: str | None = None, *,
+                  reviewer_error: float | None = None,
                   credentials: Credentials | None = None) -> Any:
     """Pull the project's decisions (when ``project`` is given), then
-    :func:`relabel.review.loop.review_status` of the run; the result is also appended to the
+    :func:`relabel.review.loop.review_status` of the run (with ``reviewer_error``, how many
+    examples are still worth a review at that error rate); the result is also appended to the
     run's ``review_rounds.jsonl`` (the history the report plots)."""
-    from relabel.review.loop import record_status
+    from relabel.review.loop import check_reviewer_error, record_status
 
+    check_reviewer_error(reviewer_error)
     if project is not None:
         pull(run_dir, project, credentials=credentials)
-    return record_status(run_dir)
+    return record_status(run_dir, reviewer_error=reviewer_error)
 
 
 __all__ = ["BATCH_SIZE", "Credentials", "LabelStudioError", "NextResult", "PullResult",

@@ -21,12 +21,19 @@ def review_status_command(
     project: Annotated[str | None, typer.Option("--project", help="Label Studio project to "
                        "pull the latest decisions from first (default: only what was "
                        "pulled).")] = None,
+    reviewer_error: Annotated[float | None, typer.Option(
+        "--reviewer-error",
+        help="Your reviewers' error rate (e.g. 0.05): also say how many examples are still "
+             "more likely wrong than that, i.e. worth a review. Default: the rate the random "
+             "audit measured where two reviewers decided the same examples, else none.")
+    ] = None,
 ) -> None:
     """Reviewed so far, confirmed errors, accepted and overridden suggestions, the estimated
     errors left and the label accuracy now, with a 95% interval."""
     from connectors.label_studio import review_status
 
-    s = review_status(run_dir, project)  # pulls first only when a project is given
+    # pulls first only when a project is given
+    s = review_status(run_dir, project, reviewer_error=reviewer_error)
     typer.echo(format_status(s, run_dir))
 
 
@@ -68,6 +75,14 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
         warning = audit_message(a)
         if warning:
             lines.append(f"warning: {warning}")
+    if s.worth_reviewing is not None:
+        where = ("given" if s.reviewer_error_source == "given"
+                 else "measured on the audit's doubly reviewed examples")
+        lines.append(
+            f"still worth a review: {s.worth_reviewing} of the {s.examples - s.reviewed} "
+            f"unreviewed examples are more likely wrong than the reviewers' error rate "
+            f"{s.reviewer_error:.3g} ({where}); `review next` holds back the others, whose "
+            "review is expected to break more right labels than it fixes")
     c = s.changes
     if c is None and s.automatic_changes:
         lines.append(f"no spot check of the {s.automatic_changes} automatic changes yet: "

@@ -213,6 +213,11 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     warning = audit_message(a) if a is not None else None
     if warning:
         facts.append({"": "warning", "value": warning})
+    if st.worth_reviewing is not None:  # the reviewers' error rate the audit measured
+        facts.append({"": "still worth a review",
+                      "value": f"{st.worth_reviewing} of {st.examples - st.reviewed} unreviewed "
+                               f"examples are more likely wrong than the reviewers' error rate "
+                               f"{100 * st.reviewer_error:.1f}%"})
     if st.changes is not None:
         facts.append({"": "automatic changes: spot check", "value": check_line(st.changes)})
         warning = check_message(st.changes)

@@ -178,6 +178,61 @@ def next_batch(scores: pl.DataFrame, ledger: pl.DataFrame, batch: int,
     return _ranked(scores, ledger, exclude, reviewer_error, noise_rate).head(batch)
 
 
+def check_reviewer_error(reviewer_error: float | None) -> None:
+    """Raise ``RelabelInputError`` unless ``reviewer_error`` is None or in [0, 0.5)."""
+    from relabel.errors import RelabelInputError
+
+    if reviewer_error is not None and not 0.0 <= reviewer_error < 0.5:
+        raise RelabelInputError(f"--reviewer-error must be at least 0 and below 0.5 (a "
+                                f"reviewer wrong half the time tells nothing); got "
+                                f"{reviewer_error}")
+
+
+@dataclass(frozen=True)
+class ReviewFloor:
+    """Where ``review next`` stops asking (:func:`review_floor`).
+
+    Attributes
+    ----------
+    reviewer_error : float or None
+        The reviewers' error rate (None: not known, no example is held back).
+    source : str or None
+        ``given`` (the user's) or ``audit`` (measured on the audit's double reviews).
+    noise_rate : float or None
+        The noise rate the chances of a wrong label are made consistent with.
+    """
+
+    reviewer_error: float | None
+    source: str | None
+    noise_rate: float | None
+
+
+def review_floor(run_dir: str | Path, scores: pl.DataFrame, ledger: pl.DataFrame,
+                 reviewer_error: float | None = None) -> ReviewFloor:
+    """The reviewers' error rate and the noise rate :func:`next_batch` stops with, for a run
+    directory (:func:`_floor` over its random audit)."""
+    audit = run_review_status(run_dir, scores, ledger=ledger).audit \
+        if read_audit_size(run_dir) else None
+    return _floor(audit, run_error_rate(run_dir), reviewer_error)
+
+
+def _floor(audit: AuditEstimate | None, relabel_error_rate: float | None,
+           reviewer_error: float | None) -> ReviewFloor:
+    """The error rate is ``reviewer_error`` where the user gives it, else the one the random
+    ``audit`` measured where two reviewers decided at least ``MIN_DOUBLE_REVIEWED`` of the same
+    audited examples (kept below 1/2), else None. The noise rate is relabel's own estimate, or
+    the audit's error rate where that is higher (errors that similar examples share hide from
+    the first)."""
+    source = "given" if reviewer_error is not None else None
+    noise = relabel_error_rate
+    if audit is not None and audit.decided and math.isfinite(audit.error_rate):
+        noise = max(noise or 0.0, audit.error_rate)
+    if (reviewer_error is None and audit is not None and audit.reviewer_error is not None
+            and audit.double_reviewed >= MIN_DOUBLE_REVIEWED):
+        reviewer_error, source = min(float(audit.reviewer_error), 0.49), "audit"
+    return ReviewFloor(reviewer_error=reviewer_error, source=source, noise_rate=noise)
+
+
 def held_back(scores: pl.DataFrame, ledger: pl.DataFrame, exclude: set[str] | None = None,
               *, reviewer_error: float, noise_rate: float | None = None) -> int:
     """How many unreviewed examples :func:`next_batch` will not choose because a review there is
@@ -248,6 +303,12 @@ class ReviewStatus:
     audit: AuditEstimate | None = None
     #: the spot check of the automatic changes (None when no check was started)
     changes: ChangeCheck | None = None
+    #: the reviewers' error rate, given or measured on the audit (:func:`review_floor`), its
+    #: source, and how many unreviewed examples are more likely wrong than that: still worth a
+    #: review (None where no rate is known)
+    reviewer_error: float | None = None
+    reviewer_error_source: str | None = None
+    worth_reviewing: int | None = None
 
     def to_json(self) -> dict[str, float | int | dict | None]:
         out: dict[str, float | int | dict | None] = {
@@ -290,7 +351,8 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
                   annotations: pl.DataFrame | None = None,
                   n_classes: int | None = None,
                   check_chunks: Sequence[int] = (),
-                  target_precision: float = DEFAULT_TARGET_PRECISION) -> ReviewStatus:
+                  target_precision: float = DEFAULT_TARGET_PRECISION,
+                  reviewer_error: float | None = None) -> ReviewStatus:
     """Reviewed so far, what the reviewers found, and the estimated label accuracy now.
 
     ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
@@ -336,6 +398,10 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
             change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
             n_classes=k)
     changes = _change_check(joined, check_chunks, target_precision)
+    floor = _floor(audit, relabel_error_rate, reviewer_error)
+    worth = None
+    if floor.reviewer_error is not None:
+        worth = _ranked(scores, ledger, None, floor.reviewer_error, floor.noise_rate).height
     return ReviewStatus(
         examples=n, reviewed=int(is_rev.sum()), confirmed_errors=confirmed,
         suggestions_reviewed=int(s_rev.sum()), suggestions_accepted=accepted,
@@ -343,7 +409,8 @@ def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
         automatic_changes=int((has_sugg & ~is_rev).sum()),
         estimated_errors_left=left, estimated_accuracy=acc,
         accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit,
-        changes=changes)
+        changes=changes, reviewer_error=floor.reviewer_error,
+        reviewer_error_source=floor.source, worth_reviewing=worth)
 
 
 def _read_chunks(path: Path) -> list[int]:
@@ -441,7 +508,8 @@ def run_target_precision(run_dir: str | Path) -> float:
 
 def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *,
                       ledger: pl.DataFrame | None = None, noise_rate: float | None = None,
-                      n_classes: int | None = None) -> ReviewStatus:
+                      n_classes: int | None = None,
+                      reviewer_error: float | None = None) -> ReviewStatus:
     """:func:`review_status` of a run directory, with its audit, every reviewer's decision and
     its own noise estimate. What the caller already holds is not read again: ``scores`` and
     ``ledger``, and, while ``denoise`` is still writing the run, its ``noise_rate`` and
@@ -459,7 +527,8 @@ def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *
         relabel_error_rate=run_error_rate(run_dir) if noise_rate is None else noise_rate,
         annotations=annotations,
         n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes,
-        check_chunks=read_check_chunks(run_dir), target_precision=run_target_precision(run_dir))
+        check_chunks=read_check_chunks(run_dir), target_precision=run_target_precision(run_dir),
+        reviewer_error=reviewer_error)
 
 
 def audit_summary(run_dir: str | Path, scores: pl.DataFrame, noise_rate: float,
@@ -519,16 +588,18 @@ def run_change_check(run_dir: str | Path, scores: pl.DataFrame | None = None
                          run_target_precision(run_dir))
 
 
-def record_status(run_dir: str | Path) -> ReviewStatus:
-    """:func:`review_status` of a run directory, appended to its ``review_rounds.jsonl`` (one
-    line per call, with the time and the run's id; the report plots them)."""
+def record_status(run_dir: str | Path, *, reviewer_error: float | None = None
+                  ) -> ReviewStatus:
+    """:func:`review_status` of a run directory (with the reviewers' error rate where the user
+    gives it), appended to its ``review_rounds.jsonl`` (one line per call, with the time and the
+    run's id; the report plots them)."""
     import datetime as dt
     import json
     import os
 
     from relabel.rundir import RunFiles, run_id
 
-    status = run_review_status(run_dir)
+    status = run_review_status(run_dir, reviewer_error=reviewer_error)
     line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run_id": run_id(run_dir), **status.to_json()}
     path = RunFiles(run_dir).rounds
@@ -556,9 +627,10 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["MIN_DOUBLE_REVIEWED", "RATIO_PSEUDO", "ReviewStatus", "audit_batch", "audit_summary",
-           "change_batch", "decided_ids", "expected_errors", "held_back", "next_batch",
-           "read_audit_chunks", "read_audit_size", "read_check_chunks", "read_rounds",
-           "record_status", "remaining_error", "review_status", "reviewed_ids", "reviewed_ratio",
-           "run_change_check", "run_error_rate", "run_review_status", "run_target_precision",
-           "write_audit_size", "write_check_size"]
+__all__ = ["MIN_DOUBLE_REVIEWED", "RATIO_PSEUDO", "ReviewFloor", "ReviewStatus", "audit_batch",
+           "audit_summary", "change_batch", "check_reviewer_error", "decided_ids",
+           "expected_errors", "held_back", "next_batch", "read_audit_chunks", "read_audit_size",
+           "read_check_chunks", "read_rounds", "record_status", "remaining_error", "review_floor",
+           "review_status", "reviewed_ids", "reviewed_ratio", "run_change_check",
+           "run_error_rate", "run_review_status", "run_target_precision", "write_audit_size",
+           "write_check_size"]
