@@ -43,7 +43,7 @@ lint: venv
 
 # the review tests fail (rather than skip) here when Label Studio is missing
 test: lint lsvenv
-	RELABEL_REQUIRE_LABEL_STUDIO=1 RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) -m pytest -ra
+	RELABEL_REQUIRE_LABEL_STUDIO=1 RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) -m pytest -ra --durations=15
 
 test-fast: venv
 	$(PY) -m pytest -ra -m "not slow"
