@@ -210,7 +210,10 @@ class ReviewFloor:
 def review_floor(run_dir: str | Path, scores: pl.DataFrame, ledger: pl.DataFrame,
                  reviewer_error: float | None = None) -> ReviewFloor:
     """The reviewers' error rate and the noise rate :func:`next_batch` stops with, for a run
-    directory (:func:`_floor` over its random audit)."""
+    directory: ``reviewer_error`` where the user gives it, else the rate its random audit
+    measured where two reviewers decided at least ``MIN_DOUBLE_REVIEWED`` of the same audited
+    examples, else None; the noise rate is the run's own, or the audit's error rate where that
+    is higher."""
     audit = run_review_status(run_dir, scores, ledger=ledger).audit \
         if read_audit_size(run_dir) else None
     return _floor(audit, run_error_rate(run_dir), reviewer_error)
