@@ -20,6 +20,7 @@ Usage::
 
     python bench/bench_review_loop.py --markdown FILE [--reviewer-error 0.1]
     python bench/bench_review_loop.py --reviewer-error 0.1 --stated-error 0.1
+    python bench/bench_review_loop.py --choose-weight 1,3,10,30 --work DIR
 
 ``--stated-error E`` tells the loop the reviewer's error rate, as a user does with ``review next
 --reviewer-error E`` (or as the random audit measures it where two reviewers decided the same
@@ -27,7 +28,6 @@ examples): it then stops asking where a review is expected to break more right l
 fixes (``relabel/review/loop.py``). The other strategies review their whole budget. The table
 gives the reviews the loop used; the rounds list adds ``one run with the stop``: ``review next
 --reviewer-error`` asked round after round from the first run, without re-scoring.
-    python bench/bench_review_loop.py --choose-weight 1,3,10,30 --work DIR
 
 ``--choose-weight`` chooses ``REVIEWED_WEIGHT`` (relabel/detect/score.py) by leave-one-dataset-out:
 it runs every set at each weight with both reviewers (gold, 10% wrong; JSON per run kept in
@@ -130,6 +130,28 @@ def cleanlab_order(s: dict, labels: np.ndarray) -> np.ndarray:
     return np.argsort(get_label_quality_scores(labels, probs), kind="stable")
 
 
+def review_rounds(s: dict, labels: np.ndarray, true: np.ndarray, answer: np.ndarray, batch: int,
+                  stated: float, res, frame: pl.DataFrame, *, rescore: bool
+                  ) -> tuple[list[float], object, int]:
+    """``ROUNDS`` rounds of ``next_batch`` (told the reviewer error ``stated``) answered by the
+    simulated reviewer, from the scoring ``res`` / ``frame``; with ``rescore`` each round scores
+    again with every decision so far (the full loop), else the first scoring stays. Returns the
+    accuracy after each round, the last scoring, and the reviews used."""
+    keep = true >= 0
+    reviewed = np.full(len(labels), -1, dtype=np.int64)
+    accuracy = []
+    for r in range(ROUNDS + 1):
+        accuracy.append(float((applied(labels, res, reviewed) == true)[keep].mean()))
+        if r == ROUNDS:
+            break
+        chosen = next_batch(frame, ledger_of(reviewed), batch, reviewer_error=stated,
+                            noise_rate=res.decisions.noise_rate)["row"].to_numpy()
+        reviewed[chosen] = answer[chosen]
+        if rescore:
+            res, frame = run_scoring(s, labels, reviewed)
+    return accuracy, res, int((reviewed >= 0).sum())
+
+
 def simulate(name: str, batch: int, error: float, seed: int = 0, stated: float = 0.0) -> dict:
     s = load(name)
     labels, true = s["labels"].astype(np.int64), s["true"].astype(np.int64)
@@ -141,31 +163,15 @@ def simulate(name: str, batch: int, error: float, seed: int = 0, stated: float =
     used = {m: ROUNDS * batch for m in acc}
     t0 = time.perf_counter()
     # the loop (its round 0 is also the run without feedback)
-    reviewed = np.full(n, -1, dtype=np.int64)
     res0, frame0 = run_scoring(s, labels, None)
-    res, frame = res0, frame0
-    for r in range(ROUNDS + 1):
-        acc["loop"].append(float((applied(labels, res, reviewed) == true)[keep].mean()))
-        if r == ROUNDS:
-            break
-        chosen = next_batch(frame, ledger_of(reviewed), batch, reviewer_error=stated,
-                            noise_rate=res.decisions.noise_rate)["row"].to_numpy()
-        reviewed[chosen] = answer[chosen]
-        res, frame = run_scoring(s, labels, reviewed)
+    acc["loop"], res, used["loop"] = review_rounds(s, labels, true, answer, batch, stated,
+                                                   res0, frame0, rescore=True)
     calibration = res.decisions.calibration
-    used["loop"] = int((reviewed >= 0).sum())
     if stated > 0:
         # `review next --reviewer-error` from the one run, without re-scoring: the reviewers'
         # decisions still scale its chances up where they found more errors than it expected
-        acc["one_run_stop"], rev = [], np.full(n, -1, dtype=np.int64)
-        for r in range(ROUNDS + 1):
-            acc["one_run_stop"].append(float((applied(labels, res0, rev) == true)[keep].mean()))
-            if r == ROUNDS:
-                break
-            chosen = next_batch(frame0, ledger_of(rev), batch, reviewer_error=stated,
-                                noise_rate=res0.decisions.noise_rate)["row"].to_numpy()
-            rev[chosen] = answer[chosen]
-        used["one_run_stop"] = int((rev >= 0).sum())
+        acc["one_run_stop"], _, used["one_run_stop"] = review_rounds(
+            s, labels, true, answer, batch, stated, res0, frame0, rescore=False)
     # relabel's order without feedback, its whole budget: without the loop's recalibration its
     # chance estimates stop too early where shared errors hide (hausa with the stop: 362
     # reviews, 64.0% against 68.3% with all 500, bench/RESULTS.md)

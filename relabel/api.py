@@ -232,15 +232,13 @@ class Run:
         unreviewed examples are more likely wrong than the reviewers' error rate, given as
         ``reviewer_error`` or measured by the audit).
         Pulls from ``project`` first when given; without it no server is needed."""
-        from relabel.review.loop import check_reviewer_error
-
-        check_reviewer_error(reviewer_error)
-        if project is not None:
+        if project is not None:  # checks reviewer_error before it pulls
             from connectors.label_studio import review_status
 
             return review_status(self.out_dir, project, reviewer_error=reviewer_error)
-        from relabel.review.loop import run_review_status
+        from relabel.review.loop import check_reviewer_error, run_review_status
 
+        check_reviewer_error(reviewer_error)
         return run_review_status(self.out_dir, reviewer_error=reviewer_error)
 
 

@@ -42,6 +42,7 @@ def review_next_command(
     N examples of a random audit besides, and with --check-changes M, M of relabel's automatic
     changes to spot-check."""
     from connectors.label_studio import review_next
+    from relabel.review.loop import reviewer_error_origin
 
     res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes,
                       reviewer_error=reviewer_error)
@@ -50,8 +51,7 @@ def review_next_command(
         if check_changes and not res.changes else ""
     held = ""
     if res.held_back:
-        where = ("given" if res.reviewer_error_source == "given"
-                 else "measured on the audit's doubly reviewed examples")
+        where = reviewer_error_origin(res.reviewer_error_source)
         held = (f"; {res.held_back} unreviewed examples held back: their chance of a wrong "
                 f"label is not above the reviewers' error rate {res.reviewer_error:.3g} "
                 f"({where}), so reviewing them is expected to break more right labels than "

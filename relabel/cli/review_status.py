@@ -41,6 +41,7 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
     """The lines ``review status`` prints: the reviews, relabel's own estimate, the random
     audit's and the spot check of the automatic changes (or how to start them)."""
     from relabel.review.audit import audit_message
+    from relabel.review.loop import reviewer_error_origin
     from relabel.review.spotcheck import check_line, check_message
 
     lines = [
@@ -76,8 +77,7 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
         if warning:
             lines.append(f"warning: {warning}")
     if s.worth_reviewing is not None:
-        where = ("given" if s.reviewer_error_source == "given"
-                 else "measured on the audit's doubly reviewed examples")
+        where = reviewer_error_origin(s.reviewer_error_source)
         lines.append(
             f"still worth a review: {s.worth_reviewing} of the {s.examples - s.reviewed} "
             f"unreviewed examples are more likely wrong than the reviewers' error rate "

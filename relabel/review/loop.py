@@ -178,6 +178,12 @@ def next_batch(scores: pl.DataFrame, ledger: pl.DataFrame, batch: int,
     return _ranked(scores, ledger, exclude, reviewer_error, noise_rate).head(batch)
 
 
+def reviewer_error_origin(source: str | None) -> str:
+    """How ``review next`` and ``review status`` name where the reviewers' error rate came from
+    (:attr:`ReviewFloor.source`)."""
+    return "given" if source == "given" else "measured on the audit's doubly reviewed examples"
+
+
 def check_reviewer_error(reviewer_error: float | None) -> None:
     """Raise ``RelabelInputError`` unless ``reviewer_error`` is None or in [0, 0.5)."""
     from relabel.errors import RelabelInputError
@@ -634,6 +640,6 @@ __all__ = ["MIN_DOUBLE_REVIEWED", "RATIO_PSEUDO", "ReviewFloor", "ReviewStatus",
            "audit_summary", "change_batch", "check_reviewer_error", "decided_ids",
            "expected_errors", "held_back", "next_batch", "read_audit_chunks", "read_audit_size",
            "read_check_chunks", "read_rounds", "record_status", "remaining_error", "review_floor",
-           "review_status", "reviewed_ids", "reviewed_ratio", "run_change_check",
-           "run_error_rate", "run_review_status", "run_target_precision", "write_audit_size",
-           "write_check_size"]
+           "review_status", "reviewed_ids", "reviewed_ratio", "reviewer_error_origin",
+           "run_change_check", "run_error_rate", "run_review_status", "run_target_precision",
+           "write_audit_size", "write_check_size"]
