@@ -83,6 +83,8 @@ BAD_INPUTS = {
                   "fewer than two classes"),
     "undecodable": (lambda d: _write(d / "d.csv", b"text,label\na,x\nb\xff,y\n"), [],
                     "line 3: undecodable bytes"),
+    "extra field": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y,z\n"), [],
+                    "line 3: 3 fields where the header has 2"),
     "model path missing": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                            ["--model", "./no/such/model"], "model path does not exist"),
     "not a model": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),

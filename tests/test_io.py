@@ -54,6 +54,15 @@ def test_undecodable_bytes_name_the_line(tmp_path):
         read_table(path)
 
 
+def test_csv_record_with_extra_fields_names_its_line(tmp_path):
+    # the third record (line 5: a quoted field spans lines 2-3) has a field too many
+    path = tmp_path / "ragged.csv"
+    path.write_text('id,text,label\n1,"two\nlines",a\n2,ok,b\n3,"x",b,c\n', encoding="utf-8")
+    with pytest.raises(RelabelInputError,
+                       match=r"ragged\.csv: line 5: 4 fields where the header has 3"):
+        read_table(path)
+
+
 def test_malformed_jsonl_is_one_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "a", "label": "x"}\n{"text": \n', encoding="utf-8")

@@ -122,6 +122,9 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
         raise
     except BaseException as exc:  # every parser error becomes one line naming the file (also
         # a Rust panic of a parser, which Python sees as a BaseException)
+        where = _ragged_record(path, fmt) if fmt in ("csv", "tsv") else None
+        if where is not None:
+            raise RelabelInputError(where, path=path) from None
         raise RelabelInputError(f"cannot read {fmt} data: {_first_line(exc)}", path=path) from None
     if table.columns and table.columns[0].startswith("\ufeff"):
         table = table.rename({table.columns[0]: table.columns[0].lstrip("\ufeff")})
@@ -295,6 +298,32 @@ def _read_hf(path: Path) -> pl.DataFrame:
 
     ds = datasets.load_from_disk(str(path))
     return pl.from_arrow(ds.data.table)  # type: ignore[return-value]
+
+
+def _ragged_record(path: Path, fmt: str) -> str | None:
+    """Where a CSV/TSV file that polars could not parse first has a record with another number
+    of fields than its header (``line L: F fields, the header has H``), or None. Streams the file
+    with the standard ``csv`` module; only called after a parse error."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        if fmt == "csv":
+            reader = csv.reader(fh, delimiter=",", quotechar='"')
+        else:
+            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return None
+            start = reader.line_num
+            for record in reader:
+                if record and len(record) != len(header):
+                    return (f"line {start + 1}: {len(record)} fields where the header has "
+                            f"{len(header)} (a separator or a quote out of place?)")
+                start = reader.line_num
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}"
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
