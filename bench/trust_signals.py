@@ -67,7 +67,7 @@ def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer")
     np.savez_compressed(
         out, labels=labels, true=true, classes=np.asarray(classes, dtype=object),
         knn=res.posteriors["knn"], kde=res.posteriors["kde"], cv=res.posteriors["cv"],
-        embeddings=emb, texts=np.asarray(task.texts["mean"], dtype=object),
+        embeddings=emb, texts=np.asarray(list(task.texts["mean"]), dtype=object),
         encode_s=t_enc, score_s=t_score, **extra)
     print(f"{name}: {len(labels)} rows, {len(classes)} classes, noise "
           f"{np.mean(labels != true):.3f}, encode {t_enc:.1f} s, score {t_score:.1f} s", flush=True)

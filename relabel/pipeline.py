@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +101,9 @@ class Embedded:
     ----------
     embeddings : np.ndarray
         ``(N, D)`` float32, L2-normalised, row i = example i.
-    texts : list of str
-        The encoder inputs (also used for exact duplicates).
+    texts : sequence of str
+        The encoder inputs, a :class:`~relabel.data.texts.TextColumn` (also used for exact
+        duplicates).
     key : str
         The encoder's identity (cache keys).
     stats : dict
@@ -110,7 +111,7 @@ class Embedded:
     """
 
     embeddings: np.ndarray
-    texts: list[str]
+    texts: Sequence[str]
     key: str
     stats: dict[str, Any]
 
@@ -362,7 +363,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                    max_length=cfg.max_length, model=cfg.model, seed=cfg.seed,
                                    pooling=ft_pooling)
         if corrector_name == "finetune":
-            corrector_input = np.asarray(task.texts[ft_pooling], dtype=object)
+            corrector_input = np.asarray(list(task.texts[ft_pooling]), dtype=object)
     inputs_key = emb.key + ":" + hashlib.blake2b(
         text_hashes(emb.texts).tobytes(), digest_size=12).hexdigest()
     bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")

@@ -14,6 +14,7 @@ import polars as pl
 
 from relabel.config import DEFAULT_FOLDS, InputSpec
 from relabel.data.relation import detect_layout, encoder_inputs, relation_table, validate_spans
+from relabel.data.texts import TextColumn
 from relabel.data.validation import Problems, build_examples, few_per_fold_warning
 from relabel.errors import RelabelInputError
 
@@ -58,10 +59,10 @@ class ReadTask:
     rows: int
     label_col: str
     pooling: str
-    texts: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, TextColumn] = field(default_factory=dict)
     spans: np.ndarray | None = None
 
-    def encoder_texts(self, pooling: str) -> list[str]:
+    def encoder_texts(self, pooling: str) -> TextColumn:
         """The encoder inputs for ``pooling`` (the marked texts when it has none of its own)."""
         return self.texts.get(pooling, self.texts["mean"])
 
@@ -105,7 +106,7 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
             id_col=spec.id_col, drop_invalid=spec.drop_invalid, problems=problems)
         if examples is not None:
             warnings += few_per_fold_warning(examples, folds)
-        texts = {} if collect or examples is None else {"mean": examples["text"].to_list()}
+        texts = {} if collect or examples is None else {"mean": TextColumn(examples["text"])}
         return ReadTask(task="text", layout=None, examples=examples, warnings=warnings,
                         rows=table.height, label_col=spec.label_col,
                         pooling=spec.pooling or "mean", texts=texts)
@@ -139,7 +140,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
                                     examples["__ttype"].to_list())
     return ReadTask(task="relation", layout=layout, examples=examples.drop(REL_COLS),
                     warnings=warnings, rows=table.height, label_col=label_col, pooling=pooling,
-                    texts={"mean": marked, "entity": packed}, spans=np.stack(spans, axis=1))
+                    texts={"mean": TextColumn(marked), "entity": TextColumn(packed)},
+                    spans=np.stack(spans, axis=1))
 
 
 __all__ = ["ReadTask", "read_task"]

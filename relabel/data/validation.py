@@ -122,7 +122,7 @@ def build_examples(
         if id_col:
             ids = _as_string(table, id_col, path=path)
         else:
-            ids = pl.Series("id", [str(i) for i in range(table.height)], dtype=pl.String)
+            ids = pl.int_range(0, table.height, eager=True).cast(pl.String).alias("id")
     except RelabelInputError as err:
         problems.error(err)
         return None, warnings
@@ -136,9 +136,10 @@ def build_examples(
     ).hstack(table.select(list(extra_cols)))
 
     all_rows = examples.get_column("row")
-    keep = pl.Series("keep", [True] * table.height)
+    keep = pl.repeat(True, table.height, eager=True).alias("keep")
     for col_name, series, what in ((text_col, text, "text"), (label_col, label, "label")):
-        bad = series.is_null() | (series.str.strip_chars().str.len_chars() == 0)
+        # a whitespace-only value, found without a stripped copy of every text
+        bad = series.is_null() | series.str.contains(r"^\s*$")
         if bad.any():
             rows = (all_rows.filter(bad) + 1).to_list()
             if not drop_invalid:
@@ -163,7 +164,8 @@ def build_examples(
             first = kept.get_column("id").filter(dup)[0]
             problems.error(RelabelInputError(f"duplicate ids (e.g. '{first}')", path=path,
                                              rows=rows, column=id_col))
-    examples = examples.filter(keep)
+    if not keep.all():  # (a filter copies every column, the texts included)
+        examples = examples.filter(keep)
     if examples.height == 0:
         problems.error(RelabelInputError("no valid rows left after skipping invalid ones",
                                          path=path))

@@ -59,6 +59,7 @@ data: relabel changes nothing automatically, still flags for review, and says so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -422,7 +423,7 @@ def decide(
     threshold: float | None = None,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     graph: Any = None,
-    texts: list[str] | None = None,
+    texts: Sequence[str] | None = None,
     gamma: float | None = None,
     corrector: str | None = None,
     reviewed: np.ndarray | None = None,
@@ -452,7 +453,7 @@ def decide(
         Change a label only where the estimated probability of being right reaches this.
     graph : relabel.detect.neighbors.KnnGraph, optional
         For duplicate conflicts and outliers.
-    texts : list of str, optional
+    texts : sequence of str, optional
         ``N`` encoder inputs, for exact duplicates (default: cosine only).
     gamma : float, optional
         Overrides ``GAMMA[corrector]`` (benchmarks).

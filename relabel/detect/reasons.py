@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 import numpy as np
+
+from relabel.data.texts import gather
 
 DUPLICATE_COSINE = 0.995
 CLEAR_MAJORITY = 2 / 3
@@ -52,7 +55,7 @@ def _find(parent: np.ndarray, i: int) -> int:
 _CHUNK = 262_144
 
 
-def _text_hashes(texts: list[str]) -> np.ndarray:
+def _text_hashes(texts: Sequence[str]) -> np.ndarray:
     """``(N,)`` uint64 hash of each normalised text, normalised chunk by chunk."""
     import polars as pl
 
@@ -63,7 +66,7 @@ def _text_hashes(texts: list[str]) -> np.ndarray:
     return hashes
 
 
-def _first_of_equal_text(texts: list[str]) -> np.ndarray:
+def _first_of_equal_text(texts: Sequence[str]) -> np.ndarray:
     """``(N,)`` the first row whose normalised text equals each row's.
 
     Each normalised text is reduced to a 64-bit hash, chunk by chunk (8 bytes per row; a
@@ -77,14 +80,15 @@ def _first_of_equal_text(texts: list[str]) -> np.ndarray:
     joined = np.flatnonzero(first != np.arange(n))
     for s in range(0, len(joined), _CHUNK):
         rows = joined[s : s + _CHUNK]
-        same = np.fromiter((normalise_text(texts[i]) == normalise_text(texts[j])
-                            for i, j in zip(rows.tolist(), first[rows].tolist(), strict=True)),
+        same = np.fromiter((normalise_text(a) == normalise_text(b)
+                            for a, b in zip(gather(texts, rows), gather(texts, first[rows]),
+                                            strict=True)),
                            dtype=bool, count=len(rows))
         first[rows[~same]] = rows[~same]
     return first
 
 
-def duplicate_groups(texts: list[str] | None, indices: np.ndarray, sims: np.ndarray
+def duplicate_groups(texts: Sequence[str] | None, indices: np.ndarray, sims: np.ndarray
                      ) -> np.ndarray:
     """``(N,)`` int group id of each example (its smallest member's row), by normalised text
     (when ``texts`` are given) or cosine >= ``DUPLICATE_COSINE`` over the graph's

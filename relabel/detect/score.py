@@ -8,6 +8,7 @@ corrector's optional fold cache.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,7 @@ def score_examples(
     weights: dict[str, float] | None = None,
     threshold: float | None = None,
     target_precision: float = DEFAULT_TARGET_PRECISION,
-    texts: list[str] | None = None,
+    texts: Sequence[str] | None = None,
     prior_balance: float = DEFAULT_PRIOR_BALANCE,
     corrector: Any = None,
     corrector_input: np.ndarray | None = None,
@@ -241,7 +242,7 @@ def score_examples(
     target_precision : float
         Change a label only where the estimated probability of being right reaches this
         (:mod:`relabel.detect.decide`).
-    texts : list of str, optional
+    texts : sequence of str, optional
         The encoder's input strings, for exact-duplicate conflicts (default: cosine only).
     prior_balance : float
         Exponent beta of the class prior divided out of the combined posterior.

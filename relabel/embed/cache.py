@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from relabel.data.io import atomic_path
+from relabel.data.texts import gather, lengths
 from relabel.embed.encoder import TextEncoder
 
 #: texts per cache shard (each is saved as soon as it is encoded)
@@ -159,16 +160,16 @@ def embed_texts(
     new_h: list[np.ndarray] = []
     new_v: list[np.ndarray] = []
     if len(missing):
-        by_len = missing[np.argsort([len(texts[first[u]]) for u in missing], kind="stable")]
+        by_len = missing[np.argsort(lengths(texts, first[missing]), kind="stable")]
         shards = [by_len[start : start + shard_size]
                   for start in range(0, len(by_len), shard_size)]
         remote = engine is not None and engine.name != "local"
         if remote:  # shards on the cluster, each saved here as it comes back
             done = engine.map_unordered(_encode_shard,
-                                        [[texts[first[u]] for u in part] for part in shards],
+                                        [gather(texts, first[part]) for part in shards],
                                         encoder=encoder)
         else:
-            done = ((i, encoder.encode([texts[first[u]] for u in part], progress=progress))
+            done = ((i, encoder.encode(gather(texts, first[part]), progress=progress))
                     for i, part in enumerate(shards))
         for i, vecs in done:
             part = shards[i]

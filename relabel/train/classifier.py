@@ -139,7 +139,7 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
         raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
     task_info = _examples(data, text_col, label_col, task)
     examples = task_info.examples
-    texts = task_info.texts["mean"]
+    texts = list(task_info.texts["mean"])
     classes = sorted(examples["label"].unique().to_list())
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
     config: dict[str, Any] = {
@@ -258,7 +258,7 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     config, net, tokenizer = load_classifier(model_dir)
     info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
                      config["task"])
-    texts = info.texts["mean"]
+    texts = list(info.texts["mean"])
     true = info.examples["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     net.to(device)
