@@ -32,8 +32,6 @@ class TextColumn(Sequence[str]):
     __slots__ = ("_s",)
 
     def __init__(self, values: pl.Series | Sequence[str]) -> None:
-        if isinstance(values, TextColumn):
-            values = values.series
         if not isinstance(values, pl.Series):
             values = pl.Series(list(values), dtype=pl.String)
         elif values.dtype != pl.String:
