@@ -19,7 +19,7 @@ and n:
 - the label accuracy now, after relabel's automatic changes and the audit's own fixes, as mean
   absolute error against the truth: the audit's estimate, and relabel's model-based one
   (``review status`` without an audit) as shipped, scaled to the run's estimated noise rate
-  (:func:`relabel.review.loop.expected_errors`), and as it was before, the plain sum of
+  (:func:`relabel.review.chance.expected_errors`), and as it was before, the plain sum of
   ``p_wrong``.
 """
 
@@ -39,7 +39,7 @@ from bench.trust_signals import load_signals
 from relabel.detect.decide import GAMMA
 from relabel.detect.neighbors import build_knn_graph
 from relabel.review.audit import audit_sample, estimate_from_audit
-from relabel.review.loop import expected_errors
+from relabel.review.chance import expected_errors
 
 
 def simulate(s: dict, d, n: int, draws: int, reviewer_error: float, second: bool = False

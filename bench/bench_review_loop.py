@@ -7,7 +7,7 @@ reviews:
 
 - ``loop``: relabel's full loop. Each round re-runs the scoring with every decision so far
   (``score_examples(..., reviewed=...)``: trusted labels, recalibrated decisions), then
-  ``relabel.review.loop.next_batch`` picks the next batch. Accuracy = reviewers' labels, then
+  ``relabel.review.batch.next_batch`` picks the next batch. Accuracy = reviewers' labels, then
   that round's automatic changes, then the given labels.
 - ``no_feedback``: one relabel run; review down its ``next_batch`` order. Accuracy = reviewers'
   labels, then that run's automatic changes.
@@ -25,7 +25,7 @@ Usage::
 ``--stated-error E`` tells the loop the reviewer's error rate, as a user does with ``review next
 --reviewer-error E`` (or as the random audit measures it where two reviewers decided the same
 examples): it then stops asking where a review is expected to break more right labels than it
-fixes (``relabel/review/loop.py``). The other strategies review their whole budget. The table
+fixes (``relabel/review/batch.py``). The other strategies review their whole budget. The table
 gives the reviews the loop used; the rounds list adds ``one run with the stop``: ``review next
 --reviewer-error`` asked round after round from the first run, without re-scoring.
 
@@ -55,7 +55,7 @@ from relabel.correct import make_corrector
 from relabel.data.noise import inject_noise
 from relabel.detect.score import score_examples
 from relabel.outputs import scores_frame
-from relabel.review.loop import next_batch
+from relabel.review.batch import next_batch
 
 SETS = ("trec", "banking77", "banking77-nc", "hausa", "yoruba", "semeval", "youtube", "sms")
 ROUNDS = 5

@@ -227,7 +227,7 @@ class Run:
                       reviewer_error: float | None = None) -> Any:
         """Reviewed so far and the estimated label accuracy, from relabel's signals and, once
         reviewers decided part of the random audit, from the audit
-        (:class:`relabel.review.loop.ReviewStatus`; ``.audit`` holds the audit's estimates,
+        (:class:`relabel.review.status.ReviewStatus`; ``.audit`` holds the audit's estimates,
         ``.changes`` the spot check's of the automatic changes, ``.worth_reviewing`` how many
         unreviewed examples are more likely wrong than the reviewers' error rate, given as
         ``reviewer_error`` or measured by the audit).
@@ -236,7 +236,8 @@ class Run:
             from connectors.label_studio import review_status
 
             return review_status(self.out_dir, project, reviewer_error=reviewer_error)
-        from relabel.review.loop import check_reviewer_error, run_review_status
+        from relabel.review.batch import check_reviewer_error
+        from relabel.review.status import run_review_status
 
         check_reviewer_error(reviewer_error)
         return run_review_status(self.out_dir, reviewer_error=reviewer_error)

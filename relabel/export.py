@@ -27,7 +27,13 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import KEYED_JSON, detect_format, write_report_csv, write_table
+from relabel.data.io import (
+    KEYED_JSON,
+    detect_format,
+    hf_class_labels_of,
+    write_report_csv,
+    write_table,
+)
 from relabel.errors import RelabelInputError
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
@@ -113,7 +119,7 @@ def changes_harmful(run_dir: str | Path, scores: pl.DataFrame | None = None) -> 
     """Reviewers spot-checked the run's automatic changes and found them mostly wrong
     (:attr:`relabel.review.spotcheck.ChangeCheck.harmful`); ``scores`` when the caller holds
     them."""
-    from relabel.review.loop import run_change_check
+    from relabel.review.samples import run_change_check
 
     check = run_change_check(run_dir, scores)
     return check is not None and check.harmful
@@ -248,7 +254,8 @@ def export_dataset(
     human = run_decisions(run_dir, scores, apply)
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan)
-    write_table(cleaned, to, fmt)
+    write_table(cleaned, to, fmt,
+                class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
     withheld = 0

@@ -19,7 +19,6 @@ The file names of the run directory live in :class:`relabel.rundir.RunFiles`, th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -108,12 +107,26 @@ class Embedded:
         The encoder's identity (cache keys).
     stats : dict
         Cached / encoded / precomputed counts, and the embeddings file when given.
+    digest : str or None
+        :func:`~relabel.embed.cache.texts_digest` of ``texts`` where the encode stage hashed
+        them already (None: :attr:`inputs_digest` hashes them).
     """
 
     embeddings: np.ndarray
     texts: Sequence[str]
     key: str
     stats: dict[str, Any]
+    digest: str | None = None
+
+    @property
+    def inputs_digest(self) -> str:
+        """The digest of the encoder inputs (hashed once per run: the encode stage hashes them
+        for its cache and keeps the digest)."""
+        if self.digest is None:
+            from relabel.embed.cache import text_hashes, texts_digest
+
+            return texts_digest(text_hashes(self.texts))
+        return self.digest
 
 
 @dataclass
@@ -196,13 +209,14 @@ def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: boo
                  engine: Any = None) -> Embedded:
     """Stage 2: encode the task's inputs through the resumable cache under
     ``files.embedding_cache``."""
-    from relabel.embed.cache import embed_texts
+    from relabel.embed.cache import embed_texts, text_hashes, texts_digest
 
     texts = task.encoder_texts(getattr(encoder, "pooling", "mean"))
+    hashes = text_hashes(texts)
     bar = progress_bar(progress, "encoding", unit="text")
     try:
         vectors, stats = embed_texts(texts, encoder, cache_dir=files.embedding_cache,
-                                     progress=bar, engine=engine)
+                                     progress=bar, engine=engine, hashes=hashes)
     finally:
         bar.close()
     precision = getattr(encoder, "resolved_precision", None)
@@ -211,7 +225,8 @@ def encode_stage(task: ReadTask, encoder: Any, files: RunFiles, *, progress: boo
         if getattr(encoder, "precision_probe", None):
             stats["precision_probe"] = encoder.precision_probe
     vectors.setflags(write=False)  # read-only from here on (a Dask run sends it once)
-    return Embedded(embeddings=vectors, texts=texts, key=encoder.key, stats=stats)
+    return Embedded(embeddings=vectors, texts=texts, key=encoder.key, stats=stats,
+                    digest=texts_digest(hashes))
 
 
 @dataclass(frozen=True)
@@ -288,7 +303,7 @@ def inherited_check(reviews: Any) -> Any:
     source = review_run_dir(reviews)
     if source is None:
         return None
-    from relabel.review.loop import run_change_check
+    from relabel.review.samples import run_change_check
 
     return run_change_check(source)
 
@@ -327,7 +342,6 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     counts join the soft labels, ambiguous items go to a human)."""
     from relabel.correct import make_corrector, resolve_corrector
     from relabel.detect.score import SCORERS, score_examples
-    from relabel.embed.cache import text_hashes
 
     assert task.examples is not None
     given = task.examples["label"].unique().to_list()
@@ -364,8 +378,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                    pooling=ft_pooling)
         if corrector_name == "finetune":
             corrector_input = np.asarray(list(task.texts[ft_pooling]), dtype=object)
-    inputs_key = emb.key + ":" + hashlib.blake2b(
-        text_hashes(emb.texts).tobytes(), digest_size=12).hexdigest()
+    inputs_key = emb.key + ":" + emb.inputs_digest
     bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")
     fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector",
                             total=cfg.folds, unit="fold")
@@ -451,7 +464,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         "label_classes": classes,
         "warnings": task.warnings,
     })
-    from relabel.review.loop import audit_summary
+    from relabel.review.samples import audit_summary
 
     audit = audit_summary(files.root, scores, summary["decisions"]["estimated_noise_rate"],
                           len(classes))

@@ -107,6 +107,47 @@ def test_every_input_type_gives_the_same_run_and_apply_keeps_the_type(
     assert column(run.apply(suggestions=False), "label") == df["label"].to_list()
 
 
+def test_a_filtered_hf_dataset_with_class_labels_reads_its_own_rows_by_name(
+        noisy, reference, tmp_path):
+    """A ``datasets.Dataset`` that is a view (``filter``, ``select``, a split) is read as its
+    own rows, not the table under it; ``ClassLabel`` columns read as names and go back to
+    codes, in the same feature, in ``apply`` and in an export to a dataset directory."""
+    import datasets
+
+    df, emb = noisy
+    names = sorted(set(df["label"]))
+    feature = datasets.ClassLabel(names=names)
+    junk = pl.DataFrame({"text": ["junk row"] * 50, "label": [names[0]] * 50,
+                         "true_label": [names[0]] * 50, "id": [f"junk{i}" for i in range(50)]})
+    full = pl.concat([junk, df.select(junk.columns)])
+    ds = datasets.Dataset.from_dict(
+        {**full.to_dict(as_series=False),
+         "label": [names.index(x) for x in full["label"]],
+         "true_label": [names.index(x) for x in full["true_label"]]},
+        features=datasets.Features({"text": datasets.Value("string"), "label": feature,
+                                    "true_label": feature, "id": datasets.Value("string")}))
+    view = ds.filter(lambda r: not r["id"].startswith("junk"))
+    assert len(view) == df.height and len(view.data.table) == full.height
+    run = relabel.denoise(view, id="id", out=tmp_path / "run", embeddings=emb,
+                          corrector="linear", progress=False)
+    assert run.scores.equals(reference.scores)  # the same rows, labels by name
+    cleaned = run.apply()
+    assert cleaned.features == view.features and len(cleaned) == df.height
+    sugg = run.scores["suggested_label"].to_list()
+    expect = [s if s is not None else old for s, old in zip(sugg, df["label"], strict=True)]
+    assert [names[c] for c in cleaned["label"]] == expect
+    assert cleaned["true_label"][:] == view["true_label"][:]
+    # a dataset directory: read by name, exported as ClassLabel codes again
+    view.save_to_disk(str(tmp_path / "ds"))
+    again = relabel.denoise(tmp_path / "ds", id="id", out=tmp_path / "run2", embeddings=emb,
+                            corrector="linear", progress=False)
+    assert again.scores.equals(reference.scores)
+    again.export(tmp_path / "clean")
+    out = datasets.load_from_disk(str(tmp_path / "clean"))
+    assert out.features["label"] == feature and out.features["true_label"] == feature
+    assert [names[c] for c in out["label"]] == expect
+
+
 def test_load_run_reopens_an_in_memory_run(noisy, tmp_path):
     df, emb = noisy
     out = tmp_path / "run"

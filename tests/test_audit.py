@@ -18,13 +18,9 @@ from relabel.review.audit import (
     estimate_from_audit,
 )
 from relabel.review.ledger import read_ledger
-from relabel.review.loop import (
-    read_audit_chunks,
-    read_audit_size,
-    review_status,
-    write_audit_size,
-)
 from relabel.review.reviews import write_reviews
+from relabel.review.samples import read_audit_chunks, read_audit_size, write_audit_size
+from relabel.review.status import review_status
 from tests.conftest import gold_decisions, make_text_dataset
 
 
@@ -199,7 +195,7 @@ def test_the_audit_agrees_where_relabel_sees_the_errors(tmp_path):
 
 
 def test_expected_errors_reach_the_runs_noise_estimate_and_keep_the_order():
-    from relabel.review.loop import expected_errors
+    from relabel.review.chance import expected_errors
 
     rng = np.random.default_rng(2)
     p = rng.beta(0.5, 8.0, 1000)  # the posterior sees about 6% wrong labels

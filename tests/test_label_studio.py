@@ -605,7 +605,9 @@ def test_random_audit_through_the_real_server(label_studio, tmp_path):
     assert audit["audit"]["errors_left"] > 0
     # the reviewers' error the audit measured now stops `review next` where a review is expected
     # to break more right labels than it fixes; a rate the user gives overrides it
-    from relabel.review.loop import remaining_error, run_error_rate, run_review_status
+    from relabel.review.chance import remaining_error
+    from relabel.review.samples import run_error_rate
+    from relabel.review.status import run_review_status
 
     nxt = subprocess.run([*cli, "review", "next", str(run), "--project", "audit", "--batch",
                           "10"], env=env, capture_output=True, text=True, cwd=ROOT)

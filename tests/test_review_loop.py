@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 import relabel
 from relabel.detect.calibrate import Calibration, fit_calibration
 from relabel.errors import RelabelInputError
+from relabel.review.batch import next_batch
 from relabel.review.ledger import append_decisions, latest_decisions, read_ledger
-from relabel.review.loop import next_batch, review_status
 from relabel.review.reviews import write_reviews
+from relabel.review.status import review_status
 from tests.conftest import clustered_embeddings, make_text_dataset
 
 
@@ -182,7 +183,7 @@ def test_next_batch_and_status(noisy, tmp_path):
 
 
 def test_status_history_and_report_section(noisy, tmp_path):
-    from relabel.review.loop import read_rounds, record_status
+    from relabel.review.status import read_rounds, record_status
 
     df, emb = noisy
     run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
@@ -207,7 +208,8 @@ def test_status_history_and_report_section(noisy, tmp_path):
 
 
 def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_path):
-    from relabel.review.loop import expected_errors, held_back
+    from relabel.review.batch import held_back
+    from relabel.review.chance import expected_errors
 
     df, emb = noisy
     run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
@@ -236,7 +238,7 @@ def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_p
         held_back(scores, empty, reviewer_error=0.05, noise_rate=noise)
     assert held_back(scores, empty, reviewer_error=0.0, noise_rate=noise) == 0
     # where review next takes the rate from: the user's, else none without an audit
-    from relabel.review.loop import review_floor
+    from relabel.review.batch import review_floor
 
     given = review_floor(tmp_path / "r", scores, empty, 0.05)
     assert (given.reviewer_error, given.source, given.noise_rate) == (0.05, "given", noise)
@@ -255,11 +257,45 @@ def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_p
             "examples are more likely wrong than the reviewers' error rate 0.05 (given)") in text
 
 
+def test_plan_next_is_the_batch_the_audit_and_the_check_in_one_pass(noisy, tmp_path):
+    """``plan_next`` (what ``review next`` pushes) chooses the audit's and the spot check's
+    examples first, then the batch by expected gain among the others, held back as
+    ``held_back`` counts, and records the samples' sizes in the run directory."""
+    from relabel.review.batch import held_back, plan_next
+    from relabel.review.samples import read_audit_size, read_check_chunks
+
+    df, emb = noisy
+    run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",
+                          progress=False)
+    scores, empty = run.scores, read_ledger(tmp_path / "r")
+    noise = run.summary["decisions"]["estimated_noise_rate"]
+    plan = plan_next(tmp_path / "r", scores, empty, batch=15, audit=6, check_changes=4,
+                     reviewer_error=0.1)
+    assert (plan.audited, plan.checked, plan.chosen) == (6, 4, 15)
+    assert plan.ids == plan.blind + plan.ids[10:] and len(set(plan.ids)) == 25
+    assert read_audit_size(tmp_path / "r") == plan.audit_size >= 6
+    assert read_check_chunks(tmp_path / "r")[-1] == plan.check_size >= 4
+    changed = set(scores.filter(pl.col("suggested_label").is_not_null())["id"])
+    assert set(plan.blind[6:]) <= changed  # the spot check samples the automatic changes
+    busy = set(plan.blind)
+    assert plan.ids[10:] == next_batch(scores, empty, 15, busy, reviewer_error=0.1,
+                                       noise_rate=noise)["id"].to_list()
+    assert plan.held_back == held_back(scores, empty, busy | set(plan.ids[10:]),
+                                       reviewer_error=0.1, noise_rate=noise) > 0
+    assert (plan.floor.reviewer_error, plan.floor.source) == (0.1, "given")
+    assert plan.remaining == scores.height - 25
+    # asked again without new decisions: the same examples, the samples do not grow
+    again = plan_next(tmp_path / "r", scores, empty, batch=15, audit=6, check_changes=4,
+                      reviewer_error=0.1)
+    assert again.ids == plan.ids and again.audit_size == plan.audit_size
+
+
 def test_reviewers_finding_more_errors_than_expected_keep_the_reviews_going(noisy, tmp_path):
     """Decisions on this run's examples scale its chances up where the reviewers found more
     wrong labels than relabel expected, so ``next_batch`` does not stop too early; decisions
     that match relabel's estimate, or a run that already trusts them, leave it alone."""
-    from relabel.review.loop import expected_errors, held_back, reviewed_ratio
+    from relabel.review.batch import held_back
+    from relabel.review.chance import expected_errors, reviewed_ratio
 
     df, emb = noisy
     run = relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb, corrector="linear",

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import relabel
-from relabel.review.loop import read_check_chunks, review_status, write_check_size
 from relabel.review.reviews import write_reviews
+from relabel.review.samples import read_check_chunks, write_check_size
 from relabel.review.spotcheck import (
     CHECK_KEY,
     ChangeCheck,
@@ -19,6 +19,7 @@ from relabel.review.spotcheck import (
     check_message,
     estimate_changes,
 )
+from relabel.review.status import review_status
 from tests.conftest import gold_decisions, structured_noise, visible_noise_run
 
 

@@ -330,16 +330,17 @@ def review_next(
     credentials: Credentials | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> NextResult:
-    """Push the next ``batch`` examples worth a human look (:func:`relabel.review.loop.next_batch`),
-    and with ``audit > 0`` that many undecided examples of the random audit besides
-    (:mod:`relabel.review.audit`; the audit grows as needed and its size is kept in the run's
-    ``audit.json``), and with ``check_changes > 0`` that many undecided automatic changes of the
-    spot check (:mod:`relabel.review.spotcheck`; its size is kept in ``change_check.json``).
+    """Push the next ``batch`` examples worth a human look
+    (:func:`relabel.review.batch.next_batch`). With ``audit > 0``, push that many undecided
+    examples of the random audit besides (:mod:`relabel.review.audit`; the audit grows as
+    needed, and its size is kept in the run's ``audit.json``). With ``check_changes > 0``, push
+    that many undecided automatic changes of the spot check (:mod:`relabel.review.spotcheck`;
+    its size is kept in ``change_check.json``).
 
     With ``reviewer_error`` (the reviewers' error rate; default: the one the random audit
-    measured, :func:`relabel.review.loop.review_floor`) only examples whose label is wrong with
+    measured, :func:`relabel.review.batch.review_floor`) only examples whose label is wrong with
     a higher probability are chosen: a review elsewhere is expected to break more right labels
-    than it fixes (:mod:`relabel.review.loop`).
+    than it fixes (:func:`relabel.review.batch.plan_next`).
 
     The project's decisions are pulled first, so an example reviewed since the last pull is
     never pushed again. Idempotent: run twice without new reviews, it pushes the same examples
@@ -354,20 +355,8 @@ def review_next(
         As :func:`push` and :func:`pull`.
     """
     from relabel.errors import RelabelInputError
+    from relabel.review.batch import check_reviewer_error, plan_next
     from relabel.review.ledger import read_ledger
-    from relabel.review.loop import (
-        audit_batch,
-        change_batch,
-        check_reviewer_error,
-        held_back,
-        next_batch,
-        read_audit_size,
-        read_check_chunks,
-        review_floor,
-        reviewed_ids,
-        write_audit_size,
-        write_check_size,
-    )
     from relabel.rundir import load_run
 
     if min(batch, audit, check_changes) < 0 or batch + audit + check_changes < 1:
@@ -378,38 +367,20 @@ def review_next(
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \
         if _project_exists(project, credentials) else None
-    ledger = read_ledger(run_dir)
-    size, audit_ids = read_audit_size(run_dir), []
-    if audit:
-        size, audit_ids = audit_batch(scores, ledger, size, audit)
-        write_audit_size(run_dir, size)  # before the push: a crash keeps the audit's sample
-    checks = read_check_chunks(run_dir)
-    check_size, check_ids = (checks[-1] if checks else 0), []
-    if check_changes:
-        check_size, check_ids = change_batch(scores, ledger, check_size, check_changes)
-        in_audit = set(audit_ids)
-        check_ids = [i for i in check_ids if i not in in_audit]
-        write_check_size(run_dir, check_size)
-    stop = review_floor(run_dir, scores, ledger, reviewer_error)
-    floor = dict(reviewer_error=stop.reviewer_error or 0.0, noise_rate=stop.noise_rate)
-    busy = set(audit_ids) | set(check_ids)
-    chosen = next_batch(scores, ledger, batch, exclude=busy, **floor)["id"].to_list() \
-        if batch else []
-    held = held_back(scores, ledger, busy | set(chosen), **floor) if batch else 0
-    ids = audit_ids + check_ids + chosen
-    left = scores.height - len(reviewed_ids(ledger)) - len(ids)
+    plan = plan_next(run_dir, scores, read_ledger(run_dir), batch=batch, audit=audit,
+                     check_changes=check_changes, reviewer_error=reviewer_error)
     changes = int(scores["suggested_label"].is_not_null().sum())
-    errs = dict(reviewer_error=stop.reviewer_error, reviewer_error_source=stop.source,
-                held_back=held)
-    if not ids:
-        return NextResult(pulled=pulled, pushed=None, chosen=0, remaining=max(0, left),
-                          audit_size=size, check_size=check_size, changes=changes, **errs)
+    common = dict(remaining=plan.remaining, audit_size=plan.audit_size,
+                  check_size=plan.check_size, changes=changes,
+                  reviewer_error=plan.floor.reviewer_error,
+                  reviewer_error_source=plan.floor.source, held_back=plan.held_back)
+    if not plan.ids:
+        return NextResult(pulled=pulled, pushed=None, chosen=0, **common)
     # the audit's and the check's tasks hide relabel's view, so that it cannot sway them
-    pushed = push(run_dir, project, ids=ids, credentials=credentials, progress=progress,
-                  blind=audit_ids + check_ids)
-    return NextResult(pulled=pulled, pushed=pushed, chosen=len(ids), remaining=max(0, left),
-                      audited=len(audit_ids), audit_size=size, checked=len(check_ids),
-                      check_size=check_size, changes=changes, **errs)
+    pushed = push(run_dir, project, ids=plan.ids, credentials=credentials, progress=progress,
+                  blind=plan.blind)
+    return NextResult(pulled=pulled, pushed=pushed, chosen=len(plan.ids), audited=plan.audited,
+                      checked=plan.checked, **common)
 
 
 @locks_run_dir("relabel review status")
@@ -417,10 +388,11 @@ def review_status(run_dir: str | Path, project: str | None = None, *,
                   reviewer_error: float | None = None,
                   credentials: Credentials | None = None) -> Any:
     """Pull the project's decisions (when ``project`` is given), then
-    :func:`relabel.review.loop.review_status` of the run (with ``reviewer_error``, how many
+    :func:`relabel.review.status.review_status` of the run (with ``reviewer_error``, how many
     examples are still worth a review at that error rate); the result is also appended to the
     run's ``review_rounds.jsonl`` (the history the report plots)."""
-    from relabel.review.loop import check_reviewer_error, record_status
+    from relabel.review.batch import check_reviewer_error
+    from relabel.review.status import record_status
 
     check_reviewer_error(reviewer_error)
     if project is not None:

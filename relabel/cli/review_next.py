@@ -42,7 +42,7 @@ def review_next_command(
     N examples of a random audit besides, and with --check-changes M, M of relabel's automatic
     changes to spot-check."""
     from connectors.label_studio import review_next
-    from relabel.review.loop import reviewer_error_origin
+    from relabel.review.batch import reviewer_error_origin
 
     res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes,
                       reviewer_error=reviewer_error)

@@ -10,7 +10,7 @@ import typer
 from relabel.cli._util import handle_errors, review_app
 
 if TYPE_CHECKING:
-    from relabel.review.loop import ReviewStatus
+    from relabel.review.status import ReviewStatus
 
 
 @review_app.command("status")
@@ -41,7 +41,7 @@ def format_status(s: ReviewStatus, run_dir: Path) -> str:
     """The lines ``review status`` prints: the reviews, relabel's own estimate, the random
     audit's and the spot check of the automatic changes (or how to start them)."""
     from relabel.review.audit import audit_message
-    from relabel.review.loop import reviewer_error_origin
+    from relabel.review.batch import reviewer_error_origin
     from relabel.review.spotcheck import check_line, check_message
 
     lines = [

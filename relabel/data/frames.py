@@ -76,7 +76,7 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
             frame.columns = [str(c) for c in frame.columns]
             return pl.from_pandas(frame)
         if kind == "hf_dataset":
-            return pl.from_arrow(data.data.table)  # type: ignore[return-value]
+            return hf_frame(data)
         if kind == "records":
             return pl.DataFrame(list(data), infer_schema_length=None)
     except RelabelInputError:
@@ -85,6 +85,32 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
         msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise RelabelInputError(f"cannot read it as a table ({msg})", path=where) from None
     raise ValueError(f"not an in-memory input kind: {kind}")
+
+
+def hf_frame(ds: Any) -> pl.DataFrame:
+    """A ``datasets.Dataset`` as a polars frame, row i = ``ds[i]``.
+
+    The dataset's indices mapping is applied: after ``select``, ``filter``, ``shuffle`` or
+    ``train_test_split`` a dataset is a view of a larger table (``ds.data``), and reading that
+    table read rows the user had left out. Each top-level ``ClassLabel`` column holds its class
+    names instead of their integer codes (a code that names no class, such as the ``-1`` of an
+    unlabelled example, becomes null), so that relabel reports, reviews and suggests names;
+    :func:`like_input` and an export to a dataset directory turn them back into codes.
+    """
+    frame = pl.from_arrow(ds.with_format("arrow")[:])
+    assert isinstance(frame, pl.DataFrame)
+    names = {col: n for col, n in hf_class_labels(ds).items() if col in frame.columns}
+    return frame.with_columns(
+        pl.col(col).replace_strict(dict(enumerate(n)), default=None, return_dtype=pl.String)
+        for col, n in names.items())
+
+
+def hf_class_labels(ds: Any) -> dict[str, list[str]]:
+    """The class names of each top-level ``ClassLabel`` column of a ``datasets.Dataset``."""
+    import datasets
+
+    return {col: list(feature.names) for col, feature in ds.features.items()
+            if isinstance(feature, datasets.ClassLabel)}
 
 
 def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
@@ -126,7 +152,7 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
         ds = original.select(kept_rows) if len(kept_rows) != len(original) else original
         feature = ds.features[label_col]
         ds = ds.remove_columns(label_col).add_column(label_col, labels)
-        try:
+        try:  # a ClassLabel column was read as its names (hf_frame): back to its codes
             ds = ds.cast_column(label_col, feature)
         except (TypeError, ValueError):
             pass
@@ -136,4 +162,5 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     raise ValueError(f"not an input kind: {kind}")
 
 
-__all__ = ["SOURCE_TYPES", "describe", "like_input", "source_type", "to_polars"]
+__all__ = ["SOURCE_TYPES", "describe", "hf_class_labels", "hf_frame", "like_input",
+           "source_type", "to_polars"]

@@ -296,8 +296,22 @@ def _read_hf(path: Path) -> pl.DataFrame:
         )
     import datasets
 
-    ds = datasets.load_from_disk(str(path))
-    return pl.from_arrow(ds.data.table)  # type: ignore[return-value]
+    from relabel.data.frames import hf_frame
+
+    return hf_frame(datasets.load_from_disk(str(path)))
+
+
+def hf_class_labels_of(path: str | Path) -> dict[str, list[str]]:
+    """The class names of each ``ClassLabel`` column of a dataset directory saved with
+    ``save_to_disk`` (empty for any other input), for writing a cleaned copy in kind."""
+    path = Path(path)
+    if not (path.is_dir() and (path / "state.json").exists()):
+        return {}
+    import datasets
+
+    from relabel.data.frames import hf_class_labels
+
+    return hf_class_labels(datasets.load_from_disk(str(path)))
 
 
 def _ragged_record(path: Path, fmt: str) -> str | None:
@@ -365,8 +379,13 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
-    """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension)."""
+def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
+                class_labels: dict[str, list[str]] | None = None) -> Path:
+    """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
+
+    ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
+    those columns of a dataset directory ``ClassLabel`` features again, as in the input; a
+    column holding a name outside its classes stays a column of names."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
     with atomic_path(path) as tmp:
@@ -385,7 +404,14 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None) -
         elif fmt == HF_FORMAT:
             import datasets
 
-            datasets.Dataset(table.to_arrow()).save_to_disk(str(tmp))
+            ds = datasets.Dataset(table.to_arrow())
+            for col, names in (class_labels or {}).items():
+                if col in ds.column_names:
+                    try:
+                        ds = ds.cast_column(col, datasets.ClassLabel(names=names))
+                    except (TypeError, ValueError):  # a new class: keep the names
+                        pass
+            ds.save_to_disk(str(tmp))
         else:  # pragma: no cover - detect_format guards this
             raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
     return path

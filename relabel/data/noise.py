@@ -162,7 +162,7 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
-    from relabel.data.io import detect_format, read_table, write_table
+    from relabel.data.io import detect_format, hf_class_labels_of, read_table, write_table
     from relabel.data.validation import build_examples
     from relabel.errors import RelabelInputError
 
@@ -197,6 +197,6 @@ def write_noisy_copy(
     except Exception:
         pass
     out = table.with_columns(original.alias(true_col), new.alias(label_col))
-    write_table(out, to, fmt)
+    write_table(out, to, fmt, class_labels=hf_class_labels_of(data) if fmt == "hf" else None)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

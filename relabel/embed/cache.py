@@ -26,6 +26,12 @@ def text_hashes(texts: Sequence[str]) -> np.ndarray:
                     dtype="S16")
 
 
+def texts_digest(hashes: np.ndarray) -> str:
+    """One 24-hex-digit BLAKE2b digest of every text's hash (``(N,)`` ``S16`` from
+    :func:`text_hashes`, in row order): the identity of a run's inputs in the fold cache's key."""
+    return hashlib.blake2b(np.ascontiguousarray(hashes).tobytes(), digest_size=12).hexdigest()
+
+
 #: the layout of a shard; a shard of another layout (another relabel version) is recomputed
 CACHE_FORMAT = 2
 
@@ -128,8 +134,12 @@ def embed_texts(
     shard_size: int = DEFAULT_SHARD_SIZE,
     progress: Any = None,
     engine: Any = None,
+    hashes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Embed ``texts`` with ``encoder``, reusing and filling the on-disk cache.
+
+    ``hashes`` are the texts' :func:`text_hashes` where the caller already has them (they are
+    computed here otherwise).
 
     Duplicate texts are encoded once. Texts missing from the cache are sorted by length and
     encoded shard by shard; each shard is saved as soon as it is done. With a Dask ``engine``
@@ -143,7 +153,8 @@ def embed_texts(
     stats : dict
         ``{"cached": texts found in the cache, "encoded": texts encoded now}`` (unique texts).
     """
-    hashes = text_hashes(texts)
+    if hashes is None:
+        hashes = text_hashes(texts)
     uniq, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     cache = (EmbeddingCache(Path(cache_dir) / encoder.key, key=encoder.key)
              if cache_dir is not None else None)

@@ -166,13 +166,9 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
     across rounds; empty when nobody reviewed."""
     from relabel.review.audit import audit_message
     from relabel.review.ledger import read_ledger
-    from relabel.review.loop import (
-        read_audit_size,
-        read_check_chunks,
-        read_rounds,
-        run_review_status,
-    )
+    from relabel.review.samples import read_audit_size, read_check_chunks
     from relabel.review.spotcheck import check_line, check_message
+    from relabel.review.status import read_rounds, run_review_status
 
     ledger = read_ledger(run_dir)
     rounds = read_rounds(run_dir)

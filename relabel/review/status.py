@@ -1,0 +1,195 @@
+"""The review loop: where the dataset stands after the reviewers' decisions and relabel's
+changes (``relabel review status``), and its history across rounds.
+
+After applying the reviewers' decisions and relabel's changes, an example reviewed by a human is
+taken as right; every other one is wrong with probability ``e_i`` (the same chance as above, from
+the run's recalibrated decisions, made consistent with the run's estimated noise rate by
+:func:`expected_errors`). The estimated number of errors left is ``Σ e_i`` and the label
+accuracy ``1 - Σ e_i / N``; its 95% interval is the normal one of a sum of independent Bernoulli
+variables, ``± 1.96 · sqrt(Σ e_i (1 - e_i)) / N`` (it does not include the uncertainty of the
+estimates ``e_i`` themselves, nor reviewer mistakes).
+
+These ``e_i`` come from relabel's own signals, which cannot see errors that similar examples
+share. A random audit (``review next --audit N``, :mod:`relabel.review.audit`) measures the
+error rate directly on a uniform sample; once reviewers decided some of it, the status reports
+the audit's figures beside the model's and says when the two disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from relabel.config import DEFAULT_TARGET_PRECISION
+from relabel.review.audit import AuditEstimate
+from relabel.review.batch import floor_from
+from relabel.review.chance import ranked_candidates, remaining_error, with_decisions
+from relabel.review.samples import (
+    audit_estimate,
+    change_check,
+    read_audit_chunks,
+    read_check_chunks,
+    run_annotations,
+    run_error_rate,
+    run_target_precision,
+)
+from relabel.review.spotcheck import ChangeCheck
+
+
+@dataclass(frozen=True)
+class ReviewStatus:
+    """Where the review stands (``relabel review status``)."""
+
+    examples: int
+    reviewed: int
+    confirmed_errors: int
+    suggestions_reviewed: int
+    suggestions_accepted: int
+    suggestions_overridden: int
+    automatic_changes: int
+    estimated_errors_left: float
+    estimated_accuracy: float
+    accuracy_low: float
+    accuracy_high: float
+    #: the random audit's estimates (None when no audit was started)
+    audit: AuditEstimate | None = None
+    #: the spot check of the automatic changes (None when no check was started)
+    changes: ChangeCheck | None = None
+    #: the reviewers' error rate, given or measured on the audit
+    #: (:func:`relabel.review.batch.review_floor`), its source, and how many unreviewed examples
+    #: are more likely wrong than that: still worth a review (None where no rate is known)
+    reviewer_error: float | None = None
+    reviewer_error_source: str | None = None
+    worth_reviewing: int | None = None
+
+    def to_json(self) -> dict[str, float | int | dict | None]:
+        out: dict[str, float | int | dict | None] = {
+            k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in asdict(self).items() if k not in ("audit", "changes")}
+        out["audit"] = self.audit.to_json() if self.audit is not None else None
+        out["changes"] = self.changes.to_json() if self.changes is not None else None
+        return out
+
+
+def review_status(scores: pl.DataFrame, ledger: pl.DataFrame, *,
+                  audit_chunks: Sequence[int] = (),
+                  relabel_error_rate: float | None = None,
+                  annotations: pl.DataFrame | None = None,
+                  n_classes: int | None = None,
+                  check_chunks: Sequence[int] = (),
+                  target_precision: float = DEFAULT_TARGET_PRECISION,
+                  reviewer_error: float | None = None) -> ReviewStatus:
+    """Reviewed so far, what the reviewers found, and the estimated label accuracy now.
+
+    ``scores`` are the latest run's; ``ledger`` every decision (also those the run already
+    trusted). A suggestion counts as reviewed where this run suggested a label and a reviewer
+    then decided the row. With ``audit_chunks`` (the random audit's size after each extension,
+    ``audit.json``) the status also carries the audit's estimates over its fully decided chunks
+    (:func:`relabel.review.samples.audit_estimate`), compared with
+    ``relabel_error_rate``, the run's own estimated noise rate. ``annotations`` (``id,
+    annotator, label``: every reviewer's own decision, as ``review pull`` writes them) corrects
+    the audit for the reviewers' error where two or more decided the same example, over
+    ``n_classes`` classes (default: the labels seen in ``scores``).
+    """
+    joined = with_decisions(scores, ledger)
+    is_rev = joined["_decision"].is_not_null().to_numpy()
+    given = joined["label"].to_numpy()
+    decision = joined["_decision"].to_numpy()
+    sugg = joined["suggested_label"].to_numpy()
+    has_sugg = joined["suggested_label"].is_not_null().to_numpy()
+    confirmed = int((is_rev & (decision != given)).sum())
+    s_rev = is_rev & has_sugg
+    accepted = int((s_rev & (decision == sugg)).sum())
+    err = remaining_error(scores, relabel_error_rate)
+    err = np.where(is_rev, 0.0, err)
+    n = scores.height
+    left = float(err.sum())
+    acc = 1.0 - left / max(n, 1)
+    half = 1.96 * math.sqrt(float((err * (1 - err)).sum())) / max(n, 1)
+    audit = audit_estimate(joined, audit_chunks, relabel_error_rate=relabel_error_rate,
+                           annotations=annotations, n_classes=n_classes)
+    changes = change_check(joined, check_chunks, target_precision)
+    floor = floor_from(audit, relabel_error_rate, reviewer_error)
+    worth = None
+    if floor.reviewer_error is not None:
+        worth = int(ranked_candidates(scores, ledger, reviewer_error=floor.reviewer_error,
+                                      noise_rate=floor.noise_rate)["worth"].sum())
+    return ReviewStatus(
+        examples=n, reviewed=int(is_rev.sum()), confirmed_errors=confirmed,
+        suggestions_reviewed=int(s_rev.sum()), suggestions_accepted=accepted,
+        suggestions_overridden=int(s_rev.sum()) - accepted,
+        automatic_changes=int((has_sugg & ~is_rev).sum()),
+        estimated_errors_left=left, estimated_accuracy=acc,
+        accuracy_low=max(0.0, acc - half), accuracy_high=min(1.0, acc + half), audit=audit,
+        changes=changes, reviewer_error=floor.reviewer_error,
+        reviewer_error_source=floor.source, worth_reviewing=worth)
+
+
+def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *,
+                      ledger: pl.DataFrame | None = None, noise_rate: float | None = None,
+                      n_classes: int | None = None,
+                      reviewer_error: float | None = None) -> ReviewStatus:
+    """:func:`review_status` of a run directory, with its audit, every reviewer's decision and
+    its own noise estimate. What the caller already holds is not read again: ``scores`` and
+    ``ledger``, and, while ``denoise`` is still writing the run, its ``noise_rate`` and
+    ``n_classes`` (otherwise from ``summary.json``)."""
+    from relabel.review.ledger import read_ledger
+    from relabel.rundir import load_run, run_classes
+
+    if scores is None:
+        _, scores = load_run(run_dir)
+    return review_status(
+        scores, read_ledger(run_dir) if ledger is None else ledger,
+        audit_chunks=read_audit_chunks(run_dir),
+        relabel_error_rate=run_error_rate(run_dir) if noise_rate is None else noise_rate,
+        annotations=run_annotations(run_dir),
+        n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes,
+        check_chunks=read_check_chunks(run_dir), target_precision=run_target_precision(run_dir),
+        reviewer_error=reviewer_error)
+
+
+def record_status(run_dir: str | Path, *, reviewer_error: float | None = None
+                  ) -> ReviewStatus:
+    """:func:`review_status` of a run directory (with the reviewers' error rate where the user
+    gives it), appended to its ``review_rounds.jsonl`` (one line per call, with the time and the
+    run's id; the report plots them)."""
+    import datetime as dt
+    import json
+    import os
+
+    from relabel.rundir import RunFiles, run_id
+
+    status = run_review_status(run_dir, reviewer_error=reviewer_error)
+    line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "run_id": run_id(run_dir), **status.to_json()}
+    path = RunFiles(run_dir).rounds
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return status
+
+
+def read_rounds(run_dir: str | Path) -> list[dict]:
+    """The status history of ``review_rounds.jsonl`` (damaged lines skipped)."""
+    import json
+
+    from relabel.rundir import RunFiles
+
+    path = RunFiles(run_dir).rounds
+    out = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+__all__ = ["ReviewStatus", "read_rounds", "record_status", "review_status", "run_review_status"]
