@@ -187,9 +187,14 @@ def run_decisions(run_dir: str | Path, scores: pl.DataFrame, apply: str,
 
 def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataFrame:
     """``table`` with the plan's new labels (in the label column's type where they fit) and
-    without its dropped rows; every other column untouched."""
-    label_dtype = table.schema[label_col]
-    new_labels = pl.Series(label_col, table[label_col].cast(pl.String, strict=False).to_list(),
+    without its dropped rows; every other column untouched. A label inside nested records
+    (``--label-col data.label``) is written back into its struct
+    (:func:`relabel.data.columns.assign`)."""
+    from relabel.data.columns import assign, expose
+
+    old = expose(table, [label_col])[label_col]
+    label_dtype = old.dtype
+    new_labels = pl.Series(label_col, old.cast(pl.String, strict=False).to_list(),
                            dtype=pl.String)
     if plan.updates.height:
         new_labels = new_labels.scatter(plan.updates["row"].to_list(), plan.updates["new"])
@@ -197,7 +202,7 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataF
         new_col = new_labels.cast(label_dtype, strict=True)
     except Exception:  # labels of another type than the suggestions: keep them as strings
         new_col = new_labels
-    cleaned = table.with_columns(new_col.alias(label_col))
+    cleaned = assign(table, label_col, new_col)
     if plan.dropped_rows:
         keep = pl.Series([True] * table.height).scatter(plan.dropped_rows, False)
         cleaned = cleaned.filter(keep)

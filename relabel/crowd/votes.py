@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.data.columns import expose
 from relabel.data.validation import require_columns
 from relabel.errors import RelabelInputError
 
@@ -224,6 +225,7 @@ def votes_from_long(
     Votes
     """
     name = str(name)
+    table = expose(table, [item_col, annotator_col, label_col, text_col])
     require_columns(table, [item_col, annotator_col, label_col], path=name)
     item = _strings(table, item_col, name)
     who = _strings(table, annotator_col, name)
@@ -248,6 +250,7 @@ def votes_from_long(
                                  text_col=text_col if text_col in table.columns else None)
     else:
         iname = str(items_name or name)
+        items = expose(items, [item_col, text_col])
         require_columns(items, [item_col], path=iname)
         item_table = _item_table(items, item_col, iname,
                                  text_col=text_col if text_col in items.columns else None)
@@ -302,6 +305,7 @@ def votes_from_wide(
         raise RelabelInputError("--label-cols needs at least one column")
     if len(set(cols)) < len(cols):
         raise RelabelInputError("--label-cols names a column twice")
+    table = expose(table, [*cols, item_col])
     require_columns(table, cols + ([item_col] if item_col else []), path=name)
     if item_col is None:
         table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))

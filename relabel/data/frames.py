@@ -127,7 +127,8 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     cleaned : polars.DataFrame
         The input as a polars frame with the new labels, dropped rows removed.
     label_col : str
-        The label column.
+        The label column (or a dotted path into nested records, whose top-level column is
+        then replaced by ``cleaned``'s).
     kept_rows : list of int
         Input rows (0-based) still in ``cleaned``, in order.
 
@@ -139,6 +140,11 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     """
     if original is None or kind in ("file", "polars"):
         return cleaned
+    from relabel.data.columns import nested_path
+
+    path = nested_path(cleaned.head(0), label_col)
+    if path is not None:  # a nested label: its whole top-level record column is replaced
+        label_col = path[0]
     labels = cleaned[label_col].to_list()
     if kind == "pandas":
         out = original.iloc[kept_rows].copy()

@@ -190,13 +190,15 @@ def write_noisy_copy(
     noisy = inject_noise(codes, len(classes), rate=rate, kind=kind, seed=seed, embeddings=emb)
     import polars as pl
 
-    original = table.get_column(label_col)
+    from relabel.data.columns import assign, expose
+
+    original = expose(table, [label_col]).get_column(label_col)
     new = pl.Series(label_col, np.asarray(classes, dtype=object)[noisy].tolist(), dtype=pl.String)
     try:
         new = new.cast(original.dtype, strict=True)
     except Exception:
         pass
-    out = table.with_columns(original.alias(true_col), new.alias(label_col))
+    out = assign(table.with_columns(original.alias(true_col)), label_col, new)
     write_table(out, to, fmt, class_labels=hf_class_labels_of(data) if fmt == "hf" else None)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

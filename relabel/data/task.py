@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from relabel.config import DEFAULT_FOLDS, InputSpec
+from relabel.data.columns import expose
 from relabel.data.relation import detect_layout, encoder_inputs, relation_table, validate_spans
 from relabel.data.texts import TextColumn
 from relabel.data.validation import Problems, build_examples, few_per_fold_warning
@@ -91,6 +92,9 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     ReadTask
     """
     collect = problems is not None and problems.collect
+    # fields of nested records named by a dotted path (--text-col data.text) as columns
+    table = expose(table, [spec.text_col, spec.label_col, spec.id_col, *spec.span_cols,
+                           *spec.type_cols])
     layout = detect_layout(table, spec.span_cols) if spec.task != "text" else None
     if spec.task == "relation" and layout is None:
         raise RelabelInputError(

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
+from relabel.data.columns import expose
 from relabel.errors import RelabelInputError
 
 #: default column names, shared by the CLI and the library
@@ -113,6 +114,7 @@ def build_examples(
     if table.height == 0:
         problems.error(RelabelInputError("dataset is empty (no rows)", path=path))
         return None, warnings
+    table = expose(table, [text_col, label_col, id_col, *extra_cols])  # data.text and the like
     if not require_columns(table, [text_col, label_col, *([id_col] if id_col else []),
                                    *extra_cols], path=path, problems=problems):
         return None, warnings

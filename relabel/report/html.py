@@ -295,9 +295,10 @@ def _annotator_section(run_dir: Path) -> str:
 
 
 def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
+    from relabel.data.columns import expose
     from relabel.metrics import correction_metrics, detection_metrics
 
-    table, _ = read_table(run.input)
+    table = expose(read_table(run.input)[0], [truth_col])
     if truth_col not in table.columns:
         raise RelabelInputError(f"no column '{truth_col}' in the input (available: "
                                 f"{', '.join(table.columns)})", path=run.input)
