@@ -57,7 +57,7 @@ def _nested_jsonl(tmp_path):
 
 
 def test_denoise_and_export_a_nested_jsonl_keep_its_layout(tmp_path):
-    df, emb, path = _nested_jsonl(tmp_path)
+    df, _, path = _nested_jsonl(tmp_path)
     before = path.read_bytes()
     runner = CliRunner()
     cols = ["--text-col", "data.text", "--label-col", "meta.label", "--id-col", "id"]

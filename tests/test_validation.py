@@ -25,6 +25,31 @@ def test_missing_column_lists_available():
         build_examples(t, path="d.csv")
 
 
+def test_a_header_with_another_separator_says_so(tmp_path):
+    from relabel.data.io import read_table
+
+    path = tmp_path / "semi.csv"
+    path.write_text("text;label\nhello there;pos\nbad;neg\n", encoding="utf-8")
+    table, _ = read_table(path)
+    with pytest.raises(RelabelInputError, match=r"semi\.csv: no column 'text' \(available: "
+                                                r"text;label\); the header looks separated by "
+                                                r"';'"):
+        build_examples(table, path=path)
+
+
+def test_class_names_spelled_two_ways_are_a_warning():
+    t = pl.DataFrame({"text": list("abcdefg"),
+                      "label": ["Positive", "positive", "positive", "card_arrival",
+                                "Card arrival", "neg", "neg"]})
+    ex, warnings = build_examples(t, path="d.csv")
+    assert ex["label"].n_unique() == 5  # still different classes: only the user can merge
+    [w] = [w for w in warnings if "differ only in case" in w]
+    assert w.startswith("2 class name(s)")
+    assert "'positive' (2) / 'Positive' (1)" in w and "'Card arrival' (1) / 'card_arrival' (1)" in w
+    clean = pl.DataFrame({"text": list("abcd"), "label": ["pos", "neg", "pos", "neutral"]})
+    assert not any("differ only" in w for w in build_examples(clean, path="d.csv")[1])
+
+
 def test_empty_dataset():
     with pytest.raises(RelabelInputError, match="dataset is empty"):
         build_examples(pl.DataFrame({"text": [], "label": []}), path="d.csv")

@@ -43,15 +43,18 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
     the first unless ``problems`` collects); True when all are present."""
     problems = problems or Problems()
     available = ", ".join(table.columns) if table.columns else "none"
+    hint = "choose one with the matching --*-col option"
+    if len(table.columns) == 1:  # a whole header read as one name: another separator
+        sep = next((s for s in (";", "|", "\t", ",") if s in table.columns[0]), None)
+        if sep is not None:
+            hint = (f"the header looks separated by {sep!r}: save the file comma-separated "
+                    "(.csv) or tab-separated (.tsv)")
     ok = True
     for col in columns:
         if col not in table.columns:
             ok = False
             problems.error(RelabelInputError(
-                f"no column '{col}' (available: {available}); choose one with the matching --*-col "
-                "option",
-                path=path,
-            ))
+                f"no column '{col}' (available: {available}); {hint}", path=path))
     return ok
 
 
@@ -179,6 +182,7 @@ def build_examples(
             f"fewer than two classes (found {counts.height}); nothing to compare labels against",
             path=path, column=label_col,
         ))
+    warnings += _near_duplicate_classes(counts)
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
     if singles:
         shown = ", ".join(repr(s) for s in sorted(singles)[:5])
@@ -186,6 +190,28 @@ def build_examples(
                         "their labels can only be judged by their neighbours")
     _text_warnings(examples, warnings)
     return examples, warnings
+
+
+def _near_duplicate_classes(counts: pl.DataFrame) -> list[str]:
+    """A warning for class names that differ only in case, spaces, hyphens or underscores
+    (``Positive`` / ``positive``, ``card_arrival`` / ``card arrival``): relabel treats them as
+    different classes, and they are most often one class spelled two ways (``counts``: the
+    labels' ``value_counts``)."""
+    keyed = counts.with_columns(
+        pl.col("label").str.to_lowercase().str.replace_all(r"[\s_\-]+", " ").alias("key"))
+    groups = (keyed.group_by("key").agg(pl.col("label"), pl.col("count"), pl.len().alias("n"))
+              .filter(pl.col("n") > 1).sort("key"))
+    if groups.height == 0:
+        return []
+    shown = "; ".join(
+        " / ".join(f"{lab!r} ({c})" for c, lab in sorted(zip(r["count"], r["label"],
+                                                              strict=True),
+                                                          key=lambda x: (-x[0], x[1])))
+        for r in groups.head(5).iter_rows(named=True))
+    more = f" and {groups.height - 5} more" if groups.height > 5 else ""
+    return [f"{groups.height} class name(s) differ only in case, spaces, '-' or '_' "
+            f"({shown}{more}): they are different classes to relabel; unify their spelling if "
+            "they are one"]
 
 
 def few_per_fold_warning(examples: pl.DataFrame, folds: int) -> list[str]:
