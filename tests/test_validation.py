@@ -37,6 +37,16 @@ def test_a_header_with_another_separator_says_so(tmp_path):
         build_examples(table, path=path)
 
 
+def test_a_label_column_of_mostly_distinct_values_is_refused():
+    t = pl.DataFrame({"text": [f"t{i}" for i in range(60)],
+                      "label": [f"note {i}" for i in range(60)]})
+    with pytest.raises(RelabelInputError, match=r"d\.csv, column 'label': 60 distinct labels "
+                                                r"in 60 rows.*--label-col"):
+        build_examples(t, path="d.csv")
+    ok = t.with_columns(pl.Series("label", [f"c{i % 25}" for i in range(60)]))
+    assert build_examples(ok, path="d.csv")[0].height == 60
+
+
 def test_class_names_spelled_two_ways_are_a_warning():
     t = pl.DataFrame({"text": list("abcdefg"),
                       "label": ["Positive", "positive", "positive", "card_arrival",

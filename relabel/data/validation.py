@@ -16,6 +16,10 @@ from relabel.errors import RelabelInputError
 #: default column names, shared by the CLI and the library
 #: texts longer than this many characters get a warning (the encoder keeps --max-length tokens)
 LONG_TEXT_CHARS = 20_000
+#: from this many rows, a label column with more distinct values than half the rows is refused:
+#: it is a text or id column (every neighbour vote and class statistic needs classes with
+#: several examples, and the (N, K) posteriors would grow with N squared)
+MANY_CLASSES_MIN_ROWS = 50
 
 
 class Problems:
@@ -182,6 +186,11 @@ def build_examples(
             f"fewer than two classes (found {counts.height}); nothing to compare labels against",
             path=path, column=label_col,
         ))
+    if examples.height >= MANY_CLASSES_MIN_ROWS and counts.height > examples.height / 2:
+        problems.error(RelabelInputError(
+            f"{counts.height} distinct labels in {examples.height} rows, most of them once: "
+            "this looks like a text or id column, not labels; choose the label column with "
+            "--label-col", path=path, column=label_col))
     warnings += _near_duplicate_classes(counts)
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
     if singles:
