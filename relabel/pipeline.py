@@ -543,6 +543,20 @@ def denoise(
                                reviews=reviews, progress=progress)
 
 
+def _label_studio_export_defaults(data: Any, cfg: DenoiseConfig) -> DenoiseConfig:
+    """A Label Studio export (:mod:`relabel.data.label_studio`) holds one row per task and
+    annotator: without other annotator options, its ``annotator`` and ``item_id`` columns are
+    the votes, so that ``relabel denoise export.json`` scores the consensus of each task."""
+    from dataclasses import replace
+
+    from relabel.data.label_studio import is_label_studio_export
+
+    if cfg.multi_annotator or not isinstance(data, (str, Path)) \
+            or not is_label_studio_export(data):
+        return cfg
+    return replace(cfg, annotator_col="annotator", item_col=cfg.item_col or "item_id")
+
+
 def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: Any,
                     embeddings: Any, reviews: Any, progress: bool) -> DenoiseResult:
     """:func:`denoise` once its options and paths are checked and the run's lock is held."""
@@ -553,6 +567,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
     crowd = None
     try:
         _preload_plotting()
+        cfg = _label_studio_export_defaults(data, cfg)
         if cfg.multi_annotator:
             with timer.stage("consensus"):
                 crowd, data, cfg = consensus_stage(data, cfg, files, encoder=encoder,

@@ -37,11 +37,12 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import polars as pl
+
+from relabel.data.label_studio import annotation_time, annotator_name, recency
 
 #: names of the control tags in the labeling config
 CHOICES_NAME = "label"
@@ -218,25 +219,6 @@ def _choice(annotation: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _time(annotation: Mapping[str, Any]) -> datetime | None:
-    stamp = annotation.get("updated_at") or annotation.get("created_at")
-    if not stamp:
-        return None
-    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-
-
-def _recency(annotation: Mapping[str, Any]) -> tuple[float, int]:
-    t = _time(annotation)
-    return (t.timestamp() if t is not None else float("-inf"), int(annotation.get("id") or 0))
-
-
-def _annotator(annotation: Mapping[str, Any], users: Mapping[int, str]) -> str | None:
-    who = annotation.get("completed_by")
-    if isinstance(who, Mapping):  # exports expand the user
-        return who.get("email") or str(who.get("id"))
-    return users.get(who, None if who is None else str(who))
-
-
 def _relabel_tasks(tasks: Iterable[Mapping[str, Any]]
                    ) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any],
                                        list[tuple[Mapping[str, Any], str]],
@@ -278,17 +260,17 @@ def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
     rows = []
     for task, data, decided, skipped in _relabel_tasks(tasks):
         if decided:
-            ann, choice = max(decided, key=lambda ac: _recency(ac[0]))
+            ann, choice = max(decided, key=lambda ac: recency(ac[0]))
             given = str(data.get("given_label"))
             status = "accepted" if choice == given else "changed"
         elif skipped:
-            ann, choice, status = max(skipped, key=_recency), None, "skipped"
+            ann, choice, status = max(skipped, key=recency), None, "skipped"
         else:
             continue
         rows.append({
             "id": str(data["relabel_id"]), "given_label": str(data.get("given_label")),
-            "reviewed_label": choice, "status": status, "annotator": _annotator(ann, users),
-            "time": _time(ann), "suggested_label": data.get("suggested_label") or None,
+            "reviewed_label": choice, "status": status, "annotator": annotator_name(ann, users),
+            "time": annotation_time(ann), "suggested_label": data.get("suggested_label") or None,
             "task_id": task.get("id"),
         })
     return pl.DataFrame(rows, schema=REVIEWS_SCHEMA).sort("id")
@@ -319,12 +301,12 @@ def annotations_from_tasks(tasks: Iterable[Mapping[str, Any]],
     for task, data, decided, _ in _relabel_tasks(tasks):
         latest: dict[str, tuple[Mapping[str, Any], str]] = {}
         for ann, choice in decided:
-            who = _annotator(ann, users) or "unknown"
-            if who not in latest or _recency(ann) > _recency(latest[who][0]):
+            who = annotator_name(ann, users) or "unknown"
+            if who not in latest or recency(ann) > recency(latest[who][0]):
                 latest[who] = (ann, choice)
         for who, (ann, choice) in latest.items():
             rows.append({"id": str(data["relabel_id"]), "annotator": who, "label": choice,
-                         "time": _time(ann), "task_id": task.get("id")})
+                         "time": annotation_time(ann), "task_id": task.get("id")})
     return pl.DataFrame(rows, schema=ANNOTATIONS_SCHEMA).sort("id", "annotator")
 
 

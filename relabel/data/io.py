@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError
 
 #: file extension -> format name
@@ -94,8 +95,9 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
     Parameters
     ----------
     path : str or Path
-        The dataset: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, ``.json`` (an array of records),
-        ``.parquet`` or a directory saved with ``datasets.Dataset.save_to_disk``.
+        The dataset: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, ``.json`` (an array of records,
+        or a Label Studio export: :mod:`relabel.data.label_studio`), ``.parquet`` or a
+        directory saved with ``datasets.Dataset.save_to_disk``.
 
     Returns
     -------
@@ -113,7 +115,10 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
     if fmt in _TEXT_FORMATS:
         check_unique_columns(path, fmt)
     try:
-        table = _read(path, fmt)
+        if fmt == "json" and is_label_studio_export(path):
+            table, fmt = read_export(path), LABEL_STUDIO_JSON
+        else:
+            table = _read(path, fmt)
         if fmt == "json" and KEYED_ID in table.columns and _is_keyed_json(path):
             fmt = KEYED_JSON
     except RelabelInputError:
