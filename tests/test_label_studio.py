@@ -806,6 +806,25 @@ def test_several_annotators_per_task_pull_every_decision_and_consensus(label_stu
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
     assert "4 annotators" in proc.stdout and (tmp_path / "cli" / "consensus.csv").is_file()
+    # the project as Label Studio exports it (Export -> JSON) is an input of its own
+    r = httpx.get(f"{label_studio.url}/api/projects/{res.project_id}/export",
+                  params={"exportType": "JSON"},
+                  headers={"Authorization": f"Token {label_studio.token}"}, timeout=120)
+    r.raise_for_status()
+    export = tmp_path / "export.json"
+    export.write_bytes(r.content)
+    people = httpx.get(f"{label_studio.url}/api/users/",
+                       headers={"Authorization": f"Token {label_studio.token}"}, timeout=30)
+    email = {str(u["id"]): u["email"] for u in people.json()}
+    e = consensus(export, out=tmp_path / "from-export", encoder=FakeEncoder(), progress=False)
+    assert e.items.height == 30 and (e.items["n_votes"] == 3).all()  # the latest of ann-b's
+    by_task = {str(t): ex for ex, t in tasks.items()}
+    assert e.items["consensus_label"].to_list() == [truth[by_task[i]]
+                                                    for i in e.items["id"].to_list()]
+    names = {email.get(a, a): row for a, row in
+             zip(e.annotators["annotator"], e.annotators.iter_rows(named=True), strict=True)}
+    assert {"ann-a@example.com", "ann-b@example.com", "spammer@example.com"} <= set(names)
+    assert names["spammer@example.com"]["accuracy"] < names["ann-a@example.com"]["accuracy"]
 
 
 def test_a_multi_annotator_run_shows_the_votes_in_label_studio(label_studio, tmp_path):
