@@ -62,6 +62,13 @@ class Run:
                 f"{s['flagged']} flagged, {dec.get('changes', s['suggested'])} changed "
                 f"automatically>")
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the numbers, the diagnosis and the least credible examples
+        (:mod:`relabel.report.notebook`)."""
+        from relabel.report.notebook import run_html
+
+        return run_html(self.summary, self.issues, str(self.out_dir))
+
     @property
     def scores(self) -> pl.DataFrame:
         """Every example, in input order (``scores.parquet``): ``row, id, label, credibility``,

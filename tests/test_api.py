@@ -315,3 +315,32 @@ def test_import_relabel_and_the_cli_load_no_heavy_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "", out
+
+
+def test_a_notebook_shows_a_run_and_a_consensus_as_escaped_html(noisy, tmp_path):
+    """``_repr_html_``: the numbers a user acts on and the first issues, every value of the
+    user's data escaped."""
+    from conftest import FakeEncoder
+
+    df, emb = noisy
+    hostile = df.with_columns(pl.when(pl.col("id") == df["id"][0])
+                              .then(pl.lit("<script>alert(1)</script> please help"))
+                              .otherwise(pl.col("text")).alias("text"))
+    run = relabel.denoise(hostile, id="id", out=tmp_path / "run", embeddings=emb,
+                          corrector="linear", progress=False)
+    html = run._repr_html_()
+    dec = run.summary["decisions"]
+    assert f"<th>flagged for review</th><td>{run.summary['flagged']}</td>" in html
+    assert f"{dec['changes']} (expected right {dec['expected_right_changes']}" in html
+    assert html.count("<tr>") == 7 + 1 + min(10, run.issues.height)  # facts, head, rows
+    assert run.issues["id"][0] in html and "<script>" not in html
+    votes = pl.DataFrame({"item_id": [f"i{i}" for i in range(40) for _ in range(3)],
+                          "annotator": ["a", "b", "c"] * 40,
+                          "label": [["x", "y"][i % 2] if w != "c" else "x"
+                                    for i in range(40) for w in "abc"],
+                          "text": [f"text {i % 2} <b>" for i in range(40) for _ in range(3)]})
+    c = relabel.consensus(votes, out=tmp_path / "c", encoder=FakeEncoder(), progress=False)
+    chtml = c._repr_html_()
+    assert "Krippendorff&#x27;s alpha" in chtml and "least accurate first" in chtml
+    assert "<b>relabel consensus</b>" in chtml and chtml.count("<b>") == 1  # texts escaped
+    assert chtml.index("<td>c</td>") < chtml.index("<td>a</td>")  # the worst annotator first

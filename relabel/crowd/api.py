@@ -72,6 +72,13 @@ class Consensus:
                 f"{s['votes']} votes, {s['needs_review']} need a human "
                 f"({s['ambiguous']} ambiguous)>")
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the counts, the items that need a human and the annotators
+        (:mod:`relabel.report.notebook`)."""
+        from relabel.report.notebook import consensus_html
+
+        return consensus_html(self.summary, self.items, self.annotators)
+
 
 def _table(data: Any, name: str | None = None) -> tuple[pl.DataFrame, str]:
     from relabel.data.frames import describe, source_type, to_polars
