@@ -80,6 +80,11 @@ def test_consensus_and_denoise_read_a_label_studio_export(tmp_path):
     before = path.read_bytes()
     table, fmt = read_table(path)
     assert fmt == LABEL_STUDIO_JSON and table.height == 3 * df.height
+    from relabel.data.check import check_dataset
+
+    report = check_dataset(path)  # checked as votes, counted per task
+    assert report.ok and (report.examples, report.votes, report.annotators) == (
+        df.height, 3 * df.height, 3)
     c = relabel.consensus(path, out=tmp_path / "c", encoder=FakeEncoder(), progress=False)
     truth = {str(100 + i): lab for i, lab in enumerate(df["true_label"])}
     assert c.items.height == df.height

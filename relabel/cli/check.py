@@ -55,6 +55,9 @@ def check_command(
         typer.echo(f"warning: {data}: {warning}")
     counts = (f"{report.examples} examples, {report.classes} classes"
               if report.examples is not None else f"{report.rows} rows")
+    if report.votes is not None:
+        counts = (f"{report.examples} items, {report.classes} classes, {report.votes} votes by "
+                  f"{report.annotators} annotators")
     typer.echo(f"{data}: {counts} ({report.task or 'unread'}): {len(report.errors)} error(s), "
                f"{len(report.warnings)} warning(s)"
                + ("" if report.errors else "; ready for relabel denoise"))

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from relabel.config import DenoiseConfig, check_options
 from relabel.data.io import read_table
+from relabel.data.label_studio import LABEL_STUDIO_JSON
 from relabel.data.task import read_task
 from relabel.data.validation import Problems
 from relabel.embed.precomputed import load_embeddings
@@ -32,6 +34,9 @@ class CheckReport:
     examples: int | None = None
     classes: int | None = None
     task: str | None = None
+    #: for several annotators per item (a Label Studio export): votes and annotators
+    votes: int | None = None
+    annotators: int | None = None
     errors: list[RelabelInputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -72,11 +77,13 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
             if arg.option == "DATA":
                 return report
     try:
-        table, _ = read_table(data)
+        table, fmt = read_table(data)
     except RelabelInputError as err:
         problems.error(err)
         return report
     report.rows = table.height
+    if fmt == LABEL_STUDIO_JSON:  # votes, as denoise and consensus read them
+        return _check_votes(table, data, cfg, report, problems)
     try:
         task = read_task(table, data, cfg.input_spec, folds=cfg.folds, problems=problems)
     except RelabelInputError as err:  # problems that stop the reading of a relation layout
@@ -92,6 +99,24 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
             load_embeddings(cfg.embeddings, n_rows=table.height, rows=np.empty(0, np.int64))
         except RelabelInputError as err:
             problems.error(err)
+    return report
+
+
+def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
+                 report: CheckReport, problems: Problems) -> CheckReport:
+    """A Label Studio export: its votes checked as ``consensus`` reads them (one row per task
+    and annotator), counted per task."""
+    from relabel.crowd.votes import votes_from_long
+
+    report.task = "votes"
+    try:
+        votes = votes_from_long(table, str(data), item_col=cfg.item_col or "item_id",
+                                label_col=cfg.label_col, text_col=cfg.text_col)
+    except RelabelInputError as err:
+        problems.error(err)
+        return report
+    report.examples, report.classes = votes.n_items, len(votes.classes)
+    report.votes, report.annotators = table.height, len(votes.annotators)
     return report
 
 
