@@ -30,7 +30,7 @@ def consensus_command(
                                               "--annotations), a wide table (with "
                                               "--label-cols), or a run directory whose "
                                               "annotations.parquet `relabel review pull` "
-                                              "wrote.")],
+                                              "wrote, or a Label Studio JSON export.")],
     annotations: Annotations = None,
     label_cols: LabelCols = None,
     item_col: ItemCol = None,

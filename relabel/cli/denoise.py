@@ -110,8 +110,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
 @handle_errors
 def denoise_command(
     data: Annotated[Path, typer.Argument(readable=False,
-                                         help="Dataset: .csv, .tsv, .jsonl, .json, .parquet or "
-                                         "a Hugging Face dataset directory (save_to_disk).")],
+                                         help="Dataset: .csv, .tsv, .jsonl, .json, .parquet, "
+                                         "a Hugging Face dataset directory (save_to_disk) or a "
+                                         "Label Studio JSON export (its annotators' "
+                                         "consensus).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", readable=False, help="Output directory "
                    "(default: relabel-out/<input name>).")] = None,
     text_col: TextCol = DEFAULTS.text_col,

@@ -278,8 +278,9 @@ def consensus(
     ----------
     data : str, Path, DataFrame, Dataset or list of dict
         The votes in long format (``item_id, annotator, label`` and optionally ``text``), the
-        items (with ``annotations``), a wide table (with ``label_cols``), or a run directory
-        of ``relabel denoise`` whose ``annotations.parquet`` ``relabel review pull`` wrote.
+        items (with ``annotations``), a wide table (with ``label_cols``), a run directory
+        of ``relabel denoise`` whose ``annotations.parquet`` ``relabel review pull`` wrote, or a
+        Label Studio JSON export (long votes, :mod:`relabel.data.label_studio`).
     annotations : str, Path or DataFrame, optional
         Long votes (``item_id, annotator, label``) when ``data`` holds the items.
     label_cols : list of str or str, optional
