@@ -97,6 +97,13 @@ def test_fewer_than_two_classes():
 
 
 def test_nested_text_column_is_rejected():
-    t = pl.DataFrame({"text": [["a"], ["b"]], "label": ["x", "y"]})
+    t = pl.DataFrame({"text": [[1], [2]], "label": ["x", "y"]})
     with pytest.raises(RelabelInputError, match="column 'text': values must be strings"):
         build_examples(t, path="d.csv")
+    turns = pl.DataFrame({"text": [["hi", "there"], ["b"]], "label": ["x", "y"]})
+    with pytest.raises(RelabelInputError, match="lists of strings; join each list"):
+        build_examples(turns, path="d.csv")
+    records = pl.DataFrame({"text": [{"body": "a", "lang": "en"}], "label": ["x"]})
+    with pytest.raises(RelabelInputError, match=r"values are records; name one of their fields "
+                                                r"\(text\.body, text\.lang\)"):
+        build_examples(records, path="d.csv")

@@ -66,6 +66,14 @@ def _as_string(table: pl.DataFrame, col: str, *, path: str | Path) -> pl.Series:
     series = table.get_column(col)
     if series.dtype == pl.String:
         return series
+    if isinstance(series.dtype, pl.Struct):  # nested records: name one field
+        fields = ", ".join(f"{col}.{f.name}" for f in series.dtype.fields[:8])
+        raise RelabelInputError(f"values are records; name one of their fields ({fields})",
+                                path=path, column=col)
+    if isinstance(series.dtype, (pl.List, pl.Array)) and series.dtype.inner == pl.String:
+        raise RelabelInputError("values are lists of strings; join each list into one string "
+                                "first (e.g. the turns of a dialogue, with newlines)",
+                                path=path, column=col)
     if series.dtype.is_nested() or series.dtype == pl.Binary:
         raise RelabelInputError(
             f"values must be strings or numbers, found {series.dtype}", path=path, column=col
