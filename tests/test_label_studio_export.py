@@ -56,6 +56,12 @@ def test_export_table_reads_votes_the_way_label_studio_writes_them():
     assert t2.row(0, named=True)["sentiment"] == "pos"
     with pytest.raises(RelabelInputError, match="no choices annotation"):
         export_table([{"id": 1, "data": {"text": "x"}, "annotations": []}], path="e.json")
+    multi = [{"id": 4, "data": {"text": "x"}, "annotations": [{
+        "id": 1, "completed_by": 1, "result": [
+            {"from_name": "tags", "type": "choices", "value": {"choices": ["a", "b"]}}]}]}]
+    with pytest.raises(RelabelInputError, match=r"task 4: an annotation chooses several classes "
+                                                r"in 'tags' \(a, b\)"):
+        export_table(multi, path="e.json")
     with pytest.raises(RelabelInputError, match="JSON array of tasks"):
         export_table({"id": 1}, path="e.json")
 

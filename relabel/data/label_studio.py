@@ -10,9 +10,10 @@ table has:
 
 - ``item_id``: the task's id (its position in the file where it has none);
 - ``annotator``: who annotated (the e-mail where the export expands the user, else the user id);
-- ``label``: the first choice of the project's ``choices`` control. A project with several
-  ``choices`` controls gets one column per control, named by its ``from_name``, and no
-  ``label`` column (choose one with ``--label-col``);
+- ``label``: the choice of the project's ``choices`` control (an annotation that chooses
+  several, in a multi-label project, is an error: relabel reads one class per annotation).
+  A project with several ``choices`` controls gets one column per control, named by its
+  ``from_name``, and no ``label`` column (choose one with ``--label-col``);
 - ``time``: when the annotation was last updated;
 - every field of the task's ``data`` as a column of its own name (``text``, ...), or
   ``data.<name>`` where that name is taken by the columns above.
@@ -67,14 +68,23 @@ def annotator_name(annotation: Mapping[str, Any], users: Mapping[int, str] | Non
     return (users or {}).get(who, None if who is None else str(who))
 
 
+class _SeveralChoices(Exception):
+    def __init__(self, control: str, picked: list[Any]) -> None:
+        self.control, self.picked = control, picked
+
+
 def _choices(annotation: Mapping[str, Any]) -> dict[str, str]:
-    """``from_name -> first choice`` of every ``choices`` control the annotation answered."""
+    """``from_name -> choice`` of every ``choices`` control the annotation answered; raises
+    ``_SeveralChoices`` where one control holds several (a multi-label project)."""
     out: dict[str, str] = {}
     for item in annotation.get("result") or []:
         if isinstance(item, Mapping) and item.get("type") == "choices":
+            name = str(item.get("from_name") or "choice")
             picked = (item.get("value") or {}).get("choices") or []
+            if len(picked) > 1:
+                raise _SeveralChoices(name, picked)
             if picked:
-                out.setdefault(str(item.get("from_name") or "choice"), str(picked[0]))
+                out.setdefault(name, str(picked[0]))
     return out
 
 
@@ -109,7 +119,13 @@ def export_table(tasks: Any, *, path: str | Path) -> pl.DataFrame:
         for ann in task.get("annotations") or []:
             if not isinstance(ann, Mapping) or ann.get("was_cancelled"):
                 continue
-            chosen = _choices(ann)
+            try:
+                chosen = _choices(ann)
+            except _SeveralChoices as many:
+                raise RelabelInputError(
+                    f"task {item}: an annotation chooses several classes in '{many.control}' "
+                    f"({', '.join(map(str, many.picked[:4]))}): relabel reads one class per "
+                    "annotation, not multi-label projects", path=path) from None
             if not chosen:
                 continue
             who = annotator_name(ann) or "unknown"
