@@ -66,6 +66,23 @@ def test_export_table_reads_votes_the_way_label_studio_writes_them():
         export_table({"id": 1}, path="e.json")
 
 
+def test_only_the_export_layout_is_taken_for_an_export(tmp_path):
+    from relabel.data.label_studio import is_label_studio_export
+
+    plain = tmp_path / "plain.json"  # records that merely have such keys
+    plain.write_text(json.dumps([{"text": "a", "label": "x", "data": "raw",
+                                  "annotations": "none"}]), encoding="utf-8")
+    assert not is_label_studio_export(plain)
+    table, fmt = read_table(plain)
+    assert fmt == "json" and table.columns == ["text", "label", "data", "annotations"]
+    long_first = tmp_path / "long.json"  # a first task longer than the bytes sniffed
+    long_first.write_text(json.dumps([{"id": 1, "data": {"text": "w " * 50_000},
+                                       "annotations": [_annotation(1, 1, "x")]}]),
+                          encoding="utf-8")
+    assert is_label_studio_export(long_first)
+    assert read_table(long_first)[0]["label"].to_list() == ["x"]
+
+
 def _export_file(tmp_path, n_per_class: int = 30):
     """A Label Studio export of a text dataset: annotators 1 and 2 right, 3 always 'refund'."""
     df = make_text_dataset(n_per_class=n_per_class, flip=0, seed=5)

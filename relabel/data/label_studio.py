@@ -90,14 +90,31 @@ def _choices(annotation: Mapping[str, Any]) -> dict[str, str]:
 
 def is_label_studio_export(path: str | Path) -> bool:
     """True where ``path`` is a ``.json`` file that starts as a Label Studio export: an array
-    whose records carry ``data`` and ``annotations`` (read from its first bytes only)."""
+    whose first record has a ``data`` object and an ``annotations`` list. Only the first
+    record is parsed, from the file's first bytes (the whole file where that record is
+    longer), so a JSON array of plain records that merely has such keys is not taken for one."""
     path = Path(path)
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     with open(path, "rb") as fh:
         head = fh.read(_SNIFF_BYTES)
-    return (head.lstrip().startswith(b"[") and b'"annotations"' in head
-            and b'"data"' in head)
+    if not head.lstrip().startswith(b"[") or (b'"annotations"' not in head
+                                              and b'"data"' not in head):
+        return False
+    text = head.decode("utf-8", errors="ignore")
+    start = text.index("[") + 1
+    start += len(text[start:]) - len(text[start:].lstrip())
+    try:
+        first, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:  # a first record longer than the bytes read (or a broken file)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                tasks = json.load(fh)
+        except ValueError:
+            return False  # the JSON reader reports it
+        first = tasks[0] if isinstance(tasks, list) and tasks else None
+    return (isinstance(first, dict) and isinstance(first.get("data"), dict)
+            and isinstance(first.get("annotations"), list))
 
 
 def export_table(tasks: Any, *, path: str | Path) -> pl.DataFrame:
