@@ -113,3 +113,4 @@ def test_noise_flips_a_nested_label_in_place(tmp_path):
     assert [r["was"] for r in rows] == df["label"].to_list()
     flipped = sum(r["meta"]["label"] != r["was"] for r in rows)
     assert 0 < flipped < len(rows) and all(r["meta"]["source"] == "weak" for r in rows)
+

@@ -92,3 +92,26 @@ def test_write_is_atomic_on_failure(tmp_path):
         write_table(Boom(FRAME), path)
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_noise_keeps_class_label_features_of_a_dataset_directory(tmp_path):
+    import datasets
+    from typer.testing import CliRunner
+
+    from relabel.cli import app
+    from tests.conftest import make_text_dataset
+
+    df = make_text_dataset(n_per_class=20, flip=0, seed=2)
+    names = sorted(set(df["label"]))
+    feature = datasets.ClassLabel(names=names)
+    ds = datasets.Dataset.from_dict(
+        {"text": df["text"].to_list(), "label": [names.index(x) for x in df["label"]]},
+        features=datasets.Features({"text": datasets.Value("string"), "label": feature}))
+    ds.save_to_disk(str(tmp_path / "ds"))
+    r = CliRunner().invoke(app, ["noise", str(tmp_path / "ds"), "--to", str(tmp_path / "noisy"),
+                                 "--rate", "0.2", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    out = datasets.load_from_disk(str(tmp_path / "noisy"))
+    assert out.features["label"] == feature and out.features["true_label"] == feature
+    assert out["true_label"][:] == ds["label"][:]
+    assert 0 < sum(a != b for a, b in zip(out["label"], ds["label"], strict=True)) < len(ds)

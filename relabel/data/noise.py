@@ -199,6 +199,9 @@ def write_noisy_copy(
     except Exception:
         pass
     out = assign(table.with_columns(original.alias(true_col)), label_col, new)
-    write_table(out, to, fmt, class_labels=hf_class_labels_of(data) if fmt == "hf" else None)
+    names = hf_class_labels_of(data) if fmt == "hf" else {}
+    if label_col in names:  # the original labels' column shares the label's classes
+        names[true_col] = names[label_col]
+    write_table(out, to, fmt, class_labels=names or None)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}
