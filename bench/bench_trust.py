@@ -2,6 +2,7 @@
 
 Usage: python bench/trust_signals.py   # once: encode, score, cache the signals
        python bench/bench_trust.py [--markdown FILE] [--target-precision 0.9]
+       python bench/bench_trust.py --paths linear --per-gamma 1.3,1.4,1.5,1.75
 
 Corrector paths: ``linear`` (what ``--corrector auto`` picks without a GPU), ``head`` and
 ``none``.
@@ -165,11 +166,27 @@ def main() -> None:
     ap.add_argument("--losses", default="ce,supcon,soft,distant_peer,distant_peer_soft",
                     help="head losses to compare (signals from trust_signals.py --losses); "
                          "empty to skip")
+    ap.add_argument("--per-gamma", default=None,
+                    help="comma-separated gammas: print fixes / damage per set at each on the "
+                         "--paths' first corrector path ('!' where not safe), and stop")
     args = ap.parse_args()
     target = args.target_precision
     names = list(NOISY_SETS + CLEAN_SETS)
     sig = {n: load_signals(n) for n in names}
     graphs = {n: build_knn_graph(sig[n]["embeddings"], k=50) for n in names}
+    if args.per_gamma:
+        path = args.paths.split(",")[0]
+        gammas = [float(g) for g in args.per_gamma.split(",")]
+        print(f"| set ({path}) | " + " | ".join(f"gamma {g:g}" for g in gammas) + " |")
+        print("|---|" + "---|" * len(gammas))
+        for n in names:
+            cells = []
+            for g in gammas:
+                o = outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
+                mark = "" if safe(o, n in CLEAN_SETS, target) else " (not safe)"
+                cells.append(f"{o['fixes']} / {o['damage']}{mark}")
+            print(f"| {n} | " + " | ".join(cells) + " |")
+        return
     blocks = []
     for path in args.paths.split(","):
         table = {(n, g): outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
