@@ -2,12 +2,13 @@
 changes (``relabel review status``), and its history across rounds.
 
 After applying the reviewers' decisions and relabel's changes, an example reviewed by a human is
-taken as right; every other one is wrong with probability ``e_i`` (the same chance as above, from
-the run's recalibrated decisions, made consistent with the run's estimated noise rate by
-:func:`expected_errors`). The estimated number of errors left is ``Σ e_i`` and the label
-accuracy ``1 - Σ e_i / N``; its 95% interval is the normal one of a sum of independent Bernoulli
-variables, ``± 1.96 · sqrt(Σ e_i (1 - e_i)) / N`` (it does not include the uncertainty of the
-estimates ``e_i`` themselves, nor reviewer mistakes).
+taken as right; every other one is wrong with probability ``e_i``. That is the chance
+:mod:`relabel.review.chance` gives, from the run's recalibrated decisions, made consistent with
+the run's estimated noise rate by :func:`~relabel.review.chance.expected_errors`. The estimated
+number of errors left is ``Σ e_i`` and the label accuracy ``1 - Σ e_i / N``. Its 95% interval is
+the normal one of a sum of independent Bernoulli variables, ``± 1.96 · sqrt(Σ e_i (1 - e_i)) /
+N``; it does not include the uncertainty of the estimates ``e_i`` themselves, nor reviewer
+mistakes.
 
 These ``e_i`` come from relabel's own signals, which cannot see errors that similar examples
 share. A random audit (``review next --audit N``, :mod:`relabel.review.audit`) measures the
