@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -115,3 +117,26 @@ def test_noise_keeps_class_label_features_of_a_dataset_directory(tmp_path):
     assert out.features["label"] == feature and out.features["true_label"] == feature
     assert out["true_label"][:] == ds["label"][:]
     assert 0 < sum(a != b for a, b in zip(out["label"], ds["label"], strict=True)) < len(ds)
+
+
+@pytest.mark.parametrize("name,body", [
+    ("d.jsonl", '{"text": "a b", "label": "x"}\r\n{"text": "c d", "label": "y"}\r\n'),
+    ("d.json", '[{"text": "a b", "label": "x"}, {"text": "c d", "label": "y"}]'),
+    ("d.csv", "text,label\r\na b,x\r\nc d,y\r\n"),
+    ("k.json", '{"0": {"label": "x", "data": {"text": "a b"}}, '
+               '"1": {"label": "y", "data": {"text": "c d"}}}'),
+    ("ls.json", json.dumps([
+        {"id": 7 + i, "data": {"text": t}, "annotations": [{"id": i, "completed_by": 1, "result": [
+            {"from_name": "c", "type": "choices", "value": {"choices": [lab]}}]}]}
+        for i, (t, lab) in enumerate([("a b", "x"), ("c d", "y")])])),
+])
+def test_a_byte_order_mark_is_read_past(tmp_path, name, body):
+    """Files saved by Windows tools start with a UTF-8 byte order mark; every reader skips it
+    (a JSON Lines file with one failed with a parser error at character 0)."""
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+    table, fmt = read_table(path)
+    text = "data.text" if name == "k.json" else "text"
+    assert table[text].to_list() == ["a b", "c d"] and table["label"].to_list() == ["x", "y"]
+    assert fmt == {"k.json": "json-keyed", "ls.json": "label-studio-json"}.get(
+        name, name.split(".")[1])

@@ -182,7 +182,7 @@ def check_unique_columns(path: str | Path, fmt: str) -> None:
                 f"{', '.join(map(str, cols))}); rename them so that each name is unique",
                 path=path, column=name)
     elif fmt == "jsonl":
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             for line_no, line in enumerate(fh, start=1):
                 if line_no > JSONL_KEY_CHECK_LINES:
                     break
@@ -198,7 +198,7 @@ def check_unique_columns(path: str | Path, fmt: str) -> None:
                     return  # a parse error: the reader reports it with its own message
     elif fmt == "json":
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(path, encoding="utf-8-sig") as fh:
                 json.load(fh, object_pairs_hook=_no_repeats)
         except _RepeatedKey as rep:
             raise RelabelInputError(f"a record names key '{rep.key}' more than once; which "
@@ -217,6 +217,9 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
     if fmt == "jsonl":
         if path.stat().st_size == 0:
             return pl.DataFrame()
+        with open(path, "rb") as fh:
+            if fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:  # Windows tools write one
+                return pl.read_ndjson(fh, infer_schema_length=None)
         return pl.read_ndjson(path, infer_schema_length=None)
     if fmt == "json":
         if _is_keyed_json(path):
@@ -248,12 +251,12 @@ KEYED_ID = "id"
 
 def _is_keyed_json(path: Path) -> bool:
     with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip()
+        head = fh.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
     return head.startswith(b"{")
 
 
 def _read_keyed_json(path: Path) -> pl.DataFrame:
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         obj = json.load(fh)
     if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
         raise RelabelInputError("a .json file must hold an array of records or an object of "

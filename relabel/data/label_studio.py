@@ -26,6 +26,7 @@ read an annotation's time and annotator.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -97,7 +98,7 @@ def is_label_studio_export(path: str | Path) -> bool:
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
     with open(path, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+        head = fh.read(_SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
     if not head.lstrip().startswith(b"[") or (b'"annotations"' not in head
                                               and b'"data"' not in head):
         return False
@@ -108,7 +109,7 @@ def is_label_studio_export(path: str | Path) -> bool:
         first, _ = json.JSONDecoder().raw_decode(text, start)
     except ValueError:  # a first record longer than the bytes read (or a broken file)
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(path, encoding="utf-8-sig") as fh:
                 tasks = json.load(fh)
         except ValueError:
             return False  # the JSON reader reports it
@@ -173,7 +174,7 @@ def export_table(tasks: Any, *, path: str | Path) -> pl.DataFrame:
 
 def read_export(path: str | Path) -> pl.DataFrame:
     """Read a Label Studio JSON export file as :func:`export_table`."""
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         tasks = json.load(fh)
     return export_table(tasks, path=path)
 
