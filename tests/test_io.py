@@ -71,6 +71,18 @@ def test_malformed_jsonl_is_one_line(tmp_path):
     with pytest.raises(RelabelInputError) as exc:
         read_table(path)
     assert "\n" not in str(exc.value) and "bad.jsonl" in str(exc.value)
+    assert "bad.jsonl: line 2: not valid JSON" in str(exc.value)  # the line, not a byte offset
+    path.write_text('{"text": "a", "label": "x"}\n\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"bad\.jsonl: line 3: not a JSON object"):
+        read_table(path)
+
+
+def test_a_compressed_file_says_to_decompress_it(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(b"\x1f\x8b")
+    with pytest.raises(RelabelInputError, match=r"data\.csv\.gz: a compressed file \('\.gz'\): "
+                                                r"decompress it first .* the data\.csv it holds"):
+        read_table(path)
 
 
 def test_dataset_dict_points_to_split(tmp_path):

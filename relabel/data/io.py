@@ -38,6 +38,10 @@ HF_FORMAT = "hf"
 _TEXT_FORMATS = {"csv", "tsv", "jsonl", "json"}
 
 
+#: suffixes of compressed files, named as such in the error
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".7z")
+
+
 def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     """Return the format name of ``path`` from its extension, or ``"hf"`` for a dataset directory.
 
@@ -52,6 +56,9 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     if path.is_dir() or (for_writing and path.suffix == ""):
         return HF_FORMAT
     fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None and path.suffix.lower() in COMPRESSED and not for_writing:
+        raise RelabelInputError(f"a compressed file ('{path.suffix}'): decompress it first "
+                                f"(e.g. gunzip), then give the {path.stem} it holds", path=path)
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS)) + " or a Hugging Face dataset directory"
         raise RelabelInputError(f"unknown file extension '{path.suffix}' (expected {known})",
@@ -127,7 +134,8 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
         raise
     except BaseException as exc:  # every parser error becomes one line naming the file (also
         # a Rust panic of a parser, which Python sees as a BaseException)
-        where = _ragged_record(path, fmt) if fmt in ("csv", "tsv") else None
+        where = (_ragged_record(path, fmt) if fmt in ("csv", "tsv")
+                 else _bad_json_line(path) if fmt == "jsonl" else None)
         if where is not None:
             raise RelabelInputError(where, path=path) from None
         raise RelabelInputError(f"cannot read {fmt} data: {_first_line(exc)}", path=path) from None
@@ -320,6 +328,26 @@ def hf_class_labels_of(path: str | Path) -> dict[str, list[str]]:
     from relabel.data.frames import hf_class_labels
 
     return hf_class_labels(datasets.load_from_disk(str(path)))
+
+
+def _bad_json_line(path: Path) -> str | None:
+    """Where a JSON Lines file that polars could not parse first has a line that is not one
+    JSON object (``line L: ...``), or None. Streams the file with the standard ``json`` module;
+    only called after a parse error."""
+    with open(path, encoding="utf-8-sig") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                col = getattr(exc, "colno", None)
+                msg = getattr(exc, "msg", str(exc))
+                return (f"line {line_no}: not valid JSON ({msg}"
+                        + (f" at character {col}" if col else "") + ")")
+            if not isinstance(record, dict):
+                return f"line {line_no}: not a JSON object (each line must be one record)"
+    return None
 
 
 def _ragged_record(path: Path, fmt: str) -> str | None:
