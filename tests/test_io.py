@@ -152,3 +152,13 @@ def test_a_byte_order_mark_is_read_past(tmp_path, name, body):
     assert table[text].to_list() == ["a b", "c d"] and table["label"].to_list() == ["x", "y"]
     assert fmt == {"k.json": "json-keyed", "ls.json": "label-studio-json"}.get(
         name, name.split(".")[1])
+
+
+def test_a_run_directory_given_as_data_says_what_it_is(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}", encoding="utf-8")
+    pl.DataFrame({"id": ["a"]}).write_parquet(run / "scores.parquet")
+    with pytest.raises(RelabelInputError, match=r"run: this is a relabel run directory, not a "
+                                                r"dataset: `relabel export`"):
+        read_table(run)

@@ -306,6 +306,10 @@ def _read_hf(path: Path) -> pl.DataFrame:
             path=path,
         )
     if not (path / "state.json").exists():
+        if (path / "run.json").is_file() and (path / "scores.parquet").is_file():
+            raise RelabelInputError(
+                "this is a relabel run directory, not a dataset: `relabel export` writes its "
+                "cleaned dataset, `relabel report` its report", path=path)
         raise RelabelInputError(
             "directory is not a Hugging Face dataset saved with save_to_disk (no state.json)",
             path=path,
