@@ -56,6 +56,11 @@ def test_class_names_spelled_two_ways_are_a_warning():
     [w] = [w for w in warnings if "differ only in case" in w]
     assert w.startswith("2 class name(s)")
     assert "'positive' (2) / 'Positive' (1)" in w and "'Card arrival' (1) / 'card_arrival' (1)" in w
+    import unicodedata
+
+    forms = pl.DataFrame({"text": list("abcd"),
+                          "label": ["café", unicodedata.normalize("NFD", "café"), "x", "x"]})
+    assert any("differ only in case" in w for w in build_examples(forms, path="d.csv")[1])
     clean = pl.DataFrame({"text": list("abcd"), "label": ["pos", "neg", "pos", "neutral"]})
     assert not any("differ only" in w for w in build_examples(clean, path="d.csv")[1])
 

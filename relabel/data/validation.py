@@ -210,12 +210,13 @@ def build_examples(
 
 
 def _near_duplicate_classes(counts: pl.DataFrame) -> list[str]:
-    """A warning for class names that differ only in case, spaces, hyphens or underscores
-    (``Positive`` / ``positive``, ``card_arrival`` / ``card arrival``): relabel treats them as
-    different classes, and they are most often one class spelled two ways (``counts``: the
-    labels' ``value_counts``)."""
+    """A warning for class names that differ only in case, spaces, hyphens, underscores or
+    Unicode form (``Positive`` / ``positive``, ``card_arrival`` / ``card arrival``, a composed
+    and a decomposed ``é``). relabel treats them as different classes, and they are most often
+    one class spelled two ways (``counts``: the labels' ``value_counts``)."""
     keyed = counts.with_columns(
-        pl.col("label").str.to_lowercase().str.replace_all(r"[\s_\-]+", " ").alias("key"))
+        pl.col("label").str.normalize("NFKC").str.to_lowercase()
+        .str.replace_all(r"[\s_\-]+", " ").alias("key"))
     groups = (keyed.group_by("key").agg(pl.col("label"), pl.col("count"), pl.len().alias("n"))
               .filter(pl.col("n") > 1).sort("key"))
     if groups.height == 0:
@@ -226,7 +227,8 @@ def _near_duplicate_classes(counts: pl.DataFrame) -> list[str]:
                                                           key=lambda x: (-x[0], x[1])))
         for r in groups.head(5).iter_rows(named=True))
     more = f" and {groups.height - 5} more" if groups.height > 5 else ""
-    return [f"{groups.height} class name(s) differ only in case, spaces, '-' or '_' "
+    return [f"{groups.height} class name(s) differ only in case, spaces, '-', '_' or Unicode "
+            "form "
             f"({shown}{more}): they are different classes to relabel; unify their spelling if "
             "they are one"]
 
