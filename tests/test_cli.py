@@ -202,3 +202,16 @@ def test_help_lists_commands():
     r = invoke("--help")
     assert r.exit_code == 0 and "denoise" in r.output and "export" in r.output
     assert "review" in r.output
+
+
+def test_a_dataset_smaller_than_the_folds_per_class_runs(tmp_path):
+    """8 rows, 4 per class, 5 folds: the run completes (it printed sklearn's traceback)."""
+    path = tmp_path / "tiny.csv"
+    pl.DataFrame({"text": [f"text {i}" for i in range(8)],
+                  "label": ["pos", "neg"] * 4}).write_csv(path)
+    np.save(tmp_path / "emb.npy", np.random.default_rng(0).normal(size=(8, 8)).astype("f4"))
+    r = invoke("denoise", path, "--embeddings", tmp_path / "emb.npy", "--corrector", "linear",
+               "--out", tmp_path / "run", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "8 examples, 2 classes" in r.output
+    assert "fewer than 5 examples" in r.output  # and it says why its folds are thin

@@ -136,6 +136,12 @@ def test_folds_are_stratified_seeded_and_cover_everything():
         assert np.bincount(f[labels == c], minlength=5).tolist() == [n // 5] * 5
     with pytest.raises(ValueError, match="at least 2"):
         make_folds(labels, 1, 0)
+    # every class smaller than the folds (8 rows, 4 per class, 5 folds): no stratified split
+    # exists; the rows are dealt at random (this raised sklearn's ValueError through denoise)
+    tiny = np.repeat([0, 1], 4)
+    f = make_folds(tiny, 5, seed=0)
+    assert sorted(np.bincount(f, minlength=5).tolist()) == [1, 1, 2, 2, 2]
+    np.testing.assert_array_equal(f, make_folds(tiny, 5, seed=0))
 
 
 class _Recorder(ClassifierMixin, BaseEstimator):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from relabel.data.io import write_array
 from relabel.threads import torch_threads_divided
@@ -34,7 +34,9 @@ def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """``(N,)`` fold number of every example, stratified by label.
 
     Classes with fewer members than ``folds`` are spread over as many folds as they have
-    members. Raises ValueError when ``folds < 2`` or there are fewer examples than folds.
+    members. Where even the largest class has fewer members than ``folds`` (a few dozen rows),
+    no stratified split exists and the rows are dealt into folds at random instead. Raises
+    ValueError when ``folds < 2`` or there are fewer examples than folds.
     """
     n = len(labels)
     if folds < 2:
@@ -44,7 +46,9 @@ def make_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     out = np.empty(n, dtype=np.int64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class has 1 member"
-        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        stratified = np.bincount(labels).max() >= folds
+        skf = (StratifiedKFold if stratified else KFold)(n_splits=folds, shuffle=True,
+                                                          random_state=seed)
         for f, (_, test) in enumerate(skf.split(np.zeros(n), labels)):
             out[test] = f
     return out
