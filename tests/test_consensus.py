@@ -127,6 +127,37 @@ def test_a_good_model_annotator_helps_and_a_useless_one_does_no_harm() -> None:
     assert rng is not None
 
 
+@pytest.mark.parametrize("n_items", [6, 30])
+def test_em_that_collapses_falls_back_and_keeps_the_majorities(n_items) -> None:
+    """A few items of one dominant class: EM drifted to its symmetric fixed point (every
+    posterior at 0.5) and overruled majorities (six items: five unanimous ones flipped). The
+    collapse is detected and the first iteration's estimate is kept."""
+    rng = np.random.default_rng(0)
+    if n_items == 6:  # eleven of twelve votes 'x'
+        labels = ["x", "x", "x", "y"] + ["x"] * 8
+        annotators = ["a", "b"] * 6
+    else:  # every item truly 'x', three annotators right 90% of the time
+        labels = ["x" if rng.random() < 0.9 else "y" for _ in range(3 * n_items)]
+        annotators = ["a", "b", "c"] * n_items
+    per = len(labels) // n_items
+    votes = votes_from_long(pl.DataFrame({
+        "item_id": [str(i) for i in range(n_items) for _ in range(per)],
+        "annotator": annotators, "label": labels}), "v.csv")
+    for model in (None, np.tile([0.8, 0.2], (n_items, 1))):
+        result = estimate_consensus(votes, model_probs=model)
+        assert result.em.collapsed and result.summary()["em"]["collapsed"] is True
+        items = result.items
+        strict = items.filter(pl.col("agreement") > 0.5)
+        assert (strict["consensus_label"] == strict["majority_label"]).all()
+        assert (items.filter(pl.col("agreement") == 1.0)["consensus_label"] == "x").all()
+    # a healthy set does not collapse
+    healthy = votes_from_long(pl.DataFrame({
+        "item_id": [str(i) for i in range(40) for _ in range(3)],
+        "annotator": ["a", "b", "c"] * 40,
+        "label": [["x", "y"][i % 2] for i in range(40) for _ in range(3)]}), "h.csv")
+    assert not estimate_consensus(healthy).em.collapsed
+
+
 def test_calibrated_quality_is_tempered_evidence() -> None:
     truth, item, ann, lab, _ = _simulated(seed=2)
     em = dawid_skene(item, ann, lab, len(truth), 12, 4)

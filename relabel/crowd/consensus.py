@@ -102,7 +102,8 @@ class ConsensusResult:
             "differs_from_majority": changed,
             "expected_accuracy": round(float(items["quality"].mean()), 4),
             "agreement": self.agreement.to_json(),
-            "em": {"iterations": self.em.iterations, "converged": self.em.converged},
+            "em": {"iterations": self.em.iterations, "converged": self.em.converged,
+                   "collapsed": self.em.collapsed},
         }
 
 

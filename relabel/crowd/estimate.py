@@ -18,6 +18,15 @@ What relabel adds (documented constants, chosen by leave-one-dataset-out in
   matrix estimated in the same M step (E[p | z = k]). A model no better than the class prior
   gets a flat π_m and contributes nothing; a good one counts like a good annotator. This is the
   role CROWDLAB gives its classifier, but with a per-class quality instead of one weight.
+- **Collapse.** On a handful of items, or where one class holds nearly every item, the
+  pseudo-votes outweigh the data and EM drifts, over hundreds of iterations, to its symmetric
+  fixed point: every annotator at chance, every posterior at the prior, and the consensus then
+  overrules majorities (six items with eleven of twelve votes for one class: five unanimous
+  items flipped; bench/RESULTS.md, issue 17). Where the items that two or more annotators
+  labelled unanimously end with less than ``COLLAPSE_SHARE`` of EM's posterior on their class
+  on average, though the first iteration gave them more, EM has lost what the votes say: the
+  first iteration's estimate (one Dawid–Skene step from the vote shares) is returned, and
+  ``collapsed`` says so. On the benchmark sets those items keep 0.9 or more.
 - **Calibration.** The independence assumption makes EM's posteriors overconfident (ten votes
   multiply ten likelihoods, though annotators make correlated mistakes). The reported quality
   tempers the evidence by a single exponent ``TEMPERATURE``, chosen to
@@ -38,6 +47,10 @@ SMOOTHING = 5.0
 TEMPERATURE = 0.5
 #: how many annotators' votes the model's soft vote counts as
 MODEL_WEIGHT = 3.0
+#: below this mean posterior on the class of unanimous items, EM has collapsed (module
+#: docstring; not tuned: the collapsed solution puts them at the prior, about 1/2 with a
+#: dominant class, and every benchmark set keeps them at 0.9 or more)
+COLLAPSE_SHARE = 0.6
 #: EM stops when no posterior moves more than this
 TOL = 1e-6
 MAX_ITER = 200
@@ -68,6 +81,9 @@ class EMResult:
         ``(K, K)`` the model's π_m (None without a model).
     iterations : int
     converged : bool
+    collapsed : bool
+        EM fell into its symmetric fixed point and the first iteration's estimate is returned
+        instead (module docstring, "Collapse").
     """
 
     posterior: np.ndarray
@@ -79,6 +95,7 @@ class EMResult:
     model_confusion: np.ndarray | None
     iterations: int
     converged: bool
+    collapsed: bool = False
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -174,7 +191,8 @@ def dawid_skene(
     expected = np.zeros((a, k, k))
     model_conf = None
     log_joint = np.log(np.full((n, k), 1.0 / k))
-    for iterations in range(1, max_iter + 1):  # noqa: B007 (reported)
+    first: tuple | None = None
+    for iterations in range(1, max_iter + 1):
         # M step
         prior = (post.sum(0) + 1.0) / (n + k)
         expected = np.bincount(flat.ravel(), weights=post[item].ravel(),
@@ -190,15 +208,34 @@ def dawid_skene(
         if probs is not None and model_conf is not None:
             log_joint += model_weight * (probs @ np.log(np.maximum(model_conf, EPS)).T)
         new = _softmax(log_joint.copy())
+        if iterations == 1:  # kept for the collapse check below
+            first = (new, log_joint.copy(), prior, confusion, expected, model_conf)
         delta = float(np.abs(new - post).max()) if n else 0.0
         post = new
         if delta < tol:
             converged = True
             break
+    collapsed = False
+    share = _unanimous_share(counts, post)
+    if first is not None and iterations > 1 \
+            and share < COLLAPSE_SHARE <= _unanimous_share(counts, first[0]):
+        post, log_joint, prior, confusion, expected, model_conf = first
+        collapsed = True
     calibrated = calibrate(log_joint, prior, temperature)
     return EMResult(posterior=post, calibrated=calibrated, log_joint=log_joint, prior=prior,
                     confusion=confusion, expected=expected, model_confusion=model_conf,
-                    iterations=iterations, converged=converged)
+                    iterations=iterations, converged=converged, collapsed=collapsed)
+
+
+def _unanimous_share(counts: np.ndarray, posterior: np.ndarray) -> float:
+    """Mean posterior of the voted class over the items two or more annotators labelled
+    unanimously (1.0 where there are none)."""
+    n = counts.sum(1)
+    unanimous = (n >= 2) & (counts.max(1) == n)
+    if not unanimous.any():
+        return 1.0
+    voted = counts[unanimous].argmax(1)
+    return float(posterior[unanimous][np.arange(len(voted)), voted].mean())
 
 
 def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarray,
