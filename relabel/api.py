@@ -272,7 +272,11 @@ def make_config(config: DenoiseConfig | None = None, **options: Any) -> DenoiseC
     for key, value in options.items():
         name = _ALIASES.get(key, key)
         if name not in names:
-            raise TypeError(f"denoise() got an unexpected option {key!r}")
+            import difflib
+
+            near = difflib.get_close_matches(key, sorted(names | set(_ALIASES)), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise TypeError(f"denoise() got an unexpected option {key!r}{hint}")
         values[name] = value
     for name in ("span_cols", "type_cols", "label_cols"):
         if isinstance(values.get(name), str):
@@ -305,7 +309,8 @@ def denoise(
         A dataset file (CSV, TSV, JSONL, JSON, Parquet, a Hugging Face dataset directory) or
         an in-memory table; row order and types are kept.
     text, label, id : str, optional
-        Column names (default ``text``, ``label``, and the 0-based row number as the id).
+        Column names (default ``text``, ``label``, and for the id the column ``id`` when the
+        input has one with no empty or repeated value, else the 0-based row number).
     out : str or Path, optional
         Run directory (default ``relabel-out/<file name>``; required for in-memory data).
     embeddings : array-like or str or Path, optional

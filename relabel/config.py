@@ -61,7 +61,8 @@ class InputSpec:
     text_col, label_col : str
         Columns holding the text and the given label.
     id_col : str, optional
-        Column of unique example ids (default: the 0-based row number).
+        Column of unique example ids (default: ``id`` when the input has such a column
+        with no empty or repeated value, else the 0-based row number).
     task : {"auto", "text", "relation"}
         ``auto``: relation when entity span columns are present.
     span_cols : tuple of 4 str

@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "banking77_noisy.csv"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """What relabel remembers per machine (the ``--precision auto`` probe) goes to a directory
+    of this session, not the user's home; subprocesses inherit it."""
+    os.environ["RELABEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("user-cache"))
+
+
 def make_clusters(n_per_class: int = 40, n_classes: int = 4, dim: int = 16, flip: float = 0.1,
                   spread: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian clusters on the unit sphere. Returns ``emb (N, D)``, ``labels``, ``true``."""

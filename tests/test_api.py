@@ -256,7 +256,8 @@ def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
 
 
 @pytest.mark.parametrize("case", ["no label column", "embeddings shape", "dataset dict",
-                                  "mixed records", "bad option value", "no out for a frame"])
+                                  "mixed records", "bad option value", "no out for a frame",
+                                  "mixed pandas column", "zero embeddings"])
 def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     df, emb = noisy
     kwargs: dict = {"out": tmp_path / "run", "progress": False, "embeddings": emb}
@@ -278,6 +279,16 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     elif case == "no out for a frame":
         kwargs.pop("out")
         message = "out="
+    elif case == "mixed pandas column":  # a number among the texts: the column and its row
+        frame = df.to_pandas()
+        frame["text"] = frame["text"].astype(object)
+        frame.loc[3, "text"] = 12345
+        data = frame
+        message = r"row 4, column 'text': values of more than one type .*str and int"
+    elif case == "zero embeddings":  # missing vectors filled with zeros
+        zeros = np.array(emb, copy=True)
+        zeros[[2, 7]] = 0.0
+        kwargs["embeddings"], message = zeros, "rows 3, 8: all-zero embedding vectors"
     with pytest.raises(RelabelInputError, match=message) as err:
         relabel.denoise(data, **kwargs)
     assert "\n" not in str(err.value)
@@ -288,6 +299,8 @@ def test_unknown_option_is_a_type_error(noisy, tmp_path):
     df, emb = noisy
     with pytest.raises(TypeError, match="colour"):
         relabel.denoise(df, out=tmp_path / "run", embeddings=emb, colour="red")
+    with pytest.raises(TypeError, match="'corector'; did you mean 'corrector'"):
+        relabel.denoise(df, out=tmp_path / "run", embeddings=emb, corector="linear")
 
 
 def test_find_label_issues_bad_arrays():

@@ -198,10 +198,37 @@ def test_subprocess(tmp_path, dataset_csv, tiny_model_dir):
     assert p.stderr.strip() == f"error: {tmp_path / 'no.csv'}: no such file or directory"
 
 
+def test_progress_in_a_log_is_whole_lines(tmp_path, dataset_csv, tiny_model_dir):
+    """stderr to a file (CI, nohup): progress as plain lines, never a redrawn bar's carriage
+    returns and cursor codes (two bars at once wrote ``ESC[A`` into logs)."""
+    from relabel import progress
+
+    log = tmp_path / "stderr.log"
+    with open(log, "w", encoding="utf-8") as fh:  # a line at every step of this run
+        p = subprocess.run([sys.executable, "-c", "import relabel.progress as p; "
+                            "p.LINE_INTERVAL = 0.0; from relabel.cli import main; main()",
+                            "denoise", str(dataset_csv), "--out", str(tmp_path / "o"),
+                            "--model", str(tiny_model_dir), "--corrector", "head"],
+                           stdout=subprocess.DEVNULL, stderr=fh, timeout=300)
+    assert p.returncode == 0
+    text = log.read_text(encoding="utf-8")
+    assert "\r" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    assert any(line.startswith("scoring: ") and line.endswith(" s") for line in lines), text
+    assert any(line.startswith("head corrector: 5/5 folds (100%)") for line in lines), text
+    bar = progress.progress_bar(True, "encoding", total=4, unit="text")  # stderr: not a tty here
+    assert isinstance(bar, progress.LineBar)
+
+
 def test_help_lists_commands():
     r = invoke("--help")
     assert r.exit_code == 0 and "denoise" in r.output and "export" in r.output
     assert "review" in r.output
+    # each command's help on whole lines in the list (a docstring's line breaks cut it)
+    from relabel.cli._util import review_app
+
+    for info in app.registered_commands + review_app.registered_commands:
+        assert info.help and "\n" not in info.help.split("\n\n")[0], info.name
 
 
 def test_a_dataset_smaller_than_the_folds_per_class_runs(tmp_path):

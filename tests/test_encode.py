@@ -180,9 +180,10 @@ def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> Non
 
 @pytest.mark.parametrize("min_speedup", [0.0, 1e9])
 def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
-        tiny_model_dir, monkeypatch, min_speedup) -> None:
+        tiny_model_dir, monkeypatch, min_speedup, tmp_path) -> None:
     from relabel.embed import encoder as enc
 
+    monkeypatch.setenv("RELABEL_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(enc, "AUTO_MIN_SPEEDUP", min_speedup)
     monkeypatch.setattr(enc, "_PROBED", {})
@@ -199,6 +200,25 @@ def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
     # the outcome is remembered for the process: a second encoder does not probe again
     again = enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto")
     assert again.resolved_precision == want and again.precision_probe == probe
+    # ... and for this machine on disk: a new process (its memo empty) reads the measurements
+    # and chooses the same, whatever the load would make a new measurement say
+    assert enc.probe_store() == tmp_path / "cache" / "precision.json"
+    monkeypatch.setattr(enc, "_PROBED", {})
+
+    def no_second_measurement(self):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(enc.Encoder, "_measure_bf16", no_second_measurement)
+    later = enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto")
+    assert later.resolved_precision == want and later.precision_probe == probe
+    # a store that cannot be read is measured over (here: a directory in the file's place)
+    monkeypatch.setenv("RELABEL_CACHE_DIR", str(tmp_path / "unreadable"))
+    (tmp_path / "unreadable" / "precision.json").mkdir(parents=True)
+    monkeypatch.setattr(enc, "_PROBED", {})
+    monkeypatch.setattr(enc.Encoder, "_measure_bf16",
+                        lambda self: {"bf16_speedup": 5.0, "bf16_min_cosine": 0.9999})
+    assert enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto"
+                       ).resolved_precision == ("bf16" if min_speedup == 0.0 else "fp32")
 
 
 def test_cpu_streams_give_the_same_vectors_and_restore_torch_threads(tiny_model_dir,

@@ -56,6 +56,17 @@ def test_undecodable_bytes_name_the_line(tmp_path):
         read_table(path)
 
 
+@pytest.mark.parametrize("encoding, said", [("cp1252", "Windows-1252 / Latin-1"),
+                                            ("utf-16", "UTF-16")])
+def test_a_file_in_another_encoding_says_how_to_convert_it(tmp_path, encoding, said):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("text,label\ncafé crème,a\nnaïve,b\n".encode(encoding))
+    with pytest.raises(RelabelInputError) as err:
+        read_table(path)
+    assert said in str(err.value)
+    assert f"iconv -f {encoding} -t utf-8 excel.csv > utf8-excel.csv" in str(err.value)
+
+
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):
     # the third record (line 5: a quoted field spans lines 2-3) has a field too many
     path = tmp_path / "ragged.csv"

@@ -112,3 +112,38 @@ def test_nested_text_column_is_rejected():
     with pytest.raises(RelabelInputError, match=r"values are records; name one of their fields "
                                                 r"\(text\.body, text\.lang\)"):
         build_examples(records, path="d.csv")
+
+
+def test_class_lists_in_warnings_say_how_many_are_not_shown():
+    labels = [f"c{i:02d}" for i in range(8)] + ["big"] * 6
+    t = pl.DataFrame({"text": [f"t{i}" for i in range(len(labels))], "label": labels})
+    _, warnings = build_examples(t, path="d.csv")
+    single = next(w for w in warnings if "single example" in w)
+    assert single.startswith("8 class(es) with a single example ('c00', 'c01', 'c02', 'c03', "
+                             "'c04' and 3 more)")
+
+
+def test_a_column_named_id_gives_the_ids_when_it_can():
+    """No --id-col: an ``id`` column with distinct values is the id (what the user's changes,
+    reviews and Label Studio tasks are then named by); one with repeats or gaps is not, and
+    the warning says so."""
+    from relabel.config import InputSpec
+    from relabel.data.task import read_task
+
+    texts = [f"t{i}" for i in range(10)]
+    labels = ["a", "b"] * 5
+    own = read_task(pl.DataFrame({"id": [f"doc-{i}" for i in range(10)], "text": texts,
+                                  "label": labels}), "d.csv", InputSpec())
+    assert own.examples["id"].to_list() == [f"doc-{i}" for i in range(10)]
+    assert not any("column 'id'" in w for w in own.warnings)
+    for ids, why in (([1, 1, *range(2, 10)], "repeats values"),
+                     ([None, *range(1, 10)], "has 1 empty value(s)")):
+        rows = read_task(pl.DataFrame({"id": ids, "text": texts, "label": labels}), "d.csv",
+                         InputSpec())
+        assert rows.examples["id"].to_list() == [str(i) for i in range(10)]
+        assert rows.warnings[0] == (f"column 'id' {why}, so the ids are the row numbers "
+                                    "(0-based); name an id column with --id-col")
+    named = read_task(pl.DataFrame({"id": [1] * 10, "key": list(range(10, 20)), "text": texts,
+                                    "label": labels}), "d.csv", InputSpec(id_col="key"))
+    assert named.examples["id"].to_list() == [str(i) for i in range(10, 20)]
+    assert not any("column 'id'" in w for w in named.warnings)

@@ -16,7 +16,9 @@ from relabel.cli import (  # noqa: F401  (registers the commands)
     review_status,
     train,
 )
-from relabel.cli._util import app
+from relabel.cli._util import app, review_app, unwrap_help
+
+unwrap_help(app, review_app)
 
 
 def main() -> None:

@@ -31,6 +31,18 @@ review_app = typer.Typer(
 )
 app.add_typer(review_app, name="review")
 
+
+def unwrap_help(*apps: typer.Typer) -> None:
+    """Give every command of ``apps`` its docstring as help with each paragraph on one line:
+    the rich help keeps a docstring's line breaks, which cut the command list mid-sentence."""
+    import inspect
+
+    for sub in apps:
+        for info in sub.registered_commands:
+            if info.help is None and info.callback is not None:
+                doc = inspect.getdoc(info.callback) or ""
+                info.help = "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n"))
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: exit code for bad input (same as a usage error)
@@ -110,7 +122,9 @@ DEFAULTS = DenoiseConfig()
 TextCol = Annotated[str, typer.Option(help="Column holding the text.")]
 LabelCol = Annotated[str, typer.Option(help="Column holding the given label.")]
 IdCol = Annotated[str | None, typer.Option(help="Column with unique example ids "
-                                                "(default: the 0-based row number).")]
+                                                "(default: the column 'id' when there is one "
+                                                "with no empty or repeated value, else the "
+                                                "0-based row number).")]
 TaskOpt = Annotated[str, typer.Option(help="text, relation (a text with head and tail entity "
                                            "spans), or auto: relation when span columns are "
                                            "present.")]

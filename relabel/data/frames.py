@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from relabel.errors import RelabelInputError
@@ -74,7 +75,11 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
                 raise RelabelInputError(f"column names repeat: {', '.join(dupes)}", path=where)
             frame = data.reset_index(drop=True)
             frame.columns = [str(c) for c in frame.columns]
-            return pl.from_pandas(frame)
+            try:
+                return pl.from_pandas(frame)
+            except Exception:
+                _mixed_column(frame, where)  # names the column and row when that is the cause
+                raise
         if kind == "hf_dataset":
             return hf_frame(data)
         if kind == "records":
@@ -85,6 +90,26 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
         msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise RelabelInputError(f"cannot read it as a table ({msg})", path=where) from None
     raise ValueError(f"not an in-memory input kind: {kind}")
+
+
+def _mixed_column(frame: Any, where: str) -> None:
+    """Raise a one-line RelabelInputError naming the first ``object`` column of the pandas
+    ``frame`` whose values are of more than one type (``"5"`` and ``5``), and its first row of
+    a second type; return when there is none."""
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        kinds = column.dropna().map(type)
+        if kinds.nunique() < 2:
+            continue
+        first = kinds.iloc[0]
+        odd = int(np.flatnonzero((kinds != first).to_numpy())[0])
+        row = int(frame.index.get_loc(kinds.index[odd])) + 1
+        raise RelabelInputError(
+            f"values of more than one type in one column ({first.__name__} and "
+            f"{kinds.iloc[odd].__name__}); make them one type, e.g. "
+            f"df[{name!r}] = df[{name!r}].astype(str)", path=where, rows=[row], column=name)
 
 
 def hf_frame(ds: Any) -> pl.DataFrame:

@@ -66,6 +66,24 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     return fmt
 
 
+def _legacy_hint(chunk: bytes, path: str | Path) -> str:
+    """How to convert ``path`` when its bytes look UTF-16 (NUL bytes between the characters,
+    as "Unicode text" exports write) or read as Windows-1252 (a superset of Latin-1 for text,
+    what spreadsheet programs on Windows save CSV files in), else nothing."""
+    name = Path(path).name
+    if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or chunk[:200].count(b"\x00") > 10:
+        source = "utf-16"
+        said = "it looks UTF-16 encoded"
+    else:
+        try:
+            chunk.decode("cp1252")
+        except UnicodeDecodeError:
+            return ""
+        source = "cp1252"
+        said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
+    return f"; {said}: convert it with iconv -f {source} -t utf-8 {name} > utf8-{name}"
+
+
 def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
     """Raise a one-line error naming the line of the first byte sequence that is not UTF-8.
 
@@ -85,7 +103,7 @@ def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
                 line = lines_before + chunk[:pos].count(b"\n") + 1
                 raise RelabelInputError(
                     f"line {line}: undecodable bytes at byte offset {offset + pos} "
-                    "(the file must be UTF-8 encoded)",
+                    f"(the file must be UTF-8 encoded{_legacy_hint(chunk, path)})",
                     path=path,
                 ) from None
             if final:
@@ -444,14 +462,22 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
         elif fmt == HF_FORMAT:
             import datasets
 
-            ds = datasets.Dataset(table.to_arrow())
-            for col, names in (class_labels or {}).items():
-                if col in ds.column_names:
-                    try:
-                        ds = ds.cast_column(col, datasets.ClassLabel(names=names))
-                    except (TypeError, ValueError):  # a new class: keep the names
-                        pass
-            ds.save_to_disk(str(tmp))
+            # datasets' own bars ("Casting the dataset", "Saving the dataset") would print
+            # under relabel's summary; the user's setting is restored after
+            quiet = datasets.are_progress_bars_disabled()
+            datasets.disable_progress_bars()
+            try:
+                ds = datasets.Dataset(table.to_arrow())
+                for col, names in (class_labels or {}).items():
+                    if col in ds.column_names:
+                        try:
+                            ds = ds.cast_column(col, datasets.ClassLabel(names=names))
+                        except (TypeError, ValueError):  # a new class: keep the names
+                            pass
+                ds.save_to_disk(str(tmp))
+            finally:
+                if not quiet:
+                    datasets.enable_progress_bars()
         else:  # pragma: no cover - detect_format guards this
             raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
     return path

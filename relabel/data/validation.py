@@ -202,11 +202,17 @@ def build_examples(
     warnings += _near_duplicate_classes(counts)
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
     if singles:
-        shown = ", ".join(repr(s) for s in sorted(singles)[:5])
+        shown = _listed(singles)
         warnings.append(f"{len(singles)} class(es) with a single example ({shown}): "
                         "their labels can only be judged by their neighbours")
     _text_warnings(examples, warnings)
     return examples, warnings
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    """The first ``most`` of ``names`` sorted and quoted, and how many more there are."""
+    shown = ", ".join(repr(s) for s in sorted(names)[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _near_duplicate_classes(counts: pl.DataFrame) -> list[str]:
@@ -240,7 +246,7 @@ def few_per_fold_warning(examples: pl.DataFrame, folds: int) -> list[str]:
     few = counts.filter((pl.col("count") > 1) & (pl.col("count") < folds))
     if few.height == 0:
         return []
-    shown = ", ".join(repr(s) for s in sorted(few.get_column("label").to_list())[:5])
+    shown = _listed(few.get_column("label").to_list())
     return [f"{few.height} class(es) with fewer than {folds} examples ({shown}): the corrector's "
             f"{folds}-fold cross-validation leaves them out of some folds"]
 

@@ -99,13 +99,7 @@ def load_embeddings(path: str | Path, *, n_rows: int, rows: np.ndarray,
                 block = np.fromfile(f, dtype=dtype, count=(last - first) * dim)
                 block = block.reshape(last - first, dim)
             part = block[want - first].astype(np.float32)
-            finite = np.isfinite(part).all(axis=1)
-            if not finite.all():
-                bad = int(want[int(np.argmin(finite))]) + 1
-                raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
-                                        rows=[bad])
-            norms = np.linalg.norm(part, axis=1, keepdims=True)
-            out[done:stop] = part / np.maximum(norms, 1e-12)
+            out[done:stop] = _normalised(part, want, path)
             done = stop
     return out
 
@@ -163,13 +157,26 @@ def embeddings_from_array(array: Any, *, n_rows: int, rows: np.ndarray) -> np.nd
     if not np.issubdtype(arr.dtype, np.number) or arr.dtype.hasobject:
         raise RelabelInputError(f"embeddings must be numbers, found {arr.dtype}",
                                 path="embeddings")
-    part = arr[np.asarray(rows, dtype=np.int64)].astype(np.float32)
+    rows = np.asarray(rows, dtype=np.int64)
+    return _normalised(arr[rows].astype(np.float32), rows, "embeddings")
+
+
+def _normalised(part: np.ndarray, rows: np.ndarray, path: str | Path) -> np.ndarray:
+    """``part (M, D)`` float32 rows L2-normalised; RelabelInputError naming the input rows
+    (``rows (M,)``, 0-based) of the first non-finite values, or of all-zero vectors (a missing
+    embedding filled with zeros: it has no direction, so its cosine to every row is 0 and its
+    label would be judged on nothing)."""
     finite = np.isfinite(part).all(axis=1)
     if not finite.all():
-        bad = int(np.asarray(rows)[int(np.argmin(finite))]) + 1
-        raise RelabelInputError("embeddings contain NaN or infinite values", path="embeddings",
-                                rows=[bad])
-    return part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+        raise RelabelInputError("embeddings contain NaN or infinite values", path=path,
+                                rows=[int(rows[int(np.argmin(finite))]) + 1])
+    norms = np.linalg.norm(part, axis=1, keepdims=True)
+    zero = np.flatnonzero(norms[:, 0] == 0)
+    if len(zero):
+        raise RelabelInputError("all-zero embedding vectors (no direction to compare); give "
+                                "these rows real embeddings or leave them out", path=path,
+                                rows=(rows[zero] + 1).tolist())
+    return part / norms
 
 
 __all__ = ["PrecomputedEncoder", "embeddings_from_array", "load_embeddings"]
