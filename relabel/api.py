@@ -312,7 +312,8 @@ def denoise(
         Column names (default ``text``, ``label``, and for the id the column ``id`` when the
         input has one with no empty or repeated value, else the 0-based row number).
     out : str or Path, optional
-        Run directory (default ``relabel-out/<file name>``; required for in-memory data).
+        Run directory (default ``relabel-out/<file name>``; for in-memory data
+        ``relabel-out/<type>-<digest of its values>``, the same for the same data).
     embeddings : array-like or str or Path, optional
         ``(N, D)`` precomputed embeddings, row i = input row i, or a ``.npy`` file of them,
         instead of encoding.

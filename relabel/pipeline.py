@@ -57,6 +57,32 @@ def default_out_dir(data: str | Path) -> Path:
     return Path("relabel-out") / (p.stem if p.suffix else p.name)
 
 
+def memory_out_dir(data: Any, kind: str) -> Path:
+    """``relabel-out/<kind>-<digest>`` for an in-memory input given no ``out``: the digest is
+    of its column names and values (polars' row hashes), so the same frame finds its earlier
+    run again (its embedding and fold caches, a crashed run to resume) and a changed one gets
+    a run of its own. Polars does not promise the same hashes across its versions: after an
+    upgrade the same frame may get a new directory."""
+    import hashlib
+
+    from relabel.data.frames import to_polars
+
+    table = to_polars(data, kind)
+    digest = hashlib.blake2b(digest_size=6)
+    digest.update("\x1f".join(table.columns).encode())
+    digest.update(str(table.height).encode())
+    if table.width and table.height:
+        try:
+            digest.update(table.hash_rows(seed=0).to_numpy().tobytes())
+        except Exception:  # a column type polars cannot hash: its Arrow bytes instead
+            import io
+
+            buffer = io.BytesIO()
+            table.write_ipc(buffer)
+            digest.update(buffer.getvalue())
+    return Path("relabel-out") / f"{kind.replace('_', '-')}-{digest.hexdigest()}"
+
+
 @dataclass(frozen=True)
 class Source:
     """The input as a table, and what it was.
@@ -530,10 +556,7 @@ def denoise(
                                 "not both")
     kind = source_type(data)
     if out_dir is None:
-        if kind != "file":
-            raise RelabelInputError("an in-memory input needs out=DIR (where the run is "
-                                    "written)")
-        out_dir = default_out_dir(data)
+        out_dir = default_out_dir(data) if kind == "file" else memory_out_dir(data, kind)
     # every path first: one line before any model is loaded or anything is written
     check_paths([PathArg("DATA", data if kind == "file" else None, "input", dir_ok=True),
                  *cfg.path_args(), PathArg("--out", out_dir, "output_dir")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -256,7 +257,7 @@ def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
 
 
 @pytest.mark.parametrize("case", ["no label column", "embeddings shape", "dataset dict",
-                                  "mixed records", "bad option value", "no out for a frame",
+                                  "mixed records", "bad option value",
                                   "mixed pandas column", "zero embeddings"])
 def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     df, emb = noisy
@@ -276,9 +277,6 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
         data, message = [{"text": "a", "label": 1}, {"text": "b", "label": [1, 2]}], "list of"
     elif case == "bad option value":
         kwargs["target_precision"], message = 1.5, "target-precision"
-    elif case == "no out for a frame":
-        kwargs.pop("out")
-        message = "out="
     elif case == "mixed pandas column":  # a number among the texts: the column and its row
         frame = df.to_pandas()
         frame["text"] = frame["text"].astype(object)
@@ -293,6 +291,25 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
         relabel.denoise(data, **kwargs)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "run" / "scores.parquet").exists()
+
+
+def test_an_in_memory_input_without_out_gets_a_directory_of_its_own(noisy, tmp_path,
+                                                                     monkeypatch):
+    """``relabel.denoise(df)`` runs: the directory is named by the data, so the same frame
+    comes back to its run (caches, resume) and a changed one does not overwrite it."""
+    df, emb = noisy
+    monkeypatch.chdir(tmp_path)
+    frame = df.to_pandas()
+    first = relabel.denoise(frame, embeddings=emb, progress=False)
+    assert first.out_dir.parent == Path("relabel-out")
+    assert first.out_dir.name.startswith("pandas-") and first.scores.height == df.height
+    assert relabel.denoise(frame.copy(), embeddings=emb, progress=False).out_dir == \
+        first.out_dir
+    changed = frame.copy()
+    changed.loc[0, "label"] = next(c for c in changed["label"] if c != changed.loc[0, "label"])
+    other = relabel.denoise(changed, embeddings=emb, progress=False)
+    assert other.out_dir != first.out_dir
+    assert relabel.load_run(first.out_dir).scores.equals(first.scores)
 
 
 def test_unknown_option_is_a_type_error(noisy, tmp_path):

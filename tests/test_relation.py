@@ -158,7 +158,9 @@ def test_entity_pooling_encoder(tiny_model_dir):
     ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,2,3,5,x\nef gh,0,2,3,9,y\n",
      [], "row 2, column 'head_start, head_end, tail_start, tail_end': tail span outside"),
     ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,x,3,5,x\nef gh,0,2,3,5,y\n",
-     [], "row 1, column 'head_end': span offsets must be integers"),
+     [], "row 1, column 'head_end': span offsets must be integers (found 'x')"),
+    ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,2,3,5,x\nef gh,0,2,,5,y\n",
+     [], "row 2, column 'tail_start': empty span offset"),
     ("text,label\nab,x\ncd,y\n", ["--task", "relation"], "--task relation needs entity spans"),
 ])
 def test_bad_relation_input_is_one_line(tmp_path, content, extra, message):

@@ -53,10 +53,17 @@ def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS) -
 def _int_col(table: pl.DataFrame, col: str, path: str | Path) -> np.ndarray:
     s = table.get_column(col)
     cast = s.cast(pl.Int64, strict=False)
-    bad = cast.is_null()
+    empty = s.is_null().to_numpy()
+    if s.dtype == pl.String:
+        empty |= s.str.strip_chars().eq("").fill_null(True).to_numpy()
+    if empty.any():  # a span not given: say so, rather than "not an integer"
+        raise RelabelInputError("empty span offset (every relation needs both entity spans)",
+                                path=path, rows=(np.flatnonzero(empty) + 1).tolist(), column=col)
+    bad = cast.is_null().to_numpy()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        raise RelabelInputError("span offsets must be integers", path=path, rows=rows, column=col)
+        first = s[int(np.flatnonzero(bad)[0])]
+        raise RelabelInputError(f"span offsets must be integers (found {first!r})", path=path,
+                                rows=(np.flatnonzero(bad) + 1).tolist(), column=col)
     return cast.to_numpy()
 
 
