@@ -232,6 +232,8 @@ def test_find_label_issues_with_pred_probs_and_embeddings(noisy):
         found = set(issues["row"].to_list())
         assert len(found & wrong) >= 0.8 * len(wrong), kwargs
         assert len(found - wrong) <= 0.5 * len(wrong), kwargs
+        if "embeddings" not in kwargs:  # no neighbours were given, so none can disagree
+            assert set(issues["reason"]) <= {"corrector_disagrees"}, kwargs
         changed = issues.filter(pl.col("suggested_label").is_not_null())
         if "pred_probs" in kwargs:  # a confident model: changes, almost all right
             assert changed.height >= 0.5 * len(wrong)

@@ -225,7 +225,11 @@ def test_help_lists_commands():
     assert r.exit_code == 0 and "denoise" in r.output and "export" in r.output
     assert "review" in r.output
     # each command's help on whole lines in the list (a docstring's line breaks cut it)
+    import relabel
     from relabel.cli._util import review_app
+
+    version = invoke("--version")
+    assert version.exit_code == 0 and version.output == f"relabel {relabel.__version__}\n"
 
     for info in app.registered_commands + review_app.registered_commands:
         assert info.help and "\n" not in info.help.split("\n\n")[0], info.name

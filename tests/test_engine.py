@@ -180,3 +180,44 @@ def test_approximate_graph_and_kde_on_the_cluster_equal_the_local_run(cluster, m
         np.testing.assert_allclose(local.posteriors[name], remote.posteriors[name], atol=1e-4)
     np.testing.assert_allclose(local.credibility, remote.credibility, atol=1e-4)
     assert local.params["kde"]["class_neighbors"] == "graph"
+
+
+def test_decisions_on_the_cluster_are_the_local_decisions(cluster, monkeypatch):
+    """The combined posterior and the decisions' row-wise passes run on the workers, block
+    by block, and give the local result float for float; the driver only merges."""
+    import relabel.detect.decide as dec
+
+    monkeypatch.setattr(dec, "DECIDE_BLOCK_ROWS", 700)  # 3000 rows: five blocks
+    rng = np.random.default_rng(1)
+    n, k = 3000, 5
+    true = rng.integers(0, k, n)
+    labels = true.copy()
+    labels[:400] = (labels[:400] + rng.integers(1, k, 400)) % k
+
+    def signal(strength: float) -> np.ndarray:
+        p = rng.dirichlet(np.ones(k), n) + strength * np.eye(k)[true]
+        return (p / p.sum(1, keepdims=True)).astype(np.float32)
+
+    posteriors = {"knn": signal(1.0), "kde": signal(0.5), "cv": signal(3.0)}
+    reviewed = np.full(n, -1)
+    reviewed[400:460] = true[400:460]
+    kwargs = {"weights": dec.CORRECTOR_WEIGHTS, "corrector": "linear", "reviewed": reviewed}
+    local = dec.decide(labels, posteriors, **kwargs)
+    engine = DaskEngine(cluster.scheduler_address)
+    calls = []
+    mapped = engine.map_unordered
+    monkeypatch.setattr(engine, "map_unordered",
+                        lambda fn, items, **kw: calls.append((fn.__name__, len(items)))
+                        or mapped(fn, items, **kw))
+    try:
+        remote = dec.decide(labels, posteriors, engine=engine, **kwargs)
+    finally:
+        engine.close()
+    assert calls == [("_combined_block", 5), ("_confident_block", 5), ("_channel_block", 5)]
+    for name in ("posterior", "credibility", "flagged", "suggested", "confidence",
+                 "alternative", "alternative_prob", "p_wrong"):
+        np.testing.assert_array_equal(getattr(local, name), getattr(remote, name), err_msg=name)
+    assert local.reason == remote.reason
+    np.testing.assert_array_equal(local.decisions.joint, remote.decisions.joint)
+    assert local.decisions.noise_rate == remote.decisions.noise_rate
+    assert int((local.suggested >= 0).sum()) >= 10  # the rule changed labels, the same ones

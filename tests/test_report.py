@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -41,6 +42,17 @@ def test_truth_column_adds_metrics_and_pr_curve(run_dir, text_dataset):
     assert "Against the true labels" in page and page.count("<img ") == 4
     wrong = int((text_dataset["label"] != text_dataset["true_label"]).sum())
     assert f"{wrong} of {text_dataset.height} given labels are wrong" in page
+    # ... and the terminal gets the numbers in one line, the same as the page's
+    scores = pl.read_parquet(run_dir / "scores.parquet")
+    changed = scores.filter(pl.col("suggested_label").is_not_null())
+    truth = dict(zip(text_dataset["id"].cast(pl.String), text_dataset["true_label"],
+                     strict=True))
+    fixed = sum(truth[i] == s for i, s in zip(changed["id"], changed["suggested_label"],
+                                               strict=True))
+    line = r.stdout.splitlines()[0]
+    assert re.match(f"against 'true_label': {wrong} of {text_dataset.height} given labels "
+                    r"wrong; AP [01]\.\d{3}, flags \d+\.\d% precise; ", line), line
+    assert f"applying the {changed.height} changes: " in line and f"({fixed} fixed, " in line
 
 
 def test_report_errors_are_one_line(run_dir, tmp_path):

@@ -22,6 +22,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from relabel import __version__
+
+        typer.echo(f"relabel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print relabel's version and exit.")] = False) -> None:
+    pass
+
+
 #: ``relabel review push|pull``: human review in Label Studio
 review_app = typer.Typer(
     name="review",

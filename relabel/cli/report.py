@@ -22,7 +22,13 @@ def report_command(
                   "DIR/report.html).")] = None,
 ) -> None:
     """Write one HTML file (images inline, no network) about a denoise run."""
-    from relabel.report.html import build_report
+    from relabel.report.html import build_report, check_against_truth
+    from relabel.rundir import RunFiles
 
-    path = build_report(run_dir, truth_col=truth_col, to=to)
+    truth = None
+    if truth_col and RunFiles(run_dir).scores.is_file():  # (build_report says what is missing)
+        truth = check_against_truth(run_dir, truth_col)
+    path = build_report(run_dir, truth_col=truth_col, to=to, truth=truth)
+    if truth is not None:
+        typer.echo(truth.line())
     typer.echo(f"wrote {path}")

@@ -99,6 +99,68 @@ GAMMA = {"linear": 1.4, "head": 1.3, "finetune": 1.3, "none": 0.5, "pred_probs":
 ALPHA = 0.1
 #: below this skill (1 - CE / H) the signals are judged unable to separate the classes
 MIN_SKILL = 0.15
+#: rows per block of the decisions' row-wise passes (the combined posterior, the confident
+#: classes, the noisy-channel posterior): here the blocks run one after another on views of the
+#: arrays; with a Dask engine each block is a task that carries its own rows. The passes are
+#: row-wise, so the result is the same float for float on any engine and any block size; the
+#: reductions (class thresholds, the confident joint, the flags' order) are O(N) merges here
+DECIDE_BLOCK_ROWS = 4 * CHUNK_ROWS
+
+
+def _row_blocks(n: int) -> list[slice]:
+    return [slice(s, min(s + DECIDE_BLOCK_ROWS, n)) for s in range(0, n, DECIDE_BLOCK_ROWS)]
+
+
+def _combined_block(signals: dict[str, np.ndarray], *, weights: dict[str, float],
+                    prior: np.ndarray, beta: float, floor: float) -> np.ndarray:
+    """The prior-balanced combined posterior of a block of rows, ``(rows, K)`` float32, from
+    the block's rows of each signal (a task on an engine)."""
+    return balance_prior(combine_posteriors(signals, weights), prior, beta=beta, floor=floor)
+
+
+def combined_posterior(posteriors: dict[str, np.ndarray], weights: dict[str, float],
+                       prior: np.ndarray, *, beta: float, floor: float,
+                       engine: Any = None) -> np.ndarray:
+    """``(N, K)`` float32: :func:`~relabel.detect.combine.balance_prior` of
+    :func:`~relabel.detect.combine.combine_posteriors`, computed block by block of rows (on
+    a Dask ``engine``, each block a task carrying its rows of the signals); the same floats
+    on any engine."""
+    from relabel.engine import blocks_on
+
+    used = {name: post for name, post in posteriors.items() if weights.get(name, 0.0) > 0}
+    if not used:
+        raise ValueError("no signal has a positive weight")
+    first = next(iter(used.values()))
+    blocks = _row_blocks(first.shape[0])
+    posterior = spill.empty(first.shape, np.float32)
+    for i, part in blocks_on(engine, _combined_block,
+                             [{k: v[sl] for k, v in used.items()} for sl in blocks],
+                             weights=dict(weights), prior=np.asarray(prior), beta=beta,
+                             floor=floor):
+        posterior[blocks[i]] = part
+    return posterior
+
+
+def _confident_block(block: tuple[np.ndarray, np.ndarray], *, thresholds: np.ndarray
+                     ) -> np.ndarray:
+    """``(rows,)`` :func:`confident_class` of a block, given the whole set's class thresholds
+    (a task on an engine)."""
+    return _confident_rows(block[0], thresholds)
+
+
+def _channel_block(block: tuple[np.ndarray, np.ndarray], *, joint: np.ndarray, gamma: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a block of rows (likelihoods, given labels): the noisy-channel posterior's
+    probability of the given label, the best other class and its probability, each
+    ``(rows,)`` (a task on an engine; the ``(rows, K)`` posterior stays in the task)."""
+    likelihood, labels = block
+    r = true_label_posterior(labels, likelihood, joint, gamma=gamma)
+    rows = np.arange(len(labels))
+    p_keep = r[rows, labels].astype(np.float64)
+    masked = r.copy()
+    masked[rows, labels] = -1.0
+    alt = np.argmax(masked, axis=1).astype(np.int64)
+    return p_keep, alt, r[rows, alt].astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -189,9 +251,14 @@ def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarra
 def confident_class(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     """``(N,)`` the most probable class among those whose per-class threshold the example
     reaches (confident learning), -1 where it reaches none."""
-    t = per_class_thresholds(labels, posterior)
-    best = np.full(len(labels), -1, dtype=np.int64)
-    for start in range(0, len(labels), CHUNK_ROWS):  # bounds the (rows, K) temporaries
+    return _confident_rows(posterior, per_class_thresholds(labels, posterior))
+
+
+def _confident_rows(posterior: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``(rows,)`` the most probable class whose threshold in ``t (K,)`` each row reaches, -1
+    where it reaches none."""
+    best = np.full(len(posterior), -1, dtype=np.int64)
+    for start in range(0, len(posterior), CHUNK_ROWS):  # bounds the (rows, K) temporaries
         p = posterior[start : start + CHUNK_ROWS]
         confident = np.where(p >= t[None, :], p, -1.0)
         b = np.argmax(confident, axis=1)
@@ -284,6 +351,7 @@ def decide_labels(
     threshold: float | None = None,
     protected: np.ndarray | None = None,
     reviewed: np.ndarray | None = None,
+    engine: Any = None,
 ) -> Decisions:
     """Flags, automatic changes and abstentions under the noisy-channel posterior.
 
@@ -310,22 +378,28 @@ def decide_labels(
         never flagged or changed; they recalibrate the confidence of the others
         (:mod:`relabel.detect.calibrate`), and the errors they confirmed are taken off the
         number of flags.
+    engine : DaskEngine, optional
+        Run the row-wise passes (confident classes, the noisy-channel posterior) on a Dask
+        cluster, block by block (``DECIDE_BLOCK_ROWS``); the class thresholds, the joint and
+        everything after are merged here from ``(N,)`` results. The same floats as here.
     """
+    from relabel.engine import blocks_on
+
     n = len(labels)
-    rows = np.arange(n)
+    blocks = _row_blocks(n)
+    parts = [(likelihood[sl], labels[sl]) for sl in blocks]
     # one confident-learning pass serves the noise rate (its off-diagonal share) and the joint
-    confident = confident_class(labels, likelihood)
+    thresholds = per_class_thresholds(labels, likelihood)
+    confident = np.empty(n, dtype=np.int64)
+    for i, part in blocks_on(engine, _confident_block, parts, thresholds=thresholds):
+        confident[blocks[i]] = part
     noise_rate = float(_off_diagonal(labels, confident).mean()) if n else 0.0
     joint = estimate_joint(labels, likelihood, alpha=alpha, confident=confident)
-    r = true_label_posterior(labels, likelihood, joint, gamma=gamma)
-    p_keep = r[rows, labels].astype(np.float64)
+    p_keep, alt, p_alt = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
+    for i, (keep_i, alt_i, p_alt_i) in blocks_on(engine, _channel_block, parts, joint=joint,
+                                                  gamma=gamma):
+        p_keep[blocks[i]], alt[blocks[i]], p_alt[blocks[i]] = keep_i, alt_i, p_alt_i
     p_wrong = 1.0 - p_keep
-    alt = np.empty(n, dtype=np.int64)
-    for start in range(0, n, CHUNK_ROWS):  # bounds the (rows, K) copy
-        masked = r[start : start + CHUNK_ROWS].copy()
-        masked[np.arange(len(masked)), labels[start : start + CHUNK_ROWS]] = -1.0
-        alt[start : start + len(masked)] = np.argmax(masked, axis=1)
-    p_alt = r[rows, alt].astype(np.float64)
     counts = np.bincount(labels, minlength=likelihood.shape[1])
     can_separate = bool(skill >= MIN_SKILL)
     rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
@@ -431,6 +505,7 @@ def decide(
     gamma: float | None = None,
     corrector: str | None = None,
     reviewed: np.ndarray | None = None,
+    engine: Any = None,
 ) -> DecisionResult:
     """The decision step (METHOD.md §5): one posterior from the signals, then flags, changes
     and reasons.
@@ -467,16 +542,22 @@ def decide(
     reviewed : np.ndarray, optional
         ``(N,)`` int reviewer's class per row, -1 where nobody reviewed it (``labels`` stay the
         original given labels): see :func:`decide_labels`.
+    engine : DaskEngine, optional
+        Compute the combined posterior and the decisions' row-wise passes on a Dask cluster,
+        block by block (:func:`decide_labels`); the result is the same as here.
 
     Returns
     -------
     DecisionResult
     """
+    from relabel.engine import remote
+
+    engine = remote(engine)
     n_classes = next(iter(posteriors.values())).shape[1]
     held_out = weights.get("cv", 0.0) > 0 and "cv" in posteriors
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
-    posterior = balance_prior(combine_posteriors(posteriors, weights), prior, beta=prior_balance,
-                              floor=PRIOR_FLOOR if held_out else 0.0)
+    posterior = combined_posterior(posteriors, weights, prior, beta=prior_balance,
+                                   floor=PRIOR_FLOOR if held_out else 0.0, engine=engine)
     credibility = given_label_score(labels, posterior)
     skill = signal_skill(labels, posteriors["cv"] if held_out else posteriors["knn"])
     conflict = np.zeros(len(labels), dtype=bool)
@@ -490,15 +571,18 @@ def decide(
                         gamma=gamma if gamma is not None else
                         GAMMA[(corrector or "linear") if held_out else "none"],
                         credibility=credibility, threshold=threshold, protected=outlier,
-                        reviewed=reviewed)
+                        reviewed=reviewed, engine=engine)
     if reviewed is not None:  # a reviewer's decision settles a conflict or an outlier too
         conflict &= np.asarray(reviewed) < 0
         outlier &= np.asarray(reviewed) < 0
     flagged = dec.flagged | conflict | outlier
     alternative = np.where(conflict & (majority >= 0), majority, dec.alternative)
     rows = np.arange(len(labels))
-    p_knn = posteriors["knn"][rows, labels] if "knn" in posteriors else credibility
     p_cv = posteriors["cv"][rows, labels] if held_out else None
+    if "knn" in posteriors:
+        p_knn = posteriors["knn"][rows, labels]
+    else:  # no neighbours (a model's probabilities alone): only the model can disagree
+        p_knn = np.ones(len(labels)) if held_out else credibility
     return DecisionResult(
         posterior=posterior, credibility=credibility, flagged=flagged,
         suggested=dec.suggested, confidence=dec.confidence, alternative=alternative,

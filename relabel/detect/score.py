@@ -17,11 +17,12 @@ import numpy as np
 
 from relabel.config import DEFAULT_FOLDS, DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
 from relabel.correct.crossval import oof_key, out_of_fold_proba
-from relabel.detect.combine import PRIOR_FLOOR, balance_prior, combine_posteriors, given_label_score
+from relabel.detect.combine import PRIOR_FLOOR, given_label_score
 from relabel.detect.decide import (
     CORRECTOR_WEIGHTS,
     DEFAULT_WEIGHTS,
     DecisionResult,
+    combined_posterior,
     decide,
     hold_for_review,
     withhold_changes,
@@ -117,9 +118,9 @@ def neighbour_signals(
     at ``PRIOR_FLOOR / K`` as the corrector trained on the soft labels will be.
 
     With a Dask ``engine``, the approximate graph (the rows' lists, the exact samples, the
-    lists' search), the kNN vote and the KDE are computed on the cluster in blocks of rows and
-    merged here (the same result as a local run); the prior and the decisions stay here (O(N K)
-    arithmetic over arrays this process already holds).
+    lists' search), the kNN vote, the KDE and the combined posterior are computed on the
+    cluster in blocks of rows and merged here (the same result as a local run); the soft labels
+    are made here, where the corrector and the run's files need them.
 
     Returns
     -------
@@ -143,8 +144,8 @@ def neighbour_signals(
         tick(1)
     prior = np.bincount(labels, minlength=n_classes) / len(labels)
     base = {k: v for k, v in weights.items() if k in posteriors}
-    posterior = balance_prior(combine_posteriors(posteriors, base or DEFAULT_WEIGHTS), prior,
-                              beta=prior_balance, floor=PRIOR_FLOOR)
+    posterior = combined_posterior(posteriors, base or DEFAULT_WEIGHTS, prior,
+                                   beta=prior_balance, floor=PRIOR_FLOOR, engine=engine)
     credibility = given_label_score(labels, posterior)
     return NeighbourSignals(
         graph=graph,
@@ -261,8 +262,9 @@ def score_examples(
     progress, fold_progress : tqdm-like, optional
         ``update(1)`` after each scoring step / each fold.
     engine : relabel.engine.DaskEngine, optional
-        Train the corrector's folds, search the approximate graph's lists and compute the KDE's
-        chunks on a Dask cluster (default: here).
+        Train the corrector's folds, search the approximate graph's lists, and compute the
+        kNN vote's, the KDE's and the decisions' blocks of rows on a Dask cluster (default:
+        here; the same result).
     reviewed : np.ndarray, optional
         ``(N,)`` int class a reviewer gave each row, -1 where nobody did. Reviewed rows are
         trusted: their reviewed label replaces the given one in the neighbour votes, the KDE
@@ -330,7 +332,8 @@ def score_examples(
     # saw their labels: the folds hold them out, the kNN vote and the KDE leave them out)
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
-                 texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed)
+                 texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed,
+                 engine=engine)
     if hold is not None and np.asarray(hold).any():
         dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
     if withhold is not None:

@@ -119,6 +119,13 @@ def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    try:  # the hub client's own warnings ("... thrown while requesting HEAD ...") as well: a
+        # failed load is said once, in the one-line error below
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
+        pass
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     attempts = [True] if offline or Path(resolved).is_dir() else [True, False]
     last: Exception | None = None

@@ -15,6 +15,7 @@ import html
 import io as _io
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import polars as pl
 
 from relabel.data.io import read_table, write_text
 from relabel.errors import RelabelInputError
-from relabel.rundir import RunFiles, RunRecord, load_record
+from relabel.rundir import RunFiles, load_record
 
 MAX_CLASSES_SHOWN = 30
 
@@ -294,10 +295,61 @@ def _annotator_section(run_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
+@dataclass(frozen=True)
+class TruthCheck:
+    """A run's flags and changes against true labels from a column of its input.
+
+    Attributes
+    ----------
+    column : str
+        The input column the true labels came from.
+    is_error : np.ndarray
+        ``(N,)`` bool, the given label is wrong (scores' row order).
+    suspicion : np.ndarray
+        ``(N,)`` ``1 - credibility``, the ranking scored.
+    metrics : dict
+        :func:`~relabel.metrics.detection_metrics` and
+        :func:`~relabel.metrics.correction_metrics`: ``ap``, ``auroc``, ``precision``,
+        ``recall``, ``f1``, ``acc_before``, ``acc_after``, ``n_changed``, ``fixed``,
+        ``damage``, ...
+    """
+
+    column: str
+    is_error: np.ndarray
+    suspicion: np.ndarray
+    metrics: dict[str, float]
+
+    def line(self) -> str:
+        """One line for a terminal: the errors, the ranking and what the changes did."""
+        m, n = self.metrics, len(self.is_error)
+        ap = "n/a" if np.isnan(m["ap"]) else f"{m['ap']:.3f}"
+        return (f"against '{self.column}': {int(self.is_error.sum())} of {n} given labels "
+                f"wrong; AP {ap}, flags {100 * m['precision']:.1f}% precise"
+                if not np.isnan(m["precision"]) else
+                f"against '{self.column}': {int(self.is_error.sum())} of {n} given labels "
+                f"wrong; AP {ap}, nothing flagged") + (
+                f"; applying the {m['n_changed']} changes: {m['acc_before']:.1f}% -> "
+                f"{m['acc_after']:.1f}% right ({m['fixed']} fixed, {m['damage']} made wrong)")
+
+
+def check_against_truth(run_dir: str | Path, truth_col: str,
+                        scores: pl.DataFrame | None = None) -> TruthCheck:
+    """The run's flags and automatic changes against the true labels in ``truth_col`` of its
+    input (a dotted path for a nested field); ``scores`` when the caller holds them.
+
+    Raises
+    ------
+    RelabelInputError
+        ``truth_col`` is not in the input.
+    """
     from relabel.data.columns import expose
     from relabel.metrics import correction_metrics, detection_metrics
 
+    run = load_record(run_dir)
+    if scores is None:
+        scores = pl.read_parquet(RunFiles(Path(run_dir)).scores,
+                                 columns=["row", "label", "credibility", "flagged",
+                                          "suggested_label"])
     table = expose(read_table(run.input)[0], [truth_col])
     if truth_col not in table.columns:
         raise RelabelInputError(f"no column '{truth_col}' in the input (available: "
@@ -307,26 +359,33 @@ def _truth_section(run: RunRecord, scores: pl.DataFrame, truth_col: str) -> str:
     new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
                    scores["suggested_label"].to_numpy())
     is_error = given != truth
-    det = detection_metrics(is_error, 1 - scores["credibility"].to_numpy(),
-                            scores["flagged"].to_numpy())
+    suspicion = 1 - scores["credibility"].to_numpy()
+    det = detection_metrics(is_error, suspicion, scores["flagged"].to_numpy())
     cor = correction_metrics(given, truth, new, scores["flagged"].to_numpy())
-    rows = [{"metric": k, "value": float(v)} for k, v in {**det, **cor}.items()]
+    return TruthCheck(truth_col, is_error, suspicion, {**det, **cor})
+
+
+def _truth_section(check: TruthCheck) -> str:
+    rows = [{"metric": k, "value": float(v)} for k, v in check.metrics.items()]
     parts = ["<h2>Against the true labels</h2>",
-             f"<p>True labels from column <code>{_cell(truth_col)}</code>: "
-             f"{int(is_error.sum())} of {len(given)} given labels are wrong.</p>",
+             f"<p>True labels from column <code>{_cell(check.column)}</code>: "
+             f"{int(check.is_error.sum())} of {len(check.is_error)} given labels are "
+             "wrong.</p>",
              _table(rows, ["metric", "value"])]
-    if is_error.any() and (~is_error).any():
-        parts.append(_pr_curve(is_error, 1 - scores["credibility"].to_numpy()))
+    if check.is_error.any() and (~check.is_error).any():
+        parts.append(_pr_curve(check.is_error, check.suspicion))
     return "\n".join(parts)
 
 
 def build_report(run_dir: str | Path, *, truth_col: str | None = None,
-                 to: str | Path | None = None, scores: pl.DataFrame | None = None) -> Path:
+                 to: str | Path | None = None, scores: pl.DataFrame | None = None,
+                 truth: TruthCheck | None = None) -> Path:
     """Write the HTML report of a denoise run; returns its path (default ``DIR/report.html``).
 
     ``scores`` is the run's scores frame when the caller holds it already (``denoise``), so it
     is not read a second time; by default the columns the report needs are read from
-    ``scores.parquet``.
+    ``scores.parquet``. ``truth``: :func:`check_against_truth` of ``truth_col`` when the
+    caller computed it already (``relabel report`` prints its line too).
 
     Raises
     ------
@@ -392,8 +451,10 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     for section in (_annotator_section(run_dir), _review_section(run_dir, scores)):
         if section:
             parts.append(section)
-    if truth_col:
-        parts.append(_truth_section(run, scores, truth_col))
+    if truth_col and truth is None:
+        truth = check_against_truth(run_dir, truth_col, scores)
+    if truth is not None:
+        parts.append(_truth_section(truth))
     # marks how many images decoded, so a headless browser can check the page (tests)
     parts.append("<script>window.addEventListener('load',function(){var i=[].slice.call("
                  "document.images);document.body.setAttribute('data-images-total',i.length);"
