@@ -12,7 +12,8 @@ map the file themselves (:class:`MappedFile`).
 
 The tasks themselves are deterministic (seeded folds, fixed shards, fixed blocks of rows), so a
 run gives the same result on either engine; the driver (this process) plans the neighbour
-graph, merges what the tasks return and makes every decision.
+graph and merges what the tasks return: the blocks of the graph, the kNN vote, the KDE and the
+decisions' row-wise passes (:mod:`relabel.detect.decide`) come back as rows it puts in place.
 """
 
 from __future__ import annotations
