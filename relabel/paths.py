@@ -10,7 +10,9 @@ is loaded or anything is written. Kinds:
 - ``run_dir``: an existing, readable directory that ``relabel denoise`` (or ``train``) wrote;
 - ``output_dir``: a directory that is not a file, not inside a file, and writable (probed by
   creating and removing a temporary file in the nearest existing directory: permission bits
-  say nothing about a read-only mount, or about root);
+  say nothing about a read-only mount, or about root); with ``inputs``, a run directory none
+  of whose files (:meth:`relabel.rundir.RunFiles.owned`) is one of the inputs (``denoise
+  data/scores.csv --out data`` overwrote its input);
 - ``output_file``: a file in an existing, writable directory, not a directory (unless
   ``dir_ok``), never one of the ``protect``\\ ed paths (the input, a run's own files);
 - ``model``: a local path (anything that exists, or looks like a path) must be a readable
@@ -45,10 +47,14 @@ class PathArg:
     dir_ok : bool
         ``input`` / ``output_file``: a directory is acceptable too.
     inputs : tuple of Path
-        ``output_file``: the inputs it must not overwrite.
+        ``output_file``: the inputs it must not overwrite; ``output_dir``: the inputs none of
+        the run directory's own files may be.
     protect : tuple of Path
         ``output_file``: other paths it must not be (nor be inside, for directories): a run's
         own files.
+    owns : tuple of str
+        ``output_dir`` with ``inputs``: the names of the files and directories the command
+        writes in it (default: a run directory's, :meth:`relabel.rundir.RunFiles.owned`).
     """
 
     option: str
@@ -57,6 +63,7 @@ class PathArg:
     dir_ok: bool = False
     inputs: tuple[Path, ...] = field(default_factory=tuple)
     protect: tuple[Path, ...] = field(default_factory=tuple)
+    owns: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _fail(arg: PathArg, message: str) -> RelabelInputError:
@@ -155,6 +162,19 @@ def check_path(arg: PathArg) -> None:
             raise _fail(arg, f"is inside the file {above}, not a directory")
         if not _writable(_nearest_dir(path)):
             raise _fail(arg, f"cannot be written (no permission in {_nearest_dir(path)})")
+        if arg.inputs:  # a run directory: none of its files may be an input
+            from relabel.rundir import RunFiles
+
+            root = path.resolve()
+            owns = ([root / name for name in arg.owns] if arg.owns
+                    else RunFiles(root).owned())
+            for other in arg.inputs:
+                other = Path(other).resolve()
+                for owned in owns:
+                    if other == owned or _inside(other, owned):
+                        raise _fail(arg, f"holds the input {other.name}, which the run would "
+                                         f"overwrite with its own {owned.name}; choose another "
+                                         "--out")
     else:  # output_file
         resolved = path.resolve()
         for other in arg.inputs:

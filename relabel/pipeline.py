@@ -558,8 +558,10 @@ def denoise(
     if out_dir is None:
         out_dir = default_out_dir(data) if kind == "file" else memory_out_dir(data, kind)
     # every path first: one line before any model is loaded or anything is written
+    inputs = tuple(Path(p) for p in (data if kind == "file" else None, cfg.annotations,
+                                     cfg.embeddings) if isinstance(p, (str, Path)))
     check_paths([PathArg("DATA", data if kind == "file" else None, "input", dir_ok=True),
-                 *cfg.path_args(), PathArg("--out", out_dir, "output_dir")])
+                 *cfg.path_args(), PathArg("--out", out_dir, "output_dir", inputs=inputs)])
     files = RunFiles(Path(out_dir))
     with run_lock(files.root, "relabel denoise"):
         return _denoise_locked(data, files, cfg, encoder=encoder, embeddings=embeddings,

@@ -119,6 +119,27 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeyp
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command, name", [("denoise", "scores.csv"),
+                                           ("train", "config.json")])
+def test_an_input_among_the_outputs_is_refused_and_left_alone(command, name, tmp_path):
+    """``denoise data/scores.csv --out data`` overwrote its input with the run's scores.csv;
+    the same for ``train`` and its config.json."""
+    data = tmp_path / name
+    if name.endswith(".csv"):
+        data.write_text("text,label\na b,x\nc d,y\ne f,x\ng h,y\n", encoding="utf-8")
+    else:
+        data.write_text('[{"text": "a b", "label": "x"}, {"text": "c d", "label": "y"}]',
+                        encoding="utf-8")
+    before = data.read_bytes()
+    extra = ["--head-only"] if command == "train" else []
+    r = runner.invoke(app, [command, str(data), "--out", str(tmp_path), "-q", *extra])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (f"error: {tmp_path}: holds the input {name}, which the run "
+                                f"would overwrite with its own {name}; choose another --out "
+                                "(--out)")
+    assert data.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
 def test_single_example_class_is_a_warning(tmp_path, tiny_model_dir):
     rows = "".join(f"text {i},{'x' if i % 2 else 'y'}\n" for i in range(12)) + "lonely,z\n"
     path = _write(tmp_path / "d.csv", "text,label\n" + rows)

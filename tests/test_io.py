@@ -86,6 +86,21 @@ def test_malformed_jsonl_is_one_line(tmp_path):
     path.write_text('{"text": "a", "label": "x"}\n\n[1, 2]\n', encoding="utf-8")
     with pytest.raises(RelabelInputError, match=r"bad\.jsonl: line 3: not a JSON object"):
         read_table(path)
+    # a list on one line, a single value on another: polars said "failed to determine
+    # supertype of struct[2] and struct[2]"
+    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": null}\n'
+                    '{"text": "c", "label": [1, 2]}\n', encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"bad\.jsonl: line 3, key 'label': a list "
+                                                r"where line 1 has a single value; .* "
+                                                r"multi-label data is not supported"):
+        read_table(path)
+    array = tmp_path / "bad.json"
+    array.write_text('[{"text": "a", "tags": {"x": 1}}, {"text": "b", "tags": "x"}]',
+                     encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"bad\.json: record 2, key 'tags': a single "
+                                                r"value where record 1 has an object; a field "
+                                                r"must hold one kind of value in every record$"):
+        read_table(array)
 
 
 def test_a_compressed_file_says_to_decompress_it(tmp_path):

@@ -147,3 +147,11 @@ def test_a_column_named_id_gives_the_ids_when_it_can():
                                     "label": labels}), "d.csv", InputSpec(id_col="key"))
     assert named.examples["id"].to_list() == [str(i) for i in range(10, 20)]
     assert not any("column 'id'" in w for w in named.warnings)
+
+
+def test_a_label_column_of_lists_says_multi_label_is_not_supported():
+    t = pl.DataFrame({"text": ["a", "b"], "label": [["x"], ["x", "y"]]})
+    with pytest.raises(RelabelInputError, match=r"d\.csv, column 'label': values are lists: "
+                                                r"several labels per example \(multi-label "
+                                                r"data\) are not supported"):
+        build_examples(t, path="d.csv")

@@ -335,7 +335,7 @@ def consensus(
                  PathArg("--annotations", annotations if isinstance(annotations, (str, Path))
                          else None, "input"),
                  *[a for a in cfg.path_args() if a.option in ("--embeddings", "--model")],
-                 PathArg("--out", out, "output_dir"),
+                 PathArg("--out", out, "output_dir", inputs=tuple(Path(a) for a in named)),
                  PathArg("--to", to, "output_file", dir_ok=True,
                          inputs=tuple(Path(a) for a in named))])
     array = None if isinstance(embeddings, (str, Path)) else embeddings

@@ -153,7 +153,8 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
     except BaseException as exc:  # every parser error becomes one line naming the file (also
         # a Rust panic of a parser, which Python sees as a BaseException)
         where = (_ragged_record(path, fmt) if fmt in ("csv", "tsv")
-                 else _bad_json_line(path) if fmt == "jsonl" else None)
+                 else _bad_json_line(path) if fmt == "jsonl"
+                 else _bad_json_record(path) if fmt == "json" else None)
         if where is not None:
             raise RelabelInputError(where, path=path) from None
         raise RelabelInputError(f"cannot read {fmt} data: {_first_line(exc)}", path=path) from None
@@ -355,7 +356,9 @@ def hf_class_labels_of(path: str | Path) -> dict[str, list[str]]:
 def _bad_json_line(path: Path) -> str | None:
     """Where a JSON Lines file that polars could not parse first has a line that is not one
     JSON object (``line L: ...``), or None. Streams the file with the standard ``json`` module;
-    only called after a parse error."""
+    only called after a parse error. Also a field that holds a list or an object on one line
+    and a plain value (or the other) on another, which no column type can hold."""
+    seen: dict[str, tuple[str, int]] = {}  # key -> (kind of its first non-null value, line)
     with open(path, encoding="utf-8-sig") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
@@ -369,6 +372,49 @@ def _bad_json_line(path: Path) -> str | None:
                         + (f" at character {col}" if col else "") + ")")
             if not isinstance(record, dict):
                 return f"line {line_no}: not a JSON object (each line must be one record)"
+            mixed = _mixed_kinds(record, line_no, seen, "line")
+            if mixed:
+                return mixed
+    return None
+
+
+def _mixed_kinds(record: dict[str, Any], number: int, seen: dict[str, tuple[str, int]],
+                 unit: str) -> str | None:
+    """``unit number, key 'k': a list where unit m has a single value; ...`` for the first
+    field of ``record`` whose kind of value (a list, an object, a single value) differs from
+    the kind ``seen`` first (updated), else None."""
+    for key, value in record.items():
+        if value is None:
+            continue
+        kind = ("a list" if isinstance(value, list) else
+                "an object" if isinstance(value, dict) else "a single value")
+        first = seen.setdefault(key, (kind, number))
+        if first[0] != kind:
+            return (f"{unit} {number}, key '{key}': {kind} where {unit} {first[1]} has "
+                    f"{first[0]}; a field must hold one kind of value in every {unit}"
+                    + (" (one label per example: multi-label data is not supported)"
+                       if "label" in key.lower() and "a list" in (kind, first[0]) else ""))
+    return None
+
+
+def _bad_json_record(path: Path) -> str | None:
+    """Where a JSON file (an array of records, or an object keyed by id) that polars could not
+    parse first has a record whose field holds another kind of value than in an earlier one
+    (``record N, key 'k': ...``, N counted from 1), or None; only called after a parse
+    error."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+    except ValueError:
+        return None
+    records = data if isinstance(data, list) else (
+        list(data.values()) if isinstance(data, dict) else [])
+    seen: dict[str, tuple[str, int]] = {}
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, dict):
+            mixed = _mixed_kinds(record, number, seen, "record")
+            if mixed:
+                return mixed
     return None
 
 

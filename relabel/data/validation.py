@@ -62,10 +62,17 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
     return ok
 
 
-def _as_string(table: pl.DataFrame, col: str, *, path: str | Path) -> pl.Series:
+def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
+               label: bool = False) -> pl.Series:
+    """``col`` as strings; one-line errors for nested values (``label``: it is the label
+    column, where a list means several labels per example)."""
     series = table.get_column(col)
     if series.dtype == pl.String:
         return series
+    if label and isinstance(series.dtype, (pl.List, pl.Array)):
+        raise RelabelInputError("values are lists: several labels per example (multi-label "
+                                "data) are not supported; give each example one label",
+                                path=path, column=col)
     if isinstance(series.dtype, pl.Struct):  # nested records: name one field
         fields = ", ".join(f"{col}.{f.name}" for f in series.dtype.fields[:8])
         raise RelabelInputError(f"values are records; name one of their fields ({fields})",
@@ -135,7 +142,7 @@ def build_examples(
         return None, warnings
     try:
         text = _as_string(table, text_col, path=path)
-        label = _as_string(table, label_col, path=path).str.strip_chars()
+        label = _as_string(table, label_col, path=path, label=True).str.strip_chars()
         if id_col:
             ids = _as_string(table, id_col, path=path)
         else:

@@ -113,7 +113,8 @@ def train_classifier(
     from relabel.paths import PathArg, check_paths
 
     check_paths([PathArg("DATA", data, "input", dir_ok=True), PathArg("--model", model, "model"),
-                 PathArg("--out", out, "output_dir"),
+                 PathArg("--out", out, "output_dir", inputs=(Path(data),),
+                         owns=(MODEL_FILE, CONFIG_FILE, CHECKPOINT_FILE, "cache")),
                  PathArg("--cache-dir", cache_dir, "output_dir")])
     with run_lock(out, "relabel train"):
         return _train_locked(data, Path(out), model=model, head_only=head_only, epochs=epochs,
