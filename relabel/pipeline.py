@@ -42,10 +42,10 @@ from relabel.data.io import (
     write_table,
 )
 from relabel.data.task import ReadTask, read_task
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelError, RelabelInputError
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
-from relabel.rundir import RunFiles, RunRecord
+from relabel.rundir import RunFiles, RunRecord, load_record
 from relabel.spill import spill_to
 
 log = logging.getLogger("relabel")
@@ -357,7 +357,17 @@ def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None
         raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
                                 f"{ids}); reviews must name examples by the same --id-col",
                                 path=name if not isinstance(reviews, (str, Path)) else reviews)
-    return decision_status(joined, "label").sort("row")
+    status = decision_status(joined, "label").sort("row")
+    # a reviewer may name a class the data lacks (it becomes one); say so, since a typo or
+    # the reviews of another dataset do the same
+    known = set(task.examples["label"].unique().to_list())
+    new = sorted(set(status["reviewed_label"].drop_nulls().cast(pl.String).to_list()) - known)
+    if new:
+        shown = ", ".join(repr(c) for c in new[:5]) + (f" and {len(new) - 5} more"
+                                                      if len(new) > 5 else "")
+        task.warnings.append(f"the reviews name {len(new)} class(es) no example has ({shown}): "
+                             "each becomes a class of this run")
+    return status
 
 
 def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,
@@ -563,9 +573,33 @@ def denoise(
     check_paths([PathArg("DATA", data if kind == "file" else None, "input", dir_ok=True),
                  *cfg.path_args(), PathArg("--out", out_dir, "output_dir", inputs=inputs)])
     files = RunFiles(Path(out_dir))
+    _reviews_of_another_input(files, data if kind == "file" else None, cfg)
     with run_lock(files.root, "relabel denoise"):
         return _denoise_locked(data, files, cfg, encoder=encoder, embeddings=embeddings,
                                reviews=reviews, progress=progress)
+
+
+def _reviews_of_another_input(files: RunFiles, data: Any, cfg: DenoiseConfig) -> None:
+    """Refuse a run of the file ``data`` into a directory holding the reviews of a run of
+    another input: ``export`` and the review commands read the directory's reviews and would
+    apply them, by id, to the new data (a review loop keeps its directory for one input, or
+    starts a new one per round with ``--reviews PREVIOUS``). ``--reviews`` given: the user
+    carries reviews over on purpose."""
+    if data is None or cfg.reviews is not None or not files.run.is_file():
+        return
+    held = [f.name for f in (files.reviews, files.ledger) if f.is_file()]
+    if not held:
+        return
+    try:
+        before = Path(load_record(files.root).input)
+    except (RelabelError, ValueError, OSError):
+        return
+    if before.resolve() == Path(data).resolve():
+        return
+    raise RelabelInputError(
+        f"holds the reviews of a run of {before} ({', '.join(held)}); a run of "
+        f"{Path(data).name} here would apply them to other data: choose another --out, or "
+        f"carry them over with --reviews {files.root}", path=files.root)
 
 
 def _label_studio_export_defaults(data: Any, cfg: DenoiseConfig) -> DenoiseConfig:

@@ -114,6 +114,32 @@ def test_reviews_of_unknown_ids_are_refused(noisy, tmp_path):
                         reviews=pl.DataFrame({"id": ["ex-1"]}), progress=False)
 
 
+def test_a_directory_keeps_its_reviews_to_its_own_input(noisy, tmp_path, caplog):
+    """A run of another file into a directory holding reviews would have them applied, by id,
+    to the other data (export and the review commands read them): refused, unless --reviews
+    carries them over on purpose; a reviewed class the data lacks is said."""
+    df, emb = noisy
+    np.save(tmp_path / "emb.npy", emb)
+    first, other = tmp_path / "a.csv", tmp_path / "b.csv"
+    df.write_csv(first)
+    df.write_csv(other)
+    run = tmp_path / "run"
+    common = {"id": "id", "out": run, "embeddings": tmp_path / "emb.npy", "progress": False,
+              "corrector": "linear"}
+    reviews = pl.DataFrame({"id": [df["id"][0]], "reviewed_label": ["kard"]})  # a typo
+    with caplog.at_level("WARNING", logger="relabel"):
+        relabel.denoise(first, reviews=reviews, **common)
+    assert any("the reviews name 1 class(es) no example has ('kard'): each becomes a class"
+               in r.getMessage() for r in caplog.records)
+    relabel.denoise(first, **common)  # the same input again: its reviews stay
+    with pytest.raises(RelabelInputError, match=r"run: holds the reviews of a run of .*a\.csv "
+                                                r"\(reviews\.parquet, reviews_ledger\.jsonl\); "
+                                                r"a run of b\.csv here would apply them"):
+        relabel.denoise(other, **common)
+    carried = relabel.denoise(other, reviews=run, **common)
+    assert carried.scores.filter(pl.col("reviewed_label").is_not_null()).height == 1
+
+
 def test_ledger_is_append_only_and_keeps_decisions(tmp_path):
     t0 = pl.Series([None], dtype=pl.Datetime("us", "UTC"))
     rows = pl.DataFrame({"id": ["a", "b"], "given_label": ["x", "y"],
