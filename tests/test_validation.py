@@ -155,3 +155,11 @@ def test_a_label_column_of_lists_says_multi_label_is_not_supported():
                                                 r"several labels per example \(multi-label "
                                                 r"data\) are not supported"):
         build_examples(t, path="d.csv")
+
+
+def test_labels_with_spaces_around_them_are_one_class_and_said():
+    t = pl.DataFrame({"text": ["a", "b", "c", "d"], "label": ["pos ", "pos", " neg", "neg"]})
+    ex, warnings = build_examples(t, path="d.csv")
+    assert sorted(set(ex["label"])) == ["neg", "pos"]
+    assert any(w.startswith("2 label(s) have spaces around them (e.g. 'pos '): they are read "
+                            "without them, so 'pos' and 'pos ' are one class") for w in warnings)

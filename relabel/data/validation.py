@@ -142,7 +142,8 @@ def build_examples(
         return None, warnings
     try:
         text = _as_string(table, text_col, path=path)
-        label = _as_string(table, label_col, path=path, label=True).str.strip_chars()
+        raw_label = _as_string(table, label_col, path=path, label=True)
+        label = raw_label.str.strip_chars()
         if id_col:
             ids = _as_string(table, id_col, path=path)
         else:
@@ -207,6 +208,13 @@ def build_examples(
             "this looks like a text or id column, not labels; choose the label column with "
             "--label-col", path=path, column=label_col))
     warnings += _near_duplicate_classes(counts)
+    padded = (raw_label != label).fill_null(False)
+    if padded.any():
+        first = raw_label.filter(padded)[0]
+        warnings.append(f"{int(padded.sum())} label(s) have spaces around them (e.g. "
+                        f"{first!r}): they are read without them, so {first.strip()!r} and "
+                        f"{first!r} are one class, and a label relabel changes is written "
+                        "without them")
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
     if singles:
         shown = _listed(singles)
