@@ -163,3 +163,17 @@ def test_labels_with_spaces_around_them_are_one_class_and_said():
     assert sorted(set(ex["label"])) == ["neg", "pos"]
     assert any(w.startswith("2 label(s) have spaces around them (e.g. 'pos '): they are read "
                             "without them, so 'pos' and 'pos ' are one class") for w in warnings)
+
+
+def test_a_missing_column_names_the_one_probably_meant():
+    wrench = pl.DataFrame({"id": ["1"], "label": [0], "data.text": ["a"]})
+    with pytest.raises(RelabelInputError, match=r"no column 'text' \(available: id, label, "
+                                                r"data\.text\); did you mean 'data\.text'\? "):
+        build_examples(wrench, path="d.json")
+    typo = pl.DataFrame({"Text": ["a"], "labels": ["x"]})
+    with pytest.raises(RelabelInputError, match=r"did you mean 'Text'\?"):
+        build_examples(typo, path="d.csv")
+    with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
+        build_examples(typo, path="d.csv", text_col="Text")
+    with pytest.raises(RelabelInputError, match=r"\(available: sentence\); choose one"):
+        build_examples(pl.DataFrame({"sentence": ["a"]}), path="d.csv")

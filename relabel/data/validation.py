@@ -57,9 +57,25 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
     for col in columns:
         if col not in table.columns:
             ok = False
+            near = _near_column(col, table.columns)
             problems.error(RelabelInputError(
-                f"no column '{col}' (available: {available}); {hint}", path=path))
+                f"no column '{col}' (available: {available}); "
+                + (f"did you mean '{near}'? " if near else "") + hint, path=path))
     return ok
+
+
+def _near_column(col: str, columns: list[str]) -> str | None:
+    """The column ``col`` most likely meant: one whose last dotted part is ``col`` whatever
+    the case (``data.text`` of a WRENCH file, ``Label``), else a close spelling
+    (``labels``), else None."""
+    import difflib
+
+    tail = [c for c in columns if c.rsplit(".", 1)[-1].lower() == col.lower()]
+    if tail:
+        return tail[0]
+    lowered = {c.lower(): c for c in columns}
+    near = difflib.get_close_matches(col.lower(), list(lowered), n=1, cutoff=0.8)
+    return lowered[near[0]] if near else None
 
 
 def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
