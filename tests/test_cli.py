@@ -69,6 +69,8 @@ def _write(path: Path, text: str | bytes) -> Path:
 BAD_INPUTS = {
     "missing file": (lambda d: d / "nope.csv", [], "nope.csv: no such file"),
     "unknown extension": (lambda d: _write(d / "d.xlsx", "x"), [], "unknown file extension"),
+    "spreadsheet": (lambda d: _write(d / "d.xlsx", "x"), [],
+                    "from a spreadsheet program, save the sheet as CSV UTF-8"),
     "missing column": (lambda d: _write(d / "d.csv", "sentence,label\na,x\nb,y\n"), [],
                        "no column 'text' (available: sentence, label)"),
     "empty dataset": (lambda d: _write(d / "d.csv", "text,label\n"), [], "dataset is empty"),

@@ -61,8 +61,11 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
                                 f"(e.g. gunzip), then give the {path.stem} it holds", path=path)
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS)) + " or a Hugging Face dataset directory"
-        raise RelabelInputError(f"unknown file extension '{path.suffix}' (expected {known})",
-                                path=path)
+        spreadsheet = path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
+        raise RelabelInputError(
+            f"unknown file extension '{path.suffix}' (expected {known})"
+            + ("; from a spreadsheet program, save the sheet as CSV UTF-8 (File > Save As) "
+               "and give that file" if spreadsheet else ""), path=path)
     return fmt
 
 
