@@ -46,6 +46,13 @@ def test_wide_votes_use_the_column_names_as_annotators() -> None:
     assert v.annotators == ["a1", "a2", "a3"] and v.item_ids == ["0", "1", "2"]
     assert v.counts().sum(1).tolist() == [3, 2, 2]  # null and empty cells are missing votes
     assert v.items["text"].to_list() == ["t1", "t2", "t3"]
+    # an ``id`` column with distinct values names the items, as in denoise
+    named = votes_from_wide(table.with_columns(pl.Series("id", ["q1", "q2", "q3"])),
+                            "wide.csv", ["a1", "a2", "a3"])
+    assert named.item_ids == ["q1", "q2", "q3"]
+    repeated = votes_from_wide(table.with_columns(pl.Series("id", ["q", "q", "r"])),
+                               "wide.csv", ["a1", "a2", "a3"])
+    assert repeated.item_ids == ["0", "1", "2"]
 
 
 @pytest.mark.parametrize(("table", "kwargs", "needles"), [

@@ -291,7 +291,8 @@ def votes_from_wide(
     label_cols : sequence of str
         The annotators' columns (the column name is the annotator); null or empty = no vote.
     item_col : str, optional
-        The item id column; default the 0-based row number.
+        The item id column; default ``id`` when the table has one with no empty or repeated
+        value (:func:`relabel.data.task.default_id_col`), else the 0-based row number.
     text_col, classes
         As in :func:`votes_from_long`.
 
@@ -307,6 +308,10 @@ def votes_from_wide(
         raise RelabelInputError("--label-cols names a column twice")
     table = expose(table, [*cols, item_col])
     require_columns(table, cols + ([item_col] if item_col else []), path=name)
+    if item_col is None:  # an ``id`` column with distinct values, as denoise reads one
+        from relabel.data.task import default_id_col
+
+        item_col = default_id_col(table)[0]
     if item_col is None:
         table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
         item_col = "__id"
