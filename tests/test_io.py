@@ -120,6 +120,17 @@ def test_dataset_dict_points_to_split(tmp_path):
         read_table(tmp_path / "dd")
 
 
+def test_a_folder_of_data_files_names_them(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("train.csv", "test.csv", "notes.txt"):
+        (folder / name).write_text("text,label\na,x\n", encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"data: directory is not a Hugging Face "
+                                                r"dataset .*\(no state\.json\); it holds "
+                                                r"test\.csv, train\.csv: give one of those"):
+        read_table(folder)
+
+
 def test_write_is_atomic_on_failure(tmp_path):
     path = tmp_path / "out.csv"
     path.write_text("old\n")

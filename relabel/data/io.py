@@ -332,8 +332,12 @@ def _read_hf(path: Path) -> pl.DataFrame:
             raise RelabelInputError(
                 "this is a relabel run directory, not a dataset: `relabel export` writes its "
                 "cleaned dataset, `relabel report` its report", path=path)
+        held = sorted(p.name for p in path.iterdir()
+                      if p.is_file() and p.suffix.lower() in EXTENSIONS)
         raise RelabelInputError(
-            "directory is not a Hugging Face dataset saved with save_to_disk (no state.json)",
+            "directory is not a Hugging Face dataset saved with save_to_disk (no state.json)"
+            + (f"; it holds {', '.join(held[:3])}{' and more' if len(held) > 3 else ''}: give "
+               "one of those files" if held else ""),
             path=path,
         )
     import datasets
