@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import polars as pl
 import pytest
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
@@ -33,6 +34,24 @@ def test_head_train_and_evaluate(tmp_path, dataset_csv, tiny_model_dir):
                             "true_label", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["examples"] == 90
+    # a test file of one class is evaluated (it was refused: "fewer than two classes", a check
+    # for data whose labels are compared); the table lists the classes the test file has or
+    # the model predicted, and counts the rest
+    one = tmp_path / "one.csv"
+    pl.read_csv(dataset_csv).filter(pl.col("true_label") == "card").head(5).write_csv(one)
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "m"), str(one), "--label-col",
+                            "true_label"])
+    assert r.exit_code == 0, r.output
+    res = evaluate_model(tmp_path / "m", one, label_col="true_label")
+    names = list(res["per_class"])
+    shown = {c for j, c in enumerate(names)
+             if res["per_class"][c]["support"] or any(row[j] for row in res["confusion"])}
+    rows = {line.split()[0] for line in r.output.splitlines()[3:]
+            if line and line.split()[0] in names}
+    assert "card" in rows and rows == shown
+    if len(shown) < len(names):
+        assert (f"({len(names) - len(shown)} more classes of the model have no test example "
+                "and were never predicted") in r.output
 
 
 def test_interrupted_training_resumes_to_the_same_model(tmp_path, dataset_csv, tiny_model_dir,

@@ -33,9 +33,20 @@ def evaluate_command(
     lines = [f"{res['examples']} examples: accuracy {100 * res['accuracy']:.2f}%, "
              f"macro F1 {100 * res['macro_f1']:.2f}%", "",
              f"{'class':30s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>8s}"]
-    for c, m in res["per_class"].items():
+    # a class neither in the test file nor predicted has nothing to show: a 77-class model on
+    # a small test file printed a page of zeros
+    predicted = [sum(col) for col in zip(*res["confusion"], strict=True)] if res["confusion"] \
+        else [0] * len(res["per_class"])
+    quiet = 0
+    for (c, m), n_pred in zip(res["per_class"].items(), predicted, strict=True):
+        if m["support"] == 0 and n_pred == 0:
+            quiet += 1
+            continue
         lines.append(f"{c[:30]:30s} {m['precision']:9.3f} {m['recall']:7.3f} {m['f1']:6.3f} "
                      f"{m['support']:8d}")
+    if quiet:
+        lines.append(f"({quiet} more classes of the model have no test example and were never "
+                     "predicted: --json lists every class)")
     if res["unseen_labels"]:
         lines.append(f"labels not seen in training (always wrong): "
                      f"{', '.join(res['unseen_labels'])}")

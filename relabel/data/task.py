@@ -93,7 +93,8 @@ def default_id_col(table: pl.DataFrame) -> tuple[str | None, str | None]:
 
 
 def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
-              folds: int = DEFAULT_FOLDS, problems: Problems | None = None) -> ReadTask:
+              folds: int = DEFAULT_FOLDS, problems: Problems | None = None,
+              compare: bool = True) -> ReadTask:
     """Validate the table for the task and build the encoder's inputs.
 
     Parameters
@@ -110,6 +111,9 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
         A collecting ``problems`` (``relabel check``) records every problem instead of raising
         the first, and only the validation runs: ``texts`` is then empty and ``examples`` None
         when errors left nothing to build.
+    compare : bool
+        The labels are compared with each other (default); False for a test file
+        (:func:`~relabel.data.validation.build_examples`).
 
     Returns
     -------
@@ -132,7 +136,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
         id_col, id_warning = (spec.id_col, None) if spec.id_col else default_id_col(table)
         examples, warnings = build_examples(
             table, path=data, text_col=spec.text_col, label_col=spec.label_col,
-            id_col=id_col, drop_invalid=spec.drop_invalid, problems=problems)
+            id_col=id_col, drop_invalid=spec.drop_invalid, problems=problems,
+            compare=compare)
         if id_warning:
             warnings.insert(0, id_warning)
         if examples is not None:
@@ -152,7 +157,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
                           else ("id", None) if layout == "wrench" else default_id_col(rel))
     examples, warnings = build_examples(
         rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
-        drop_invalid=spec.drop_invalid, extra_cols=REL_COLS, problems=problems)
+        drop_invalid=spec.drop_invalid, extra_cols=REL_COLS, problems=problems,
+        compare=compare)
     if id_warning:
         warnings.insert(0, id_warning)
     pooling = spec.pooling or "entity"

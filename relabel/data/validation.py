@@ -114,6 +114,7 @@ def build_examples(
     drop_invalid: bool = False,
     extra_cols: tuple[str, ...] = (),
     problems: Problems | None = None,
+    compare: bool = True,
 ) -> tuple[pl.DataFrame | None, list[str]]:
     """Validate a raw table and return the examples frame relabel works on.
 
@@ -133,6 +134,10 @@ def build_examples(
         Further columns to carry into the examples frame unchanged (e.g. entity spans).
     problems : Problems, optional
         Collects every error instead of raising the first (``relabel check``).
+    compare : bool
+        The labels are compared with each other (denoise, train): at least two classes, and
+        not one distinct value per row (an id or text column given as the label). False for a
+        test file (``relabel evaluate``), which may hold one class, or a few rows of many.
 
     Returns
     -------
@@ -213,12 +218,13 @@ def build_examples(
         return None, warnings
 
     counts = examples.get_column("label").value_counts(sort=True)
-    if counts.height < 2:
+    if compare and counts.height < 2:
         problems.error(RelabelInputError(
             f"fewer than two classes (found {counts.height}); nothing to compare labels against",
             path=path, column=label_col,
         ))
-    if examples.height >= MANY_CLASSES_MIN_ROWS and counts.height > examples.height / 2:
+    if (compare and examples.height >= MANY_CLASSES_MIN_ROWS
+            and counts.height > examples.height / 2):
         problems.error(RelabelInputError(
             f"{counts.height} distinct labels in {examples.height} rows, most of them once: "
             "this looks like a text or id column, not labels; choose the label column with "
@@ -232,7 +238,7 @@ def build_examples(
                         f"{first!r} are one class, and a label relabel changes is written "
                         "without them")
     singles = counts.filter(pl.col("count") == 1).get_column("label").to_list()
-    if singles:
+    if singles and compare:
         shown = _listed(singles)
         warnings.append(f"{len(singles)} class(es) with a single example ({shown}): "
                         "their labels can only be judged by their neighbours")

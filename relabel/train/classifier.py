@@ -32,12 +32,15 @@ HEAD_DEFAULTS = {"epochs": 30, "lr": 3e-3, "batch_size": 256}
 FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
-def _examples(data: str | Path, text_col: str, label_col: str, task: str) -> ReadTask:
+def _examples(data: str | Path, text_col: str, label_col: str, task: str, *,
+              compare: bool = True) -> ReadTask:
+    """The examples of a training file, or of a test file (``compare=False``: one class, or
+    a few rows of many classes, are a test file's right)."""
     from relabel.data.task import read_task
 
     table, _ = read_table(data)
     spec = InputSpec(text_col=text_col, label_col=label_col, task=task, pooling="mean")
-    return read_task(table, data, spec)
+    return read_task(table, data, spec, compare=compare)
 
 
 def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:
@@ -258,7 +261,7 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
 
     config, net, tokenizer = load_classifier(model_dir)
     info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
-                     config["task"])
+                     config["task"], compare=False)
     texts = list(info.texts["mean"])
     true = info.examples["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
