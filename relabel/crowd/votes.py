@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from relabel.data.columns import expose
-from relabel.data.validation import require_columns
+from relabel.data.validation import default_id_col, require_columns
 from relabel.errors import RelabelInputError
 
 #: the columns of a long table of votes
@@ -292,7 +292,7 @@ def votes_from_wide(
         The annotators' columns (the column name is the annotator); null or empty = no vote.
     item_col : str, optional
         The item id column; default ``id`` when the table has one with no empty or repeated
-        value (:func:`relabel.data.task.default_id_col`), else the 0-based row number.
+        value (:func:`relabel.data.validation.default_id_col`), else the 0-based row number.
     text_col, classes
         As in :func:`votes_from_long`.
 
@@ -309,8 +309,6 @@ def votes_from_wide(
     table = expose(table, [*cols, item_col])
     require_columns(table, cols + ([item_col] if item_col else []), path=name)
     if item_col is None:  # an ``id`` column with distinct values, as denoise reads one
-        from relabel.data.task import default_id_col
-
         item_col = default_id_col(table)[0]
     if item_col is None:
         table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))

@@ -68,30 +68,6 @@ class ReadTask:
         return self.texts.get(pooling, self.texts["mean"])
 
 
-#: the column used as the ids when ``--id-col`` is not given, if the input has it
-DEFAULT_ID_COL = "id"
-
-
-def default_id_col(table: pl.DataFrame) -> tuple[str | None, str | None]:
-    """The id column to use when none is named: ``id`` when ``table`` has one whose values are
-    all present and distinct (what a column of that name almost always is), else None (ids
-    are the 0-based row numbers). The second value is a warning when an ``id`` column exists
-    but cannot serve (nulls, repeats, or nested values)."""
-    if DEFAULT_ID_COL not in table.columns:
-        return None, None
-    column = table.get_column(DEFAULT_ID_COL)
-    if column.dtype.is_nested():
-        why = "holds nested values"
-    elif column.null_count():
-        why = f"has {column.null_count()} empty value(s)"
-    elif column.cast(pl.String).n_unique() < table.height:
-        why = "repeats values"
-    else:
-        return DEFAULT_ID_COL, None
-    return None, (f"column '{DEFAULT_ID_COL}' {why}, so the ids are the row numbers (0-based); "
-                  "name an id column with --id-col")
-
-
 def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
               folds: int = DEFAULT_FOLDS, problems: Problems | None = None,
               compare: bool = True) -> ReadTask:
@@ -133,13 +109,10 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
         if spec.pooling == "entity":
             raise RelabelInputError("--pooling entity needs a relation dataset (entity spans)",
                                     path=data)
-        id_col, id_warning = (spec.id_col, None) if spec.id_col else default_id_col(table)
         examples, warnings = build_examples(
             table, path=data, text_col=spec.text_col, label_col=spec.label_col,
-            id_col=id_col, drop_invalid=spec.drop_invalid, problems=problems,
+            id_col=spec.id_col, drop_invalid=spec.drop_invalid, problems=problems,
             compare=compare)
-        if id_warning:
-            warnings.insert(0, id_warning)
         if examples is not None:
             warnings += few_per_fold_warning(examples, folds)
         texts = {} if collect or examples is None else {"mean": TextColumn(examples["text"])}
@@ -153,14 +126,11 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     label_col = spec.label_col
     if layout == "tacred" and label_col not in rel.columns and "relation" in rel.columns:
         label_col = "relation"
-    id_col, id_warning = ((spec.id_col, None) if spec.id_col
-                          else ("id", None) if layout == "wrench" else default_id_col(rel))
+    id_col = spec.id_col or ("id" if layout == "wrench" else None)
     examples, warnings = build_examples(
         rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
         drop_invalid=spec.drop_invalid, extra_cols=REL_COLS, problems=problems,
         compare=compare)
-    if id_warning:
-        warnings.insert(0, id_warning)
     pooling = spec.pooling or "entity"
     if examples is None:
         return ReadTask(task="relation", layout=layout, examples=None, warnings=warnings,

@@ -78,6 +78,30 @@ def _near_column(col: str, columns: list[str]) -> str | None:
     return lowered[near[0]] if near else None
 
 
+#: the column used as the ids when ``--id-col`` is not given, if the input has it
+DEFAULT_ID_COL = "id"
+
+
+def default_id_col(table: pl.DataFrame) -> tuple[str | None, str | None]:
+    """The id column to use when none is named: ``id`` when ``table`` has one whose values are
+    all present and distinct (what a column of that name almost always is), else None (ids
+    are the 0-based row numbers). The second value is a warning when an ``id`` column exists
+    but cannot serve (nulls, repeats, or nested values)."""
+    if DEFAULT_ID_COL not in table.columns:
+        return None, None
+    column = table.get_column(DEFAULT_ID_COL)
+    if column.dtype.is_nested():
+        why = "holds nested values"
+    elif column.null_count():
+        why = f"has {column.null_count()} empty value(s)"
+    elif column.cast(pl.String).n_unique() < table.height:
+        why = "repeats values"
+    else:
+        return DEFAULT_ID_COL, None
+    return None, (f"column '{DEFAULT_ID_COL}' {why}, so the ids are the row numbers (0-based); "
+                  "name an id column with --id-col")
+
+
 def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
                label: bool = False) -> pl.Series:
     """``col`` as strings; one-line errors for nested values (``label``: it is the label
@@ -127,7 +151,8 @@ def build_examples(
     text_col, label_col : str
         Columns holding the text and the given label.
     id_col : str, optional
-        Column holding a unique example id; default: the 0-based row number.
+        Column holding a unique example id; default: :func:`default_id_col` (``id`` when it
+        can serve, with a warning when it cannot), else the 0-based row number.
     drop_invalid : bool
         Skip rows with a null or empty text or label (with a warning) instead of failing.
     extra_cols : tuple of str
@@ -158,6 +183,10 @@ def build_examples(
         problems.error(RelabelInputError("dataset is empty (no rows)", path=path))
         return None, warnings
     table = expose(table, [text_col, label_col, id_col, *extra_cols])  # data.text and the like
+    if id_col is None:
+        id_col, id_warning = default_id_col(table)
+        if id_warning:
+            warnings.append(id_warning)
     if not require_columns(table, [text_col, label_col, *([id_col] if id_col else []),
                                    *extra_cols], path=path, problems=problems):
         return None, warnings
