@@ -291,6 +291,10 @@ def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_
     dec = res.summary["decisions"]
     assert not dec["can_separate"] and dec["skill"] < 0.15
     assert dec["changes"] == 0 and res.scores["suggested_label"].is_null().all()
+    # no noise estimate from signals that failed, so no flags on it: nothing for
+    # export --drop-flagged to delete
+    assert dec["estimated_noise_rate"] is None and res.summary["flagged"] == 0
     text = format_summary(res.summary, res.out_dir)
     assert "warning: the out-of-fold corrector predicts the given labels barely better" in text
+    assert "noise not estimated" in text and "--audit 50" in text
     assert "--model" in text

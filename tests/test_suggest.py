@@ -94,11 +94,26 @@ def test_flag_count_follows_the_estimated_noise():
     assert changed[dec.flagged].sum() == changed.sum()  # every change is also a flag
 
 
-def test_low_skill_changes_nothing_and_says_so():
+def test_low_skill_changes_and_flags_nothing_on_the_estimate_and_says_so():
     _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=4)
-    dec = decide_labels(labels, _likelihood(true, 4, sharp=0.97), skill=MIN_SKILL / 2)
+    like = _likelihood(true, 4, sharp=0.97)
+    assert decide_labels(labels, like, skill=0.8).flagged.any()
+    dec = decide_labels(labels, like, skill=MIN_SKILL / 2)
     assert not dec.can_separate
+    assert (dec.suggested < 0).all() and not dec.flagged.any()
+    summary = dec.summary(0.9, "cv")
+    assert summary["estimated_noise_rate"] is None and summary["estimated_wrong_labels"] is None
+    assert "not estimated" in summary["diagnosis"]
+    # an undertrained corrector beside neighbours that separate the classes: flags, no changes
+    dec = decide_labels(labels, like, skill=MIN_SKILL / 2, estimate_skill=0.8)
     assert (dec.suggested < 0).all() and dec.flagged.any()
+    assert dec.summary(0.9, "cv")["estimated_noise_rate"] == pytest.approx(dec.noise_rate,
+                                                                           abs=1e-4)
+    # a user's own threshold still flags, and the scores still rank every row
+    cred = like[np.arange(len(labels)), labels]
+    dec = decide_labels(labels, like, skill=MIN_SKILL / 2, credibility=cred, threshold=0.5)
+    assert dec.flagged.sum() == (cred < 0.5).sum() > 0
+    assert np.isfinite(dec.p_wrong).all()
 
 
 def test_protected_rows_and_singleton_classes_are_never_changed():

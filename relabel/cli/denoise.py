@@ -49,12 +49,14 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     ]
     dec = summary.get("decisions")
     if dec:
+        rate = dec.get("estimated_noise_rate")
         lines.append(
-            f"estimated noise {100 * dec['estimated_noise_rate']:.1f}% "
-            f"(~{dec['estimated_wrong_labels']:.0f} wrong labels); {dec['changes']} changed "
-            f"automatically at target precision {dec['target_precision']:g} (expected "
-            f"{dec['expected_right_changes']:.0f} right, {dec['expected_wrong_changes']:.0f} "
-            "wrong)")
+            ("noise not estimated (see the warning below)" if rate is None else
+             f"estimated noise {100 * rate:.1f}% (~{dec['estimated_wrong_labels']:.0f} wrong "
+             "labels)")
+            + f"; {dec['changes']} changed automatically at target precision "
+            f"{dec['target_precision']:g} (expected {dec['expected_right_changes']:.0f} right, "
+            f"{dec['expected_wrong_changes']:.0f} wrong)")
         audit = summary.get("audit")
         if audit:
             lines.append(
@@ -63,6 +65,9 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                 f"{100 * audit['error_low']:.1f}-{100 * audit['error_high']:.1f}%)")
             if audit.get("warning"):
                 lines.append(f"warning: {audit['warning']}")
+        elif rate is None:
+            lines.append("a random audit measures the noise: relabel review next "
+                         f"{out_dir} --project NAME --batch 0 --audit 50")
         else:
             # with automatic changes, the spot check beside the audit
             check = bool(dec["changes"]) and not dec.get("withheld")

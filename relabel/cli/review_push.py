@@ -45,3 +45,10 @@ def review_push_command(
     typer.echo(f"{verb} project '{project}' ({res.project_url}): {res.selected} examples, "
                f"{res.created} new tasks, {res.updated} updated, {res.unchanged} unchanged; "
                f"predictions are {res.model_version}")
+    if not res.selected and only == "flagged":
+        import shlex
+
+        typer.echo(f"nothing is flagged in {run_dir}; push the least credible examples with "
+                   "--only all --limit N, or measure the noise with a random audit: relabel "
+                   f"review next {shlex.quote(str(run_dir))} --project {shlex.quote(project)} "
+                   "--batch 0 --audit 50")

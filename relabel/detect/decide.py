@@ -54,7 +54,17 @@ Self-diagnosis
 labels (CE: mean cross-entropy of the given labels under the out-of-fold signal, H: entropy of the
 class prior; 0 = no better than the prior, 1 = perfect). When the corrector's skill, or without a
 corrector the kNN vote's, is below ``MIN_SKILL`` the signals cannot tell the classes apart on this
-data: relabel changes nothing automatically, still flags for review, and says so.
+data: relabel changes nothing automatically and says so. When no signal has that skill, neither
+the corrector nor the neighbour vote, it does not flag on the estimated noise either: that
+estimate (the confident joint's off-diagonal share) is read from the same signals, and with random
+embeddings on the 2,000-row example it put 96.7% of the labels wrong, flagged 1,933 rows for a
+reviewer and let ``export --drop-flagged`` delete them. (An undertrained corrector alone is not
+enough to stop flagging: on 90 rows the head's out-of-fold skill is low while the neighbours rank
+every error first.) Duplicate conflicts and outliers, which do not depend on the signals' skill,
+and a user's ``--threshold`` still flag; the scores still rank every example, and a random audit
+(``review next --audit``) measures the noise. No development set's corrector is below
+``MIN_SKILL`` (the lowest skill is 0.17, the head on semeval; the linear corrector's is 0.32,
+bench/RESULTS.md), so no benchmark number changes with this.
 """
 
 from __future__ import annotations
@@ -191,6 +201,9 @@ class Decisions:
         Skill of the signal the diagnosis reads (see the module docstring).
     can_separate : bool
         False when ``skill < MIN_SKILL``: then nothing is changed automatically.
+    can_estimate : bool
+        False when no signal reaches ``MIN_SKILL``: then nothing is flagged on the estimated
+        noise either, and ``summary.json`` reports no noise rate.
     """
 
     flagged: np.ndarray
@@ -205,6 +218,7 @@ class Decisions:
     expected_wrong: float
     skill: float
     can_separate: bool
+    can_estimate: bool = True
     #: reviewer-decided rows (never flagged or changed) and the recalibration they gave
     reviewed: int = 0
     calibration: Calibration | None = None
@@ -219,12 +233,18 @@ class Decisions:
             who = "the out-of-fold corrector" if signal == "cv" else "the neighbour vote"
             diagnosis = (f"{who} predicts the given labels barely better than the class prior "
                          f"(skill {self.skill:.2f} < {MIN_SKILL}): the encoder cannot separate "
-                         "these classes, so nothing was changed automatically; try a domain "
-                         "encoder (--model)")
+                         + ("these classes, so nothing was changed automatically"
+                            if self.can_estimate else
+                            "these classes, nor can the other signals, so the noise was not "
+                            "estimated and nothing was changed or flagged on it")
+                         + "; try a domain encoder (--model)")
+        # no estimate where the signals it is read from cannot separate the classes
+        rate = round(self.noise_rate, 4) if self.can_estimate else None
         return {
             "target_precision": target_precision,
-            "estimated_noise_rate": round(self.noise_rate, 4),
-            "estimated_wrong_labels": round(self.noise_rate * len(self.p_wrong), 1),
+            "estimated_noise_rate": rate,
+            "estimated_wrong_labels": (None if rate is None else
+                                       round(self.noise_rate * len(self.p_wrong), 1)),
             "changes": int((self.suggested >= 0).sum()),
             "expected_right_changes": round(self.expected_right, 1),
             "expected_wrong_changes": round(self.expected_wrong, 1),
@@ -352,6 +372,7 @@ def decide_labels(
     protected: np.ndarray | None = None,
     reviewed: np.ndarray | None = None,
     engine: Any = None,
+    estimate_skill: float | None = None,
 ) -> Decisions:
     """Flags, automatic changes and abstentions under the noisy-channel posterior.
 
@@ -382,6 +403,9 @@ def decide_labels(
         Run the row-wise passes (confident classes, the noisy-channel posterior) on a Dask
         cluster, block by block (``DECIDE_BLOCK_ROWS``); the class thresholds, the joint and
         everything after are merged here from ``(N,)`` results. The same floats as here.
+    estimate_skill : float, optional
+        The best skill of any signal (default ``skill``): below ``MIN_SKILL`` nothing is
+        flagged on the estimated noise (module docstring).
     """
     from relabel.engine import blocks_on
 
@@ -402,6 +426,7 @@ def decide_labels(
     p_wrong = 1.0 - p_keep
     counts = np.bincount(labels, minlength=likelihood.shape[1])
     can_separate = bool(skill >= MIN_SKILL)
+    can_estimate = bool((skill if estimate_skill is None else estimate_skill) >= MIN_SKILL)
     rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
     calibration = None
     if rev.any():
@@ -425,6 +450,10 @@ def decide_labels(
         if credibility is None:
             raise ValueError("threshold needs credibility")
         flagged = credibility < threshold
+    elif not can_estimate:
+        # the noise estimate reads the signals that just failed to separate the classes: with
+        # random embeddings it put 96.7% of the labels wrong (module docstring)
+        flagged = np.zeros(n, dtype=bool)
     else:
         # the estimated wrong labels, less those the reviewers already found
         confirmed = int((rev & (np.asarray(reviewed) != labels)).sum()) if rev.any() else 0
@@ -444,7 +473,8 @@ def decide_labels(
         p_wrong=p_wrong, joint=joint, noise_rate=noise_rate,
         expected_right=float(p_alt[change].sum()),
         expected_wrong=float((1.0 - p_alt[change]).sum()),
-        skill=float(skill), can_separate=can_separate, reviewed=int(rev.sum()),
+        skill=float(skill), can_separate=can_separate, can_estimate=can_estimate,
+        reviewed=int(rev.sum()),
         calibration=calibration)
 
 
@@ -560,6 +590,10 @@ def decide(
                                    floor=PRIOR_FLOOR if held_out else 0.0, engine=engine)
     credibility = given_label_score(labels, posterior)
     skill = signal_skill(labels, posteriors["cv"] if held_out else posteriors["knn"])
+    # the best any signal does, for whether the noise can be estimated at all
+    other = [k for k in ("cv", "knn") if k in posteriors
+             and k != ("cv" if held_out else "knn")]
+    estimate_skill = max([skill, *(signal_skill(labels, posteriors[k]) for k in other)])
     conflict = np.zeros(len(labels), dtype=bool)
     majority = np.full(len(labels), -1, dtype=np.int64)
     outlier = np.zeros(len(labels), dtype=bool)
@@ -571,7 +605,7 @@ def decide(
                         gamma=gamma if gamma is not None else
                         GAMMA[(corrector or "linear") if held_out else "none"],
                         credibility=credibility, threshold=threshold, protected=outlier,
-                        reviewed=reviewed, engine=engine)
+                        reviewed=reviewed, engine=engine, estimate_skill=estimate_skill)
     if reviewed is not None:  # a reviewer's decision settles a conflict or an outlier too
         conflict &= np.asarray(reviewed) < 0
         outlier &= np.asarray(reviewed) < 0

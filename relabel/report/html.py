@@ -428,7 +428,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     dec = summary.get("decisions")
     if dec:
         facts[3:3] = [
-            {"": "estimated noise rate", "value": f"{100 * dec['estimated_noise_rate']:.1f}%"},
+            {"": "estimated noise rate",
+             "value": ("not estimated" if dec.get("estimated_noise_rate") is None
+                       else f"{100 * dec['estimated_noise_rate']:.1f}%")},
             {"": f"changed at target precision {dec['target_precision']:g}",
              "value": f"{dec['changes']} (expected {dec['expected_right_changes']:.0f} right, "
                       f"{dec['expected_wrong_changes']:.0f} wrong)"},
