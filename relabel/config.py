@@ -167,6 +167,9 @@ class DenoiseConfig(InputSpec):
     #: data itself (``annotator_col`` set); the consensus becomes the given label
     annotations: str | Path | None = None
     label_cols: tuple[str, ...] | None = None
+    #: ... or one row per item with a column listing its votes (``annotator_col``: who cast
+    #: them, in the same order)
+    votes_col: str | None = None
     annotator_col: str | None = None
     #: the items' id column in long votes (default ``item_id``)
     item_col: str | None = None
@@ -188,7 +191,7 @@ class DenoiseConfig(InputSpec):
     @property
     def multi_annotator(self) -> bool:
         """True when the data has several annotators per item."""
-        return bool(self.annotations is not None or self.label_cols
+        return bool(self.annotations is not None or self.label_cols or self.votes_col
                     or self.annotator_col is not None)
 
     @property
@@ -244,9 +247,13 @@ def check_options(cfg: DenoiseConfig) -> None:
                                 f"{cfg.target_precision}")
     if cfg.lr is not None and not cfg.lr > 0:
         raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
-    if cfg.label_cols and (cfg.annotations is not None or cfg.annotator_col is not None):
+    if cfg.label_cols and (cfg.annotations is not None or cfg.annotator_col is not None
+                           or cfg.votes_col):
         raise RelabelInputError("--label-cols (one column per annotator) cannot be combined "
-                                "with --annotations or --annotator-col (long votes)")
+                                "with --annotations, --votes-col or --annotator-col")
+    if cfg.votes_col and cfg.annotations is not None:
+        raise RelabelInputError("--votes-col (a list of votes per item) cannot be combined "
+                                "with --annotations (long votes in another file)")
 
 
 __all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options", "split_list"]

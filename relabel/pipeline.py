@@ -286,8 +286,9 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
 
     from relabel.crowd.api import consensus, consensus_as_labels
 
-    item = cfg.item_col or (cfg.id_col if cfg.label_cols else None)
-    crowd = consensus(data, annotations=cfg.annotations, label_cols=cfg.label_cols, item=item,
+    item = cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col else None)
+    crowd = consensus(data, annotations=cfg.annotations, label_cols=cfg.label_cols,
+                      votes_col=cfg.votes_col, item=item,
                       annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
                       dedupe=cfg.dedupe, out=files.root, model=cfg.model,
                       corrector=cfg.corrector,
@@ -296,7 +297,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
                       target_precision=cfg.target_precision, progress=progress)
     items = consensus_as_labels(crowd.result, "label")
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
-                  annotator_col=None, item_col=None)
+                  votes_col=None, annotator_col=None, item_col=None)
     return crowd, items, cfg
 
 

@@ -16,7 +16,7 @@ from relabel.crowd.consensus import (
     flag_items,
 )
 from relabel.crowd.estimate import annotator_accuracy, dawid_skene, majority_vote
-from relabel.crowd.votes import votes_from_long, votes_from_wide
+from relabel.crowd.votes import votes_from_lists, votes_from_long, votes_from_wide
 from relabel.data.noise import simulate_annotators
 from relabel.errors import RelabelInputError
 
@@ -53,6 +53,53 @@ def test_wide_votes_use_the_column_names_as_annotators() -> None:
     repeated = votes_from_wide(table.with_columns(pl.Series("id", ["q", "q", "r"])),
                                "wide.csv", ["a1", "a2", "a3"])
     assert repeated.item_ids == ["0", "1", "2"]
+
+
+def test_votes_listed_per_item_as_lists_or_lewidi_text() -> None:
+    # LeWiDi 2023: comma-separated votes and, in the same order, their annotators
+    lewidi = pl.DataFrame({"id": ["7", "9", "12"], "text": ["t1", "t2", "t3"],
+                           "annotations": ["0,0,1", "1,1", None],
+                           "annotators": ["Ann4,Ann16,Ann2", "Ann4,Ann2", None]})
+    v = votes_from_lists(lewidi, "md.json", "annotations", annotator_col="annotators")
+    assert v.item_ids == ["7", "9", "12"] and v.annotators == ["Ann16", "Ann2", "Ann4"]
+    assert v.counts().tolist() == [[2, 1], [0, 2], [0, 0]]  # an item with no votes is kept
+    assert v.frame().filter(pl.col("annotator") == "Ann2")["label"].to_list() == ["1", "1"]
+    assert v.items.columns == ["id", "text"]
+    # a list column (SNLI's annotator_labels), JSON-list text, whole floats; no annotators:
+    # the j-th vote of each item is annotator "vote j"; a null element is a missing vote
+    lists = pl.DataFrame({"text": ["t1", "t2"], "votes": [["x", "y", None], ["y"]]})
+    v = votes_from_lists(lists, "d.parquet", "votes")
+    assert v.annotators == ["vote 1", "vote 2"] and v.counts().tolist() == [[1, 1], [0, 1]]
+    v = votes_from_lists(pl.DataFrame({"text": ["a", "b"], "votes": ["[1.0, 2, 2]", "[1]"]}),
+                         "d.csv", "votes")
+    assert v.classes == ["1", "2"] and v.counts().tolist() == [[1, 2], [1, 0]]
+
+
+@pytest.mark.parametrize(("table", "kwargs", "needles"), [
+    (pl.DataFrame({"text": ["a", "b"], "v": ["x,y", "x"], "who": ["w1", "w1,w2"]}),
+     {"annotator_col": "who"},
+     ["2 row(s) list a different number of votes and annotators", "rows 1, 2", "'who'"]),
+    (pl.DataFrame({"text": ["a", "b"], "v": ["x,y", "x,y"], "who": ["w1,w2", "w1,w1"]}),
+     {"annotator_col": "who"}, ["the same (row, who) pair", "row 2", "--dedupe"]),
+    (pl.DataFrame({"text": ["a", "b", "c"], "v": ["x,y", "x,y", "q,x"]}),
+     {"classes": ["x", "y"]}, ["outside the class set", "'q'", "row 3", "column 'v'"]),
+    (pl.DataFrame({"text": ["a", "b"], "v": [1, 2]}), {}, ["needs a list of votes", "'v'"]),
+    (pl.DataFrame({"text": ["a", "b"], "v": ["x,y", "[x"]}), {}, ["not a JSON list", "row 2"]),
+])
+def test_bad_listed_votes_name_the_item_rows(table, kwargs, needles) -> None:
+    with pytest.raises(RelabelInputError) as err:
+        votes_from_lists(table, "votes.csv", "v", **kwargs)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg, msg
+
+
+def test_a_wide_tables_bad_label_names_its_row_not_its_vote() -> None:
+    table = pl.DataFrame({"text": ["t1", "t2", "t3"], "a1": ["x", "y", "x"],
+                          "a2": ["x", "y", "z"]})
+    with pytest.raises(RelabelInputError, match=r"row 3,"):
+        votes_from_wide(table, "wide.csv", ["a1", "a2"], classes=["x", "y"])
 
 
 @pytest.mark.parametrize(("table", "kwargs", "needles"), [
@@ -358,3 +405,32 @@ def test_long_votes_with_their_text_in_one_file(tmp_path) -> None:
     assert set(c.annotators["annotator"]) >= {"w1", "w2", "w3"}
     cleaned = run.apply()
     assert cleaned.height == df.height and "label" in cleaned.columns
+
+
+def test_listed_votes_through_the_cli_and_the_python_denoise(tmp_path) -> None:
+    import relabel
+
+    df = make_text_dataset(n_per_class=20, flip=0, seed=7)
+    truth = df["true_label"].to_list()
+    other = {t: next(c for c in sorted(set(truth)) if c != t) for t in set(truth)}
+    # three votes per item, the third wrong on every fifth item; who voted, LeWiDi-style
+    votes = [f"{t},{t},{other[t] if i % 5 == 0 else t}" for i, t in enumerate(truth)]
+    who = [f"w{i % 4},w{(i + 1) % 4},w{(i + 2) % 4}" for i in range(df.height)]
+    items = df.select("id", "text").with_columns(pl.Series("annotations", votes),
+                                                 pl.Series("annotators", who))
+    items.write_ndjson(tmp_path / "items.jsonl")
+    save_fake_embeddings(items["text"].to_list(), tmp_path / "emb.npy")
+    res = run_relabel("consensus", str(tmp_path / "items.jsonl"), "--votes-col", "annotations",
+                      "--annotator-col", "annotators", "--embeddings", str(tmp_path / "emb.npy"),
+                      "-o", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    assert f"{df.height} items, 4 annotators, {3 * df.height} votes" in res.stdout
+    got = pl.read_csv(tmp_path / "c" / "consensus.csv", schema_overrides={"id": pl.String})
+    assert got["consensus_label"].to_list() == truth
+    run = relabel.denoise(items, out=tmp_path / "run", votes_col="annotations",
+                          annotator_col="annotators", encoder=FakeEncoder(), progress=False)
+    assert run.summary["consensus"]["annotators"] == 4
+    assert run.scores["label"].to_list() == truth
+    with pytest.raises(RelabelInputError, match=r"--votes-col .* cannot be combined"):
+        relabel.denoise(items, out=tmp_path / "bad", votes_col="annotations",
+                        annotations=tmp_path / "items.jsonl", encoder=FakeEncoder())

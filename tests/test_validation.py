@@ -175,5 +175,19 @@ def test_a_missing_column_names_the_one_probably_meant():
         build_examples(typo, path="d.csv")
     with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
         build_examples(typo, path="d.csv", text_col="Text")
-    with pytest.raises(RelabelInputError, match=r"\(available: sentence\); choose one"):
+    with pytest.raises(RelabelInputError, match=r"\(available: sentence\); choose one with "
+                                                r"--text-col$"):
         build_examples(pl.DataFrame({"sentence": ["a"]}), path="d.csv")
+    # the message names the option to pass, and with what
+    with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass --text-col "
+                                                r"data\.text$"):
+        build_examples(wrench, path="d.json")
+    # banking77's train.csv: the one column left beside the text is the label
+    banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
+    with pytest.raises(RelabelInputError, match=r"no column 'label' \(available: text, "
+                                                r"category\); did you mean 'category'\? pass "
+                                                r"--label-col category$"):
+        build_examples(banking, path="train.csv")
+    # several columns left: no guess
+    with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
+        build_examples(banking.with_columns(pl.lit("n").alias("source")), path="train.csv")

@@ -164,6 +164,11 @@ Annotations = Annotated[Path | None, typer.Option(readable=False,
 LabelCols = Annotated[str | None, typer.Option(help="Several annotators per item, wide format: "
                                                     "one label column per annotator, "
                                                     "comma-separated.")]
+VotesCol = Annotated[str | None, typer.Option(help="Several annotators per item, one row per "
+                                                   "item: the column listing its votes (a list, "
+                                                   "or comma-separated text as in LeWiDi "
+                                                   "2023); --annotator-col may name the column "
+                                                   "listing who cast them.")]
 ItemCol = Annotated[str | None, typer.Option(help="Item id column of the votes (default "
                                                   "item_id; in wide format --id-col or the row "
                                                   "number).")]

@@ -16,6 +16,7 @@ from relabel.cli._util import (
     ItemCol,
     LabelCols,
     TextCol,
+    VotesCol,
     app,
     handle_errors,
 )
@@ -28,19 +29,24 @@ def consensus_command(
                                          help="Votes in long format (item, annotator, label, "
                                               "optionally text), the items (with "
                                               "--annotations), a wide table (with "
-                                              "--label-cols), or a run directory whose "
+                                              "--label-cols), a table listing each item's "
+                                              "votes (with --votes-col), or a run directory whose "
                                               "annotations.parquet `relabel review pull` "
                                               "wrote, or a Label Studio JSON export.")],
     annotations: Annotations = None,
     label_cols: LabelCols = None,
+    votes_col: VotesCol = None,
     item_col: ItemCol = None,
-    annotator_col: Annotated[str, typer.Option(help="Annotator column.")] = "annotator",
+    annotator_col: Annotated[str, typer.Option(help="Annotator column (with --votes-col: the "
+                                                    "column listing each vote's annotator).")]
+    = "annotator",
     label_col: Annotated[str, typer.Option(help="Label column of the votes.")] = "label",
     text_col: TextCol = DEFAULTS.text_col,
     classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
-    out: Annotated[Path | None, typer.Option(readable=False, help="Output directory (default "
+    out: Annotated[Path | None, typer.Option("--out", "-o", readable=False,
+                                             help="Output directory (default "
                                                   "relabel-out/<name>-consensus; a run "
                                                   "directory: itself).")] = None,
     to: Annotated[Path | None, typer.Option(readable=False,
@@ -73,7 +79,8 @@ def consensus_command(
     if out is None:
         out = data if (data.is_dir() and RunFiles(data).run.is_file()) else \
             Path("relabel-out") / f"{data.stem if data.suffix else data.name}-consensus"
-    res = consensus(data, annotations=annotations, label_cols=label_cols, item=item_col,
+    res = consensus(data, annotations=annotations, label_cols=label_cols, votes_col=votes_col,
+                    item=item_col,
                     annotator=annotator_col, label=label_col, text=text_col,
                     classes=split_list(classes) if classes else None, dedupe=dedupe, out=out,
                     to=to, model=model, corrector=corrector, embeddings=embeddings,

@@ -24,6 +24,7 @@ from relabel.cli._util import (
     TaskOpt,
     TextCol,
     TypeCols,
+    VotesCol,
     app,
     handle_errors,
     input_options,
@@ -182,9 +183,11 @@ def denoise_command(
                          "dask, e.g. tcp://10.0.0.5:8786.")] = DEFAULTS.scheduler,
     annotations: Annotations = None,
     label_cols: LabelCols = None,
+    votes_col: VotesCol = None,
     annotator_col: Annotated[str | None, typer.Option(help="Several annotators per item, long "
                              "format in DATA itself: the annotator column (with --item-col and "
-                             "--label-col).")] = None,
+                             "--label-col); with --votes-col: the column listing each vote's "
+                             "annotator.")] = None,
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -203,7 +206,7 @@ def denoise_command(
                   corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                   grad_accum=grad_accum, target_precision=target_precision, seed=seed,
                   engine=engine, scheduler=scheduler, annotations=annotations,
-                  label_cols=label_cols,
+                  label_cols=label_cols, votes_col=votes_col,
                   annotator_col=annotator_col or ("annotator" if annotations else None),
                   item_col=item_col, dedupe=dedupe)
     typer.echo(format_summary(run.summary, run.out_dir))

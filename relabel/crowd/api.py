@@ -29,7 +29,14 @@ import polars as pl
 
 from relabel.config import DEFAULT_FOLDS, DEFAULT_SEED, DEFAULT_TARGET_PRECISION, DenoiseConfig
 from relabel.crowd.consensus import ConsensusResult, estimate_consensus
-from relabel.crowd.votes import ANNOTATOR_COL, ITEM_COL, Votes, votes_from_long, votes_from_wide
+from relabel.crowd.votes import (
+    ANNOTATOR_COL,
+    ITEM_COL,
+    Votes,
+    votes_from_lists,
+    votes_from_long,
+    votes_from_wide,
+)
 from relabel.errors import RelabelInputError
 from relabel.rundir import RunFiles
 
@@ -103,6 +110,7 @@ class VoteSpec:
 
     annotations: Any = None
     label_cols: tuple[str, ...] | None = None
+    votes_col: str | None = None
     item: str | None = None
     annotator: str | None = None
     label: str = "label"
@@ -135,6 +143,16 @@ def read_votes(data: Any, spec: VoteSpec) -> Votes:
     if spec.label_cols:
         return votes_from_wide(table, name, list(spec.label_cols), item_col=spec.item,
                                text_col=spec.text, classes=classes)
+    if spec.votes_col:
+        # the annotators' list: a column named on purpose, or one called "annotator"
+        from relabel.data.columns import expose
+
+        who = spec.annotator_col
+        if spec.annotator in (None, ANNOTATOR_COL) and who not in expose(table, [who]).columns:
+            who = None
+        return votes_from_lists(table, name, spec.votes_col, annotator_col=who,
+                                item_col=spec.item, text_col=spec.text, classes=classes,
+                                dedupe=spec.dedupe)
     if spec.annotations is not None:
         votes_table, votes_name = _table(spec.annotations, "annotations")
         return votes_from_long(votes_table, votes_name, item_col=spec.item_col,
@@ -253,6 +271,7 @@ def consensus(
     *,
     annotations: Any = None,
     label_cols: list[str] | tuple[str, ...] | str | None = None,
+    votes_col: str | None = None,
     item: str | None = None,
     annotator: str | None = None,
     label: str = "label",
@@ -278,15 +297,21 @@ def consensus(
     ----------
     data : str, Path, DataFrame, Dataset or list of dict
         The votes in long format (``item_id, annotator, label`` and optionally ``text``), the
-        items (with ``annotations``), a wide table (with ``label_cols``), a run directory
+        items (with ``annotations``), a wide table (with ``label_cols``), a table listing each
+        item's votes (with ``votes_col``), a run directory
         of ``relabel denoise`` whose ``annotations.parquet`` ``relabel review pull`` wrote, or a
         Label Studio JSON export (long votes, :mod:`relabel.data.label_studio`).
     annotations : str, Path or DataFrame, optional
         Long votes (``item_id, annotator, label``) when ``data`` holds the items.
     label_cols : list of str or str, optional
         Wide format: one column per annotator (a comma-separated string is split).
+    votes_col : str, optional
+        One row per item, this column listing its votes (a list, or comma-separated text as in
+        the LeWiDi 2023 files); ``annotator`` then names the column listing who cast them, in
+        the same order (without one, the j-th vote is annotator ``vote j``).
     item, annotator, label, text : str
-        Column names (``item`` defaults to ``item_id``; in wide format to the row number).
+        Column names (``item`` defaults to ``item_id``; in wide and list formats to the ``id``
+        column when its values are distinct, else the row number).
     classes : list of str, optional
         The class set (a vote outside it is an error); default the labels seen.
     dedupe : bool
@@ -343,8 +368,12 @@ def consensus(
         from relabel.config import split_list
 
         label_cols = split_list(label_cols)
+    if sum(x is not None and x != () for x in (annotations, label_cols, votes_col)) > 1:
+        raise RelabelInputError("give the votes one way: annotations (long votes), label_cols "
+                                "(one column per annotator) or votes_col (a list per item)")
     spec = VoteSpec(annotations=annotations,
-                    label_cols=tuple(label_cols) if label_cols else None, item=item,
+                    label_cols=tuple(label_cols) if label_cols else None, votes_col=votes_col,
+                    item=item,
                     annotator=annotator, label=label, text=text,
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
                     include_given=include_given)

@@ -6,6 +6,10 @@ Three layouts give the same :class:`Votes`:
   come from a second table of items (``--annotations FILE`` names the votes, ``DATA`` the items);
 - **wide**: one row per item, one label column per annotator (``--label-cols a1,a2,a3``; the
   column name is the annotator); a null or empty cell is a missing vote;
+- **lists**: one row per item, one column listing its votes (``--votes-col``): a list, or a
+  comma-separated string as in the LeWiDi 2023 files (``"0,0,1"``); ``--annotator-col`` may name
+  a column listing who cast them, in the same order (``"Ann4,Ann16,Ann2"``), else the j-th vote
+  of every item counts as annotator ``vote j`` (as a wide table's j-th column would);
 - **Label Studio**: ``annotations.parquet`` that ``relabel review pull`` writes beside a run
   (every annotator's decision per task), read with the run's examples as the items.
 
@@ -114,7 +118,10 @@ def _rows(mask: np.ndarray | pl.Series) -> list[int]:
 
 
 def _check_classes(labels: pl.Series, classes: Sequence[str] | None, name: str,
-                   column: str) -> list[str]:
+                   column: str, rows: np.ndarray | None = None) -> list[str]:
+    """The class set (``classes``, or every label seen); raises for a label outside it, naming
+    its rows: the labels' positions, or ``rows`` (``(V,)`` 0-based data row of each label) where
+    several labels share a row (wide and list layouts)."""
     found = sorted(set(labels.drop_nulls().to_list()))
     if classes is None:
         return found
@@ -126,7 +133,9 @@ def _check_classes(labels: pl.Series, classes: Sequence[str] | None, name: str,
         raise RelabelInputError(
             f"{len(bad)} label(s) outside the class set ({shown}; classes: "
             f"{', '.join(allowed[:10])}{'...' if len(allowed) > 10 else ''})",
-            path=name, rows=_rows(outside.to_numpy()), column=column)
+            path=name, column=column,
+            rows=(_rows(outside.to_numpy()) if rows is None else
+                  sorted({int(r) + 1 for r in np.asarray(rows)[outside.to_numpy()]})))
     return allowed
 
 
@@ -169,7 +178,7 @@ def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
         raise RelabelInputError(
             f"the same ({item_col}, {annotator_col}) pair more than once; keep the latest row "
             "of each with --dedupe", path=name,
-            rows=(votes.filter(dup)["__row"] + 1).to_list())
+            rows=sorted(set((votes.filter(dup)["__row"] + 1).to_list())))
     return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
 
 
@@ -319,7 +328,7 @@ def votes_from_wide(
                       "__col": i})
         for i, c in enumerate(cols)]).sort("__row", "__col")
     long = long.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
-    found = _check_classes(long["label"], classes, name, cols[0])
+    found = _check_classes(long["label"], classes, name, cols[0], rows=long["__row"].to_numpy())
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name)
     item_table = _item_table(table.drop(cols), item_col, name,
@@ -333,5 +342,135 @@ def votes_from_wide(
     return _finish(long.drop("__col"), item_table.select("id", pl.exclude("id")), found, name)
 
 
-__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "votes_from_long",
-           "votes_from_wide"]
+def _list_cells(table: pl.DataFrame, col: str, name: str) -> list[list[str | None]]:
+    """Each row's list of values of ``col``: a list column, or a string holding a JSON list
+    (``'["a", "b"]'``) or comma-separated values (``"a,b"``); null = an empty list. Elements
+    are read as :func:`_strings` reads a column (``1.0`` is ``"1"``, spaces stripped)."""
+    import json
+
+    s = table.get_column(col)
+    if isinstance(s.dtype, pl.List | pl.Array):
+        inner = s.explode()
+        flat = _strings(pl.DataFrame({col: inner}), col, name).to_list()
+        lengths = s.list.len().fill_null(0).to_list() if isinstance(s.dtype, pl.List) else \
+            [0 if v is None else s.dtype.size for v in s.to_list()]
+        out, at = [], 0
+        for n, cell in zip(lengths, s.is_null().to_list(), strict=True):
+            # explode gives one null for a null or empty list
+            out.append([] if cell or n == 0 else flat[at:at + n])
+            at += max(n, 1)
+        return out
+    if s.dtype != pl.String:
+        raise RelabelInputError(f"--votes-col needs a list of votes per row (a list, or "
+                                f"comma-separated text), found {s.dtype}", path=name, column=col)
+    out = []
+    for i, cell in enumerate(s.to_list()):
+        if cell is None or not cell.strip():
+            out.append([])
+            continue
+        text = cell.strip()
+        if text.startswith("["):
+            try:
+                values = json.loads(text)
+            except json.JSONDecodeError:
+                raise RelabelInputError(f"not a JSON list: {text[:40]!r}", path=name,
+                                        rows=[i + 1], column=col) from None
+            if not isinstance(values, list) or any(isinstance(v, list | dict) for v in values):
+                raise RelabelInputError("expected a flat list of votes", path=name,
+                                        rows=[i + 1], column=col)
+        else:
+            values = text.split(",")
+        out.append([None if v is None else
+                    (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip()
+                    for v in values])
+    return out
+
+
+def votes_from_lists(
+    table: pl.DataFrame,
+    name: str | Path,
+    votes_col: str,
+    *,
+    annotator_col: str | None = None,
+    item_col: str | None = None,
+    text_col: str | None = "text",
+    classes: Sequence[str] | None = None,
+    dedupe: bool = False,
+) -> Votes:
+    """Votes from one row per item whose ``votes_col`` lists its votes.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        One row per item.
+    name : str or Path
+        The file, for messages.
+    votes_col : str
+        The votes of each item: a list column, or text holding a JSON list or comma-separated
+        labels (LeWiDi 2023: ``"0,0,1"``). A null or empty vote is a missing vote.
+    annotator_col : str, optional
+        A column listing who cast each vote, in the same order and of the same length
+        (LeWiDi 2023: ``"Ann4,Ann16,Ann2"``). Without it the j-th vote of every item is
+        annotator ``vote j``.
+    item_col : str, optional
+        As in :func:`votes_from_wide`.
+    text_col, classes, dedupe
+        As in :func:`votes_from_long`.
+
+    Returns
+    -------
+    Votes
+    """
+    name = str(name)
+    table = expose(table, [votes_col, annotator_col, item_col, text_col])
+    require_columns(table, [votes_col, *(c for c in (annotator_col, item_col) if c)], path=name)
+    if item_col is None:
+        item_col = default_id_col(table)[0]
+    if item_col is None:
+        table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
+        item_col = "__id"
+    labels = _list_cells(table, votes_col, name)
+    if annotator_col is not None:
+        who = _list_cells(table, annotator_col, name)
+        bad = np.array([len(a) != len(b) for a, b in zip(labels, who, strict=True)])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise RelabelInputError(
+                f"{int(bad.sum())} row(s) list a different number of votes and annotators (row "
+                f"{i + 1}: {len(labels[i])} votes, {len(who[i])} annotators)", path=name,
+                rows=_rows(bad), column=annotator_col)
+    else:
+        who = [[f"vote {j + 1}" for j in range(len(v))] for v in labels]
+    ids = _strings(table, item_col, name).to_list()
+    row = np.repeat(np.arange(table.height), [len(v) for v in labels])
+    flat_who = [a for w in who for a in w]
+    empty = np.array([a is None or a == "" for a in flat_who], dtype=bool)
+    if empty.any():
+        raise RelabelInputError(f"empty {annotator_col}", path=name,
+                                rows=sorted({int(r) + 1 for r in row[empty]}),
+                                column=annotator_col)
+    long = pl.DataFrame({"item": [ids[r] for r in row.tolist()], "annotator": flat_who,
+                         "label": [v for vs in labels for v in vs], "__row": row},
+                        schema={"item": pl.String, "annotator": pl.String,
+                                "label": pl.String, "__row": pl.Int64})
+    long = long.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    found = _check_classes(long["label"], classes, name, votes_col,
+                           rows=long["__row"].to_numpy())
+    if len(found) < 2 and classes is None:
+        raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
+                                column=votes_col)
+    long = _dedupe(long, name, "row" if item_col == "__id" else item_col,
+                   annotator_col or "vote", dedupe)
+    drop = [c for c in (votes_col, annotator_col) if c and c != item_col]
+    item_table = _item_table(table.drop(drop), item_col, name,
+                             text_col=text_col if text_col in table.columns else None)
+    if item_table.height < table.height:
+        raise RelabelInputError("duplicate item ids", path=name, column=item_col,
+                                rows=_rows(pl.Series(ids).is_duplicated().to_numpy()))
+    if item_col != "id":
+        item_table = item_table.drop(item_col)
+    return _finish(long.drop("__row"), item_table.select("id", pl.exclude("id")), found, name)
+
+
+__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "votes_from_lists",
+           "votes_from_long", "votes_from_wide"]

@@ -5,6 +5,7 @@ Row numbers in messages are 1-based data rows (the header of a CSV file is not a
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import polars as pl
@@ -42,25 +43,38 @@ class Problems:
 
 
 def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path,
-                    problems: Problems | None = None) -> bool:
+                    problems: Problems | None = None,
+                    options: dict[str, str] | None = None) -> bool:
     """Report each of ``columns`` missing from ``table``, listing the available ones (raises at
-    the first unless ``problems`` collects); True when all are present."""
+    the first unless ``problems`` collects); True when all are present. ``options`` names the
+    option that chooses a column (``{"label": "--label-col"}``): the message then says which
+    option to pass, and with what when one column is the likely one (a close name, or the only
+    column no other role takes, as ``category`` beside ``text``)."""
     problems = problems or Problems()
+    options = options or {}
     available = ", ".join(table.columns) if table.columns else "none"
     hint = "choose one with the matching --*-col option"
+    missing = [c for c in columns if c not in table.columns]
+    free = [c for c in table.columns if c not in columns]
     if len(table.columns) == 1:  # a whole header read as one name: another separator
         sep = next((s for s in (";", "|", "\t", ",") if s in table.columns[0]), None)
         if sep is not None:
             hint = (f"the header looks separated by {sep!r}: save the file comma-separated "
                     "(.csv) or tab-separated (.tsv)")
     ok = True
-    for col in columns:
-        if col not in table.columns:
-            ok = False
-            near = _near_column(col, table.columns)
-            problems.error(RelabelInputError(
-                f"no column '{col}' (available: {available}); "
-                + (f"did you mean '{near}'? " if near else "") + hint, path=path))
+    for col in missing:
+        ok = False
+        near = _near_column(col, table.columns)
+        if near is None and col in options and len(missing) == 1 and len(free) == 1:
+            near = free[0]
+        flag = options.get(col) if hint.startswith("choose") else None
+        if flag:
+            advice = (f"did you mean '{near}'? pass {flag} {shlex.quote(near)}" if near
+                      else f"choose one with {flag}")
+        else:
+            advice = (f"did you mean '{near}'? " if near else "") + hint
+        problems.error(RelabelInputError(f"no column '{col}' (available: {available}); "
+                                         + advice, path=path))
     return ok
 
 
@@ -188,7 +202,9 @@ def build_examples(
         if id_warning:
             warnings.append(id_warning)
     if not require_columns(table, [text_col, label_col, *([id_col] if id_col else []),
-                                   *extra_cols], path=path, problems=problems):
+                                   *extra_cols], path=path, problems=problems,
+                           options={text_col: "--text-col", label_col: "--label-col",
+                                    **({id_col: "--id-col"} if id_col else {})}):
         return None, warnings
     try:
         text = _as_string(table, text_col, path=path)
