@@ -284,17 +284,18 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     """
     from dataclasses import replace
 
-    from relabel.crowd.api import consensus, consensus_as_labels
+    from relabel.crowd.api import VoteSpec, consensus, consensus_as_labels
 
-    item = cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col else None)
-    crowd = consensus(data, annotations=cfg.annotations, label_cols=cfg.label_cols,
-                      votes_col=cfg.votes_col, item=item,
-                      annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
-                      dedupe=cfg.dedupe, out=files.root, model=cfg.model,
+    spec = VoteSpec.from_config(cfg)
+    crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
+                      votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
+                      label=spec.label, text=spec.text, dedupe=spec.dedupe, out=files.root,
+                      model=cfg.model,
                       corrector=cfg.corrector,
                       embeddings=embeddings if embeddings is not None else cfg.embeddings,
                       encoder=encoder, folds=cfg.folds, seed=cfg.seed,
-                      target_precision=cfg.target_precision, progress=progress)
+                      target_precision=cfg.target_precision, progress=progress,
+                      require_text=True)
     items = consensus_as_labels(crowd.result, "label")
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
                   votes_col=None, annotator_col=None, item_col=None)

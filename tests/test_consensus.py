@@ -434,3 +434,26 @@ def test_listed_votes_through_the_cli_and_the_python_denoise(tmp_path) -> None:
     with pytest.raises(RelabelInputError, match=r"--votes-col .* cannot be combined"):
         relabel.denoise(items, out=tmp_path / "bad", votes_col="annotations",
                         annotations=tmp_path / "items.jsonl", encoder=FakeEncoder())
+
+
+def test_check_reads_the_votes_as_denoise_and_says_when_they_have_no_text(tmp_path) -> None:
+    import relabel
+
+    votes = _long([("a", "w1", "x"), ("a", "w2", "y"), ("b", "w1", "y"), ("b", "w2", "y")])
+    votes.write_csv(tmp_path / "votes.csv")
+    res = run_relabel("check", str(tmp_path / "votes.csv"), "--annotator-col", "annotator")
+    assert res.returncode == 0, res.stderr
+    assert "2 items, 2 classes, 4 votes by 2 annotators (votes)" in res.stdout
+    assert "ready for relabel consensus (the items have no text 'text'" in res.stdout
+    # denoise refuses before any work, and writes nothing
+    with pytest.raises(RelabelInputError, match=r"votes\.csv: the items have no text"):
+        relabel.denoise(tmp_path / "votes.csv", out=tmp_path / "run", annotator_col="annotator",
+                        encoder=FakeEncoder())
+    assert not (tmp_path / "run").exists()
+    # listed votes with text; a bad annotator list is found without a model
+    pl.DataFrame({"text": ["t1", "t2"], "v": ["x,y", "y"], "who": ["w1,w2", "w1,w2"]}).write_csv(
+        tmp_path / "items.csv")
+    res = run_relabel("check", str(tmp_path / "items.csv"), "--votes-col", "v",
+                      "--annotator-col", "who")
+    assert res.returncode == 2
+    assert "error: " in res.stdout and "row 2" in res.stdout and "different number" in res.stdout

@@ -11,14 +11,19 @@ from relabel.cli._util import (
     DEFAULTS,
     SPAN_COLS_DEFAULT,
     TYPE_COLS_DEFAULT,
+    Annotations,
+    Dedupe,
     DropInvalid,
     Folds,
     IdCol,
+    ItemCol,
     LabelCol,
+    LabelCols,
     SpanCols,
     TaskOpt,
     TextCol,
     TypeCols,
+    VotesCol,
     app,
     handle_errors,
     input_options,
@@ -40,14 +45,27 @@ def check_command(
                           "against the dataset (shape only).")] = None,
     folds: Folds = DEFAULTS.folds,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
+    annotations: Annotations = None,
+    label_cols: LabelCols = None,
+    votes_col: VotesCol = None,
+    annotator_col: Annotated[str | None, typer.Option(help="Several annotators per item, as "
+                             "for denoise: the annotator column of long votes in DATA, or with "
+                             "--votes-col the column listing each vote's annotator.")] = None,
+    item_col: ItemCol = None,
+    dedupe: Dedupe = False,
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
-    from relabel.config import DenoiseConfig
+    from relabel.config import DenoiseConfig, split_list
     from relabel.data.check import check_dataset
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                        drop_invalid), embeddings=embeddings, folds=folds)
+                                        drop_invalid), embeddings=embeddings, folds=folds,
+                        annotations=annotations,
+                        label_cols=tuple(split_list(label_cols)) if label_cols else None,
+                        votes_col=votes_col,
+                        annotator_col=annotator_col or ("annotator" if annotations else None),
+                        item_col=item_col, dedupe=dedupe)
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")
@@ -58,8 +76,10 @@ def check_command(
     if report.votes is not None:
         counts = (f"{report.examples} items, {report.classes} classes, {report.votes} votes by "
                   f"{report.annotators} annotators")
+    ready = ("" if report.errors else "; ready for relabel denoise" if report.has_text else
+             f"; ready for relabel consensus (the items have no text '{text_col}', which "
+             "denoise needs)")
     typer.echo(f"{data}: {counts} ({report.task or 'unread'}): {len(report.errors)} error(s), "
-               f"{len(report.warnings)} warning(s)"
-               + ("" if report.errors else "; ready for relabel denoise"))
+               f"{len(report.warnings)} warning(s)" + ready)
     if report.errors:
         raise typer.Exit(2)

@@ -119,6 +119,17 @@ class VoteSpec:
     dedupe: bool = False
     include_given: bool = True
 
+    @classmethod
+    def from_config(cls, cfg: DenoiseConfig) -> VoteSpec:
+        """The votes' layout that ``denoise`` options describe (``cfg.multi_annotator``):
+        in wide and list layouts the items are named by ``--item-col``, else ``--id-col``."""
+        return cls(annotations=cfg.annotations, label_cols=cfg.label_cols,
+                   votes_col=cfg.votes_col,
+                   item=cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col
+                                         else None),
+                   annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
+                   dedupe=cfg.dedupe)
+
     @property
     def item_col(self) -> str:
         return self.item or ITEM_COL
@@ -289,6 +300,7 @@ def consensus(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     include_given: bool = True,
     progress: bool = True,
+    require_text: bool = False,
     **em_options: Any,
 ) -> Consensus:
     """One label per item from several annotators' votes.
@@ -331,6 +343,8 @@ def consensus(
         For a run directory: the run's given label counts as one more annotator.
     progress : bool
         Progress bars on stderr.
+    require_text : bool
+        Raise before any work when the items have no text (``denoise`` needs it).
 
     Returns
     -------
@@ -378,6 +392,12 @@ def consensus(
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
                     include_given=include_given)
     votes = read_votes(data, spec)
+    if require_text and cfg.text_col not in votes.items.columns:
+        raise RelabelInputError(
+            f"the items have no text (no column '{cfg.text_col}'): `relabel consensus` works on "
+            "the votes alone, `denoise` needs each item's text (--text-col, or the items in "
+            "DATA and the votes with --annotations)", path=data if isinstance(data, (str, Path))
+            else None)
     if to is not None:
         from relabel.data.io import detect_format
 

@@ -34,9 +34,11 @@ class CheckReport:
     examples: int | None = None
     classes: int | None = None
     task: str | None = None
-    #: for several annotators per item (a Label Studio export): votes and annotators
+    #: for several annotators per item: votes and annotators, and whether the items have
+    #: text (votes alone serve ``consensus``, not ``denoise``)
     votes: int | None = None
     annotators: int | None = None
+    has_text: bool = True
     errors: list[RelabelInputError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -82,7 +84,7 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
         problems.error(err)
         return report
     report.rows = table.height
-    if fmt == LABEL_STUDIO_JSON:  # votes, as denoise and consensus read them
+    if fmt == LABEL_STUDIO_JSON or cfg.multi_annotator:  # votes, as denoise reads them
         return _check_votes(table, data, cfg, report, problems)
     try:
         task = read_task(table, data, cfg.input_spec, folds=cfg.folds, problems=problems)
@@ -104,19 +106,25 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
 
 def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
                  report: CheckReport, problems: Problems) -> CheckReport:
-    """A Label Studio export: its votes checked as ``consensus`` reads them (one row per task
-    and annotator), counted per task."""
+    """Several annotators per item, a Label Studio export (one row per task and annotator) or
+    the layout ``cfg``'s annotator options describe: the votes checked as ``denoise`` and
+    ``consensus`` read them, counted per item."""
+    from relabel.crowd.api import VoteSpec, read_votes
     from relabel.crowd.votes import votes_from_long
 
     report.task = "votes"
     try:
-        votes = votes_from_long(table, str(data), item_col=cfg.item_col or "item_id",
-                                label_col=cfg.label_col, text_col=cfg.text_col)
+        if cfg.multi_annotator:
+            votes = read_votes(data, VoteSpec.from_config(cfg))
+        else:
+            votes = votes_from_long(table, str(data), item_col=cfg.item_col or "item_id",
+                                    label_col=cfg.label_col, text_col=cfg.text_col)
     except RelabelInputError as err:
         problems.error(err)
         return report
     report.examples, report.classes = votes.n_items, len(votes.classes)
-    report.votes, report.annotators = table.height, len(votes.annotators)
+    report.votes, report.annotators = len(votes.label), len(votes.annotators)
+    report.has_text = cfg.text_col in votes.items.columns
     return report
 
 
