@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from relabel.errors import RelabelError, RelabelInputError
+from relabel.errors import RelabelError, RelabelInputError, RelabelWarning
 
 __version__ = "0.2.0"
 
@@ -46,6 +46,7 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["Consensus", "DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError", "Run",
+__all__ = ["Consensus", "DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError",
+           "RelabelWarning", "Run",
            "__version__", "consensus", "denoise", "find_label_issues", "load_consensus",
            "load_run"]

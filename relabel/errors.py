@@ -10,6 +10,11 @@ class RelabelError(Exception):
     """Base class for every error relabel raises on purpose (bad input, bad state)."""
 
 
+class RelabelWarning(UserWarning):
+    """What the Python API says without stopping (the CLI prints the same as ``warning:``
+    lines): e.g. signals that cannot separate the classes."""
+
+
 class RelabelInputError(RelabelError, ValueError):
     """Bad user input, with the place it was found.
 

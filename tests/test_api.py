@@ -247,6 +247,31 @@ def test_find_label_issues_with_pred_probs_and_embeddings(noisy):
     assert set(names["suggested_label"].drop_nulls()) <= set(classes)
 
 
+def test_find_label_issues_warns_when_pred_probs_cannot_separate_the_classes(noisy):
+    import warnings
+
+    df, emb = noisy
+    classes = sorted(set(df["true_label"]))
+    labels = np.searchsorted(classes, df["label"].to_numpy())
+    true = np.searchsorted(classes, df["true_label"].to_numpy())
+    probs = np.full((len(true), 3), 0.05)
+    probs[np.arange(len(true)), true] = 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a model with skill: no warning
+        assert relabel.find_label_issues(labels, pred_probs=probs).height
+    # columns in another order than the classes: worse than the prior
+    with pytest.warns(relabel.RelabelWarning, match=r"skill -?\d\.\d\d < 0\.15.*columns "
+                                                     r"follow classes="):
+        issues = relabel.find_label_issues(labels, pred_probs=probs[:, [1, 2, 0]])
+    assert issues.height == 0  # no flags on an estimate read from signals without skill
+    # the embeddings' neighbours still separate the classes: they flag, nothing is changed
+    with pytest.warns(relabel.RelabelWarning, match="nothing is changed") as record:
+        issues = relabel.find_label_issues(labels, pred_probs=probs[:, [1, 2, 0]],
+                                           embeddings=emb)
+    assert "flagged" not in str(record[0].message)
+    assert issues.height and issues["suggested_label"].is_null().all()
+
+
 def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
     df, _ = noisy
     classes = sorted(set(df["true_label"]))
@@ -331,8 +356,11 @@ def test_find_label_issues_bad_arrays():
         relabel.find_label_issues(labels, pred_probs=probs[:3])
     bad = probs.copy()
     bad[2, 0] = np.nan
-    with pytest.raises(RelabelInputError, match="row 3"):
+    with pytest.raises(RelabelInputError, match="row 3") as err:
         relabel.find_label_issues(labels, pred_probs=bad)
+    assert "logits" not in str(err.value)
+    with pytest.raises(RelabelInputError, match="look like logits or log-probabilities"):
+        relabel.find_label_issues(labels, pred_probs=np.log(np.full((4, 2), 0.5)))
     with pytest.raises(RelabelInputError, match="not one of the classes"):
         relabel.find_label_issues(np.array(["a", "b", "c", "a"]), pred_probs=probs,
                                   classes=["a", "b"])

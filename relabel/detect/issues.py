@@ -28,7 +28,10 @@ def _check_probs(pred_probs: Any, n: int) -> np.ndarray:
                                 "K >= 2 (one row per label)", path="pred_probs")
     bad = ~np.isfinite(probs).all(axis=1) | (probs < 0).any(axis=1)
     if bad.any():
-        raise RelabelInputError("pred_probs hold negative or non-finite values",
+        finite = np.isfinite(probs).all()
+        hint = ("; they look like logits or log-probabilities: pass the softmax "
+                "(scipy.special.softmax(x, axis=1))" if finite and bad.mean() > 0.5 else "")
+        raise RelabelInputError("pred_probs hold negative or non-finite values" + hint,
                                 path="pred_probs", rows=(np.flatnonzero(bad) + 1).tolist())
     sums = probs.sum(axis=1, keepdims=True)
     if (sums <= 0).any():
@@ -140,6 +143,20 @@ def find_label_issues(
     res = decide(codes, posteriors, weights=weights, target_precision=target_precision,
                  graph=graph, texts=list(texts) if texts is not None else None,
                  corrector="linear" if embeddings is not None else "pred_probs")
+    dec = res.decisions
+    if not dec.can_separate:
+        import warnings
+
+        from relabel.detect.decide import MIN_SKILL
+        from relabel.errors import RelabelWarning
+
+        what = "pred_probs" if probs is not None else "the neighbour vote of the embeddings"
+        warnings.warn(
+            f"{what} predict the given labels barely better than the class prior (skill "
+            f"{dec.skill:.2f} < {MIN_SKILL}): nothing is changed"
+            + ("" if dec.can_estimate else " or flagged on an estimate of the noise")
+            + (" (check that pred_probs are out-of-fold and that their columns follow "
+               "classes=)" if probs is not None else ""), RelabelWarning, stacklevel=2)
     from relabel.outputs import class_names
 
     label_series = pl.Series("label", given.tolist())
