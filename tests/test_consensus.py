@@ -109,7 +109,8 @@ def test_a_wide_tables_bad_label_names_its_row_not_its_vote() -> None:
     (_long([("a", "w1", "x"), ("b", "w1", "z")]), {"classes": ["x", "y"]},
      ["outside the class set", "'z'", "row 2", "column 'label'"]),
     (_long([("a", "w1", "x"), ("b", "w1", "y"), ("a", "w1", "y")]), {},
-     ["the same (item_id, annotator) pair", "rows 1, 3", "--dedupe"]),
+     ["the same (item_id, annotator) pair", "rows 1, 3", "--dedupe",
+      "1 of the 1 repeated pairs chose different labels"]),
     (_long([("a", "w1", "x"), ("a", "w2", "y")], text=["one", "two"]), {},
      ["different texts", "row 2"]),
 ])

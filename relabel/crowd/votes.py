@@ -175,9 +175,15 @@ def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
     if not dup.any():
         return votes
     if not dedupe:
+        pairs = votes.filter(dup).group_by("item", "annotator").agg(
+            pl.col("label").n_unique().alias("labels"))
+        split = int((pairs["labels"] > 1).sum())
+        why = (f" ({split} of the {pairs.height} repeated pairs chose different labels: several "
+               "choices per annotator, as in multi-label annotation? relabel takes one label "
+               "per annotator and item)" if split else "")
         raise RelabelInputError(
-            f"the same ({item_col}, {annotator_col}) pair more than once; keep the latest row "
-            "of each with --dedupe", path=name,
+            f"the same ({item_col}, {annotator_col}) pair more than once{why}; keep the latest "
+            "row of each with --dedupe", path=name,
             rows=sorted(set((votes.filter(dup)["__row"] + 1).to_list())))
     return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
 
