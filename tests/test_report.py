@@ -59,6 +59,8 @@ def test_report_errors_are_one_line(run_dir, tmp_path):
     r = runner.invoke(app, ["report", str(run_dir), "--truth-col", "gold"])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
     assert "no column 'gold'" in r.stderr
+    r = runner.invoke(app, ["report", str(run_dir), "--truth-col", "true_lable"])
+    assert r.exit_code == 2 and "did you mean 'true_label'? pass --truth-col true_label" in r.stderr
     r = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "run `relabel denoise` first" in r.stderr
 

@@ -350,10 +350,10 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
         scores = pl.read_parquet(RunFiles(Path(run_dir)).scores,
                                  columns=["row", "label", "credibility", "flagged",
                                           "suggested_label"])
+    from relabel.data.validation import require_columns
+
     table = expose(read_table(run.input)[0], [truth_col])
-    if truth_col not in table.columns:
-        raise RelabelInputError(f"no column '{truth_col}' in the input (available: "
-                                f"{', '.join(table.columns)})", path=run.input)
+    require_columns(table, [truth_col], path=run.input, options={truth_col: "--truth-col"})
     truth = table[truth_col].cast(pl.String).to_numpy()[scores["row"].to_numpy()]
     given = scores["label"].to_numpy()
     new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
