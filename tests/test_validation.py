@@ -175,9 +175,9 @@ def test_a_missing_column_names_the_one_probably_meant():
         build_examples(typo, path="d.csv")
     with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
         build_examples(typo, path="d.csv", text_col="Text")
-    with pytest.raises(RelabelInputError, match=r"\(available: sentence\); choose one with "
+    with pytest.raises(RelabelInputError, match=r"\(available: words\); choose one with "
                                                 r"--text-col$"):
-        build_examples(pl.DataFrame({"sentence": ["a"]}), path="d.csv")
+        build_examples(pl.DataFrame({"words": ["a"]}), path="d.csv")
     # the message names the option to pass, and with what
     with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass --text-col "
                                                 r"data\.text$"):
@@ -188,6 +188,12 @@ def test_a_missing_column_names_the_one_probably_meant():
                                                 r"category\); did you mean 'category'\? pass "
                                                 r"--label-col category$"):
         build_examples(banking, path="train.csv")
-    # several columns left: no guess
+    # what datasets often call the text: suggested, never used unasked
+    with pytest.raises(RelabelInputError, match=r"did you mean 'sentence'\? pass --text-col "
+                                                r"sentence$"):
+        build_examples(pl.DataFrame({"sentence": ["a"], "label": ["x"], "n": [1]}),
+                       path="d.csv")
+    # several columns left, none a usual name: no guess
     with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
-        build_examples(banking.with_columns(pl.lit("n").alias("source")), path="train.csv")
+        build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
+                       path="train.csv")

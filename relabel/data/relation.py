@@ -105,9 +105,10 @@ def relation_table(table: pl.DataFrame, layout: str, *, path: str | Path,
         ts, te = ([s[0] if s else -1 for s in spans[1]], [s[1] if s else -1 for s in spans[1]])
         types = [None, None]
     else:
-        text = table.get_column(text_col).to_list() if text_col in table.columns else None
-        if text is None:
-            raise RelabelInputError(f"no column '{text_col}'", path=path)
+        from relabel.data.validation import require_columns
+
+        require_columns(table, [text_col], path=path, options={text_col: "--text-col"})
+        text = table.get_column(text_col).to_list()
         hs, he, ts, te = (_int_col(table, c, path) for c in span_cols)
         types = [table.get_column(c).cast(pl.String) if c in table.columns else None
                  for c in type_cols]

@@ -89,7 +89,21 @@ def _near_column(col: str, columns: list[str]) -> str | None:
         return tail[0]
     lowered = {c.lower(): c for c in columns}
     near = difflib.get_close_matches(col.lower(), list(lowered), n=1, cutoff=0.8)
-    return lowered[near[0]] if near else None
+    if near:
+        return lowered[near[0]]
+    # what datasets often call the text and the label instead
+    return next((lowered[a] for a in _COLUMN_ALIASES.get(col.lower(), ()) if a in lowered),
+                None)
+
+
+#: other names of the text and label columns in common datasets, most likely first (only ever
+#: suggested in a message, never used without being named)
+_COLUMN_ALIASES = {
+    "text": ("sentence", "content", "document", "utterance", "question", "review", "tweet",
+             "comment", "message", "body"),
+    "label": ("labels", "category", "class", "intent", "relation", "sentiment", "target",
+              "gold", "y"),
+}
 
 
 #: the column used as the ids when ``--id-col`` is not given, if the input has it
