@@ -197,3 +197,20 @@ def test_a_missing_column_names_the_one_probably_meant():
     with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
         build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
                        path="train.csv")
+
+
+def test_a_text_column_of_class_names_is_refused_and_repeated_texts_are_said():
+    labels = [f"c{i % 5}" for i in range(100)]
+    swapped = pl.DataFrame({"text": [f"c{(i + 1) % 5}" for i in range(100)], "label": labels})
+    with pytest.raises(RelabelInputError, match=r"column 'text': 100 of 100 texts are class "
+                                                r"names of the labels: this looks like a label "
+                                                r"column, not texts; choose the text column"):
+        build_examples(swapped, path="d.csv")
+    repeated = pl.DataFrame({"text": [f"t{i % 10}" for i in range(100)], "label": labels})
+    _, warnings = build_examples(repeated, path="d.csv")
+    assert any(w.startswith("only 10 distinct texts in 100 rows (each about 10 times): is "
+                            "'text' the text column?") for w in warnings)
+    # distinct texts, or a few copies: nothing said
+    _, warnings = build_examples(repeated.with_columns(
+        pl.Series("text", [f"t{i % 60}" for i in range(100)])), path="d.csv")
+    assert not any("distinct texts" in w for w in warnings)

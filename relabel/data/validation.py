@@ -288,6 +288,10 @@ def build_examples(
             f"{counts.height} distinct labels in {examples.height} rows, most of them once: "
             "this looks like a text or id column, not labels; choose the label column with "
             "--label-col", path=path, column=label_col))
+    if compare and examples.height >= MANY_CLASSES_MIN_ROWS and not extra_cols:
+        # (a relation's sentence repeats, once per entity pair)
+        _texts_like_labels(examples, counts, path=path, text_col=text_col, problems=problems,
+                           warnings=warnings)
     warnings += _near_duplicate_classes(counts)
     padded = (raw_label != label).fill_null(False)
     if padded.any():
@@ -303,6 +307,31 @@ def build_examples(
                         "their labels can only be judged by their neighbours")
     _text_warnings(examples, warnings)
     return examples, warnings
+
+
+#: below this share of distinct texts among the rows, the text column is said to repeat
+REPEATED_TEXT_SHARE = 0.2
+
+
+def _texts_like_labels(examples: pl.DataFrame, counts: pl.DataFrame, *, path: str | Path,
+                       text_col: str, problems: Problems, warnings: list[str]) -> None:
+    """The text column mixed up with a label column: most texts are class names of the labels
+    (an error, as a label column of distinct texts is), or few distinct texts, each repeated
+    (a warning: duplicates are real in some data)."""
+    text = examples.get_column("text")
+    named = text.is_in(counts.get_column("label").implode())
+    n = examples.height
+    if named.mean() >= 0.5:
+        problems.error(RelabelInputError(
+            f"{int(named.sum())} of {n} texts are class names of the labels: this looks like a "
+            "label column, not texts; choose the text column with --text-col", path=path,
+            column=text_col))
+        return
+    distinct = text.n_unique()
+    if distinct < REPEATED_TEXT_SHARE * n:
+        warnings.append(f"only {distinct} distinct texts in {n} rows (each about "
+                        f"{n / distinct:.0f} times): is '{text_col}' the text column? choose "
+                        "it with --text-col")
 
 
 def _listed(names: list[str], most: int = 5) -> str:
