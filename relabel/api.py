@@ -173,7 +173,7 @@ class Run:
         kind = self.record.source_type
         original = self._data
         table = to_polars(original, kind) if original is not None else self.record.read_source()
-        cleaned = apply_plan(table, self.record.label_col, plan)
+        cleaned = apply_plan(table, self.record.label_col, plan, self.record.spec.label_names)
         dropped = set(plan.dropped_rows)
         kept = [i for i in range(table.height) if i not in dropped]
         if original is not None:

@@ -73,6 +73,12 @@ class InputSpec:
         Encoder pooling (default: entity for relations, mean for text).
     drop_invalid : bool
         Skip rows with a null or empty text or label (with a warning) instead of failing.
+    label_names : optional
+        Names of integer-coded labels, so that the report, the reviewers and the suggestions
+        name classes while the export writes codes back: a list of names (code = position), a
+        ``{code: name}`` mapping (WRENCH's ``label.json``), a JSON file of either, a text file
+        with one name per line, or comma-separated names. Kept as ``(code, name)`` pairs
+        (:func:`parse_label_names`).
     """
 
     text_col: str = DEFAULT_TEXT_COL
@@ -83,6 +89,11 @@ class InputSpec:
     type_cols: tuple[str, ...] = TYPE_COLS
     pooling: str | None = None
     drop_invalid: bool = False
+    label_names: Any = None
+
+    def __post_init__(self) -> None:
+        if self.label_names is not None:
+            object.__setattr__(self, "label_names", parse_label_names(self.label_names))
 
     def check(self) -> None:
         """Raise RelabelInputError (one line) for the first option out of range."""
@@ -103,7 +114,9 @@ class InputSpec:
         return {"text_col": self.text_col, "label_col": self.label_col, "id_col": self.id_col,
                 "task": self.task, "span_cols": list(self.span_cols),
                 "type_cols": list(self.type_cols), "pooling": self.pooling,
-                "drop_invalid": self.drop_invalid}
+                "drop_invalid": self.drop_invalid,
+                "label_names": (None if self.label_names is None else
+                                [list(p) for p in self.label_names])}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> InputSpec:
@@ -112,7 +125,60 @@ class InputSpec:
                    task=d.get("task") or "auto",
                    span_cols=tuple(d.get("span_cols") or SPAN_COLS),
                    type_cols=tuple(d.get("type_cols") or TYPE_COLS),
-                   pooling=d.get("pooling"), drop_invalid=bool(d.get("drop_invalid")))
+                   pooling=d.get("pooling"), drop_invalid=bool(d.get("drop_invalid")),
+                   label_names=d.get("label_names"))
+
+
+def parse_label_names(value: Any) -> tuple[tuple[str, str], ...]:
+    """``(code, name)`` pairs from the forms :class:`InputSpec` documents for ``label_names``.
+
+    Raises
+    ------
+    RelabelInputError
+        An unreadable file, an empty name, or a name or code given twice.
+    """
+    import json
+
+    source = "--label-names"
+    if isinstance(value, Path) or (isinstance(value, str) and (
+            Path(value).suffix.lower() in (".json", ".txt", ".csv") or "/" in value
+            or Path(value).is_file())):
+        path = Path(value)
+        source = str(path)
+        if not path.is_file():
+            raise RelabelInputError("no such file", path=path)
+        text = path.read_text(encoding="utf-8-sig")
+        if path.suffix.lower() == ".json":
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise RelabelInputError(f"not JSON ({err.msg}, line {err.lineno})",
+                                        path=path) from None
+        else:
+            value = [line.strip() for line in text.splitlines() if line.strip()]
+    elif isinstance(value, str):
+        value = split_list(value)
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, (list, tuple)) and value and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        pairs = [(str(c), n) for c, n in value]
+    elif isinstance(value, (list, tuple)):
+        pairs = [(str(i), n) for i, n in enumerate(value)]
+    else:
+        raise RelabelInputError("label names must be a list of names or a {code: name} "
+                                f"mapping, got {type(value).__name__}", path=source)
+    if not pairs:
+        raise RelabelInputError("no label names given", path=source)
+    if any(not isinstance(n, (str, int)) or not str(n).strip() for _, n in pairs):
+        raise RelabelInputError("a label name is empty or not a string", path=source)
+    pairs = [(c.strip(), str(n).strip()) for c, n in pairs]
+    for what, values in (("code", [c for c, _ in pairs]), ("name", [n for _, n in pairs])):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise RelabelInputError(f"label {what} given twice: {', '.join(map(repr, twice))}",
+                                    path=source)
+    return tuple(pairs)
 
 
 def split_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -256,4 +322,5 @@ def check_options(cfg: DenoiseConfig) -> None:
                                 "with --annotations (long votes in another file)")
 
 
-__all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options", "split_list"]
+__all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options",
+           "parse_label_names", "split_list"]

@@ -185,11 +185,14 @@ def run_decisions(run_dir: str | Path, scores: pl.DataFrame, apply: str,
     return human_decisions(reviews, scores, run_classes(run_dir, scores), path=files.reviews)
 
 
-def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataFrame:
+def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan,
+               label_names: tuple[tuple[str, str], ...] | None = None) -> pl.DataFrame:
     """``table`` with the plan's new labels (in the label column's type where they fit) and
     without its dropped rows; every other column untouched. A label inside nested records
     (``--label-col data.label``) is written back into its struct
-    (:func:`relabel.data.columns.assign`)."""
+    (:func:`relabel.data.columns.assign`). With ``label_names`` (the run's ``(code, name)``
+    pairs) the new labels, which are names, are written as their codes where the column holds
+    codes."""
     from relabel.data.columns import assign, expose
 
     old = expose(table, [label_col])[label_col]
@@ -197,7 +200,11 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan) -> pl.DataF
     new_labels = pl.Series(label_col, old.cast(pl.String, strict=False).to_list(),
                            dtype=pl.String)
     if plan.updates.height:
-        new_labels = new_labels.scatter(plan.updates["row"].to_list(), plan.updates["new"])
+        new = plan.updates["new"]
+        codes = {name: code for code, name in (label_names or ())}
+        if codes and not old.cast(pl.String, strict=False).is_in(list(codes)).all():
+            new = new.replace_strict(codes, default=new, return_dtype=pl.String)
+        new_labels = new_labels.scatter(plan.updates["row"].to_list(), new)
     try:
         new_col = new_labels.cast(label_dtype, strict=True)
     except Exception:  # labels of another type than the suggestions: keep them as strings
@@ -258,7 +265,7 @@ def export_dataset(
                          protect=owned)])
     human = run_decisions(run_dir, scores, apply)
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
-    cleaned = apply_plan(run.read_source(), run.label_col, plan)
+    cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
     write_table(cleaned, to, fmt,
                 class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
     changes_path = to.parent / CHANGES_FILE

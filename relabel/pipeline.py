@@ -336,9 +336,11 @@ def inherited_check(reviews: Any) -> Any:
     return run_change_check(source)
 
 
-def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None:
+def review_stage(task: ReadTask, reviews: Any, name: str,
+                 label_names: tuple[tuple[str, str], ...] | None = None) -> pl.DataFrame | None:
     """The reviewers' decisions matched to the examples: ``row, id, label, reviewed_label,
-    status, annotator, time`` (None without reviews).
+    status, annotator, time`` (None without reviews). With ``label_names`` a reviewed label
+    given as a code is read as its name.
 
     Raises
     ------
@@ -351,6 +353,8 @@ def review_stage(task: ReadTask, reviews: Any, name: str) -> pl.DataFrame | None
     from relabel.review.reviews import read_review_source
 
     decided = read_review_source(reviews)
+    if label_names:
+        decided = decided.with_columns(pl.col("reviewed_label").replace(dict(label_names)))
     assert task.examples is not None
     joined = decided.join(task.examples.select("row", "id", "label"), on="id", how="left")
     unknown = joined.filter(pl.col("row").is_null())
@@ -638,7 +642,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
             task = read_stage(source, cfg)
             # the vectors or the model are checked before the warnings and any work
             decided = review_stage(task, reviews if reviews is not None else cfg.reviews,
-                                   source.name)
+                                   source.name, cfg.label_names)
             emb = precomputed_stage(task, cfg, embeddings)
             if emb is None and encoder is None:
                 encoder = make_encoder(task, cfg)

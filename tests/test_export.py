@@ -172,3 +172,63 @@ def test_reviews_that_do_not_match_the_run(tmp_path, run_dir):
     with pytest.raises(RelabelInputError, match="not in this run"):
         export_dataset(run_dir, tmp_path / "x.csv", apply="reviewed+suggestions")
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_label_names_name_the_classes_and_the_export_writes_codes(tmp_path, text_dataset):
+    import json
+
+    import relabel
+
+    classes = ["card", "refund", "transfer"]
+    coded = text_dataset.with_columns(
+        pl.col("label").replace_strict({c: i for i, c in enumerate(classes)}),
+        pl.col("true_label").replace_strict({c: i for i, c in enumerate(classes)}))
+    src = tmp_path / "codes.csv"
+    coded.write_csv(src)
+    # WRENCH's label.json: {code: name}
+    (tmp_path / "label.json").write_text(json.dumps({str(i): c for i, c in enumerate(classes)}))
+    run = suggesting_run(src, text_dataset, tmp_path / "run")  # codes, no names: a baseline
+    assert set(pl.read_parquet(run / "scores.parquet")["label"]) == {"0", "1", "2"}
+    from relabel.config import DenoiseConfig
+
+    named = denoise(src, out_dir=tmp_path / "named", config=DenoiseConfig(
+        id_col="id", embeddings=tmp_path / "emb.npy", corrector="head", target_precision=0.5,
+        label_names=str(tmp_path / "label.json")))
+    scores = named.scores
+    assert set(scores["label"]) == set(classes)
+    assert set(scores["suggested_label"].drop_nulls()) <= set(classes)
+    changed = scores.filter(pl.col("suggested_label").is_not_null())
+    assert changed.height > 0
+    res = export_dataset(tmp_path / "named", tmp_path / "clean.csv")
+    clean = pl.read_csv(tmp_path / "clean.csv")
+    assert clean.schema["label"] == pl.Int64 and res.relabelled == changed.height
+    code = {c: i for i, c in enumerate(classes)}
+    assert clean["label"].to_list() == [
+        code[s] for s in scores["suggested_label"].fill_null(scores["label"]).to_list()]
+    changes = pl.read_csv(tmp_path / "changes.csv")
+    assert set(changes["new_label"]) <= set(classes)  # the log names the classes
+    # the Python API: names as a list, codes back in the frame's own type
+    run = relabel.denoise(coded.to_pandas(), id="id", label_names=classes,
+                          embeddings=tmp_path / "emb.npy", corrector="head",
+                          target_precision=0.5, out=tmp_path / "api", progress=False)
+    out = run.apply()
+    assert str(out["label"].dtype) == "int64"
+    assert out["label"].tolist() == clean["label"].to_list()
+    # a code without a name: one line, with its rows
+    with pytest.raises(RelabelInputError, match=r"column 'label': label '2' has no name in "
+                                                r"--label-names \(codes: 0, 1\)"):
+        denoise(src, out_dir=tmp_path / "bad", config=DenoiseConfig(
+            id_col="id", embeddings=tmp_path / "emb.npy", label_names="x,y"))
+    # the report's truth column holds codes too: compared by name
+    from relabel.report.html import check_against_truth
+
+    check = check_against_truth(tmp_path / "named", "true_label")
+    assert check.is_error.sum() == (coded["label"] != coded["true_label"]).sum() > 0
+    assert check.metrics["precision"] > 0.5
+    # a label.json beside integer codes is pointed out, and not once it is used
+    from relabel.data.check import check_dataset
+
+    report = check_dataset(src, DenoiseConfig(id_col="id"))
+    assert any("--label-names" in w and "label.json" in w for w in report.warnings)
+    report = check_dataset(src, DenoiseConfig(id_col="id", label_names=tmp_path / "label.json"))
+    assert not any("--label-names" in w for w in report.warnings) and report.classes == 3

@@ -149,6 +149,13 @@ SpanCols = Annotated[str, typer.Option(help="Relation spans of a flat file: head
 TypeCols = Annotated[str, typer.Option(help="Optional entity type columns (head, tail) of a "
                                             "flat relation file.")]
 Folds = Annotated[int, typer.Option(help="Cross-validation folds of the corrector.")]
+LabelNames = Annotated[str | None, typer.Option(help="Names of integer-coded labels: a JSON "
+                                                    "file (a list, or {code: name} as WRENCH's "
+                                                    "label.json), a text file with one name "
+                                                    "per line, or comma-separated names (code = "
+                                                    "position). Reports, reviews and "
+                                                    "suggestions name the classes; the export "
+                                                    "writes codes.")]
 DropInvalid = Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null or "
                                            "empty text or label (with a warning) instead of "
                                            "failing.")]
@@ -179,9 +186,10 @@ TYPE_COLS_DEFAULT = ",".join(DEFAULTS.type_cols)
 
 
 def input_options(text_col: str, label_col: str, id_col: str | None, task: str, span_cols: str,
-                  type_cols: str, drop_invalid: bool) -> dict[str, Any]:
+                  type_cols: str, drop_invalid: bool, label_names: str | None = None
+                  ) -> dict[str, Any]:
     """The input-spec fields of :class:`~relabel.config.DenoiseConfig` from the shared options
     (comma lists split once, here)."""
     return {"text_col": text_col, "label_col": label_col, "id_col": id_col, "task": task,
             "span_cols": split_list(span_cols), "type_cols": split_list(type_cols),
-            "drop_invalid": drop_invalid}
+            "drop_invalid": drop_invalid, "label_names": label_names}

@@ -19,6 +19,7 @@ from relabel.cli._util import (
     ItemCol,
     LabelCol,
     LabelCols,
+    LabelNames,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -45,6 +46,7 @@ def check_command(
                           "against the dataset (shape only).")] = None,
     folds: Folds = DEFAULTS.folds,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
+    label_names: LabelNames = None,
     annotations: Annotations = None,
     label_cols: LabelCols = None,
     votes_col: VotesCol = None,
@@ -60,7 +62,8 @@ def check_command(
     from relabel.data.check import check_dataset
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                        drop_invalid), embeddings=embeddings, folds=folds,
+                                        drop_invalid, label_names),
+                        embeddings=embeddings, folds=folds,
                         annotations=annotations,
                         label_cols=tuple(split_list(label_cols)) if label_cols else None,
                         votes_col=votes_col,

@@ -20,6 +20,7 @@ from relabel.cli._util import (
     ItemCol,
     LabelCol,
     LabelCols,
+    LabelNames,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -175,6 +176,7 @@ def denoise_command(
                                 "at least this; otherwise flag it for review.")
                                 ] = DEFAULTS.target_precision,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
+    label_names: LabelNames = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS.seed,
     engine: Annotated[str, typer.Option(help="Where encoding shards and corrector folds run: "
                       "local, or dask (an existing dask.distributed cluster, see "
@@ -199,7 +201,7 @@ def denoise_command(
     run = denoise(data, out=out if out is not None else default_out_dir(data),
                   progress=not quiet, embeddings=embeddings, reviews=reviews,
                   **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                  drop_invalid),
+                                  drop_invalid, label_names),
                   model=model, precision=precision, batch_size=batch_size,
                   max_length=max_length,
                   max_windows=max_windows, threshold=threshold, pooling=pooling,

@@ -68,6 +68,25 @@ class ReadTask:
         return self.texts.get(pooling, self.texts["mean"])
 
 
+#: a file of class names that WRENCH and others keep beside integer-coded data
+LABEL_NAMES_FILE = "label.json"
+
+
+def _label_names_hint(examples: pl.DataFrame, data: str | Path, spec: InputSpec) -> list[str]:
+    """A hint when the labels are integer codes and a ``label.json`` lies beside the input
+    file: ``--label-names`` would name the classes for the report and the reviewers."""
+    if spec.label_names is not None or not Path(data).is_file():
+        return []
+    beside = Path(data).parent / LABEL_NAMES_FILE
+    if not beside.is_file():
+        return []
+    if not examples.get_column("label").str.contains(r"^-?\d+$").all():
+        return []
+    return [f"the labels are integer codes and {beside} lies beside the input: "
+            f"--label-names {beside} would name the classes in the report, the reviews and "
+            "the suggestions (the export still writes codes)"]
+
+
 def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
               folds: int = DEFAULT_FOLDS, problems: Problems | None = None,
               compare: bool = True) -> ReadTask:
@@ -112,9 +131,10 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
         examples, warnings = build_examples(
             table, path=data, text_col=spec.text_col, label_col=spec.label_col,
             id_col=spec.id_col, drop_invalid=spec.drop_invalid, problems=problems,
-            compare=compare)
+            compare=compare, label_names=spec.label_names)
         if examples is not None:
             warnings += few_per_fold_warning(examples, folds)
+            warnings += _label_names_hint(examples, data, spec)
         texts = {} if collect or examples is None else {"mean": TextColumn(examples["text"])}
         return ReadTask(task="text", layout=None, examples=examples, warnings=warnings,
                         rows=table.height, label_col=spec.label_col,
@@ -130,12 +150,13 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     examples, warnings = build_examples(
         rel, path=data, text_col=text_name, label_col=label_col, id_col=id_col,
         drop_invalid=spec.drop_invalid, extra_cols=REL_COLS, problems=problems,
-        compare=compare)
+        compare=compare, label_names=spec.label_names)
     pooling = spec.pooling or "entity"
     if examples is None:
         return ReadTask(task="relation", layout=layout, examples=None, warnings=warnings,
                         rows=table.height, label_col=label_col, pooling=pooling)
     warnings += few_per_fold_warning(examples, folds)
+    warnings += _label_names_hint(examples, data, spec)
     spans = [examples[c].to_numpy() for c in REL_COLS[:4]]
     span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
                   "wrench": "data.span1, data.span2"}.get(layout, ", ".join(spec.span_cols))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
@@ -167,6 +168,7 @@ def build_examples(
     extra_cols: tuple[str, ...] = (),
     problems: Problems | None = None,
     compare: bool = True,
+    label_names: tuple[tuple[str, str], ...] | None = None,
 ) -> tuple[pl.DataFrame | None, list[str]]:
     """Validate a raw table and return the examples frame relabel works on.
 
@@ -224,6 +226,9 @@ def build_examples(
         text = _as_string(table, text_col, path=path)
         raw_label = _as_string(table, label_col, path=path, label=True)
         label = raw_label.str.strip_chars()
+        if label_names:
+            label = name_labels(label, label_names, path=path, column=label_col)
+            raw_label = label
         if id_col:
             ids = _as_string(table, id_col, path=path)
         else:
@@ -332,6 +337,30 @@ def _texts_like_labels(examples: pl.DataFrame, counts: pl.DataFrame, *, path: st
         warnings.append(f"only {distinct} distinct texts in {n} rows (each about "
                         f"{n / distinct:.0f} times): is '{text_col}' the text column? choose "
                         "it with --text-col")
+
+
+def name_labels(codes: pl.Series, label_names: tuple[tuple[str, str], ...], *,
+                path: str | Path, column: str) -> pl.Series:
+    """``codes`` (strings; ``"1.0"`` reads as ``"1"``) replaced by their names; labels that
+    are names already (a ``ClassLabel`` column, read by name) stay. Null stays null.
+
+    Raises
+    ------
+    RelabelInputError
+        A code without a name, with its rows.
+    """
+    mapping = dict(label_names)
+    names = set(mapping.values())
+    whole = codes.str.replace(r"^(-?\d+)\.0+$", "${1}")
+    named = whole.replace_strict(mapping, default=None, return_dtype=pl.String)
+    known = named.is_not_null() | codes.is_in(list(names)) | codes.is_null()
+    if not known.all():
+        first = codes.filter(~known)[0]
+        shown = ", ".join(list(mapping)[:10]) + (", ..." if len(mapping) > 10 else "")
+        raise RelabelInputError(f"label {first!r} has no name in --label-names (codes: {shown})",
+                                path=path, rows=(np.flatnonzero(~known.to_numpy()) + 1).tolist(),
+                                column=column)
+    return named.fill_null(codes).alias(codes.name)
 
 
 def _listed(names: list[str], most: int = 5) -> str:

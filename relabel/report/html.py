@@ -354,7 +354,10 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
 
     table = expose(read_table(run.input)[0], [truth_col])
     require_columns(table, [truth_col], path=run.input, options={truth_col: "--truth-col"})
-    truth = table[truth_col].cast(pl.String).to_numpy()[scores["row"].to_numpy()]
+    truth_labels = table[truth_col].cast(pl.String)
+    if run.spec.label_names:  # codes, as the labels were: compared by name
+        truth_labels = truth_labels.replace(dict(run.spec.label_names))
+    truth = truth_labels.to_numpy()[scores["row"].to_numpy()]
     given = scores["label"].to_numpy()
     new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
                    scores["suggested_label"].to_numpy())
