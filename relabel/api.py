@@ -354,7 +354,22 @@ def denoise(
     # several annotators per item: the run's input is its table of items (input.parquet), not
     # the votes the user passed, so apply() rebuilds from that
     keep = data if not isinstance(data, (str, Path)) and not cfg.multi_annotator else None
+    _warn_decisions(result.summary)
     return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep)
+
+
+def _warn_decisions(summary: dict[str, Any]) -> None:
+    """Why nothing was changed automatically (the self-diagnosis, or a spot check that found
+    the changes harmful), as a :class:`~relabel.errors.RelabelWarning`, so a notebook shows it
+    even when the ``Run`` is not displayed (the CLI prints the same in its summary)."""
+    import warnings
+
+    from relabel.errors import RelabelWarning
+
+    dec = summary.get("decisions") or {}
+    for note in (dec.get("diagnosis"), dec.get("withheld")):
+        if note:
+            warnings.warn(note, RelabelWarning, stacklevel=3)
 
 
 __all__ = ["ISSUE_COLUMNS", "Run", "denoise", "find_label_issues", "load_run", "make_config"]

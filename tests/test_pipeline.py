@@ -298,3 +298,18 @@ def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_
     assert "warning: the out-of-fold corrector predicts the given labels barely better" in text
     assert "noise not estimated" in text and "--audit 50" in text
     assert "--model" in text
+    # the Python API says it with a warning a notebook shows; the CLI prints it once, in its
+    # summary
+    from conftest import run_relabel
+
+    import relabel
+
+    with pytest.warns(relabel.RelabelWarning, match="barely better than the class prior"):
+        relabel.denoise(tmp_path / "d.csv", id="id", embeddings=tmp_path / "e.npy",
+                        corrector="linear", out=tmp_path / "api", progress=False)
+    cli = run_relabel("denoise", str(tmp_path / "d.csv"), "--embeddings",
+                      str(tmp_path / "e.npy"), "--corrector", "linear", "-o",
+                      str(tmp_path / "cli"), "-q")
+    assert cli.returncode == 0, cli.stderr
+    assert "RelabelWarning" not in cli.stderr
+    assert cli.stdout.count("barely better than the class prior") == 1

@@ -148,8 +148,9 @@ def test_harmful_changes_are_found_reported_and_withheld(harmful_run, tmp_path):
     assert (moved["label"] != moved["true_label"]).all()
     assert "spot check" in run.report().read_text()
     # the next round changes nothing automatically, and says why
-    run2 = relabel.denoise(df, id="id", out=tmp_path / "run2", embeddings=emb,
-                           corrector="linear", reviews=out, progress=False)
+    with pytest.warns(relabel.RelabelWarning, match="reviewers accepted 0 of the previous"):
+        run2 = relabel.denoise(df, id="id", out=tmp_path / "run2", embeddings=emb,
+                               corrector="linear", reviews=out, progress=False)
     dec = run2.summary["decisions"]
     assert dec["changes"] == 0 and run2.scores["suggested_label"].is_null().all()
     assert "reviewers accepted 0 of the previous round's 15" in dec["withheld"]

@@ -195,20 +195,25 @@ def denoise_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
+    import warnings
+
     from relabel.api import denoise
+    from relabel.errors import RelabelWarning
     from relabel.pipeline import default_out_dir
 
-    run = denoise(data, out=out if out is not None else default_out_dir(data),
-                  progress=not quiet, embeddings=embeddings, reviews=reviews,
-                  **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                  drop_invalid, label_names),
-                  model=model, precision=precision, batch_size=batch_size,
-                  max_length=max_length,
-                  max_windows=max_windows, threshold=threshold, pooling=pooling,
-                  corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
-                  grad_accum=grad_accum, target_precision=target_precision, seed=seed,
-                  engine=engine, scheduler=scheduler, annotations=annotations,
-                  label_cols=label_cols, votes_col=votes_col,
-                  annotator_col=annotator_col or ("annotator" if annotations else None),
-                  item_col=item_col, dedupe=dedupe)
+    with warnings.catch_warnings():  # the summary below prints them
+        warnings.simplefilter("ignore", RelabelWarning)
+        run = denoise(data, out=out if out is not None else default_out_dir(data),
+                      progress=not quiet, embeddings=embeddings, reviews=reviews,
+                      **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
+                                      drop_invalid, label_names),
+                      model=model, precision=precision, batch_size=batch_size,
+                      max_length=max_length,
+                      max_windows=max_windows, threshold=threshold, pooling=pooling,
+                      corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
+                      grad_accum=grad_accum, target_precision=target_precision, seed=seed,
+                      engine=engine, scheduler=scheduler, annotations=annotations,
+                      label_cols=label_cols, votes_col=votes_col,
+                      annotator_col=annotator_col or ("annotator" if annotations else None),
+                      item_col=item_col, dedupe=dedupe)
     typer.echo(format_summary(run.summary, run.out_dir))
