@@ -286,6 +286,33 @@ def votes_from_long(
     return _finish(votes, item_table.select("id", pl.exclude("id")), found, name)
 
 
+def _row_items(table: pl.DataFrame, item_col: str | None) -> tuple[pl.DataFrame, str]:
+    """The item id column of a table with one row per item (wide and list layouts): the one
+    named, else an ``id`` column with distinct values (as denoise reads one), else the 0-based
+    row number (added as ``__id``)."""
+    if item_col is None:
+        item_col = default_id_col(table)[0]
+    if item_col is None:
+        table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
+        item_col = "__id"
+    return table, item_col
+
+
+def _one_item_per_row(table: pl.DataFrame, vote_cols: Sequence[str], item_col: str, name: str,
+                      text_col: str | None) -> pl.DataFrame:
+    """The items of a table with one row per item, without its ``vote_cols``: ``id`` first,
+    then the other columns; raises for repeated item ids."""
+    item_table = _item_table(table.drop(list(vote_cols)), item_col, name,
+                             text_col=text_col if text_col in table.columns else None)
+    if item_table.height < table.height:
+        ids = _strings(table, item_col, name)
+        raise RelabelInputError("duplicate item ids", path=name,
+                                rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
+    if item_col != "id":
+        item_table = item_table.drop(item_col)
+    return item_table.select("id", pl.exclude("id"))
+
+
 def votes_from_wide(
     table: pl.DataFrame,
     name: str | Path,
@@ -323,11 +350,7 @@ def votes_from_wide(
         raise RelabelInputError("--label-cols names a column twice")
     table = expose(table, [*cols, item_col])
     require_columns(table, cols + ([item_col] if item_col else []), path=name)
-    if item_col is None:  # an ``id`` column with distinct values, as denoise reads one
-        item_col = default_id_col(table)[0]
-    if item_col is None:
-        table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
-        item_col = "__id"
+    table, item_col = _row_items(table, item_col)
     long = pl.concat([
         pl.DataFrame({"item": _strings(table, item_col, name), "annotator": [c] * table.height,
                       "label": _strings(table, c, name), "__row": np.arange(table.height),
@@ -337,15 +360,8 @@ def votes_from_wide(
     found = _check_classes(long["label"], classes, name, cols[0], rows=long["__row"].to_numpy())
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name)
-    item_table = _item_table(table.drop(cols), item_col, name,
-                             text_col=text_col if text_col in table.columns else None)
-    if item_table.height < table.height:
-        ids = _strings(table, item_col, name)
-        raise RelabelInputError("duplicate item ids", path=name,
-                                rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
-    if item_col != "id":
-        item_table = item_table.drop(item_col)
-    return _finish(long.drop("__col"), item_table.select("id", pl.exclude("id")), found, name)
+    return _finish(long.drop("__col"),
+                   _one_item_per_row(table, cols, item_col, name, text_col), found, name)
 
 
 def _list_cells(table: pl.DataFrame, col: str, name: str) -> list[list[str | None]]:
@@ -430,11 +446,7 @@ def votes_from_lists(
     name = str(name)
     table = expose(table, [votes_col, annotator_col, item_col, text_col])
     require_columns(table, [votes_col, *(c for c in (annotator_col, item_col) if c)], path=name)
-    if item_col is None:
-        item_col = default_id_col(table)[0]
-    if item_col is None:
-        table = table.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("__id"))
-        item_col = "__id"
+    table, item_col = _row_items(table, item_col)
     labels = _list_cells(table, votes_col, name)
     if annotator_col is not None:
         who = _list_cells(table, annotator_col, name)
@@ -468,14 +480,8 @@ def votes_from_lists(
     long = _dedupe(long, name, "row" if item_col == "__id" else item_col,
                    annotator_col or "vote", dedupe)
     drop = [c for c in (votes_col, annotator_col) if c and c != item_col]
-    item_table = _item_table(table.drop(drop), item_col, name,
-                             text_col=text_col if text_col in table.columns else None)
-    if item_table.height < table.height:
-        raise RelabelInputError("duplicate item ids", path=name, column=item_col,
-                                rows=_rows(pl.Series(ids).is_duplicated().to_numpy()))
-    if item_col != "id":
-        item_table = item_table.drop(item_col)
-    return _finish(long.drop("__row"), item_table.select("id", pl.exclude("id")), found, name)
+    return _finish(long.drop("__row"),
+                   _one_item_per_row(table, drop, item_col, name, text_col), found, name)
 
 
 __all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "votes_from_lists",
