@@ -882,3 +882,45 @@ def test_hostile_text_and_labels_stay_valid_in_label_studio(label_studio, tmp_pa
     full = _full_tasks(label_studio, res.project_id)
     assert len(full) == 15 and all(t["data"]["text"] in texts for t in full)
     assert {t["data"]["given_label"] for t in full} <= set(labels.values())
+
+
+def test_integer_labels_with_names_are_reviewed_by_name_and_exported_as_codes(label_studio,
+                                                                              tmp_path):
+    """--label-names: the reviewers choose among class names, the export writes codes."""
+    from conftest import make_text_dataset
+
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
+
+    classes = ["card", "refund", "transfer"]
+    df = make_text_dataset(n_per_class=40, flip=12, seed=5)
+    coded = df.with_columns(pl.col(c).replace_strict({n: i for i, n in enumerate(classes)})
+                            for c in ("label", "true_label"))
+    data = tmp_path / "codes.csv"
+    coded.write_csv(data)
+    out = tmp_path / "run"
+    denoise(data, out_dir=out, encoder=FakeEncoder(), config=DenoiseConfig(
+        id_col="id", corrector="linear", label_names=",".join(classes)))
+    res = push(out, "named-codes", only="all", limit=30, credentials=label_studio.credentials)
+    with LabelStudioClient(label_studio.credentials) as c:
+        config = c.find_project("named-codes")["label_config"]
+    assert all(f'value="{n}"' in config for n in classes) and 'value="0"' not in config
+    tasks = sorted(_full_tasks(label_studio, res.project_id), key=lambda t: t["id"])
+    assert {t["data"]["given_label"] for t in tasks} <= set(classes)
+    from label_studio_sdk import LabelStudio
+
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    truth = dict(zip(coded["id"].cast(pl.String), coded["true_label"], strict=True))
+    for t in tasks[:10]:  # the reviewer gives the true class, by name
+        sdk.annotations.create(id=t["id"], result=_choice(classes[truth[t["data"]["relabel_id"]]]))
+    pull(out, "named-codes", credentials=label_studio.credentials)
+    export_dataset(out, tmp_path / "clean.csv", apply="reviewed")
+    clean = pl.read_csv(tmp_path / "clean.csv")
+    assert clean.schema["label"] == pl.Int64
+    reviewed = {t["data"]["relabel_id"] for t in tasks[:10]}
+    given = dict(zip(coded["id"].cast(pl.String), coded["label"], strict=True))
+    assert any(truth[i] != given[i] for i in reviewed)  # some reviews change a code
+    for row in clean.iter_rows(named=True):
+        want = truth[str(row["id"])] if str(row["id"]) in reviewed else \
+            coded.filter(pl.col("id") == row["id"])["label"][0]
+        assert row["label"] == want
