@@ -458,3 +458,26 @@ def test_check_reads_the_votes_as_denoise_and_says_when_they_have_no_text(tmp_pa
                       "--annotator-col", "who")
     assert res.returncode == 2
     assert "error: " in res.stdout and "row 2" in res.stdout and "different number" in res.stdout
+
+
+def test_integer_votes_named_by_label_names_in_consensus_and_denoise(tmp_path) -> None:
+    import relabel
+
+    df = make_text_dataset(n_per_class=20, flip=0, seed=8)
+    classes = sorted(set(df["true_label"]))
+    code = {c: str(i) for i, c in enumerate(classes)}
+    truth = df["true_label"].to_list()
+    votes = [",".join([code[t]] * 3) for t in truth]
+    items = df.select("id", "text").with_columns(pl.Series("votes", votes))
+    c = relabel.consensus(items, votes_col="votes", label_names=classes, embeddings=None,
+                          encoder=FakeEncoder(), out=tmp_path / "c", progress=False)
+    assert c.items["consensus_label"].to_list() == truth
+    assert set(c.items["majority_label"]) == set(classes)
+    run = relabel.denoise(items, votes_col="votes", label_names=classes, encoder=FakeEncoder(),
+                          out=tmp_path / "run", progress=False)
+    assert run.summary["classes"] == len(classes)  # names only, not names and codes
+    assert run.scores["label"].to_list() == truth
+    with pytest.raises(RelabelInputError, match=r"a vote's label '2' has no name in "
+                                                r"--label-names \(codes: 0, 1\)"):
+        relabel.consensus(items, votes_col="votes", label_names=classes[:2], out=None,
+                          corrector="none", progress=False)

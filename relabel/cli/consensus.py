@@ -15,6 +15,7 @@ from relabel.cli._util import (
     Folds,
     ItemCol,
     LabelCols,
+    LabelNames,
     TextCol,
     VotesCol,
     app,
@@ -45,6 +46,7 @@ def consensus_command(
     classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
+    label_names: LabelNames = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", readable=False,
                                              help="Output directory (default "
                                                   "relabel-out/<name>-consensus; a run "
@@ -85,7 +87,7 @@ def consensus_command(
                     classes=split_list(classes) if classes else None, dedupe=dedupe, out=out,
                     to=to, model=model, corrector=corrector, embeddings=embeddings,
                     folds=folds, seed=seed, target_precision=target_precision,
-                    include_given=given)
+                    include_given=given, label_names=label_names)
     s = res.summary
     a = s["agreement"]
     alpha = "n/a" if a["krippendorff_alpha"] is None else f"{a['krippendorff_alpha']:.3f}"

@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from relabel.config import DEFAULT_FOLDS, DEFAULT_SEED, DEFAULT_TARGET_PRECISION, DenoiseConfig
+from relabel.config import (
+    DEFAULT_FOLDS,
+    DEFAULT_SEED,
+    DEFAULT_TARGET_PRECISION,
+    DenoiseConfig,
+    parse_label_names,
+)
 from relabel.crowd.consensus import ConsensusResult, estimate_consensus
 from relabel.crowd.votes import (
     ANNOTATOR_COL,
@@ -118,6 +124,8 @@ class VoteSpec:
     classes: tuple[str, ...] | None = None
     dedupe: bool = False
     include_given: bool = True
+    #: ``(code, name)`` pairs of integer-coded votes (:func:`relabel.config.parse_label_names`)
+    label_names: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def from_config(cls, cfg: DenoiseConfig) -> VoteSpec:
@@ -128,7 +136,7 @@ class VoteSpec:
                    item=cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col
                                          else None),
                    annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
-                   dedupe=cfg.dedupe)
+                   dedupe=cfg.dedupe, label_names=cfg.label_names)
 
     @property
     def item_col(self) -> str:
@@ -140,13 +148,23 @@ class VoteSpec:
 
 
 def read_votes(data: Any, spec: VoteSpec) -> Votes:
-    """The votes of ``data`` in any of the layouts :func:`consensus` reads.
+    """The votes of ``data`` in any of the layouts :func:`consensus` reads, their classes
+    named by ``spec.label_names`` when given.
 
     Raises
     ------
     RelabelInputError
         One line naming the file, rows and column.
     """
+    votes = _read_votes(data, spec)
+    if spec.label_names:
+        from relabel.crowd.votes import name_classes
+
+        votes = name_classes(votes, spec.label_names)
+    return votes
+
+
+def _read_votes(data: Any, spec: VoteSpec) -> Votes:
     classes = list(spec.classes) if spec.classes else None
     if _is_run_dir(data):
         return _run_votes(Path(data), spec)
@@ -299,6 +317,7 @@ def consensus(
     seed: int = DEFAULT_SEED,
     target_precision: float = DEFAULT_TARGET_PRECISION,
     include_given: bool = True,
+    label_names: Any = None,
     progress: bool = True,
     require_text: bool = False,
     **em_options: Any,
@@ -341,6 +360,9 @@ def consensus(
         An item is resolved without a human only where its quality reaches this.
     include_given : bool
         For a run directory: the run's given label counts as one more annotator.
+    label_names : optional
+        Names of integer-coded votes, in any form ``relabel.denoise`` takes
+        (:func:`relabel.config.parse_label_names`); the outputs name the classes.
     progress : bool
         Progress bars on stderr.
     require_text : bool
@@ -390,7 +412,8 @@ def consensus(
                     item=item,
                     annotator=annotator, label=label, text=text,
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
-                    include_given=include_given)
+                    include_given=include_given,
+                    label_names=None if label_names is None else parse_label_names(label_names))
     votes = read_votes(data, spec)
     if require_text and cfg.text_col not in votes.items.columns:
         raise RelabelInputError(

@@ -101,6 +101,30 @@ class Votes:
         }, schema={ITEM_COL: pl.String, ANNOTATOR_COL: pl.String, LABEL_COL: pl.String})
 
 
+def name_classes(votes: Votes, label_names: tuple[tuple[str, str], ...]) -> Votes:
+    """``votes`` with integer-coded classes replaced by their names (``(code, name)`` pairs,
+    :func:`relabel.config.parse_label_names`); a class that is a name already stays, the codes
+    follow the sorted names.
+
+    Raises
+    ------
+    RelabelInputError
+        A class that is neither a code nor a name of ``label_names``.
+    """
+    from dataclasses import replace
+
+    from relabel.data.validation import name_labels
+
+    try:
+        named = name_labels(pl.Series("label", votes.classes), label_names, path=votes.name,
+                            column="label").to_list()
+    except RelabelInputError as err:  # its rows would be positions in the class list
+        raise RelabelInputError(f"a vote's {err.message}", path=votes.name) from None
+    classes = sorted(set(named))
+    new = np.searchsorted(classes, np.asarray(named, dtype=object)).astype(np.int64)
+    return replace(votes, classes=classes, label=new[votes.label])
+
+
 def _strings(table: pl.DataFrame, col: str, name: str) -> pl.Series:
     s = table.get_column(col)
     if s.dtype.is_nested() or s.dtype == pl.Binary:
@@ -484,5 +508,5 @@ def votes_from_lists(
                    _one_item_per_row(table, drop, item_col, name, text_col), found, name)
 
 
-__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "votes_from_lists",
+__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "name_classes", "votes_from_lists",
            "votes_from_long", "votes_from_wide"]
