@@ -297,6 +297,7 @@ def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_
     text = format_summary(res.summary, res.out_dir)
     assert "warning: the out-of-fold corrector predicts the given labels barely better" in text
     assert "noise not estimated" in text and "--audit 50" in text
+    assert "more examples per class (smallest class: " in text
     assert "--model" in text
     # the Python API says it with a warning a notebook shows; the CLI prints it once, in its
     # summary

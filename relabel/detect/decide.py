@@ -220,6 +220,8 @@ class Decisions:
     skill: float
     can_separate: bool
     can_estimate: bool = True
+    #: examples in the smallest and the median class (for the diagnosis)
+    class_sizes: tuple[int, float] = (0, 0.0)
     #: reviewer-decided rows (never flagged or changed) and the recalibration they gave
     reviewed: int = 0
     calibration: Calibration | None = None
@@ -238,7 +240,9 @@ class Decisions:
                             if self.can_estimate else
                             "these classes, nor can the other signals, so the noise was not "
                             "estimated and nothing was changed or flagged on it")
-                         + "; try a domain encoder (--model)")
+                         + "; try a domain encoder (--model), or more examples per class "
+                         f"(smallest class: {self.class_sizes[0]}, median: "
+                         f"{self.class_sizes[1]:g})")
         # no estimate where the signals it is read from cannot separate the classes
         rate = round(self.noise_rate, 4) if self.can_estimate else None
         return {
@@ -475,6 +479,8 @@ def decide_labels(
         expected_right=float(p_alt[change].sum()),
         expected_wrong=float((1.0 - p_alt[change]).sum()),
         skill=float(skill), can_separate=can_separate, can_estimate=can_estimate,
+        class_sizes=(int(counts[counts > 0].min()) if n else 0,
+                     float(np.median(counts[counts > 0])) if n else 0.0),
         reviewed=int(rev.sum()),
         calibration=calibration)
 
