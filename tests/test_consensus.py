@@ -481,3 +481,26 @@ def test_integer_votes_named_by_label_names_in_consensus_and_denoise(tmp_path) -
                                                 r"--label-names \(codes: 0, 1\)"):
         relabel.consensus(items, votes_col="votes", label_names=classes[:2], out=None,
                           corrector="none", progress=False)
+
+
+def test_consensus_to_json_keeps_a_keyed_inputs_layout_and_writes_codes(tmp_path) -> None:
+    import json
+
+    import relabel
+
+    # LeWiDi's layout: an object of records keyed by id, nested fields, coded votes
+    df = make_text_dataset(n_per_class=10, flip=0, seed=9)
+    classes = sorted(set(df["true_label"]))
+    records = {str(i): {"text": t, "annotations": ",".join([str(classes.index(c))] * 3),
+                        "annotators": "a1,a2,a3", "other_info": {"domain": "d"}}
+               for i, (t, c) in enumerate(zip(df["text"], df["true_label"], strict=True))}
+    src = tmp_path / "lewidi.json"
+    src.write_text(json.dumps(records))
+    relabel.consensus(src, votes_col="annotations", annotator="annotators",
+                      label_names=classes, corrector="none", out=tmp_path / "c",
+                      to=tmp_path / "out.json", progress=False)
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert list(out) == list(records)
+    first = out["0"]
+    assert first["other_info"] == {"domain": "d"} and first["text"] == records["0"]["text"]
+    assert first["label"] == str(classes.index(df["true_label"][0]))

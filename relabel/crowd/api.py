@@ -437,9 +437,16 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import write_table
+        from relabel.data.io import KEYED_JSON, detect_format, is_keyed_json, write_table
 
-        write_table(consensus_as_labels(result), to)
+        fmt = detect_format(to, for_writing=True)
+        if fmt == "json" and isinstance(data, (str, Path)) and is_keyed_json(Path(data)):
+            fmt = KEYED_JSON  # an object of records keyed by id, nested, as the input was
+        table = consensus_as_labels(result)
+        if spec.label_names:  # the user's file gets codes, as export writes them
+            table = table.with_columns(pl.col("label").replace(
+                {name: code for code, name in spec.label_names}))
+        write_table(table, to, fmt)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result)

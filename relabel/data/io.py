@@ -279,6 +279,14 @@ KEYED_JSON = "json-keyed"
 KEYED_ID = "id"
 
 
+def is_keyed_json(path: Path) -> bool:
+    """True when ``path`` is a ``.json`` file holding an object of records keyed by id
+    (``KEYED_JSON``), not an array."""
+    if not path.is_file() or path.suffix.lower() != ".json":
+        return False
+    return _is_keyed_json(path)
+
+
 def _is_keyed_json(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
