@@ -18,6 +18,12 @@ the share of items relabel sends to a human (ambiguous / low quality). Train spl
 Usage::
 
     python bench/bench_lewidi.py [--sets HS-Brexit,ArMIS,MD-Agreement,ConvAbuse] [--markdown F]
+    python bench/bench_lewidi.py --check-reader   # the files as relabel reads them (seconds)
+
+``--check-reader`` reads each train file as a user would, ``relabel consensus FILE --votes-col
+annotations --annotator-col annotators`` (:func:`relabel.crowd.api.read_votes`), and checks
+that it gives the same votes as this benchmark's own conversion to long format (ConvAbuse's
+scale left as it is in the file).
 """
 
 from __future__ import annotations
@@ -115,11 +121,48 @@ def evaluate(name: str, seed: int = 0) -> dict:
     return out
 
 
+def check_reader(name: str) -> str:
+    """A table row: relabel's reading of the file against the long conversion of ``load``."""
+    from relabel.crowd.api import VoteSpec, read_votes
+
+    path = LEWIDI / name / f"{name}_train.json"
+    t0 = time.perf_counter()
+    direct = read_votes(path, VoteSpec(votes_col="annotations", annotator="annotators"))
+    seconds = time.perf_counter() - t0
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    long = pl.DataFrame([{"item_id": key, "annotator": a.strip(), "label": lab.strip()}
+                         for key, rec in raw.items()
+                         for a, lab in zip(str(rec["annotators"]).split(","),
+                                           str(rec["annotations"]).split(","), strict=True)])
+    items = pl.DataFrame([{"item_id": k, "text": r["text"]} for k, r in raw.items()])
+    ref = votes_from_long(long, name, items=items)
+
+    def triples(v):
+        return sorted(zip(np.asarray(v.item_ids)[v.item], np.asarray(v.annotators)[v.annotator],
+                          np.asarray(v.classes)[v.label], strict=True))
+
+    same = (direct.item_ids == ref.item_ids and direct.classes == ref.classes
+            and direct.annotators == ref.annotators and triples(direct) == triples(ref)
+            and direct.items["text"].to_list() == ref.items["text"].to_list())
+    return (f"| {name} | {direct.n_items} | {direct.n_annotators} | {len(direct.label)} | "
+            f"{', '.join(direct.classes)} | {'yes' if same else 'NO'} | {seconds:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--check-reader", action="store_true",
+                    help="only check relabel's reading of the files (--votes-col)")
     args = ap.parse_args()
+    if args.check_reader:
+        lines = ["| set | items | annotators | votes | classes | same votes as the long "
+                 "conversion | read s |", "|" + "---|" * 7]
+        lines += [check_reader(name) for name in args.sets.split(",")]
+        print("\n".join(lines))
+        if args.markdown:
+            append_markdown(args.markdown, lines)
+        return
     lines = ["| set | items | annotators | votes | Krippendorff's α | hidden-vote log loss: "
              "others / relabel (votes) / relabel | accuracy: others / relabel (votes) / relabel "
              "| need a human (ambiguous) |", "|" + "---|" * 8]
