@@ -160,6 +160,9 @@ def parse_label_names(value: Any) -> tuple[tuple[str, str], ...]:
         value = split_list(value)
     if isinstance(value, dict):
         pairs = [(str(k), v) for k, v in value.items()]
+        if all(isinstance(v, int) for v in value.values()) and not all(
+                str(k).lstrip("-").isdigit() for k in value):
+            pairs = [(str(v), str(k)) for k, v in value.items()]  # {name: code}: label2id
     elif isinstance(value, (list, tuple)) and value and all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
         pairs = [(str(c), n) for c, n in value]

@@ -214,3 +214,25 @@ def test_a_text_column_of_class_names_is_refused_and_repeated_texts_are_said():
     _, warnings = build_examples(repeated.with_columns(
         pl.Series("text", [f"t{i % 60}" for i in range(100)])), path="d.csv")
     assert not any("distinct texts" in w for w in warnings)
+
+
+def test_label_names_in_every_form_and_their_errors(tmp_path):
+    import json
+
+    from relabel.config import InputSpec, parse_label_names
+
+    want = (("0", "ham"), ("1", "spam"))
+    (tmp_path / "label.json").write_text(json.dumps({"0": "ham", "1": "spam"}))  # WRENCH
+    (tmp_path / "names.json").write_text(json.dumps(["ham", "spam"]))
+    (tmp_path / "names.txt").write_text("ham\nspam\n")
+    for form in ("ham,spam", ["ham", "spam"], {0: "ham", 1: "spam"}, {"ham": 0, "spam": 1},
+                 str(tmp_path / "label.json"), tmp_path / "names.json",
+                 str(tmp_path / "names.txt"), [["0", "ham"], ["1", "spam"]]):
+        assert parse_label_names(form) == want, form
+    # kept as pairs through run.json
+    assert InputSpec.from_json(InputSpec(label_names="ham,spam").to_json()).label_names == want
+    for bad, msg in (("a,a", "label name given twice: 'a'"),
+                     (str(tmp_path / "nope.json"), "no such file"),
+                     ({0: ""}, "a label name is empty"), (5, "must be a list of names")):
+        with pytest.raises(RelabelInputError, match=msg):
+            parse_label_names(bad)

@@ -238,8 +238,8 @@ class Decisions:
                          f"(skill {self.skill:.2f} < {MIN_SKILL}): the encoder cannot separate "
                          + ("these classes, so nothing was changed automatically"
                             if self.can_estimate else
-                            "these classes, nor can the other signals, so the noise was not "
-                            "estimated and nothing was changed or flagged on it")
+                            "these classes (no other signal does better), so the noise was "
+                            "not estimated and nothing was changed or flagged on it")
                          + "; try a domain encoder (--model), or more examples per class "
                          f"(smallest class: {self.class_sizes[0]}, median: "
                          f"{self.class_sizes[1]:g})")
