@@ -79,6 +79,9 @@ class InputSpec:
         ``{code: name}`` mapping (WRENCH's ``label.json``), a JSON file of either, a text file
         with one name per line, or comma-separated names. Kept as ``(code, name)`` pairs
         (:func:`parse_label_names`).
+    encoding : str, optional
+        The text encoding of a CSV, TSV or JSON input (default UTF-8); ``export`` writes the
+        cleaned file back in it (:mod:`relabel.data.encoding`).
     """
 
     text_col: str = DEFAULT_TEXT_COL
@@ -90,6 +93,7 @@ class InputSpec:
     pooling: str | None = None
     drop_invalid: bool = False
     label_names: Any = None
+    encoding: str | None = None
 
     def __post_init__(self) -> None:
         if self.label_names is not None:
@@ -109,6 +113,10 @@ class InputSpec:
         if len(self.type_cols) != 2:
             raise RelabelInputError("--type-cols needs two column names: head type, tail type; "
                                     f"got {len(self.type_cols)}")
+        if self.encoding is not None:
+            from relabel.data.encoding import check_encoding
+
+            check_encoding(self.encoding)
 
     def to_json(self) -> dict[str, Any]:
         return {"text_col": self.text_col, "label_col": self.label_col, "id_col": self.id_col,
@@ -116,7 +124,8 @@ class InputSpec:
                 "type_cols": list(self.type_cols), "pooling": self.pooling,
                 "drop_invalid": self.drop_invalid,
                 "label_names": (None if self.label_names is None else
-                                [list(p) for p in self.label_names])}
+                                [list(p) for p in self.label_names]),
+                "encoding": self.encoding}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> InputSpec:
@@ -126,7 +135,7 @@ class InputSpec:
                    span_cols=tuple(d.get("span_cols") or SPAN_COLS),
                    type_cols=tuple(d.get("type_cols") or TYPE_COLS),
                    pooling=d.get("pooling"), drop_invalid=bool(d.get("drop_invalid")),
-                   label_names=d.get("label_names"))
+                   label_names=d.get("label_names"), encoding=d.get("encoding"))
 
 
 def parse_label_names(value: Any) -> tuple[tuple[str, str], ...]:

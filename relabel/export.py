@@ -267,7 +267,8 @@ def export_dataset(
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
     write_table(cleaned, to, fmt,
-                class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
+                class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None,
+                encoding=run.spec.encoding)  # a text input's own encoding
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
     withheld = 0

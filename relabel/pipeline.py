@@ -108,11 +108,12 @@ class Source:
     format: str
 
 
-def open_source(data: Any) -> Source:
-    """Read ``data`` (a path or an in-memory input, :mod:`relabel.data.frames`) as a table."""
+def open_source(data: Any, encoding: str | None = None) -> Source:
+    """Read ``data`` (a path or an in-memory input, :mod:`relabel.data.frames`) as a table
+    (``encoding``: a text file's, default UTF-8)."""
     kind = source_type(data)
     if kind == "file":
-        table, fmt = read_table(data)
+        table, fmt = read_table(data, encoding=encoding)
         return Source(table=table, name=str(data), kind=kind, path=Path(data), format=fmt)
     return Source(table=to_polars(data, kind), name=describe(kind), kind=kind, path=None,
                   format="parquet")
@@ -639,7 +640,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
                 crowd, data, cfg = consensus_stage(data, cfg, files, encoder=encoder,
                                                    embeddings=embeddings, progress=progress)
         with timer.stage("read"):
-            source = open_source(data)
+            source = open_source(data, cfg.encoding)
             task = read_stage(source, cfg)
             # the vectors or the model are checked before the warnings and any work
             decided = review_stage(task, reviews if reviews is not None else cfg.reviews,

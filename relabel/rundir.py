@@ -253,7 +253,7 @@ class RunRecord:
         if file_fingerprint(source) != self.fingerprint:
             raise RelabelInputError("the input changed since `relabel denoise`; run it again",
                                     path=source)
-        table, _ = read_table(source)
+        table, _ = read_table(source, encoding=self.spec.encoding)
         return table
 
 

@@ -232,3 +232,35 @@ def test_label_names_name_the_classes_and_the_export_writes_codes(tmp_path, text
     assert any("--label-names" in w and "label.json" in w for w in report.warnings)
     report = check_dataset(src, DenoiseConfig(id_col="id", label_names=tmp_path / "label.json"))
     assert not any("--label-names" in w for w in report.warnings) and report.classes == 3
+
+
+def test_a_cp1252_input_is_read_and_exported_in_its_own_encoding(tmp_path, dataset_csv,
+                                                                  text_dataset):
+    from relabel.config import DenoiseConfig
+
+    suggesting_run(dataset_csv, text_dataset, tmp_path / "base")  # writes the vectors, emb.npy
+    accented = text_dataset.with_columns((pl.col("text") + " café – “ok”").alias("text"))
+    src = tmp_path / "excel.csv"
+    src.write_bytes(accented.write_csv().encode("cp1252"))
+    before = src.read_bytes()
+    res = denoise(src, out_dir=tmp_path / "run", config=DenoiseConfig(
+        id_col="id", embeddings=dataset_csv.parent / "emb.npy", corrector="head",
+        target_precision=0.5, encoding="cp1252"))
+    assert res.scores["suggested_label"].is_not_null().any()
+    out = export_dataset(tmp_path / "run", tmp_path / "clean.csv")
+    raw = (tmp_path / "clean.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # the input's encoding, not UTF-8
+    clean = pl.read_csv(raw.decode("cp1252").encode(), schema_overrides={"id": pl.String})
+    assert clean["text"].to_list() == accented["text"].to_list()
+    expected = res.scores["suggested_label"].fill_null(res.scores["label"])
+    assert clean["label"].to_list() == expected.to_list() and out.relabelled > 0
+    assert src.read_bytes() == before
+    # a class the encoding cannot hold (a reviewer's new one): one line, and no file
+    from relabel.data.io import write_table
+
+    with pytest.raises(RelabelInputError, match=r"clean2\.csv: 'карта' cannot be written in "
+                                                r"cp1252, the input's encoding"):
+        write_table(clean.with_columns(pl.lit("карта").alias("label")), tmp_path / "clean2.csv",
+                    encoding="cp1252")
+    assert not list(tmp_path.glob("*clean2*"))

@@ -64,7 +64,32 @@ def test_a_file_in_another_encoding_says_how_to_convert_it(tmp_path, encoding, s
     with pytest.raises(RelabelInputError) as err:
         read_table(path)
     assert said in str(err.value)
+    assert f"pass --encoding {encoding} (denoise, check)" in str(err.value)
     assert f"iconv -f {encoding} -t utf-8 excel.csv > utf8-excel.csv" in str(err.value)
+    # read as it is, with its encoding named; the file is not touched
+    before = path.read_bytes()
+    table, fmt = read_table(path, encoding=encoding)
+    assert fmt == "csv" and table["text"].to_list() == ["café crème", "naïve"]
+    assert path.read_bytes() == before
+
+
+def test_encoding_errors_name_the_file_line_and_the_encoding(tmp_path):
+    from relabel.data.encoding import check_encoding
+
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"text,label\nok,a\n" + b"\x81\x8d,b\n")  # undefined in cp1252
+    with pytest.raises(RelabelInputError, match=r"mixed\.csv: line 3: bytes that are not cp1252 "
+                                                r"at byte offset 16; is --encoding right\?"):
+        read_table(path, encoding="cp1252")
+    # an error of the UTF-8 copy is named by the user's file, with its line
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_bytes("text,label\ncafé,a\nx,b,c\n".encode("cp1252"))
+    with pytest.raises(RelabelInputError, match=r"^.*ragged\.csv: line 3: 3 fields where the "
+                                                r"header has 2"):
+        read_table(ragged, encoding="cp1252")
+    with pytest.raises(RelabelInputError, match="unknown --encoding 'latin-9x'"):
+        check_encoding("latin-9x")
+    assert check_encoding("latin-1") == "iso8859-1"
 
 
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):

@@ -156,6 +156,10 @@ LabelNames = Annotated[str | None, typer.Option(help="Names of integer-coded lab
                                                     "position). Reports, reviews and "
                                                     "suggestions name the classes; the export "
                                                     "writes codes.")]
+Encoding = Annotated[str | None, typer.Option(help="Text encoding of a CSV, TSV or JSON input "
+                                                "(default UTF-8), e.g. cp1252 for a CSV saved "
+                                                "by a spreadsheet program on Windows, utf-16; "
+                                                "export writes the cleaned file back in it.")]
 DropInvalid = Annotated[bool, typer.Option("--drop-invalid", help="Skip rows with a null or "
                                            "empty text or label (with a warning) instead of "
                                            "failing.")]
@@ -186,10 +190,10 @@ TYPE_COLS_DEFAULT = ",".join(DEFAULTS.type_cols)
 
 
 def input_options(text_col: str, label_col: str, id_col: str | None, task: str, span_cols: str,
-                  type_cols: str, drop_invalid: bool, label_names: str | None = None
-                  ) -> dict[str, Any]:
+                  type_cols: str, drop_invalid: bool, label_names: str | None = None,
+                  encoding: str | None = None) -> dict[str, Any]:
     """The input-spec fields of :class:`~relabel.config.DenoiseConfig` from the shared options
     (comma lists split once, here)."""
     return {"text_col": text_col, "label_col": label_col, "id_col": id_col, "task": task,
             "span_cols": split_list(span_cols), "type_cols": split_list(type_cols),
-            "drop_invalid": drop_invalid, "label_names": label_names}
+            "drop_invalid": drop_invalid, "label_names": label_names, "encoding": encoding}

@@ -14,6 +14,7 @@ from relabel.cli._util import (
     Annotations,
     Dedupe,
     DropInvalid,
+    Encoding,
     Folds,
     IdCol,
     ItemCol,
@@ -47,6 +48,7 @@ def check_command(
     folds: Folds = DEFAULTS.folds,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
     label_names: LabelNames = None,
+    encoding: Encoding = None,
     annotations: Annotations = None,
     label_cols: LabelCols = None,
     votes_col: VotesCol = None,
@@ -62,7 +64,7 @@ def check_command(
     from relabel.data.check import check_dataset
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                        drop_invalid, label_names),
+                                        drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
                         annotations=annotations,
                         label_cols=tuple(split_list(label_cols)) if label_cols else None,

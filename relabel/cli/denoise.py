@@ -15,6 +15,7 @@ from relabel.cli._util import (
     Dedupe,
     DropInvalid,
     Embeddings,
+    Encoding,
     Folds,
     IdCol,
     ItemCol,
@@ -177,6 +178,7 @@ def denoise_command(
                                 ] = DEFAULTS.target_precision,
     drop_invalid: DropInvalid = DEFAULTS.drop_invalid,
     label_names: LabelNames = None,
+    encoding: Encoding = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = DEFAULTS.seed,
     engine: Annotated[str, typer.Option(help="Where encoding shards and corrector folds run: "
                       "local, or dask (an existing dask.distributed cluster, see "
@@ -206,7 +208,7 @@ def denoise_command(
         run = denoise(data, out=out if out is not None else default_out_dir(data),
                       progress=not quiet, embeddings=embeddings, reviews=reviews,
                       **input_options(text_col, label_col, id_col, task, span_cols, type_cols,
-                                      drop_invalid, label_names),
+                                      drop_invalid, label_names, encoding),
                       model=model, precision=precision, batch_size=batch_size,
                       max_length=max_length,
                       max_windows=max_windows, threshold=threshold, pooling=pooling,

@@ -79,9 +79,10 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
             if arg.option == "DATA":
                 return report
     try:
-        table, fmt = read_table(data)
+        table, fmt = read_table(data, encoding=cfg.encoding)
     except RelabelInputError as err:
-        problems.error(err)
+        if str(err) not in {str(e) for e in problems.errors}:  # (a bad --encoding, said once)
+            problems.error(err)
         return report
     report.rows = table.height
     if fmt == LABEL_STUDIO_JSON or cfg.multi_annotator:  # votes, as denoise reads them

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.encoding import encode_file, is_utf8, utf8_copy
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError
 
@@ -84,7 +85,8 @@ def _legacy_hint(chunk: bytes, path: str | Path) -> str:
             return ""
         source = "cp1252"
         said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
-    return f"; {said}: convert it with iconv -f {source} -t utf-8 {name} > utf8-{name}"
+    return (f"; {said}: pass --encoding {source} (denoise, check), or convert it with iconv "
+            f"-f {source} -t utf-8 {name} > utf8-{name}")
 
 
 def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
@@ -115,7 +117,7 @@ def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
             offset += len(chunk)
 
 
-def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
+def read_table(path: str | Path, *, encoding: str | None = None) -> tuple[pl.DataFrame, str]:
     """Read a dataset file into a polars frame.
 
     CSV and TSV columns are read as strings (no type guessing), so values pass through unchanged.
@@ -126,6 +128,9 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
         The dataset: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, ``.json`` (an array of records,
         or a Label Studio export: :mod:`relabel.data.label_studio`), ``.parquet`` or a
         directory saved with ``datasets.Dataset.save_to_disk``.
+    encoding : str, optional
+        The text encoding of a CSV, TSV or JSON file (default UTF-8;
+        :mod:`relabel.data.encoding`).
 
     Returns
     -------
@@ -136,6 +141,14 @@ def read_table(path: str | Path) -> tuple[pl.DataFrame, str]:
     """
     path = Path(path)
     fmt = detect_format(path)
+    if fmt in _TEXT_FORMATS and path.is_file() and not is_utf8(encoding):
+        assert encoding is not None
+        with utf8_copy(path, encoding) as copy:
+            try:
+                return read_table(copy)
+            except RelabelInputError as err:  # named by the user's file, not the copy
+                raise RelabelInputError(err.message, path=path, rows=err.rows,
+                                        column=err.column) from None
     if fmt in _TEXT_FORMATS:
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
@@ -499,14 +512,26 @@ def _remove(path: Path) -> None:
 
 
 def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
-                class_labels: dict[str, list[str]] | None = None) -> Path:
+                class_labels: dict[str, list[str]] | None = None,
+                encoding: str | None = None) -> Path:
     """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
 
     ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
     those columns of a dataset directory ``ClassLabel`` features again, as in the input; a
-    column holding a name outside its classes stays a column of names."""
+    column holding a name outside its classes stays a column of names. ``encoding`` writes a
+    CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export)."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
+    if fmt in _TEXT_FORMATS | {KEYED_JSON} and not is_utf8(encoding):
+        assert encoding is not None
+        with atomic_path(path) as tmp:
+            utf8 = tmp.with_name(tmp.name + ".utf8")
+            try:
+                write_table(table, utf8, fmt)
+                encode_file(utf8, tmp, encoding, name=path)
+            finally:
+                utf8.unlink(missing_ok=True)
+        return path
     with atomic_path(path) as tmp:
         if fmt == "csv":
             table.write_csv(tmp)

@@ -352,7 +352,7 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
                                           "suggested_label"])
     from relabel.data.validation import require_columns
 
-    table = expose(read_table(run.input)[0], [truth_col])
+    table = expose(read_table(run.input, encoding=run.spec.encoding)[0], [truth_col])
     require_columns(table, [truth_col], path=run.input, options={truth_col: "--truth-col"})
     truth_labels = table[truth_col].cast(pl.String)
     if run.spec.label_names:  # codes, as the labels were: compared by name
