@@ -291,7 +291,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
                       votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
                       label=spec.label, text=spec.text, dedupe=spec.dedupe,
-                      label_names=spec.label_names, out=files.root,
+                      label_names=spec.label_names, encoding=spec.encoding, out=files.root,
                       model=cfg.model,
                       corrector=cfg.corrector,
                       embeddings=embeddings if embeddings is not None else cfg.embeddings,

@@ -504,3 +504,24 @@ def test_consensus_to_json_keeps_a_keyed_inputs_layout_and_writes_codes(tmp_path
     first = out["0"]
     assert first["other_info"] == {"domain": "d"} and first["text"] == records["0"]["text"]
     assert first["label"] == str(classes.index(df["true_label"][0]))
+
+
+def test_votes_in_another_encoding_through_consensus_and_denoise(tmp_path) -> None:
+    import relabel
+
+    df = make_text_dataset(n_per_class=15, flip=0, seed=10)
+    rows = [{"item_id": i, "annotator": w, "label": lab + "é", "text": t + " café"}
+            for i, t, lab in zip(df["id"], df["text"], df["true_label"], strict=True)
+            for w in ("w1", "w2")]
+    src = tmp_path / "votes.csv"
+    src.write_bytes(pl.DataFrame(rows).write_csv().encode("cp1252"))
+    with pytest.raises(RelabelInputError, match="pass --encoding cp1252"):
+        relabel.consensus(src, out=None, corrector="none", progress=False)
+    c = relabel.consensus(src, encoding="cp1252", corrector="none", out=tmp_path / "c",
+                          to=tmp_path / "items.csv", progress=False)
+    assert set(c.items["consensus_label"]) == {t + "é" for t in set(df["true_label"])}
+    with pytest.raises(UnicodeDecodeError):  # written back in the input's encoding
+        (tmp_path / "items.csv").read_bytes().decode("utf-8")
+    run = relabel.denoise(src, annotator_col="annotator", encoding="cp1252",
+                          encoder=FakeEncoder(), out=tmp_path / "run", progress=False)
+    assert run.scores["label"].to_list() == [t + "é" for t in df["true_label"]]

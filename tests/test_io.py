@@ -64,7 +64,7 @@ def test_a_file_in_another_encoding_says_how_to_convert_it(tmp_path, encoding, s
     with pytest.raises(RelabelInputError) as err:
         read_table(path)
     assert said in str(err.value)
-    assert f"pass --encoding {encoding} (denoise, check)" in str(err.value)
+    assert f"pass --encoding {encoding} (denoise, check, consensus)" in str(err.value)
     assert f"iconv -f {encoding} -t utf-8 excel.csv > utf8-excel.csv" in str(err.value)
     # read as it is, with its encoding named; the file is not touched
     before = path.read_bytes()

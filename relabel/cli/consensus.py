@@ -12,6 +12,7 @@ from relabel.cli._util import (
     Annotations,
     Dedupe,
     Embeddings,
+    Encoding,
     Folds,
     ItemCol,
     LabelCols,
@@ -47,6 +48,7 @@ def consensus_command(
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
     label_names: LabelNames = None,
+    encoding: Encoding = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", readable=False,
                                              help="Output directory (default "
                                                   "relabel-out/<name>-consensus; a run "
@@ -87,7 +89,7 @@ def consensus_command(
                     classes=split_list(classes) if classes else None, dedupe=dedupe, out=out,
                     to=to, model=model, corrector=corrector, embeddings=embeddings,
                     folds=folds, seed=seed, target_precision=target_precision,
-                    include_given=given, label_names=label_names)
+                    include_given=given, label_names=label_names, encoding=encoding)
     s = res.summary
     a = s["agreement"]
     alpha = "n/a" if a["krippendorff_alpha"] is None else f"{a['krippendorff_alpha']:.3f}"

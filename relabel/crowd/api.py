@@ -93,13 +93,14 @@ class Consensus:
         return consensus_html(self.summary, self.items, self.annotators)
 
 
-def _table(data: Any, name: str | None = None) -> tuple[pl.DataFrame, str]:
+def _table(data: Any, name: str | None = None, encoding: str | None = None
+           ) -> tuple[pl.DataFrame, str]:
     from relabel.data.frames import describe, source_type, to_polars
     from relabel.data.io import read_table
 
     kind = source_type(data)
     if kind == "file":
-        table, _ = read_table(data)
+        table, _ = read_table(data, encoding=encoding)
         return table, str(data)
     return to_polars(data, kind), name or describe(kind)
 
@@ -126,6 +127,8 @@ class VoteSpec:
     include_given: bool = True
     #: ``(code, name)`` pairs of integer-coded votes (:func:`relabel.config.parse_label_names`)
     label_names: tuple[tuple[str, str], ...] | None = None
+    #: text encoding of the votes' and the items' files (default UTF-8)
+    encoding: str | None = None
 
     @classmethod
     def from_config(cls, cfg: DenoiseConfig) -> VoteSpec:
@@ -136,7 +139,7 @@ class VoteSpec:
                    item=cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col
                                          else None),
                    annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
-                   dedupe=cfg.dedupe, label_names=cfg.label_names)
+                   dedupe=cfg.dedupe, label_names=cfg.label_names, encoding=cfg.encoding)
 
     @property
     def item_col(self) -> str:
@@ -168,7 +171,7 @@ def _read_votes(data: Any, spec: VoteSpec) -> Votes:
     classes = list(spec.classes) if spec.classes else None
     if _is_run_dir(data):
         return _run_votes(Path(data), spec)
-    table, name = _table(data)
+    table, name = _table(data, encoding=spec.encoding)
     if spec.label_cols:
         return votes_from_wide(table, name, list(spec.label_cols), item_col=spec.item,
                                text_col=spec.text, classes=classes)
@@ -183,7 +186,7 @@ def _read_votes(data: Any, spec: VoteSpec) -> Votes:
                                 item_col=spec.item, text_col=spec.text, classes=classes,
                                 dedupe=spec.dedupe)
     if spec.annotations is not None:
-        votes_table, votes_name = _table(spec.annotations, "annotations")
+        votes_table, votes_name = _table(spec.annotations, "annotations", spec.encoding)
         return votes_from_long(votes_table, votes_name, item_col=spec.item_col,
                                annotator_col=spec.annotator_col, label_col=spec.label,
                                text_col=spec.text, items=table, items_name=name,
@@ -210,7 +213,7 @@ def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
         votes_table, votes_name = pl.read_parquet(files.annotations), str(files.annotations)
         item_col, annotator_col, label_col = "id", "annotator", "label"
     else:
-        votes_table, votes_name = _table(spec.annotations, "annotations")
+        votes_table, votes_name = _table(spec.annotations, "annotations", spec.encoding)
         item_col, annotator_col, label_col = spec.item_col, spec.annotator_col, spec.label
     if spec.include_given:
         given = examples.select(pl.col("id").alias(item_col),
@@ -318,6 +321,7 @@ def consensus(
     target_precision: float = DEFAULT_TARGET_PRECISION,
     include_given: bool = True,
     label_names: Any = None,
+    encoding: str | None = None,
     progress: bool = True,
     require_text: bool = False,
     **em_options: Any,
@@ -363,6 +367,8 @@ def consensus(
     label_names : optional
         Names of integer-coded votes, in any form ``relabel.denoise`` takes
         (:func:`relabel.config.parse_label_names`); the outputs name the classes.
+    encoding : str, optional
+        Text encoding of ``data`` and ``annotations`` files (default UTF-8).
     progress : bool
         Progress bars on stderr.
     require_text : bool
@@ -381,6 +387,7 @@ def consensus(
 
     from relabel.config import check_options
     from relabel.crowd.consensus import seed_labels
+    from relabel.data.encoding import check_encoding
 
     cfg = DenoiseConfig(text_col="text" if _is_run_dir(data) else text, label_col="label",
                         id_col="id", model=model,
@@ -413,7 +420,8 @@ def consensus(
                     annotator=annotator, label=label, text=text,
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
                     include_given=include_given,
-                    label_names=None if label_names is None else parse_label_names(label_names))
+                    label_names=None if label_names is None else parse_label_names(label_names),
+                    encoding=None if encoding is None else check_encoding(encoding))
     votes = read_votes(data, spec)
     if require_text and cfg.text_col not in votes.items.columns:
         raise RelabelInputError(
@@ -446,7 +454,7 @@ def consensus(
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(pl.col("label").replace(
                 {name: code for code, name in spec.label_names}))
-        write_table(table, to, fmt)
+        write_table(table, to, fmt, encoding=spec.encoding)  # in the input's encoding
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result)

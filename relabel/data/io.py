@@ -85,8 +85,8 @@ def _legacy_hint(chunk: bytes, path: str | Path) -> str:
             return ""
         source = "cp1252"
         said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
-    return (f"; {said}: pass --encoding {source} (denoise, check), or convert it with iconv "
-            f"-f {source} -t utf-8 {name} > utf8-{name}")
+    return (f"; {said}: pass --encoding {source} (denoise, check, consensus), or convert it "
+            f"with iconv -f {source} -t utf-8 {name} > utf8-{name}")
 
 
 def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
