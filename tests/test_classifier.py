@@ -95,3 +95,27 @@ def test_train_and_evaluate_errors_are_one_line(tmp_path, dataset_csv):
     assert r.exit_code == 2 and "not a model directory" in r.stderr
     r = runner.invoke(app, ["train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_train_and_evaluate_integer_codes_with_names_in_another_encoding(tmp_path, dataset_csv,
+                                                                         tiny_model_dir):
+    classes = ["card", "refund", "transfer"]
+    df = pl.read_csv(dataset_csv).with_columns(
+        pl.col(c).replace_strict({n: i for i, n in enumerate(classes)})
+        for c in ("label", "true_label")).with_columns(pl.col("text") + " café")
+    src = tmp_path / "codes.csv"
+    src.write_bytes(df.write_csv().encode("cp1252"))
+    r = runner.invoke(app, ["train", str(src), "--out", str(tmp_path / "m"), "--model",
+                            str(tiny_model_dir), "--head-only", "--epochs", "3", "-q",
+                            "--label-names", ",".join(classes), "--encoding", "cp1252"])
+    assert r.exit_code == 0, r.output
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["classes"] == classes
+    assert config["label_names"] == [["0", "card"], ["1", "refund"], ["2", "transfer"]]
+    # the test file's codes are named as in training, without saying so again
+    m = evaluate_model(tmp_path / "m", src, label_col="true_label", encoding="cp1252")
+    assert m["examples"] == 90 and set(m["per_class"]) == set(classes)
+    assert m["unseen_labels"] == []
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "m"), str(src), "--label-col",
+                            "true_label"])
+    assert r.exit_code == 2 and "pass --encoding cp1252" in r.output

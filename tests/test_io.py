@@ -64,7 +64,7 @@ def test_a_file_in_another_encoding_says_how_to_convert_it(tmp_path, encoding, s
     with pytest.raises(RelabelInputError) as err:
         read_table(path)
     assert said in str(err.value)
-    assert f"pass --encoding {encoding} (denoise, check, consensus)" in str(err.value)
+    assert f"pass --encoding {encoding}, or convert it" in str(err.value)
     assert f"iconv -f {encoding} -t utf-8 excel.csv > utf8-excel.csv" in str(err.value)
     # read as it is, with its encoding named; the file is not touched
     before = path.read_bytes()
@@ -224,3 +224,18 @@ def test_a_run_directory_given_as_data_says_what_it_is(tmp_path):
     with pytest.raises(RelabelInputError, match=r"run: this is a relabel run directory, not a "
                                                 r"dataset: `relabel export`"):
         read_table(run)
+
+
+def test_noise_reads_and_writes_a_file_in_its_own_encoding(tmp_path):
+    from relabel.data.noise import write_noisy_copy
+
+    src = tmp_path / "excel.csv"
+    src.write_bytes(("text,label\n" + "".join(f"café {i},{'ab'[i % 2]}é\n" for i in range(40)))
+                    .encode("cp1252"))
+    res = write_noisy_copy(src, tmp_path / "noisy.csv", rate=0.25, encoding="cp1252")
+    assert res["flipped"] == 10
+    out, _ = read_table(tmp_path / "noisy.csv", encoding="cp1252")
+    assert out["text"].to_list() == [f"café {i}" for i in range(40)]
+    assert (out["label"] != out["true_label"]).sum() == 10
+    with pytest.raises(UnicodeDecodeError):
+        (tmp_path / "noisy.csv").read_bytes().decode("utf-8")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from relabel.cli._util import app, handle_errors
+from relabel.cli._util import Encoding, app, handle_errors
 
 
 @app.command("evaluate")
@@ -21,12 +21,17 @@ def evaluate_command(
                         )] = None,
     label_col: Annotated[str | None, typer.Option(help="Label column (default: as trained)."
                          )] = None,
+    label_names: Annotated[str | None, typer.Option(help="Names of the test file's integer "
+                           "codes, as for train (default: the names the model was trained "
+                           "with).")] = None,
+    encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Score a trained model on a labelled test file."""
     from relabel.train.classifier import evaluate_model
 
-    res = evaluate_model(model_dir, test, text_col=text_col, label_col=label_col)
+    res = evaluate_model(model_dir, test, text_col=text_col, label_col=label_col,
+                         label_names=label_names, encoding=encoding)
     if as_json:
         typer.echo(json.dumps(res, indent=2))
         return

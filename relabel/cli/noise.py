@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from relabel.cli._util import app, handle_errors
+from relabel.cli._util import Encoding, app, handle_errors
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 from relabel.data.noise import KINDS
 
@@ -28,11 +28,13 @@ def noise_command(
     true_col: Annotated[str, typer.Option(help="New column for the original label."
                                           )] = "true_label",
     model: Annotated[str | None, typer.Option(help="Encoder for nearest-class noise.")] = None,
+    encoding: Encoding = None,
 ) -> None:
     """Flip a fraction of the labels (keeping the originals), for benchmarks and demos."""
     from relabel.data.noise import write_noisy_copy
 
     res = write_noisy_copy(data, to, rate=rate, kind=kind, seed=seed, text_col=text_col,
-                           label_col=label_col, true_col=true_col, model=model)
+                           label_col=label_col, true_col=true_col, model=model,
+                           encoding=encoding)
     typer.echo(f"wrote {res['path']}: {res['flipped']} of {res['rows']} labels flipped "
                f"({kind}, {res['classes']} classes); original labels in '{true_col}'")

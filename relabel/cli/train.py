@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from relabel.cli._util import app, handle_errors
+from relabel.cli._util import Encoding, LabelNames, app, handle_errors
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 
 
@@ -31,6 +31,8 @@ def train_command(
     label_col: Annotated[str, typer.Option(help="Column holding the label."
                                            )] = DEFAULT_LABEL_COL,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    label_names: LabelNames = None,
+    encoding: Encoding = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Train a classifier; an interrupted run resumes from its last finished epoch."""
@@ -38,7 +40,8 @@ def train_command(
 
     res = train_classifier(data, out, model=model, head_only=head_only, epochs=epochs, lr=lr,
                            max_length=max_length, text_col=text_col, label_col=label_col,
-                           seed=seed, progress=not quiet)
+                           seed=seed, progress=not quiet, label_names=label_names,
+                           encoding=encoding)
     resumed = f", resumed after epoch {res['resumed_from']}" if res["resumed_from"] else ""
     typer.echo(f"wrote {out} ({len(res['classes'])} classes, {res['epochs']} epochs{resumed}; "
                f"final training loss {res['loss'][-1]:.4f}); next: relabel evaluate {out} TEST")

@@ -85,7 +85,7 @@ def _legacy_hint(chunk: bytes, path: str | Path) -> str:
             return ""
         source = "cp1252"
         said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
-    return (f"; {said}: pass --encoding {source} (denoise, check, consensus), or convert it "
+    return (f"; {said}: pass --encoding {source}, or convert it "
             f"with iconv -f {source} -t utf-8 {name} > utf8-{name}")
 
 

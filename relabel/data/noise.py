@@ -145,12 +145,14 @@ def write_noisy_copy(
     label_col: str = "label",
     true_col: str = "true_label",
     model: str | None = None,
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     """Write a copy of a dataset with ``rate`` of its labels flipped and the originals kept.
 
     Every input column passes through; ``label_col`` holds the noisy label and ``true_col`` the
     original one. ``nearest-class`` noise encodes the texts (``model``, default the packaged
-    encoder) to find each example's most similar other class.
+    encoder) to find each example's most similar other class. ``encoding``: a text file's,
+    read and written in it.
 
     Returns
     -------
@@ -175,7 +177,11 @@ def write_noisy_copy(
     fmt = detect_format(to, for_writing=True)
     check_paths([PathArg("DATA", data, "input", dir_ok=True),
                  PathArg("--to", to, "output_file", dir_ok=fmt == "hf", inputs=(Path(data),))])
-    table, _ = read_table(data)
+    if encoding is not None:
+        from relabel.data.encoding import check_encoding
+
+        check_encoding(encoding)
+    table, _ = read_table(data, encoding=encoding)
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
     if true_col in table.columns:
         raise RelabelInputError(f"column '{true_col}' already exists; choose --true-col",
@@ -202,6 +208,6 @@ def write_noisy_copy(
     names = hf_class_labels_of(data) if fmt == "hf" else {}
     if label_col in names:  # the original labels' column shares the label's classes
         names[true_col] = names[label_col]
-    write_table(out, to, fmt, class_labels=names or None)
+    write_table(out, to, fmt, class_labels=names or None, encoding=encoding)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

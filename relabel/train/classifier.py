@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from relabel.config import InputSpec
+from relabel.config import InputSpec, parse_label_names
 from relabel.data.io import atomic_path, read_table, write_json
 from relabel.errors import RelabelInputError
 
@@ -33,13 +33,17 @@ FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
 def _examples(data: str | Path, text_col: str, label_col: str, task: str, *,
-              compare: bool = True) -> ReadTask:
+              compare: bool = True, label_names: Any = None,
+              encoding: str | None = None) -> ReadTask:
     """The examples of a training file, or of a test file (``compare=False``: one class, or
-    a few rows of many classes, are a test file's right)."""
+    a few rows of many classes, are a test file's right); integer codes named by
+    ``label_names``, a text file read in ``encoding`` (as ``denoise`` takes them)."""
     from relabel.data.task import read_task
 
-    table, _ = read_table(data)
-    spec = InputSpec(text_col=text_col, label_col=label_col, task=task, pooling="mean")
+    spec = InputSpec(text_col=text_col, label_col=label_col, task=task, pooling="mean",
+                     label_names=label_names, encoding=encoding)
+    spec.check()
+    table, _ = read_table(data, encoding=encoding)
     return read_task(table, data, spec, compare=compare)
 
 
@@ -97,10 +101,14 @@ def train_classifier(
     seed: int = 0,
     progress: bool = False,
     cache_dir: str | Path | None = None,
+    label_names: Any = None,
+    encoding: str | None = None,
 ) -> dict[str, Any]:
     """Train a classifier on ``data`` and save it in ``out``.
 
     ``cache_dir`` holds the embedding cache of a head-only run (default ``out/cache/embeddings``).
+    ``label_names`` and ``encoding`` read the data as ``denoise`` does; the names are kept in
+    the model's config, so ``evaluate`` names a test file's codes the same way.
 
     Returns
     -------
@@ -123,13 +131,15 @@ def train_classifier(
         return _train_locked(data, Path(out), model=model, head_only=head_only, epochs=epochs,
                              lr=lr, batch_size=batch_size, max_length=max_length,
                              text_col=text_col, label_col=label_col, task=task, seed=seed,
-                             progress=progress, cache_dir=cache_dir)
+                             progress=progress, cache_dir=cache_dir, label_names=label_names,
+                             encoding=encoding)
 
 
 def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: bool,
                   epochs: int | None, lr: float | None, batch_size: int | None,
                   max_length: int, text_col: str, label_col: str, task: str, seed: int,
-                  progress: bool, cache_dir: str | Path | None) -> dict[str, Any]:
+                  progress: bool, cache_dir: str | Path | None, label_names: Any = None,
+                  encoding: str | None = None) -> dict[str, Any]:
     import torch
     from safetensors.torch import save_file
 
@@ -141,7 +151,8 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     batch_size = batch_size or defaults["batch_size"]
     if epochs < 1 or lr <= 0 or batch_size < 1:
         raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
-    task_info = _examples(data, text_col, label_col, task)
+    task_info = _examples(data, text_col, label_col, task, label_names=label_names,
+                          encoding=encoding)
     examples = task_info.examples
     texts = list(task_info.texts["mean"])
     classes = sorted(examples["label"].unique().to_list())
@@ -152,6 +163,8 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
         "text_col": text_col, "label_col": label_col, "epochs": epochs, "lr": lr,
         "batch_size": batch_size, "seed": seed,
     }
+    if label_names is not None:  # evaluate names a test file's codes the same way
+        config["label_names"] = [list(p) for p in parse_label_names(label_names)]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     gen = make_generator(seed)
     torch.manual_seed(seed)
@@ -244,11 +257,13 @@ def load_classifier(model_dir: str | Path) -> tuple[dict[str, Any], Any, Any]:
 
 
 def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | None = None,
-                   label_col: str | None = None, cache_dir: str | Path | None = None
-                   ) -> dict[str, Any]:
+                   label_col: str | None = None, cache_dir: str | Path | None = None,
+                   label_names: Any = None, encoding: str | None = None) -> dict[str, Any]:
     """Accuracy, macro F1, per-class precision / recall / F1 and confusion matrix on ``test``.
 
     Test labels the model never saw count as errors and are listed in ``unseen_labels``.
+    ``label_names`` (default: the model's, from ``train``) names the test file's integer
+    codes; ``encoding`` is a text file's encoding.
     """
     import torch
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -261,7 +276,9 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
 
     config, net, tokenizer = load_classifier(model_dir)
     info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
-                     config["task"], compare=False)
+                     config["task"], compare=False, encoding=encoding,
+                     label_names=label_names if label_names is not None
+                     else config.get("label_names"))
     texts = list(info.texts["mean"])
     true = info.examples["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
