@@ -15,7 +15,7 @@ import codecs
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from relabel.errors import RelabelInputError
@@ -48,6 +48,34 @@ def is_utf8(name: str | None) -> bool:
     return name is None or check_encoding(name) in ("utf-8", "utf-8-sig")
 
 
+def decoded_chunks(path: str | Path, encoding: str, describe: Callable[[int, int, bytes], str],
+                   *, chunk_size: int = CHUNK_BYTES) -> Iterator[str]:
+    """The text of ``path`` decoded from ``encoding``, chunk by chunk (memory stays flat).
+
+    Raises
+    ------
+    RelabelInputError
+        At the first byte sequence that is not valid in ``encoding``, with the message
+        ``describe(line, byte_offset, chunk)`` (``line`` 1-based, ``chunk`` the raw bytes read).
+    """
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    lines_before, offset = 0, 0
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                pos = max(0, min(exc.start, len(chunk)))
+                line = lines_before + chunk[:pos].count(b"\n") + 1
+                raise RelabelInputError(describe(line, offset + pos, chunk), path=path) from None
+            yield text
+            if not chunk:
+                return
+            lines_before += chunk.count(b"\n")
+            offset += len(chunk)
+
+
 @contextlib.contextmanager
 def utf8_copy(path: str | Path, encoding: str) -> Iterator[Path]:
     """A UTF-8 copy of ``path`` (decoded from ``encoding``), with the same extension, removed
@@ -59,26 +87,15 @@ def utf8_copy(path: str | Path, encoding: str) -> Iterator[Path]:
         Bytes that are not valid in ``encoding``, with the line and byte offset.
     """
     path = Path(path)
-    decoder = codecs.getincrementaldecoder(check_encoding(encoding))(errors="strict")
+    codec = check_encoding(encoding)
     fd, name = tempfile.mkstemp(prefix="relabel-utf8-", suffix=path.suffix)
     copy = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out, open(path, "rb") as fh:
-            lines_before, offset = 0, 0
-            while True:
-                chunk = fh.read(CHUNK_BYTES)
-                try:
-                    out.write(decoder.decode(chunk, final=not chunk))
-                except UnicodeDecodeError as exc:
-                    pos = max(0, min(exc.start, len(chunk)))
-                    line = lines_before + chunk[:pos].count(b"\n") + 1
-                    raise RelabelInputError(
-                        f"line {line}: bytes that are not {encoding} at byte offset "
-                        f"{offset + pos}; is --encoding right?", path=path) from None
-                if not chunk:
-                    break
-                lines_before += chunk.count(b"\n")
-                offset += len(chunk)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            for text in decoded_chunks(
+                    path, codec, lambda line, at, _: f"line {line}: bytes that are not "
+                    f"{encoding} at byte offset {at}; is --encoding right?"):
+                out.write(text)
         yield copy
     finally:
         copy.unlink(missing_ok=True)
@@ -108,4 +125,5 @@ def encode_file(utf8_path: Path, target: Path, encoding: str, *, name: str | Pat
                 return
 
 
-__all__ = ["CHUNK_BYTES", "check_encoding", "encode_file", "is_utf8", "utf8_copy"]
+__all__ = ["CHUNK_BYTES", "check_encoding", "decoded_chunks", "encode_file", "is_utf8",
+           "utf8_copy"]

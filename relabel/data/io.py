@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.encoding import encode_file, is_utf8, utf8_copy
+from relabel.data.encoding import decoded_chunks, encode_file, is_utf8, utf8_copy
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError
 
@@ -94,27 +94,11 @@ def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
 
     Streams the file in chunks, so memory stays flat for large inputs.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    lines_before = 0
-    offset = 0
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(chunk_size)
-            final = not chunk
-            try:
-                decoder.decode(chunk, final=final)
-            except UnicodeDecodeError as exc:
-                pos = max(0, min(exc.start, len(chunk)))
-                line = lines_before + chunk[:pos].count(b"\n") + 1
-                raise RelabelInputError(
-                    f"line {line}: undecodable bytes at byte offset {offset + pos} "
-                    f"(the file must be UTF-8 encoded{_legacy_hint(chunk, path)})",
-                    path=path,
-                ) from None
-            if final:
-                return
-            lines_before += chunk.count(b"\n")
-            offset += len(chunk)
+    for _ in decoded_chunks(
+            path, "utf-8", lambda line, at, chunk: f"line {line}: undecodable bytes at byte "
+            f"offset {at} (the file must be UTF-8 encoded{_legacy_hint(chunk, path)})",
+            chunk_size=chunk_size):
+        pass
 
 
 def read_table(path: str | Path, *, encoding: str | None = None) -> tuple[pl.DataFrame, str]:
