@@ -104,3 +104,15 @@ def test_check_reports_an_unreadable_file_and_bad_options_in_one_line(tmp_path):
     assert r.exit_code == 2
     # every problem, the options' too
     assert "--task must be one of" in r.stdout and "no column 'nope'" in r.stdout
+
+
+def test_an_unknown_encoding_is_one_error_and_nothing_is_read(tmp_path):
+    from relabel.config import DenoiseConfig
+    from relabel.data.check import check_dataset
+
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,x\nb,y\n", encoding="utf-8")
+    report = check_dataset(path, DenoiseConfig(encoding="latin-9x"))
+    assert [str(e) for e in report.errors] == [
+        "unknown --encoding 'latin-9x' (e.g. cp1252, latin-1, utf-16, shift_jis, gb18030)"]
+    assert report.rows == 0

@@ -78,11 +78,17 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
             problems.error(err)
             if arg.option == "DATA":
                 return report
+    if cfg.encoding is not None:
+        from relabel.data.encoding import check_encoding
+
+        try:
+            check_encoding(cfg.encoding)
+        except RelabelInputError:  # the options' check above said so; nothing can be read
+            return report
     try:
         table, fmt = read_table(data, encoding=cfg.encoding)
     except RelabelInputError as err:
-        if str(err) not in {str(e) for e in problems.errors}:  # (a bad --encoding, said once)
-            problems.error(err)
+        problems.error(err)
         return report
     report.rows = table.height
     if fmt == LABEL_STUDIO_JSON or cfg.multi_annotator:  # votes, as denoise reads them
