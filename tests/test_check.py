@@ -107,9 +107,6 @@ def test_check_reports_an_unreadable_file_and_bad_options_in_one_line(tmp_path):
 
 
 def test_an_unknown_encoding_is_one_error_and_nothing_is_read(tmp_path):
-    from relabel.config import DenoiseConfig
-    from relabel.data.check import check_dataset
-
     path = tmp_path / "d.csv"
     path.write_text("text,label\na,x\nb,y\n", encoding="utf-8")
     report = check_dataset(path, DenoiseConfig(encoding="latin-9x"))
