@@ -197,3 +197,16 @@ def input_options(text_col: str, label_col: str, id_col: str | None, task: str, 
     return {"text_col": text_col, "label_col": label_col, "id_col": id_col, "task": task,
             "span_cols": split_list(span_cols), "type_cols": split_list(type_cols),
             "drop_invalid": drop_invalid, "label_names": label_names, "encoding": encoding}
+
+
+def vote_options(annotations: Path | None, label_cols: str | None, votes_col: str | None,
+                 annotator_col: str | None, item_col: str | None, dedupe: bool
+                 ) -> dict[str, Any]:
+    """The several-annotators fields of :class:`~relabel.config.DenoiseConfig` from their
+    options (``denoise``, ``check``): with ``--annotations`` the votes' annotator column is
+    ``annotator`` unless named."""
+    return {"annotations": annotations,
+            "label_cols": split_list(label_cols) if label_cols else None,
+            "votes_col": votes_col,
+            "annotator_col": annotator_col or ("annotator" if annotations else None),
+            "item_col": item_col, "dedupe": dedupe}

@@ -29,6 +29,7 @@ from relabel.cli._util import (
     app,
     handle_errors,
     input_options,
+    vote_options,
 )
 
 
@@ -60,17 +61,14 @@ def check_command(
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
-    from relabel.config import DenoiseConfig, split_list
+    from relabel.config import DenoiseConfig
     from relabel.data.check import check_dataset
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
                                         drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
-                        annotations=annotations,
-                        label_cols=tuple(split_list(label_cols)) if label_cols else None,
-                        votes_col=votes_col,
-                        annotator_col=annotator_col or ("annotator" if annotations else None),
-                        item_col=item_col, dedupe=dedupe)
+                        **vote_options(annotations, label_cols, votes_col, annotator_col,
+                                       item_col, dedupe))
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")

@@ -30,6 +30,7 @@ from relabel.cli._util import (
     app,
     handle_errors,
     input_options,
+    vote_options,
 )
 from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES, PRECISION_CHOICES
 
@@ -214,8 +215,7 @@ def denoise_command(
                       max_windows=max_windows, threshold=threshold, pooling=pooling,
                       corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
                       grad_accum=grad_accum, target_precision=target_precision, seed=seed,
-                      engine=engine, scheduler=scheduler, annotations=annotations,
-                      label_cols=label_cols, votes_col=votes_col,
-                      annotator_col=annotator_col or ("annotator" if annotations else None),
-                      item_col=item_col, dedupe=dedupe)
+                      engine=engine, scheduler=scheduler,
+                      **vote_options(annotations, label_cols, votes_col, annotator_col,
+                                     item_col, dedupe))
     typer.echo(format_summary(run.summary, run.out_dir))
