@@ -710,7 +710,10 @@ def next_ids(run_dir, result) -> list[str]:
 
 def test_review_demo_prints_the_login_and_ctrl_c_stops_the_server(tmp_path):
     """``make review-demo``'s script: starts Label Studio on 127.0.0.1, pushes the run, prints
-    the URL and the login; SIGINT stops the server (its port closes)."""
+    the URL and the login; SIGINT stops the server (its port closes). Run a second time on
+    the same relative data directory, as a second ``make review-demo`` does, it logs in again
+    (Label Studio keeps the first start's user and token) and keeps its data where it was
+    told."""
     import signal
     import socket
     import time
@@ -719,10 +722,9 @@ def test_review_demo_prints_the_login_and_ctrl_c_stops_the_server(tmp_path):
     _, run, _ = make_review_run(tmp_path)
     port = free_port()
     env = {**os.environ, "RELABEL_LABEL_STUDIO": exe}
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.label_studio.demo", str(run),
-                             "--port", str(port), "--data-dir", str(tmp_path / "ls")],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    cmd = [sys.executable, "-m", "connectors.label_studio.demo", str(run), "--data-dir", "ls"]
+    proc = subprocess.Popen([*cmd, "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -743,6 +745,14 @@ def test_review_demo_prints_the_login_and_ctrl_c_stops_the_server(tmp_path):
     assert "Traceback" not in out + rest
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # the second start: before, its new token was refused (HTTP 401) and, from a relative
+    # data directory, the server kept its data in ls/ls/...
+    again = subprocess.run([*cmd, "--once"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "pushed" in again.stdout and "Traceback" not in again.stdout + again.stderr
+    assert (tmp_path / "ls" / "label_studio.sqlite3").is_file()
+    assert not (tmp_path / "ls" / "ls").exists()
 
 
 def test_several_annotators_per_task_pull_every_decision_and_consensus(label_studio,

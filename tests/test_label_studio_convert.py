@@ -134,6 +134,42 @@ def test_reviews_statuses_latest_decision_wins_and_skips_are_not_decisions():
                                                                 tzinfo=UTC)
 
 
+def test_null_or_blank_choices_written_through_the_api_are_not_decisions():
+    """Label Studio's API stores ``{"choices": [null]}`` (a script posting a missing key):
+    before, it was pulled as a change to the label 'None'."""
+    def raw(aid, choices, when):
+        return {"id": aid, "was_cancelled": False, "completed_by": 7, "updated_at": when,
+                "result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                            "value": {"choices": choices}}]}
+
+    data = {"relabel_id": "x1", "given_label": "a"}
+    tasks = [{"id": 1, "data": data, "annotations": [raw(1, [None], "2026-01-01T10:00:00Z")]},
+             {"id": 2, "data": {**data, "relabel_id": "x2"},
+              "annotations": [raw(2, ["b"], "2026-01-01T10:00:00Z"),
+                              raw(3, ["  "], "2026-01-02T10:00:00Z")]}]
+    got = {r["id"]: (r["status"], r["reviewed_label"])
+           for r in reviews_from_tasks(tasks).iter_rows(named=True)}
+    # x2's later blank annotation is not a decision: the earlier one stands
+    assert got == {"x1": ("skipped", None), "x2": ("changed", "b")}
+
+
+def test_a_reviewed_class_the_run_lacks_names_the_reviews_and_the_way_out():
+    import polars as pl
+
+    from relabel.errors import RelabelInputError
+    from relabel.review.reviews import human_decisions
+
+    reviews = pl.DataFrame({"id": ["x1", "x2"], "given_label": ["a", "a"],
+                            "reviewed_label": ["b", "new_class"],
+                            "status": ["changed", "changed"]})
+    scores = pl.DataFrame({"row": [0, 1], "id": ["x1", "x2"], "label": ["a", "a"]})
+    with pytest.raises(RelabelInputError) as err:
+        human_decisions(reviews, scores, ["a", "b"], path="reviews.parquet")
+    msg = str(err.value)
+    assert "new_class" in msg and "id x2" in msg and "pull again" in msg
+    assert "reviews.parquet" in msg and "\n" not in msg
+
+
 def test_credentials_from_env_then_config_file(tmp_path):
     env = {"LABEL_STUDIO_URL": "http://127.0.0.1:8080/", "LABEL_STUDIO_API_KEY": "s3cret"}
     creds = resolve_credentials(env)

@@ -213,7 +213,9 @@ def tasks_json(rows: Iterable[Mapping[str, Any]], run: str, *,
 def _choice(annotation: Mapping[str, Any]) -> str | None:
     for item in annotation.get("result") or []:
         if item.get("from_name") == CHOICES_NAME and item.get("type") == "choices":
-            picked = (item.get("value") or {}).get("choices") or []
+            # an annotation written through the API may hold null or blank choices: no decision
+            picked = [c for c in (item.get("value") or {}).get("choices") or []
+                      if c is not None and str(c).strip()]
             if picked:
                 return str(picked[0])
     return None

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pushed {res.selected} flagged examples of {args.run_dir} to '{args.project}'\n"
               f"open {res.project_url}\n"
               f"log in as {server.username} / {server.password}\n"
-              f"to pull the decisions from another shell (a throwaway token of this local "
-              f"server, gone when it stops):\n"
+              f"to pull the decisions from another shell (the token of this local server's "
+              f"user, kept in {args.data_dir} for its next start):\n"
               f"  export LABEL_STUDIO_URL={server.url} LABEL_STUDIO_API_KEY={server.token}\n"
               f"  relabel review pull {args.run_dir} --project '{args.project}'\n"
               f"(server pid {server.proc.pid if server.proc else '?'}; Ctrl-C stops it)",

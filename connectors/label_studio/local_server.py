@@ -4,8 +4,11 @@ Label Studio pins many packages, so it lives in its own virtualenv (``make lsven
 version in ``.lsvenv``). The server binds 127.0.0.1 only (``--internal-host``; ``--host`` is just
 a URL prefix), keeps SQLite and media in ``data_dir``, and is started with a user and a legacy API
 token, which Label Studio only accepts when ``--enable-legacy-api-token`` is given at the first
-start of a data directory. ``label-studio --version`` starts a server, so the version is read
-from the virtualenv's metadata instead.
+start of a data directory. That token is kept in the data directory (``TOKEN_FILE``), so a
+restart on the same data directory (a second ``make review-demo``) logs in as the user the first
+start created; a data directory without it has its user's token read back with ``label-studio
+user``. ``label-studio --version`` starts a server, so the version is read from the virtualenv's
+metadata instead.
 
 Usage::
 
@@ -30,6 +33,8 @@ from connectors.label_studio.client import Credentials
 #: the Label Studio release the tests and benchmarks run against (``make lsvenv``)
 LABEL_STUDIO_VERSION = "1.23.2"
 EXECUTABLE_ENV = "RELABEL_LABEL_STUDIO"
+#: in the data directory: the API token of the user the first start created
+TOKEN_FILE = "relabel-api-token"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,11 +79,32 @@ class LocalLabelStudio:
                                     f"{EXECUTABLE_ENV}")
         # absolute: the server runs with the data directory as its working directory
         self.executable = str(Path(exe).resolve()) if os.sep in exe else exe
-        self.data_dir = Path(data_dir)
+        # absolute too: a relative one would be read again from inside itself
+        self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
-        self.token = secrets.token_hex(20)
+        self.token = self._saved_token()
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def _token_path(self) -> Path:
+        return self.data_dir / TOKEN_FILE
+
+    def _saved_token(self) -> str:
+        """The token of an earlier start on this data directory, else a new one (saved, owner
+        read-only: a later start must reuse it, as Label Studio keeps the first one)."""
+        with contextlib.suppress(OSError):
+            token = self._token_path.read_text().strip()
+            if token:
+                return token
+        token = secrets.token_hex(20)
+        self._save_token(token)
+        return token
+
+    def _save_token(self, token: str) -> None:
+        fd = os.open(self._token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
 
     @property
     def url(self) -> str:
@@ -117,6 +143,7 @@ class LocalLabelStudio:
             with contextlib.suppress(httpx.HTTPError):
                 r = httpx.get(f"{self.url}/health", timeout=2)
                 if r.status_code == 200 and r.json().get("status") == "UP":
+                    self._check_token()
                     return self
             time.sleep(0.5)
         self.stop()
@@ -130,18 +157,22 @@ class LocalLabelStudio:
         except OSError:
             return ""
 
-    def add_user(self, email: str, timeout: float = 120.0) -> Credentials:
-        """Create one more user (a member of the organisation, as the first user invites them)
-        and return their own credentials: each annotation posted with them is written by that
-        user. The token is read with ``label-studio user`` (Label Studio Community has no API
-        that returns another user's token)."""
-        import re
-
+    def _check_token(self) -> None:
+        """A data directory whose user was created before its token was kept (or whose token
+        file was deleted) has another token than ours: read the user's own back and keep it."""
         import httpx
 
-        r = httpx.post(f"{self.url}/api/users/", json={"email": email, "username": email},
-                       headers={"Authorization": f"Token {self.token}"}, timeout=30)
-        r.raise_for_status()
+        r = httpx.get(f"{self.url}/api/current-user/whoami", timeout=30,
+                      headers={"Authorization": f"Token {self.token}"})
+        if r.status_code in (401, 403):
+            self.token = self._user_token(self.username)
+            self._save_token(self.token)
+
+    def _user_token(self, email: str, timeout: float = 120.0) -> str:
+        """A user's API token, read with ``label-studio user`` (Label Studio Community has no
+        API that returns another user's token)."""
+        import re
+
         env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
                "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
                "DJANGO_DB": "sqlite", "LOG_LEVEL": "WARNING"}
@@ -151,7 +182,18 @@ class LocalLabelStudio:
         found = re.search(r"'token': '([0-9a-f]+)'", out.stdout + out.stderr)
         if found is None:
             raise RuntimeError(f"no token for {email} in `label-studio user`:\n{out.stdout}")
-        return Credentials(self.url, found.group(1))
+        return found.group(1)
+
+    def add_user(self, email: str, timeout: float = 120.0) -> Credentials:
+        """Create one more user (a member of the organisation, as the first user invites them)
+        and return their own credentials: each annotation posted with them is written by that
+        user. The token is read with ``label-studio user``."""
+        import httpx
+
+        r = httpx.post(f"{self.url}/api/users/", json={"email": email, "username": email},
+                       headers={"Authorization": f"Token {self.token}"}, timeout=30)
+        r.raise_for_status()
+        return Credentials(self.url, self._user_token(email, timeout))
 
     def _signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -222,9 +222,13 @@ def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[s
     bad = decided.filter(~pl.col("reviewed_label").is_in(classes))
     if bad.height:
         labels = ", ".join(sorted(set(bad["reviewed_label"].cast(pl.String).to_list()))[:5])
-        raise RelabelInputError(f"reviewed labels {labels} are not classes of this run: the "
-                                "project's label set no longer matches it", path=path,
-                                column="reviewed_label")
+        ids = ", ".join(bad["id"].cast(pl.String).head(3).to_list())
+        raise RelabelInputError(
+            f"reviewed labels {labels} are not classes of this run ({bad.height} review(s), "
+            f"e.g. id {ids}): the project's label set no longer matches it; change those "
+            "annotations to one of the run's classes in Label Studio and pull again, or add the "
+            "new class to the data's labels and run denoise again", path=path,
+            column="reviewed_label")
     joined = decided.join(scores.select("row", "id", "label"), on="id", how="left")
     unknown = joined.filter(pl.col("row").is_null())
     if unknown.height:
