@@ -215,7 +215,9 @@ class Run:
         does; ``apply(reviews=True)`` then applies them."""
         from connectors.label_studio import pull
 
-        return pull(self.out_dir, project)
+        res = pull(self.out_dir, project)
+        _warn_new_classes(res, self.out_dir)
+        return res
 
     def review_next(self, project: str, *, batch: int = 100, audit: int = 0,
                     check_changes: int = 0, reviewer_error: float | None = None) -> Any:
@@ -227,8 +229,10 @@ class Run:
         ``held_back`` counts the others."""
         from connectors.label_studio import review_next
 
-        return review_next(self.out_dir, project, batch=batch, audit=audit,
-                           check_changes=check_changes, reviewer_error=reviewer_error)
+        res = review_next(self.out_dir, project, batch=batch, audit=audit,
+                          check_changes=check_changes, reviewer_error=reviewer_error)
+        _warn_new_classes(res.pulled, self.out_dir)
+        return res
 
     def review_status(self, project: str | None = None, *,
                       reviewer_error: float | None = None) -> Any:
@@ -356,6 +360,20 @@ def denoise(
     keep = data if not isinstance(data, (str, Path)) and not cfg.multi_annotator else None
     _warn_decisions(result.summary)
     return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep)
+
+
+def _warn_new_classes(pulled: Any, out_dir: Path) -> None:
+    """Classes the reviewers chose that the run lacks (added in Label Studio), as a
+    :class:`~relabel.errors.RelabelWarning` saying how they join the next round."""
+    import warnings
+
+    from relabel.errors import RelabelWarning
+
+    if pulled is not None and pulled.new_classes:
+        warnings.warn(f"the reviewers chose {len(pulled.new_classes)} class(es) this run lacks "
+                      f"({', '.join(pulled.new_classes[:5])}), added in Label Studio; "
+                      f"relabel.denoise(data, reviews={str(out_dir)!r}) makes them classes of "
+                      "the next round", RelabelWarning, stacklevel=3)
 
 
 def _warn_decisions(summary: dict[str, Any]) -> None:

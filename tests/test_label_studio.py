@@ -934,3 +934,64 @@ def test_integer_labels_with_names_are_reviewed_by_name_and_exported_as_codes(la
         want = truth[str(row["id"])] if str(row["id"]) in reviewed else \
             coded.filter(pl.col("id") == row["id"])["label"][0]
         assert row["label"] == want
+
+
+def test_a_class_the_lead_adds_in_label_studio_is_pulled_kept_and_joins_the_next_round(
+        label_studio, tmp_path, monkeypatch):
+    """The annotation lead adds a class to the project's labeling config while reviewers
+    work: before, every pull and push refused the project ("another label set"), so the
+    reviewers' decisions could not come back. Now the pull brings them (and names the new
+    class), a push keeps the class in the project, export says how to go on, and
+    ``denoise --reviews`` makes it a class of the next round, which export then applies."""
+    from label_studio_sdk import LabelStudio
+
+    from relabel.config import DenoiseConfig
+    from relabel.errors import RelabelInputError
+    from relabel.pipeline import denoise
+
+    data, run, df = make_review_run(tmp_path)
+    creds = label_studio.credentials
+    res = push(run, "added class", only="all", limit=20, credentials=creds)
+    with LabelStudioClient(creds) as c:
+        proj = c.find_project("added class")
+        config = proj["label_config"]
+        first = config.index("<Choice ")
+        c.update_project(res.project_id, label_config=config[:first]
+                         + '<Choice value="lost_card"/>\n    ' + config[first:])
+    tasks = sorted(_full_tasks(label_studio, res.project_id), key=lambda t: t["id"])
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    truth = dict(zip(df["id"], df["true_label"], strict=True))
+    for t in tasks[:3]:
+        sdk.annotations.create(id=t["id"], result=_choice("lost_card"))
+    for t in tasks[3:8]:
+        sdk.annotations.create(id=t["id"], result=_choice(truth[t["data"]["relabel_id"]]))
+    pulled = pull(run, "added class", credentials=creds)
+    assert pulled.tasks == 8 and pulled.new_classes == ["lost_card"]
+    # in a notebook the same pull says so, with the call that makes it a class of the run
+    import relabel
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    with pytest.warns(relabel.RelabelWarning, match=r"lost_card.*relabel\.denoise\(data, "):
+        relabel.load_run(run).pull_from_label_studio("added class")
+    # a later push keeps the lead's class in the project
+    push(run, "added class", only="all", limit=30, credentials=creds)
+    with LabelStudioClient(creds) as c:
+        assert 'value="lost_card"' in c.find_project("added class")["label_config"]
+    with pytest.raises(RelabelInputError, match=r"lost_card.*--reviews"):
+        export_dataset(run, tmp_path / "clean.csv", apply="reviewed")
+    run2 = tmp_path / "run2"
+    denoise(data, out_dir=run2, config=DenoiseConfig(id_col="id", corrector="linear"),
+            encoder=FakeEncoder(), reviews=run)
+    assert "lost_card" in json.loads((run2 / "summary.json").read_text())["label_classes"]
+    export_dataset(run2, tmp_path / "clean.csv", apply="reviewed")
+    clean = dict(pl.read_csv(tmp_path / "clean.csv").select("id", "label").iter_rows())
+    assert [clean[t["data"]["relabel_id"]] for t in tasks[:3]] == ["lost_card"] * 3
+    assert all(clean[t["data"]["relabel_id"]] == truth[t["data"]["relabel_id"]]
+               for t in tasks[3:8])
+    # a project without one of the run's classes still belongs to other data
+    with LabelStudioClient(creds) as c:
+        c.update_project(res.project_id, label_config=config.replace(
+            config[first : config.index("\n", first) + 1], ""))
+    with pytest.raises(LabelStudioError, match="only this run has"):
+        pull(run, "added class", credentials=creds)

@@ -166,7 +166,7 @@ def test_a_reviewed_class_the_run_lacks_names_the_reviews_and_the_way_out():
     with pytest.raises(RelabelInputError) as err:
         human_decisions(reviews, scores, ["a", "b"], path="reviews.parquet")
     msg = str(err.value)
-    assert "new_class" in msg and "id x2" in msg and "pull again" in msg
+    assert "new_class" in msg and "id x2" in msg and "--reviews" in msg and "pull again" in msg
     assert "reviews.parquet" in msg and "\n" not in msg
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ class PullResult:
     annotators: int = 0
     #: tasks decided by more than one annotator
     multi_annotated: int = 0
+    #: classes the reviewers chose that the run lacks (added to the project in Label Studio):
+    #: ``denoise --reviews`` makes them classes of the next run
+    new_classes: list[str] = field(default_factory=list)
 
 
 def _connect(credentials: Credentials | None) -> LabelStudioClient:
@@ -91,18 +94,29 @@ def _touched(task: dict[str, Any]) -> bool:
                 or task.get("drafts"))
 
 
-def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> None:
+def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> list[str]:
+    """The project's classes this run lacks, in the project's order.
+
+    An annotation lead may add a class in Label Studio's settings while the reviewers work
+    (a label the data needs and never had): the project then holds every class of the run and
+    more. That is kept: a push keeps those classes in the project, a pull brings the decisions
+    that use them, and ``denoise --reviews`` makes them classes of the next run. A project
+    without one of the run's classes belongs to other data, and is refused.
+    """
     have = config_classes(project.get("label_config") or "")
     title = project.get("title")
     if have is None:
         raise LabelStudioError(f"project '{title}' on {url} has no Choices named 'label': it was "
                                "not created by relabel; choose another --project")
-    if set(have) != set(classes):
-        extra, missing = sorted(set(have) - set(classes)), sorted(set(classes) - set(have))
-        parts = ([f"only the project has {', '.join(extra[:5])}"] if extra else []) + \
-                ([f"only this run has {', '.join(missing[:5])}"] if missing else [])
+    known = set(classes)
+    extra = [c for c in have if c not in known]
+    missing = sorted(known - set(have))
+    if missing:
+        parts = ([f"only the project has {', '.join(sorted(extra)[:5])}"] if extra else []) + \
+                [f"only this run has {', '.join(missing[:5])}"]
         raise LabelStudioError(f"project '{title}' on {url} has another label set than this run "
                                f"({'; '.join(parts)}); push to a new --project")
+    return extra
 
 
 @locks_run_dir("relabel review push")
@@ -171,7 +185,11 @@ def push(
                 description=f"relabel review of {Path(run_dir).resolve().name}: least credible "
                             "labels first")
         else:
-            _check_label_set(proj, items.classes, client.url)
+            added = _check_label_set(proj, items.classes, client.url)
+            if added:  # classes added in Label Studio stay there (_check_label_set)
+                config = label_config([*items.classes, *added],
+                                      relation=items.task == "relation",
+                                      votes="annotations" in items.frame.columns)
             if proj.get("label_config") != config:  # a newer relabel's layout, same label set
                 client.update_project(int(proj["id"]), label_config=config)
         pid = int(proj["id"])
@@ -256,6 +274,8 @@ def pull(
         Server unreachable, key refused, no such project, or a project whose label set does
         not match the run.
     """
+    import polars as pl
+
     from relabel.review.reviews import write_reviews
     from relabel.rundir import load_run, run_classes
 
@@ -280,10 +300,12 @@ def pull(
     counts = reviews["status"].value_counts()
     n = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
     per_task = every.group_by("id").len()
+    used = reviews.filter(pl.col("reviewed_label").is_not_null())["reviewed_label"].unique()
     return PullResult(path=path, tasks=reviews.height, accepted=n.get("accepted", 0),
                       changed=n.get("changed", 0), skipped=n.get("skipped", 0),
                       annotations=every.height, annotators=every["annotator"].n_unique(),
-                      multi_annotated=int((per_task["len"] > 1).sum()))
+                      multi_annotated=int((per_task["len"] > 1).sum()),
+                      new_classes=sorted(set(used.to_list()) - set(classes)))
 
 
 @dataclass

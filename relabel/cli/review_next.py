@@ -42,6 +42,7 @@ def review_next_command(
     N examples of a random audit besides, and with --check-changes M, M of relabel's automatic
     changes to spot-check."""
     from connectors.label_studio import review_next
+    from relabel.cli.review_pull import new_classes_note
     from relabel.review.batch import reviewer_error_origin
 
     res = review_next(run_dir, project, batch=batch, audit=audit, check_changes=check_changes,
@@ -56,6 +57,8 @@ def review_next_command(
                 f"label is not above the reviewers' error rate {res.reviewer_error:.3g} "
                 f"({where}), so reviewing them is expected to break more right labels than "
                 f"it fixes")
+    if res.pulled is not None and res.pulled.new_classes:
+        typer.echo(new_classes_note(res.pulled.new_classes, run_dir))
     if res.pushed is None:
         typer.echo(f"{pulled}nothing left to review in {run_dir}{none}{held}")
         return

@@ -225,9 +225,9 @@ def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[s
         ids = ", ".join(bad["id"].cast(pl.String).head(3).to_list())
         raise RelabelInputError(
             f"reviewed labels {labels} are not classes of this run ({bad.height} review(s), "
-            f"e.g. id {ids}): the project's label set no longer matches it; change those "
-            "annotations to one of the run's classes in Label Studio and pull again, or add the "
-            "new class to the data's labels and run denoise again", path=path,
+            f"e.g. id {ids}), added in Label Studio after the run: make them classes of a new "
+            "round with `relabel denoise DATA -o DIR --reviews DIR`, or change those annotations "
+            "in Label Studio and pull again", path=path,
             column="reviewed_label")
     joined = decided.join(scores.select("row", "id", "label"), on="id", how="left")
     unknown = joined.filter(pl.col("row").is_null())
