@@ -92,6 +92,28 @@ def test_encoding_errors_name_the_file_line_and_the_encoding(tmp_path):
     assert check_encoding("latin-1") == "iso8859-1"
 
 
+def test_utf16_named_for_a_file_without_its_byte_order_mark_is_one_line(tmp_path):
+    """Python's UTF-16 decoder raises a bare UnicodeError (not a decode error) on a file that
+    does not start with a byte-order mark: it reached the user as a traceback."""
+    path = tmp_path / "plain.csv"
+    path.write_text("text,label\nhello,a\n", encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"plain\.csv: line 1: bytes that are not "
+                                                r"utf-16 at byte offset 0; is --encoding right"):
+        read_table(path, encoding="utf-16")
+
+
+def test_a_reviews_file_in_another_encoding_is_not_told_to_pass_encoding(tmp_path):
+    """``--encoding`` is the data's; a reviews CSV a spreadsheet saved is to be converted."""
+    from relabel.review.reviews import read_review_source
+
+    path = tmp_path / "reviews.csv"
+    path.write_bytes("id,reviewed_label\n1,café\n".encode("cp1252"))
+    with pytest.raises(RelabelInputError) as err:
+        read_review_source(path)
+    assert "iconv -f cp1252 -t utf-8 reviews.csv" in str(err.value)
+    assert "--encoding" not in str(err.value)
+
+
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):
     # the third record (line 5: a quoted field spans lines 2-3) has a field too many
     path = tmp_path / "ragged.csv"

@@ -65,8 +65,9 @@ def decoded_chunks(path: str | Path, encoding: str, describe: Callable[[int, int
             chunk = fh.read(chunk_size)
             try:
                 text = decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                pos = max(0, min(exc.start, len(chunk)))
+            except UnicodeError as exc:  # UnicodeDecodeError, or e.g. UTF-16 without a BOM
+                start = exc.start if isinstance(exc, UnicodeDecodeError) else 0
+                pos = max(0, min(start, len(chunk)))
                 line = lines_before + chunk[:pos].count(b"\n") + 1
                 raise RelabelInputError(describe(line, offset + pos, chunk), path=path) from None
             yield text

@@ -70,10 +70,11 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     return fmt
 
 
-def _legacy_hint(chunk: bytes, path: str | Path) -> str:
+def _legacy_hint(chunk: bytes, path: str | Path, encoding_option: bool = True) -> str:
     """How to convert ``path`` when its bytes look UTF-16 (NUL bytes between the characters,
     as "Unicode text" exports write) or read as Windows-1252 (a superset of Latin-1 for text,
-    what spreadsheet programs on Windows save CSV files in), else nothing."""
+    what spreadsheet programs on Windows save CSV files in), else nothing. ``encoding_option``:
+    whether ``--encoding`` applies to this file (not to a reviews file, say)."""
     name = Path(path).name
     if chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or chunk[:200].count(b"\x00") > 10:
         source = "utf-16"
@@ -85,23 +86,27 @@ def _legacy_hint(chunk: bytes, path: str | Path) -> str:
             return ""
         source = "cp1252"
         said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
-    return (f"; {said}: pass --encoding {source}, or convert it "
-            f"with iconv -f {source} -t utf-8 {name} > utf8-{name}")
+    option = f"pass --encoding {source}, or " if encoding_option else ""
+    return f"; {said}: {option}convert it with iconv -f {source} -t utf-8 {name} > utf8-{name}"
 
 
-def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24) -> None:
+def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24,
+               encoding_option: bool = True) -> None:
     """Raise a one-line error naming the line of the first byte sequence that is not UTF-8.
 
-    Streams the file in chunks, so memory stays flat for large inputs.
+    Streams the file in chunks, so memory stays flat for large inputs. ``encoding_option``:
+    whether the message may offer ``--encoding`` (the file is the command's data).
     """
     for _ in decoded_chunks(
             path, "utf-8", lambda line, at, chunk: f"line {line}: undecodable bytes at byte "
-            f"offset {at} (the file must be UTF-8 encoded{_legacy_hint(chunk, path)})",
+            f"offset {at} (the file must be UTF-8 encoded"
+            f"{_legacy_hint(chunk, path, encoding_option)})",
             chunk_size=chunk_size):
         pass
 
 
-def read_table(path: str | Path, *, encoding: str | None = None) -> tuple[pl.DataFrame, str]:
+def read_table(path: str | Path, *, encoding: str | None = None,
+               encoding_option: bool = True) -> tuple[pl.DataFrame, str]:
     """Read a dataset file into a polars frame.
 
     CSV and TSV columns are read as strings (no type guessing), so values pass through unchanged.
@@ -115,6 +120,9 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> tuple[pl.Dat
     encoding : str, optional
         The text encoding of a CSV, TSV or JSON file (default UTF-8;
         :mod:`relabel.data.encoding`).
+    encoding_option : bool
+        Whether ``--encoding`` applies to this file, so that a file that is not UTF-8 gets the
+        hint to pass it (False for a side file such as ``--reviews``: convert it instead).
 
     Returns
     -------
@@ -136,7 +144,7 @@ def read_table(path: str | Path, *, encoding: str | None = None) -> tuple[pl.Dat
     if fmt in _TEXT_FORMATS:
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
-        check_utf8(path)
+        check_utf8(path, encoding_option=encoding_option)
     if fmt in _TEXT_FORMATS:
         check_unique_columns(path, fmt)
     try:

@@ -147,7 +147,7 @@ def read_review_source(source: Any) -> pl.DataFrame:
                      else pl.read_parquet(files.reviews))
             name = str(path)
         else:
-            frame, _ = read_table(path)
+            frame, _ = read_table(path, encoding_option=False)  # --encoding is the data's
             name = str(path)
     elif isinstance(source, pl.DataFrame):
         frame = source
