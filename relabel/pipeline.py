@@ -33,15 +33,9 @@ import polars as pl
 from relabel import __version__
 from relabel.config import DenoiseConfig, check_options
 from relabel.data.frames import describe, source_type, to_polars
-from relabel.data.io import (
-    file_fingerprint,
-    read_table,
-    write_array,
-    write_json,
-    write_report_csv,
-    write_table,
-)
+from relabel.data.io import file_fingerprint, read_table
 from relabel.data.task import ReadTask, read_task
+from relabel.data.write import write_array, write_json, write_report_csv, write_table
 from relabel.errors import RelabelError, RelabelInputError
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
@@ -475,7 +469,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         if source_dir is not None and source_dir.resolve() != files.root.resolve():
             # the review history (the report plots it) and the random audit's size continue
             # in the new round's directory
-            from relabel.data.io import write_text
+            from relabel.data.write import write_text
 
             before = RunFiles(source_dir)
             for old, new in ((before.rounds, files.rounds), (before.audit, files.audit)):

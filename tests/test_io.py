@@ -7,7 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from relabel.data.io import read_table, write_table
+from relabel.data.io import read_table
+from relabel.data.write import write_table
 from relabel.errors import RelabelInputError
 
 FRAME = pl.DataFrame({"text": ["a b", "c, d", "e\"f"], "label": ["x", "y", "x"],

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from relabel.cli import app
 from relabel.config import DenoiseConfig
-from relabel.data.io import read_table, write_table
+from relabel.data.io import read_table
 from relabel.data.relation import encoder_inputs, mark_entities, unpack, validate_spans
+from relabel.data.write import write_table
 from relabel.embed.encoder import Encoder
 from relabel.errors import RelabelInputError
 from relabel.export import export_dataset

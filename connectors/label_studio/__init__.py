@@ -168,7 +168,7 @@ def push(
         Server unreachable, key refused, a project with another label set, a failed request.
     """
     from relabel import __version__
-    from relabel.data.io import write_json
+    from relabel.data.write import write_json
     from relabel.review.reviews import review_items
 
     items = review_items(run_dir, only=only, limit=limit, ids=ids)
@@ -292,7 +292,7 @@ def pull(
         users = client.users()
         reviews = reviews_from_tasks(tasks, users)
         every = annotations_from_tasks(tasks, users)
-    from relabel.data.io import write_table
+    from relabel.data.write import write_table
 
     # every annotator's decision, for `relabel consensus DIR` (several annotators per task)
     write_table(every, RunFiles(Path(run_dir)).annotations)

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from relabel.data.io import write_array
+from relabel.data.write import write_array
 from relabel.threads import torch_threads_divided
 
 

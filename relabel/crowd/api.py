@@ -272,7 +272,7 @@ def _model_step(votes: Votes, labels: np.ndarray, cfg: DenoiseConfig, files: Run
 
 def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, Any]:
     """Write the consensus files under ``out_dir`` (atomically); returns the summary."""
-    from relabel.data.io import write_json, write_report_csv, write_table
+    from relabel.data.write import write_json, write_report_csv, write_table
 
     files = RunFiles(Path(out_dir))
     files.root.mkdir(parents=True, exist_ok=True)
@@ -445,7 +445,8 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import KEYED_JSON, detect_format, is_keyed_json, write_table
+        from relabel.data.io import KEYED_JSON, detect_format, is_keyed_json
+        from relabel.data.write import write_table
 
         fmt = detect_format(to, for_writing=True)
         if fmt == "json" and isinstance(data, (str, Path)) and is_keyed_json(Path(data)):

@@ -1,12 +1,13 @@
 """Text files in another encoding than UTF-8 (``--encoding``): Windows-1252 / Latin-1 CSV saved
 by spreadsheet programs, UTF-16 "Unicode text" exports, Shift JIS, GB 18030, ...
 
-The readers and writers of :mod:`relabel.data.io` work on UTF-8. A file in another encoding is
-streamed, in chunks, into a UTF-8 copy in the system's temporary directory, read from there and
-the copy removed; the input itself is never touched, and its fingerprint (``run.json``) is of
-its own bytes. ``export`` writes the cleaned file back in the input's encoding the same way:
-UTF-8 first, then encoded chunk by chunk into the output's temporary name, which is renamed into
-place. Memory stays flat whatever the file's size; the disk holds one extra copy meanwhile.
+The readers (:mod:`relabel.data.io`) and writers (:mod:`relabel.data.write`) work on UTF-8. A
+file in another encoding is streamed, in chunks, into a UTF-8 copy in the system's temporary
+directory, read from there and the copy removed; the input itself is never touched, and its
+fingerprint (``run.json``) is of its own bytes. ``export`` writes the cleaned file back in the
+input's encoding the same way: UTF-8 first, then encoded chunk by chunk into the output's
+temporary name, which is renamed into place. Memory stays flat whatever the file's size; the
+disk holds one extra copy meanwhile.
 """
 
 from __future__ import annotations

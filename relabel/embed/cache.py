@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from relabel.data.io import atomic_path
 from relabel.data.texts import gather, lengths
+from relabel.data.write import atomic_path
 from relabel.embed.encoder import TextEncoder
 
 #: texts per cache shard (each is saved as soon as it is encoded)

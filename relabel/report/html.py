@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from relabel.data.io import read_table, write_text
+from relabel.data.io import read_table
+from relabel.data.write import write_text
 from relabel.errors import RelabelInputError
 from relabel.rundir import RunFiles, load_record
 

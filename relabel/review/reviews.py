@@ -15,8 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.io import write_table
 from relabel.data.task import SPAN_NAMES
+from relabel.data.write import write_table
 from relabel.errors import RelabelInputError
 from relabel.rundir import RunFiles, load_examples, load_run, run_classes, run_id
 

@@ -42,7 +42,7 @@ def _read_chunks(path: Path) -> list[int]:
 def _write_chunks(path: Path, size: int, key: bytes) -> None:
     """Record that a sample now has ``size`` examples: a new chunk when it grew
     (atomically)."""
-    from relabel.data.io import write_json
+    from relabel.data.write import write_json
 
     chunks = _read_chunks(path)
     if size > (chunks[-1] if chunks else 0):

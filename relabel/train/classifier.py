@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from relabel.config import InputSpec, parse_label_names
-from relabel.data.io import atomic_path, read_table, write_json
+from relabel.data.io import read_table
+from relabel.data.write import atomic_path, write_json
 from relabel.errors import RelabelInputError
 
 if TYPE_CHECKING:

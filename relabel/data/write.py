@@ -1,0 +1,173 @@
+"""Writing datasets and run files, atomically: every write goes to a temporary name beside the
+target and is renamed into place, so a crash never leaves a half-written output.
+
+The formats are those :mod:`relabel.data.io` reads (CSV, TSV, JSON Lines, JSON, Parquet,
+Hugging Face ``datasets`` directories); a CSV written for people to open has its spreadsheet
+formulas neutralised (:func:`write_report_csv`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from relabel.data.encoding import encode_file, is_utf8
+from relabel.data.io import _TEXT_FORMATS, HF_FORMAT, KEYED_JSON, _keyed_json_text, detect_format
+from relabel.errors import RelabelInputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``.
+
+    Works for files and directories. On failure the temporary path is removed and ``target`` is
+    left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        yield tmp
+        if tmp.is_dir() and target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            _remove(old)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
+                class_labels: dict[str, list[str]] | None = None,
+                encoding: str | None = None) -> Path:
+    """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
+
+    ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
+    those columns of a dataset directory ``ClassLabel`` features again, as in the input; a
+    column holding a name outside its classes stays a column of names. ``encoding`` writes a
+    CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export)."""
+    path = Path(path)
+    fmt = fmt or detect_format(path, for_writing=True)
+    if fmt in _TEXT_FORMATS | {KEYED_JSON} and not is_utf8(encoding):
+        assert encoding is not None
+        with atomic_path(path) as tmp:
+            utf8 = tmp.with_name(tmp.name + ".utf8")
+            try:
+                write_table(table, utf8, fmt)
+                encode_file(utf8, tmp, encoding, name=path)
+            finally:
+                utf8.unlink(missing_ok=True)
+        return path
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            table.write_csv(tmp)
+        elif fmt == "tsv":
+            table.write_csv(tmp, separator="\t", quote_style="never")
+        elif fmt == "jsonl":
+            table.write_ndjson(tmp)
+        elif fmt == "json":
+            table.write_json(tmp)
+        elif fmt == KEYED_JSON:
+            tmp.write_text(_keyed_json_text(table), encoding="utf-8")
+        elif fmt == "parquet":
+            table.write_parquet(tmp)
+        elif fmt == HF_FORMAT:
+            import datasets
+
+            # datasets' own bars ("Casting the dataset", "Saving the dataset") would print
+            # under relabel's summary; the user's setting is restored after
+            quiet = datasets.are_progress_bars_disabled()
+            datasets.disable_progress_bars()
+            try:
+                ds = datasets.Dataset(table.to_arrow())
+                for col, names in (class_labels or {}).items():
+                    if col in ds.column_names:
+                        try:
+                            ds = ds.cast_column(col, datasets.ClassLabel(names=names))
+                        except (TypeError, ValueError):  # a new class: keep the names
+                            pass
+                ds.save_to_disk(str(tmp))
+            finally:
+                if not quiet:
+                    datasets.enable_progress_bars()
+        else:  # pragma: no cover - detect_format guards this
+            raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
+    return path
+
+
+#: a cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise_formulas(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with every text cell that a spreadsheet would run as a formula prefixed by an
+    apostrophe (``'=1+1`` is shown as text by Excel, LibreOffice and Google Sheets). A plain
+    number such as ``-1`` or ``+0.5`` is left as it is: a spreadsheet reads it as a number and
+    runs nothing."""
+    exprs = []
+    for name, dtype in table.schema.items():
+        if dtype != pl.String:
+            continue
+        col = pl.col(name)
+        risky = col.str.starts_with(FORMULA_PREFIXES[0])
+        for prefix in FORMULA_PREFIXES[1:]:
+            risky = risky | col.str.starts_with(prefix)
+        risky = risky & ~col.str.contains(_PLAIN_NUMBER)
+        exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return table.with_columns(exprs) if exprs else table
+
+
+def write_report_csv(table: pl.DataFrame, path: str | Path) -> Path:
+    """A CSV relabel writes for people to open (``scores.csv``, ``changes.csv``,
+    ``consensus.csv``, ``annotators.csv``): atomically, with spreadsheet formulas neutralised
+    (:func:`neutralise_formulas`). The Parquet twins, and the exported dataset itself, keep
+    every value byte for byte."""
+    return write_table(neutralise_formulas(table), path, "csv")
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_array(array: Any, path: str | Path) -> Path:
+    """Write a numpy array to ``path`` as ``.npy``, atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
+
+
+def write_json(obj: Any, path: str | Path) -> Path:
+    """Write JSON atomically (sorted keys, indented)."""
+    return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+__all__ = ["FORMULA_PREFIXES", "atomic_path", "neutralise_formulas", "write_array", "write_json",
+           "write_report_csv", "write_table", "write_text"]
