@@ -151,10 +151,11 @@ class Run:
         Returns
         -------
         object
-            For a DataFrame, Dataset or list of dicts given to :func:`denoise` in this session:
-            the same type, with only the label column changed. Otherwise (a file input, or a run
-            reopened with :func:`load_run`): the input as a polars frame, or rebuilt in the
-            type it had (pandas, ``datasets.Dataset``, list of dicts) from the run's copy.
+            For an in-memory table given to :func:`denoise` in this session: the same type,
+            with only the label column changed. Otherwise (a file input, or a run reopened with
+            :func:`load_run`): the input as a polars frame, or rebuilt in the type it had
+            (pandas, ``datasets.Dataset``, pyarrow Table, list of dicts, dict of lists) from
+            the run's copy.
         """
         from relabel.data.frames import like_input, to_polars
         from relabel.export import apply_plan, changes_harmful, plan_labels
@@ -182,6 +183,10 @@ class Run:
             return cleaned.to_pandas()
         if kind == "records":
             return cleaned.to_dicts()
+        if kind == "columns":
+            return cleaned.to_dict(as_series=False)
+        if kind == "arrow":
+            return cleaned.to_arrow()
         if kind == "hf_dataset":
             import datasets
 
@@ -309,9 +314,11 @@ def denoise(
 
     Parameters
     ----------
-    data : str, Path, polars.DataFrame, pandas.DataFrame, datasets.Dataset or list of dict
+    data : str, Path, DataFrame (polars, pandas), datasets.Dataset, pyarrow.Table, list or dict
         A dataset file (CSV, TSV, JSONL, JSON, Parquet, a Hugging Face dataset directory) or
-        an in-memory table; row order and types are kept.
+        an in-memory table: a list of dicts (records), or a dict of columns
+        (``{"text": [...], "label": [...]}`` of lists, numpy arrays or pandas Series, as
+        ``Dataset[:]`` returns); row order and types are kept.
     text, label, id : str, optional
         Column names (default ``text``, ``label``, and for the id the column ``id`` when the
         input has one with no empty or repeated value, else the 0-based row number).

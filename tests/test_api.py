@@ -40,6 +40,11 @@ def as_kind(df: pl.DataFrame, kind: str, tmp_path):
         return datasets.Dataset.from_dict(df.to_dict(as_series=False))
     if kind == "records":
         return df.to_dicts()
+    if kind == "arrow":
+        return df.to_arrow()
+    if kind == "columns":  # as Dataset[:] gives them; the label column a numpy array
+        cols = df.to_dict(as_series=False)
+        return {**cols, "label": np.array(cols["label"])}
     raise ValueError(kind)
 
 
@@ -47,14 +52,18 @@ def column(obj, name: str) -> list:
     """A column of any of the input types, as a list."""
     if isinstance(obj, list):
         return [r[name] for r in obj]
+    if isinstance(obj, dict):
+        return [str(v) if isinstance(v, np.str_) else v for v in obj[name]]
     if isinstance(obj, pl.DataFrame):
         return obj[name].to_list()
+    if type(obj).__module__.startswith("pyarrow"):
+        return obj.column(name).to_pylist()
     if type(obj).__module__.startswith("pandas"):
         return obj[name].tolist()
     return list(obj[name])  # datasets.Dataset
 
 
-KINDS = ["path", "polars", "pandas", "hf_dataset", "records"]
+KINDS = ["path", "polars", "pandas", "hf_dataset", "arrow", "records", "columns"]
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +113,15 @@ def test_every_input_type_gives_the_same_run_and_apply_keeps_the_type(
     if kind == "pandas":
         assert list(cleaned.columns) == list(data.columns)
         assert cleaned.index.equals(data.index)
+    if kind == "arrow":
+        assert cleaned.schema == data.schema
+    if kind == "columns":  # each column keeps its container; the label stays a numpy array
+        assert list(cleaned) == list(data) and isinstance(cleaned["label"], np.ndarray)
+        assert isinstance(cleaned["text"], list)
+        kept = run.apply(drop_flagged=True)
+        assert len({len(v) for v in kept.values()}) == 1
+        assert len(kept["id"]) == df.height - int(
+            (run.scores["flagged"] & run.scores["suggested_label"].is_null()).sum())
     # nothing changes and nothing is dropped without suggestions
     assert column(run.apply(suggestions=False), "label") == df["label"].to_list()
 
@@ -285,7 +303,8 @@ def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
 
 @pytest.mark.parametrize("case", ["no label column", "embeddings shape", "dataset dict",
                                   "mixed records", "bad option value",
-                                  "mixed pandas column", "zero embeddings"])
+                                  "mixed pandas column", "zero embeddings",
+                                  "ragged columns", "a text for a column"])
 def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     df, emb = noisy
     kwargs: dict = {"out": tmp_path / "run", "progress": False, "embeddings": emb}
@@ -310,6 +329,11 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
         frame.loc[3, "text"] = 12345
         data = frame
         message = r"row 4, column 'text': values of more than one type .*str and int"
+    elif case == "ragged columns":
+        data = {"text": df["text"].to_list(), "label": df["label"].to_list()[:-1]}
+        message = r"columns have different lengths \(text 600, label 599\)"
+    elif case == "a text for a column":
+        data, message = {"text": "one text", "label": ["a"]}, "'text' holds a str"
     elif case == "zero embeddings":  # missing vectors filled with zeros
         zeros = np.array(emb, copy=True)
         zeros[[2, 7]] = 0.0
@@ -404,3 +428,21 @@ def test_a_notebook_shows_a_run_and_a_consensus_as_escaped_html(noisy, tmp_path)
     assert "Krippendorff&#x27;s alpha" in chtml and "least accurate first" in chtml
     assert "<b>relabel consensus</b>" in chtml and chtml.count("<b>") == 1  # texts escaped
     assert chtml.index("<td>c</td>") < chtml.index("<td>a</td>")  # the worst annotator first
+
+
+def test_a_dict_of_columns_keeps_each_container_and_a_longer_label_is_not_cut():
+    """A numpy column of fixed-width text (``<U2``) holds no longer label: the new labels get
+    a width that fits, instead of being cut to two characters."""
+    import pandas as pd
+
+    from relabel.data.frames import like_input, to_polars
+
+    data = {"text": ("a", "b", "c"), "label": np.array(["xy", "xy", "zz"]),
+            "score": pd.Series([0.1, 0.2, 0.3], index=[7, 8, 9], name="score")}
+    frame = to_polars(data, "columns")
+    assert frame.columns == ["text", "label", "score"] and frame.height == 3
+    cleaned = frame.with_columns(pl.Series("label", ["xy", "a-longer-label", "zz"]))
+    out = like_input(data, "columns", cleaned.filter(pl.col("text") != "c"), "label", [0, 1])
+    assert out["text"] == ("a", "b")
+    assert out["label"].tolist() == ["xy", "a-longer-label"]
+    assert out["score"].index.tolist() == [7, 8]

@@ -1,5 +1,6 @@
-"""In-memory inputs of the Python API: polars and pandas DataFrames, Hugging Face ``Dataset``s and
-lists of dicts, read as polars frames, and written back in their own type.
+"""In-memory inputs of the Python API: polars and pandas DataFrames, Hugging Face ``Dataset``s,
+pyarrow Tables, lists of dicts (records) and dicts of columns (``{"text": [...], "label":
+[...]}``, what ``Dataset[:]`` returns), read as polars frames, and written back in their own type.
 
 :func:`to_polars` keeps the row order (row i of the frame = row i of the input; a pandas index is
 ignored). :func:`like_input` rebuilds the input's type from the original object and the new labels,
@@ -19,7 +20,9 @@ import polars as pl
 from relabel.errors import RelabelInputError
 
 #: the names the API gives each kind of input (``RunRecord.source_type``)
-SOURCE_TYPES = ("file", "polars", "pandas", "hf_dataset", "records")
+SOURCE_TYPES = ("file", "polars", "pandas", "hf_dataset", "arrow", "records", "columns")
+_ACCEPTED = ("a file path, a polars or pandas DataFrame, a datasets.Dataset, a pyarrow Table, a "
+             "list of dicts or a dict of columns")
 
 
 def source_type(data: Any) -> str:
@@ -40,20 +43,42 @@ def source_type(data: Any) -> str:
         hint = ("pick one split, e.g. data['train']" if name.endswith("Dict")
                 else "materialise it first (Dataset.from_generator or .take)")
         raise RelabelInputError(f"data is a datasets.{name}; {hint}", path="data")
-    if isinstance(data, Sequence) and not isinstance(data, (bytes, bytearray)):
+    if mod == "pyarrow" and name == "Table":
+        return "arrow"
+    if isinstance(data, Mapping):
+        return _columns_kind(data)
+    if isinstance(data, Sequence) and not isinstance(data, (bytes, bytearray, str)):
         if len(data) and all(isinstance(r, Mapping) for r in data):
             return "records"
         if not len(data):
             raise RelabelInputError("data is an empty list", path="data")
-    raise RelabelInputError(f"cannot read data of type {type(data).__module__}.{name}: pass a "
-                            "file path, a polars or pandas DataFrame, a datasets.Dataset or a "
-                            "list of dicts", path="data")
+    raise RelabelInputError(f"cannot read data of type {type(data).__module__}.{name}: pass "
+                            f"{_ACCEPTED}", path="data")
+
+
+def _columns_kind(data: Mapping[Any, Any]) -> str:
+    """``columns`` for a dict of equally long columns (lists, tuples, numpy arrays, pandas
+    Series), else a one-line error saying what is wrong."""
+    if not data:
+        raise RelabelInputError("data is an empty dict", path="data")
+    lengths = {}
+    for key, col in data.items():
+        if isinstance(col, (str, bytes)) or not hasattr(col, "__len__"):
+            raise RelabelInputError(f"a dict of columns needs a list or array per column; "
+                                    f"{key!r} holds a {type(col).__name__}", path="data",
+                                    column=str(key))
+        lengths[str(key)] = len(col)
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} {n}" for k, n in list(lengths.items())[:6])
+        raise RelabelInputError(f"the columns have different lengths ({shown})", path="data")
+    return "columns"
 
 
 def describe(kind: str) -> str:
     """The name of an in-memory input in error messages (where a file's path would stand)."""
     return {"polars": "polars DataFrame", "pandas": "pandas DataFrame",
-            "hf_dataset": "datasets.Dataset", "records": "list of dicts"}.get(kind, "data")
+            "hf_dataset": "datasets.Dataset", "arrow": "pyarrow Table",
+            "records": "list of dicts", "columns": "dict of columns"}.get(kind, "data")
 
 
 def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
@@ -82,14 +107,53 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
                 raise
         if kind == "hf_dataset":
             return hf_frame(data)
+        if kind == "arrow":
+            frame = pl.from_arrow(data)
+            assert isinstance(frame, pl.DataFrame)
+            return frame
         if kind == "records":
             return pl.DataFrame(list(data), infer_schema_length=None)
+        if kind == "columns":
+            return pl.DataFrame({str(k): _column_values(v) for k, v in data.items()},
+                                strict=False)
     except RelabelInputError:
         raise
     except Exception as exc:  # mixed types in a column and the like
         msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise RelabelInputError(f"cannot read it as a table ({msg})", path=where) from None
     raise ValueError(f"not an in-memory input kind: {kind}")
+
+
+def _column_values(col: Any) -> Any:
+    """One column of a dict of columns as polars takes it: numpy arrays and pandas Series as
+    they are (their dtype kept), anything else as a list."""
+    if isinstance(col, np.ndarray) or type(col).__name__ == "Series":
+        return col
+    return list(col)
+
+
+def _take_column(col: Any, rows: list[int], values: list[Any] | None = None) -> Any:
+    """``col`` (a column of a dict of columns) at ``rows``, in its own type; with ``values``,
+    those instead (the new labels), cast back to the column's dtype where it can hold them."""
+    if isinstance(col, np.ndarray):
+        if values is None:
+            return col[rows]
+        if col.dtype.kind in "US":  # fixed-width text: a longer new label must not be cut
+            return np.asarray(values, dtype=col.dtype.kind)
+        try:
+            return np.asarray(values, dtype=col.dtype)
+        except (TypeError, ValueError):  # new labels the old dtype cannot hold
+            return np.asarray(values, dtype=object)
+    if type(col).__name__ == "Series":
+        out = col.iloc[rows].copy()
+        if values is not None:
+            try:
+                out = type(col)(values, index=out.index, name=col.name).astype(col.dtype)
+            except (TypeError, ValueError):
+                out = type(col)(values, index=out.index, name=col.name)
+        return out
+    picked = [col[i] for i in rows] if values is None else list(values)
+    return tuple(picked) if isinstance(col, tuple) else picked
 
 
 def _mixed_column(frame: Any, where: str) -> None:
@@ -145,8 +209,9 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     Parameters
     ----------
     original : object
-        What the user passed (a polars or pandas DataFrame, a ``datasets.Dataset``, a list of
-        dicts); None for a file input (the cleaned polars frame is returned).
+        What the user passed (a polars or pandas DataFrame, a ``datasets.Dataset``, a pyarrow
+        Table, a list of dicts, a dict of columns); None for a file input (the cleaned polars
+        frame is returned).
     kind : str
         Its :func:`source_type`.
     cleaned : polars.DataFrame
@@ -188,8 +253,22 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
         except (TypeError, ValueError):
             pass
         return ds.select_columns(list(original.column_names))
+    if kind == "arrow":
+        import pyarrow as pa
+
+        out = original.take(pa.array(kept_rows, type=pa.int64()))
+        index = out.schema.get_field_index(label_col)
+        column = pl.Series(label_col, labels).to_arrow()
+        try:
+            column = column.cast(out.schema.field(index).type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a new label the type cannot hold
+            pass
+        return out.set_column(index, out.schema.field(index).with_type(column.type), column)
     if kind == "records":
         return [{**original[i], label_col: lab} for i, lab in zip(kept_rows, labels, strict=True)]
+    if kind == "columns":
+        return {key: _take_column(col, kept_rows, labels if str(key) == label_col else None)
+                for key, col in original.items()}
     raise ValueError(f"not an input kind: {kind}")
 
 
