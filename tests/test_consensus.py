@@ -318,6 +318,25 @@ def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) ->
     assert "items" in repr(c)
 
 
+def test_consensus_takes_denoises_column_keywords_and_refuses_unknown_ones(tmp_path) -> None:
+    """``annotator_col="worker"`` (the CLI's and ``denoise``'s spelling) was swallowed as an
+    estimator option, and the votes then failed as "no column 'annotator'"."""
+    import relabel
+
+    votes = {"item_id": ["a", "a", "a", "b", "b", "b"],
+             "worker": ["w1", "w2", "w3", "w1", "w2", "w3"],
+             "answer": ["x", "x", "y", "y", "y", "y"]}
+    c = relabel.consensus(votes, item_col="item_id", annotator_col="worker",
+                          label_col="answer", progress=False, smoothing=2.0)
+    assert dict(zip(c.items["id"], c.items["consensus_label"], strict=True)) == {"a": "x",
+                                                                               "b": "y"}
+    assert set(c.annotators["annotator"]) >= {"w1", "w2", "w3"}
+    with pytest.raises(TypeError, match="'anotator'; did you mean 'annotator'"):
+        relabel.consensus(votes, anotator="worker", progress=False)
+    with pytest.raises(TypeError, match="unexpected option 'colour'"):
+        relabel.consensus(votes, annotator="worker", label="answer", colour=1, progress=False)
+
+
 def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
     _, items, votes = _crowd_files(tmp_path, n_per_class=5)
     bad = tmp_path / "dup.csv"

@@ -298,6 +298,33 @@ def consensus_as_labels(result: ConsensusResult, label_col: str = "label") -> pl
         items["status"].alias("consensus_status"))
 
 
+#: the estimator's options ``consensus(**em_options)`` passes on (:func:`dawid_skene`)
+EM_OPTIONS = ("smoothing", "temperature", "model_weight", "tol", "max_iter")
+
+
+def _em_options(options: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any]:
+    """The estimator's options among ``consensus``'s extra keywords. ``item_col``,
+    ``annotator_col``, ``label_col`` and ``text_col`` (``denoise``'s and the CLI's names) set
+    ``columns`` in place; anything else is a TypeError, as ``denoise`` gives, where it used to
+    reach the estimator only after the votes were read (so ``annotator_col="worker"`` failed
+    as "no column 'annotator'")."""
+    import difflib
+
+    em: dict[str, Any] = {}
+    for key, value in options.items():
+        short = key.removesuffix("_col")
+        if key.endswith("_col") and short in columns:
+            columns[short] = value
+        elif key in EM_OPTIONS:
+            em[key] = value
+        else:
+            known = sorted([*columns, *EM_OPTIONS, *(f"{c}_col" for c in columns)])
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise TypeError(f"consensus() got an unexpected option {key!r}{hint}")
+    return em
+
+
 def consensus(
     data: Any,
     *,
@@ -346,7 +373,8 @@ def consensus(
         the same order (without one, the j-th vote is annotator ``vote j``).
     item, annotator, label, text : str
         Column names (``item`` defaults to ``item_id``; in wide and list formats to the ``id``
-        column when its values are distinct, else the row number).
+        column when its values are distinct, else the row number). ``item_col``,
+        ``annotator_col``, ``label_col`` and ``text_col`` are the same.
     classes : list of str, optional
         The class set (a vote outside it is an error); default the labels seen.
     dedupe : bool
@@ -373,6 +401,10 @@ def consensus(
         Progress bars on stderr.
     require_text : bool
         Raise before any work when the items have no text (``denoise`` needs it).
+    **em_options
+        The estimator's ``smoothing``, ``temperature``, ``model_weight``, ``tol`` and
+        ``max_iter`` (:func:`relabel.crowd.estimate.dawid_skene`); another keyword is a
+        TypeError.
 
     Returns
     -------
@@ -389,6 +421,9 @@ def consensus(
     from relabel.crowd.consensus import seed_labels
     from relabel.data.encoding import check_encoding
 
+    columns = {"item": item, "annotator": annotator, "label": label, "text": text}
+    em_options = _em_options(em_options, columns)
+    item, annotator, label, text = (columns[k] for k in ("item", "annotator", "label", "text"))
     cfg = DenoiseConfig(text_col="text" if _is_run_dir(data) else text, label_col="label",
                         id_col="id", model=model,
                         corrector=corrector, folds=folds, seed=seed,
