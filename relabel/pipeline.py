@@ -365,8 +365,14 @@ def review_stage(task: ReadTask, reviews: Any, name: str,
     known = set(task.examples["label"].unique().to_list())
     new = sorted(set(status["reviewed_label"].drop_nulls().cast(pl.String).to_list()) - known)
     if new:
-        shown = ", ".join(repr(c) for c in new[:5]) + (f" and {len(new) - 5} more"
-                                                      if len(new) > 5 else "")
+        import difflib
+
+        def named(c: str) -> str:  # a likely typo names the class it is close to
+            near = difflib.get_close_matches(c, sorted(known), n=1, cutoff=0.8)
+            return f"{c!r} (a typo of {near[0]!r}?)" if near else repr(c)
+
+        shown = ", ".join(named(c) for c in new[:5]) + (f" and {len(new) - 5} more"
+                                                        if len(new) > 5 else "")
         task.warnings.append(f"the reviews name {len(new)} class(es) no example has ({shown}): "
                              "each becomes a class of this run")
     return status

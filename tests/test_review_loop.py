@@ -126,18 +126,20 @@ def test_a_directory_keeps_its_reviews_to_its_own_input(noisy, tmp_path, caplog)
     run = tmp_path / "run"
     common = {"id": "id", "out": run, "embeddings": tmp_path / "emb.npy", "progress": False,
               "corrector": "linear"}
-    reviews = pl.DataFrame({"id": [df["id"][0]], "reviewed_label": ["kard"]})  # a typo
+    reviews = pl.DataFrame({"id": [df["id"][0], df["id"][1]],
+                            "reviewed_label": ["kard", "refnd"]})  # typos
     with caplog.at_level("WARNING", logger="relabel"):
         relabel.denoise(first, reviews=reviews, **common)
-    assert any("the reviews name 1 class(es) no example has ('kard'): each becomes a class"
-               in r.getMessage() for r in caplog.records)
+    # the close one names the class it likely meant
+    assert any("the reviews name 2 class(es) no example has ('kard', 'refnd' (a typo of "
+               "'refund'?)): each becomes a class" in r.getMessage() for r in caplog.records)
     relabel.denoise(first, **common)  # the same input again: its reviews stay
     with pytest.raises(RelabelInputError, match=r"run: holds the reviews of a run of .*a\.csv "
                                                 r"\(reviews\.parquet, reviews_ledger\.jsonl\); "
                                                 r"a run of b\.csv here would apply them"):
         relabel.denoise(other, **common)
     carried = relabel.denoise(other, reviews=run, **common)
-    assert carried.scores.filter(pl.col("reviewed_label").is_not_null()).height == 1
+    assert carried.scores.filter(pl.col("reviewed_label").is_not_null()).height == 2
 
 
 def test_ledger_is_append_only_and_keeps_decisions(tmp_path):
