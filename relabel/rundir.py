@@ -42,9 +42,9 @@ from relabel.data.io import file_fingerprint, read_table
 from relabel.errors import RelabelInputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunFiles:
-    """Every path of a run directory ``root``."""
+    """Every path of a run directory ``root`` (given as a str or a Path)."""
 
     root: Path
 
@@ -73,8 +73,8 @@ class RunFiles:
     VOTES = "votes.parquet"
     ANNOTATIONS = "annotations.parquet"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+    def __init__(self, root: str | Path) -> None:
+        object.__setattr__(self, "root", Path(root))
 
     @property
     def run(self) -> Path:
