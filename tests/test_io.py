@@ -115,6 +115,32 @@ def test_a_reviews_file_in_another_encoding_is_not_told_to_pass_encoding(tmp_pat
     assert "--encoding" not in str(err.value)
 
 
+def test_a_sheet_saved_by_a_spreadsheet_program_reads_without_its_padding(tmp_path):
+    """Spreadsheet programs pad a saved sheet with unnamed empty columns (``a,b,,``) and empty
+    rows at the end (``,,,``); before, the header's two '' names failed as a repeated column,
+    and the empty rows as empty labels."""
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(b"id,text,label,,\r\n1,hello there,a,,\r\n2,general kenobi,b,,\r\n"
+                     b",,,,\r\n,, ,,\r\n")
+    table, _ = read_table(path)
+    assert table.columns == ["id", "text", "label"]
+    assert table["id"].to_list() == ["1", "2"]
+    # a column without a name that holds values is kept (pandas' to_csv writes its index so)
+    index = tmp_path / "pandas.csv"
+    index.write_text(",text,label\n0,hello,a\n1,there,b\n", encoding="utf-8")
+    assert read_table(index)[0].columns == ["", "text", "label"]
+    # two of them: which is which?
+    two = tmp_path / "two.csv"
+    two.write_text(",text,label,\n0,hello,a,x\n", encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"2 columns without a name hold values "
+                                                r"\(columns 1, 4\); name them"):
+        read_table(two)
+    # an empty row between records stays, to be reported by its line
+    mid = tmp_path / "mid.csv"
+    mid.write_text("text,label\nhello,a\n,\nthere,b\n", encoding="utf-8")
+    assert read_table(mid)[0].height == 3
+
+
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):
     # the third record (line 5: a quoted field spans lines 2-3) has a field too many
     path = tmp_path / "ragged.csv"

@@ -190,20 +190,26 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+def _csv_header(path: Path, fmt: str) -> list[str]:
+    """The names of a CSV or TSV file's header row, as written."""
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter="," if fmt == "csv" else "\t",
+                            **({} if fmt == "csv" else {"quoting": csv.QUOTE_NONE}))
+        return next(reader, [])
+
+
 def check_unique_columns(path: str | Path, fmt: str) -> None:
     """Raise one line when a column name appears twice: in a CSV or TSV header, or as a key of
     a JSON record (the first ``JSONL_KEY_CHECK_LINES`` records of a JSON Lines file). Readers
     would otherwise keep one of the two silently, or rename one, and the label could come from
-    either."""
-    import csv
-
+    either. Columns without a name in a CSV or TSV header are left to
+    :func:`_drop_spreadsheet_padding`."""
     path = Path(path)
     if fmt in ("csv", "tsv"):
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter="," if fmt == "csv" else "\t",
-                                **({} if fmt == "csv" else {"quoting": csv.QUOTE_NONE}))
-            header = next(reader, [])
-        name = _duplicate([h.strip() for h in header])
+        header = _csv_header(path, fmt)
+        name = _duplicate([h.strip() for h in header if h.strip()])
         if name is not None:
             cols = [i + 1 for i, h in enumerate(header) if h.strip() == name]
             raise RelabelInputError(
@@ -236,13 +242,50 @@ def check_unique_columns(path: str | Path, fmt: str) -> None:
             return
 
 
+def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
+                              ) -> pl.DataFrame:
+    """A CSV or TSV table without what spreadsheet programs pad a sheet with: columns with no
+    name and no value (``id,text,label,,`` with every row ending in ``,,``), and empty rows at
+    the end (``,,,``). They carry nothing; read as they were, they failed as a column named ''
+    twice, or as rows with an empty label. A column without a name that holds values is kept
+    (pandas' ``to_csv`` writes its index so); two of them are an error, as two columns of one
+    name are. Empty rows between data rows are kept: they are reported by their line."""
+    # the header's unnamed columns, by name in the table (the reader renames repeats) -> the
+    # 1-based position in the header
+    unnamed = {table.columns[i]: i + 1 for i, h in enumerate(header[: table.width])
+               if not h.strip()}
+
+    def empty(c: str) -> pl.Expr:
+        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
+
+    if unnamed and table.height:
+        blank = table.select(empty(c).all() for c in unnamed).row(0)
+        holding = [c for c, b in zip(unnamed, blank, strict=True) if not b]
+        if len(holding) > 1:
+            raise RelabelInputError(
+                f"{len(holding)} columns without a name hold values (columns "
+                f"{', '.join(str(unnamed[c]) for c in holding)}); name them in the header",
+                path=path)
+        table = table.drop([c for c in unnamed if c not in holding])
+    elif unnamed:
+        table = table.drop(list(unnamed))
+    blank_row = pl.all_horizontal(empty(c) for c in table.columns) if table.width else None
+    if blank_row is not None and table.height and table.tail(1).select(blank_row).item():
+        filled = table.select(pl.arg_where(~blank_row))
+        last = int(filled.to_series().max()) + 1 if filled.height else 0
+        if last < table.height:
+            table = table.head(last)
+    return table
+
+
 def _read(path: Path, fmt: str) -> pl.DataFrame:
     if fmt in ("csv", "tsv"):
         if path.stat().st_size == 0:
             return pl.DataFrame()
         sep = "," if fmt == "csv" else "\t"
         quote = '"' if fmt == "csv" else None
-        return pl.read_csv(path, separator=sep, quote_char=quote, infer_schema=False)
+        table = pl.read_csv(path, separator=sep, quote_char=quote, infer_schema=False)
+        return _drop_spreadsheet_padding(table, _csv_header(path, fmt), path)
     if fmt == "jsonl":
         if path.stat().st_size == 0:
             return pl.DataFrame()
