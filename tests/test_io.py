@@ -141,6 +141,28 @@ def test_a_sheet_saved_by_a_spreadsheet_program_reads_without_its_padding(tmp_pa
     assert read_table(mid)[0].height == 3
 
 
+def test_a_csv_with_classic_mac_line_ends_reads_its_rows(tmp_path):
+    """Lines ending in a bare carriage return (Excel for Mac's "CSV (Macintosh)") read as
+    one header and no rows: "dataset is empty". They are read through a copy with the same
+    lines, so an error still names the user's file and line."""
+    from relabel.data.io import _lf_copy
+
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'text,label\rhello,a\r"two\rlines",b\rthird,c\r')
+    table, fmt = read_table(path)
+    assert fmt == "csv" and table["text"].to_list() == ["hello", "two\nlines", "third"]
+    assert path.read_bytes().count(b"\n") == 0  # the input is not touched
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_bytes(b"text,label\rhello,a\rx,b,c\r")
+    with pytest.raises(RelabelInputError, match=r"ragged\.csv: line 3: 3 fields"):
+        read_table(ragged)
+    # a \r\n split between two chunks of the copy is one line end, not two
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"ab\r\ncd\ref\r")
+    with _lf_copy(mixed, chunk_size=3) as copy:
+        assert copy.read_bytes() == b"ab\ncd\nef\n"
+
+
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):
     # the third record (line 5: a quoted field spans lines 2-3) has a field too many
     path = tmp_path / "ragged.csv"

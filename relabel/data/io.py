@@ -7,8 +7,12 @@ back is :mod:`relabel.data.write`.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +143,13 @@ def read_table(path: str | Path, *, encoding: str | None = None,
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
         check_utf8(path, encoding_option=encoding_option)
+    if fmt in ("csv", "tsv") and _cr_line_ends(path):
+        with _lf_copy(path) as copy:
+            try:
+                return read_table(copy)
+            except RelabelInputError as err:  # named by the user's file, not the copy
+                raise RelabelInputError(err.message, path=path, rows=err.rows,
+                                        column=err.column) from None
     if fmt in _TEXT_FORMATS:
         check_unique_columns(path, fmt)
     try:
@@ -163,6 +174,37 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     if table.columns and table.columns[0].startswith("\ufeff"):
         table = table.rename({table.columns[0]: table.columns[0].lstrip("\ufeff")})
     return table, fmt
+
+
+def _cr_line_ends(path: Path, probe: int = 1 << 16) -> bool:
+    """True when a text file's lines end in a bare carriage return (classic Mac OS; Excel for
+    Mac's "CSV (Macintosh)"): the readers then see one long header and no rows."""
+    with open(path, "rb") as fh:
+        head = fh.read(probe)
+    return b"\r" in head and b"\n" not in head
+
+
+@contextlib.contextmanager
+def _lf_copy(path: Path, chunk_size: int = 1 << 20) -> Iterator[Path]:
+    """A copy of ``path`` whose line ends are ``\\n`` (from ``\\r`` or ``\\r\\n``), with the same
+    extension, in the system's temporary directory, removed on exit; the same lines, so line
+    numbers in messages stay right."""
+    fd, name = tempfile.mkstemp(prefix="relabel-lf-", suffix=path.suffix)
+    copy = Path(name)
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+            carry = b""
+            for chunk in iter(lambda: src.read(chunk_size), b""):
+                chunk = carry + chunk
+                # a \r at the end may be the first half of \r\n: decide with the next chunk
+                carry = b"\r" if chunk.endswith(b"\r") else b""
+                if carry:
+                    chunk = chunk[:-1]
+                out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            out.write(carry.replace(b"\r", b"\n"))
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 #: JSON Lines records checked for a repeated key (the file is not parsed twice in full)
