@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import KEYED_JSON, detect_format, hf_class_labels_of
+from relabel.data.io import hf_class_labels_of, output_format
 from relabel.data.write import write_report_csv, write_table
 from relabel.errors import RelabelInputError
 from relabel.lock import locks_run_dir
@@ -250,9 +250,7 @@ def export_dataset(
     check_apply(apply)
     run, scores = load_run(run_dir)
     asked, apply = apply, resolve_apply(apply, run_dir, scores)
-    fmt = detect_format(to, for_writing=True)
-    if fmt == "json" and run.format == KEYED_JSON:  # back in the input's own layout
-        fmt = KEYED_JSON
+    fmt = output_format(to, run.format)  # back in the input's own layout
     inputs, owned = (Path(run.input),), RunFiles(Path(run_dir)).owned()
     check_paths([PathArg("--to", to, "output_file", dir_ok=fmt == "hf", inputs=inputs,
                          protect=owned),

@@ -235,6 +235,34 @@ def test_label_names_name_the_classes_and_the_export_writes_codes(tmp_path, text
     assert not any("--label-names" in w for w in report.warnings) and report.classes == 3
 
 
+def test_a_semicolon_csv_is_read_and_exported_with_semicolons(tmp_path, dataset_csv,
+                                                               text_dataset):
+    """Spreadsheet programs where the decimal separator is a comma save CSV with semicolons;
+    before, the header was one column ("save the file comma-separated")."""
+    from relabel.config import DenoiseConfig
+    from relabel.data.noise import write_noisy_copy
+
+    suggesting_run(dataset_csv, text_dataset, tmp_path / "base")  # writes the vectors, emb.npy
+    src = tmp_path / "semi.csv"
+    src.write_text(text_dataset.with_columns(pl.col("text") + ", with a comma")
+                   .write_csv(separator=";"), encoding="utf-8")
+    res = denoise(src, out_dir=tmp_path / "run", config=DenoiseConfig(
+        id_col="id", embeddings=dataset_csv.parent / "emb.npy", corrector="head",
+        target_precision=0.5))
+    assert res.scores.height == text_dataset.height
+    out = export_dataset(tmp_path / "run", tmp_path / "clean.csv")
+    assert (tmp_path / "clean.csv").read_text().splitlines()[0] == "id;text;label;true_label"
+    clean = pl.read_csv(tmp_path / "clean.csv", separator=";", schema_overrides={"id": pl.String})
+    assert clean["text"].to_list() == (text_dataset["text"] + ", with a comma").to_list()
+    expected = res.scores["suggested_label"].fill_null(res.scores["label"])
+    assert clean["label"].to_list() == expected.to_list() and out.relabelled > 0
+    # another extension is written as that format; noise --to keeps the semicolons too
+    export_dataset(tmp_path / "run", tmp_path / "clean.parquet")
+    assert pl.read_parquet(tmp_path / "clean.parquet").width == 4
+    write_noisy_copy(src, tmp_path / "noisy.csv", rate=0.1, true_col="gold")
+    assert (tmp_path / "noisy.csv").read_text().splitlines()[0] == "id;text;label;true_label;gold"
+
+
 def test_a_cp1252_input_is_read_and_exported_in_its_own_encoding(tmp_path, dataset_csv,
                                                                   text_dataset):
     from relabel.config import DenoiseConfig

@@ -163,6 +163,23 @@ def test_a_csv_with_classic_mac_line_ends_reads_its_rows(tmp_path):
         assert copy.read_bytes() == b"ab\ncd\nef\n"
 
 
+def test_a_semicolon_csv_is_read_so_and_its_errors_name_their_line(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text('text;label\n"a; quoted, text";x\nplain, with comma;y\n', encoding="utf-8")
+    table, fmt = read_table(path)
+    assert fmt == "csv-semicolon" and table.columns == ["text", "label"]
+    assert table["text"].to_list() == ["a; quoted, text", "plain, with comma"]
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("text;label\nok;a\nx;b;c\n", encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"ragged\.csv: line 3: 3 fields"):
+        read_table(ragged)
+    # a text file under another extension is told which one to take
+    txt = tmp_path / "data.txt"
+    txt.write_text("text\tlabel\nhello\ta\n", encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=r"tab-separated: name it data\.tsv"):
+        read_table(txt)
+
+
 def test_csv_record_with_extra_fields_names_its_line(tmp_path):
     # the third record (line 5: a quoted field spans lines 2-3) has a field too many
     path = tmp_path / "ragged.csv"

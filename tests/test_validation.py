@@ -28,12 +28,13 @@ def test_missing_column_lists_available():
 def test_a_header_with_another_separator_says_so(tmp_path):
     from relabel.data.io import read_table
 
-    path = tmp_path / "semi.csv"
-    path.write_text("text;label\nhello there;pos\nbad;neg\n", encoding="utf-8")
+    # (a semicolon CSV is read as one: tests/test_io.py)
+    path = tmp_path / "pipe.csv"
+    path.write_text("text|label\nhello there|pos\nbad|neg\n", encoding="utf-8")
     table, _ = read_table(path)
-    with pytest.raises(RelabelInputError, match=r"semi\.csv: no column 'text' \(available: "
-                                                r"text;label\); the header looks separated by "
-                                                r"';'"):
+    with pytest.raises(RelabelInputError, match=r"pipe\.csv: no column 'text' \(available: "
+                                                r"text\|label\); the header looks separated by "
+                                                r"'\|'"):
         build_examples(table, path=path)
 
 

@@ -480,12 +480,11 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import KEYED_JSON, detect_format, is_keyed_json
+        from relabel.data.io import file_layout, output_format
         from relabel.data.write import write_table
 
-        fmt = detect_format(to, for_writing=True)
-        if fmt == "json" and isinstance(data, (str, Path)) and is_keyed_json(Path(data)):
-            fmt = KEYED_JSON  # an object of records keyed by id, nested, as the input was
+        # in the input's layout: an object of records keyed by id, a semicolon CSV
+        fmt = output_format(to, file_layout(data) if isinstance(data, (str, Path)) else None)
         table = consensus_as_labels(result)
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(pl.col("label").replace(

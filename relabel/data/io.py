@@ -32,6 +32,11 @@ EXTENSIONS: dict[str, str] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+#: a ``.csv`` file separated by semicolons, as spreadsheet programs save CSV where the decimal
+#: separator is a comma (most of Europe): read so, and written back so by ``export``
+SEMICOLON_CSV = "csv-semicolon"
+#: the field separator of each delimited format
+DELIMITERS = {"csv": ",", SEMICOLON_CSV: ";", "tsv": "\t"}
 #: format used for a directory (a Hugging Face dataset saved with ``save_to_disk``)
 HF_FORMAT = "hf"
 _TEXT_FORMATS = {"csv", "tsv", "jsonl", "json"}
@@ -61,11 +66,47 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS)) + " or a Hugging Face dataset directory"
         spreadsheet = path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
-        raise RelabelInputError(
-            f"unknown file extension '{path.suffix}' (expected {known})"
-            + ("; from a spreadsheet program, save the sheet as CSV UTF-8 (File > Save As) "
-               "and give that file" if spreadsheet else ""), path=path)
+        hint = ("; from a spreadsheet program, save the sheet as CSV UTF-8 (File > Save As) "
+                "and give that file" if spreadsheet else
+                _delimited_hint(path) if not for_writing and path.is_file() else "")
+        raise RelabelInputError(f"unknown file extension '{path.suffix}' (expected {known})"
+                                + hint, path=path)
     return fmt
+
+
+def output_format(to: str | Path, input_format: str | None) -> str:
+    """The format to write ``to`` in: from its extension, but in the input's own layout when
+    the extension is the input's (a keyed JSON object as a keyed JSON object, a semicolon CSV
+    with semicolons), as ``export``, ``consensus --to`` and ``noise --to`` write back."""
+    fmt = detect_format(to, for_writing=True)
+    if (fmt, input_format) in (("json", KEYED_JSON), ("csv", SEMICOLON_CSV)):
+        return str(input_format)
+    return fmt
+
+
+def file_layout(path: str | Path) -> str | None:
+    """The format :func:`read_table` reads ``path`` as (``KEYED_JSON`` and ``SEMICOLON_CSV``
+    included), None for what is not a file; without reading it whole."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    fmt = detect_format(path)
+    if fmt == "json" and is_keyed_json(path):
+        return KEYED_JSON
+    return _delimited_format(path) if fmt == "csv" else fmt
+
+
+def _delimited_hint(path: Path) -> str:
+    """For a text file of another extension (``.txt``, ``.dat``): what its first line looks
+    like, so the user knows which extension to give it, else nothing."""
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 16)
+    name = path.stem
+    if b"\t" in first:
+        return f"; its first line is tab-separated: name it {name}.tsv"
+    if b"," in first or b";" in first:
+        return f"; its first line looks comma-separated: name it {name}.csv"
+    return ""
 
 
 def _legacy_hint(chunk: bytes, path: str | Path, encoding_option: bool = True) -> str:
@@ -143,14 +184,16 @@ def read_table(path: str | Path, *, encoding: str | None = None,
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
         check_utf8(path, encoding_option=encoding_option)
-    if fmt in ("csv", "tsv") and _cr_line_ends(path):
+    if fmt == "csv":
+        fmt = _delimited_format(path)
+    if fmt in DELIMITERS and _cr_line_ends(path):
         with _lf_copy(path) as copy:
             try:
                 return read_table(copy)
             except RelabelInputError as err:  # named by the user's file, not the copy
                 raise RelabelInputError(err.message, path=path, rows=err.rows,
                                         column=err.column) from None
-    if fmt in _TEXT_FORMATS:
+    if fmt in _TEXT_FORMATS or fmt == SEMICOLON_CSV:
         check_unique_columns(path, fmt)
     try:
         if fmt == "json" and is_label_studio_export(path):
@@ -165,7 +208,7 @@ def read_table(path: str | Path, *, encoding: str | None = None,
         raise
     except BaseException as exc:  # every parser error becomes one line naming the file (also
         # a Rust panic of a parser, which Python sees as a BaseException)
-        where = (_ragged_record(path, fmt) if fmt in ("csv", "tsv")
+        where = (_ragged_record(path, fmt) if fmt in DELIMITERS
                  else _bad_json_line(path) if fmt == "jsonl"
                  else _bad_json_record(path) if fmt == "json" else None)
         if where is not None:
@@ -236,10 +279,18 @@ def _csv_header(path: Path, fmt: str) -> list[str]:
     """The names of a CSV or TSV file's header row, as written."""
     import csv
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter="," if fmt == "csv" else "\t",
-                            **({} if fmt == "csv" else {"quoting": csv.QUOTE_NONE}))
+    # undecodable bytes are replaced: the encoding is checked (or converted) on its own
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=DELIMITERS[fmt],
+                            **({"quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}))
         return next(reader, [])
+
+
+def _delimited_format(path: Path) -> str:
+    """``csv``, or ``SEMICOLON_CSV`` when the header read with commas is one name holding
+    semicolons (``text;label``): the file is separated by semicolons."""
+    header = _csv_header(path, "csv")
+    return SEMICOLON_CSV if len(header) == 1 and ";" in header[0] else "csv"
 
 
 def check_unique_columns(path: str | Path, fmt: str) -> None:
@@ -249,7 +300,7 @@ def check_unique_columns(path: str | Path, fmt: str) -> None:
     either. Columns without a name in a CSV or TSV header are left to
     :func:`_drop_spreadsheet_padding`."""
     path = Path(path)
-    if fmt in ("csv", "tsv"):
+    if fmt in DELIMITERS:
         header = _csv_header(path, fmt)
         name = _duplicate([h.strip() for h in header if h.strip()])
         if name is not None:
@@ -321,12 +372,12 @@ def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
 
 
 def _read(path: Path, fmt: str) -> pl.DataFrame:
-    if fmt in ("csv", "tsv"):
+    if fmt in DELIMITERS:
         if path.stat().st_size == 0:
             return pl.DataFrame()
-        sep = "," if fmt == "csv" else "\t"
-        quote = '"' if fmt == "csv" else None
-        table = pl.read_csv(path, separator=sep, quote_char=quote, infer_schema=False)
+        quote = None if fmt == "tsv" else '"'
+        table = pl.read_csv(path, separator=DELIMITERS[fmt], quote_char=quote,
+                            infer_schema=False)
         return _drop_spreadsheet_padding(table, _csv_header(path, fmt), path)
     if fmt == "jsonl":
         if path.stat().st_size == 0:
@@ -524,10 +575,10 @@ def _ragged_record(path: Path, fmt: str) -> str | None:
     import csv
 
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        if fmt == "csv":
-            reader = csv.reader(fh, delimiter=",", quotechar='"')
-        else:
+        if fmt == "tsv":
             reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.reader(fh, delimiter=DELIMITERS[fmt], quotechar='"')
         try:
             header = next(reader, None)
             if header is None:

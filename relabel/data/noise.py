@@ -164,7 +164,7 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
-    from relabel.data.io import detect_format, hf_class_labels_of, read_table
+    from relabel.data.io import detect_format, hf_class_labels_of, output_format, read_table
     from relabel.data.validation import build_examples
     from relabel.data.write import write_table
     from relabel.errors import RelabelInputError
@@ -182,7 +182,8 @@ def write_noisy_copy(
         from relabel.data.encoding import check_encoding
 
         check_encoding(encoding)
-    table, _ = read_table(data, encoding=encoding)
+    table, in_fmt = read_table(data, encoding=encoding)
+    fmt = output_format(to, in_fmt)  # a semicolon CSV stays one
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
     if true_col in table.columns:
         raise RelabelInputError(f"column '{true_col}' already exists; choose --true-col",

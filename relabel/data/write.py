@@ -20,7 +20,14 @@ from typing import Any
 import polars as pl
 
 from relabel.data.encoding import encode_file, is_utf8
-from relabel.data.io import _TEXT_FORMATS, HF_FORMAT, KEYED_JSON, _keyed_json_text, detect_format
+from relabel.data.io import (
+    _TEXT_FORMATS,
+    HF_FORMAT,
+    KEYED_JSON,
+    SEMICOLON_CSV,
+    _keyed_json_text,
+    detect_format,
+)
 from relabel.errors import RelabelInputError
 
 
@@ -69,7 +76,7 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export)."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
-    if fmt in _TEXT_FORMATS | {KEYED_JSON} and not is_utf8(encoding):
+    if fmt in _TEXT_FORMATS | {KEYED_JSON, SEMICOLON_CSV} and not is_utf8(encoding):
         assert encoding is not None
         with atomic_path(path) as tmp:
             utf8 = tmp.with_name(tmp.name + ".utf8")
@@ -82,6 +89,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     with atomic_path(path) as tmp:
         if fmt == "csv":
             table.write_csv(tmp)
+        elif fmt == SEMICOLON_CSV:
+            table.write_csv(tmp, separator=";")
         elif fmt == "tsv":
             table.write_csv(tmp, separator="\t", quote_style="never")
         elif fmt == "jsonl":
