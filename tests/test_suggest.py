@@ -30,6 +30,25 @@ def test_per_class_thresholds_are_mean_self_confidence():
     np.testing.assert_allclose(per_class_thresholds(labels, post), [0.7, 0.8])
 
 
+def test_a_class_not_recognised_better_than_chance_attracts_no_row():
+    """A class of one given label has an out-of-fold self-confidence near 0: as a threshold
+    it was reached by nearly every row, and on clean data 40% of the labels were counted
+    wrong. Its threshold is now never met."""
+    true = np.repeat(np.arange(3), 200)
+    labels = np.append(true, 3)  # a fourth class with a single given label
+    like = np.hstack([_likelihood(true, 3, sharp=0.5, seed=5), np.full((600, 1), 0.004)])
+    like = np.vstack([like, [0.4, 0.3, 0.296, 0.004]])  # its own row: no better than chance
+    like /= like.sum(1, keepdims=True)
+    t = per_class_thresholds(labels, like)
+    assert t[3] == 1.0 and (t[:3] < 1.0).all()
+    dec = decide_labels(labels, like, skill=0.5)
+    assert dec.noise_rate < 0.05 and dec.flagged.mean() < 0.05
+    # a class the signals do recognise keeps its threshold however small it is
+    small = np.append(true, [3, 3])
+    sharp = np.vstack([like[:600], [[0.01, 0.01, 0.01, 0.97]] * 2])
+    assert per_class_thresholds(small, sharp)[3] == pytest.approx(0.97)
+
+
 def test_flags_confident_other_class():
     labels = np.array([0, 0, 0, 1, 1, 1])
     post = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9],  # last of class 0 looks like class 1

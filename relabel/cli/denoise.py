@@ -40,13 +40,18 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     n, flagged = summary["examples"], summary["flagged"]
     lines = [f"{n} examples, {summary['classes']} classes -> {out_dir}"]
     crowd = summary.get("consensus")
-    if crowd:
+    if crowd and crowd.get("single_vote_items") == crowd["items"]:
+        lines.append(f"one vote per item ({crowd['votes']} votes by {crowd['annotators']} "
+                     "annotator(s)): each vote is the given label")
+    elif crowd:
         alpha = crowd["agreement"].get("krippendorff_alpha")
+        single = crowd.get("single_vote_items") or 0
         lines.append(
             f"several annotators: {crowd['votes']} votes by {crowd['annotators']} annotators "
             f"(Krippendorff's alpha {'n/a' if alpha is None else f'{alpha:.3f}'}); the "
             f"consensus is the given label ({crowd['differs_from_majority']} differ from the "
-            f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)")
+            f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)"
+            + (f"; on the {single} items with one vote, that vote is" if single else ""))
     lines += [
         f"flagged {flagged} ({100 * flagged / max(n, 1):.1f}%): {summary['suggested']} with a "
         f"suggested label, {summary['abstained']} left for a human (relabel abstained)",
