@@ -3,6 +3,8 @@ consensus API and CLI, and denoise / export on multi-annotator data."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -396,6 +398,48 @@ def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     truth = dict(zip(df["id"], df["true_label"], strict=True))
     acc = np.mean([truth[i] == lab for i, lab in zip(clean["id"], clean["label"], strict=True)])
     assert acc > 0.95
+
+
+def test_denoise_keeps_an_items_only_vote_as_its_given_label(tmp_path) -> None:
+    """An item with one vote has nothing to combine: the consensus could only differ from the
+    vote where the model annotator outweighs it, a change of a human label that bypassed the
+    decision rule, its flags and changes.csv (62 of 600 labels of a one-annotator Label Studio
+    export). The vote is the given label; the rule decides any change."""
+    df = make_text_dataset(n_per_class=40, flip=20, seed=11)
+    items = tmp_path / "items.csv"
+    df.select(pl.col("id").alias("item_id"), "text").write_csv(items)
+    votes = tmp_path / "votes.csv"
+    df.select(pl.col("id").alias("item_id"), pl.lit("solo").alias("annotator"),
+              "label").write_csv(votes)
+    emb = _embeddings(tmp_path, items)
+    out = tmp_path / "run"
+    p = run_relabel("denoise", str(items), "--annotations", str(votes), "--item-col", "item_id",
+                    "--embeddings", str(emb), "--out", str(out), "-q")
+    assert p.returncode == 0, p.stderr
+    assert "one vote per item (120 votes by 1 annotator(s)): each vote is the given label" \
+        in p.stdout
+    scores = pl.read_parquet(out / "scores.parquet")
+    given = dict(zip(df["id"], df["label"], strict=True))
+    assert all(given[i] == lab for i, lab in zip(scores["id"], scores["label"], strict=True))
+    consensus = pl.read_parquet(out / "consensus.parquet")
+    summary = json.loads((out / "summary.json").read_text())["consensus"]
+    assert summary["single_vote_items"] == 120
+    assert summary["single_votes_kept"] == int(
+        (consensus["consensus_label"] != pl.Series([given[i] for i in consensus["id"]])).sum())
+    # items with one vote beside items with several: each single vote stays
+    (tmp_path / "mixed").mkdir()
+    df3, items3, votes3 = _crowd_files(tmp_path / "mixed")
+    lone = set(df3["id"].head(10).to_list())
+    pl.read_csv(votes3).filter(~pl.col("item_id").is_in(list(lone)) |
+                               (pl.col("annotator") == "w3")).write_csv(votes3)
+    out3 = tmp_path / "run3"
+    p = run_relabel("denoise", str(items3), "--annotations", str(votes3), "--item-col",
+                    "item_id", "--embeddings", str(_embeddings(tmp_path / "mixed", items3)),
+                    "--out", str(out3), "-q")
+    assert p.returncode == 0, p.stderr
+    assert "on the 10 items with one vote, that vote is" in p.stdout
+    s3 = pl.read_parquet(out3 / "scores.parquet").filter(pl.col("id").is_in(list(lone)))
+    assert s3["label"].to_list() == ["refund"] * 10  # w3's vote, the only one left
 
 
 def test_wide_format_through_the_python_denoise(tmp_path) -> None:
