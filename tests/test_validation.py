@@ -82,6 +82,22 @@ def test_null_or_empty_values_name_rows(col, bad):
     assert str(exc.value).startswith(f"d.csv, rows 2, 4, column '{col}': null or empty {col}")
 
 
+def test_an_empty_row_is_named_as_such_not_as_a_null_text_and_label():
+    """A blank line of a spreadsheet between the records had two errors, a null text and a
+    null label; it is one, saying what it is."""
+    t = pl.DataFrame({"id": ["1", None, "3", "4"], "text": ["a", None, "c", " "],
+                      "label": ["x", "", "y", None]})
+    with pytest.raises(RelabelInputError) as exc:
+        build_examples(t, path="d.csv")
+    assert str(exc.value) == ("d.csv, row 2: empty row (every column blank): delete it, or use "
+                              "--drop-invalid to skip such rows")
+    ex, warnings = build_examples(t, path="d.csv", drop_invalid=True)
+    assert ex["row"].to_list() == [0, 2]
+    assert "skipped 1 empty row(s) (first: 2)" in warnings
+    # row 4 has an id: not empty, a null text and label as before
+    assert any("null or empty text (first: 4)" in w for w in warnings)
+
+
 def test_drop_invalid_skips_with_warning():
     t = pl.DataFrame({"text": ["a", None, "c", "d"], "label": ["x", "y", "", "y"]})
     ex, warnings = build_examples(t, path="d.csv", drop_invalid=True)

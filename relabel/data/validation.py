@@ -43,6 +43,16 @@ class Problems:
         self.errors.append(err)
 
 
+def _blank_rows(table: pl.DataFrame) -> pl.Series:
+    """``(N,)`` bool: rows whose every column is null or, for text, blank."""
+    if not table.width:
+        return pl.repeat(False, table.height, eager=True)
+    return table.select(pl.all_horizontal(
+        (pl.col(c).is_null() | (pl.col(c).str.contains(r"^\s*$").fill_null(True)))
+        if dtype == pl.String else pl.col(c).is_null()
+        for c, dtype in table.schema.items())).to_series()
+
+
 def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path,
                     problems: Problems | None = None,
                     options: dict[str, str] | None = None) -> bool:
@@ -247,9 +257,22 @@ def build_examples(
 
     all_rows = examples.get_column("row")
     keep = pl.repeat(True, table.height, eager=True).alias("keep")
+    # a row with nothing in any column (a blank line of a spreadsheet between the records) is
+    # said as such, not as a null text and a null label
+    blank = _blank_rows(table)
+    if blank.any():
+        rows = (all_rows.filter(blank) + 1).to_list()
+        if not drop_invalid:
+            problems.error(RelabelInputError(
+                "empty row (every column blank): delete it, or use --drop-invalid to skip such "
+                "rows", path=path, rows=rows))
+        else:
+            warnings.append(f"skipped {len(rows)} empty row(s) (first: "
+                            f"{', '.join(map(str, rows[:5]))})")
+        keep = keep & ~blank
     for col_name, series, what in ((text_col, text, "text"), (label_col, label, "label")):
         # a whitespace-only value, found without a stripped copy of every text
-        bad = series.is_null() | series.str.contains(r"^\s*$")
+        bad = (series.is_null() | series.str.contains(r"^\s*$")) & ~blank
         if bad.any():
             rows = (all_rows.filter(bad) + 1).to_list()
             if not drop_invalid:
