@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import hf_class_labels_of, output_format
+from relabel.data.io import hf_class_labels_of, newline_of, output_format
 from relabel.data.write import write_report_csv, write_table
 from relabel.errors import RelabelInputError
 from relabel.lock import locks_run_dir
@@ -261,7 +261,8 @@ def export_dataset(
     cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
     write_table(cleaned, to, fmt,
                 class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None,
-                encoding=run.spec.encoding)  # a text input's own encoding
+                encoding=run.spec.encoding,  # a text input's own encoding and line ends
+                newline=newline_of(run.input, run.spec.encoding))
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
     withheld = 0

@@ -263,6 +263,30 @@ def test_a_semicolon_csv_is_read_and_exported_with_semicolons(tmp_path, dataset_
     assert (tmp_path / "noisy.csv").read_text().splitlines()[0] == "id;text;label;true_label;gold"
 
 
+def test_a_windows_csv_is_exported_with_its_own_line_ends(tmp_path, dataset_csv, text_dataset):
+    """A CSV saved on Windows ends its lines in CRLF; the export wrote LF, so every line of a
+    version-controlled dataset changed. Now only the relabelled lines differ, in UTF-8 and in
+    the file's own encoding (German Excel: cp1252, semicolons, CRLF)."""
+    from relabel.config import DenoiseConfig
+
+    suggesting_run(dataset_csv, text_dataset, tmp_path / "base")  # writes the vectors, emb.npy
+    for name, encoding, sep in (("win.csv", None, ","), ("de.csv", "cp1252", ";")):
+        src = tmp_path / name
+        text = text_dataset.with_columns(pl.col("text") + " – Grüße").write_csv(separator=sep)
+        src.write_bytes(text.replace("\n", "\r\n").encode(encoding or "utf-8"))
+        res = denoise(src, out_dir=tmp_path / f"run-{name}", config=DenoiseConfig(
+            id_col="id", embeddings=dataset_csv.parent / "emb.npy", corrector="head",
+            target_precision=0.5, encoding=encoding))
+        out = export_dataset(tmp_path / f"run-{name}", tmp_path / f"clean-{name}")
+        assert out.relabelled > 0
+        before = src.read_bytes().decode(encoding or "utf-8").split("\r\n")
+        after = (tmp_path / f"clean-{name}").read_bytes().decode(encoding or "utf-8")
+        assert "\n" not in after.replace("\r\n", "")  # every line ends in CRLF
+        changed = [a != b for a, b in zip(before, after.split("\r\n"), strict=True)]
+        assert sum(changed) == out.relabelled
+        assert res.scores.height == text_dataset.height
+
+
 def test_a_cp1252_input_is_read_and_exported_in_its_own_encoding(tmp_path, dataset_csv,
                                                                   text_dataset):
     from relabel.config import DenoiseConfig

@@ -327,3 +327,17 @@ def test_noise_reads_and_writes_a_file_in_its_own_encoding(tmp_path):
     assert (out["label"] != out["true_label"]).sum() == 10
     with pytest.raises(UnicodeDecodeError):
         (tmp_path / "noisy.csv").read_bytes().decode("utf-8")
+
+
+def test_the_line_end_of_a_file_is_read_in_its_encoding(tmp_path):
+    from relabel.data.io import newline_of
+
+    cases = {"lf.csv": (b"a,b\n1,2\n", None, "\n"), "crlf.csv": (b"a,b\r\n1,2\r\n", None, "\r\n"),
+             "cr.csv": (b"a,b\r1,2\r", None, "\r"),
+             "u16.csv": ("a,b\r\n1,2\r\n".encode("utf-16"), "utf-16", "\r\n")}
+    for name, (raw, encoding, want) in cases.items():
+        (tmp_path / name).write_bytes(raw)
+        assert newline_of(tmp_path / name, encoding) == want, name
+    assert newline_of(None) == "\n" and newline_of(tmp_path / "missing.csv") == "\n"
+    (tmp_path / "binary.parquet").write_bytes(b"PAR1\r\x00\n")  # any bytes: not a text file
+    assert newline_of(tmp_path / "binary.parquet") == "\n"

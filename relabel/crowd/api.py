@@ -480,7 +480,7 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import file_layout, output_format
+        from relabel.data.io import file_layout, newline_of, output_format
         from relabel.data.write import write_table
 
         # in the input's layout: an object of records keyed by id, a semicolon CSV
@@ -489,7 +489,9 @@ def consensus(
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(pl.col("label").replace(
                 {name: code for code, name in spec.label_names}))
-        write_table(table, to, fmt, encoding=spec.encoding)  # in the input's encoding
+        source = data if isinstance(data, (str, Path)) else None
+        write_table(table, to, fmt, encoding=spec.encoding,  # the input's encoding, line ends
+                    newline=newline_of(source, spec.encoding))
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result)

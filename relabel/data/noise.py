@@ -164,7 +164,13 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
-    from relabel.data.io import detect_format, hf_class_labels_of, output_format, read_table
+    from relabel.data.io import (
+        detect_format,
+        hf_class_labels_of,
+        newline_of,
+        output_format,
+        read_table,
+    )
     from relabel.data.validation import build_examples
     from relabel.data.write import write_table
     from relabel.errors import RelabelInputError
@@ -210,6 +216,7 @@ def write_noisy_copy(
     names = hf_class_labels_of(data) if fmt == "hf" else {}
     if label_col in names:  # the original labels' column shares the label's classes
         names[true_col] = names[label_col]
-    write_table(out, to, fmt, class_labels=names or None, encoding=encoding)
+    write_table(out, to, fmt, class_labels=names or None, encoding=encoding,
+                newline=newline_of(data, encoding))
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

@@ -67,13 +67,16 @@ def _remove(path: Path) -> None:
 
 def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
                 class_labels: dict[str, list[str]] | None = None,
-                encoding: str | None = None) -> Path:
+                encoding: str | None = None, newline: str = "\n") -> Path:
     """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
 
     ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
     those columns of a dataset directory ``ClassLabel`` features again, as in the input; a
     column holding a name outside its classes stays a column of names. ``encoding`` writes a
-    CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export)."""
+    CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export),
+    and ``newline`` ends a CSV's or TSV's lines (the input's, :func:`relabel.data.io.newline_of`,
+    so a Windows file stays CRLF and a version-controlled dataset diffs only where a label
+    changed)."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
     if fmt in _TEXT_FORMATS | {KEYED_JSON, SEMICOLON_CSV} and not is_utf8(encoding):
@@ -81,18 +84,18 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
         with atomic_path(path) as tmp:
             utf8 = tmp.with_name(tmp.name + ".utf8")
             try:
-                write_table(table, utf8, fmt)
+                write_table(table, utf8, fmt, newline=newline)
                 encode_file(utf8, tmp, encoding, name=path)
             finally:
                 utf8.unlink(missing_ok=True)
         return path
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            table.write_csv(tmp)
+            table.write_csv(tmp, line_terminator=newline)
         elif fmt == SEMICOLON_CSV:
-            table.write_csv(tmp, separator=";")
+            table.write_csv(tmp, separator=";", line_terminator=newline)
         elif fmt == "tsv":
-            table.write_csv(tmp, separator="\t", quote_style="never")
+            table.write_csv(tmp, separator="\t", quote_style="never", line_terminator=newline)
         elif fmt == "jsonl":
             table.write_ndjson(tmp)
         elif fmt == "json":
