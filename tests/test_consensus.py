@@ -424,6 +424,11 @@ def test_denoise_keeps_an_items_only_vote_as_its_given_label(tmp_path) -> None:
     consensus = pl.read_parquet(out / "consensus.parquet")
     summary = json.loads((out / "summary.json").read_text())["consensus"]
     assert summary["single_vote_items"] == 120
+    # `relabel consensus` on the same votes says there is nothing to combine
+    c = run_relabel("consensus", str(items), "--annotations", str(votes), "--item-col",
+                    "item_id", "--embeddings", str(emb), "--out", str(tmp_path / "cons"))
+    assert c.returncode == 0, c.stderr
+    assert "one vote per item: there is nothing to combine" in c.stdout
     assert summary["single_votes_kept"] == int(
         (consensus["consensus_label"] != pl.Series([given[i] for i in consensus["id"]])).sum())
     # items with one vote beside items with several: each single vote stays

@@ -100,5 +100,9 @@ def consensus_command(
                f" {s['needs_review']} need a human ({s['ambiguous']} ambiguous, "
                f"{s['low_quality']} below quality {s['target_precision']}); expected accuracy "
                f"{s['expected_accuracy']:.3f}")
+    if a["votes_per_item"]["max"] == 1:  # nothing to combine: the model alone overrules
+        typer.echo("one vote per item: there is nothing to combine, and where the consensus "
+                   "differs from a vote it is the model overruling it; to judge single labels "
+                   "at a target precision, run relabel denoise on this file")
     typer.echo(f"wrote {RunFiles(out).consensus_csv}, {RunFiles(out).annotators}"
                + (f" and {to}" if to is not None else ""))
