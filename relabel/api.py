@@ -281,11 +281,9 @@ def make_config(config: DenoiseConfig | None = None, **options: Any) -> DenoiseC
     for key, value in options.items():
         name = _ALIASES.get(key, key)
         if name not in names:
-            import difflib
+            from relabel.errors import unexpected_option
 
-            near = difflib.get_close_matches(key, sorted(names | set(_ALIASES)), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise TypeError(f"denoise() got an unexpected option {key!r}{hint}")
+            raise unexpected_option("denoise", key, names | set(_ALIASES))
         values[name] = value
     for name in ("span_cols", "type_cols", "label_cols"):
         if isinstance(values.get(name), str):

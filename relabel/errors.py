@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
@@ -59,3 +59,13 @@ class RelabelInputError(RelabelError, ValueError):
             where.append(f"column '{self.column}'")
         prefix = ": ".join([", ".join(where)]) if where else ""
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def unexpected_option(function: str, key: str, known: Iterable[str]) -> TypeError:
+    """The TypeError for a keyword ``function`` does not take, naming the closest of ``known``
+    (``denoise() got an unexpected option 'corector'; did you mean 'corrector'?``)."""
+    import difflib
+
+    near = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return TypeError(f"{function}() got an unexpected option {key!r}{hint}")

@@ -308,7 +308,7 @@ def _em_options(options: dict[str, Any], columns: dict[str, Any]) -> dict[str, A
     ``columns`` in place; anything else is a TypeError, as ``denoise`` gives, where it used to
     reach the estimator only after the votes were read (so ``annotator_col="worker"`` failed
     as "no column 'annotator'")."""
-    import difflib
+    from relabel.errors import unexpected_option
 
     em: dict[str, Any] = {}
     for key, value in options.items():
@@ -318,10 +318,8 @@ def _em_options(options: dict[str, Any], columns: dict[str, Any]) -> dict[str, A
         elif key in EM_OPTIONS:
             em[key] = value
         else:
-            known = sorted([*columns, *EM_OPTIONS, *(f"{c}_col" for c in columns)])
-            near = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise TypeError(f"consensus() got an unexpected option {key!r}{hint}")
+            raise unexpected_option("consensus", key,
+                                    [*columns, *EM_OPTIONS, *(f"{c}_col" for c in columns)])
     return em
 
 
@@ -483,14 +481,15 @@ def consensus(
         from relabel.data.io import file_layout, newline_of, output_format
         from relabel.data.write import write_table
 
-        # in the input's layout: an object of records keyed by id, a semicolon CSV
-        fmt = output_format(to, file_layout(data) if isinstance(data, (str, Path)) else None)
+        source = data if isinstance(data, (str, Path)) else None
+        # in the input's layout (an object of records keyed by id, a semicolon CSV), encoding
+        # and line ends
+        fmt = output_format(to, None if source is None else file_layout(source))
         table = consensus_as_labels(result)
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(pl.col("label").replace(
                 {name: code for code, name in spec.label_names}))
-        source = data if isinstance(data, (str, Path)) else None
-        write_table(table, to, fmt, encoding=spec.encoding,  # the input's encoding, line ends
+        write_table(table, to, fmt, encoding=spec.encoding,
                     newline=newline_of(source, spec.encoding))
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
