@@ -79,6 +79,19 @@ def decoded_chunks(path: str | Path, encoding: str, describe: Callable[[int, int
 
 
 @contextlib.contextmanager
+def temporary_copy(path: str | Path, prefix: str) -> Iterator[Path]:
+    """An empty file in the system's temporary directory with ``path``'s extension (so it
+    reads as the same format), for a transformed copy of ``path``; removed on exit."""
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=Path(path).suffix)
+    os.close(fd)
+    copy = Path(name)
+    try:
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
 def utf8_copy(path: str | Path, encoding: str) -> Iterator[Path]:
     """A UTF-8 copy of ``path`` (decoded from ``encoding``), with the same extension, removed
     on exit.
@@ -88,19 +101,14 @@ def utf8_copy(path: str | Path, encoding: str) -> Iterator[Path]:
     RelabelInputError
         Bytes that are not valid in ``encoding``, with the line and byte offset.
     """
-    path = Path(path)
     codec = check_encoding(encoding)
-    fd, name = tempfile.mkstemp(prefix="relabel-utf8-", suffix=path.suffix)
-    copy = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+    with temporary_copy(path, "relabel-utf8-") as copy:
+        with open(copy, "w", encoding="utf-8", newline="") as out:
             for text in decoded_chunks(
                     path, codec, lambda line, at, _: f"line {line}: bytes that are not "
                     f"{encoding} at byte offset {at}; is --encoding right?"):
                 out.write(text)
         yield copy
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 def encode_file(utf8_path: Path, target: Path, encoding: str, *, name: str | Path) -> None:
@@ -128,4 +136,4 @@ def encode_file(utf8_path: Path, target: Path, encoding: str, *, name: str | Pat
 
 
 __all__ = ["CHUNK_BYTES", "check_encoding", "decoded_chunks", "encode_file", "is_utf8",
-           "utf8_copy"]
+           "temporary_copy", "utf8_copy"]

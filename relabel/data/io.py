@@ -10,15 +10,13 @@ import codecs
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from relabel.data.encoding import decoded_chunks, is_utf8, utf8_copy
+from relabel.data.encoding import decoded_chunks, is_utf8, temporary_copy, utf8_copy
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError
 
@@ -191,11 +189,7 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     if fmt in _TEXT_FORMATS and path.is_file() and not is_utf8(encoding):
         assert encoding is not None
         with utf8_copy(path, encoding) as copy:
-            try:
-                return read_table(copy)
-            except RelabelInputError as err:  # named by the user's file, not the copy
-                raise RelabelInputError(err.message, path=path, rows=err.rows,
-                                        column=err.column) from None
+            return _read_copy(copy, path)
     if fmt in _TEXT_FORMATS:
         if path.is_dir():
             raise RelabelInputError("expected a file, found a directory", path=path)
@@ -204,11 +198,7 @@ def read_table(path: str | Path, *, encoding: str | None = None,
         fmt = _delimited_format(path)
     if fmt in DELIMITERS and _cr_line_ends(path):
         with _lf_copy(path) as copy:
-            try:
-                return read_table(copy)
-            except RelabelInputError as err:  # named by the user's file, not the copy
-                raise RelabelInputError(err.message, path=path, rows=err.rows,
-                                        column=err.column) from None
+            return _read_copy(copy, path)
     if fmt in _TEXT_FORMATS or fmt == SEMICOLON_CSV:
         check_unique_columns(path, fmt)
     try:
@@ -235,6 +225,16 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     return table, fmt
 
 
+def _read_copy(copy: Path, path: Path) -> tuple[pl.DataFrame, str]:
+    """:func:`read_table` of a temporary copy of ``path`` (transcoded, or with other line
+    ends), its errors named by the user's file instead of the copy."""
+    try:
+        return read_table(copy)
+    except RelabelInputError as err:
+        raise RelabelInputError(err.message, path=path, rows=err.rows,
+                                column=err.column) from None
+
+
 def _cr_line_ends(path: Path, probe: int = 1 << 16) -> bool:
     """True when a text file's lines end in a bare carriage return (classic Mac OS; Excel for
     Mac's "CSV (Macintosh)"): the readers then see one long header and no rows."""
@@ -248,10 +248,8 @@ def _lf_copy(path: Path, chunk_size: int = 1 << 20) -> Iterator[Path]:
     """A copy of ``path`` whose line ends are ``\\n`` (from ``\\r`` or ``\\r\\n``), with the same
     extension, in the system's temporary directory, removed on exit; the same lines, so line
     numbers in messages stay right."""
-    fd, name = tempfile.mkstemp(prefix="relabel-lf-", suffix=path.suffix)
-    copy = Path(name)
-    try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+    with temporary_copy(path, "relabel-lf-") as copy:
+        with open(path, "rb") as src, open(copy, "wb") as out:
             carry = b""
             for chunk in iter(lambda: src.read(chunk_size), b""):
                 chunk = carry + chunk
@@ -262,8 +260,6 @@ def _lf_copy(path: Path, chunk_size: int = 1 << 20) -> Iterator[Path]:
                 out.write(chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
             out.write(carry.replace(b"\r", b"\n"))
         yield copy
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 #: JSON Lines records checked for a repeated key (the file is not parsed twice in full)
