@@ -347,6 +347,22 @@ def check_unique_columns(path: str | Path, fmt: str) -> None:
             return
 
 
+def blank_cell(name: str, dtype: Any = pl.String) -> pl.Expr:
+    """A cell with nothing in it: null, or for text only whitespace (found without a stripped
+    copy of every value)."""
+    if dtype != pl.String:
+        return pl.col(name).is_null()
+    return pl.col(name).is_null() | pl.col(name).str.contains(r"^\s*$").fill_null(True)
+
+
+def blank_rows(table: pl.DataFrame) -> pl.Series:
+    """``(N,)`` bool: the rows of ``table`` with nothing in any column."""
+    if not table.width:
+        return pl.repeat(False, table.height, eager=True)
+    return table.select(pl.all_horizontal(
+        blank_cell(c, dtype) for c, dtype in table.schema.items())).to_series()
+
+
 def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
                               ) -> pl.DataFrame:
     """A CSV or TSV table without what spreadsheet programs pad a sheet with: columns with no
@@ -359,12 +375,8 @@ def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
     # 1-based position in the header
     unnamed = {table.columns[i]: i + 1 for i, h in enumerate(header[: table.width])
                if not h.strip()}
-
-    def empty(c: str) -> pl.Expr:
-        return pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")
-
     if unnamed and table.height:
-        blank = table.select(empty(c).all() for c in unnamed).row(0)
+        blank = table.select(blank_cell(c).all() for c in unnamed).row(0)
         holding = [c for c, b in zip(unnamed, blank, strict=True) if not b]
         if len(holding) > 1:
             raise RelabelInputError(
@@ -374,12 +386,10 @@ def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
         table = table.drop([c for c in unnamed if c not in holding])
     elif unnamed:
         table = table.drop(list(unnamed))
-    blank_row = pl.all_horizontal(empty(c) for c in table.columns) if table.width else None
-    if blank_row is not None and table.height and table.tail(1).select(blank_row).item():
-        filled = table.select(pl.arg_where(~blank_row))
-        last = int(filled.to_series().max()) + 1 if filled.height else 0
-        if last < table.height:
-            table = table.head(last)
+    # the last row first: most files have no padding, and need no pass over every row
+    if table.height and blank_rows(table.tail(1))[0]:
+        filled = (~blank_rows(table)).arg_true()
+        table = table.head(int(filled.max()) + 1 if filled.len() else 0)
     return table
 
 

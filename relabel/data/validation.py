@@ -13,6 +13,7 @@ import polars as pl
 
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 from relabel.data.columns import expose
+from relabel.data.io import blank_rows
 from relabel.errors import RelabelInputError
 
 #: default column names, shared by the CLI and the library
@@ -41,16 +42,6 @@ class Problems:
         if not self.collect:
             raise err
         self.errors.append(err)
-
-
-def _blank_rows(table: pl.DataFrame) -> pl.Series:
-    """``(N,)`` bool: rows whose every column is null or, for text, blank."""
-    if not table.width:
-        return pl.repeat(False, table.height, eager=True)
-    return table.select(pl.all_horizontal(
-        (pl.col(c).is_null() | (pl.col(c).str.contains(r"^\s*$").fill_null(True)))
-        if dtype == pl.String else pl.col(c).is_null()
-        for c, dtype in table.schema.items())).to_series()
 
 
 def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path,
@@ -259,7 +250,7 @@ def build_examples(
     keep = pl.repeat(True, table.height, eager=True).alias("keep")
     # a row with nothing in any column (a blank line of a spreadsheet between the records) is
     # said as such, not as a null text and a null label
-    blank = _blank_rows(table)
+    blank = blank_rows(table)
     if blank.any():
         rows = (all_rows.filter(blank) + 1).to_list()
         if not drop_invalid:
