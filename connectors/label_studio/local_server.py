@@ -115,6 +115,14 @@ class LocalLabelStudio:
         return Credentials(url=self.url, api_key=self.token, source="local server")
 
     @property
+    def _env(self) -> dict[str, str]:
+        """The environment of every ``label-studio`` command on this data directory: SQLite,
+        no version check or analytics (nothing leaves the machine), warnings only."""
+        return {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
+                "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
+                "DJANGO_DB": "sqlite", "LOG_LEVEL": "WARNING"}
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "server.log"
 
@@ -122,9 +130,7 @@ class LocalLabelStudio:
         """Start the server and wait until ``/health`` answers UP."""
         import httpx
 
-        env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
-               "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
-               "DJANGO_DB": "sqlite", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+        env = {**self._env, "PYTHONUNBUFFERED": "1"}
         cmd = [self.executable, "start", "--no-browser", "--internal-host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir),
                "--username", self.username, "--password", self.password,
@@ -173,11 +179,8 @@ class LocalLabelStudio:
         API that returns another user's token)."""
         import re
 
-        env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(self.data_dir),
-               "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
-               "DJANGO_DB": "sqlite", "LOG_LEVEL": "WARNING"}
         out = subprocess.run([self.executable, "user", "--username", email, "--data-dir",
-                              str(self.data_dir)], cwd=self.data_dir, env=env,
+                              str(self.data_dir)], cwd=self.data_dir, env=self._env,
                              capture_output=True, text=True, timeout=timeout, check=True)
         found = re.search(r"'token': '([0-9a-f]+)'", out.stdout + out.stderr)
         if found is None:
