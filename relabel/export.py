@@ -27,8 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import hf_class_labels_of, newline_of, output_format
-from relabel.data.write import write_report_csv, write_table
+from relabel.data.io import hf_class_labels_of
+from relabel.data.write import newline_of, output_format, write_report_csv, write_table
 from relabel.errors import RelabelInputError
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews

@@ -330,7 +330,7 @@ def test_noise_reads_and_writes_a_file_in_its_own_encoding(tmp_path):
 
 
 def test_the_line_end_of_a_file_is_read_in_its_encoding(tmp_path):
-    from relabel.data.io import newline_of
+    from relabel.data.write import newline_of
 
     cases = {"lf.csv": (b"a,b\n1,2\n", None, "\n"), "crlf.csv": (b"a,b\r\n1,2\r\n", None, "\r\n"),
              "cr.csv": (b"a,b\r1,2\r", None, "\r"),

@@ -478,8 +478,8 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import file_layout, newline_of, output_format
-        from relabel.data.write import write_table
+        from relabel.data.io import file_layout
+        from relabel.data.write import newline_of, output_format, write_table
 
         source = data if isinstance(data, (str, Path)) else None
         # in the input's layout (an object of records keyed by id, a semicolon CSV), encoding

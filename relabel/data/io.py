@@ -72,32 +72,6 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     return fmt
 
 
-def output_format(to: str | Path, input_format: str | None) -> str:
-    """The format to write ``to`` in: from its extension, but in the input's own layout when
-    the extension is the input's (a keyed JSON object as a keyed JSON object, a semicolon CSV
-    with semicolons), as ``export``, ``consensus --to`` and ``noise --to`` write back."""
-    fmt = detect_format(to, for_writing=True)
-    if (fmt, input_format) in (("json", KEYED_JSON), ("csv", SEMICOLON_CSV)):
-        return str(input_format)
-    return fmt
-
-
-def newline_of(path: str | Path | None, encoding: str | None = None,
-               probe: int = 1 << 16) -> str:
-    """The line end of a text file's first line (``\\r\\n``, a bare ``\\r``, else ``\\n``),
-    read in its ``encoding`` (default UTF-8), to write an output of it the same way; ``\\n``
-    for what is not a CSV or TSV file (a Parquet file's bytes hold any)."""
-    if path is None or not Path(path).is_file() or \
-            EXTENSIONS.get(Path(path).suffix.lower()) not in DELIMITERS:
-        return "\n"
-    with open(path, "rb") as fh:
-        head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
-    cr, lf = head.find("\r"), head.find("\n")
-    if cr >= 0 and (lf < 0 or cr < lf):
-        return "\r\n" if head[cr + 1 : cr + 2] == "\n" else "\r"
-    return "\n"
-
-
 def file_layout(path: str | Path) -> str | None:
     """The format :func:`read_table` reads ``path`` as (``KEYED_JSON`` and ``SEMICOLON_CSV``
     included), None for what is not a file; without reading it whole."""

@@ -164,15 +164,9 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
-    from relabel.data.io import (
-        detect_format,
-        hf_class_labels_of,
-        newline_of,
-        output_format,
-        read_table,
-    )
+    from relabel.data.io import detect_format, hf_class_labels_of, read_table
     from relabel.data.validation import build_examples
-    from relabel.data.write import write_table
+    from relabel.data.write import newline_of, output_format, write_table
     from relabel.errors import RelabelInputError
 
     if not 0.0 <= rate <= 1.0:

@@ -2,8 +2,9 @@
 target and is renamed into place, so a crash never leaves a half-written output.
 
 The formats are those :mod:`relabel.data.io` reads (CSV, TSV, JSON Lines, JSON, Parquet,
-Hugging Face ``datasets`` directories); a CSV written for people to open has its spreadsheet
-formulas neutralised (:func:`write_report_csv`).
+Hugging Face ``datasets`` directories). A dataset written back keeps the input's layout and
+line ends (:func:`output_format`, :func:`newline_of`); a CSV written for people to open has its
+spreadsheet formulas neutralised (:func:`write_report_csv`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import polars as pl
 from relabel.data.encoding import encode_file, is_utf8
 from relabel.data.io import (
     _TEXT_FORMATS,
+    DELIMITERS,
+    EXTENSIONS,
     HF_FORMAT,
     KEYED_JSON,
     SEMICOLON_CSV,
@@ -29,6 +32,32 @@ from relabel.data.io import (
     detect_format,
 )
 from relabel.errors import RelabelInputError
+
+
+def output_format(to: str | Path, input_format: str | None) -> str:
+    """The format to write ``to`` in: from its extension, but in the input's own layout when
+    the extension is the input's (a keyed JSON object as a keyed JSON object, a semicolon CSV
+    with semicolons), as ``export``, ``consensus --to`` and ``noise --to`` write back."""
+    fmt = detect_format(to, for_writing=True)
+    if (fmt, input_format) in (("json", KEYED_JSON), ("csv", SEMICOLON_CSV)):
+        return str(input_format)
+    return fmt
+
+
+def newline_of(path: str | Path | None, encoding: str | None = None,
+               probe: int = 1 << 16) -> str:
+    """The line end of a text file's first line (``\\r\\n``, a bare ``\\r``, else ``\\n``),
+    read in its ``encoding`` (default UTF-8), to write an output of it the same way; ``\\n``
+    for what is not a CSV or TSV file (a Parquet file's bytes hold any)."""
+    if path is None or not Path(path).is_file() or \
+            EXTENSIONS.get(Path(path).suffix.lower()) not in DELIMITERS:
+        return "\n"
+    with open(path, "rb") as fh:
+        head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
+    cr, lf = head.find("\r"), head.find("\n")
+    if cr >= 0 and (lf < 0 or cr < lf):
+        return "\r\n" if head[cr + 1 : cr + 2] == "\n" else "\r"
+    return "\n"
 
 
 @contextlib.contextmanager
@@ -181,5 +210,6 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
-__all__ = ["FORMULA_PREFIXES", "atomic_path", "neutralise_formulas", "write_array", "write_json",
-           "write_report_csv", "write_table", "write_text"]
+__all__ = ["FORMULA_PREFIXES", "atomic_path", "neutralise_formulas", "newline_of",
+           "output_format", "write_array", "write_json", "write_report_csv", "write_table",
+           "write_text"]
