@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         res = push(args.run_dir, args.project, credentials=server.credentials)
+        # From here on Ctrl-C only ends the wait: handled as a signal (not a KeyboardInterrupt
+        # raised wherever the main thread happens to be), installed before the line that tells
+        # the user to press it, so an early Ctrl-C still stops the server and exits 0.
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
         print(f"pushed {res.selected} flagged examples of {args.run_dir} to '{args.project}'\n"
               f"open {res.project_url}\n"
               f"log in as {server.username} / {server.password}\n"
@@ -49,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(server pid {server.proc.pid if server.proc else '?'}; Ctrl-C stops it)",
               flush=True)
         if not args.once:
-            try:
-                while not stop.wait(1.0):
-                    pass
-            except KeyboardInterrupt:
+            while not stop.wait(1.0):
                 pass
     finally:
         server.stop()
