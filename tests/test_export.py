@@ -317,3 +317,23 @@ def test_a_cp1252_input_is_read_and_exported_in_its_own_encoding(tmp_path, datas
         write_table(clean.with_columns(pl.lit("карта").alias("label")), tmp_path / "clean2.csv",
                     encoding="cp1252")
     assert not list(tmp_path.glob("*clean2*"))
+
+
+def test_boolean_labels_stay_boolean(tmp_path, fake_encoder, text_dataset):
+    """A boolean label column (read as classes ``"true"``/``"false"``) is written back as
+    booleans, a changed label included; polars cannot cast those strings back by itself."""
+    from relabel.export import LabelPlan, apply_plan
+
+    df = text_dataset.with_columns((pl.col("label") == "card").alias("label"))
+    src = tmp_path / "bools.parquet"
+    df.write_parquet(src)
+    denoise(src, out_dir=tmp_path / "r", encoder=fake_encoder)
+    export_dataset(tmp_path / "r", tmp_path / "clean.parquet", apply="none")
+    assert pl.read_parquet(tmp_path / "clean.parquet").equals(df)
+
+    plan = LabelPlan(updates=pl.DataFrame({"row": [0, 1], "new": ["false", "true"]}),
+                     dropped_rows=[], changes=pl.DataFrame(), automatic=2, human=0)
+    cleaned = apply_plan(df, "label", plan)
+    assert cleaned.schema["label"] == pl.Boolean
+    assert cleaned["label"][:2].to_list() == [False, True]
+    assert cleaned["label"][2:].equals(df["label"][2:])
