@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 from relabel.cli import app
 from relabel.config import DenoiseConfig
 from relabel.data.io import read_table
-from relabel.data.relation import encoder_inputs, mark_entities, unpack, validate_spans
+from relabel.data.relation import (
+    encoder_inputs,
+    mark_entities,
+    strip_inline_tags,
+    unpack,
+    validate_spans,
+)
 from relabel.data.write import write_table
 from relabel.embed.encoder import Encoder
 from relabel.errors import RelabelInputError
@@ -136,6 +142,47 @@ def test_wrench_keyed_json_round_trip(tmp_path, fake_encoder):
     assert all(back[k]["data"] == obj[k]["data"] for k in obj)
 
 
+def test_inline_tags():
+    assert strip_inline_tags("The <e1>author</e1> of a keygen uses a <e2>disassembler</e2> .") == (
+        "The author of a keygen uses a disassembler .", 4, 10, 30, 42)
+    # tail first, upper case
+    assert strip_inline_tags("<E2>rome</E2> is home to <E1>carol</E1>") == (
+        "rome is home to carol", 16, 21, 0, 4)
+    for bad in ("no tags", "<e1>a</e1> b", "<e1>a</e1> <e2>b</e2> <e2>c</e2>",
+                "</e1>a<e1> <e2>b</e2>"):
+        assert strip_inline_tags(bad) is None
+
+
+def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fake_encoder):
+    """SemEval-2010's layout: the text tags the head <e1>..</e1> and the tail <e2>..</e2>. It is
+    read as relations without options, the encoder sees the marked text without the tags,
+    and the export keeps the tagged text and changes only labels."""
+    rows = relation_rows()
+    tagged = []
+    for r in rows:
+        t = r["text"]
+        t = (t[:r["tail_start"]] + "<e2>" + t[r["tail_start"]:r["tail_end"]] + "</e2>"
+             + t[r["tail_end"]:])
+        t = "<e1>" + t[:r["head_end"]] + "</e1>" + t[r["head_end"]:]
+        tagged.append({"id": r["id"], "text": t, "label": r["label"]})
+    path = tmp_path / "semeval.csv"
+    pl.DataFrame(tagged).write_csv(path)
+    res = denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
+                  config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["task"] == "relation" and run["layout"] == "inline"
+    assert [t for t in fake_encoder.encoded if "<e" in t] == []
+    assert fake_encoder.encoded[0].startswith("@ ")
+    examples = pl.read_parquet(tmp_path / "o" / "examples.parquet")
+    assert examples["text"].to_list() == [r["text"] for r in rows]
+    assert examples["head_end"].to_list() == [r["head_end"] for r in rows]
+    err = np.array([r["label"] != r["true_label"] for r in rows])
+    cred = res.scores["credibility"].to_numpy()
+    assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
+    export_dataset(tmp_path / "o", tmp_path / "clean.csv", apply="none")
+    assert pl.read_csv(tmp_path / "clean.csv").equals(pl.DataFrame(tagged))
+
+
 def test_entity_pooling_encoder(tiny_model_dir):
     text = ["alice works for acme .", "bob was born in oslo ."]
     _, packed = encoder_inputs(text, np.array([0, 0]), np.array([5, 3]), np.array([16, 16]),
@@ -163,6 +210,8 @@ def test_entity_pooling_encoder(tiny_model_dir):
     ("text,head_start,head_end,tail_start,tail_end,label\nab cd,0,2,3,5,x\nef gh,0,2,,5,y\n",
      [], "row 2, column 'tail_start': empty span offset"),
     ("text,label\nab,x\ncd,y\n", ["--task", "relation"], "--task relation needs entity spans"),
+    ("text,label\n<e1>ab</e1> <e2>cd</e2>,x\n<e1>ef</e1> gh,y\n", [],
+     "row 2, column 'text': text without its entity tags"),
 ])
 def test_bad_relation_input_is_one_line(tmp_path, content, extra, message):
     path = tmp_path / "d.csv"

@@ -1,7 +1,7 @@
 """Relation extraction inputs: entity spans, validation and typed entity markers (METHOD.md §1).
 
 A relation example is a text, a head (subject) span, a tail (object) span and a relation label.
-Spans are character offsets ``[start, end)`` into the text. Three layouts are read:
+Spans are character offsets ``[start, end)`` into the text. Four layouts are read:
 
 - **flat**: columns ``text, head_start, head_end, tail_start, tail_end, label`` (names
   configurable), optional ``head_type, tail_type``;
@@ -9,7 +9,11 @@ Spans are character offsets ``[start, end)`` into the text. Three layouts are re
   offsets, inclusive ends), ``subj_type, obj_type``, ``relation``; the text is the tokens joined
   by single spaces;
 - **WRENCH**: a JSON object of ``id -> {"label", "data": {"text", "span1", "span2"}}``, read by
-  :func:`relabel.data.io.read_table` with the ``data`` fields as ``data.<name>`` columns.
+  :func:`relabel.data.io.read_table` with the ``data`` fields as ``data.<name>`` columns;
+- **inline markers** (SemEval-2010 Task 8, KBP37, Hugging Face ``sem_eval_2010_task_8``): the
+  text column itself marks the head as ``<e1>..</e1>`` and the tail as ``<e2>..</e2>``; the
+  tags are removed from the text that is encoded, reviewed and reported, and kept in an
+  exported file (only its label column changes).
 
 The annotation representation marks the spans with ordinary characters, so a frozen encoder still
 understands them:
@@ -22,6 +26,7 @@ the two opening markers (concatenated) plus the mean (``pooling="entity"``) or j
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +41,25 @@ TACRED_COLS = ("token", "subj_start", "subj_end", "obj_start", "obj_end")
 WRENCH_COLS = ("data.text", "data.span1", "data.span2")
 #: separates the marker positions from the marked text in the encoder's input string
 ENTITY_SEP = "\x1f"
+#: the inline layout's entity tags (case-insensitive): <e1>, </e1>, <e2>, </e2>
+INLINE_TAG = re.compile(r"<(/?)e([12])>", re.IGNORECASE)
 
 
-def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS) -> str | None:
-    """``"tacred"``, ``"wrench"``, ``"flat"`` or None (no relation columns)."""
+def _has_inline_tags(text: pl.Series) -> pl.Series:
+    """Whether each text holds the four inline entity tags (null texts: null)."""
+    low = text.str.to_lowercase()
+    return (low.str.contains("<e1>", literal=True) & low.str.contains("</e1>", literal=True)
+            & low.str.contains("<e2>", literal=True) & low.str.contains("</e2>", literal=True))
+
+
+def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS,
+                  text_col: str | None = None) -> str | None:
+    """``"tacred"``, ``"wrench"``, ``"flat"``, ``"inline"`` or None (no relation columns).
+
+    ``"inline"`` needs ``text_col``: a text column where at least half of the non-empty texts
+    carry all four tags ``<e1> </e1> <e2> </e2>`` (the rest are then reported as rows without
+    them, not silently read as plain text).
+    """
     cols = set(table.columns)
     if set(TACRED_COLS) <= cols:
         return "tacred"
@@ -47,7 +67,32 @@ def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS) -
         return "wrench"
     if set(span_cols) <= cols:
         return "flat"
+    if text_col in cols and table.schema[text_col] == pl.String:
+        tagged = _has_inline_tags(table.get_column(text_col)).drop_nulls()
+        if tagged.len() and tagged.sum() * 2 >= tagged.len():
+            return "inline"
     return None
+
+
+def strip_inline_tags(text: str) -> tuple[str, int, int, int, int] | None:
+    """``text`` without its ``<e1>..</e1>`` and ``<e2>..</e2>`` tags, and the character spans
+    ``(head_start, head_end, tail_start, tail_end)`` (end exclusive) of e1 and e2 in it; None
+    unless each of the four tags occurs once, each opening before its closing."""
+    out, pos, at = [], 0, {}
+    for m in INLINE_TAG.finditer(text):
+        key = (m.group(1), m.group(2))
+        if key in at:
+            return None
+        out.append(text[pos:m.start()])
+        at[key] = sum(map(len, out))
+        pos = m.end()
+    if len(at) != 4:
+        return None
+    out.append(text[pos:])
+    hs, he, ts, te = at[("", "1")], at[("/", "1")], at[("", "2")], at[("/", "2")]
+    if he < hs or te < ts:
+        return None
+    return "".join(out), hs, he, ts, te
 
 
 def _int_col(table: pl.DataFrame, col: str, path: str | Path) -> np.ndarray:
@@ -104,6 +149,20 @@ def relation_table(table: pl.DataFrame, layout: str, *, path: str | Path,
         hs, he = ([s[0] if s else -1 for s in spans[0]], [s[1] if s else -1 for s in spans[0]])
         ts, te = ([s[0] if s else -1 for s in spans[1]], [s[1] if s else -1 for s in spans[1]])
         types = [None, None]
+    elif layout == "inline":
+        raw = table.get_column(text_col).to_list()
+        parsed = [strip_inline_tags(t) if isinstance(t, str) else None for t in raw]
+        bad = [i for i, (t, p) in enumerate(zip(raw, parsed, strict=True))
+               if p is None and isinstance(t, str) and t.strip()]
+        if bad:
+            raise RelabelInputError(
+                "text without its entity tags: each relation text marks the head as "
+                "<e1>..</e1> and the tail as <e2>..</e2>, once each", path=path,
+                rows=[i + 1 for i in bad], column=text_col)
+        text = [p[0] if p else t for t, p in zip(raw, parsed, strict=True)]
+        hs, he, ts, te = ([p[j] if p else -1 for p in parsed] for j in range(1, 5))
+        types = [table.get_column(c).cast(pl.String) if c in table.columns else None
+                 for c in type_cols]
     else:
         from relabel.data.validation import require_columns
 

@@ -118,12 +118,14 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     # fields of nested records named by a dotted path (--text-col data.text) as columns
     table = expose(table, [spec.text_col, spec.label_col, spec.id_col, *spec.span_cols,
                            *spec.type_cols])
-    layout = detect_layout(table, spec.span_cols) if spec.task != "text" else None
+    layout = (detect_layout(table, spec.span_cols, spec.text_col) if spec.task != "text"
+              else None)
     if spec.task == "relation" and layout is None:
         raise RelabelInputError(
             "--task relation needs entity spans: columns " + ", ".join(spec.span_cols)
-            + " (see --span-cols), TACRED's token/subj_start/subj_end/obj_start/obj_end, or "
-            "WRENCH's data.text/data.span1/data.span2", path=data)
+            + " (see --span-cols), TACRED's token/subj_start/subj_end/obj_start/obj_end, "
+            "WRENCH's data.text/data.span1/data.span2, or texts that tag them as "
+            "<e1>..</e1> and <e2>..</e2>", path=data)
     if layout is None:
         if spec.pooling == "entity":
             raise RelabelInputError("--pooling entity needs a relation dataset (entity spans)",
@@ -159,7 +161,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     warnings += _label_names_hint(examples, data, spec)
     spans = [examples[c].to_numpy() for c in REL_COLS[:4]]
     span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
-                  "wrench": "data.span1, data.span2"}.get(layout, ", ".join(spec.span_cols))
+                  "wrench": "data.span1, data.span2", "inline": spec.text_col,
+                  }.get(layout, ", ".join(spec.span_cols))
     validate_spans(examples["text"].to_list(), *spans, rows=examples["row"].to_numpy(),
                    path=data, columns=span_names, problems=problems)
     if collect:
