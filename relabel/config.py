@@ -64,7 +64,8 @@ class InputSpec:
         Column of unique example ids (default: ``id`` when the input has such a column
         with no empty or repeated value, else the 0-based row number).
     task : {"auto", "text", "relation"}
-        ``auto``: relation when entity span columns are present.
+        ``auto``: relation when entity span columns, or ``<e1>``/``<e2>`` tags in the
+        texts, are present.
     span_cols : tuple of 4 str
         Relation spans of a flat file (head start, head end, tail start, tail end).
     type_cols : tuple of 2 str

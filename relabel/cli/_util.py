@@ -141,7 +141,8 @@ IdCol = Annotated[str | None, typer.Option(help="Column with unique example ids 
                                                 "with no empty or repeated value, else the "
                                                 "0-based row number).")]
 TaskOpt = Annotated[str, typer.Option(help="text, relation (a text with head and tail entity "
-                                           "spans), or auto: relation when span columns are "
+                                           "spans), or auto: relation when span columns, or "
+                                           "<e1>..</e1> <e2>..</e2> tags in the texts, are "
                                            "present.")]
 SpanCols = Annotated[str, typer.Option(help="Relation spans of a flat file: head start, head "
                                             "end, tail start, tail end (character offsets, end "
