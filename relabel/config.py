@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 DEFAULT_TEXT_COL = "text"
 DEFAULT_LABEL_COL = "label"
@@ -103,16 +103,17 @@ class InputSpec:
     def check(self) -> None:
         """Raise RelabelInputError (one line) for the first option out of range."""
         if self.task not in TASK_CHOICES:
-            raise RelabelInputError(f"--task must be one of {', '.join(TASK_CHOICES)}, "
+            raise RelabelInputError(f"{option('--task')} must be one of {', '.join(TASK_CHOICES)}, "
                                     f"got {self.task!r}")
         if self.pooling is not None and self.pooling not in POOLINGS:
-            raise RelabelInputError(f"--pooling must be one of {', '.join(POOLINGS)}, "
+            raise RelabelInputError(f"{option('--pooling')} must be one of {', '.join(POOLINGS)}, "
                                     f"got {self.pooling!r}")
         if len(self.span_cols) != 4:
-            raise RelabelInputError("--span-cols needs four column names: head start, head "
-                                    f"end, tail start, tail end; got {len(self.span_cols)}")
+            raise RelabelInputError(f"{option('--span-cols')} needs four column names: head start, "
+                                    f"head end, tail start, tail end; got {len(self.span_cols)}")
         if len(self.type_cols) != 2:
-            raise RelabelInputError("--type-cols needs two column names: head type, tail type; "
+            raise RelabelInputError(f"{option('--type-cols')} needs two column names: head type, "
+                                    "tail type; "
                                     f"got {len(self.type_cols)}")
         if self.encoding is not None:
             from relabel.data.encoding import check_encoding
@@ -149,7 +150,7 @@ def parse_label_names(value: Any) -> tuple[tuple[str, str], ...]:
     """
     import json
 
-    source = "--label-names"
+    source = option("--label-names")
     if isinstance(value, Path) or (isinstance(value, str) and (
             Path(value).suffix.lower() in (".json", ".txt", ".csv") or "/" in value
             or Path(value).is_file())):
@@ -288,51 +289,58 @@ def check_engine_options(name: str, scheduler: str | None) -> None:
     """Raise RelabelInputError (one line) for an unknown engine name or a missing or needless
     scheduler; no connection is made."""
     if name not in ENGINE_CHOICES:
-        raise RelabelInputError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, "
+        raise RelabelInputError(f"{option('--engine')} must be one of {', '.join(ENGINE_CHOICES)}, "
                                 f"got {name!r}")
     if name == "dask" and not scheduler:
-        raise RelabelInputError("--engine dask needs --scheduler ADDRESS "
-                                "(e.g. tcp://127.0.0.1:8786)")
+        raise RelabelInputError(f"{option('--engine', 'dask')} needs "
+                                f"{option('--scheduler', 'ADDRESS')} (e.g. tcp://127.0.0.1:8786)")
     if name != "dask" and scheduler:
-        raise RelabelInputError("--scheduler is only used with --engine dask")
+        raise RelabelInputError(f"{option('--scheduler')} is only used with "
+                                f"{option('--engine', 'dask')}")
 
 
 def check_options(cfg: DenoiseConfig) -> None:
     """Raise RelabelInputError for the first option out of range (before any work; ``relabel
     check`` reports it too)."""
     if cfg.threshold is not None and not 0.0 <= cfg.threshold <= 1.0:
-        raise RelabelInputError(f"--threshold must be in [0, 1], got {cfg.threshold}")
+        raise RelabelInputError(f"{option('--threshold')} must be in [0, 1], got {cfg.threshold}")
     if cfg.corrector not in CORRECTOR_CHOICES:
-        raise RelabelInputError(f"--corrector must be one of {', '.join(CORRECTOR_CHOICES)}, "
+        raise RelabelInputError(f"{option('--corrector')} must be one of "
+                                f"{', '.join(CORRECTOR_CHOICES)}, "
                                 f"got {cfg.corrector!r}")
     if cfg.precision not in PRECISION_CHOICES:
-        raise RelabelInputError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, "
+        raise RelabelInputError(f"{option('--precision')} must be one of "
+                                f"{', '.join(PRECISION_CHOICES)}, "
                                 f"got {cfg.precision!r}")
     if cfg.loss not in LOSS_CHOICES:
-        raise RelabelInputError(f"--loss must be one of {', '.join(LOSS_CHOICES)}, "
+        raise RelabelInputError(f"{option('--loss')} must be one of {', '.join(LOSS_CHOICES)}, "
                                 f"got {cfg.loss!r}")
     cfg.input_spec.check()
     if cfg.folds < 2:
-        raise RelabelInputError(f"--folds must be at least 2, got {cfg.folds}")
+        raise RelabelInputError(f"{option('--folds')} must be at least 2, got {cfg.folds}")
     check_engine_options(cfg.engine, cfg.scheduler)
     for name in ("epochs", "grad_accum", "max_windows", "batch_size"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
-            raise RelabelInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            raise RelabelInputError(f"{option('--' + name.replace('_', '-'))} must be at least "
+                                    f"1, got {value}")
     if cfg.max_length < 8:
-        raise RelabelInputError(f"--max-length must be at least 8, got {cfg.max_length}")
+        raise RelabelInputError(f"{option('--max-length')} must be at least 8, "
+                                f"got {cfg.max_length}")
     if not 0.5 <= cfg.target_precision < 1.0:
-        raise RelabelInputError("--target-precision must be in [0.5, 1), got "
+        raise RelabelInputError(f"{option('--target-precision')} must be in [0.5, 1), got "
                                 f"{cfg.target_precision}")
     if cfg.lr is not None and not cfg.lr > 0:
-        raise RelabelInputError(f"--lr must be positive, got {cfg.lr}")
+        raise RelabelInputError(f"{option('--lr')} must be positive, got {cfg.lr}")
     if cfg.label_cols and (cfg.annotations is not None or cfg.annotator_col is not None
                            or cfg.votes_col):
-        raise RelabelInputError("--label-cols (one column per annotator) cannot be combined "
-                                "with --annotations, --votes-col or --annotator-col")
+        raise RelabelInputError(f"{option('--label-cols')} (one column per annotator) cannot be "
+                                f"combined with {option('--annotations')}, "
+                                f"{option('--votes-col')} or {option('--annotator-col')}")
     if cfg.votes_col and cfg.annotations is not None:
-        raise RelabelInputError("--votes-col (a list of votes per item) cannot be combined "
-                                "with --annotations (long votes in another file)")
+        raise RelabelInputError(f"{option('--votes-col')} (a list of votes per item) cannot be "
+                                f"combined with {option('--annotations')} (long votes in "
+                                "another file)")
 
 
 __all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relabel.config import ENGINE_CHOICES, check_engine_options
-from relabel.errors import RelabelError
+from relabel.errors import RelabelError, option
 
 ENGINES = ENGINE_CHOICES
 #: seconds to wait for the scheduler to answer
@@ -140,7 +140,7 @@ class DaskEngine:
         try:
             from distributed import Client
         except ImportError:
-            raise EngineError("--engine dask needs dask.distributed: "
+            raise EngineError(f"{option('--engine', 'dask')} needs dask.distributed: "
                               "pip install 'relabel[dask]'") from None
         self.scheduler = scheduler
         #: per shared input of the last map_unordered: "file" (workers mapped it), "sent" (sent

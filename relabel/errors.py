@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+
+#: how messages name options: "python" (keywords, the default: the library is called from
+#: Python) or "cli" (set by the command line for the duration of each command)
+_OPTION_STYLE: ContextVar[str] = ContextVar("relabel_option_style", default="python")
+
+
+@contextmanager
+def cli_options() -> Iterator[None]:
+    """Messages made inside this block name options as the command line spells them."""
+    token = _OPTION_STYLE.set("cli")
+    try:
+        yield
+    finally:
+        _OPTION_STYLE.reset(token)
+
+
+def on_command_line() -> bool:
+    """Whether messages are being made for the command line (see :func:`cli_options`)."""
+    return _OPTION_STYLE.get() == "cli"
+
+
+def option(name: str, value: object = None) -> str:
+    """An option as a message names it to the user who will type it.
+
+    ``name`` is the command-line spelling (``"--text-col"``). On the command line (inside
+    :func:`cli_options`) it is ``--text-col sentence``; from Python it is the keyword of the
+    same name, ``text_col='sentence'``. ``value`` True marks a flag (``--drop-invalid``,
+    ``drop_invalid=True``); an upper-case placeholder (``DIR``) stays bare; None names the
+    option alone (``--text-col`` / ``text_col``).
+    """
+    if on_command_line():
+        return name if value is None or value is True else f"{name} {value}"
+    key = name.lstrip("-").replace("-", "_")
+    if value is None:
+        return key
+    if isinstance(value, str) and not (value.isupper() and value.isalpha()):
+        return f"{key}={value!r}"
+    return f"{key}={value}"
 
 
 class RelabelError(Exception):

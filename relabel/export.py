@@ -29,7 +29,7 @@ import polars as pl
 
 from relabel.data.io import hf_class_labels_of
 from relabel.data.write import newline_of, output_format, write_report_csv, write_table
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
 from relabel.rundir import RunFiles, load_run, run_classes
@@ -93,7 +93,8 @@ class LabelPlan:
 def check_apply(apply: str) -> None:
     """Raise RelabelInputError for an unknown ``apply`` choice."""
     if apply not in APPLY_CHOICES:
-        raise RelabelInputError(f"--apply must be one of {', '.join(APPLY_CHOICES)}, got '{apply}'")
+        raise RelabelInputError(f"{option('--apply')} must be one of "
+                                f"{', '.join(APPLY_CHOICES)}, got '{apply}'")
 
 
 def resolve_apply(apply: str, run_dir: str | Path, scores: pl.DataFrame | None = None) -> str:

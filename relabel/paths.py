@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 KINDS = ("input", "run_dir", "output_dir", "output_file", "model")
 
@@ -68,7 +68,7 @@ class PathArg:
 
 def _fail(arg: PathArg, message: str) -> RelabelInputError:
     """``PATH: message (--option)``; a positional argument is named by its path alone."""
-    named = f" ({arg.option})" if arg.option.startswith("-") else ""
+    named = f" ({option(arg.option)})" if arg.option.startswith("-") else ""
     return RelabelInputError(f"{message}{named}", path=arg.path)
 
 
@@ -156,7 +156,8 @@ def check_path(arg: PathArg) -> None:
             raise _fail(arg, "cannot be read (permission denied)")
     elif arg.kind == "output_dir":
         if path.exists() and not path.is_dir():
-            raise _fail(arg, "is a file, expected a directory (choose another --out)")
+            raise _fail(arg, "is a file, expected a directory (choose another "
+                             f"{option(arg.option)})")
         above = _file_above(path)
         if above is not None:
             raise _fail(arg, f"is inside the file {above}, not a directory")
@@ -174,7 +175,7 @@ def check_path(arg: PathArg) -> None:
                     if other == owned or _inside(other, owned):
                         raise _fail(arg, f"holds the input {other.name}, which the run would "
                                          f"overwrite with its own {owned.name}; choose another "
-                                         "--out")
+                                         f"{option(arg.option)}")
     else:  # output_file
         resolved = path.resolve()
         for other in arg.inputs:

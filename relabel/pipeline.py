@@ -36,7 +36,7 @@ from relabel.data.frames import describe, source_type, to_polars
 from relabel.data.io import file_fingerprint, read_table
 from relabel.data.task import ReadTask, read_task
 from relabel.data.write import write_array, write_json, write_report_csv, write_table
-from relabel.errors import RelabelError, RelabelInputError
+from relabel.errors import RelabelError, RelabelInputError, option
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
 from relabel.rundir import RunFiles, RunRecord, load_record
@@ -373,7 +373,8 @@ def review_stage(task: ReadTask, reviews: Any, name: str,
     if unknown.height:
         ids = ", ".join(unknown["id"].head(3).to_list())
         raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
-                                f"{ids}); reviews must name examples by the same --id-col",
+                                f"{ids}); reviews must name examples by the same "
+                                f"{option('--id-col')}",
                                 path=name if not isinstance(reviews, (str, Path)) else reviews)
     status = decision_status(joined, "label").sort("row")
     # a reviewer may name a class the data lacks (it becomes one); say so, since a typo or
@@ -428,7 +429,8 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     corrector, corrector_input = None, None
     if corrector_name != "none":
         if len(labels) < cfg.folds:
-            raise RelabelInputError(f"--folds {cfg.folds} needs at least {cfg.folds} examples, "
+            raise RelabelInputError(f"{option('--folds', cfg.folds)} needs at least {cfg.folds} "
+                                    "examples, "
                                     f"got {len(labels)}")
         # finetune pools the entity markers as the frozen encoder does (relations)
         ft_pooling = "entity" if "entity" in task.texts and task.pooling == "entity" else "mean"
@@ -586,8 +588,8 @@ def denoise(
     # options and --model are checked first: a bad value fails before any work
     check_options(cfg)
     if embeddings is not None and cfg.embeddings is not None:
-        raise RelabelInputError("give embeddings as an array or as a file (--embeddings), "
-                                "not both")
+        raise RelabelInputError("give embeddings as an array or as a file "
+                                f"({option('--embeddings')}), not both")
     kind = source_type(data)
     if out_dir is None:
         out_dir = default_out_dir(data) if kind == "file" else memory_out_dir(data, kind)
@@ -622,8 +624,8 @@ def _reviews_of_another_input(files: RunFiles, data: Any, cfg: DenoiseConfig) ->
         return
     raise RelabelInputError(
         f"holds the reviews of a run of {before} ({', '.join(held)}); a run of "
-        f"{Path(data).name} here would apply them to other data: choose another --out, or "
-        f"carry them over with --reviews {files.root}", path=files.root)
+        f"{Path(data).name} here would apply them to other data: choose another {option('--out')}, "
+        f"or carry them over with {option('--reviews', str(files.root))}", path=files.root)
 
 
 def _label_studio_export_defaults(data: Any, cfg: DenoiseConfig) -> DenoiseConfig:

@@ -322,7 +322,7 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     elif case == "mixed records":
         data, message = [{"text": "a", "label": 1}, {"text": "b", "label": [1, 2]}], "list of"
     elif case == "bad option value":
-        kwargs["target_precision"], message = 1.5, "target-precision"
+        kwargs["target_precision"], message = 1.5, "target_precision must be in"
     elif case == "mixed pandas column":  # a number among the texts: the column and its row
         frame = df.to_pandas()
         frame["text"] = frame["text"].astype(object)
@@ -361,6 +361,29 @@ def test_an_in_memory_input_without_out_gets_a_directory_of_its_own(noisy, tmp_p
     other = relabel.denoise(changed, embeddings=emb, progress=False)
     assert other.out_dir != first.out_dir
     assert relabel.load_run(first.out_dir).scores.equals(first.scores)
+
+
+def test_messages_name_keywords_in_python_and_options_on_the_command_line(tmp_path):
+    """A notebook user is told the keyword to pass (``text_col='sentence'``), a shell user
+    the option (``--text-col sentence``): the same check, worded for where it was called."""
+    from relabel.cli import app
+
+    df = pl.DataFrame({"sentence": ["a", "b", "c"], "label": ["x", "y", "x"]})
+    with pytest.raises(RelabelInputError, match=r"did you mean 'sentence'\? pass "
+                                                r"text_col='sentence'$"):
+        relabel.denoise(df, out=tmp_path / "o")
+    with pytest.raises(RelabelInputError, match=r"folds must be at least 2, got 1$"):
+        relabel.denoise(df, text="sentence", folds=1, out=tmp_path / "o")
+    df.write_csv(tmp_path / "d.csv")
+    r = CliRunner().invoke(app, ["denoise", str(tmp_path / "d.csv"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2 and r.stderr.strip().endswith(
+        "did you mean 'sentence'? pass --text-col sentence"), r.stderr
+    r = CliRunner().invoke(app, ["denoise", str(tmp_path / "d.csv"), "-o", str(tmp_path / "o"),
+                                 "--text-col", "sentence", "--folds", "1"])
+    assert r.exit_code == 2 and "--folds must be at least 2, got 1" in r.stderr, r.stderr
+    # the command line's setting ends with its command
+    with pytest.raises(RelabelInputError, match=r"pass text_col='sentence'$"):
+        relabel.denoise(df, out=tmp_path / "o")
 
 
 def test_unknown_option_is_a_type_error(noisy, tmp_path):

@@ -111,5 +111,5 @@ def test_an_unknown_encoding_is_one_error_and_nothing_is_read(tmp_path):
     path.write_text("text,label\na,x\nb,y\n", encoding="utf-8")
     report = check_dataset(path, DenoiseConfig(encoding="latin-9x"))
     assert [str(e) for e in report.errors] == [
-        "unknown --encoding 'latin-9x' (e.g. cp1252, latin-1, utf-16, shift_jis, gb18030)"]
+        "unknown encoding 'latin-9x' (e.g. cp1252, latin-1, utf-16, shift_jis, gb18030)"]
     assert report.rows == 0

@@ -82,7 +82,7 @@ def test_votes_listed_per_item_as_lists_or_lewidi_text() -> None:
      {"annotator_col": "who"},
      ["2 row(s) list a different number of votes and annotators", "rows 1, 2", "'who'"]),
     (pl.DataFrame({"text": ["a", "b"], "v": ["x,y", "x,y"], "who": ["w1,w2", "w1,w1"]}),
-     {"annotator_col": "who"}, ["the same (row, who) pair", "row 2", "--dedupe"]),
+     {"annotator_col": "who"}, ["the same (row, who) pair", "row 2", "dedupe=True"]),
     (pl.DataFrame({"text": ["a", "b", "c"], "v": ["x,y", "x,y", "q,x"]}),
      {"classes": ["x", "y"]}, ["outside the class set", "'q'", "row 3", "column 'v'"]),
     (pl.DataFrame({"text": ["a", "b"], "v": [1, 2]}), {}, ["needs a list of votes", "'v'"]),
@@ -111,7 +111,7 @@ def test_a_wide_tables_bad_label_names_its_row_not_its_vote() -> None:
     (_long([("a", "w1", "x"), ("b", "w1", "z")]), {"classes": ["x", "y"]},
      ["outside the class set", "'z'", "row 2", "column 'label'"]),
     (_long([("a", "w1", "x"), ("b", "w1", "y"), ("a", "w1", "y")]), {},
-     ["the same (item_id, annotator) pair", "rows 1, 3", "--dedupe",
+     ["the same (item_id, annotator) pair", "rows 1, 3", "dedupe=True",
       "1 of the 1 repeated pairs chose different labels"]),
     (_long([("a", "w1", "x"), ("a", "w2", "y")], text=["one", "two"]), {},
      ["different texts", "row 2"]),
@@ -500,7 +500,7 @@ def test_listed_votes_through_the_cli_and_the_python_denoise(tmp_path) -> None:
                           annotator_col="annotators", encoder=FakeEncoder(), progress=False)
     assert run.summary["consensus"]["annotators"] == 4
     assert run.scores["label"].to_list() == truth
-    with pytest.raises(RelabelInputError, match=r"--votes-col .* cannot be combined"):
+    with pytest.raises(RelabelInputError, match=r"votes_col .* cannot be combined"):
         relabel.denoise(items, out=tmp_path / "bad", votes_col="annotations",
                         annotations=tmp_path / "items.jsonl", encoder=FakeEncoder())
 
@@ -546,7 +546,7 @@ def test_integer_votes_named_by_label_names_in_consensus_and_denoise(tmp_path) -
     assert run.summary["classes"] == len(classes)  # names only, not names and codes
     assert run.scores["label"].to_list() == truth
     with pytest.raises(RelabelInputError, match=r"a vote's label '2' has no name in "
-                                                r"--label-names \(codes: 0, 1\)"):
+                                                r"label_names \(codes: 0, 1\)"):
         relabel.consensus(items, votes_col="votes", label_names=classes[:2], out=None,
                           corrector="none", progress=False)
 
@@ -583,7 +583,7 @@ def test_votes_in_another_encoding_through_consensus_and_denoise(tmp_path) -> No
             for w in ("w1", "w2")]
     src = tmp_path / "votes.csv"
     src.write_bytes(pl.DataFrame(rows).write_csv().encode("cp1252"))
-    with pytest.raises(RelabelInputError, match="pass --encoding cp1252"):
+    with pytest.raises(RelabelInputError, match="pass encoding='cp1252'"):
         relabel.consensus(src, out=None, corrector="none", progress=False)
     c = relabel.consensus(src, encoding="cp1252", corrector="none", out=tmp_path / "c",
                           to=tmp_path / "items.csv", progress=False)

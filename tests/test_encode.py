@@ -142,7 +142,7 @@ def test_long_texts_are_encoded_in_windows(tiny_model_dir):
     mean = (parts * np.array([len(x) for x in ids])[:, None]).sum(0)
     assert float(b[1] @ (mean / np.linalg.norm(mean))) > 0.99
     assert float(a[1] @ b[1]) < 0.999  # truncation saw only the first window
-    with pytest.raises(RelabelInputError, match="--max-windows"):
+    with pytest.raises(RelabelInputError, match="max_windows must be at least 1"):
         Encoder(model, max_windows=0)
 
 
@@ -172,9 +172,10 @@ def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> Non
     assert enc.resolve_precision("auto", "cpu") == "fp32"
     assert enc.resolve_precision("fp32", "cpu") == "fp32"
     assert enc.resolve_precision("auto", "cuda") == "fp32"  # the GPU path picks bf16 itself
-    with pytest.raises(RelabelInputError, match="int8 is dynamic quantisation for CPUs"):
+    with pytest.raises(RelabelInputError, match="precision='int8' is dynamic quantisation for "
+                                                "CPUs"):
         enc.resolve_precision("int8", "cuda")
-    with pytest.raises(RelabelInputError, match="--precision must be one of"):
+    with pytest.raises(RelabelInputError, match="precision must be one of"):
         enc.resolve_precision("fp16", "cpu")
 
 

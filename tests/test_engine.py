@@ -111,11 +111,11 @@ def test_engine_options_and_an_unreachable_scheduler(tmp_path, monkeypatch):
 
     import relabel.engine
 
-    with pytest.raises(RelabelInputError, match="needs --scheduler"):
+    with pytest.raises(RelabelInputError, match="needs scheduler=ADDRESS"):
         make_engine("dask")
-    with pytest.raises(RelabelInputError, match="only used with --engine dask"):
+    with pytest.raises(RelabelInputError, match="only used with engine='dask'"):
         make_engine("local", "tcp://127.0.0.1:1")
-    with pytest.raises(RelabelInputError, match="--engine must be one of"):
+    with pytest.raises(RelabelInputError, match="engine must be one of"):
         make_engine("ray")
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))

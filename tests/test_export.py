@@ -94,7 +94,7 @@ def test_missing_run(tmp_path):
 
 
 def test_unknown_apply(run_dir, tmp_path):
-    with pytest.raises(RelabelInputError, match="--apply must be one of"):
+    with pytest.raises(RelabelInputError, match="apply must be one of"):
         export_dataset(run_dir, tmp_path / "x.csv", apply="everything")
 
 
@@ -217,7 +217,7 @@ def test_label_names_name_the_classes_and_the_export_writes_codes(tmp_path, text
     assert out["label"].tolist() == clean["label"].to_list()
     # a code without a name: one line, with its rows
     with pytest.raises(RelabelInputError, match=r"column 'label': label '2' has no name in "
-                                                r"--label-names \(codes: 0, 1\)"):
+                                                r"label_names \(codes: 0, 1\)"):
         denoise(src, out_dir=tmp_path / "bad", config=DenoiseConfig(
             id_col="id", embeddings=tmp_path / "emb.npy", label_names="x,y"))
     # the report's truth column holds codes too: compared by name
@@ -230,9 +230,9 @@ def test_label_names_name_the_classes_and_the_export_writes_codes(tmp_path, text
     from relabel.data.check import check_dataset
 
     report = check_dataset(src, DenoiseConfig(id_col="id"))
-    assert any("--label-names" in w and "label.json" in w for w in report.warnings)
+    assert any("label_names='" in w and "label.json" in w for w in report.warnings)
     report = check_dataset(src, DenoiseConfig(id_col="id", label_names=tmp_path / "label.json"))
-    assert not any("--label-names" in w for w in report.warnings) and report.classes == 3
+    assert not any("label_names" in w for w in report.warnings) and report.classes == 3
 
 
 def test_a_semicolon_csv_is_read_and_exported_with_semicolons(tmp_path, dataset_csv,

@@ -65,7 +65,7 @@ def test_a_file_in_another_encoding_says_how_to_convert_it(tmp_path, encoding, s
     with pytest.raises(RelabelInputError) as err:
         read_table(path)
     assert said in str(err.value)
-    assert f"pass --encoding {encoding}, or convert it" in str(err.value)
+    assert f"pass encoding={encoding!r}, or convert it" in str(err.value)
     assert f"iconv -f {encoding} -t utf-8 excel.csv > utf8-excel.csv" in str(err.value)
     # read as it is, with its encoding named; the file is not touched
     before = path.read_bytes()
@@ -80,7 +80,7 @@ def test_encoding_errors_name_the_file_line_and_the_encoding(tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_bytes(b"text,label\nok,a\n" + b"\x81\x8d,b\n")  # undefined in cp1252
     with pytest.raises(RelabelInputError, match=r"mixed\.csv: line 3: bytes that are not cp1252 "
-                                                r"at byte offset 16; is --encoding right\?"):
+                                                r"at byte offset 16; is encoding right\?"):
         read_table(path, encoding="cp1252")
     # an error of the UTF-8 copy is named by the user's file, with its line
     ragged = tmp_path / "ragged.csv"
@@ -88,7 +88,7 @@ def test_encoding_errors_name_the_file_line_and_the_encoding(tmp_path):
     with pytest.raises(RelabelInputError, match=r"^.*ragged\.csv: line 3: 3 fields where the "
                                                 r"header has 2"):
         read_table(ragged, encoding="cp1252")
-    with pytest.raises(RelabelInputError, match="unknown --encoding 'latin-9x'"):
+    with pytest.raises(RelabelInputError, match="unknown encoding 'latin-9x'"):
         check_encoding("latin-9x")
     assert check_encoding("latin-1") == "iso8859-1"
 
@@ -99,7 +99,7 @@ def test_utf16_named_for_a_file_without_its_byte_order_mark_is_one_line(tmp_path
     path = tmp_path / "plain.csv"
     path.write_text("text,label\nhello,a\n", encoding="utf-8")
     with pytest.raises(RelabelInputError, match=r"plain\.csv: line 1: bytes that are not "
-                                                r"utf-16 at byte offset 0; is --encoding right"):
+                                                r"utf-16 at byte offset 0; is encoding right"):
         read_table(path, encoding="utf-16")
 
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from relabel.data.validation import build_examples
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, cli_options
 
 
 def test_builds_examples_in_order_with_row_ids():
@@ -42,7 +42,7 @@ def test_a_label_column_of_mostly_distinct_values_is_refused():
     t = pl.DataFrame({"text": [f"t{i}" for i in range(60)],
                       "label": [f"note {i}" for i in range(60)]})
     with pytest.raises(RelabelInputError, match=r"d\.csv, column 'label': 60 distinct labels "
-                                                r"in 60 rows.*--label-col"):
+                                                r"in 60 rows.*label_col"):
         build_examples(t, path="d.csv")
     ok = t.with_columns(pl.Series("label", [f"c{i % 25}" for i in range(60)]))
     assert build_examples(ok, path="d.csv")[0].height == 60
@@ -90,7 +90,7 @@ def test_an_empty_row_is_named_as_such_not_as_a_null_text_and_label():
     with pytest.raises(RelabelInputError) as exc:
         build_examples(t, path="d.csv")
     assert str(exc.value) == ("d.csv, row 2: empty row (every column blank): delete it, or use "
-                              "--drop-invalid to skip such rows")
+                              "drop_invalid=True to skip such rows")
     ex, warnings = build_examples(t, path="d.csv", drop_invalid=True)
     assert ex["row"].to_list() == [0, 2]
     assert "skipped 1 empty row(s) (first: 2)" in warnings
@@ -159,7 +159,7 @@ def test_a_column_named_id_gives_the_ids_when_it_can():
                          InputSpec())
         assert rows.examples["id"].to_list() == [str(i) for i in range(10)]
         assert rows.warnings[0] == (f"column 'id' {why}, so the ids are the row numbers "
-                                    "(0-based); name an id column with --id-col")
+                                    "(0-based); name an id column with id_col")
     named = read_task(pl.DataFrame({"id": [1] * 10, "key": list(range(10, 20)), "text": texts,
                                     "label": labels}), "d.csv", InputSpec(id_col="key"))
     assert named.examples["id"].to_list() == [str(i) for i in range(10, 20)]
@@ -192,26 +192,42 @@ def test_a_missing_column_names_the_one_probably_meant():
         build_examples(typo, path="d.csv")
     with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
         build_examples(typo, path="d.csv", text_col="Text")
+    # on the command line the message names the --option to pass, and with what
+    with cli_options():
+        with pytest.raises(RelabelInputError, match=r"\(available: words\); choose one with "
+                                                    r"--text-col$"):
+            build_examples(pl.DataFrame({"words": ["a"]}), path="d.csv")
+        # the message names the option to pass, and with what
+        with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass --text-col "
+                                                    r"data\.text$"):
+            build_examples(wrench, path="d.json")
+        # banking77's train.csv: the one column left beside the text is the label
+        banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
+        with pytest.raises(RelabelInputError, match=r"no column 'label' \(available: text, "
+                                                    r"category\); did you mean 'category'\? pass "
+                                                    r"--label-col category$"):
+            build_examples(banking, path="train.csv")
+        # what datasets often call the text: suggested, never used unasked
+        with pytest.raises(RelabelInputError, match=r"did you mean 'sentence'\? pass --text-col "
+                                                    r"sentence$"):
+            build_examples(pl.DataFrame({"sentence": ["a"], "label": ["x"], "n": [1]}),
+                           path="d.csv")
+        # several columns left, none a usual name: no guess
+        with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
+            build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
+                           path="train.csv")
+    # from Python, the keyword
     with pytest.raises(RelabelInputError, match=r"\(available: words\); choose one with "
-                                                r"--text-col$"):
+                                                r"text_col$"):
         build_examples(pl.DataFrame({"words": ["a"]}), path="d.csv")
-    # the message names the option to pass, and with what
-    with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass --text-col "
-                                                r"data\.text$"):
+    with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass "
+                                                r"text_col='data\.text'$"):
         build_examples(wrench, path="d.json")
-    # banking77's train.csv: the one column left beside the text is the label
-    banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
-    with pytest.raises(RelabelInputError, match=r"no column 'label' \(available: text, "
-                                                r"category\); did you mean 'category'\? pass "
-                                                r"--label-col category$"):
+    with pytest.raises(RelabelInputError, match=r"did you mean 'category'\? pass "
+                                                r"label_col='category'$"):
         build_examples(banking, path="train.csv")
-    # what datasets often call the text: suggested, never used unasked
-    with pytest.raises(RelabelInputError, match=r"did you mean 'sentence'\? pass --text-col "
-                                                r"sentence$"):
-        build_examples(pl.DataFrame({"sentence": ["a"], "label": ["x"], "n": [1]}),
-                       path="d.csv")
-    # several columns left, none a usual name: no guess
-    with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
+    with pytest.raises(RelabelInputError, match=r"\(available: text, cat, source\); choose one "
+                                                r"with label_col$"):
         build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
                        path="train.csv")
 

@@ -39,6 +39,7 @@ from connectors.label_studio.convert import (
     task_data,
     tasks_json,
 )
+from relabel.errors import option
 from relabel.lock import locks_run_dir
 from relabel.rundir import RunFiles
 
@@ -107,7 +108,7 @@ def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> l
     title = project.get("title")
     if have is None:
         raise LabelStudioError(f"project '{title}' on {url} has no Choices named 'label': it was "
-                               "not created by relabel; choose another --project")
+                               f"not created by relabel; choose another {option('--project')}")
     known = set(classes)
     extra = [c for c in have if c not in known]
     missing = sorted(known - set(have))
@@ -115,7 +116,7 @@ def _check_label_set(project: dict[str, Any], classes: list[str], url: str) -> l
         parts = ([f"only the project has {', '.join(sorted(extra)[:5])}"] if extra else []) + \
                 [f"only this run has {', '.join(missing[:5])}"]
         raise LabelStudioError(f"project '{title}' on {url} has another label set than this run "
-                               f"({'; '.join(parts)}); push to a new --project")
+                               f"({'; '.join(parts)}); push to a new {option('--project')}")
     return extra
 
 
@@ -376,15 +377,17 @@ def review_next(
     LabelStudioError
         As :func:`push` and :func:`pull`.
     """
-    from relabel.errors import RelabelInputError
+    from relabel.errors import RelabelInputError, option
     from relabel.review.batch import check_reviewer_error, plan_next
     from relabel.review.ledger import read_ledger
     from relabel.rundir import load_run
 
     if min(batch, audit, check_changes) < 0 or batch + audit + check_changes < 1:
-        raise RelabelInputError(f"--batch, --audit and --check-changes must be at least 0, and "
-                                f"one of them at least 1; got --batch {batch} --audit {audit} "
-                                f"--check-changes {check_changes}")
+        raise RelabelInputError(f"{option('--batch')}, {option('--audit')} and "
+                                f"{option('--check-changes')} must be at least 0, and one of "
+                                f"them at least 1; got {option('--batch', batch)} "
+                                f"{option('--audit', audit)} "
+                                f"{option('--check-changes', check_changes)}")
     check_reviewer_error(reviewer_error)
     _, scores = load_run(run_dir)
     pulled = pull(run_dir, project, credentials=credentials) \

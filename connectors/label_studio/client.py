@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from relabel.errors import RelabelError
+from relabel.errors import RelabelError, option
 
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
@@ -236,7 +236,8 @@ class LabelStudioClient:
         if len(found) > 1:
             ids = ", ".join(str(p["id"]) for p in found)
             raise LabelStudioError(f"{len(found)} projects on {self.url} are named '{title}' "
-                                   f"(ids {ids}); rename one or choose another --project")
+                                   f"(ids {ids}); rename one or choose another "
+                                   f"{option('--project')}")
         return found[0] if found else None
 
     def create_project(self, title: str, config: str, *, model_version: str,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from relabel.config import DenoiseConfig, split_list
-from relabel.errors import RelabelError
+from relabel.errors import RelabelError, cli_options
 
 app = typer.Typer(
     name="relabel",
@@ -112,7 +112,8 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         setup_logging()
         try:
-            return func(*args, **kwargs)
+            with cli_options():  # messages name --options, not Python keywords
+                return func(*args, **kwargs)
         except RelabelError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -43,7 +43,7 @@ from relabel.crowd.votes import (
     votes_from_long,
     votes_from_wide,
 )
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 from relabel.rundir import RunFiles
 
 #: the annotator name of a run's own given labels, when consensus reads a run directory
@@ -209,7 +209,7 @@ def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
         if not files.annotations.is_file():
             raise RelabelInputError(
                 f"no {RunFiles.ANNOTATIONS} here; run `relabel review pull` first, or give "
-                "the votes with --annotations", path=run_dir)
+                f"the votes with {option('--annotations')}", path=run_dir)
         votes_table, votes_name = pl.read_parquet(files.annotations), str(files.annotations)
         item_col, annotator_col, label_col = "id", "annotator", "label"
     else:
@@ -459,9 +459,9 @@ def consensus(
     if require_text and cfg.text_col not in votes.items.columns:
         raise RelabelInputError(
             f"the items have no text (no column '{cfg.text_col}'): `relabel consensus` works on "
-            "the votes alone, `denoise` needs each item's text (--text-col, or the items in "
-            "DATA and the votes with --annotations)", path=data if isinstance(data, (str, Path))
-            else None)
+            f"the votes alone, `denoise` needs each item's text ({option('--text-col')}, or the "
+            f"items in DATA and the votes with {option('--annotations')})",
+            path=data if isinstance(data, (str, Path)) else None)
     if to is not None:
         from relabel.data.io import detect_format
 

@@ -30,7 +30,7 @@ import polars as pl
 
 from relabel.data.columns import expose
 from relabel.data.validation import default_id_col, require_columns
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 #: the columns of a long table of votes
 ITEM_COL, ANNOTATOR_COL, LABEL_COL = "item_id", "annotator", "label"
@@ -207,7 +207,7 @@ def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
                "per annotator and item)" if split else "")
         raise RelabelInputError(
             f"the same ({item_col}, {annotator_col}) pair more than once{why}; keep the latest "
-            "row of each with --dedupe", path=name,
+            f"row of each with {option('--dedupe', True)}", path=name,
             rows=sorted(set((votes.filter(dup)["__row"] + 1).to_list())))
     return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
 
@@ -369,9 +369,9 @@ def votes_from_wide(
     name = str(name)
     cols = list(label_cols)
     if len(cols) < 1:
-        raise RelabelInputError("--label-cols needs at least one column")
+        raise RelabelInputError(f"{option('--label-cols')} needs at least one column")
     if len(set(cols)) < len(cols):
-        raise RelabelInputError("--label-cols names a column twice")
+        raise RelabelInputError(f"{option('--label-cols')} names a column twice")
     table = expose(table, [*cols, item_col])
     require_columns(table, cols + ([item_col] if item_col else []), path=name)
     table, item_col = _row_items(table, item_col)
@@ -407,8 +407,9 @@ def _list_cells(table: pl.DataFrame, col: str, name: str) -> list[list[str | Non
             at += max(n, 1)
         return out
     if s.dtype != pl.String:
-        raise RelabelInputError(f"--votes-col needs a list of votes per row (a list, or "
-                                f"comma-separated text), found {s.dtype}", path=name, column=col)
+        raise RelabelInputError(f"{option('--votes-col')} needs a list of votes per row (a "
+                                f"list, or comma-separated text), found {s.dtype}",
+                                path=name, column=col)
     out = []
     for i, cell in enumerate(s.to_list()):
         if cell is None or not cell.strip():

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 #: bytes per chunk when transcoding
 CHUNK_BYTES = 1 << 24
@@ -36,10 +36,10 @@ def check_encoding(name: str) -> str:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise RelabelInputError(f"unknown --encoding {name!r} (e.g. cp1252, latin-1, utf-16, "
-                                "shift_jis, gb18030)") from None
+        raise RelabelInputError(f"unknown {option('--encoding')} {name!r} (e.g. cp1252, "
+                                "latin-1, utf-16, shift_jis, gb18030)") from None
     if not getattr(info, "_is_text_encoding", True):
-        raise RelabelInputError(f"--encoding {name!r} is not a text encoding")
+        raise RelabelInputError(f"{option('--encoding')} {name!r} is not a text encoding")
     return info.name
 
 
@@ -106,7 +106,7 @@ def utf8_copy(path: str | Path, encoding: str) -> Iterator[Path]:
         with open(copy, "w", encoding="utf-8", newline="") as out:
             for text in decoded_chunks(
                     path, codec, lambda line, at, _: f"line {line}: bytes that are not "
-                    f"{encoding} at byte offset {at}; is --encoding right?"):
+                    f"{encoding} at byte offset {at}; is {option('--encoding')} right?"):
                 out.write(text)
         yield copy
 

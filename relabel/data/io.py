@@ -18,7 +18,7 @@ import polars as pl
 
 from relabel.data.encoding import decoded_chunks, is_utf8, temporary_copy, utf8_copy
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 #: file extension -> format name
 EXTENSIONS: dict[str, str] = {
@@ -113,8 +113,8 @@ def _legacy_hint(chunk: bytes, path: str | Path, encoding_option: bool = True) -
             return ""
         source = "cp1252"
         said = "it reads as Windows-1252 / Latin-1, as spreadsheet programs save CSV"
-    option = f"pass --encoding {source}, or " if encoding_option else ""
-    return f"; {said}: {option}convert it with iconv -f {source} -t utf-8 {name} > utf8-{name}"
+    advice = f"pass {option('--encoding', source)}, or " if encoding_option else ""
+    return f"; {said}: {advice}convert it with iconv -f {source} -t utf-8 {name} > utf8-{name}"
 
 
 def check_utf8(path: str | Path, *, chunk_size: int = 1 << 24,

@@ -167,12 +167,13 @@ def write_noisy_copy(
     from relabel.data.io import detect_format, hf_class_labels_of, read_table
     from relabel.data.validation import build_examples
     from relabel.data.write import newline_of, output_format, write_table
-    from relabel.errors import RelabelInputError
+    from relabel.errors import RelabelInputError, option
 
     if not 0.0 <= rate <= 1.0:
-        raise RelabelInputError(f"--rate must be in [0, 1], got {rate}")
+        raise RelabelInputError(f"{option('--rate')} must be in [0, 1], got {rate}")
     if kind not in KINDS:
-        raise RelabelInputError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise RelabelInputError(f"{option('--kind')} must be one of {', '.join(KINDS)}, "
+                                f"got {kind!r}")
     from relabel.paths import PathArg, check_paths
 
     fmt = detect_format(to, for_writing=True)
@@ -186,7 +187,8 @@ def write_noisy_copy(
     fmt = output_format(to, in_fmt)  # a semicolon CSV stays one
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
     if true_col in table.columns:
-        raise RelabelInputError(f"column '{true_col}' already exists; choose --true-col",
+        raise RelabelInputError(f"column '{true_col}' already exists; choose "
+                                f"{option('--true-col')}",
                                 path=data)
     classes = sorted(examples["label"].unique().to_list())
     codes = np.searchsorted(classes, examples["label"].to_numpy())

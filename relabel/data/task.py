@@ -17,7 +17,7 @@ from relabel.data.columns import expose
 from relabel.data.relation import detect_layout, encoder_inputs, relation_table, validate_spans
 from relabel.data.texts import TextColumn
 from relabel.data.validation import Problems, build_examples, few_per_fold_warning
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 #: normalised relation columns carried through validation
 REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")
@@ -83,8 +83,8 @@ def _label_names_hint(examples: pl.DataFrame, data: str | Path, spec: InputSpec)
     if not examples.get_column("label").str.contains(r"^-?\d+$").all():
         return []
     return [f"the labels are integer codes and {beside} lies beside the input: "
-            f"--label-names {beside} would name the classes in the report, the reviews and "
-            "the suggestions (the export still writes codes)"]
+            f"{option('--label-names', str(beside))} would name the classes in the report, the "
+            "reviews and the suggestions (the export still writes codes)"]
 
 
 def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
@@ -122,14 +122,16 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
               else None)
     if spec.task == "relation" and layout is None:
         raise RelabelInputError(
-            "--task relation needs entity spans: columns " + ", ".join(spec.span_cols)
-            + " (see --span-cols), TACRED's token/subj_start/subj_end/obj_start/obj_end, "
+            f"{option('--task', 'relation')} needs entity spans: columns "
+            + ", ".join(spec.span_cols)
+            + f" (see {option('--span-cols')}), "
+            "TACRED's token/subj_start/subj_end/obj_start/obj_end, "
             "WRENCH's data.text/data.span1/data.span2, or texts that tag them as "
             "<e1>..</e1> and <e2>..</e2>", path=data)
     if layout is None:
         if spec.pooling == "entity":
-            raise RelabelInputError("--pooling entity needs a relation dataset (entity spans)",
-                                    path=data)
+            raise RelabelInputError(f"{option('--pooling', 'entity')} needs a relation dataset "
+                                    "(entity spans)", path=data)
         examples, warnings = build_examples(
             table, path=data, text_col=spec.text_col, label_col=spec.label_col,
             id_col=spec.id_col, drop_invalid=spec.drop_invalid, problems=problems,

@@ -14,7 +14,7 @@ import polars as pl
 from relabel.config import DEFAULT_LABEL_COL, DEFAULT_TEXT_COL
 from relabel.data.columns import expose
 from relabel.data.io import blank_rows
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, on_command_line, option
 
 #: default column names, shared by the CLI and the library
 #: texts longer than this many characters get a warning (the encoder keeps --max-length tokens)
@@ -55,7 +55,8 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
     problems = problems or Problems()
     options = options or {}
     available = ", ".join(table.columns) if table.columns else "none"
-    hint = "choose one with the matching --*-col option"
+    hint = ("choose one with the matching --*-col option" if on_command_line()
+            else "choose one with the matching *_col keyword")
     missing = [c for c in columns if c not in table.columns]
     free = [c for c in table.columns if c not in columns]
     if len(table.columns) == 1:  # a whole header read as one name: another separator
@@ -71,8 +72,9 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
             near = free[0]
         flag = options.get(col) if hint.startswith("choose") else None
         if flag:
-            advice = (f"did you mean '{near}'? pass {flag} {shlex.quote(near)}" if near
-                      else f"choose one with {flag}")
+            value = shlex.quote(near) if near and on_command_line() else near
+            advice = (f"did you mean '{near}'? pass {option(flag, value)}" if near
+                      else f"choose one with {option(flag)}")
         else:
             advice = (f"did you mean '{near}'? " if near else "") + hint
         problems.error(RelabelInputError(f"no column '{col}' (available: {available}); "
@@ -129,7 +131,7 @@ def default_id_col(table: pl.DataFrame) -> tuple[str | None, str | None]:
     else:
         return DEFAULT_ID_COL, None
     return None, (f"column '{DEFAULT_ID_COL}' {why}, so the ids are the row numbers (0-based); "
-                  "name an id column with --id-col")
+                  f"name an id column with {option('--id-col')}")
 
 
 def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
@@ -255,8 +257,8 @@ def build_examples(
         rows = (all_rows.filter(blank) + 1).to_list()
         if not drop_invalid:
             problems.error(RelabelInputError(
-                "empty row (every column blank): delete it, or use --drop-invalid to skip such "
-                "rows", path=path, rows=rows))
+                "empty row (every column blank): delete it, or use "
+                f"{option('--drop-invalid', True)} to skip such rows", path=path, rows=rows))
         else:
             warnings.append(f"skipped {len(rows)} empty row(s) (first: "
                             f"{', '.join(map(str, rows[:5]))})")
@@ -268,7 +270,8 @@ def build_examples(
             rows = (all_rows.filter(bad) + 1).to_list()
             if not drop_invalid:
                 problems.error(RelabelInputError(
-                    f"null or empty {what} (use --drop-invalid to skip such rows)",
+                    f"null or empty {what} (use {option('--drop-invalid', True)} to skip such "
+                    "rows)",
                     path=path, rows=rows, column=col_name,
                 ))
             else:
@@ -306,7 +309,7 @@ def build_examples(
         problems.error(RelabelInputError(
             f"{counts.height} distinct labels in {examples.height} rows, most of them once: "
             "this looks like a text or id column, not labels; choose the label column with "
-            "--label-col", path=path, column=label_col))
+            f"{option('--label-col')}", path=path, column=label_col))
     if compare and examples.height >= MANY_CLASSES_MIN_ROWS and not extra_cols:
         # (a relation's sentence repeats, once per entity pair)
         _texts_like_labels(examples, counts, path=path, text_col=text_col, problems=problems,
@@ -343,14 +346,15 @@ def _texts_like_labels(examples: pl.DataFrame, counts: pl.DataFrame, *, path: st
     if named.mean() >= 0.5:
         problems.error(RelabelInputError(
             f"{int(named.sum())} of {n} texts are class names of the labels: this looks like a "
-            "label column, not texts; choose the text column with --text-col", path=path,
+            f"label column, not texts; choose the text column with {option('--text-col')}",
+            path=path,
             column=text_col))
         return
     distinct = text.n_unique()
     if distinct < REPEATED_TEXT_SHARE * n:
         warnings.append(f"only {distinct} distinct texts in {n} rows (each about "
                         f"{n / distinct:.0f} times): is '{text_col}' the text column? choose "
-                        "it with --text-col")
+                        f"it with {option('--text-col')}")
 
 
 def name_labels(codes: pl.Series, label_names: tuple[tuple[str, str], ...], *,
@@ -371,7 +375,8 @@ def name_labels(codes: pl.Series, label_names: tuple[tuple[str, str], ...], *,
     if not known.all():
         first = codes.filter(~known)[0]
         shown = ", ".join(list(mapping)[:10]) + (", ..." if len(mapping) > 10 else "")
-        raise RelabelInputError(f"label {first!r} has no name in --label-names (codes: {shown})",
+        raise RelabelInputError(f"label {first!r} has no name in {option('--label-names')} "
+                                f"(codes: {shown})",
                                 path=path, rows=(np.flatnonzero(~known.to_numpy()) + 1).tolist(),
                                 column=column)
     return named.fill_null(codes).alias(codes.name)
@@ -433,8 +438,8 @@ def _text_warnings(examples: pl.DataFrame, warnings: list[str]) -> None:
     long = text.str.len_chars() > LONG_TEXT_CHARS
     if long.any():
         warnings.append(f"{int(long.sum())} text(s) longer than {LONG_TEXT_CHARS:,} characters "
-                        f"({_rows_note(rows.filter(long))}): only the first --max-length tokens "
-                        "are encoded")
+                        f"({_rows_note(rows.filter(long))}): only the first "
+                        f"{option('--max-length')} tokens are encoded")
     odd = text.str.contains("\ufffd|\x00")
     if odd.any():
         warnings.append(f"{int(odd.sum())} text(s) with U+FFFD replacement characters or NUL "

@@ -87,6 +87,7 @@ from relabel.detect.combine import (
     given_label_score,
 )
 from relabel.detect.reasons import duplicate_conflicts, duplicate_groups, flag_reasons, outliers
+from relabel.errors import option
 
 #: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
@@ -240,7 +241,8 @@ class Decisions:
                             if self.can_estimate else
                             "these classes (no other signal does better), so the noise was "
                             "not estimated and nothing was changed or flagged on it")
-                         + "; try a domain encoder (--model), or more examples per class "
+                         + f"; try a domain encoder ({option('--model')}), or more examples per "
+                         "class "
                          f"(smallest class: {self.class_sizes[0]}, median: "
                          f"{self.class_sizes[1]:g})")
         # no estimate where the signals it is read from cannot separate the classes

@@ -30,7 +30,7 @@ from relabel.config import (
     POOLINGS,
     PRECISION_CHOICES,
 )
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 #: texts per forward pass when not given: on the CPU, and on a CUDA GPU, where a batch also
 #: holds at most GPU_TOKENS_PER_BATCH tokens (padding included). MiniLM-L6 on an H200, 100k
@@ -206,12 +206,14 @@ def resolve_precision(precision: str, device: str | None) -> str:
         An unknown precision, or int8 on a GPU.
     """
     if precision not in PRECISION_CHOICES:
-        raise RelabelInputError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, "
+        raise RelabelInputError(f"{option('--precision')} must be one of "
+                                f"{', '.join(PRECISION_CHOICES)}, "
                                 f"got {precision!r}")
     gpu = device is not None and str(device).startswith("cuda")
     if gpu:
         if precision == "int8":
-            raise RelabelInputError("--precision int8 is dynamic quantisation for CPUs; on a "
+            raise RelabelInputError(f"{option('--precision', 'int8')} is dynamic quantisation for "
+                                    "CPUs; on a "
                                     "GPU use fp32 or bf16")
         return "fp32"  # the GPU path picks bf16 itself where the GPU supports it
     if precision == "auto":
@@ -337,10 +339,11 @@ class Encoder:
         precision: str = DEFAULT_PRECISION,
     ) -> None:
         if pooling not in POOLINGS:
-            raise RelabelInputError(f"--pooling must be one of {', '.join(POOLINGS)}, "
+            raise RelabelInputError(f"{option('--pooling')} must be one of {', '.join(POOLINGS)}, "
                                     f"got {pooling!r}")
         if max_windows < 1:
-            raise RelabelInputError(f"--max-windows must be at least 1, got {max_windows}")
+            raise RelabelInputError(f"{option('--max-windows')} must be at least 1, "
+                                    f"got {max_windows}")
         self.max_windows = max_windows
         self.model = model
         self.batch_size = batch_size

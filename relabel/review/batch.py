@@ -92,10 +92,10 @@ def reviewer_error_origin(source: str | None) -> str:
 
 def check_reviewer_error(reviewer_error: float | None) -> None:
     """Raise ``RelabelInputError`` unless ``reviewer_error`` is None or in [0, 0.5)."""
-    from relabel.errors import RelabelInputError
+    from relabel.errors import RelabelInputError, option
 
     if reviewer_error is not None and not 0.0 <= reviewer_error < 0.5:
-        raise RelabelInputError(f"--reviewer-error must be at least 0 and below 0.5 (a "
+        raise RelabelInputError(f"{option('--reviewer-error')} must be at least 0 and below 0.5 (a "
                                 f"reviewer wrong half the time tells nothing); got "
                                 f"{reviewer_error}")
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from relabel.data.task import SPAN_NAMES
 from relabel.data.write import write_table
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 from relabel.rundir import RunFiles, load_examples, load_run, run_classes, run_id
 
 REVIEWS_FILE = RunFiles.REVIEWS
@@ -79,9 +79,10 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
         Bad ``only``/``limit``, or missing run files.
     """
     if only not in ONLY_CHOICES:
-        raise RelabelInputError(f"--only must be one of {', '.join(ONLY_CHOICES)}, got '{only}'")
+        raise RelabelInputError(f"{option('--only')} must be one of "
+                                f"{', '.join(ONLY_CHOICES)}, got '{only}'")
     if limit is not None and limit < 1:
-        raise RelabelInputError(f"--limit must be at least 1, got {limit}")
+        raise RelabelInputError(f"{option('--limit')} must be at least 1, got {limit}")
     run, scores = load_run(run_dir)
     if ids is not None:
         order = pl.DataFrame({"id": [str(i) for i in ids]}).with_row_index("_order")

@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from relabel.errors import option
 from relabel.review.audit import LEVEL, audit_extension, counted_sample
 
 #: the hash key of the spot check's sample (independent of the random audit's)
@@ -205,10 +206,10 @@ def check_message(check: ChangeCheck) -> str | None:
             f"{100 * check.high:.0f}%), where relabel estimated {100 * check.estimated:.0f}%")
     if check.harmful:
         return (f"{seen}: its changes make these labels worse, so `export` applies none of the "
-                "unchecked ones (--apply suggestions forces them) and a new round "
+                f"unchecked ones ({option('--apply', 'suggestions')} forces them) and a new round "
                 "(`denoise --reviews` from this run) makes no automatic change")
     return (f"{seen}: below the target precision {100 * check.target:.0f}%; a higher "
-            "--target-precision makes fewer, surer changes")
+            f"{option('--target-precision')} makes fewer, surer changes")
 
 
 def withheld_message(check: ChangeCheck) -> str:

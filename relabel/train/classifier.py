@@ -21,7 +21,7 @@ import numpy as np
 from relabel.config import InputSpec, parse_label_names
 from relabel.data.io import read_table
 from relabel.data.write import atomic_path, write_json
-from relabel.errors import RelabelInputError
+from relabel.errors import RelabelInputError, option
 
 if TYPE_CHECKING:
     from relabel.data.task import ReadTask
@@ -151,7 +151,8 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     lr = lr or defaults["lr"]
     batch_size = batch_size or defaults["batch_size"]
     if epochs < 1 or lr <= 0 or batch_size < 1:
-        raise RelabelInputError("--epochs and --batch-size must be at least 1, --lr positive")
+        raise RelabelInputError(f"{option('--epochs')} and {option('--batch-size')} must be at "
+                                f"least 1, {option('--lr')} positive")
     task_info = _examples(data, text_col, label_col, task, label_names=label_names,
                           encoding=encoding)
     examples = task_info.examples
