@@ -337,3 +337,21 @@ def test_boolean_labels_stay_boolean(tmp_path, fake_encoder, text_dataset):
     assert cleaned.schema["label"] == pl.Boolean
     assert cleaned["label"][:2].to_list() == [False, True]
     assert cleaned["label"][2:].equals(df["label"][2:])
+
+
+def test_a_gzipped_input_round_trips(tmp_path, fake_encoder, text_dataset):
+    """denoise reads data.csv.gz, the summary points the export at cleaned.csv.gz, and the
+    export writes that gzipped, with the same rows as a plain export."""
+    import gzip
+
+    from relabel.cli.denoise import format_summary
+
+    src = tmp_path / "data.csv.gz"
+    src.write_bytes(gzip.compress(text_dataset.write_csv().encode()))
+    res = denoise(src, out_dir=tmp_path / "r", encoder=fake_encoder)
+    assert res.scores.height == text_dataset.height
+    assert format_summary(res.summary, res.out_dir).endswith("--to cleaned.csv.gz")
+    export_dataset(tmp_path / "r", tmp_path / "clean.csv.gz")
+    export_dataset(tmp_path / "r", tmp_path / "clean.csv")
+    assert gzip.decompress((tmp_path / "clean.csv.gz").read_bytes()) == \
+        (tmp_path / "clean.csv").read_bytes()

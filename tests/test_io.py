@@ -216,12 +216,53 @@ def test_malformed_jsonl_is_one_line(tmp_path):
         read_table(array)
 
 
-def test_a_compressed_file_says_to_decompress_it(tmp_path):
-    path = tmp_path / "data.csv.gz"
-    path.write_bytes(b"\x1f\x8b")
-    with pytest.raises(RelabelInputError, match=r"data\.csv\.gz: a compressed file \('\.gz'\): "
-                                                r"decompress it first .* the data\.csv it holds"):
+@pytest.mark.parametrize("suffix, opener", [(".gz", "gzip"), (".bz2", "bz2"), (".xz", "lzma")])
+def test_a_compressed_file_reads_as_the_file_it_holds_and_writes_back_so(tmp_path, suffix,
+                                                                         opener):
+    """data.csv.gz is read as the CSV it holds (its checks and row numbers too), and an
+    output named cleaned.csv.gz is written compressed, in the input's layout and line ends."""
+    import importlib
+
+    from relabel.data.io import file_layout
+    from relabel.data.write import newline_of, output_format
+
+    mod = importlib.import_module(opener)
+    text = "id;text;label\r\n1;a b;x\r\n2;c d;y\r\n"  # a semicolon CSV with CRLF
+    path = tmp_path / f"data.csv{suffix}"
+    with mod.open(path, "wb") as fh:
+        fh.write(text.encode())
+    before = path.read_bytes()
+    table, fmt = read_table(path)
+    assert fmt == "csv-semicolon" and table.rows() == [("1", "a b", "x"), ("2", "c d", "y")]
+    assert file_layout(path) == "csv-semicolon" and newline_of(path) == "\r\n"
+    out = tmp_path / f"clean.csv{suffix}"
+    write_table(table, out, output_format(out, fmt), newline=newline_of(path))
+    with mod.open(out, "rb") as fh:
+        assert fh.read().decode() == text
+    assert path.read_bytes() == before
+    # the format's own checks, with the rows of the file it holds
+    with mod.open(path, "wb") as fh:
+        fh.write(b"text,label\na,x\nb,y,z\n")
+    with pytest.raises(RelabelInputError, match=rf"data\.csv\{suffix}: line 3: 3 fields where the "
+                                                 "header has 2"):
         read_table(path)
+
+
+def test_a_compressed_file_that_cannot_be_read_is_one_line(tmp_path):
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(b"\x1f\x8b")  # cut off after the magic number
+    with pytest.raises(RelabelInputError, match=r"data\.csv\.gz: cannot decompress it as "
+                                                r"'\.gz' .*is the file complete"):
+        read_table(path)
+    with pytest.raises(RelabelInputError, match=r"data\.gz: a compressed file \('\.gz'\) of "
+                                                r"unknown format '': name it after the file it "
+                                                r"holds, as in data\.csv\.gz"):
+        (tmp_path / "data.gz").write_bytes(b"")
+        read_table(tmp_path / "data.gz")
+    (tmp_path / "data.zip").write_bytes(b"PK")
+    with pytest.raises(RelabelInputError, match=r"data\.zip: a compressed file \('\.zip'\): "
+                                                r"decompress it first .* the data it holds"):
+        read_table(tmp_path / "data.zip")
 
 
 def test_dataset_dict_points_to_split(tmp_path):

@@ -33,6 +33,7 @@ from relabel.cli._util import (
     vote_options,
 )
 from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES, PRECISION_CHOICES
+from relabel.data.compressed import compression_of
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
@@ -114,7 +115,8 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
         lines.append("corrector: none (neighbour signals only: relabel flags but changes nothing)")
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
-    ext = Path(summary["input"]).suffix or ".csv"
+    source = Path(summary["input"])
+    ext = "".join(source.suffixes[-2:]) if compression_of(source) else source.suffix or ".csv"
     lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json, report.html; "
                  f"next: relabel export {out_dir} --to cleaned{ext}")
     return "\n".join(lines)

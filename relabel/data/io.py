@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.compressed import compression_of, decompressed_copy, inner_name
 from relabel.data.encoding import decoded_chunks, is_utf8, temporary_copy, utf8_copy
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError, option
@@ -57,10 +58,20 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
         raise RelabelInputError("no such file or directory", path=path)
     if path.is_dir() or (for_writing and path.suffix == ""):
         return HF_FORMAT
+    if compression_of(path):  # data.csv.gz: the format of the file it holds
+        inner = inner_name(path)
+        fmt = EXTENSIONS.get(inner.suffix.lower())
+        if fmt is None or fmt == "parquet":
+            known = ", ".join(s for s, f in sorted(EXTENSIONS.items()) if f != "parquet")
+            raise RelabelInputError(f"a compressed file ('{path.suffix}') of unknown format "
+                                    f"'{inner.suffix}': name it after the file it holds, as in "
+                                    f"data.csv{path.suffix} (one of {known}; Parquet compresses "
+                                    "itself)", path=path)
+        return fmt
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None and path.suffix.lower() in COMPRESSED and not for_writing:
         raise RelabelInputError(f"a compressed file ('{path.suffix}'): decompress it first "
-                                f"(e.g. gunzip), then give the {path.stem} it holds", path=path)
+                                f"(e.g. unzip), then give the {path.stem} it holds", path=path)
     if fmt is None:
         known = ", ".join(sorted(EXTENSIONS)) + " or a Hugging Face dataset directory"
         spreadsheet = path.suffix.lower() in (".xlsx", ".xls", ".xlsm", ".ods", ".numbers")
@@ -78,6 +89,9 @@ def file_layout(path: str | Path) -> str | None:
     path = Path(path)
     if not path.is_file():
         return None
+    if compression_of(path):
+        with decompressed_copy(path) as copy:
+            return file_layout(copy)
     fmt = detect_format(path)
     if fmt == "json" and is_keyed_json(path):
         return KEYED_JSON
@@ -160,6 +174,9 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     """
     path = Path(path)
     fmt = detect_format(path)
+    if compression_of(path) and path.is_file():
+        with decompressed_copy(path) as copy:
+            return _read_copy(copy, path, encoding=encoding, encoding_option=encoding_option)
     if fmt in _TEXT_FORMATS and path.is_file() and not is_utf8(encoding):
         assert encoding is not None
         with utf8_copy(path, encoding) as copy:
@@ -199,14 +216,15 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     return table, fmt
 
 
-def _read_copy(copy: Path, path: Path) -> tuple[pl.DataFrame, str]:
-    """:func:`read_table` of a temporary copy of ``path`` (transcoded, or with other line
-    ends), its errors named by the user's file instead of the copy."""
+def _read_copy(copy: Path, path: Path, **options: Any) -> tuple[pl.DataFrame, str]:
+    """:func:`read_table` (with ``options``) of a temporary copy of ``path`` (decompressed,
+    transcoded, or with other line ends), its errors named by the user's file instead of the
+    copy."""
     try:
-        return read_table(copy)
+        return read_table(copy, **options)
     except RelabelInputError as err:
-        raise RelabelInputError(err.message, path=path, rows=err.rows,
-                                column=err.column) from None
+        raise RelabelInputError(err.message.replace(copy.name, inner_name(path).name),
+                                path=path, rows=err.rows, column=err.column) from None
 
 
 def _cr_line_ends(path: Path, probe: int = 1 << 16) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from relabel.data.compressed import compress_file, compression_of, inner_name, open_binary
 from relabel.data.encoding import encode_file, is_utf8
 from relabel.data.io import (
     _TEXT_FORMATS,
@@ -50,9 +51,9 @@ def newline_of(path: str | Path | None, encoding: str | None = None,
     read in its ``encoding`` (default UTF-8), to write an output of it the same way; ``\\n``
     for what is not a CSV or TSV file (a Parquet file's bytes hold any)."""
     if path is None or not Path(path).is_file() or \
-            EXTENSIONS.get(Path(path).suffix.lower()) not in DELIMITERS:
+            EXTENSIONS.get(inner_name(path).suffix.lower()) not in DELIMITERS:
         return "\n"
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:  # a compressed file's own lines
         head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
     cr, lf = head.find("\r"), head.find("\n")
     if cr >= 0 and (lf < 0 or cr < lf):
@@ -108,6 +109,17 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     changed)."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
+    compression = compression_of(path)
+    if compression:  # cleaned.csv.gz: the file written as cleaned.csv would be, compressed
+        with atomic_path(path) as tmp:
+            plain = tmp.with_name(tmp.name + inner_name(path).suffix)
+            try:
+                write_table(table, plain, fmt, class_labels=class_labels, encoding=encoding,
+                            newline=newline)
+                compress_file(plain, tmp, compression)
+            finally:
+                plain.unlink(missing_ok=True)
+        return path
     if fmt in _TEXT_FORMATS | {KEYED_JSON, SEMICOLON_CSV} and not is_utf8(encoding):
         assert encoding is not None
         with atomic_path(path) as tmp:
