@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from relabel.data.io import hf_class_labels_of
+from relabel.data.io import DIR_FORMATS, hf_class_labels_of
 from relabel.data.write import newline_of, output_format, write_report_csv, write_table
 from relabel.errors import RelabelInputError, option
 from relabel.lock import locks_run_dir
@@ -262,7 +262,7 @@ def export_dataset(
     asked, apply = apply, resolve_apply(apply, run_dir, scores)
     fmt = output_format(to, run.format)  # back in the input's own layout
     inputs, owned = (Path(run.input),), RunFiles(Path(run_dir)).owned()
-    check_paths([PathArg("--to", to, "output_file", dir_ok=fmt == "hf", inputs=inputs,
+    check_paths([PathArg("--to", to, "output_file", dir_ok=fmt in DIR_FORMATS, inputs=inputs,
                          protect=owned),
                  PathArg("--to", to.parent / CHANGES_FILE, "output_file", inputs=inputs,
                          protect=owned)])

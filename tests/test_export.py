@@ -355,3 +355,26 @@ def test_a_gzipped_input_round_trips(tmp_path, fake_encoder, text_dataset):
     export_dataset(tmp_path / "r", tmp_path / "clean.csv")
     assert gzip.decompress((tmp_path / "clean.csv.gz").read_bytes()) == \
         (tmp_path / "clean.csv").read_bytes()
+
+
+def test_a_directory_of_parquet_files_round_trips(tmp_path, fake_encoder, text_dataset):
+    """A directory of Parquet parts (as Spark or Dask write a table) is one dataset, its rows
+    in file-name order; the summary points the export at a directory, which it writes as
+    Parquet parts again, and a file name gets one file."""
+    from relabel.cli.denoise import format_summary
+
+    parts = tmp_path / "table"
+    parts.mkdir()
+    text_dataset[:250].write_parquet(parts / "part-00000.parquet")
+    text_dataset[250:].write_parquet(parts / "part-00001.parquet")
+    (parts / "_SUCCESS").write_text("")
+    res = denoise(parts, out_dir=tmp_path / "r", encoder=fake_encoder)
+    assert res.scores["id"].to_list() == text_dataset["id"].to_list()
+    assert format_summary(res.summary, res.out_dir).endswith("--to cleaned")
+    out = export_dataset(tmp_path / "r", tmp_path / "cleaned", apply="none", drop_flagged=True)
+    written = sorted((tmp_path / "cleaned").iterdir())
+    assert [p.name for p in written] == ["part-00000.parquet"]
+    kept = text_dataset.filter(~res.scores["flagged"])
+    assert pl.read_parquet(written[0]).equals(kept) and out.dropped > 0
+    export_dataset(tmp_path / "r", tmp_path / "one.parquet", apply="none")
+    assert pl.read_parquet(tmp_path / "one.parquet").equals(text_dataset)

@@ -265,6 +265,27 @@ def test_a_compressed_file_that_cannot_be_read_is_one_line(tmp_path):
         read_table(tmp_path / "data.zip")
 
 
+def test_a_directory_of_parquet_files_is_one_table(tmp_path):
+    from relabel.data.io import file_layout
+
+    d = tmp_path / "t"
+    d.mkdir()
+    pl.DataFrame({"text": ["c"], "label": ["y"]}).write_parquet(d / "part-1.parquet")
+    pl.DataFrame({"text": ["a", "b"], "label": ["x", "y"]}).write_parquet(d / "part-0.parquet")
+    table, fmt = read_table(d)
+    assert fmt == "parquet-dir" == file_layout(d) and table["text"].to_list() == ["a", "b", "c"]
+    pl.DataFrame({"text": ["d"], "category": ["z"]}).write_parquet(d / "part-2.parquet")
+    with pytest.raises(RelabelInputError, match=r"part-2\.parquet: its columns \(text, "
+                                                r"category\) are not those of part-0\.parquet"):
+        read_table(d)
+    # a relabel run directory holds Parquet files too: it is not read as a dataset
+    (d / "part-2.parquet").unlink()
+    (d / "run.json").write_text("{}")
+    (d / "scores.parquet").write_bytes((d / "part-0.parquet").read_bytes())
+    with pytest.raises(RelabelInputError, match="this is a relabel run directory"):
+        read_table(d)
+
+
 def test_dataset_dict_points_to_split(tmp_path):
     import datasets
 

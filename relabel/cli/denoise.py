@@ -116,7 +116,9 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     source = Path(summary["input"])
-    ext = "".join(source.suffixes[-2:]) if compression_of(source) else source.suffix or ".csv"
+    # the input's own kind: cleaned.csv.gz for data.csv.gz, a directory for a directory
+    ext = ("".join(source.suffixes[-2:]) if compression_of(source)
+           else "" if source.is_dir() else source.suffix or ".csv")
     lines.append(f"wrote {out_dir / 'scores.parquet'}, scores.csv, summary.json, report.html; "
                  f"next: relabel export {out_dir} --to cleaned{ext}")
     return "\n".join(lines)

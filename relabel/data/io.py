@@ -38,6 +38,11 @@ SEMICOLON_CSV = "csv-semicolon"
 DELIMITERS = {"csv": ",", SEMICOLON_CSV: ";", "tsv": "\t"}
 #: format used for a directory (a Hugging Face dataset saved with ``save_to_disk``)
 HF_FORMAT = "hf"
+#: a directory of Parquet files holding one table (Spark, Dask, pyarrow datasets write these:
+#: ``part-00000.parquet``, ...), read as their rows in file-name order
+PARQUET_DIR = "parquet-dir"
+#: formats that are directories
+DIR_FORMATS = (HF_FORMAT, PARQUET_DIR)
 _TEXT_FORMATS = {"csv", "tsv", "jsonl", "json"}
 
 
@@ -56,6 +61,8 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     path = Path(path)
     if not for_writing and not path.exists():
         raise RelabelInputError("no such file or directory", path=path)
+    if path.is_dir() and not for_writing and parquet_parts(path):
+        return PARQUET_DIR
     if path.is_dir() or (for_writing and path.suffix == ""):
         return HF_FORMAT
     if compression_of(path):  # data.csv.gz: the format of the file it holds
@@ -83,10 +90,21 @@ def detect_format(path: str | Path, *, for_writing: bool = False) -> str:
     return fmt
 
 
+def parquet_parts(path: Path) -> list[Path]:
+    """The Parquet files of a directory that is not a saved Hugging Face dataset, in name order
+    (what :data:`PARQUET_DIR` reads); empty for any other directory."""
+    if any((path / name).exists() for name in ("state.json", "dataset_dict.json", "run.json")):
+        return []  # a saved Hugging Face dataset, or a relabel run directory
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".parquet"
+                  and not p.name.startswith((".", "_")))
+
+
 def file_layout(path: str | Path) -> str | None:
-    """The format :func:`read_table` reads ``path`` as (``KEYED_JSON`` and ``SEMICOLON_CSV``
-    included), None for what is not a file; without reading it whole."""
+    """The format :func:`read_table` reads ``path`` as (``KEYED_JSON``, ``SEMICOLON_CSV`` and
+    ``PARQUET_DIR`` included), None for any other directory; without reading it whole."""
     path = Path(path)
+    if path.is_dir() and parquet_parts(path):
+        return PARQUET_DIR
     if not path.is_file():
         return None
     if compression_of(path):
@@ -404,6 +422,8 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
         if _is_keyed_json(path):
             return _read_keyed_json(path)
         return pl.read_json(path, infer_schema_length=None)
+    if fmt == PARQUET_DIR:
+        return _read_parquet_parts(path)
     if fmt == "parquet":
         # pyarrow's reader raises on a corrupt file where polars' own can panic (a Rust panic
         # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
@@ -419,6 +439,35 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
         arrow.validate(full=True)
         return pl.from_arrow(arrow)  # type: ignore[return-value]
     return _read_hf(path)
+
+
+def _read_parquet_parts(path: Path) -> pl.DataFrame:
+    """The rows of every Parquet file of the directory ``path``, in file-name order; a file
+    with other columns than the first is one error naming it."""
+    tables, first = [], None
+    for part in parquet_parts(path):
+        try:
+            table = _read(part, "parquet")
+        except RelabelInputError as err:
+            raise RelabelInputError(err.message, path=part, rows=err.rows,
+                                    column=err.column) from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            raise RelabelInputError(f"cannot read parquet data: {_first_line(exc)}",
+                                    path=part) from None
+        if first is None:
+            first = (part, table.schema)
+        elif table.columns != list(first[1]):
+            raise RelabelInputError(f"its columns ({', '.join(table.columns)}) are not those of "
+                                    f"{first[0].name} ({', '.join(first[1])}): the files of a "
+                                    "directory must hold one table", path=part)
+        tables.append(table)
+    try:
+        return pl.concat(tables, how="vertical_relaxed")
+    except Exception as exc:  # the same columns in types that do not combine
+        raise RelabelInputError(f"its Parquet files hold the same columns in types that do not "
+                                f"combine ({_first_line(exc)})", path=path) from None
 
 
 #: a JSON object of records keyed by id (the WRENCH layout): ``{"<id>": {"label": ..,

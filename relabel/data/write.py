@@ -28,6 +28,7 @@ from relabel.data.io import (
     EXTENSIONS,
     HF_FORMAT,
     KEYED_JSON,
+    PARQUET_DIR,
     SEMICOLON_CSV,
     _keyed_json_text,
     detect_format,
@@ -38,9 +39,11 @@ from relabel.errors import RelabelInputError
 def output_format(to: str | Path, input_format: str | None) -> str:
     """The format to write ``to`` in: from its extension, but in the input's own layout when
     the extension is the input's (a keyed JSON object as a keyed JSON object, a semicolon CSV
-    with semicolons), as ``export``, ``consensus --to`` and ``noise --to`` write back."""
+    with semicolons, a directory of Parquet files as one), as ``export``, ``consensus --to`` and
+    ``noise --to`` write back."""
     fmt = detect_format(to, for_writing=True)
-    if (fmt, input_format) in (("json", KEYED_JSON), ("csv", SEMICOLON_CSV)):
+    if (fmt, input_format) in (("json", KEYED_JSON), ("csv", SEMICOLON_CSV),
+                               (HF_FORMAT, PARQUET_DIR)):
         return str(input_format)
     return fmt
 
@@ -145,6 +148,12 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
             tmp.write_text(_keyed_json_text(table), encoding="utf-8")
         elif fmt == "parquet":
             table.write_parquet(tmp)
+        elif fmt == PARQUET_DIR:
+            tmp.mkdir()
+            n_parts = max(1, -(-table.height // PART_ROWS))
+            for i in range(n_parts):
+                table.slice(i * PART_ROWS, PART_ROWS).write_parquet(
+                    tmp / f"part-{i:05d}.parquet")
         elif fmt == HF_FORMAT:
             import datasets
 
@@ -168,6 +177,9 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
             raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
     return path
 
+
+#: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
+PART_ROWS = 1_000_000
 
 #: a cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
