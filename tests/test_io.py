@@ -403,3 +403,19 @@ def test_the_line_end_of_a_file_is_read_in_its_encoding(tmp_path):
     assert newline_of(None) == "\n" and newline_of(tmp_path / "missing.csv") == "\n"
     (tmp_path / "binary.parquet").write_bytes(b"PAR1\r\x00\n")  # any bytes: not a text file
     assert newline_of(tmp_path / "binary.parquet") == "\n"
+
+
+@pytest.mark.parametrize("sep, newline", [(",", "\n"), (";", "\r\n")])
+def test_a_pandas_index_column_round_trips_byte_for_byte(tmp_path, sep, newline):
+    """pandas' to_csv writes its index under an empty name (``,text,label``); written back,
+    the header is the same bytes (polars alone quotes the empty name)."""
+    from relabel.data.write import newline_of, output_format
+
+    text = newline.join([f"{sep}text{sep}label", f"0{sep}a b{sep}x", f"1{sep}c{sep}y", ""])
+    path = tmp_path / "pandas.csv"
+    path.write_bytes(text.encode())
+    table, fmt = read_table(path)
+    assert table.columns == ["", "text", "label"]
+    out = tmp_path / "out.csv"
+    write_table(table, out, output_format(out, fmt), newline=newline_of(path))
+    assert out.read_bytes() == path.read_bytes()

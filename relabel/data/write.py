@@ -134,7 +134,9 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
                 utf8.unlink(missing_ok=True)
         return path
     with atomic_path(path) as tmp:
-        if fmt == "csv":
+        if fmt in ("csv", SEMICOLON_CSV) and "" in table.columns:
+            _write_csv_unnamed(table, tmp, DELIMITERS[fmt], newline)
+        elif fmt == "csv":
             table.write_csv(tmp, line_terminator=newline)
         elif fmt == SEMICOLON_CSV:
             table.write_csv(tmp, separator=";", line_terminator=newline)
@@ -176,6 +178,20 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
         else:  # pragma: no cover - detect_format guards this
             raise RelabelInputError(f"cannot write format '{fmt}'", path=path)
     return path
+
+
+def _write_csv_unnamed(table: pl.DataFrame, path: Path, separator: str, newline: str) -> None:
+    """A CSV whose header has an empty name (pandas' ``to_csv`` index column) written as it was
+    read, ``,text,label``: polars would quote the empty name (``"",text,label``), so one
+    line of a version-controlled file would change that relabel did not mean to."""
+    import csv
+    import io
+
+    header = io.StringIO()
+    csv.writer(header, delimiter=separator, lineterminator=newline).writerow(table.columns)
+    with open(path, "wb") as fh:
+        fh.write(header.getvalue().encode("utf-8"))
+        table.write_csv(fh, separator=separator, line_terminator=newline, include_header=False)
 
 
 #: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
