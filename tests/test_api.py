@@ -469,3 +469,24 @@ def test_a_dict_of_columns_keeps_each_container_and_a_longer_label_is_not_cut():
     assert out["text"] == ("a", "b")
     assert out["label"].tolist() == ["xy", "a-longer-label"]
     assert out["score"].index.tolist() == [7, 8]
+
+
+def test_integer_codes_in_a_float_column_are_classes_by_their_integer(tmp_path):
+    """pandas turns an int label column with a missing value into floats: the classes are
+    4, 7, ... (not "4.0"), and apply writes the new labels back as the column's floats."""
+    pd = pytest.importorskip("pandas")
+    base = make_text_dataset(n_per_class=40, flip=6, seed=3)
+    codes = {c: i for i, c in enumerate(sorted(set(base["label"])))}
+    df = base.to_pandas()
+    df["label"] = df["label"].map(codes).astype(float)
+    df.loc[4, "label"] = float("nan")
+    run = relabel.denoise(df, out=tmp_path / "o", drop_invalid=True, progress=False,
+                          embeddings=clustered_embeddings(base, spread=0.3), corrector="linear")
+    assert run.classes == ["0", "1", "2"]
+    cleaned = run.apply()
+    assert isinstance(cleaned, pd.DataFrame) and cleaned["label"].dtype == "float64"
+    changed = run.scores.filter(pl.col("suggested_label").is_not_null())
+    assert changed.height > 0
+    assert cleaned["label"].iloc[changed["row"].to_list()].tolist() == \
+        [float(x) for x in changed["suggested_label"]]
+    assert np.isnan(cleaned["label"].iloc[4])

@@ -157,6 +157,12 @@ def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
         raise RelabelInputError(
             f"values must be strings or numbers, found {series.dtype}", path=path, column=col
         )
+    if label and series.dtype.is_float():
+        # integer codes in a float column (pandas makes one of an int column with a missing
+        # value): class 4, not "4.0"; apply and export cast them back to the column's floats
+        whole = series.drop_nulls().drop_nans()
+        if whole.len() and (whole == whole.round(0)).all() and whole.abs().max() < 2 ** 53:
+            return series.fill_nan(None).cast(pl.Int64).cast(pl.String)
     return series.cast(pl.String, strict=False)
 
 
