@@ -304,7 +304,8 @@ def test_find_label_issues_on_clean_labels_changes_nothing(noisy):
 @pytest.mark.parametrize("case", ["no label column", "embeddings shape", "dataset dict",
                                   "mixed records", "bad option value",
                                   "mixed pandas column", "zero embeddings",
-                                  "ragged columns", "a text for a column"])
+                                  "ragged columns", "a text for a column", "a list of texts",
+                                  "a list of pairs"])
 def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
     df, emb = noisy
     kwargs: dict = {"out": tmp_path / "run", "progress": False, "embeddings": emb}
@@ -334,6 +335,11 @@ def test_bad_inputs_raise_one_line(case, noisy, tmp_path):
         message = r"columns have different lengths \(text 600, label 599\)"
     elif case == "a text for a column":
         data, message = {"text": "one text", "label": ["a"]}, "'text' holds a str"
+    elif case == "a list of texts":
+        data, message = df["text"].to_list(), r"pass both as columns, \{'text': texts"
+    elif case == "a list of pairs":
+        data = list(zip(df["text"], df["label"], strict=True))
+        message = r"a list of pairs: pass them as columns"
     elif case == "zero embeddings":  # missing vectors filled with zeros
         zeros = np.array(emb, copy=True)
         zeros[[2, 7]] = 0.0

@@ -52,6 +52,14 @@ def source_type(data: Any) -> str:
             return "records"
         if not len(data):
             raise RelabelInputError("data is an empty list", path="data")
+        if all(isinstance(r, str) for r in data):
+            raise RelabelInputError("data is a list of texts without their labels: pass both as "
+                                    "columns, {'text': texts, 'label': labels}", path="data")
+        if all(isinstance(r, (tuple, list)) and len(r) == 2 for r in data):
+            raise RelabelInputError("data is a list of pairs: pass them as columns, "
+                                    "{'text': [t for t, _ in pairs], 'label': [y for _, y in "
+                                    "pairs]}, or as records, [{'text': t, 'label': y}, ...]",
+                                    path="data")
     raise RelabelInputError(f"cannot read data of type {type(data).__module__}.{name}: pass "
                             f"{_ACCEPTED}", path="data")
 
