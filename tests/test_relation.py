@@ -79,19 +79,27 @@ def test_bad_spans(spans, message):
     assert message in str(err.value) and "row 2," in str(err.value)
 
 
-def test_flat_csv_is_detected_and_flips_are_found(tmp_path, fake_encoder):
-    rows = relation_rows()
-    path = tmp_path / "rel.csv"
-    pl.DataFrame(rows).write_csv(path)
-    res = denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
+def denoise_relations(frame: pl.DataFrame, path, encoder, rows: list[dict]) -> tuple:
+    """``frame`` written to the CSV ``path`` and denoised as relations (neighbour signals
+    only); the run and its layout. The flipped ``rows`` must be the least credible."""
+    frame.write_csv(path)
+    res = denoise(path, out_dir=path.parent / "o", encoder=encoder,
                   config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
-    run = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert run["task"] == "relation" and run["layout"] == "flat"
-    # the encoder saw the marked texts, not the plain ones
-    assert all(t.startswith("@ ") for t in fake_encoder.encoded)
+    run = json.loads((path.parent / "o" / "run.json").read_text())
+    assert run["task"] == "relation"
     err = np.array([r["label"] != r["true_label"] for r in rows])
     cred = res.scores["credibility"].to_numpy()
     assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
+    return res, run["layout"]
+
+
+def test_flat_csv_is_detected_and_flips_are_found(tmp_path, fake_encoder):
+    rows = relation_rows()
+    path = tmp_path / "rel.csv"
+    _, layout = denoise_relations(pl.DataFrame(rows), path, fake_encoder, rows)
+    assert layout == "flat"
+    # the encoder saw the marked texts, not the plain ones
+    assert all(t.startswith("@ ") for t in fake_encoder.encoded)
     # --task text ignores the spans
     fake_encoder.encoded.clear()
     denoise(path, out_dir=tmp_path / "t", encoder=fake_encoder,
@@ -166,19 +174,13 @@ def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fa
         t = "<e1>" + t[:r["head_end"]] + "</e1>" + t[r["head_end"]:]
         tagged.append({"id": r["id"], "text": t, "label": r["label"]})
     path = tmp_path / "semeval.csv"
-    pl.DataFrame(tagged).write_csv(path)
-    res = denoise(path, out_dir=tmp_path / "o", encoder=fake_encoder,
-                  config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
-    run = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert run["task"] == "relation" and run["layout"] == "inline"
+    _, layout = denoise_relations(pl.DataFrame(tagged), path, fake_encoder, rows)
+    assert layout == "inline"
     assert [t for t in fake_encoder.encoded if "<e" in t] == []
     assert fake_encoder.encoded[0].startswith("@ ")
     examples = pl.read_parquet(tmp_path / "o" / "examples.parquet")
     assert examples["text"].to_list() == [r["text"] for r in rows]
     assert examples["head_end"].to_list() == [r["head_end"] for r in rows]
-    err = np.array([r["label"] != r["true_label"] for r in rows])
-    cred = res.scores["credibility"].to_numpy()
-    assert set(np.argsort(cred)[: err.sum()]) == set(np.flatnonzero(err))
     export_dataset(tmp_path / "o", tmp_path / "clean.csv", apply="none")
     assert pl.read_csv(tmp_path / "clean.csv").equals(pl.DataFrame(tagged))
 

@@ -192,44 +192,29 @@ def test_a_missing_column_names_the_one_probably_meant():
         build_examples(typo, path="d.csv")
     with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
         build_examples(typo, path="d.csv", text_col="Text")
-    # on the command line the message names the --option to pass, and with what
-    with cli_options():
-        with pytest.raises(RelabelInputError, match=r"\(available: words\); choose one with "
-                                                    r"--text-col$"):
-            build_examples(pl.DataFrame({"words": ["a"]}), path="d.csv")
-        # the message names the option to pass, and with what
-        with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass --text-col "
-                                                    r"data\.text$"):
-            build_examples(wrench, path="d.json")
+    # the message names the option to pass, and with what: on the command line the --option,
+    # from Python the keyword
+    banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
+    cases = [
+        (pl.DataFrame({"words": ["a"]}), r"\(available: words\); choose one with ",
+         "--text-col", "text_col"),
+        (wrench, r"did you mean 'data\.text'\? pass ", r"--text-col data\.text",
+         r"text_col='data\.text'"),
         # banking77's train.csv: the one column left beside the text is the label
-        banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
-        with pytest.raises(RelabelInputError, match=r"no column 'label' \(available: text, "
-                                                    r"category\); did you mean 'category'\? pass "
-                                                    r"--label-col category$"):
-            build_examples(banking, path="train.csv")
+        (banking, r"no column 'label' \(available: text, category\); did you mean 'category'\? "
+                  r"pass ", "--label-col category", "label_col='category'"),
         # what datasets often call the text: suggested, never used unasked
-        with pytest.raises(RelabelInputError, match=r"did you mean 'sentence'\? pass --text-col "
-                                                    r"sentence$"):
-            build_examples(pl.DataFrame({"sentence": ["a"], "label": ["x"], "n": [1]}),
-                           path="d.csv")
+        (pl.DataFrame({"sentence": ["a"], "label": ["x"], "n": [1]}),
+         r"did you mean 'sentence'\? pass ", "--text-col sentence", "text_col='sentence'"),
         # several columns left, none a usual name: no guess
-        with pytest.raises(RelabelInputError, match=r"choose one with --label-col$"):
-            build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
-                           path="train.csv")
-    # from Python, the keyword
-    with pytest.raises(RelabelInputError, match=r"\(available: words\); choose one with "
-                                                r"text_col$"):
-        build_examples(pl.DataFrame({"words": ["a"]}), path="d.csv")
-    with pytest.raises(RelabelInputError, match=r"did you mean 'data\.text'\? pass "
-                                                r"text_col='data\.text'$"):
-        build_examples(wrench, path="d.json")
-    with pytest.raises(RelabelInputError, match=r"did you mean 'category'\? pass "
-                                                r"label_col='category'$"):
-        build_examples(banking, path="train.csv")
-    with pytest.raises(RelabelInputError, match=r"\(available: text, cat, source\); choose one "
-                                                r"with label_col$"):
-        build_examples(pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}),
-                       path="train.csv")
+        (pl.DataFrame({"text": ["a"], "cat": ["x"], "source": ["n"]}), "choose one with ",
+         "--label-col", "label_col"),
+    ]
+    for frame, said, on_cli, in_python in cases:
+        with cli_options(), pytest.raises(RelabelInputError, match=said + on_cli + "$"):
+            build_examples(frame, path="d.csv")
+        with pytest.raises(RelabelInputError, match=said + in_python + "$"):
+            build_examples(frame, path="d.csv")
 
 
 def test_a_text_column_of_class_names_is_refused_and_repeated_texts_are_said():
