@@ -22,6 +22,7 @@ from pathlib import Path
 
 from connectors.label_studio import push
 from connectors.label_studio.local_server import LocalLabelStudio
+from relabel.errors import cli_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,4 +63,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with cli_options():  # a command line: messages name --options
+        sys.exit(main())
