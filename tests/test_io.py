@@ -419,3 +419,43 @@ def test_a_pandas_index_column_round_trips_byte_for_byte(tmp_path, sep, newline)
     out = tmp_path / "out.csv"
     write_table(table, out, output_format(out, fmt), newline=newline_of(path))
     assert out.read_bytes() == path.read_bytes()
+
+
+def test_fasttext_lines_round_trip(tmp_path):
+    """A .txt of fastText lines is read as label and text (a blank line as an empty row), and
+    written back byte for byte; a tab after the label reads the same and is written as a
+    space."""
+    from relabel.data.write import newline_of, output_format
+
+    text = "__label__pos great film\r\n__label__neg  two spaces kept\r\n\r\n__label__pos\tok\r\n"
+    path = tmp_path / "train.txt"
+    path.write_bytes((text + "\r\n\r\n").encode())  # blank lines at the end are left out
+    table, fmt = read_table(path)
+    assert fmt == "fasttext" and table.rows() == [
+        ("pos", "great film"), ("neg", " two spaces kept"), (None, None), ("pos", "ok")]
+    out = tmp_path / "clean.txt"
+    write_table(table, out, output_format(out, fmt), newline=newline_of(path))
+    assert out.read_bytes() == text.replace("\t", " ").encode()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("__label__a __label__b both\n", r"line 1: several labels \(__label__a, __label__b, ...\): "
+                                     "multi-label data is not supported"),
+    ("__label__a fine\nno prefix here\n", r"line 2: no '__label__' at the start"),
+    ("text,label\nhi,x\n", r"line 1: no '__label__' at the start: a \.txt file is read as "
+                           r"fastText lines, __label__<class> <text>; its first line looks "
+                           r"comma-separated: name it d\.csv"),
+])
+def test_bad_fasttext_lines_are_one_line(tmp_path, content, message):
+    path = tmp_path / "d.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RelabelInputError, match=message):
+        read_table(path)
+
+
+def test_a_table_with_more_columns_is_not_written_as_fasttext(tmp_path):
+    table = pl.DataFrame({"id": ["1"], "text": ["a"], "label": ["x"]})
+    with pytest.raises(RelabelInputError, match=r"out\.txt: a \.txt file is written as fastText "
+                                                r"lines.*this table has 'id', 'text', 'label'"):
+        write_table(table, tmp_path / "out.txt")
+    assert list(tmp_path.iterdir()) == []

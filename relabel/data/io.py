@@ -18,6 +18,7 @@ import polars as pl
 
 from relabel.data.compressed import compression_of, decompressed_copy, inner_name
 from relabel.data.encoding import decoded_chunks, is_utf8, temporary_copy, utf8_copy
+from relabel.data.fasttext import FASTTEXT, read_fasttext
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
 from relabel.errors import RelabelInputError, option
 
@@ -30,6 +31,7 @@ EXTENSIONS: dict[str, str] = {
     ".json": "json",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".txt": FASTTEXT,
 }
 #: a ``.csv`` file separated by semicolons, as spreadsheet programs save CSV where the decimal
 #: separator is a comma (most of Europe): read so, and written back so by ``export``
@@ -43,7 +45,7 @@ HF_FORMAT = "hf"
 PARQUET_DIR = "parquet-dir"
 #: formats that are directories
 DIR_FORMATS = (HF_FORMAT, PARQUET_DIR)
-_TEXT_FORMATS = {"csv", "tsv", "jsonl", "json"}
+_TEXT_FORMATS = {"csv", "tsv", "jsonl", "json", FASTTEXT}
 
 
 #: suffixes of compressed files, named as such in the error
@@ -424,6 +426,8 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
         return pl.read_json(path, infer_schema_length=None)
     if fmt == PARQUET_DIR:
         return _read_parquet_parts(path)
+    if fmt == FASTTEXT:
+        return read_fasttext(path, _delimited_hint(path))
     if fmt == "parquet":
         # pyarrow's reader raises on a corrupt file where polars' own can panic (a Rust panic
         # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
@@ -538,8 +542,8 @@ def _read_hf(path: Path) -> pl.DataFrame:
             raise RelabelInputError(
                 "this is a relabel run directory, not a dataset: `relabel export` writes its "
                 "cleaned dataset, `relabel report` its report", path=path)
-        held = sorted(p.name for p in path.iterdir()
-                      if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        held = sorted(p.name for p in path.iterdir()  # (a .txt there is likely notes)
+                      if p.is_file() and EXTENSIONS.get(p.suffix.lower(), FASTTEXT) != FASTTEXT)
         raise RelabelInputError(
             "directory is not a Hugging Face dataset saved with save_to_disk (no state.json)"
             + (f"; it holds {', '.join(held[:3])}{' and more' if len(held) > 3 else ''}: give "

@@ -22,6 +22,8 @@ import polars as pl
 
 from relabel.data.compressed import compress_file, compression_of, inner_name, open_binary
 from relabel.data.encoding import encode_file, is_utf8
+from relabel.data.fasttext import FASTTEXT, write_fasttext
+from relabel.data.fasttext import check_columns as check_fasttext_columns
 from relabel.data.io import (
     _TEXT_FORMATS,
     DELIMITERS,
@@ -54,7 +56,7 @@ def newline_of(path: str | Path | None, encoding: str | None = None,
     read in its ``encoding`` (default UTF-8), to write an output of it the same way; ``\\n``
     for what is not a CSV or TSV file (a Parquet file's bytes hold any)."""
     if path is None or not Path(path).is_file() or \
-            EXTENSIONS.get(inner_name(path).suffix.lower()) not in DELIMITERS:
+            EXTENSIONS.get(inner_name(path).suffix.lower()) not in (*DELIMITERS, FASTTEXT):
         return "\n"
     with open_binary(path) as fh:  # a compressed file's own lines
         head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
@@ -112,6 +114,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     changed)."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
+    if fmt == FASTTEXT:
+        check_fasttext_columns(table, path)  # named by the user's file, before any write
     compression = compression_of(path)
     if compression:  # cleaned.csv.gz: the file written as cleaned.csv would be, compressed
         with atomic_path(path) as tmp:
@@ -142,6 +146,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
             table.write_csv(tmp, separator=";", line_terminator=newline)
         elif fmt == "tsv":
             table.write_csv(tmp, separator="\t", quote_style="never", line_terminator=newline)
+        elif fmt == FASTTEXT:
+            write_fasttext(table, tmp, newline)
         elif fmt == "jsonl":
             table.write_ndjson(tmp)
         elif fmt == "json":
