@@ -1,6 +1,7 @@
-"""Property-based tests of the readers (issue 8): random and malformed CSV, JSONL and Parquet,
-odd Unicode, huge fields and mixed label types. ``relabel denoise`` may only succeed or fail
-with one line and exit code 2: never a traceback, never a partial output directory."""
+"""Property-based tests of the readers (issue 8): random and malformed CSV, JSONL, Parquet,
+fastText and gzipped CSV, odd Unicode, huge fields and mixed label types. ``relabel denoise``
+may only succeed or fail with one line and exit code 2: never a traceback, never a partial
+output directory."""
 
 from __future__ import annotations
 
@@ -52,13 +53,27 @@ def records(draw) -> list[dict]:
 
 @st.composite
 def files(draw) -> tuple[str, bytes]:
-    kind = draw(st.sampled_from(["csv", "jsonl", "parquet", "csv-bytes", "jsonl-bytes",
-                                 "parquet-bytes"]))
+    kind = draw(st.sampled_from(["csv", "jsonl", "parquet", "txt", "csv.gz", "csv-bytes",
+                                 "jsonl-bytes", "parquet-bytes", "txt-bytes", "csv.gz-bytes"]))
     if kind.endswith("-bytes"):  # arbitrary bytes, or a valid file cut or flipped
         ext = kind.split("-")[0]
         base = draw(st.binary(max_size=300))
         return ext, base
+    if kind == "csv.gz":  # a generated CSV, gzipped, perhaps cut
+        import gzip
+
+        _, inner = draw(files().filter(lambda f: f[0] == "csv"))
+        data = gzip.compress(inner)
+        if draw(st.booleans()):
+            data = data[: draw(st.integers(0, len(data)))]
+        return "csv.gz", data
     rows = draw(records())
+    if kind == "txt":  # fastText lines, sometimes one that is not
+        lines = [f"__label__{r.get('label')} {r.get('text')}" for r in rows]
+        if draw(st.booleans()):
+            lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(
+                ["", "no prefix", "__label__a __label__b two", "__label__", "__label__x\t"])))
+        return "txt", ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
     if kind == "jsonl":
         lines = [json.dumps(r, allow_nan=True) for r in rows]
         if draw(st.booleans()):
