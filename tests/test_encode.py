@@ -80,9 +80,65 @@ def test_unavailable_hub_model_is_one_line_error(monkeypatch):
     assert "\n" not in str(exc.value)
 
 
+def test_a_hub_model_with_no_hub_to_reach_fails_at_once(monkeypatch):
+    """Without HF_HUB_OFFLINE and without a network, the hub client retried for about 45 s
+    before a vaguer error; relabel checks that the hub can be reached first, and says so."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY",
+                "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(RelabelInputError, match=r"nobody-has/this-model-xyz: cannot load model: "
+                                                r"it is not in the local Hugging Face cache, "
+                                                r"and 127\.0\.0\.1 cannot be reached"):
+        Encoder("nobody-has/this-model-xyz", precision="fp32").encode(["a"])
+
+
 def test_key_changes_with_max_length(tiny_model_dir):
     assert Encoder(str(tiny_model_dir), max_length=64).key != Encoder(
         str(tiny_model_dir), max_length=32).key
+
+
+@pytest.mark.parametrize("flag, how", [("pooling_mode_cls_token", "cls"),
+                                       ("pooling_mode_max_tokens", "max"),
+                                       ("pooling_mode_lasttoken", "lasttoken"),
+                                       ("pooling_mode_mean_tokens", "mean")])
+def test_a_sentence_transformers_model_is_pooled_as_it_was_trained(tiny_model_dir, tmp_path,
+                                                                    flag, how):
+    """A model whose sentence-transformers config pools the first token (BGE, LaBSE), the
+    maximum or the last token is pooled that way, not by the mean; its vectors get their own
+    cache key; a model without that config is mean-pooled with the key it always had."""
+    import json
+    import shutil
+
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    st = tmp_path / "st-model"
+    shutil.copytree(tiny_model_dir, st)
+    (st / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]))
+    (st / "1_Pooling").mkdir()
+    flags = {"word_embedding_dimension": 32, "pooling_mode_cls_token": False,
+             "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False}
+    (st / "1_Pooling" / "config.json").write_text(json.dumps({**flags, flag: True}))
+    texts = ["short", "a much longer sentence with many more tokens in it", "mid length one"]
+    enc = Encoder(str(st), batch_size=2, precision="fp32")
+    assert enc.token_pooling == how
+    got = enc.encode(texts)
+    tok, model = AutoTokenizer.from_pretrained(st), AutoModel.from_pretrained(st).eval()
+    want = []
+    for t in texts:
+        with torch.inference_mode():
+            h = model(**tok(t, return_tensors="pt")).last_hidden_state[0]
+        v = {"cls": h[0], "max": h.max(0).values, "lasttoken": h[-1], "mean": h.mean(0)}[how]
+        want.append((v / v.norm()).numpy())
+    np.testing.assert_allclose(got, np.stack(want), atol=1e-5)
+    plain = Encoder(str(tiny_model_dir), precision="fp32")
+    assert plain.token_pooling == "mean" and plain.key.endswith("-len128-mean")
+    assert enc.key.endswith("-len128-mean" + ("" if how == "mean" else f"-{how}"))
 
 
 def test_half_precision_checkpoint_loads_in_float32(tiny_model_dir, tmp_path):

@@ -11,6 +11,15 @@ into consecutive windows of ``max_length`` tokens (special tokens included, no o
 its window vectors weighted by their token counts, normalised again,
     e_i = v_i / ||v_i||,   v_i = sum_w n_w e_w / sum_w n_w.
 With ``max_windows = 1`` (the default) a text is truncated to its first ``max_length`` tokens.
+
+Other models: a sentence-transformers model says in its ``modules.json`` and its Pooling
+module's ``config.json`` how its token states make a sentence vector. relabel reads that
+(:func:`sentence_pooling`) and pools the same way: the first token (``cls``, e.g. BGE, LaBSE),
+the element-wise maximum (``max``), the last non-padding token (``lasttoken``), else the mean
+(the mean divided by sqrt(length) has the same direction after normalisation). Mean pooling a
+model trained with its first token would give it vectors it was never trained to make. A
+plain ``transformers`` model has no such file and is mean-pooled. A ``Dense`` module after the
+pooling (LaBSE) is not applied: the vectors are the pooled, normalised token states.
 """
 
 from __future__ import annotations
@@ -39,6 +48,97 @@ from relabel.errors import RelabelInputError, option
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_GPU_BATCH_SIZE = 2048
 GPU_TOKENS_PER_BATCH = 2048 * 64
+
+
+#: token poolings of sentence-transformers' Pooling module that relabel applies, by the name
+#: of their ``pooling_mode_*`` flag; any other (or none) is the mean
+ST_POOLINGS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
+               "pooling_mode_lasttoken": "lasttoken"}
+
+
+def _hub_host() -> tuple[str, int]:
+    """Host and port of the Hugging Face hub (``HF_ENDPOINT``, default huggingface.co)."""
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub opens within ``timeout`` seconds (always True
+    behind a proxy, which only the hub client knows how to use)."""
+    import socket
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+                                       "HTTP_PROXY", "http_proxy")):
+        return True
+    try:
+        socket.create_connection(_hub_host(), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _model_file(resolved: str, name: str) -> Path | None:
+    """The file ``name`` of a model directory, or of a hub id's snapshot in the local cache
+    (never the network: :func:`_fetch_pooling_config` fetched it with the model); None where
+    there is none."""
+    path = Path(resolved)
+    if path.is_dir():
+        return path / name if (path / name).is_file() else None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(resolved, name)
+    except Exception:  # not a valid repo id for the cache: a plain transformers model
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def _fetch_pooling_config(repo: str) -> None:
+    """Download a hub model's ``modules.json`` and its Pooling config into the cache, where
+    :func:`sentence_pooling` reads them; called only once the model itself came from the hub,
+    so the network is there. A model without them (a plain transformers model) is no
+    error."""
+    import json
+
+    try:
+        from huggingface_hub import hf_hub_download
+
+        modules = json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8"))
+        folder = next(e.get("path", "") for e in modules
+                      if str(e.get("type", "")).endswith(".Pooling"))
+        if folder:
+            hf_hub_download(repo, f"{folder}/config.json")
+    except Exception:  # no such file, or any hub error: mean pooling, as before
+        pass
+
+
+def sentence_pooling(resolved: str) -> str:
+    """How a sentence-transformers model pools its token states: ``"cls"``, ``"max"``,
+    ``"lasttoken"`` or ``"mean"`` (the default, also for a model without a Pooling module).
+
+    Parameters
+    ----------
+    resolved : str
+        A model directory or hub id (:func:`resolve_model`).
+    """
+    import json
+
+    modules = _model_file(resolved, "modules.json")
+    if modules is None:
+        return "mean"
+    try:
+        entries = json.loads(modules.read_text(encoding="utf-8"))
+        folder = next(e.get("path", "") for e in entries
+                      if str(e.get("type", "")).endswith(".Pooling"))
+        config = _model_file(resolved, f"{folder}/config.json" if folder else "config.json")
+        flags = json.loads(config.read_text(encoding="utf-8")) if config else {}
+    except (OSError, ValueError, StopIteration, AttributeError, TypeError):
+        return "mean"
+    if flags.get("pooling_mode_mean_tokens") or flags.get("pooling_mode_mean_sqrt_len_tokens"):
+        return "mean"
+    return next((mode for flag, mode in ST_POOLINGS.items() if flags.get(flag)), "mean")
 
 
 class TextEncoder(Protocol):
@@ -130,9 +230,17 @@ def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
     attempts = [True] if offline or Path(resolved).is_dir() else [True, False]
     last: Exception | None = None
     for local_only in attempts:
+        if not local_only and not _hub_reachable():
+            # the hub client would retry for about 45 s before failing the same way
+            raise RelabelInputError(
+                f"cannot load model: it is not in the local Hugging Face cache, and "
+                f"{_hub_host()[0]} cannot be reached; give a local model directory, or run "
+                "once where the hub can be reached", path=given or resolved)
         try:
             tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local_only)
             model = AutoModel.from_pretrained(resolved, local_files_only=local_only)
+            if not local_only:  # fetched from the hub: its pooling config too, if it has one
+                _fetch_pooling_config(resolved)
             # float32 whatever the checkpoint holds: transformers 5 keeps a checkpoint's fp16 or
             # bf16, which is slow on CPUs and clashes with float32 heads (the GPU path casts
             # to bf16 itself)
@@ -295,7 +403,8 @@ def _store_probe(key: str, measured: dict[str, float]) -> None:
 
 
 class Encoder:
-    """A ``transformers`` AutoModel with mean pooling and L2 normalisation.
+    """A ``transformers`` AutoModel with its own pooling (mean, unless a sentence-transformers
+    config says otherwise: :func:`sentence_pooling`) and L2 normalisation.
 
     Parameters
     ----------
@@ -368,6 +477,7 @@ class Encoder:
         self._tokenizer: Any = None
         self._model: Any = None
         self._token_cap: int | None = None
+        self._token_pooling: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
@@ -386,13 +496,26 @@ class Encoder:
         return self._precision
 
     @property
+    def token_pooling(self) -> str:
+        """How the token states make the sentence vector: the model's own sentence-transformers
+        pooling (:func:`sentence_pooling`): mean, cls, max or lasttoken. A hub model is loaded
+        first (which fetches its pooling config when it comes from the hub), so the answer is
+        the same on the first run as on the next."""
+        if self._token_pooling is None:
+            if not Path(self._resolved).is_dir():
+                self._load()
+            self._token_pooling = sentence_pooling(self._resolved)
+        return self._token_pooling
+
+    @property
     def key(self) -> str:
         """Cache key: model identity, max length and pooling."""
         ident = _model_identity(self._resolved)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in ident)
         windows = f"-w{self.max_windows}" if self.windowed else ""
         reduced = "" if self.resolved_precision == "fp32" else f"-{self.resolved_precision}"
-        return f"{safe}-len{self.max_length}-{self.pooling}{windows}{reduced}"
+        tokens = "" if self.token_pooling == "mean" else f"-{self.token_pooling}"
+        return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{windows}{reduced}"
 
     @property
     def windowed(self) -> bool:
@@ -518,6 +641,7 @@ class Encoder:
                  1.0 / np.bincount(owner, minlength=n)[owner])
         order = np.argsort(lengths, kind="stable")
         pad_id = self._tokenizer.pad_token_id or 0
+        token_pooling = self.token_pooling
         gpu = str(self.device).startswith("cuda")
         norm = torch.nn.functional.normalize
         # on a GPU the vectors stay there until a flush: no synchronisation per batch
@@ -543,7 +667,7 @@ class Encoder:
                          "attention_mask": torch.from_numpy(mask).to(self.device)}
                 hidden = self._model(**batch).last_hidden_state.float()
                 m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = norm((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
+                pooled = norm(_pool(hidden, m, lengths[idx], token_pooling), dim=-1)
                 if entity:
                     rows = torch.arange(len(idx), device=hidden.device)
                     parts = [pooled]
@@ -606,6 +730,22 @@ class Encoder:
                 ids.append([*prefix, *content[start : start + inner], *suffix])
                 owner.append(i)
         return ids, np.asarray(owner, dtype=np.int64)
+
+
+def _pool(hidden: Any, mask: Any, lengths: np.ndarray, how: str) -> Any:
+    """``(B, D)`` sentence vectors from ``(B, T, D)`` token states, ``(B, T, 1)`` attention
+    mask and the ``(B,)`` token counts (right-padded): ``how`` is mean, cls, max or
+    lasttoken."""
+    import torch
+
+    if how == "cls":
+        return hidden[:, 0]
+    if how == "max":
+        return hidden.masked_fill(mask == 0, float("-inf")).max(dim=1).values
+    if how == "lasttoken":
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        return hidden[rows, torch.as_tensor(lengths - 1, device=hidden.device)]
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
 def batch_bounds(sorted_lengths: np.ndarray, max_rows: int, max_tokens: int | None = None
