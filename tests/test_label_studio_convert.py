@@ -236,3 +236,15 @@ def test_votes_are_shown_only_for_runs_with_several_annotators() -> None:
     assert task_data({**row, "annotations": "w1=x; w2=y"}, "run")["votes"] == "w1: x; w2: y"
     assert "$votes" in label_config(["x", "y"], votes=True)
     assert "$votes" not in label_config(["x", "y"])
+
+
+def test_review_demo_on_a_missing_run_is_one_line_before_any_server(tmp_path, capsys):
+    """``make review-demo`` without ``make demo`` first: one error line, exit 2, and no Label
+    Studio started (it would take seconds, and the data directory is not created)."""
+    from connectors.label_studio.demo import main
+
+    assert main([str(tmp_path / "no-run"), "--data-dir", str(tmp_path / "ls"), "--once"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("no-run: no run.json here; run `relabel denoise` "
+                                              "first"), err
+    assert not (tmp_path / "ls").exists()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from connectors.label_studio import push
 from connectors.label_studio.local_server import LocalLabelStudio
-from relabel.errors import cli_options
+from relabel.errors import RelabelError, cli_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,12 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=Path("relabel-out/review-demo/label-studio"))
     ap.add_argument("--once", action="store_true", help="stop after pushing (tests)")
     args = ap.parse_args(argv)
+    try:
+        return _serve(args)
+    except RelabelError as exc:  # one line, as the relabel commands say it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting or pushing (the server is stopped)
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Start the server, push, wait for Ctrl-C or SIGTERM; the server is stopped on every
+    way out."""
+    from relabel.api import load_run
+
+    load_run(args.run_dir)  # not a run directory: said before a server is started
     server = LocalLabelStudio(args.data_dir, port=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"starting Label Studio on {server.url} (data in {args.data_dir}) ...", flush=True)
-    server.start()
     try:
+        server.start()
         res = push(args.run_dir, args.project, credentials=server.credentials)
         # From here on Ctrl-C only ends the wait: handled as a signal (not a KeyboardInterrupt
         # raised wherever the main thread happens to be), installed before the line that tells
