@@ -248,3 +248,17 @@ def test_review_demo_on_a_missing_run_is_one_line_before_any_server(tmp_path, ca
     assert len(err) == 1 and err[0].endswith("no-run: no run.json here; run `relabel denoise` "
                                               "first"), err
     assert not (tmp_path / "ls").exists()
+
+
+@pytest.mark.parametrize("title", ["ab", "x" * 51])
+def test_a_project_title_label_studio_refuses_is_said_before_any_request(tmp_path, title):
+    """Label Studio refuses titles outside 3-50 characters with an HTTP 400 when creating the
+    project; push and review next say so first (no server is needed to find out)."""
+    from connectors.label_studio import push, review_next
+    from relabel.errors import RelabelInputError
+
+    for call in (lambda: push(tmp_path, title), lambda: review_next(tmp_path, title, batch=10)):
+        with pytest.raises(RelabelInputError, match=rf"project: a Label Studio project title "
+                                                    rf"has 3 to 50 characters; '{title}' has "
+                                                    rf"{len(title)}$"):
+            call()

@@ -27,6 +27,7 @@ from connectors.label_studio.client import (
     Credentials,
     LabelStudioClient,
     LabelStudioError,
+    check_project_title,
     resolve_credentials,
 )
 from connectors.label_studio.convert import (
@@ -172,6 +173,7 @@ def push(
     from relabel.data.write import write_json
     from relabel.review.reviews import review_items
 
+    check_project_title(project)
     items = review_items(run_dir, only=only, limit=limit, ids=ids)
     version = model_version(__version__, items.run_id)
     client = _connect(credentials)
@@ -382,6 +384,7 @@ def review_next(
     from relabel.review.ledger import read_ledger
     from relabel.rundir import load_run
 
+    check_project_title(project)
     if min(batch, audit, check_changes) < 0 or batch + audit + check_changes < 1:
         raise RelabelInputError(f"{option('--batch')}, {option('--audit')} and "
                                 f"{option('--check-changes')} must be at least 0, and one of "

@@ -36,6 +36,22 @@ DEFAULT_TIMEOUT = 120.0
 LIST_FIELDS = ("id", "data", "total_annotations", "cancelled_annotations", "drafts")
 
 
+#: Label Studio's limits on a project title (``PROJECT_TITLE_MIN_LEN`` / ``_MAX_LEN`` of its
+#: settings): a title outside them is refused with HTTP 400 when the project is created
+TITLE_MIN, TITLE_MAX = 3, 50
+
+
+def check_project_title(title: str) -> None:
+    """Raise RelabelInputError (before any request) for a project title Label Studio would
+    refuse to create."""
+    from relabel.errors import RelabelInputError, option
+
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise RelabelInputError(f"{option('--project')}: a Label Studio project title has "
+                                f"{TITLE_MIN} to {TITLE_MAX} characters; {title!r} has "
+                                f"{len(title)}")
+
+
 class LabelStudioError(RelabelError):
     """Label Studio could not be reached or refused a request; the message is one line."""
 
