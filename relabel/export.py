@@ -189,7 +189,7 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan,
     (:func:`relabel.data.columns.assign`). With ``label_names`` (the run's ``(code, name)``
     pairs) the new labels, which are names, are written as their codes where the column holds
     codes."""
-    from relabel.data.columns import assign, expose
+    from relabel.data.columns import assign, expose, labels_as
 
     old = expose(table, [label_col])[label_col]
     label_dtype = old.dtype
@@ -201,24 +201,12 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan,
         if codes and not old.cast(pl.String, strict=False).is_in(list(codes)).all():
             new = new.replace_strict(codes, default=new, return_dtype=pl.String)
         new_labels = new_labels.scatter(plan.updates["row"].to_list(), new)
-    new_col = _cast_back(new_labels, label_dtype)
+    new_col = labels_as(new_labels, label_dtype)
     cleaned = assign(table, label_col, new_col)
     if plan.dropped_rows:
         keep = pl.Series([True] * table.height).scatter(plan.dropped_rows, False)
         cleaned = cleaned.filter(keep)
     return cleaned
-
-
-def _cast_back(labels: pl.Series, dtype: pl.DataType) -> pl.Series:
-    """``labels`` (strings, as relabel names classes) in the label column's own type ``dtype``
-    where every value fits it, else as they are. Booleans are read as ``"true"``/``"false"``,
-    which polars does not cast back to Boolean, so they are mapped."""
-    try:
-        if dtype == pl.Boolean:
-            return labels.replace_strict({"true": True, "false": False}, return_dtype=pl.Boolean)
-        return labels.cast(dtype, strict=True)
-    except Exception:  # labels of another type than the suggestions: keep them as strings
-        return labels
 
 
 @locks_run_dir("relabel export")

@@ -114,3 +114,28 @@ def test_noise_flips_a_nested_label_in_place(tmp_path):
     flipped = sum(r["meta"]["label"] != r["was"] for r in rows)
     assert 0 < flipped < len(rows) and all(r["meta"]["source"] == "weak" for r in rows)
 
+
+
+def test_labels_go_back_in_their_column_type():
+    """What export, apply and noise write: booleans as booleans (polars cannot cast "true"
+    back), numbers as numbers, and strings where a value does not fit the type."""
+    from relabel.data.columns import labels_as
+
+    names = pl.Series(["true", "false", "true"])
+    assert labels_as(names, pl.Boolean).to_list() == [True, False, True]
+    assert labels_as(pl.Series(["3", "1"]), pl.Int64).to_list() == [3, 1]
+    assert labels_as(pl.Series(["3", "7"]), pl.Float64).to_list() == [3.0, 7.0]
+    kept = labels_as(pl.Series(["true", "maybe"]), pl.Boolean)
+    assert kept.dtype == pl.String and kept.to_list() == ["true", "maybe"]
+
+
+def test_noise_keeps_a_boolean_label_column_boolean(tmp_path):
+    df = pl.DataFrame({"text": [f"t{i}" for i in range(40)], "label": [i % 2 == 0
+                                                                       for i in range(40)]})
+    df.write_parquet(tmp_path / "b.parquet")
+    r = CliRunner().invoke(app, ["noise", str(tmp_path / "b.parquet"), "--to",
+                                 str(tmp_path / "n.parquet"), "--rate", "0.3"])
+    assert r.exit_code == 0, r.output
+    out = pl.read_parquet(tmp_path / "n.parquet")
+    assert out.schema["label"] == pl.Boolean == out.schema["true_label"]
+    assert 0 < (out["label"] != out["true_label"]).sum() < 40

@@ -91,4 +91,16 @@ def assign(table: pl.DataFrame, name: str, values: pl.Series) -> pl.DataFrame:
         pl.when(pl.col(top).is_null()).then(None).otherwise(rebuilt).alias(top))
 
 
-__all__ = ["assign", "expose", "nested_path"]
+def labels_as(labels: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """``labels`` (strings, as relabel names classes) in the label column's own type ``dtype``
+    where every value fits it, else as they are. Booleans are read as ``"true"``/``"false"``,
+    which polars does not cast back to Boolean, so they are mapped."""
+    try:
+        if dtype == pl.Boolean:
+            return labels.replace_strict({"true": True, "false": False}, return_dtype=pl.Boolean)
+        return labels.cast(dtype, strict=True)
+    except Exception:  # labels of another type than the suggestions: keep them as strings
+        return labels
+
+
+__all__ = ["assign", "expose", "labels_as", "nested_path"]

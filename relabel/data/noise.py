@@ -200,14 +200,11 @@ def write_noisy_copy(
     noisy = inject_noise(codes, len(classes), rate=rate, kind=kind, seed=seed, embeddings=emb)
     import polars as pl
 
-    from relabel.data.columns import assign, expose
+    from relabel.data.columns import assign, expose, labels_as
 
     original = expose(table, [label_col]).get_column(label_col)
-    new = pl.Series(label_col, np.asarray(classes, dtype=object)[noisy].tolist(), dtype=pl.String)
-    try:
-        new = new.cast(original.dtype, strict=True)
-    except Exception:
-        pass
+    new = labels_as(pl.Series(label_col, np.asarray(classes, dtype=object)[noisy].tolist(),
+                              dtype=pl.String), original.dtype)
     out = assign(table.with_columns(original.alias(true_col)), label_col, new)
     names = hf_class_labels_of(data) if fmt == "hf" else {}
     if label_col in names:  # the original labels' column shares the label's classes
