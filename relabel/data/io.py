@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.compressed import compression_of, decompressed_copy, inner_name
+from relabel.data.compressed import compression_of, decompressed_copy, inner_name, open_binary
 from relabel.data.encoding import decoded_chunks, is_utf8, temporary_copy, utf8_copy
 from relabel.data.fasttext import FASTTEXT, read_fasttext
 from relabel.data.label_studio import LABEL_STUDIO_JSON, is_label_studio_export, read_export
@@ -247,12 +247,23 @@ def _read_copy(copy: Path, path: Path, **options: Any) -> tuple[pl.DataFrame, st
                                 path=path, rows=err.rows, column=err.column) from None
 
 
-def _cr_line_ends(path: Path, probe: int = 1 << 16) -> bool:
-    """True when a text file's lines end in a bare carriage return (classic Mac OS; Excel for
-    Mac's "CSV (Macintosh)"): the readers then see one long header and no rows."""
-    with open(path, "rb") as fh:
-        head = fh.read(probe)
-    return b"\r" in head and b"\n" not in head
+def first_line_end(path: str | Path, encoding: str | None = None,
+                   probe: int = 1 << 16) -> str | None:
+    """How a text file's first line ends: ``"\r\n"``, ``"\n"`` or a bare ``"\r"`` (classic
+    Mac OS; Excel for Mac's "CSV (Macintosh)"), read in its ``encoding`` (default UTF-8), through
+    its compression if it has one; None when the first ``probe`` bytes hold no line end."""
+    with open_binary(path) as fh:
+        head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
+    cr, lf = head.find("\r"), head.find("\n")
+    if cr >= 0 and (lf < 0 or cr < lf):
+        return "\r\n" if head[cr + 1 : cr + 2] == "\n" else "\r"
+    return "\n" if lf >= 0 else None
+
+
+def _cr_line_ends(path: Path) -> bool:
+    """True when a text file's lines end in a bare carriage return: the readers then see one
+    long header and no rows."""
+    return first_line_end(path) == "\r"
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.compressed import compress_file, compression_of, inner_name, open_binary
+from relabel.data.compressed import compress_file, compression_of, inner_name
 from relabel.data.encoding import encode_file, is_utf8
 from relabel.data.fasttext import FASTTEXT, write_fasttext
 from relabel.data.fasttext import check_columns as check_fasttext_columns
@@ -34,6 +34,7 @@ from relabel.data.io import (
     SEMICOLON_CSV,
     _keyed_json_text,
     detect_format,
+    first_line_end,
 )
 from relabel.errors import RelabelInputError
 
@@ -58,12 +59,7 @@ def newline_of(path: str | Path | None, encoding: str | None = None,
     if path is None or not Path(path).is_file() or \
             EXTENSIONS.get(inner_name(path).suffix.lower()) not in (*DELIMITERS, FASTTEXT):
         return "\n"
-    with open_binary(path) as fh:  # a compressed file's own lines
-        head = fh.read(probe).decode(encoding or "utf-8", errors="replace")
-    cr, lf = head.find("\r"), head.find("\n")
-    if cr >= 0 and (lf < 0 or cr < lf):
-        return "\r\n" if head[cr + 1 : cr + 2] == "\n" else "\r"
-    return "\n"
+    return first_line_end(path, encoding, probe) or "\n"
 
 
 @contextlib.contextmanager
