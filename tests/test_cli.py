@@ -168,24 +168,26 @@ def test_export_errors_are_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["review", "push", "{run}", "--project", "p", "--only", "bogus"], "--only must be one of"),
-    (["review", "push", "{run}", "--project", "p", "--limit", "0"], "--limit must be at least 1"),
-    (["review", "push", "{empty}", "--project", "p"], "run `relabel denoise` first"),
-    (["review", "next", "{run}", "--project", "p", "--batch", "0"],
+    (["review", "push", "{run}", "--project", "proj", "--only", "bogus"], "--only must be one of"),
+    (["review", "push", "{run}", "--project", "proj", "--limit", "0"], "--limit must be at least 1"),
+    (["review", "push", "{empty}", "--project", "proj"], "run `relabel denoise` first"),
+    (["review", "next", "{run}", "--project", "proj", "--batch", "0"],
      "one of them at least 1; got --batch 0 --audit 0 --check-changes 0"),
-    (["review", "next", "{run}", "--project", "p", "--audit", "-1"],
+    (["review", "next", "{run}", "--project", "proj", "--audit", "-1"],
      "--batch, --audit and --check-changes must be at least 0"),
-    (["review", "next", "{run}", "--project", "p", "--check-changes", "-2"],
+    (["review", "next", "{run}", "--project", "proj", "--check-changes", "-2"],
      "got --batch 100 --audit 0 --check-changes -2"),
-    (["review", "next", "{run}", "--project", "p", "--reviewer-error", "0.7"],
+    (["review", "next", "{run}", "--project", "proj", "--reviewer-error", "0.7"],
      "--reviewer-error must be at least 0 and below 0.5"),
-    (["review", "push", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+    (["review", "push", "{run}", "--project", "proj"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
                                                     "not set"),
-    (["review", "pull", "{run}", "--project", "p"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+    (["review", "pull", "{run}", "--project", "proj"], "LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
                                                     "not set"),
     (["export", "{run}", "--to", "{tmp}/x.csv", "--apply", "reviewed"],
      "run `relabel review pull` first"),
     (["export", "{run}", "--to", "{tmp}/x.csv", "--apply", "bogus"], "--apply must be one of"),
+    (["review", "push", "{run}", "--project", "p"], "--project: a Label Studio project title has "
+                                                    "3 to 50 characters; 'p' has 1"),
 ])
 def test_review_errors_are_one_line(args, needle, tmp_path, dataset_csv, fake_encoder,
                                     monkeypatch):

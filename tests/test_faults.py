@@ -144,7 +144,7 @@ def test_a_second_command_on_a_busy_run_directory_refuses_and_a_stale_lock_is_ta
         assert holder.stdout.readline().strip() == "locked"
         for args in (_denoise(path, emb, run),
                      ["export", str(run), "--to", str(tmp_path / "clean.csv")],
-                     ["review", "push", str(run), "--project", "p"]):
+                     ["review", "push", str(run), "--project", "proj"]):
             _one_line(run_relabel(*args, env={"LABEL_STUDIO_URL": "http://127.0.0.1:9",
                                            "LABEL_STUDIO_API_KEY": "k"}),
                       2, "in use by another relabel process", f"pid {holder.pid}")
