@@ -169,7 +169,8 @@ def test_export_errors_are_one_line(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (["review", "push", "{run}", "--project", "proj", "--only", "bogus"], "--only must be one of"),
-    (["review", "push", "{run}", "--project", "proj", "--limit", "0"], "--limit must be at least 1"),
+    (["review", "push", "{run}", "--project", "proj", "--limit", "0"],
+     "--limit must be at least 1"),
     (["review", "push", "{empty}", "--project", "proj"], "run `relabel denoise` first"),
     (["review", "next", "{run}", "--project", "proj", "--batch", "0"],
      "one of them at least 1; got --batch 0 --audit 0 --check-changes 0"),
