@@ -96,3 +96,29 @@ def test_noise_command_keeps_the_true_label(tmp_path, dataset_csv):
     assert int((noisy["label"] != noisy["gold"]).sum()) == round(0.1 * src.height)
     r = runner.invoke(app, ["noise", str(dataset_csv), "--to", str(out), "--rate", "2"])
     assert r.exit_code == 2 and "--rate must be in [0, 1], got 2.0" in r.stderr
+
+
+def test_a_relation_runs_report_marks_each_pair(tmp_path, fake_encoder):
+    """Which pair a relation label is about is the point of the review: the suspicious rows
+    show their text with the head and the tail marked, and the text stays escaped."""
+    from relabel.config import DenoiseConfig
+    from relabel.pipeline import denoise
+    from tests.test_relation import relation_rows
+
+    rows = relation_rows()
+    for r in rows:  # markup in a text stays text (after the tail: the spans hold)
+        r["text"] = r["text"].replace(" .", " <b> .")
+    pl.DataFrame(rows).write_csv(tmp_path / "rel.csv")
+    denoise(tmp_path / "rel.csv", out_dir=tmp_path / "o", encoder=fake_encoder,
+            config=DenoiseConfig(id_col="id", corrector="none", pooling="mean"))
+    page = (tmp_path / "o" / "report.html").read_text()
+    table = page[page.index("Most suspicious examples"):]
+    assert 'the <mark class="head">head</mark> and the <mark class="tail">tail</mark>' in table
+    suspicious = pl.read_parquet(tmp_path / "o" / "suspicious.parquet").head(50)
+    for r in suspicious.iter_rows(named=True):
+        src = rows[r["row"]]
+        head = src["text"][src["head_start"]:src["head_end"]]
+        tail = src["text"][src["tail_start"]:src["tail_end"]]
+        assert f'<mark class="head">{head}</mark>' in table
+        assert f'<mark class="tail">{tail}</mark>' in table
+    assert "<b>" not in table and "&lt;b&gt;" in table

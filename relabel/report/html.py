@@ -34,7 +34,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#22
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:4px 8px;
 vertical-align:top;max-width:30em}th{background:#f4f4f4}.num{text-align:right}img{max-width:100%}
-.muted{color:#777}
+.muted{color:#777}mark.head{background:#cfe3ff}mark.tail{background:#ffe2b8}
 """
 
 
@@ -146,6 +146,44 @@ def _pr_curve(is_error: np.ndarray, score: np.ndarray) -> str:
     return _figure_tag(fig, "precision-recall curve")
 
 
+class _Html(str):
+    """A cell already made safe HTML (escaped text with markup of ours): not escaped again."""
+
+
+def _marked(text: str, spans: tuple[int, int, int, int]) -> _Html:
+    """A relation's text with its head and tail marked (``<mark class=head>`` / ``tail``),
+    every character of the text escaped, so a reviewer sees which pair the label is about."""
+    hs, he, ts, te = spans
+    cuts = sorted([(hs, he, "head"), (ts, te, "tail")])
+    out, at = [], 0
+    for start, end, cls in cuts:
+        if not 0 <= at <= start <= end <= len(text):  # spans that do not fit: the plain text
+            return _Html(_cell(text))
+        out += [_cell(text[at:start]), f'<mark class="{cls}">{_cell(text[start:end])}</mark>']
+        at = end
+    return _Html("".join(out) + _cell(text[at:]))
+
+
+def _with_entities(rows: list[dict[str, Any]], run_dir: Path) -> list[dict[str, Any]]:
+    """``rows`` (suspicious examples) with the text of a relation run's rows marked at their
+    head and tail spans (``examples.parquet``); other runs' rows as they are."""
+    from relabel.data.task import SPAN_NAMES
+    from relabel.rundir import RunFiles
+
+    path = RunFiles(run_dir).examples
+    if not rows or not path.is_file():
+        return rows
+    present = pl.read_parquet_schema(path)
+    if not all(c in present for c in SPAN_NAMES):
+        return rows
+    wanted = pl.Series("row", [r["row"] for r in rows], dtype=pl.Int64)
+    spans = (pl.read_parquet(path, columns=["row", *SPAN_NAMES])
+             .filter(pl.col("row").is_in(wanted.implode())))
+    by_row = {r[0]: r[1:] for r in spans.iter_rows()}
+    return [{**r, "text": _marked(r["text"], by_row[r["row"]])}
+            if r.get("row") in by_row and isinstance(r.get("text"), str) else r for r in rows]
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th>{_cell(c)}</th>" for c in columns)
     body = []
@@ -153,7 +191,9 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         cells = []
         for c in columns:
             v = r.get(c)
-            if isinstance(v, float):
+            if isinstance(v, _Html):
+                cells.append(f"<td>{v}</td>")
+            elif isinstance(v, float):
                 cells.append(f'<td class="num">{v:.3f}</td>')
             elif isinstance(v, list):
                 cells.append(f"<td>{_cell(', '.join(map(str, v)))}</td>")
@@ -416,8 +456,8 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     summary = json.loads(files.summary.read_text())
     run = load_record(run_dir)
     suspicious_path = files.suspicious
-    suspicious = (pl.read_parquet(suspicious_path).head(50).to_dicts()
-                  if suspicious_path.exists() else [])
+    suspicious = _with_entities(pl.read_parquet(suspicious_path).head(50).to_dicts()
+                                if suspicious_path.exists() else [], Path(run_dir))
     n, flagged = summary["examples"], summary["flagged"]
     facts = [
         {"": "examples", "value": n}, {"": "classes", "value": summary["classes"]},
@@ -451,6 +491,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         "<h2>Flag rate per class</h2>", _flag_rate(scores),
         "<h2>Given label × suggested label</h2>", _confusion(scores),
         "<h2>Most suspicious examples</h2>",
+        *(['<p class="muted">Each label is about a pair: the <mark class="head">head</mark> '
+           'and the <mark class="tail">tail</mark> entity.</p>']
+          if any(isinstance(r.get("text"), _Html) for r in suspicious) else []),
         _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
                             "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
