@@ -105,15 +105,25 @@ class Run:
     def issues(self) -> pl.DataFrame:
         """The flagged examples, least credible first: ``row, id, text, label, credibility,
         suggested_label, confidence, reason, p_wrong, alternative_label`` (``suggested_label``
-        is null where relabel abstains and asks a human)."""
+        is null where relabel abstains and asks a human). A relation run adds ``head`` and
+        ``tail`` after ``text``: the two entities the label is about."""
+        from relabel.data.task import SPAN_NAMES
         from relabel.rundir import load_examples
 
         flagged = self.scores.filter(pl.col("flagged"))
-        texts = load_examples(self.out_dir).select("row", "text")
+        examples = load_examples(self.out_dir)
+        columns = list(ISSUE_COLUMNS)
+        entities = []
+        if all(c in examples.columns for c in SPAN_NAMES):
+            hs, he, ts, te = (pl.col(c) for c in SPAN_NAMES)
+            entities = [pl.col("text").str.slice(hs, he - hs).alias("head"),
+                        pl.col("text").str.slice(ts, te - ts).alias("tail")]
+            columns[3:3] = ["head", "tail"]
+        texts = examples.select("row", "text", *entities)
         return (flagged.join(texts, on="row", how="left")
                 .rename({"suggestion_confidence": "confidence"})
                 .sort(["credibility", "row"])
-                .select(list(ISSUE_COLUMNS)))
+                .select(columns))
 
     def _decisions(self, reviews: Any, apply: str) -> pl.DataFrame:
         from relabel.export import run_decisions

@@ -223,3 +223,21 @@ def test_bad_relation_input_is_one_line(tmp_path, content, extra, message):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
     assert not (tmp_path / "o").exists()
+
+
+def test_a_relation_runs_issues_name_the_pair(tmp_path, fake_encoder):
+    """run.issues (and the notebook's table) show the head and tail of each flagged pair."""
+    import relabel
+    from relabel.report.notebook import run_html
+
+    rows = relation_rows()
+    denoise_relations(pl.DataFrame(rows), tmp_path / "rel.csv", fake_encoder, rows)
+    run = relabel.load_run(tmp_path / "o")
+    issues = run.issues
+    assert issues.columns[:6] == ["row", "id", "text", "head", "tail", "label"]
+    assert issues.height > 0
+    for r in issues.iter_rows(named=True):
+        src = rows[r["row"]]
+        assert r["head"] == src["text"][src["head_start"]:src["head_end"]]
+        assert r["tail"] == src["text"][src["tail_start"]:src["tail_end"]]
+    assert "<th>head</th><th>tail</th>" in run_html(run.summary, issues, str(run.out_dir))

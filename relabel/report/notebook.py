@@ -72,8 +72,8 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel run</b>{_facts(facts)}{_notes(notes)}'
             f"<p>least credible of the {issues.height} flagged examples (first {shown}; all in "
             "<code>run.issues</code>, the report in <code>run.report()</code>):</p>"
-            + frame_html(issues, ["id", "text", "label", "suggested_label", "confidence",
-                                  "reason", "alternative_label"])
+            + frame_html(issues, ["id", "text", "head", "tail", "label", "suggested_label",
+                                  "confidence", "reason", "alternative_label"])
             + "</div>")
 
 
