@@ -86,7 +86,7 @@ def test_check_collects_every_span_problem_and_the_embeddings_shape(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     np.save(tmp_path / "emb.npy", np.ones((3, 8), np.float32))
     report = check_dataset(path, DenoiseConfig(embeddings=tmp_path / "emb.npy"))
-    assert report.task == "relation"
+    assert report.task == "relation" and report.layout == "flat"
     messages = [str(e) for e in report.errors]
     assert any("row 2" in m and "tail span outside the text" in m for m in messages)
     assert any("row 3" in m and "empty head span" in m for m in messages)

@@ -183,6 +183,9 @@ def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fa
     assert examples["head_end"].to_list() == [r["head_end"] for r in rows]
     export_dataset(tmp_path / "o", tmp_path / "clean.csv", apply="none")
     assert pl.read_csv(tmp_path / "clean.csv").equals(pl.DataFrame(tagged))
+    r = runner.invoke(app, ["check", str(path)])
+    assert r.exit_code == 0 and f"{len(rows)} examples, 3 classes (relation: inline <e1>/<e2> " \
+        "tags): 0 error(s)" in r.output, r.output
 
 
 def test_entity_pooling_encoder(tiny_model_dir):

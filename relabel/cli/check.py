@@ -62,7 +62,7 @@ def check_command(
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
     from relabel.config import DenoiseConfig
-    from relabel.data.check import check_dataset
+    from relabel.data.check import LAYOUT_NAMES, check_dataset
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
                                         drop_invalid, label_names, encoding),
@@ -82,7 +82,10 @@ def check_command(
     ready = ("" if report.errors else "; ready for relabel denoise" if report.has_text else
              f"; ready for relabel consensus (the items have no text '{text_col}', which "
              "denoise needs)")
-    typer.echo(f"{data}: {counts} ({report.task or 'unread'}): {len(report.errors)} error(s), "
+    kind = report.task or "unread"
+    if report.layout:  # how a relation file's spans were read
+        kind += f": {LAYOUT_NAMES.get(report.layout, report.layout)}"
+    typer.echo(f"{data}: {counts} ({kind}): {len(report.errors)} error(s), "
                f"{len(report.warnings)} warning(s)" + ready)
     if report.errors:
         raise typer.Exit(2)

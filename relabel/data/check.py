@@ -22,6 +22,10 @@ from relabel.data.validation import Problems
 from relabel.embed.precomputed import load_embeddings
 from relabel.errors import RelabelInputError
 
+#: how ``relabel check`` names each relation layout (:func:`relabel.data.relation.detect_layout`)
+LAYOUT_NAMES = {"flat": "span columns", "tacred": "TACRED tokens", "wrench": "WRENCH spans",
+                "inline": "inline <e1>/<e2> tags"}
+
 
 @dataclass
 class CheckReport:
@@ -34,6 +38,9 @@ class CheckReport:
     examples: int | None = None
     classes: int | None = None
     task: str | None = None
+    #: a relation file's layout (``flat``, ``tacred``, ``wrench``, ``inline``; see
+    #: :data:`LAYOUT_NAMES`)
+    layout: str | None = None
     #: for several annotators per item: votes and annotators, and whether the items have
     #: text (votes alone serve ``consensus``, not ``denoise``)
     votes: int | None = None
@@ -98,7 +105,7 @@ def check_dataset(data: str | Path, config: DenoiseConfig | None = None) -> Chec
     except RelabelInputError as err:  # problems that stop the reading of a relation layout
         problems.error(err)
         return report
-    report.task = task.task
+    report.task, report.layout = task.task, task.layout
     examples = task.examples
     if examples is not None:
         report.examples = examples.height
