@@ -274,6 +274,8 @@ def test_a_directory_of_parquet_files_is_one_table(tmp_path):
     pl.DataFrame({"text": ["a", "b"], "label": ["x", "y"]}).write_parquet(d / "part-0.parquet")
     table, fmt = read_table(d)
     assert fmt == "parquet-dir" == file_layout(d) and table["text"].to_list() == ["a", "b", "c"]
+    pl.DataFrame({"label": ["z"], "text": ["d"]}).write_parquet(d / "part-2.parquet")
+    assert read_table(d)[0].rows()[-1] == ("d", "z")  # the same columns in another order
     pl.DataFrame({"text": ["d"], "category": ["z"]}).write_parquet(d / "part-2.parquet")
     with pytest.raises(RelabelInputError, match=r"part-2\.parquet: its columns \(text, "
                                                 r"category\) are not those of part-0\.parquet"):

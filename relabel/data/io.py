@@ -473,7 +473,9 @@ def _read_parquet_parts(path: Path) -> pl.DataFrame:
                                     path=part) from None
         if first is None:
             first = (part, table.schema)
-        elif table.columns != list(first[1]):
+        elif sorted(table.columns) == sorted(first[1]):
+            table = table.select(list(first[1]))  # the same columns in another order
+        else:
             raise RelabelInputError(f"its columns ({', '.join(table.columns)}) are not those of "
                                     f"{first[0].name} ({', '.join(first[1])}): the files of a "
                                     "directory must hold one table", path=part)
