@@ -188,6 +188,15 @@ def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fa
         "tags): 0 error(s)" in r.output, r.output
 
 
+def test_a_few_tagged_texts_are_read_as_text_with_a_warning(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("text,label\n<e1>ab</e1> x <e2>cd</e2>,a\nplain one,b\nplain two,a\n")
+    r = runner.invoke(app, ["check", str(path)])
+    assert r.exit_code == 0 and "(text)" in r.output
+    assert ("1 of 3 texts tag entities as <e1>..</e1> <e2>..</e2>, too few for a relation file: "
+            "all are read as plain text (--task relation reads them as relations" in r.output)
+
+
 def test_entity_pooling_encoder(tiny_model_dir):
     text = ["alice works for acme .", "bob was born in oslo ."]
     _, packed = encoder_inputs(text, np.array([0, 0]), np.array([5, 3]), np.array([16, 16]),
@@ -217,6 +226,9 @@ def test_entity_pooling_encoder(tiny_model_dir):
     ("text,label\nab,x\ncd,y\n", ["--task", "relation"], "--task relation needs entity spans"),
     ("text,label\n<e1>ab</e1> <e2>cd</e2>,x\n<e1>ef</e1> gh,y\n", [],
      "row 2, column 'text': text without its entity tags"),
+    # fewer than half tagged is read as text, but not when relations are asked for
+    ("text,label\n<e1>ab</e1> <e2>cd</e2>,x\nef gh,y\nij kl,y\n", ["--task", "relation"],
+     "rows 2, 3, column 'text': text without its entity tags"),
 ])
 def test_bad_relation_input_is_one_line(tmp_path, content, extra, message):
     path = tmp_path / "d.csv"

@@ -45,20 +45,25 @@ ENTITY_SEP = "\x1f"
 INLINE_TAG = re.compile(r"<(/?)e([12])>", re.IGNORECASE)
 
 
-def _has_inline_tags(text: pl.Series) -> pl.Series:
-    """Whether each text holds the four inline entity tags (null texts: null)."""
-    low = text.str.to_lowercase()
-    return (low.str.contains("<e1>", literal=True) & low.str.contains("</e1>", literal=True)
-            & low.str.contains("<e2>", literal=True) & low.str.contains("</e2>", literal=True))
+def has_inline_tags(text: pl.Series) -> pl.Series:
+    """Whether each text holds the four inline entity tags (null texts: null). Plain text,
+    the common case, costs one scan for ``<``: only texts holding one are looked at closely."""
+    maybe = text.str.contains("<", literal=True)
+    if not maybe.any():
+        return maybe
+    for tag in ("<e1>", "</e1>", "<e2>", "</e2>"):
+        maybe = maybe & text.str.contains(f"(?i){tag}")
+    return maybe
 
 
 def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS,
-                  text_col: str | None = None) -> str | None:
+                  text_col: str | None = None, *, relation: bool = False) -> str | None:
     """``"tacred"``, ``"wrench"``, ``"flat"``, ``"inline"`` or None (no relation columns).
 
     ``"inline"`` needs ``text_col``: a text column where at least half of the non-empty texts
-    carry all four tags ``<e1> </e1> <e2> </e2>`` (the rest are then reported as rows without
-    them, not silently read as plain text).
+    (any one, when ``relation``: ``--task relation`` was asked for) carry all four tags
+    ``<e1> </e1> <e2> </e2>``; the rest are then reported as rows without them, not silently
+    read as plain text.
     """
     cols = set(table.columns)
     if set(TACRED_COLS) <= cols:
@@ -68,8 +73,9 @@ def detect_layout(table: pl.DataFrame, span_cols: tuple[str, ...] = SPAN_COLS,
     if set(span_cols) <= cols:
         return "flat"
     if text_col in cols and table.schema[text_col] == pl.String:
-        tagged = _has_inline_tags(table.get_column(text_col)).drop_nulls()
-        if tagged.len() and tagged.sum() * 2 >= tagged.len():
+        tagged = has_inline_tags(table.get_column(text_col)).drop_nulls()
+        share = tagged.sum() / tagged.len() if tagged.len() else 0.0
+        if share >= 0.5 or (relation and share > 0):
             return "inline"
     return None
 

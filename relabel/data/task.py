@@ -87,6 +87,20 @@ def _label_names_hint(examples: pl.DataFrame, data: str | Path, spec: InputSpec)
             "reviews and the suggestions (the export still writes codes)"]
 
 
+def _few_tagged_warning(examples: pl.DataFrame) -> list[str]:
+    """A warning when some texts, but fewer than half, tag entities inline: they are read as
+    plain text (``detect_layout``), which may not be what the user meant."""
+    from relabel.data.relation import has_inline_tags
+
+    tagged = int(has_inline_tags(examples.get_column("text")).sum())
+    if not tagged:
+        return []
+    return [f"{tagged} of {examples.height} texts tag entities as <e1>..</e1> <e2>..</e2>, "
+            f"too few for a relation file: all are read as plain text "
+            f"({option('--task', 'relation')} reads them as relations, naming the rows "
+            "without tags)"]
+
+
 def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
               folds: int = DEFAULT_FOLDS, problems: Problems | None = None,
               compare: bool = True) -> ReadTask:
@@ -118,8 +132,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     # fields of nested records named by a dotted path (--text-col data.text) as columns
     table = expose(table, [spec.text_col, spec.label_col, spec.id_col, *spec.span_cols,
                            *spec.type_cols])
-    layout = (detect_layout(table, spec.span_cols, spec.text_col) if spec.task != "text"
-              else None)
+    layout = (detect_layout(table, spec.span_cols, spec.text_col,
+                            relation=spec.task == "relation") if spec.task != "text" else None)
     if spec.task == "relation" and layout is None:
         raise RelabelInputError(
             f"{option('--task', 'relation')} needs entity spans: columns "
@@ -139,6 +153,8 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
         if examples is not None:
             warnings += few_per_fold_warning(examples, folds)
             warnings += _label_names_hint(examples, data, spec)
+            if spec.task == "auto":
+                warnings += _few_tagged_warning(examples)
         texts = {} if collect or examples is None else {"mean": TextColumn(examples["text"])}
         return ReadTask(task="text", layout=None, examples=examples, warnings=warnings,
                         rows=table.height, label_col=spec.label_col,
