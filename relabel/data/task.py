@@ -14,7 +14,13 @@ import polars as pl
 
 from relabel.config import DEFAULT_FOLDS, InputSpec
 from relabel.data.columns import expose
-from relabel.data.relation import detect_layout, encoder_inputs, relation_table, validate_spans
+from relabel.data.relation import (
+    detect_layout,
+    encoder_inputs,
+    has_inline_tags,
+    relation_table,
+    validate_spans,
+)
 from relabel.data.texts import TextColumn
 from relabel.data.validation import Problems, build_examples, few_per_fold_warning
 from relabel.errors import RelabelInputError, option
@@ -90,8 +96,6 @@ def _label_names_hint(examples: pl.DataFrame, data: str | Path, spec: InputSpec)
 def _few_tagged_warning(examples: pl.DataFrame) -> list[str]:
     """A warning when some texts, but fewer than half, tag entities inline: they are read as
     plain text (``detect_layout``), which may not be what the user meant."""
-    from relabel.data.relation import has_inline_tags
-
     tagged = int(has_inline_tags(examples.get_column("text")).sum())
     if not tagged:
         return []
