@@ -174,8 +174,8 @@ def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fa
         t = "<e1>" + t[:r["head_end"]] + "</e1>" + t[r["head_end"]:]
         tagged.append({"id": r["id"], "text": t, "label": r["label"]})
     path = tmp_path / "semeval.csv"
-    _, layout = denoise_relations(pl.DataFrame(tagged), path, fake_encoder, rows)
-    assert layout == "inline"
+    res, layout = denoise_relations(pl.DataFrame(tagged), path, fake_encoder, rows)
+    assert layout == "inline" and res.summary["layout"] == "inline"
     assert [t for t in fake_encoder.encoded if "<e" in t] == []
     assert fake_encoder.encoded[0].startswith("@ ")
     examples = pl.read_parquet(tmp_path / "o" / "examples.parquet")
@@ -183,6 +183,10 @@ def test_inline_tagged_text_is_a_relation_and_exports_with_its_tags(tmp_path, fa
     assert examples["head_end"].to_list() == [r["head_end"] for r in rows]
     export_dataset(tmp_path / "o", tmp_path / "clean.csv", apply="none")
     assert pl.read_csv(tmp_path / "clean.csv").equals(pl.DataFrame(tagged))
+    from relabel.cli.denoise import format_summary
+
+    assert format_summary(res.summary, res.out_dir).startswith(
+        f"{len(rows)} examples, 3 classes (relations: inline <e1>/<e2> tags) -> ")
     r = runner.invoke(app, ["check", str(path)])
     assert r.exit_code == 0 and f"{len(rows)} examples, 3 classes (relation: inline <e1>/<e2> " \
         "tags): 0 error(s)" in r.output, r.output

@@ -39,7 +39,13 @@ from relabel.data.compressed import compression_of
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     """The short human summary printed after a run."""
     n, flagged = summary["examples"], summary["flagged"]
-    lines = [f"{n} examples, {summary['classes']} classes -> {out_dir}"]
+    kind = ""
+    if summary.get("task") == "relation" and summary.get("layout"):
+        # how a relation run's spans were read (older summaries lack the fields)
+        from relabel.data.check import LAYOUT_NAMES
+
+        kind = f" (relations: {LAYOUT_NAMES.get(summary['layout'], summary['layout'])})"
+    lines = [f"{n} examples, {summary['classes']} classes{kind} -> {out_dir}"]
     crowd = summary.get("consensus")
     if crowd and crowd.get("single_vote_items") == crowd["items"]:
         lines.append(f"one vote per item ({crowd['votes']} votes by {crowd['annotators']} "
