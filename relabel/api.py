@@ -323,8 +323,9 @@ def denoise(
     Parameters
     ----------
     data : str, Path, DataFrame (polars, pandas), datasets.Dataset, pyarrow.Table, list or dict
-        A dataset file (CSV, TSV, JSONL, JSON, Parquet, a Hugging Face dataset directory) or
-        an in-memory table: a list of dicts (records), or a dict of columns
+        A dataset file (CSV, TSV, JSONL, JSON, Parquet, fastText ``.txt``; text files may be
+        compressed, ``data.csv.gz``), a directory of Parquet files or a Hugging Face dataset
+        directory, or an in-memory table: a list of dicts (records), or a dict of columns
         (``{"text": [...], "label": [...]}`` of lists, numpy arrays or pandas Series, as
         ``Dataset[:]`` returns); row order and types are kept.
     text, label, id : str, optional

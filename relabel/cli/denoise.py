@@ -135,9 +135,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
 def denoise_command(
     data: Annotated[Path, typer.Argument(readable=False,
                                          help="Dataset: .csv, .tsv, .jsonl, .json, .parquet, "
-                                         "a Hugging Face dataset directory (save_to_disk) or a "
-                                         "Label Studio JSON export (its annotators' "
-                                         "consensus).")],
+                                         "fastText .txt (text files may be .gz, .bz2, .xz), a "
+                                         "directory of .parquet files, a Hugging Face dataset "
+                                         "directory (save_to_disk) or a Label Studio JSON "
+                                         "export (its annotators' consensus).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", readable=False, help="Output directory "
                    "(default: relabel-out/<input name>).")] = None,
     text_col: TextCol = DEFAULTS.text_col,

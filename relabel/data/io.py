@@ -176,8 +176,10 @@ def read_table(path: str | Path, *, encoding: str | None = None,
     ----------
     path : str or Path
         The dataset: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, ``.json`` (an array of records,
-        or a Label Studio export: :mod:`relabel.data.label_studio`), ``.parquet`` or a
-        directory saved with ``datasets.Dataset.save_to_disk``.
+        or a Label Studio export: :mod:`relabel.data.label_studio`), ``.parquet``, fastText
+        ``.txt`` (:mod:`relabel.data.fasttext`), any of the text files compressed
+        (``data.csv.gz``: :mod:`relabel.data.compressed`), a directory of Parquet files
+        (:data:`PARQUET_DIR`) or a directory saved with ``datasets.Dataset.save_to_disk``.
     encoding : str, optional
         The text encoding of a CSV, TSV or JSON file (default UTF-8;
         :mod:`relabel.data.encoding`).
