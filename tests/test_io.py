@@ -259,6 +259,13 @@ def test_a_compressed_file_that_cannot_be_read_is_one_line(tmp_path):
                                                 r"holds, as in data\.csv\.gz"):
         (tmp_path / "data.gz").write_bytes(b"")
         read_table(tmp_path / "data.gz")
+    # a hint naming the file names the user's, not the decompressed copy
+    import gzip
+
+    (tmp_path / "tabs.txt.gz").write_bytes(gzip.compress(b"text\tlabel\nhi\tx\n"))
+    with pytest.raises(RelabelInputError, match=r"tabs\.txt\.gz: line 1: .*its first line is "
+                                                r"tab-separated: name it tabs\.tsv$"):
+        read_table(tmp_path / "tabs.txt.gz")
     (tmp_path / "data.zip").write_bytes(b"PK")
     with pytest.raises(RelabelInputError, match=r"data\.zip: a compressed file \('\.zip'\): "
                                                 r"decompress it first .* the data it holds"):

@@ -245,8 +245,9 @@ def _read_copy(copy: Path, path: Path, **options: Any) -> tuple[pl.DataFrame, st
     try:
         return read_table(copy, **options)
     except RelabelInputError as err:
-        raise RelabelInputError(err.message.replace(copy.name, inner_name(path).name),
-                                path=path, rows=err.rows, column=err.column) from None
+        inner = inner_name(path)  # the copy's name in a hint is the user's file's
+        message = err.message.replace(copy.name, inner.name).replace(copy.stem, inner.stem)
+        raise RelabelInputError(message, path=path, rows=err.rows, column=err.column) from None
 
 
 def first_line_end(path: str | Path, encoding: str | None = None,
