@@ -467,4 +467,9 @@ def test_a_table_with_more_columns_is_not_written_as_fasttext(tmp_path):
     with pytest.raises(RelabelInputError, match=r"out\.txt: a \.txt file is written as fastText "
                                                 r"lines.*this table has 'id', 'text', 'label'"):
         write_table(table, tmp_path / "out.txt")
+    # nor a label with a space (a class a reviewer added): it would read back as another
+    spaced = pl.DataFrame({"label": ["a", "not spam"], "text": ["x", "y"]})
+    with pytest.raises(RelabelInputError, match=r"out\.txt, row 2, column 'label': a fastText "
+                                                r"label cannot hold a space or tab \('not spam'\)"):
+        write_table(spaced, tmp_path / "out.txt")
     assert list(tmp_path.iterdir()) == []

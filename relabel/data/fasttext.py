@@ -79,6 +79,13 @@ def check_columns(table: pl.DataFrame, path: str | Path) -> None:
                                 "<text>, which hold the columns 'label' and 'text' only; this "
                                 f"table has {', '.join(map(repr, table.columns))}: write a .csv, "
                                 ".jsonl or .parquet file instead", path=path)
+    spaced = table.get_column("label").cast(pl.String).str.contains(r"\s").fill_null(False)
+    if spaced.any():  # (a class a reviewer added): the line would read back as another label
+        first = table.get_column("label").filter(spaced)[0]
+        raise RelabelInputError(f"a fastText label cannot hold a space or tab ({first!r}): "
+                                "rename the class, or write a .csv, .jsonl or .parquet file",
+                                path=path, rows=(spaced.arg_true() + 1).to_list(),
+                                column="label")
 
 
 def write_fasttext(table: pl.DataFrame, path: str | Path, newline: str = "\n") -> None:
