@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from relabel.data.io import DIR_FORMATS, hf_class_labels_of
-from relabel.data.write import newline_of, output_format, write_report_csv, write_table
+from relabel.data.write import output_format, write_like, write_report_csv
 from relabel.errors import RelabelInputError, option
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
@@ -257,10 +257,8 @@ def export_dataset(
     human = run_decisions(run_dir, scores, apply)
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
     cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
-    write_table(cleaned, to, fmt,
-                class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None,
-                encoding=run.spec.encoding,  # a text input's own encoding and line ends
-                newline=newline_of(run.input, run.spec.encoding))
+    write_like(cleaned, to, fmt, run.input, run.spec.encoding,  # as the input was written
+               class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
     changes_path = to.parent / CHANGES_FILE
     write_report_csv(plan.changes, changes_path)
     withheld = 0

@@ -473,3 +473,27 @@ def test_a_table_with_more_columns_is_not_written_as_fasttext(tmp_path):
                                                 r"label cannot hold a space or tab \('not spam'\)"):
         write_table(spaced, tmp_path / "out.txt")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, content", [
+    ("excel.csv", b"\xef\xbb\xbfid,text,label\r\n1,caf\xc3\xa9,x\r\n2,b,y\r\n"),
+    ("excel.csv.gz", b"\xef\xbb\xbfid;text;label\n1;a;x\n2;b;y\n"),
+    ("plain.tsv", b"id\ttext\tlabel\n1\ta\tx\n"),
+])
+def test_written_back_as_the_input_was_written_byte_for_byte(tmp_path, name, content):
+    """Excel's "CSV UTF-8" starts with a byte-order mark, and Excel reads a UTF-8 file without
+    one as another encoding: a written-back file keeps it, with the line ends and the
+    separator (write_like, as export, noise --to and consensus --to write)."""
+    import gzip
+
+    from relabel.data.write import output_format, utf8_bom, write_like
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    table, fmt = read_table(path)
+    assert table.columns == ["id", "text", "label"]  # the mark is not part of a name
+    assert utf8_bom(path) == content.startswith(b"\xef\xbb\xbf")
+    out = tmp_path / ("out" + "".join(path.suffixes))
+    write_like(table, out, output_format(out, fmt), path)
+    written = out.read_bytes()
+    assert (gzip.decompress(written) if name.endswith(".gz") else written) == content

@@ -479,7 +479,7 @@ def consensus(
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
         from relabel.data.io import file_layout
-        from relabel.data.write import newline_of, output_format, write_table
+        from relabel.data.write import output_format, write_like
 
         source = data if isinstance(data, (str, Path)) else None
         # in the input's layout (an object of records keyed by id, a semicolon CSV), encoding
@@ -489,8 +489,7 @@ def consensus(
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(pl.col("label").replace(
                 {name: code for code, name in spec.label_names}))
-        write_table(table, to, fmt, encoding=spec.encoding,
-                    newline=newline_of(source, spec.encoding))
+        write_like(table, to, fmt, source, spec.encoding)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result)

@@ -166,7 +166,7 @@ def write_noisy_copy(
     """
     from relabel.data.io import detect_format, hf_class_labels_of, read_table
     from relabel.data.validation import build_examples
-    from relabel.data.write import newline_of, output_format, write_table
+    from relabel.data.write import output_format, write_like
     from relabel.errors import RelabelInputError, option
 
     if not 0.0 <= rate <= 1.0:
@@ -209,7 +209,6 @@ def write_noisy_copy(
     names = hf_class_labels_of(data) if fmt == "hf" else {}
     if label_col in names:  # the original labels' column shares the label's classes
         names[true_col] = names[label_col]
-    write_table(out, to, fmt, class_labels=names or None, encoding=encoding,
-                newline=newline_of(data, encoding))
+    write_like(out, to, fmt, data, encoding, class_labels=names or None)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.compressed import compress_file, compression_of, inner_name
+from relabel.data.compressed import compress_file, compression_of, inner_name, open_binary
 from relabel.data.encoding import encode_file, is_utf8
 from relabel.data.fasttext import FASTTEXT, write_fasttext
 from relabel.data.fasttext import check_columns as check_fasttext_columns
@@ -62,6 +62,28 @@ def newline_of(path: str | Path | None, encoding: str | None = None,
     return first_line_end(path, encoding, probe) or "\n"
 
 
+def utf8_bom(path: str | Path | None, encoding: str | None = None) -> bool:
+    """Whether a UTF-8 text file starts with a byte-order mark (read through its compression);
+    False for any other file or encoding."""
+    import codecs
+
+    if path is None or not Path(path).is_file() or not is_utf8(encoding):
+        return False
+    with open_binary(path) as fh:
+        return fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+
+
+def write_like(table: pl.DataFrame, to: str | Path, fmt: str, source: str | Path | None,
+               encoding: str | None = None,
+               class_labels: dict[str, list[str]] | None = None) -> Path:
+    """:func:`write_table` in the conventions of the input ``source`` it came from (None: an
+    in-memory input): its text ``encoding``, line ends and UTF-8 byte-order mark, so that a
+    written-back dataset differs from its input only where a label changed (``export``,
+    ``noise --to``, ``consensus --to``)."""
+    return write_table(table, to, fmt, class_labels=class_labels, encoding=encoding,
+                       newline=newline_of(source, encoding), bom=utf8_bom(source, encoding))
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
@@ -98,7 +120,7 @@ def _remove(path: Path) -> None:
 
 def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
                 class_labels: dict[str, list[str]] | None = None,
-                encoding: str | None = None, newline: str = "\n") -> Path:
+                encoding: str | None = None, newline: str = "\n", bom: bool = False) -> Path:
     """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
 
     ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
@@ -107,7 +129,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export),
     and ``newline`` ends a CSV's or TSV's lines (the input's, :func:`relabel.data.io.newline_of`,
     so a Windows file stays CRLF and a version-controlled dataset diffs only where a label
-    changed)."""
+    changed); ``bom`` starts a UTF-8 CSV or TSV with a byte-order mark. :func:`write_like`
+    takes the last three from the input."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
     if fmt == FASTTEXT:
@@ -118,7 +141,7 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
             plain = tmp.with_name(tmp.name + inner_name(path).suffix)
             try:
                 write_table(table, plain, fmt, class_labels=class_labels, encoding=encoding,
-                            newline=newline)
+                            newline=newline, bom=bom)
                 compress_file(plain, tmp, compression)
             finally:
                 plain.unlink(missing_ok=True)
@@ -134,14 +157,8 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
                 utf8.unlink(missing_ok=True)
         return path
     with atomic_path(path) as tmp:
-        if fmt in ("csv", SEMICOLON_CSV) and "" in table.columns:
-            _write_csv_unnamed(table, tmp, DELIMITERS[fmt], newline)
-        elif fmt == "csv":
-            table.write_csv(tmp, line_terminator=newline)
-        elif fmt == SEMICOLON_CSV:
-            table.write_csv(tmp, separator=";", line_terminator=newline)
-        elif fmt == "tsv":
-            table.write_csv(tmp, separator="\t", quote_style="never", line_terminator=newline)
+        if fmt in DELIMITERS:
+            _write_delimited(table, tmp, fmt, newline, bom)
         elif fmt == FASTTEXT:
             write_fasttext(table, tmp, newline)
         elif fmt == "jsonl":
@@ -182,18 +199,29 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
     return path
 
 
-def _write_csv_unnamed(table: pl.DataFrame, path: Path, separator: str, newline: str) -> None:
-    """A CSV whose header has an empty name (pandas' ``to_csv`` index column) written as it was
-    read, ``,text,label``: polars would quote the empty name (``"",text,label``), so one
-    line of a version-controlled file would change that relabel did not mean to."""
+def _write_delimited(table: pl.DataFrame, path: Path, fmt: str, newline: str,
+                     bom: bool = False) -> None:
+    """A CSV, semicolon CSV or TSV file, as the input it came from was written: its line ends,
+    a UTF-8 byte-order mark when it had one (Excel's "CSV UTF-8" writes one, and reads a file
+    without it as another encoding), and a header with an empty name (pandas' ``to_csv`` index
+    column) as ``,text,label``, where polars alone would quote it (``"",text,label``)."""
+    import codecs
     import csv
     import io
 
-    header = io.StringIO()
-    csv.writer(header, delimiter=separator, lineterminator=newline).writerow(table.columns)
+    separator = DELIMITERS[fmt]
+    options: dict[str, Any] = {"quote_style": "never"} if fmt == "tsv" else {}
     with open(path, "wb") as fh:
-        fh.write(header.getvalue().encode("utf-8"))
-        table.write_csv(fh, separator=separator, line_terminator=newline, include_header=False)
+        if bom:
+            fh.write(codecs.BOM_UTF8)
+        own_header = "" in table.columns
+        if own_header:
+            header = io.StringIO()
+            csv.writer(header, delimiter=separator, lineterminator=newline).writerow(
+                table.columns)
+            fh.write(header.getvalue().encode("utf-8"))
+        table.write_csv(fh, separator=separator, line_terminator=newline,
+                        include_header=not own_header, **options)
 
 
 #: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
