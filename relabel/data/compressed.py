@@ -14,13 +14,12 @@ import bz2
 import contextlib
 import gzip
 import lzma
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from relabel.data.encoding import temporary_copy
 from relabel.errors import RelabelInputError
 
 #: chunk size of the streaming copy
@@ -72,10 +71,7 @@ def decompressed_copy(path: str | Path) -> Iterator[Path]:
     RelabelInputError
         Bytes that are not of the compression the suffix names (a corrupt or misnamed file).
     """
-    fd, name = tempfile.mkstemp(prefix="relabel-unpacked-", suffix=inner_name(path).suffix)
-    os.close(fd)
-    copy = Path(name)
-    try:
+    with temporary_copy(inner_name(path), "relabel-unpacked-") as copy:
         try:
             with open_binary(path) as src, open(copy, "wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
@@ -86,8 +82,6 @@ def decompressed_copy(path: str | Path) -> Iterator[Path]:
                                     "is the file complete, and is its suffix right?",
                                     path=path) from None
         yield copy
-    finally:
-        copy.unlink(missing_ok=True)
 
 
 def compress_file(src: str | Path, dst: str | Path, compression: str) -> None:
