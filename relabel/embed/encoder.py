@@ -95,6 +95,15 @@ def _model_file(resolved: str, name: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
+def _pooling_folder(modules: object) -> str | None:
+    """The folder of the Pooling module in a sentence-transformers ``modules.json`` (parsed),
+    ``""`` for the model's root, None when it has none."""
+    if not isinstance(modules, list):
+        return None
+    return next((str(e.get("path", "")) for e in modules if isinstance(e, dict)
+                 and str(e.get("type", "")).endswith(".Pooling")), None)
+
+
 def _fetch_pooling_config(repo: str) -> None:
     """Download a hub model's ``modules.json`` and its Pooling config into the cache, where
     :func:`sentence_pooling` reads them; called only once the model itself came from the hub,
@@ -105,9 +114,8 @@ def _fetch_pooling_config(repo: str) -> None:
     try:
         from huggingface_hub import hf_hub_download
 
-        modules = json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8"))
-        folder = next(e.get("path", "") for e in modules
-                      if str(e.get("type", "")).endswith(".Pooling"))
+        folder = _pooling_folder(
+            json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8")))
         if folder:
             hf_hub_download(repo, f"{folder}/config.json")
     except Exception:  # no such file, or any hub error: mean pooling, as before
@@ -129,12 +137,12 @@ def sentence_pooling(resolved: str) -> str:
     if modules is None:
         return "mean"
     try:
-        entries = json.loads(modules.read_text(encoding="utf-8"))
-        folder = next(e.get("path", "") for e in entries
-                      if str(e.get("type", "")).endswith(".Pooling"))
+        folder = _pooling_folder(json.loads(modules.read_text(encoding="utf-8")))
+        if folder is None:
+            return "mean"
         config = _model_file(resolved, f"{folder}/config.json" if folder else "config.json")
         flags = json.loads(config.read_text(encoding="utf-8")) if config else {}
-    except (OSError, ValueError, StopIteration, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return "mean"
     if flags.get("pooling_mode_mean_tokens") or flags.get("pooling_mode_mean_sqrt_len_tokens"):
         return "mean"
@@ -320,9 +328,8 @@ def resolve_precision(precision: str, device: str | None) -> str:
     gpu = device is not None and str(device).startswith("cuda")
     if gpu:
         if precision == "int8":
-            raise RelabelInputError(f"{option('--precision', 'int8')} is dynamic quantisation for "
-                                    "CPUs; on a "
-                                    "GPU use fp32 or bf16")
+            raise RelabelInputError(f"{option('--precision', 'int8')} is dynamic quantisation "
+                                    "for CPUs; on a GPU use fp32 or bf16")
         return "fp32"  # the GPU path picks bf16 itself where the GPU supports it
     if precision == "auto":
         return "bf16" if cpu_has_native_bf16() else "fp32"
