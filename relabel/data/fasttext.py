@@ -12,6 +12,7 @@ a spreadsheet's empty rows are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -24,16 +25,16 @@ LABEL_PREFIX = "__label__"
 FASTTEXT = "fasttext"
 
 
-def read_fasttext(path: str | Path, hint: str = "") -> pl.DataFrame:
+def read_fasttext(path: str | Path, hint: Callable[[], str] | None = None) -> pl.DataFrame:
     """``label, text`` of every line of a UTF-8 fastText file.
 
     Parameters
     ----------
     path : str or Path
         The file.
-    hint : str
-        Appended to the error for a first line without the prefix (what the file may be
-        instead, e.g. tab-separated).
+    hint : callable, optional
+        Called only for the error for a first line without the prefix: what the file may be
+        instead (e.g. tab-separated), appended to the message.
 
     Raises
     ------
@@ -53,7 +54,7 @@ def read_fasttext(path: str | Path, hint: str = "") -> pl.DataFrame:
                 raise RelabelInputError(
                     f"line {line_no}: no '{LABEL_PREFIX}' at the start: a .txt file is read as "
                     f"fastText lines, {LABEL_PREFIX}<class> <text>"
-                    + (hint if line_no == 1 else ""), path=path)
+                    + (hint() if hint is not None and line_no == 1 else ""), path=path)
             # the label ends at the first space or tab (fastText splits on either)
             cut = min((i for i in (line.find(" "), line.find("\t")) if i >= 0),
                       default=len(line))
@@ -90,8 +91,8 @@ def check_columns(table: pl.DataFrame, path: str | Path) -> None:
 
 def write_fasttext(table: pl.DataFrame, path: str | Path, newline: str = "\n") -> None:
     """Write ``table``'s ``label`` and ``text`` columns as fastText lines (a row with neither
-    as a blank line); see :func:`check_columns`."""
-    check_columns(table, path)
+    as a blank line). The caller checks them first (:func:`check_columns`, as
+    :func:`relabel.data.write.write_table` does, naming the user's file)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         for label, text in zip(table.get_column("label").cast(pl.String),
                                table.get_column("text").cast(pl.String), strict=True):

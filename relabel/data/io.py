@@ -441,7 +441,7 @@ def _read(path: Path, fmt: str) -> pl.DataFrame:
     if fmt == PARQUET_DIR:
         return _read_parquet_parts(path)
     if fmt == FASTTEXT:
-        return read_fasttext(path, _delimited_hint(path))
+        return read_fasttext(path, lambda: _delimited_hint(path))
     if fmt == "parquet":
         # pyarrow's reader raises on a corrupt file where polars' own can panic (a Rust panic
         # prints to stderr before Python sees it; found by tests/test_fuzz_readers.py)
@@ -466,10 +466,7 @@ def _read_parquet_parts(path: Path) -> pl.DataFrame:
     for part in parquet_parts(path):
         try:
             table = _read(part, "parquet")
-        except RelabelInputError as err:
-            raise RelabelInputError(err.message, path=part, rows=err.rows,
-                                    column=err.column) from None
-        except (KeyboardInterrupt, SystemExit):
+        except (RelabelInputError, KeyboardInterrupt, SystemExit):  # (named by the part)
             raise
         except BaseException as exc:
             raise RelabelInputError(f"cannot read parquet data: {_first_line(exc)}",
