@@ -39,6 +39,10 @@ from relabel.data.io import (
 from relabel.errors import RelabelInputError
 
 
+#: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
+PART_ROWS = 1_000_000
+
+
 def output_format(to: str | Path, input_format: str | None) -> str:
     """The format to write ``to`` in: from its extension, but in the input's own layout when
     the extension is the input's (a keyed JSON object as a keyed JSON object, a semicolon CSV
@@ -55,7 +59,7 @@ def newline_of(path: str | Path | None, encoding: str | None = None,
                probe: int = 1 << 16) -> str:
     """The line end of a text file's first line (``\\r\\n``, a bare ``\\r``, else ``\\n``),
     read in its ``encoding`` (default UTF-8), to write an output of it the same way; ``\\n``
-    for what is not a CSV or TSV file (a Parquet file's bytes hold any)."""
+    for what is not a CSV, TSV or fastText file (a Parquet file's bytes hold any)."""
     if path is None or not Path(path).is_file() or \
             EXTENSIONS.get(inner_name(path).suffix.lower()) not in (*DELIMITERS, FASTTEXT):
         return "\n"
@@ -224,9 +228,6 @@ def _write_delimited(table: pl.DataFrame, path: Path, fmt: str, newline: str,
                         include_header=not own_header, **options)
 
 
-#: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
-PART_ROWS = 1_000_000
-
 #: a cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -280,6 +281,6 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
-__all__ = ["FORMULA_PREFIXES", "atomic_path", "neutralise_formulas", "newline_of",
-           "output_format", "write_array", "write_json", "write_report_csv", "write_table",
-           "write_text"]
+__all__ = ["FORMULA_PREFIXES", "PART_ROWS", "atomic_path", "neutralise_formulas", "newline_of",
+           "output_format", "utf8_bom", "write_array", "write_json", "write_like",
+           "write_report_csv", "write_table", "write_text"]
