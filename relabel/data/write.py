@@ -38,7 +38,6 @@ from relabel.data.io import (
 )
 from relabel.errors import RelabelInputError
 
-
 #: rows per file of a directory of Parquet files (:data:`relabel.data.io.PARQUET_DIR`)
 PART_ROWS = 1_000_000
 
