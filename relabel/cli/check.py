@@ -62,7 +62,8 @@ def check_command(
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
     from relabel.config import DenoiseConfig
-    from relabel.data.check import LAYOUT_NAMES, check_dataset
+    from relabel.data.check import check_dataset
+    from relabel.data.relation import LAYOUT_NAMES
 
     cfg = DenoiseConfig(**input_options(text_col, label_col, id_col, task, span_cols, type_cols,
                                         drop_invalid, label_names, encoding),

@@ -42,7 +42,7 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     kind = ""
     if summary.get("task") == "relation" and summary.get("layout"):
         # how a relation run's spans were read (older summaries lack the fields)
-        from relabel.data.check import LAYOUT_NAMES
+        from relabel.data.relation import LAYOUT_NAMES
 
         kind = f" (relations: {LAYOUT_NAMES.get(summary['layout'], summary['layout'])})"
     lines = [f"{n} examples, {summary['classes']} classes{kind} -> {out_dir}"]

@@ -22,10 +22,6 @@ from relabel.data.validation import Problems
 from relabel.embed.precomputed import load_embeddings
 from relabel.errors import RelabelInputError
 
-#: how ``relabel check`` names each relation layout (:func:`relabel.data.relation.detect_layout`)
-LAYOUT_NAMES = {"flat": "span columns", "tacred": "TACRED tokens", "wrench": "WRENCH spans",
-                "inline": "inline <e1>/<e2> tags"}
-
 
 @dataclass
 class CheckReport:
@@ -39,7 +35,7 @@ class CheckReport:
     classes: int | None = None
     task: str | None = None
     #: a relation file's layout (``flat``, ``tacred``, ``wrench``, ``inline``; see
-    #: :data:`LAYOUT_NAMES`)
+    #: :data:`relabel.data.relation.LAYOUT_NAMES`)
     layout: str | None = None
     #: for several annotators per item: votes and annotators, and whether the items have
     #: text (votes alone serve ``consensus``, not ``denoise``)

@@ -41,6 +41,9 @@ TACRED_COLS = ("token", "subj_start", "subj_end", "obj_start", "obj_end")
 WRENCH_COLS = ("data.text", "data.span1", "data.span2")
 #: separates the marker positions from the marked text in the encoder's input string
 ENTITY_SEP = "\x1f"
+#: each layout (:func:`detect_layout`) as ``relabel check`` and ``denoise``'s summary name it
+LAYOUT_NAMES = {"flat": "span columns", "tacred": "TACRED tokens", "wrench": "WRENCH spans",
+                "inline": "inline <e1>/<e2> tags"}
 #: the inline layout's entity tags (case-insensitive): <e1>, </e1>, <e2>, </e2>
 INLINE_TAG = re.compile(r"<(/?)e([12])>", re.IGNORECASE)
 
