@@ -30,7 +30,7 @@ from relabel.correct.train import (
     seed_everything,
     train_model,
 )
-from relabel.embed.encoder import load_pretrained, resolve_model
+from relabel.embed.model import load_pretrained, resolve_model
 
 
 class _FinetuneNet(nn.Module):

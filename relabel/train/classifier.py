@@ -54,7 +54,7 @@ def _build(config: dict[str, Any], generator: Any = None) -> tuple[Any, Any]:
 
     from relabel.correct.finetune import _FinetuneNet
     from relabel.correct.head import _HeadNet
-    from relabel.embed.encoder import load_pretrained, resolve_model
+    from relabel.embed.model import load_pretrained, resolve_model
 
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     k = len(config["classes"])
