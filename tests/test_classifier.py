@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import relabel.correct.train as train_mod
 from relabel.cli import app
+from relabel.errors import RelabelInputError
 from relabel.train.classifier import CHECKPOINT_FILE, evaluate_model, train_classifier
 
 runner = CliRunner()
@@ -119,3 +120,20 @@ def test_train_and_evaluate_integer_codes_with_names_in_another_encoding(tmp_pat
     r = runner.invoke(app, ["evaluate", str(tmp_path / "m"), str(src), "--label-col",
                             "true_label"])
     assert r.exit_code == 2 and "pass --encoding cp1252" in r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "error: --epochs must be at least 1, got 0"),
+    (["--lr", "0"], "error: --lr must be positive, got 0.0"),
+])
+def test_an_explicit_zero_is_refused_not_replaced_by_the_default(tmp_path, dataset_csv,
+                                                                 tiny_model_dir, args, message):
+    # `--epochs 0` used to train the default 30 epochs without a word
+    r = runner.invoke(app, ["train", str(dataset_csv), "--out", str(tmp_path / "m"), "--model",
+                            str(tiny_model_dir), "--head-only", *args])
+    assert r.exit_code == 2 and r.output.strip() == message, r.output
+    assert not (tmp_path / "m").exists()
+    # from Python the keyword is named
+    with pytest.raises(RelabelInputError, match="batch_size must be at least 1, got 0"):
+        train_classifier(dataset_csv, tmp_path / "m", model=str(tiny_model_dir),
+                         head_only=True, batch_size=0)

@@ -147,12 +147,15 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     from relabel.correct.train import TrainData, make_generator, train_model
 
     defaults = HEAD_DEFAULTS if head_only else FINETUNE_DEFAULTS
-    epochs = epochs or defaults["epochs"]
-    lr = lr or defaults["lr"]
-    batch_size = batch_size or defaults["batch_size"]
-    if epochs < 1 or lr <= 0 or batch_size < 1:
-        raise RelabelInputError(f"{option('--epochs')} and {option('--batch-size')} must be at "
-                                f"least 1, {option('--lr')} positive")
+    # None takes the default; an explicit 0 is an error, not the default
+    for name, value, positive in (("--epochs", epochs, False), ("--batch-size", batch_size, False),
+                                  ("--lr", lr, True)):
+        if value is not None and (value <= 0 if positive else value < 1):
+            raise RelabelInputError(f"{option(name)} must be "
+                                    f"{'positive' if positive else 'at least 1'}, got {value}")
+    epochs = defaults["epochs"] if epochs is None else epochs
+    lr = defaults["lr"] if lr is None else lr
+    batch_size = defaults["batch_size"] if batch_size is None else batch_size
     task_info = _examples(data, text_col, label_col, task, label_names=label_names,
                           encoding=encoding)
     examples = task_info.examples
