@@ -25,11 +25,16 @@ if TYPE_CHECKING:
     from relabel.api import Run, denoise, find_label_issues, load_run
     from relabel.config import DenoiseConfig, InputSpec
     from relabel.crowd.api import Consensus, consensus, load_consensus
+    from relabel.train.classifier import evaluate_model, train_classifier
+    from relabel.train.retrain import RetrainResult, retrain
 
 _LAZY = {"Run": "relabel.api", "denoise": "relabel.api", "find_label_issues": "relabel.api",
          "load_run": "relabel.api", "DenoiseConfig": "relabel.config",
          "InputSpec": "relabel.config", "consensus": "relabel.crowd.api",
-         "Consensus": "relabel.crowd.api", "load_consensus": "relabel.crowd.api"}
+         "Consensus": "relabel.crowd.api", "load_consensus": "relabel.crowd.api",
+         "retrain": "relabel.train.retrain", "RetrainResult": "relabel.train.retrain",
+         "train_classifier": "relabel.train.classifier",
+         "evaluate_model": "relabel.train.classifier"}
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +52,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = ["Consensus", "DenoiseConfig", "InputSpec", "RelabelError", "RelabelInputError",
-           "RelabelWarning", "Run",
-           "__version__", "consensus", "denoise", "find_label_issues", "load_consensus",
-           "load_run"]
+           "RelabelWarning", "RetrainResult", "Run",
+           "__version__", "consensus", "denoise", "evaluate_model", "find_label_issues",
+           "load_consensus", "load_run", "retrain", "train_classifier"]

@@ -268,6 +268,22 @@ class Run:
         check_reviewer_error(reviewer_error)
         return run_review_status(self.out_dir, reviewer_error=reviewer_error)
 
+    def retrain(self, test: Any, **options: Any) -> Any:
+        """Train a classifier on the labels as given and one on the cleaned labels, and score
+        both on the labelled ``test`` set, as ``relabel retrain`` does
+        (:func:`relabel.train.retrain.retrain`: ``drop_flagged``, ``head_only``,
+        ``epochs``, ...).
+
+        Returns
+        -------
+        RetrainResult
+            Both models' test accuracy and macro F1, the gain and its paired-bootstrap
+            interval.
+        """
+        from relabel.train.retrain import retrain
+
+        return retrain(self.out_dir, test, **options)
+
 
 def load_run(out_dir: str | Path) -> Run:
     """Reopen a run directory written by :func:`denoise` or ``relabel denoise``.

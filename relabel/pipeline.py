@@ -509,7 +509,12 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
         "source_type": source.kind,
         "task": task.task,
         "layout": task.layout,
-        "encoder": {"key": emb.key, **emb.stats},
+        # the encoder as given (None: the packaged model; precomputed vectors: no encoder),
+        # so that `relabel retrain` trains on the vectors this run scored
+        "encoder": {"key": emb.key,
+                    "model": None if cfg.embeddings is not None or cfg.model is None
+                    else str(cfg.model),
+                    "max_length": cfg.max_length, **emb.stats},
         "params": result.params,
         "corrector": ({"name": scored.corrector_name, "requested": cfg.corrector,
                        **(result.oof or {}),

@@ -10,6 +10,7 @@ from relabel.cli import (  # noqa: F401  (registers the commands)
     export,
     noise,
     report,
+    retrain,
     review_next,
     review_pull,
     review_push,

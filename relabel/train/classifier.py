@@ -270,8 +270,19 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     ``label_names`` (default: the model's, from ``train``) names the test file's integer
     codes; ``encoding`` is a text file's encoding.
     """
+    true, pred, classes = predict_labels(model_dir, test, text_col=text_col,
+                                         label_col=label_col, cache_dir=cache_dir,
+                                         label_names=label_names, encoding=encoding)
+    return classification_metrics(true, pred, classes)
+
+
+def predict_labels(model_dir: str | Path, test: str | Path, *, text_col: str | None = None,
+                   label_col: str | None = None, cache_dir: str | Path | None = None,
+                   label_names: Any = None, encoding: str | None = None
+                   ) -> tuple[list[str], list[str], list[str]]:
+    """The test file's labels, the model's predictions for its rows (same order) and the
+    model's classes (options as :func:`evaluate_model`)."""
     import torch
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
     from relabel.correct.train import predict_proba
     from relabel.paths import PathArg, check_paths
@@ -291,7 +302,14 @@ def evaluate_model(model_dir: str | Path, test: str | Path, *, text_col: str | N
     inputs = _inputs_fn(config, texts, tokenizer, Path(cache_dir) if cache_dir else None, device)
     proba = predict_proba(net, inputs, len(texts), batch_size=64, device=device)
     classes = config["classes"]
-    pred = [classes[i] for i in proba.argmax(1)]
+    return true, [classes[i] for i in proba.argmax(1)], classes
+
+
+def classification_metrics(true: list[str], pred: list[str], classes: list[str]
+                           ) -> dict[str, Any]:
+    """What :func:`evaluate_model` returns, from the labels and predictions of a test set."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
     labels = sorted(set(classes) | set(true))
     p, r, f, s = precision_recall_fscore_support(true, pred, labels=labels, zero_division=0)
     return {

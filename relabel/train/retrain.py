@@ -1,0 +1,259 @@
+"""``relabel retrain``: does a model trained on the cleaned labels do better?
+
+The last step of the loop. From a ``denoise`` run directory and a labelled test set, two
+classifiers are trained with the same settings and seed (:func:`relabel.train.classifier.
+train_classifier`): one on the labels as given, one on the cleaned labels that ``export``
+writes (relabel's confident changes and the reviewers' decisions applied; with
+``drop_flagged`` the flagged rows that were neither relabelled nor confirmed are left out, as
+``export --drop-flagged`` does). Both are scored on the test set. The gain in accuracy comes
+with a 95% interval from a paired bootstrap over the test examples: the test set is resampled
+with replacement ``BOOTSTRAP`` times and the difference of the two models' accuracies taken on
+each resample, so an interval that contains 0 says the test set cannot tell the two apart.
+
+Everything goes under ``RUN/retrain/``: ``given/`` and ``cleaned/`` (each the training file in
+the input's format and ``model/``) and ``retrain.json`` (the result). A head-only model (the
+default) trains on the run's cached embeddings, so only the test texts are encoded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relabel.errors import RelabelInputError
+
+#: the run directory's subdirectory of the two trainings
+RETRAIN_DIR = "retrain"
+#: resamples of the paired bootstrap
+BOOTSTRAP = 2000
+#: coverage of the gain's interval
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """One of the two models of :func:`retrain`.
+
+    Attributes
+    ----------
+    labels : str
+        ``"given"`` or ``"cleaned"``: the training labels.
+    train_rows : int
+        Rows it was trained on.
+    accuracy, macro_f1 : float
+        On the test set, in [0, 1].
+    model_dir : Path
+        Its directory (``relabel evaluate`` reads it).
+    """
+
+    labels: str
+    train_rows: int
+    accuracy: float
+    macro_f1: float
+    model_dir: Path
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """What :func:`retrain` measured (also written to ``RUN/retrain/retrain.json``).
+
+    Attributes
+    ----------
+    given, cleaned : TrainedModel
+        Trained on the labels as given, and on the cleaned labels.
+    gain : float
+        ``cleaned.accuracy - given.accuracy``.
+    interval : tuple of float
+        ``LEVEL`` paired-bootstrap interval of ``gain``.
+    only_cleaned_right, only_given_right : int
+        Test examples one model got right and the other wrong.
+    test_examples : int
+    relabelled, dropped : int
+        Labels the cleaned training set changed, and flagged rows it left out.
+    path : Path
+        ``retrain.json``.
+    """
+
+    given: TrainedModel
+    cleaned: TrainedModel
+    gain: float
+    interval: tuple[float, float]
+    only_cleaned_right: int
+    only_given_right: int
+    test_examples: int
+    relabelled: int
+    dropped: int
+    path: Path
+
+    def lines(self) -> list[str]:
+        """The result in a few sentences (what ``relabel retrain`` prints)."""
+        g, c = self.given, self.cleaned
+        # rounded before formatting, so that -0.04 points reads +0.0
+        gain, low, high = (round(100 * v, 1) + 0.0 for v in (self.gain, *self.interval))
+        verdict = ("the cleaned labels gave the better model" if self.interval[0] > 0 else
+                   "the labels as given gave the better model" if self.interval[1] < 0 else
+                   "the test set cannot tell the two models apart")
+        return [
+            f"trained on the labels as given ({g.train_rows:,} rows): test accuracy "
+            f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
+            f"trained on the cleaned labels ({c.train_rows:,} rows: {self.relabelled:,} "
+            f"relabelled, {self.dropped:,} flagged rows left out): test accuracy "
+            f"{100 * c.accuracy:.1f}%, macro F1 {100 * c.macro_f1:.1f}%",
+            f"gain {gain:+.1f} points ({100 * LEVEL:.0f}% interval "
+            f"{low:+.1f} to {high:+.1f}, paired bootstrap over "
+            f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
+            f"cleaned model got right, {self.only_given_right:,} only the other): {verdict}",
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("given", "cleaned"):
+            d[key]["model_dir"] = str(d[key]["model_dir"])
+        d["interval"] = list(self.interval)
+        d["path"] = str(self.path)
+        return d
+
+
+def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, resamples: int = BOOTSTRAP,
+                     level: float = LEVEL, seed: int = 0, chunk: int = 100
+                     ) -> tuple[float, float]:
+    """Percentile interval of ``mean(right_b) - mean(right_a)`` over test examples resampled
+    with replacement (the same resample for both: the comparison is paired).
+
+    Parameters
+    ----------
+    right_a, right_b : np.ndarray
+        ``(N,)`` bool: which test examples each model got right.
+
+    Returns
+    -------
+    tuple of float
+        The interval's ends.
+    """
+    diff = right_b.astype(np.float64) - right_a.astype(np.float64)
+    n = len(diff)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([diff[rng.integers(0, n, (min(chunk, resamples - s), n))].mean(1)
+                            for s in range(0, resamples, chunk)])
+    tail = (1 - level) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def _training_file(run_input: str, folder: Path) -> Path:
+    """Where a training set in the run's input format goes: the input's name in ``folder``
+    (a directory input, Hugging Face or Parquet parts, stays a directory)."""
+    return folder / Path(run_input).name
+
+
+def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False,
+            apply: str = "auto", head_only: bool = True, model: str | None = None,
+            epochs: int | None = None, seed: int = 0, text_col: str | None = None,
+            label_col: str | None = None, progress: bool = False) -> RetrainResult:
+    """Train a classifier on the labels as given and one on the cleaned labels; score both on
+    ``test`` (module docstring).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Output directory of ``denoise``.
+    test : str or Path
+        Labelled test set, any format ``denoise`` reads, with the run's text and label
+        columns unless ``text_col`` / ``label_col`` name its own.
+    drop_flagged : bool
+        Leave out of the cleaned set the flagged rows that were neither relabelled nor
+        confirmed by a reviewer (as ``export --drop-flagged``). Off by default, as in
+        ``export``: on small sets the rows lost can cost more than their noise
+        (bench/RESULTS.md, "relabel retrain").
+    apply : str
+        Which new labels the cleaned set takes (as ``export --apply``).
+    head_only : bool
+        A head on the frozen encoder (default, fast on a CPU); False fine-tunes the encoder.
+    model : str, optional
+        Base encoder; default the run's own (the packaged model when the run was given
+        precomputed vectors).
+    epochs : int, optional
+        Default as ``relabel train``.
+    seed : int
+        Seed of both trainings and of the bootstrap.
+
+    Returns
+    -------
+    RetrainResult
+
+    Raises
+    ------
+    RelabelInputError
+        No such run, a run on several annotators' votes, or a bad test set.
+    """
+    from relabel.data.write import write_json
+    from relabel.export import export_dataset, load_run
+    from relabel.rundir import RunFiles
+    from relabel.train.classifier import (
+        _examples,
+        classification_metrics,
+        predict_labels,
+        train_classifier,
+    )
+
+    files = RunFiles(Path(run_dir))
+    record, _ = load_run(run_dir)
+    if files.consensus.is_file():
+        raise RelabelInputError("retrain compares a model trained on the labels as given with "
+                                "one trained on the cleaned labels, and a run on several "
+                                "annotators' votes has no single given label: write the "
+                                "consensus with `relabel export` and train on it with "
+                                "`relabel train`", path=run_dir)
+    # the test set is read before anything is trained: a bad one fails in a second, not after
+    # the first model
+    _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
+              record.task, compare=False)
+    summary = json.loads(files.summary.read_text(encoding="utf-8"))
+    encoder = summary.get("encoder", {})
+    model = model if model is not None else encoder.get("model")
+    out = files.root / RETRAIN_DIR
+    trained = {}
+    for name, kw in (("given", {"apply": "none"}),
+                     ("cleaned", {"apply": apply, "drop_flagged": drop_flagged})):
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        exported = export_dataset(run_dir, _training_file(record.input, folder), **kw)
+        model_dir = folder / "model"
+        train_classifier(exported.path, model_dir, model=model, head_only=head_only,
+                         epochs=epochs, seed=seed, max_length=encoder.get("max_length", 128),
+                         text_col=record.spec.text_col, label_col=record.label_col,
+                         task=record.task, progress=progress,
+                         cache_dir=files.embedding_cache if head_only else None,
+                         label_names=record.spec.label_names, encoding=record.spec.encoding)
+        true, pred, classes = predict_labels(model_dir, test, text_col=text_col,
+                                             label_col=label_col,
+                                             cache_dir=files.embedding_cache if head_only
+                                             else None)
+        trained[name] = (exported, model_dir, np.asarray(true), np.asarray(pred), classes)
+
+    models = {}
+    for name, (exported, model_dir, true, pred, classes) in trained.items():
+        m = classification_metrics(true.tolist(), pred.tolist(), classes)
+        models[name] = TrainedModel(labels=name, train_rows=exported.rows,
+                                    accuracy=m["accuracy"], macro_f1=m["macro_f1"],
+                                    model_dir=model_dir)
+    right_given = trained["given"][3] == trained["given"][2]
+    right_cleaned = trained["cleaned"][3] == trained["cleaned"][2]
+    cleaned_export = trained["cleaned"][0]
+    result = RetrainResult(
+        given=models["given"], cleaned=models["cleaned"],
+        gain=models["cleaned"].accuracy - models["given"].accuracy,
+        interval=paired_bootstrap(right_given, right_cleaned, seed=seed),
+        only_cleaned_right=int((right_cleaned & ~right_given).sum()),
+        only_given_right=int((right_given & ~right_cleaned).sum()),
+        test_examples=len(right_given), relabelled=cleaned_export.relabelled,
+        dropped=cleaned_export.dropped, path=out / "retrain.json")
+    write_json(result.to_json(), result.path)
+    return result
+
+
+__all__ = ["BOOTSTRAP", "LEVEL", "RETRAIN_DIR", "RetrainResult", "TrainedModel",
+           "paired_bootstrap", "retrain"]

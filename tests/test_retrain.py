@@ -1,0 +1,114 @@
+"""relabel retrain: a model on the labels as given against one on the cleaned labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import make_text_dataset, suggesting_run
+from typer.testing import CliRunner
+
+import relabel
+from relabel.cli import app
+from relabel.errors import RelabelInputError
+from relabel.train.retrain import paired_bootstrap
+
+runner = CliRunner()
+
+
+def test_paired_bootstrap_interval():
+    a = np.array([True] * 50 + [False] * 50)
+    assert paired_bootstrap(a, a) == (0.0, 0.0)
+    # b is right everywhere a is, and on 20 more: the gain is 0.2, and every resample gains
+    b = a.copy()
+    b[50:70] = True
+    low, high = paired_bootstrap(a, b)
+    assert 0.0 < low < 0.2 < high < 0.4
+    assert paired_bootstrap(b, a) == pytest.approx((-high, -low))
+    # the same seed, the same interval
+    assert paired_bootstrap(a, b, seed=3) == paired_bootstrap(a, b, seed=3)
+
+
+@pytest.fixture
+def text_dataset():
+    return make_text_dataset(n_per_class=200, flip=60)  # 600 rows: the run changes labels
+
+
+@pytest.fixture
+def run_and_test(tmp_path, dataset_csv, text_dataset):
+    out = suggesting_run(dataset_csv, text_dataset, tmp_path / "run")
+    test = tmp_path / "test.csv"
+    text_dataset.select("text", pl.col("true_label").alias("label")).write_csv(test)
+    return out, test
+
+
+def test_retrain_trains_on_the_given_and_the_cleaned_labels(run_and_test, text_dataset,
+                                                             tiny_model_dir):
+    out, test = run_and_test
+    run = relabel.load_run(out)
+    changed = run.scores.filter(pl.col("label") != pl.col("suggested_label")).filter(
+        pl.col("suggested_label").is_not_null())
+    res = run.retrain(test, model=str(tiny_model_dir), epochs=3)
+    assert res.given.train_rows == res.cleaned.train_rows == text_dataset.height
+    assert res.relabelled > 0 and res.dropped == 0
+    # the two training files: the input as given, and with exactly the export's changes
+    given = pl.read_csv(out / "retrain" / "given" / "data.csv")
+    cleaned = pl.read_csv(out / "retrain" / "cleaned" / "data.csv")
+    assert given.equals(pl.read_csv(out.parent / "data.csv"))
+    diff = given.with_columns(cleaned["label"].alias("new")).filter(
+        pl.col("label") != pl.col("new"))
+    assert diff.height == res.relabelled
+    assert set(diff["id"]) <= set(changed["id"])
+    # the scores: both models evaluated on every test row, the gain and its interval agree
+    n = res.test_examples
+    assert n == text_dataset.height
+    assert res.gain == pytest.approx(res.cleaned.accuracy - res.given.accuracy)
+    assert res.gain * n == pytest.approx(res.only_cleaned_right - res.only_given_right)
+    assert res.interval[0] <= res.gain <= res.interval[1]
+    for m in (res.given, res.cleaned):
+        assert 0.0 <= m.accuracy <= 1.0 and (m.model_dir / "model.safetensors").is_file()
+    # the same as relabel evaluate on each model
+    for m in (res.given, res.cleaned):
+        assert relabel.evaluate_model(m.model_dir, test)["accuracy"] == pytest.approx(m.accuracy)
+    assert json.loads(res.path.read_text()) == json.loads(json.dumps(res.to_json()))
+
+
+def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir):
+    out, test = run_and_test
+    flagged_unresolved = relabel.load_run(out).scores.filter(
+        pl.col("flagged") & pl.col("suggested_label").is_null()).height
+    assert flagged_unresolved > 0
+    r = runner.invoke(app, ["retrain", str(out), str(test), "--model", str(tiny_model_dir),
+                            "--epochs", "2", "--drop-flagged", "--quiet"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert lines[0].startswith("trained on the labels as given (600 rows): test accuracy ")
+    assert f"{flagged_unresolved} flagged rows left out" in lines[1]
+    assert lines[2].startswith("gain ") and "paired bootstrap over 600 test examples" in lines[2]
+    assert lines[3].startswith(f"wrote {out / 'retrain' / 'retrain.json'}")
+    saved = json.loads((out / "retrain" / "retrain.json").read_text())
+    assert saved["dropped"] == flagged_unresolved
+    assert saved["cleaned"]["train_rows"] == 600 - flagged_unresolved
+    r = runner.invoke(app, ["retrain", str(out), str(test), "--model", str(tiny_model_dir),
+                            "--epochs", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["dropped"] == 0
+
+
+def test_retrain_refuses_a_bad_test_set_before_training(run_and_test, tmp_path,
+                                                        tiny_model_dir):
+    out, test = run_and_test
+    bad = tmp_path / "bad.csv"
+    pl.read_csv(test).rename({"label": "category"}).write_csv(bad)
+    r = runner.invoke(app, ["retrain", str(out), str(bad), "--model", str(tiny_model_dir)])
+    assert r.exit_code == 2
+    assert r.output.strip() == (f"error: {bad}: no column 'label' (available: text, category);"
+                                " did you mean 'category'? pass --label-col category")
+    assert not (out / "retrain").exists()
+    with pytest.raises(RelabelInputError, match="pass label_col='category'"):
+        relabel.retrain(out, bad, model=str(tiny_model_dir))
+    r = runner.invoke(app, ["retrain", str(tmp_path / "nowhere"), str(test)])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and len(
+        r.output.strip().splitlines()) == 1
