@@ -73,6 +73,10 @@ def test_retrain_trains_on_the_given_and_the_cleaned_labels(run_and_test, text_d
     for m in (res.given, res.cleaned):
         assert relabel.evaluate_model(m.model_dir, test)["accuracy"] == pytest.approx(m.accuracy)
     assert json.loads(res.path.read_text()) == json.loads(json.dumps(res.to_json()))
+    # in a notebook: both models in a table, and the gain
+    html = res._repr_html_()
+    assert html.count("<tr><td>") == 2 and "paired bootstrap over 600 test examples" in html
+    assert str(res).splitlines() == res.lines()
 
 
 def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir):
@@ -95,6 +99,18 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
                             "--epochs", "2", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["dropped"] == 0
+    # nothing applied: one training set, so one model and no gain to measure
+    r = runner.invoke(app, ["retrain", str(out), str(test), "--model", str(tiny_model_dir),
+                            "--epochs", "2", "--apply", "none", "--quiet"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert lines[0].startswith("the cleaned labels are the labels as given: nothing was "
+                               "relabelled or left out, so there is one model (600 rows)")
+    assert lines[1] == (f"wrote {out / 'retrain' / 'retrain.json'}; the model is in "
+                        f"{out / 'retrain' / 'given' / 'model'}")
+    saved = json.loads((out / "retrain" / "retrain.json").read_text())
+    assert saved["gain"] == 0 and saved["interval"] == [0, 0]
+    assert saved["cleaned"]["model_dir"] == saved["given"]["model_dir"]
 
 
 def test_retrain_refuses_a_bad_test_set_before_training(run_and_test, tmp_path,

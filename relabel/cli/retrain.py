@@ -48,5 +48,7 @@ def retrain_command(
     if as_json:
         typer.echo(json.dumps(res.to_json(), indent=2))
         return
-    typer.echo("\n".join([*res.lines(), f"wrote {res.path}; the models are in "
-                          f"{res.given.model_dir} and {res.cleaned.model_dir}"]))
+    where = (f"the model is in {res.given.model_dir}"
+             if res.cleaned.model_dir == res.given.model_dir else
+             f"the models are in {res.given.model_dir} and {res.cleaned.model_dir}")
+    typer.echo("\n".join([*res.lines(), f"wrote {res.path}; {where}"]))

@@ -47,7 +47,8 @@ class TrainedModel:
     accuracy, macro_f1 : float
         On the test set, in [0, 1].
     model_dir : Path
-        Its directory (``relabel evaluate`` reads it).
+        Its directory (``relabel evaluate`` reads it). When the cleaned labels are the labels
+        as given, the cleaned model is the given one (trained once).
     """
 
     labels: str
@@ -92,6 +93,10 @@ class RetrainResult:
     def lines(self) -> list[str]:
         """The result in a few sentences (what ``relabel retrain`` prints)."""
         g, c = self.given, self.cleaned
+        if self.relabelled == 0 and self.dropped == 0:
+            return [f"the cleaned labels are the labels as given: nothing was relabelled or "
+                    f"left out, so there is one model ({g.train_rows:,} rows): test accuracy "
+                    f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%"]
         # rounded before formatting, so that -0.04 points reads +0.0
         gain, low, high = (round(100 * v, 1) + 0.0 for v in (self.gain, *self.interval))
         verdict = ("the cleaned labels gave the better model" if self.interval[0] > 0 else
@@ -108,6 +113,20 @@ class RetrainResult:
             f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
             f"cleaned model got right, {self.only_given_right:,} only the other): {verdict}",
         ]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the two models side by side and the gain."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(m.labels)}</td><td>{m.train_rows:,}</td>"
+            f"<td>{100 * m.accuracy:.1f}%</td><td>{100 * m.macro_f1:.1f}%</td></tr>"
+            for m in (self.given, self.cleaned))
+        return ("<table><tr><th>trained on the labels</th><th>rows</th><th>test accuracy</th>"
+                f"<th>macro F1</th></tr>{rows}</table><p>{escape(self.lines()[-1])}</p>")
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -221,6 +240,10 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         exported = export_dataset(run_dir, _training_file(record.input, folder), **kw)
+        if name == "cleaned" and exported.relabelled == 0 and exported.dropped == 0:
+            # the same training set: the same model (same seed), so it is not trained twice
+            trained[name] = (exported, *trained["given"][1:])
+            break
         model_dir = folder / "model"
         train_classifier(exported.path, model_dir, model=model, head_only=head_only,
                          epochs=epochs, seed=seed, max_length=encoder.get("max_length", 128),
