@@ -22,7 +22,7 @@ Which new labels are applied (``apply``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +55,12 @@ class ExportResult:
     human: int = 0
     #: automatic changes not applied because the spot check found them harmful
     withheld: int = 0
+    #: ``drop_flagged``: the classes no row has after the drop, with their dropped rows
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def removed_line(self) -> str | None:
+        """The classes ``drop_flagged`` removed, in one line (None when none)."""
+        return removed_line(self.removed)
 
 
 def _reason(row: dict) -> str:
@@ -81,6 +87,9 @@ class LabelPlan:
         The audit log (:data:`CHANGES_SCHEMA`), one row per change, by row.
     automatic, human : int
         Relabelled rows by source.
+    removed : dict of str to int
+        With ``drop_flagged``: the classes that no row has after the drop, and how many of
+        their rows were dropped (empty otherwise).
     """
 
     updates: pl.DataFrame
@@ -88,6 +97,19 @@ class LabelPlan:
     changes: pl.DataFrame
     automatic: int
     human: int
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def removed_line(removed: dict[str, int], shown: int = 5) -> str | None:
+    """One line on the classes ``drop_flagged`` removed, or None."""
+    if not removed:
+        return None
+    names = ", ".join(f"'{c}'" for c in list(removed)[:shown])
+    more = f" and {len(removed) - shown} more" if len(removed) > shown else ""
+    return (f"the drop removed every row of {len(removed)} class(es) ({names}{more}; "
+            f"{sum(removed.values())} rows): all of them were flagged. A class made only of "
+            "wrong labels should go, but a model trained on this file cannot predict these "
+            "classes: check them before training")
 
 
 def check_apply(apply: str) -> None:
@@ -150,6 +172,16 @@ def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "sugg
         automatic.select("row", pl.col("suggested_label").alias("new")),
         human_changed.select("row", pl.col("reviewed_label").alias("new")),
     ])
+    # classes the drop removes: every row that ends with them is dropped. They are dropped
+    # all the same and named (export, Run.apply): on 600 banking77 rows with nearest-class
+    # flips, 23 classes went and not one of their 37 rows had a right label (a class made only
+    # of noise); keeping them cost 1.8 points of a retrained model's test accuracy
+    final = scores.join(updates, on="row", how="left").select(
+        "row", pl.coalesce("new", "label").alias("final"))
+    gone = dropped["row"].to_list()
+    left = set(final.filter(~pl.col("row").is_in(gone))["final"].to_list())
+    emptied = final.filter(pl.col("row").is_in(gone) & ~pl.col("final").is_in(sorted(left)))
+    removed = dict(emptied.group_by("final").len().sort("final").iter_rows())
     change_rows = [
         {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
          "new_label": r["suggested_label"], "reason": _reason(r), "source": "automatic"}
@@ -166,7 +198,7 @@ def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "sugg
     ]
     return LabelPlan(updates=updates, dropped_rows=dropped["row"].to_list(),
                      changes=pl.DataFrame(change_rows, schema=CHANGES_SCHEMA).sort("row"),
-                     automatic=automatic.height, human=human_changed.height)
+                     automatic=automatic.height, human=human_changed.height, removed=removed)
 
 
 def run_decisions(run_dir: str | Path, scores: pl.DataFrame, apply: str,
@@ -268,6 +300,6 @@ def export_dataset(
     return ExportResult(path=to, changes_path=changes_path,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human,
-                        withheld=withheld)
+                        withheld=withheld, removed=plan.removed)
 
 

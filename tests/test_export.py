@@ -378,3 +378,30 @@ def test_a_directory_of_parquet_files_round_trips(tmp_path, fake_encoder, text_d
     assert pl.read_parquet(written[0]).equals(kept) and out.dropped > 0
     export_dataset(tmp_path / "r", tmp_path / "one.parquet", apply="none")
     assert pl.read_parquet(tmp_path / "one.parquet").equals(text_dataset)
+
+
+def test_drop_flagged_names_the_classes_it_removes():
+    from relabel.export import DECISIONS_SCHEMA, plan_labels, removed_line
+
+    # 'rare' has two rows, both flagged without a suggestion; 'b' keeps one of its two
+    scores = pl.DataFrame({
+        "row": [0, 1, 2, 3, 4, 5], "id": list("uvwxyz"),
+        "label": ["a", "a", "b", "b", "rare", "rare"],
+        "credibility": [0.9, 0.9, 0.1, 0.9, 0.1, 0.2],
+        "flagged": [False, False, True, False, True, True],
+        "suggested_label": [None] * 6, "suggestion_confidence": [None] * 6},
+        schema_overrides={"suggested_label": pl.String, "suggestion_confidence": pl.Float64})
+    human = pl.DataFrame(schema=DECISIONS_SCHEMA)
+    plan = plan_labels(scores, human, apply="suggestions", drop_flagged=True)
+    assert plan.dropped_rows == [2, 4, 5] and plan.removed == {"rare": 2}
+    assert removed_line(plan.removed) == (
+        "the drop removed every row of 1 class(es) ('rare'; 2 rows): all of them were flagged. "
+        "A class made only of wrong labels should go, but a model trained on this file cannot "
+        "predict these classes: check them before training")
+    # a class emptied by relabelling alone is not the drop's doing
+    moved = scores.with_columns(
+        pl.when(pl.col("label") == "rare").then(pl.lit("a")).alias("suggested_label"),
+        pl.when(pl.col("label") == "rare").then(pl.lit(0.95)).alias("suggestion_confidence"))
+    plan = plan_labels(moved, human, apply="suggestions", drop_flagged=True)
+    assert plan.dropped_rows == [2] and plan.removed == {}
+    assert plan_labels(scores, human, apply="suggestions").removed == {}

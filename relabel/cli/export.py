@@ -34,6 +34,8 @@ def export_command(
     human = f" ({res.human} by reviewers)" if res.human else ""
     typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled{human}, "
                f"{res.dropped} dropped) and {res.changes_path}")
+    if res.removed:
+        typer.echo(res.removed_line())
     if res.withheld:
         typer.echo(f"withheld {res.withheld} automatic changes: reviewers found the spot-checked "
                    "ones mostly wrong (`relabel review status` has the figures; --apply "

@@ -89,6 +89,8 @@ class RetrainResult:
     relabelled: int
     dropped: int
     path: Path
+    #: ``drop_flagged``: the line on the classes the drop removed (None: none)
+    removed: str | None = None
 
     def lines(self) -> list[str]:
         """The result in a few sentences (what ``relabel retrain`` prints)."""
@@ -108,6 +110,7 @@ class RetrainResult:
             f"trained on the cleaned labels ({c.train_rows:,} rows: {self.relabelled:,} "
             f"relabelled, {self.dropped:,} flagged rows left out): test accuracy "
             f"{100 * c.accuracy:.1f}%, macro F1 {100 * c.macro_f1:.1f}%",
+            *([self.removed] if self.removed else []),
             f"gain {gain:+.1f} points ({100 * LEVEL:.0f}% interval "
             f"{low:+.1f} to {high:+.1f}, paired bootstrap over "
             f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
@@ -273,7 +276,8 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         only_cleaned_right=int((right_cleaned & ~right_given).sum()),
         only_given_right=int((right_given & ~right_cleaned).sum()),
         test_examples=len(right_given), relabelled=cleaned_export.relabelled,
-        dropped=cleaned_export.dropped, path=out / "retrain.json")
+        dropped=cleaned_export.dropped, path=out / "retrain.json",
+        removed=cleaned_export.removed_line())
     write_json(result.to_json(), result.path)
     return result
 
