@@ -94,6 +94,10 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
     assert lines[3].startswith(f"wrote {out / 'retrain' / 'retrain.json'}")
     saved = json.loads((out / "retrain" / "retrain.json").read_text())
     assert saved["dropped"] == flagged_unresolved
+    # the run's report shows it
+    report = (out / "report.html").read_text()
+    assert "<h2>Retrained model</h2>" in report
+    assert f"{flagged_unresolved} flagged rows left out for the cleaned set" in report
     assert saved["cleaned"]["train_rows"] == 600 - flagged_unresolved
     r = runner.invoke(app, ["retrain", str(out), str(test), "--model", str(tiny_model_dir),
                             "--epochs", "2", "--json"])
@@ -106,7 +110,8 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
     lines = r.output.strip().splitlines()
     assert lines[0].startswith("the cleaned labels are the labels as given: nothing was "
                                "relabelled or left out, so there is one model (600 rows)")
-    assert lines[1] == (f"wrote {out / 'retrain' / 'retrain.json'}; the model is in "
+    assert lines[1] == (f"wrote {out / 'retrain' / 'retrain.json'} and the report's section; "
+                        "the model is in "
                         f"{out / 'retrain' / 'given' / 'model'}")
     saved = json.loads((out / "retrain" / "retrain.json").read_text())
     assert saved["gain"] == 0 and saved["interval"] == [0, 0]

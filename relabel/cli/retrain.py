@@ -51,4 +51,4 @@ def retrain_command(
     where = (f"the model is in {res.given.model_dir}"
              if res.cleaned.model_dir == res.given.model_dir else
              f"the models are in {res.given.model_dir} and {res.cleaned.model_dir}")
-    typer.echo("\n".join([*res.lines(), f"wrote {res.path}; {where}"]))
+    typer.echo("\n".join([*res.lines(), f"wrote {res.path} and the report's section; {where}"]))

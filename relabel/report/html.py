@@ -280,6 +280,30 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
 REPORT_ANNOTATORS = 30
 
 
+def _retrain_section(run_dir: Path) -> str:
+    """The last ``relabel retrain`` (``retrain/retrain.json``): both models on the test set and
+    the gain; empty when there is none."""
+    from relabel.train.retrain import RETRAIN_DIR
+
+    path = run_dir / RETRAIN_DIR / "retrain.json"
+    if not path.is_file():
+        return ""
+    r = json.loads(path.read_text(encoding="utf-8"))
+    rows = [{"trained on the labels": name, "rows": r[name]["train_rows"],
+             "test accuracy": f"{100 * r[name]['accuracy']:.1f}%",
+             "macro F1": f"{100 * r[name]['macro_f1']:.1f}%"} for name in ("given", "cleaned")]
+    low, high = (round(100 * v, 1) + 0.0 for v in r["interval"])
+    gain = round(100 * r["gain"], 1) + 0.0
+    return "\n".join([
+        "<h2>Retrained model</h2>",
+        f"<p>{r['relabelled']} labels relabelled and {r['dropped']} flagged rows left out "
+        f"for the cleaned set; both models scored on {r['test_examples']} test examples "
+        "(<code>relabel retrain</code>).</p>",
+        _table(rows, ["trained on the labels", "rows", "test accuracy", "macro F1"]),
+        f"<p>gain {gain:+.1f} points, 95% interval {low:+.1f} to {high:+.1f} (paired "
+        "bootstrap over the test examples)</p>"])
+
+
 def _annotator_section(run_dir: Path) -> str:
     """Several annotators per item (``relabel consensus``, ``denoise --annotations``): the
     agreement figures, the annotator table and their estimated accuracy with intervals; empty
@@ -497,7 +521,8 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
                             "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
-    for section in (_annotator_section(run_dir), _review_section(run_dir, scores)):
+    for section in (_annotator_section(run_dir), _review_section(run_dir, scores),
+                    _retrain_section(run_dir)):
         if section:
             parts.append(section)
     if truth_col and truth is None:

@@ -11,7 +11,8 @@ with replacement ``BOOTSTRAP`` times and the difference of the two models' accur
 each resample, so an interval that contains 0 says the test set cannot tell the two apart.
 
 Everything goes under ``RUN/retrain/``: ``given/`` and ``cleaned/`` (each the training file in
-the input's format and ``model/``) and ``retrain.json`` (the result). A head-only model (the
+the input's format and ``model/``) and ``retrain.json`` (the result), which the run's
+``report.html`` shows as its "Retrained model" section. A head-only model (the
 default) trains on the run's cached embeddings, so only the test texts are encoded.
 """
 
@@ -279,6 +280,9 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         dropped=cleaned_export.dropped, path=out / "retrain.json",
         removed=cleaned_export.removed_line())
     write_json(result.to_json(), result.path)
+    from relabel.report.html import build_report
+
+    build_report(files.root)  # the report gains its "Retrained model" section
     return result
 
 
