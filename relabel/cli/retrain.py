@@ -36,6 +36,8 @@ def retrain_command(
                         "the run's).")] = None,
     label_col: Annotated[str | None, typer.Option(help="The test set's label column "
                          "(default: the run's).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of a CSV, TSV or JSON "
+                        "test set (default UTF-8), e.g. cp1252.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -44,7 +46,8 @@ def retrain_command(
 
     res = retrain(run_dir, test, drop_flagged=drop_flagged, apply=apply,
                   head_only=not finetune, model=model, epochs=epochs, seed=seed,
-                  text_col=text_col, label_col=label_col, progress=not quiet and not as_json)
+                  text_col=text_col, label_col=label_col, encoding=encoding,
+                  progress=not quiet and not as_json)
     if as_json:
         typer.echo(json.dumps(res.to_json(), indent=2))
         return

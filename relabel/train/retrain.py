@@ -175,7 +175,8 @@ def _training_file(run_input: str, folder: Path) -> Path:
 def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False,
             apply: str = "auto", head_only: bool = True, model: str | None = None,
             epochs: int | None = None, seed: int = 0, text_col: str | None = None,
-            label_col: str | None = None, progress: bool = False) -> RetrainResult:
+            label_col: str | None = None, encoding: str | None = None,
+            progress: bool = False) -> RetrainResult:
     """Train a classifier on the labels as given and one on the cleaned labels; score both on
     ``test`` (module docstring).
 
@@ -202,6 +203,10 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         Default as ``relabel train``.
     seed : int
         Seed of both trainings and of the bootstrap.
+    text_col, label_col : str, optional
+        The test set's columns (default: the run's).
+    encoding : str, optional
+        The test set's text encoding (default UTF-8; the training files are in the run's).
 
     Returns
     -------
@@ -233,7 +238,7 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     # the test set is read before anything is trained: a bad one fails in a second, not after
     # the first model
     _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
-              record.task, compare=False)
+              record.task, compare=False, encoding=encoding)
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
     encoder = summary.get("encoder", {})
     model = model if model is not None else encoder.get("model")
@@ -256,7 +261,7 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
                          cache_dir=files.embedding_cache if head_only else None,
                          label_names=record.spec.label_names, encoding=record.spec.encoding)
         true, pred, classes = predict_labels(model_dir, test, text_col=text_col,
-                                             label_col=label_col,
+                                             label_col=label_col, encoding=encoding,
                                              cache_dir=files.embedding_cache if head_only
                                              else None)
         trained[name] = (exported, model_dir, np.asarray(true), np.asarray(pred), classes)
