@@ -73,9 +73,11 @@ def test_retrain_trains_on_the_given_and_the_cleaned_labels(run_and_test, text_d
     for m in (res.given, res.cleaned):
         assert relabel.evaluate_model(m.model_dir, test)["accuracy"] == pytest.approx(m.accuracy)
     assert json.loads(res.path.read_text()) == json.loads(json.dumps(res.to_json()))
-    # in a notebook: both models in a table, and the gain
+    assert res.test_in_training == 600  # the test texts are the training texts
+    # in a notebook: both models in a table, the gain and the warning
     html = res._repr_html_()
     assert html.count("<tr><td>") == 2 and "paired bootstrap over 600 test examples" in html
+    assert "warning: 600 of the 600 test texts" in html
     assert str(res).splitlines() == res.lines()
 
 
@@ -91,7 +93,11 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
     assert lines[0].startswith("trained on the labels as given (600 rows): test accuracy ")
     assert f"{flagged_unresolved} flagged rows left out" in lines[1]
     assert lines[2].startswith("gain ") and "paired bootstrap over 600 test examples" in lines[2]
-    assert lines[3].startswith(f"wrote {out / 'retrain' / 'retrain.json'}")
+    # this test set is the training texts themselves, and the command says so
+    assert lines[3].startswith("warning: 600 of the 600 test texts are also in the training "
+                               "set (the same text after normalising case, spaces and "
+                               "punctuation)")
+    assert lines[4].startswith(f"wrote {out / 'retrain' / 'retrain.json'}")
     saved = json.loads((out / "retrain" / "retrain.json").read_text())
     assert saved["dropped"] == flagged_unresolved
     # the run's report shows it
@@ -110,7 +116,8 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
     lines = r.output.strip().splitlines()
     assert lines[0].startswith("the cleaned labels are the labels as given: nothing was "
                                "relabelled or left out, so there is one model (600 rows)")
-    assert lines[1] == (f"wrote {out / 'retrain' / 'retrain.json'} and the report's section; "
+    assert lines[1].startswith("warning: 600 of the 600 test texts")
+    assert lines[2] == (f"wrote {out / 'retrain' / 'retrain.json'} and the report's section; "
                         "the model is in "
                         f"{out / 'retrain' / 'given' / 'model'}")
     saved = json.loads((out / "retrain" / "retrain.json").read_text())
@@ -133,3 +140,8 @@ def test_retrain_refuses_a_bad_test_set_before_training(run_and_test, tmp_path,
     r = runner.invoke(app, ["retrain", str(tmp_path / "nowhere"), str(test)])
     assert r.exit_code == 2 and r.output.startswith("error: ") and len(
         r.output.strip().splitlines()) == 1
+    # test texts apart from the training texts: no warning
+    other = tmp_path / "other.csv"
+    pl.read_csv(test).with_columns(pl.col("text") + " thanks").write_csv(other)
+    res = relabel.retrain(out, other, model=str(tiny_model_dir), epochs=1)
+    assert res.test_in_training == 0 and not any("warning" in x for x in res.lines())

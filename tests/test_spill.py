@@ -155,7 +155,7 @@ def test_a_hash_collision_never_joins_different_texts(monkeypatch):
     from relabel.detect import reasons
 
     texts = ["Card", "refund", "card!", "Refund?", "iban", "  CARD "]
-    monkeypatch.setattr(reasons, "_text_hashes",
+    monkeypatch.setattr(reasons, "normalised_text_hashes",
                         lambda t: np.zeros(len(t), dtype=np.uint64))
     no_edges = (np.zeros((6, 1), dtype=np.int64), np.zeros((6, 1), dtype=np.float32))
     groups = duplicate_groups(texts, *no_edges)

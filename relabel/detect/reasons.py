@@ -55,7 +55,7 @@ def _find(parent: np.ndarray, i: int) -> int:
 _CHUNK = 262_144
 
 
-def _text_hashes(texts: Sequence[str]) -> np.ndarray:
+def normalised_text_hashes(texts: Sequence[str]) -> np.ndarray:
     """``(N,)`` uint64 hash of each normalised text, normalised chunk by chunk."""
     import polars as pl
 
@@ -75,7 +75,8 @@ def _first_of_equal_text(texts: Sequence[str]) -> np.ndarray:
     against it on the texts themselves, so a hash collision can only leave a row on its own,
     never join two different texts."""
     n = len(texts)
-    _, first_index, inverse = np.unique(_text_hashes(texts), return_index=True, return_inverse=True)
+    _, first_index, inverse = np.unique(normalised_text_hashes(texts), return_index=True,
+                                        return_inverse=True)
     first = first_index[inverse.reshape(-1)].astype(np.int64)
     joined = np.flatnonzero(first != np.arange(n))
     for s in range(0, len(joined), _CHUNK):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from relabel.errors import RelabelInputError
 
@@ -92,6 +93,9 @@ class RetrainResult:
     path: Path
     #: ``drop_flagged``: the line on the classes the drop removed (None: none)
     removed: str | None = None
+    #: test texts that are also training texts (normalised): they measure memory, not
+    #: generalisation
+    test_in_training: int = 0
 
     def lines(self) -> list[str]:
         """The result in a few sentences (what ``relabel retrain`` prints)."""
@@ -99,7 +103,8 @@ class RetrainResult:
         if self.relabelled == 0 and self.dropped == 0:
             return [f"the cleaned labels are the labels as given: nothing was relabelled or "
                     f"left out, so there is one model ({g.train_rows:,} rows): test accuracy "
-                    f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%"]
+                    f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
+                    *([self.overlap_line()] if self.test_in_training else [])]
         # rounded before formatting, so that -0.04 points reads +0.0
         gain, low, high = (round(100 * v, 1) + 0.0 for v in (self.gain, *self.interval))
         verdict = ("the cleaned labels gave the better model" if self.interval[0] > 0 else
@@ -116,7 +121,15 @@ class RetrainResult:
             f"{low:+.1f} to {high:+.1f}, paired bootstrap over "
             f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
             f"cleaned model got right, {self.only_given_right:,} only the other): {verdict}",
+            *([self.overlap_line()] if self.test_in_training else []),
         ]
+
+    def overlap_line(self) -> str:
+        """The warning on test texts that are also in the training set."""
+        return (f"warning: {self.test_in_training:,} of the {self.test_examples:,} test texts "
+                "are also in the training set (the same text after normalising case, spaces "
+                "and punctuation): on them the models are scored on what they were trained "
+                "on; a test set without them measures the gain better")
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -130,7 +143,13 @@ class RetrainResult:
             f"<td>{100 * m.accuracy:.1f}%</td><td>{100 * m.macro_f1:.1f}%</td></tr>"
             for m in (self.given, self.cleaned))
         return ("<table><tr><th>trained on the labels</th><th>rows</th><th>test accuracy</th>"
-                f"<th>macro F1</th></tr>{rows}</table><p>{escape(self.lines()[-1])}</p>")
+                f"<th>macro F1</th></tr>{rows}</table>"
+                + "".join(f"<p>{escape(line)}</p>" for line in self._after_models()))
+
+    def _after_models(self) -> list[str]:
+        """The lines after the two models' (the whole text when there is one model)."""
+        lines = self.lines()
+        return lines if self.relabelled == 0 and self.dropped == 0 else lines[2:]
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -164,6 +183,15 @@ def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, resamples: int
                             for s in range(0, resamples, chunk)])
     tail = (1 - level) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def _test_in_training(test: pl.Series, training: pl.Series) -> int:
+    """How many test texts are also training texts, after normalising case, white space and
+    punctuation (:func:`relabel.detect.reasons.normalise_text`; by 64-bit hashes)."""
+    from relabel.detect.reasons import normalised_text_hashes
+
+    return int(np.isin(normalised_text_hashes(test.to_list()),
+                       normalised_text_hashes(training.to_list())).sum())
 
 
 def _training_file(run_input: str, folder: Path) -> Path:
@@ -237,8 +265,10 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
                                 "`relabel train`", path=run_dir)
     # the test set is read before anything is trained: a bad one fails in a second, not after
     # the first model
-    _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
-              record.task, compare=False, encoding=encoding)
+    test_info = _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
+                          record.task, compare=False, encoding=encoding)
+    in_training = _test_in_training(test_info.examples["text"],
+                                    pl.read_parquet(files.examples, columns=["text"])["text"])
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
     encoder = summary.get("encoder", {})
     model = model if model is not None else encoder.get("model")
@@ -283,7 +313,7 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         only_given_right=int((right_given & ~right_cleaned).sum()),
         test_examples=len(right_given), relabelled=cleaned_export.relabelled,
         dropped=cleaned_export.dropped, path=out / "retrain.json",
-        removed=cleaned_export.removed_line())
+        removed=cleaned_export.removed_line(), test_in_training=in_training)
     write_json(result.to_json(), result.path)
     from relabel.report.html import build_report
 
