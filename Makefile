@@ -40,6 +40,7 @@ review-demo: demo lsvenv
 
 lint: venv
 	$(VENV)/bin/ruff check relabel connectors tests bench examples
+	$(VENV)/bin/mypy
 
 # the review tests fail (rather than skip) here when Label Studio is missing
 test: lint lsvenv
@@ -64,4 +65,4 @@ bench-review: venv lsvenv
 	RELABEL_LABEL_STUDIO=$(abspath $(LSVENV))/bin/label-studio $(PY) bench/bench_review.py
 
 clean:
-	rm -rf relabel-out .pytest_cache .ruff_cache test-artifacts
+	rm -rf relabel-out .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -185,13 +185,15 @@ class Run:
         original = self._data
         table = to_polars(original, kind) if original is not None else self.record.read_source()
         cleaned = apply_plan(table, self.record.label_col, plan, self.record.spec.label_names)
-        if plan.removed:
+        from relabel.export import removed_line
+
+        removed = removed_line(plan.removed)
+        if removed:
             import warnings
 
             from relabel.errors import RelabelWarning
-            from relabel.export import removed_line
 
-            warnings.warn(removed_line(plan.removed), RelabelWarning, stacklevel=2)
+            warnings.warn(removed, RelabelWarning, stacklevel=2)
         dropped = set(plan.dropped_rows)
         kept = [i for i in range(table.height) if i not in dropped]
         if original is not None:

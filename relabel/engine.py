@@ -180,7 +180,7 @@ class DaskEngine:
             elif _reusable(value):  # the embeddings: one copy per worker for the whole run
                 kept = self._kept.get(id(value))
                 self.sent[name] = "kept" if kept is not None and kept[0] is value else "sent"
-                if self.sent[name] == "sent":
+                if kept is None or self.sent[name] == "sent":
                     kept = self._kept[id(value)] = (value, self._scatter(value))
                 refs[name] = kept[1]
             else:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -36,7 +37,7 @@ from relabel.rundir import RunFiles, load_run, run_classes
 
 APPLY_CHOICES = ("auto", "suggestions", "reviewed", "reviewed+suggestions", "none")
 CHANGES_FILE = "changes.csv"
-CHANGES_SCHEMA = {
+CHANGES_SCHEMA: dict[str, Any] = {
     "id": pl.String, "row": pl.Int64, "action": pl.String, "old_label": pl.String,
     "new_label": pl.String, "reason": pl.String, "source": pl.String,
 }

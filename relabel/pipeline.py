@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -209,9 +209,10 @@ def precomputed_stage(task: ReadTask, cfg: DenoiseConfig, embeddings: Any = None
         key = PrecomputedEncoder(array=vectors).key
         extra = {}
     else:
-        vectors = load_embeddings(cfg.embeddings, n_rows=task.rows, rows=rows)
-        key = PrecomputedEncoder(cfg.embeddings).key
-        extra = {"embeddings": str(Path(cfg.embeddings).resolve())}
+        path = Path(cast(str, cfg.embeddings))  # given: checked above
+        vectors = load_embeddings(path, n_rows=task.rows, rows=rows)
+        key = PrecomputedEncoder(path).key
+        extra = {"embeddings": str(path.resolve())}
     vectors.setflags(write=False)  # read-only from here on (a Dask run sends it once)
     return Embedded(embeddings=vectors, texts=task.encoder_texts("mean"), key=key,
                     stats={"cached": 0, "encoded": 0, "precomputed": len(vectors), **extra})

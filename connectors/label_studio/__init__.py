@@ -226,25 +226,25 @@ def push(
         for start in range(0, len(replace), batch_size):
             # stale tasks no human touched: delete and import again, two bulk requests (patching
             # runs at about 7 tasks/s); a push cut short in between imports them next time
-            batch = replace[start : start + batch_size]
-            client.delete_tasks(pid, [tid for tid, _ in batch])
-            client.import_tasks(pid, tasks_json([r for _, r in batch], version, blind=hidden))
+            stale = replace[start : start + batch_size]
+            client.delete_tasks(pid, [tid for tid, _ in stale])
+            client.import_tasks(pid, tasks_json([r for _, r in stale], version, blind=hidden))
             if progress is not None:
-                progress(len(batch), len(rows))
+                progress(len(stale), len(rows))
         for start in range(0, len(patch), batch_size):
             # stale tasks with annotations or drafts are kept: predictions first, data (which
             # records the run) last, so a push cut short in between still sees them as stale
-            batch = patch[start : start + batch_size]
-            client.delete_predictions(pid, [tid for tid, _ in batch])
-            preds = [(tid, prediction(r, version, blind=str(r["id"]) in hidden))
-                     for tid, r in batch]
-            preds = [{**p, "task": tid} for tid, p in preds if p is not None]
+            kept = patch[start : start + batch_size]
+            client.delete_predictions(pid, [tid for tid, _ in kept])
+            made = [(tid, prediction(r, version, blind=str(r["id"]) in hidden))
+                    for tid, r in kept]
+            preds = [{**p, "task": tid} for tid, p in made if p is not None]
             if preds:
                 client.import_predictions(pid, preds)
-            for tid, r in batch:
+            for tid, r in kept:
                 client.update_task(tid, task_data(r, version, blind=str(r["id"]) in hidden))
             if progress is not None:
-                progress(len(batch), len(rows))
+                progress(len(kept), len(rows))
         if not created_project and proj.get("model_version") != version:
             # only now: Label Studio accepts a model version once predictions carry it; it
             # picks the predictions that pre-fill the form and order the uncertainty sampling
@@ -398,10 +398,11 @@ def review_next(
     plan = plan_next(run_dir, scores, read_ledger(run_dir), batch=batch, audit=audit,
                      check_changes=check_changes, reviewer_error=reviewer_error)
     changes = int(scores["suggested_label"].is_not_null().sum())
-    common = dict(remaining=plan.remaining, audit_size=plan.audit_size,
-                  check_size=plan.check_size, changes=changes,
-                  reviewer_error=plan.floor.reviewer_error,
-                  reviewer_error_source=plan.floor.source, held_back=plan.held_back)
+    common: dict[str, Any] = dict(remaining=plan.remaining, audit_size=plan.audit_size,
+                                  check_size=plan.check_size, changes=changes,
+                                  reviewer_error=plan.floor.reviewer_error,
+                                  reviewer_error_source=plan.floor.source,
+                                  held_back=plan.held_back)
     if not plan.ids:
         return NextResult(pulled=pulled, pushed=None, chosen=0, **common)
     # the audit's and the check's tasks hide relabel's view, so that it cannot sway them

@@ -53,7 +53,7 @@ HEAD, TAIL = "HEAD", "TAIL"
 SELECT_LAYOUT_OVER = 30
 
 REVIEW_STATUSES = ("accepted", "changed", "skipped")
-REVIEWS_SCHEMA = {
+REVIEWS_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "given_label": pl.String,
     "reviewed_label": pl.String,
@@ -278,7 +278,7 @@ def reviews_from_tasks(tasks: Iterable[Mapping[str, Any]],
     return pl.DataFrame(rows, schema=REVIEWS_SCHEMA).sort("id")
 
 
-ANNOTATIONS_SCHEMA = {
+ANNOTATIONS_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "annotator": pl.String,
     "label": pl.String,

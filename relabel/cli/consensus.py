@@ -86,7 +86,7 @@ def consensus_command(
     res = consensus(data, annotations=annotations, label_cols=label_cols, votes_col=votes_col,
                     item=item_col,
                     annotator=annotator_col, label=label_col, text=text_col,
-                    classes=split_list(classes) if classes else None, dedupe=dedupe, out=out,
+                    classes=list(split_list(classes)) if classes else None, dedupe=dedupe, out=out,
                     to=to, model=model, corrector=corrector, embeddings=embeddings,
                     folds=folds, seed=seed, target_precision=target_precision,
                     include_given=given, label_names=label_names, encoding=encoding)

@@ -128,7 +128,7 @@ def out_of_fold_proba(
     """
     fit_params = dict(fit_params or {})
     fold_of = make_folds(labels, folds, seed)
-    proba = np.zeros((len(labels), n_classes))
+    proba: np.ndarray = np.zeros((len(labels), n_classes))
     cache = Path(cache_dir) if cache_dir is not None else None
 
     def cached(f: int) -> np.ndarray | None:

@@ -38,7 +38,8 @@ class _FinetuneNet(nn.Module):
                  dropout: float, entity: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = int(encoder.config.hidden_size) * (3 if entity else 1)
+        config: Any = encoder.config
+        hidden = int(config.hidden_size) * (3 if entity else 1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, n_classes)
         self.projection = nn.Linear(hidden, proj_dim)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -68,7 +68,8 @@ class Agreement:
             "fleiss_kappa": num(self.fleiss_kappa),
             "fleiss_on": {"votes_per_item": self.fleiss_votes, "items": self.fleiss_items},
             "cohen_kappa_pairs": self.pairs.height,
-            "cohen_kappa_median": num(float(kappas.median())) if kappas.len() else None,
+            "cohen_kappa_median": (num(cast(float, kappas.median())) if kappas.len()
+                                   else None),
             "votes": self.votes, "items": self.items, "annotators": self.annotators,
             "votes_per_item": self.votes_per_item,
             "unanimous": num(self.unanimous),

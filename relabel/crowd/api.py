@@ -179,7 +179,7 @@ def _read_votes(data: Any, spec: VoteSpec) -> Votes:
         # the annotators' list: a column named on purpose, or one called "annotator"
         from relabel.data.columns import expose
 
-        who = spec.annotator_col
+        who: str | None = spec.annotator_col
         if spec.annotator in (None, ANNOTATOR_COL) and who not in expose(table, [who]).columns:
             who = None
         return votes_from_lists(table, name, spec.votes_col, annotator_col=who,
@@ -419,7 +419,8 @@ def consensus(
     from relabel.crowd.consensus import seed_labels
     from relabel.data.encoding import check_encoding
 
-    columns = {"item": item, "annotator": annotator, "label": label, "text": text}
+    columns: dict[str, Any] = {"item": item, "annotator": annotator, "label": label,
+                               "text": text}
     em_options = _em_options(em_options, columns)
     item, annotator, label, text = (columns[k] for k in ("item", "annotator", "label", "text"))
     cfg = DenoiseConfig(text_col="text" if _is_run_dir(data) else text, label_col="label",

@@ -23,7 +23,7 @@ Per item:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -100,7 +100,7 @@ class ConsensusResult:
             "low_quality": int(status.get(STATUS_LOW, 0)),
             "resolved": int(status.get(STATUS_RESOLVED, 0)),
             "differs_from_majority": changed,
-            "expected_accuracy": round(float(items["quality"].mean()), 4),
+            "expected_accuracy": round(float(cast(float, items["quality"].mean())), 4),
             "agreement": self.agreement.to_json(),
             "em": {"iterations": self.em.iterations, "converged": self.em.converged,
                    "collapsed": self.em.collapsed},

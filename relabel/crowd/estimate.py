@@ -188,7 +188,7 @@ def dawid_skene(
     flat = (annotator * k)[:, None] * k + np.arange(k)[None, :] * k + label[:, None]  # (M, K)
     converged, iterations = False, 0
     confusion = np.full((a, k, k), 1.0 / k)
-    expected = np.zeros((a, k, k))
+    expected: np.ndarray = np.zeros((a, k, k))
     model_conf = None
     log_joint = np.log(np.full((n, k), 1.0 / k))
     first: tuple | None = None

@@ -13,6 +13,7 @@ an export keeps the input's layout.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 import polars as pl
 
@@ -34,7 +35,7 @@ def nested_path(table: pl.DataFrame, name: str) -> list[str] | None:
     return None
 
 
-def _has_fields(dtype: pl.DataType, fields: list[str]) -> bool:
+def _has_fields(dtype: Any, fields: list[str]) -> bool:
     for name in fields:
         if not isinstance(dtype, pl.Struct):
             return False
@@ -72,7 +73,7 @@ def _with_field(struct: pl.Expr, path: list[str], value: pl.Expr, dtype: pl.Data
     inner = {f.name: f.dtype for f in dtype.fields}
     head, rest = path[0], path[1:]
     new = value if not rest else _with_field(struct.struct.field(head), rest, value,
-                                             inner[head])
+                                             cast(pl.DataType, inner[head]))
     return pl.struct([new.alias(f.name) if f.name == head
                       else struct.struct.field(f.name).alias(f.name) for f in dtype.fields])
 

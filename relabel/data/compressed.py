@@ -33,7 +33,7 @@ def _zstd_open(path: str | Path, mode: str = "rb") -> IO[bytes]:
         raise RelabelInputError("a Zstandard file ('.zst') needs the zstandard package "
                                 "(pip install zstandard), or decompress it first (unzstd)",
                                 path=path) from None
-    return zstandard.open(path, mode)  # type: ignore[no-any-return]
+    return zstandard.open(path, mode)
 
 
 #: the suffix of each compression this module reads and writes, and how to open it

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -320,7 +320,7 @@ def _csv_header(path: Path, fmt: str) -> list[str]:
     # undecodable bytes are replaced: the encoding is checked (or converted) on its own
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=DELIMITERS[fmt],
-                            **({"quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}))
+                            quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
         return next(reader, [])
 
 
@@ -415,7 +415,7 @@ def _drop_spreadsheet_padding(table: pl.DataFrame, header: list[str], path: Path
     # the last row first: most files have no padding, and need no pass over every row
     if table.height and blank_rows(table.tail(1))[0]:
         filled = (~blank_rows(table)).arg_true()
-        table = table.head(int(filled.max()) + 1 if filled.len() else 0)
+        table = table.head(int(cast(int, filled.max())) + 1 if filled.len() else 0)
     return table
 
 

@@ -66,7 +66,9 @@ def annotator_name(annotation: Mapping[str, Any], users: Mapping[int, str] | Non
     who = annotation.get("completed_by")
     if isinstance(who, Mapping):
         return who.get("email") or str(who.get("id"))
-    return (users or {}).get(who, None if who is None else str(who))
+    if who is None:
+        return None
+    return (users or {}).get(who, str(who))
 
 
 class _SeveralChoices(Exception):
@@ -160,9 +162,9 @@ def export_table(tasks: Any, *, path: str | Path) -> pl.DataFrame:
     label_cols = {"label": names[0]} if len(names) == 1 else {
         (n if n not in RESERVED else f"label.{n}"): n for n in names}
     rows = []
-    for pos, item, who, chosen, when in votes:
+    for pos, item, voter, chosen, when in votes:
         data = tasks[pos].get("data") or {}
-        row: dict[str, Any] = {"item_id": item, "annotator": who}
+        row: dict[str, Any] = {"item_id": item, "annotator": voter}
         row.update({col: chosen.get(name) for col, name in label_cols.items()})
         row["time"] = when
         for key, value in data.items():

@@ -57,7 +57,7 @@ def inject_noise(
         shift = rng.integers(1, n_classes, size=len(flip))
         noisy[flip] = (labels[flip] + shift) % n_classes
     elif kind == "class-conditional":
-        perm = np.arange(n_classes)
+        perm: np.ndarray = np.arange(n_classes)
         while np.any(perm == np.arange(n_classes)):
             perm = rng.permutation(n_classes)
         noisy[flip] = perm[labels[flip]]
@@ -186,6 +186,7 @@ def write_noisy_copy(
     table, in_fmt = read_table(data, encoding=encoding)
     fmt = output_format(to, in_fmt)  # a semicolon CSV stays one
     examples, _ = build_examples(table, path=data, text_col=text_col, label_col=label_col)
+    assert examples is not None  # problems are raised, not collected
     if true_col in table.columns:
         raise RelabelInputError(f"column '{true_col}' already exists; choose "
                                 f"{option('--true-col')}",

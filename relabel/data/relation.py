@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -129,6 +130,10 @@ def relation_table(table: pl.DataFrame, layout: str, *, path: str | Path,
 
     Raises RelabelInputError for a missing or non-integer span column.
     """
+    hs: Any  # head and tail spans: lists of ints, or arrays (span columns)
+    he: Any
+    ts: Any
+    te: Any
     if layout == "tacred":
         tokens = table.get_column("token").to_list()
         starts = [np.cumsum([0] + [len(t) + 1 for t in toks[:-1]]) if toks else np.zeros(0)

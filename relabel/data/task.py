@@ -69,6 +69,14 @@ class ReadTask:
     texts: dict[str, TextColumn] = field(default_factory=dict)
     spans: np.ndarray | None = None
 
+    @property
+    def frame(self) -> pl.DataFrame:
+        """``examples`` of a task that was read whole (every caller but ``relabel check``'s
+        collection of problems)."""
+        if self.examples is None:
+            raise RuntimeError("the examples were not read (a collected check)")
+        return self.examples
+
     def encoder_texts(self, pooling: str) -> TextColumn:
         """The encoder inputs for ``pooling`` (the marked texts when it has none of its own)."""
         return self.texts.get(pooling, self.texts["mean"])
@@ -185,13 +193,14 @@ def read_task(table: pl.DataFrame, data: str | Path, spec: InputSpec, *,
     span_names = {"tacred": "subj_start, subj_end, obj_start, obj_end",
                   "wrench": "data.span1, data.span2", "inline": spec.text_col,
                   }.get(layout, ", ".join(spec.span_cols))
-    validate_spans(examples["text"].to_list(), *spans, rows=examples["row"].to_numpy(),
+    hs, he, ts, te = spans
+    validate_spans(examples["text"].to_list(), hs, he, ts, te, rows=examples["row"].to_numpy(),
                    path=data, columns=span_names, problems=problems)
     if collect:
         return ReadTask(task="relation", layout=layout, examples=examples.drop(REL_COLS),
                         warnings=warnings, rows=table.height, label_col=label_col,
                         pooling=pooling)
-    marked, packed = encoder_inputs(examples["text"].to_list(), *spans,
+    marked, packed = encoder_inputs(examples["text"].to_list(), hs, he, ts, te,
                                     examples["__htype"].to_list(),
                                     examples["__ttype"].to_list())
     return ReadTask(task="relation", layout=layout, examples=examples.drop(REL_COLS),

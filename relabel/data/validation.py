@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -161,7 +162,8 @@ def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
         # integer codes in a float column (pandas makes one of an int column with a missing
         # value): class 4, not "4.0"; apply and export cast them back to the column's floats
         whole = series.drop_nulls().drop_nans()
-        if whole.len() and (whole == whole.round(0)).all() and whole.abs().max() < 2 ** 53:
+        if (whole.len() and (whole == whole.round(0)).all()
+                and cast(float, whole.abs().max()) < 2 ** 53):
             return series.fill_nan(None).cast(pl.Int64).cast(pl.String)
     return series.cast(pl.String, strict=False)
 
@@ -349,7 +351,7 @@ def _texts_like_labels(examples: pl.DataFrame, counts: pl.DataFrame, *, path: st
     text = examples.get_column("text")
     named = text.is_in(counts.get_column("label").implode())
     n = examples.height
-    if named.mean() >= 0.5:
+    if cast(float, named.mean()) >= 0.5:
         problems.error(RelabelInputError(
             f"{int(named.sum())} of {n} texts are class names of the labels: this looks like a "
             f"label column, not texts; choose the text column with {option('--text-col')}",

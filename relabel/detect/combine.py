@@ -62,8 +62,9 @@ def combine_posteriors(
     out = spill.empty(first.shape, np.float32)
     for start in range(0, first.shape[0], CHUNK_ROWS):
         sl = slice(start, start + CHUNK_ROWS)
-        log_p = sum(weights[name] * np.log(np.clip(posteriors[name][sl].astype(np.float64),
-                                                   1e-300, None)) for name in used)
+        log_p: np.ndarray = sum(  # type: ignore[assignment]
+            weights[name] * np.log(np.clip(posteriors[name][sl].astype(np.float64), 1e-300, None))
+            for name in used)
         log_p = log_p - log_p.max(axis=1, keepdims=True)
         p = np.exp(log_p)
         out[sl] = p / p.sum(axis=1, keepdims=True)

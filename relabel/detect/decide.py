@@ -438,7 +438,8 @@ def decide_labels(
         confident[blocks[i]] = part
     noise_rate = float(_off_diagonal(labels, confident).mean()) if n else 0.0
     joint = estimate_joint(labels, likelihood, alpha=alpha, confident=confident)
-    p_keep, alt, p_alt = np.empty(n), np.empty(n, dtype=np.int64), np.empty(n)
+    p_keep, alt = np.empty(n), np.empty(n, dtype=np.int64)
+    p_alt: np.ndarray = np.empty(n)
     for i, (keep_i, alt_i, p_alt_i) in blocks_on(engine, _channel_block, parts, joint=joint,
                                                   gamma=gamma):
         p_keep[blocks[i]], alt[blocks[i]], p_alt[blocks[i]] = keep_i, alt_i, p_alt_i
@@ -448,7 +449,7 @@ def decide_labels(
     can_estimate = bool((skill if estimate_skill is None else estimate_skill) >= MIN_SKILL)
     rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
     calibration = None
-    if rev.any():
+    if reviewed is not None and rev.any():
         # forecasts made without the rows' own labels (out-of-fold, leave-one-out) against what
         # the reviewers chose
         calibration = fit_calibration(p_alt[rev], reviewed[rev] == alt[rev], alt[rev],

@@ -312,7 +312,8 @@ def search_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int
         ``(R,)`` the lists' rows, ``(R, k)`` their neighbours and similarities.
     """
     parts = list(_iter_lists(lists, embeddings, plan, k))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+    rows, idx, sims = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    return rows, idx, sims
 
 
 def _iter_lists(lists: list[int], embeddings: np.ndarray, plan: IvfPlan, k: int,

@@ -83,7 +83,8 @@ class EmbeddingCache:
         import logging
         import zipfile
 
-        hashes, vectors = [], []
+        hashes: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
         if self.directory.is_dir():
             for shard in sorted(self.directory.glob("shard-*.npz")):
                 try:
@@ -160,7 +161,8 @@ def embed_texts(
              if cache_dir is not None else None)
     cached_h, cached_v = cache.load() if cache is not None else (np.empty(0, "S16"), None)
 
-    pos = np.searchsorted(cached_h, uniq) if len(cached_h) else np.zeros(len(uniq), dtype=int)
+    pos: Any = (np.searchsorted(cached_h, uniq) if len(cached_h)
+                else np.zeros(len(uniq), dtype=int))
     pos = np.minimum(pos, max(len(cached_h) - 1, 0))
     hit = (cached_h[pos] == uniq) if len(cached_h) else np.zeros(len(uniq), dtype=bool)
     missing = np.flatnonzero(~hit)

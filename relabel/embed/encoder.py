@@ -428,6 +428,7 @@ class Encoder:
         out = np.empty((n, 3 * dim if entity else dim), dtype=np.float32)
         if n == 0:
             return out
+        owner: np.ndarray | None = None  # windowed: the text of every window
         if entity:
             from relabel.data.relation import unpack
 
@@ -465,6 +466,7 @@ class Encoder:
                 rows_out[i] = v.cpu().numpy()
             pending.clear()
 
+        assert self.batch_size is not None  # set by _load
         bounds = batch_bounds(lengths[order], self.batch_size, self._token_cap)
 
         def run(start: int, end: int) -> None:

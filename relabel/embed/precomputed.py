@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class PrecomputedEncoder:
             h.update(np.ascontiguousarray(array).tobytes())
             self._key = "precomputed-array-" + h.hexdigest()
         else:
-            self._key = "precomputed-" + file_fingerprint(self.path)
+            self._key = "precomputed-" + file_fingerprint(Path(cast(str, path)))
 
     @property
     def key(self) -> str:

@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -255,13 +255,13 @@ def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
         facts.append({"": "still worth a review",
                       "value": f"{st.worth_reviewing} of {st.examples - st.reviewed} unreviewed "
                                f"examples are more likely wrong than the reviewers' error rate "
-                               f"{100 * st.reviewer_error:.1f}%"})
+                               f"{100 * (st.reviewer_error or 0.0):.1f}%"})
     if st.changes is not None:
         facts.append({"": "automatic changes: spot check", "value": check_line(st.changes)})
         warning = check_message(st.changes)
         if warning:
             facts.append({"": "warning", "value": warning})
-    parts = ["<h2>Human review</h2>", _table(facts, ["", "value"])]
+    parts = ["<h2>Human review</h2>", _table(cast(list[dict[str, Any]], facts), ["", "value"])]
     if len(rounds) >= 1:
         fig, ax = _subplots(layout="constrained", figsize=(6, 3))
         x = [r["reviewed"] for r in rounds] + [st.reviewed]

@@ -218,12 +218,14 @@ def plan_next(run_dir: str | Path, scores: pl.DataFrame, ledger: pl.DataFrame, *
     reviewer_error : float, optional
         The reviewers' error rate (default: the audit's, :func:`review_floor`).
     """
-    size, audit_ids = read_audit_size(run_dir), []
+    audit_ids: list[str] = []
+    size = read_audit_size(run_dir)
     if audit:
         size, audit_ids = audit_batch(scores, ledger, size, audit)
         write_audit_size(run_dir, size)
     checks = read_check_chunks(run_dir)
-    check_size, check_ids = (checks[-1] if checks else 0), []
+    check_ids: list[str] = []
+    check_size = checks[-1] if checks else 0
     if check_changes:
         check_size, check_ids = change_batch(scores, ledger, check_size, check_changes)
         in_audit = set(audit_ids)

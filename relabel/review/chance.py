@@ -157,7 +157,7 @@ def ranked_candidates(scores: pl.DataFrame, ledger: pl.DataFrame,
     """
     skip = decided_ids(scores, ledger) | (exclude or set())
     gain = remaining_error(scores)
-    worth = np.ones(len(gain), dtype=bool)
+    worth: np.ndarray = np.ones(len(gain), dtype=bool)
     if reviewer_error > 0:
         chance = remaining_error(scores, noise_rate) if noise_rate is not None else gain
         chance = np.minimum(1.0, chance * reviewed_ratio(scores, ledger, chance,

@@ -25,9 +25,10 @@ from relabel.rundir import RunFiles
 #: what each ledger line holds
 LEDGER_FIELDS = ("id", "given_label", "reviewed_label", "status", "annotator", "time", "source",
                  "recorded_at")
-LEDGER_SCHEMA = {"id": pl.String, "given_label": pl.String, "reviewed_label": pl.String,
-                 "status": pl.String, "annotator": pl.String, "time": pl.Datetime("us", "UTC"),
-                 "source": pl.String, "recorded_at": pl.String}
+LEDGER_SCHEMA: dict[str, Any] = {
+    "id": pl.String, "given_label": pl.String, "reviewed_label": pl.String,
+    "status": pl.String, "annotator": pl.String, "time": pl.Datetime("us", "UTC"),
+    "source": pl.String, "recorded_at": pl.String}
 #: the fields that make two lines the same decision
 _KEY = ("id", "reviewed_label", "status", "annotator", "time")
 

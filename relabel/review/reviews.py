@@ -27,7 +27,7 @@ REVIEWS_COLUMNS = ("id", "given_label", "reviewed_label", "status", "annotator",
 #: statuses that are decisions; "skipped" (skipped or cancelled in the tool) is not one
 DECISIONS = ("accepted", "changed")
 #: what :func:`human_decisions` returns (also the empty frame when nothing was reviewed)
-DECISIONS_SCHEMA = {"row": pl.Int64, "id": pl.String, "label": pl.String,
+DECISIONS_SCHEMA: dict[str, Any] = {"row": pl.Int64, "id": pl.String, "label": pl.String,
                     "reviewed_label": pl.String, "status": pl.String, "annotator": pl.String,
                     "time": pl.Datetime("us", "UTC")}
 

@@ -150,7 +150,8 @@ def audit_estimate(joined: pl.DataFrame, audit_chunks: Sequence[int], *,
     k = n_classes if n_classes is not None else max(2, joined["label"].n_unique())
     counted = counted_sample(joined["id"].to_list(), audit_chunks, is_rev)
     return estimate_from_audit(
-        given, np.where(is_rev, decision, None), counted, size=int(audit_chunks[-1]),
+        given, np.where(is_rev, decision, None),  # type: ignore[call-overload]
+        counted, size=int(audit_chunks[-1]),
         confirmed=int((is_rev & (decision != given)).sum()),
         change_confidence=conf, relabel_error_rate=relabel_error_rate, votes=votes,
         n_classes=k)
@@ -209,7 +210,8 @@ def change_check(joined: pl.DataFrame, chunks: Sequence[int], target: float
     return estimate_changes(
         joined["id"].to_list(), joined["suggested_label"].is_not_null().to_numpy(),
         joined["suggested_label"].to_numpy(),
-        np.where(decision.is_not_null().to_numpy(), decision.to_numpy(), None), chunks,
+        np.where(decision.is_not_null().to_numpy(), decision.to_numpy(),  # type: ignore[call-overload]
+                 None), chunks,
         joined["suggestion_confidence"].fill_null(0.0).to_numpy(), target=target)
 
 

@@ -153,12 +153,12 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
         if value is not None and (value <= 0 if positive else value < 1):
             raise RelabelInputError(f"{option(name)} must be "
                                     f"{'positive' if positive else 'at least 1'}, got {value}")
-    epochs = defaults["epochs"] if epochs is None else epochs
-    lr = defaults["lr"] if lr is None else lr
-    batch_size = defaults["batch_size"] if batch_size is None else batch_size
+    epochs = int(defaults["epochs"]) if epochs is None else epochs
+    lr = float(defaults["lr"]) if lr is None else lr
+    batch_size = int(defaults["batch_size"]) if batch_size is None else batch_size
     task_info = _examples(data, text_col, label_col, task, label_names=label_names,
                           encoding=encoding)
-    examples = task_info.examples
+    examples = task_info.frame
     texts = list(task_info.texts["mean"])
     classes = sorted(examples["label"].unique().to_list())
     labels = np.searchsorted(classes, examples["label"].to_numpy()).astype(np.int64)
@@ -296,7 +296,7 @@ def predict_labels(model_dir: str | Path, test: str | Path, *, text_col: str | N
                      label_names=label_names if label_names is not None
                      else config.get("label_names"))
     texts = list(info.texts["mean"])
-    true = info.examples["label"].to_list()
+    true = info.frame["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     net.to(device)
     inputs = _inputs_fn(config, texts, tokenizer, Path(cache_dir) if cache_dir else None, device)

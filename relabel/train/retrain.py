@@ -276,13 +276,13 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     # the first model
     test_info = _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
                           record.task, compare=False, encoding=encoding)
-    in_training = _test_in_training(test_info.examples["text"],
+    in_training = _test_in_training(test_info.frame["text"],
                                     pl.read_parquet(files.examples, columns=["text"])["text"])
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
     encoder = summary.get("encoder", {})
     model = model if model is not None else encoder.get("model")
     out = files.root / RETRAIN_DIR
-    trained = {}
+    trained: dict[str, tuple[Any, ...]] = {}
     for name, kw in (("given", {"apply": "none"}),
                      ("cleaned", {"apply": apply, "drop_flagged": drop_flagged})):
         folder = out / name

@@ -43,7 +43,7 @@ class DistantPeerLoss(WeightedContrastive):
         super().__init__(temperature)
         self.beta = beta
 
-    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,
+    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,  # type: ignore[override]
                 credibility: torch.Tensor, frozen: torch.Tensor, radius: torch.Tensor,
                 **_: torch.Tensor) -> torch.Tensor:
         """``(B, B)`` distant-peer weights.
@@ -72,7 +72,7 @@ class SoftPeerLoss(DistantPeerLoss):
     """:class:`DistantPeerLoss` with peers chosen by the soft labels' argmax, not the given
     labels."""
 
-    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,
+    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor,  # type: ignore[override]
                 credibility: torch.Tensor, frozen: torch.Tensor, radius: torch.Tensor,
                 **batch: torch.Tensor) -> torch.Tensor:
         """``(B, B)`` weights; ``labels`` is replaced by ``argmax soft`` (see the base class)."""

@@ -16,8 +16,8 @@ from relabel.correct.losses._base import WeightedContrastive
 class SoftContrastiveLoss(WeightedContrastive):
     """Contrastive loss with pair weights ``q_i . q_p`` (needs ``soft (B, K)``)."""
 
-    def weights(self, labels: torch.Tensor, *, soft: torch.Tensor, **_: torch.Tensor
-                ) -> torch.Tensor:
+    def weights(self, labels: torch.Tensor, *,  # type: ignore[override]
+                soft: torch.Tensor, **_: torch.Tensor) -> torch.Tensor:
         """``(B, B)`` soft-label agreement."""
         soft = soft.float()
         return soft @ soft.T
