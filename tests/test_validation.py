@@ -66,6 +66,22 @@ def test_class_names_spelled_two_ways_are_a_warning():
     assert not any("differ only" in w for w in build_examples(clean, path="d.csv")[1])
 
 
+def test_several_labels_joined_in_one_cell_are_a_warning():
+    # multi-label data written as text: 'billing,refund' is two labels of the column joined
+    labels = ["billing", "refund", "other"] * 10 + ["billing,refund", "refund | other",
+                                                     "billing,refund", "food, drink"]
+    t = pl.DataFrame({"text": [f"t{i}" for i in range(len(labels))], "label": labels})
+    ex, warnings = build_examples(t, path="d.csv")
+    assert ex["label"].n_unique() == 6  # read as they are
+    [w] = [w for w in warnings if "joined by" in w]
+    assert w.startswith("3 row(s) carry several labels joined by ',' (e.g. 'billing,refund'")
+    assert "each such combination is a class of its own (2 of them)" in w
+    # a class name with a comma whose parts are not labels, or a single joined row: no warning
+    one = t.filter(pl.col("label") != "refund | other").filter(
+        pl.int_range(pl.len()) != 30)
+    assert not any("joined by" in w for w in build_examples(one, path="d.csv")[1])
+
+
 def test_empty_dataset():
     with pytest.raises(RelabelInputError, match="dataset is empty"):
         build_examples(pl.DataFrame({"text": [], "label": []}), path="d.csv")

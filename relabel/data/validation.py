@@ -323,6 +323,7 @@ def build_examples(
         _texts_like_labels(examples, counts, path=path, text_col=text_col, problems=problems,
                            warnings=warnings)
     warnings += _near_duplicate_classes(counts)
+    warnings += _joined_labels(counts, examples.height)
     padded = (raw_label != label).fill_null(False)
     if padded.any():
         first = raw_label.filter(padded)[0]
@@ -418,6 +419,36 @@ def _near_duplicate_classes(counts: pl.DataFrame) -> list[str]:
             "form "
             f"({shown}{more}): they are different classes to relabel; unify their spelling if "
             "they are one"]
+
+
+#: separators of several labels written in one cell ("billing,refund")
+LABEL_SEPARATORS = (",", ";", "|")
+#: warn when at least this share of the rows (and 3 rows) carry joined labels
+JOINED_SHARE = 0.01
+
+
+def _joined_labels(counts: pl.DataFrame, rows: int) -> list[str]:
+    """A warning for multi-label data written as text: labels that are several other labels of
+    the same column joined by ``,``, ``;`` or ``|`` (``billing,refund`` where ``billing`` and
+    ``refund`` are labels too). relabel reads each such cell as one class of its own; a class
+    name with a comma whose parts are not labels (``food, drink``) is left alone."""
+    known = set(counts.get_column("label").to_list())
+    joined = {}
+    for label, n in counts.iter_rows():
+        for sep in LABEL_SEPARATORS:
+            parts = [p.strip() for p in label.split(sep)]
+            if len(parts) > 1 and all(p in known for p in parts):
+                joined[label] = (n, sep)
+                break
+    n_rows = sum(n for n, _ in joined.values())
+    if n_rows < max(3, JOINED_SHARE * rows):
+        return []
+    first = next(iter(joined))
+    sep = joined[first][1]
+    return [f"{n_rows} row(s) carry several labels joined by '{sep}' (e.g. {first!r}, whose parts "
+            "are labels of other rows): relabel reads one label per example, so each such "
+            f"combination is a class of its own ({len(joined)} of them); multi-label data is not "
+            "supported: give each example its one label, or keep one row per label"]
 
 
 def few_per_fold_warning(examples: pl.DataFrame, folds: int) -> list[str]:
