@@ -140,8 +140,14 @@ def test_retrain_refuses_a_bad_test_set_before_training(run_and_test, tmp_path,
     r = runner.invoke(app, ["retrain", str(tmp_path / "nowhere"), str(test)])
     assert r.exit_code == 2 and r.output.startswith("error: ") and len(
         r.output.strip().splitlines()) == 1
-    # test texts apart from the training texts: no warning
+    # test texts apart from the training texts: no warning; a class no model saw is named
     other = tmp_path / "other.csv"
-    pl.read_csv(test).with_columns(pl.col("text") + " thanks").write_csv(other)
+    shifted = pl.read_csv(test).with_columns(pl.col("text") + " thanks")
+    pl.concat([shifted, pl.DataFrame({"text": ["a brand new question"],
+                                      "label": ["brand_new"]})]).write_csv(other)
     res = relabel.retrain(out, other, model=str(tiny_model_dir), epochs=1)
     assert res.test_in_training == 0 and not any("warning" in x for x in res.lines())
+    for m in (res.given, res.cleaned):
+        assert m.unseen_examples == 1 and m.unseen_classes == ("brand_new",)
+        assert (f"1 test example(s) are of class(es) the model trained on the {m.labels} labels "
+                "never saw ('brand_new'): it gets them wrong") in res.lines()

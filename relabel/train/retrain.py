@@ -61,6 +61,18 @@ class TrainedModel:
     accuracy: float
     macro_f1: float
     model_dir: Path
+    #: test examples whose class the model never saw in training (always wrong), and the
+    #: classes
+    unseen_examples: int = 0
+    unseen_classes: tuple[str, ...] = ()
+
+    def unseen_line(self) -> str:
+        """The test examples of classes this model never saw, in one line."""
+        shown = ", ".join(f"'{c}'" for c in self.unseen_classes[:5])
+        more = (f" and {len(self.unseen_classes) - 5} more" if len(self.unseen_classes) > 5
+                else "")
+        return (f"{self.unseen_examples:,} test example(s) are of class(es) the model trained "
+                f"on the {self.labels} labels never saw ({shown}{more}): it gets them wrong")
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class RetrainResult:
             return [f"the cleaned labels are the labels as given: nothing was relabelled or "
                     f"left out, so there is one model ({g.train_rows:,} rows): test accuracy "
                     f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
+                    *([g.unseen_line()] if g.unseen_examples else []),
                     *([self.overlap_line()] if self._overlap_matters() else [])]
         # rounded before formatting, so that -0.04 points reads +0.0
         gain, low, high = (round(100 * v, 1) + 0.0 for v in (self.gain, *self.interval))
@@ -120,6 +133,7 @@ class RetrainResult:
             f"relabelled, {self.dropped:,} flagged rows left out): test accuracy "
             f"{100 * c.accuracy:.1f}%, macro F1 {100 * c.macro_f1:.1f}%",
             *([self.removed] if self.removed else []),
+            *[m.unseen_line() for m in (g, c) if m.unseen_examples],
             f"gain {gain:+.1f} points ({100 * LEVEL:.0f}% interval "
             f"{low:+.1f} to {high:+.1f}, paired bootstrap over "
             f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
@@ -308,9 +322,12 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     models = {}
     for name, (exported, model_dir, true, pred, classes) in trained.items():
         m = classification_metrics(true.tolist(), pred.tolist(), classes)
+        unseen = tuple(m["unseen_labels"])
         models[name] = TrainedModel(labels=name, train_rows=exported.rows,
                                     accuracy=m["accuracy"], macro_f1=m["macro_f1"],
-                                    model_dir=model_dir)
+                                    model_dir=model_dir,
+                                    unseen_examples=int(np.isin(true, unseen).sum()),
+                                    unseen_classes=unseen)
     right_given = trained["given"][3] == trained["given"][2]
     right_cleaned = trained["cleaned"][3] == trained["cleaned"][2]
     cleaned_export = trained["cleaned"][0]
