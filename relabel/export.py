@@ -177,12 +177,14 @@ def plan_labels(scores: pl.DataFrame, human: pl.DataFrame, *, apply: str = "sugg
     # all the same and named (export, Run.apply): on 600 banking77 rows with nearest-class
     # flips, 23 classes went and not one of their 37 rows had a right label (a class made only
     # of noise); keeping them cost 1.8 points of a retrained model's test accuracy
-    final = scores.join(updates, on="row", how="left").select(
-        "row", pl.coalesce("new", "label").alias("final"))
-    gone = dropped["row"].to_list()
-    left = set(final.filter(~pl.col("row").is_in(gone))["final"].to_list())
-    emptied = final.filter(pl.col("row").is_in(gone) & ~pl.col("final").is_in(sorted(left)))
-    removed = dict(emptied.group_by("final").len().sort("final").iter_rows())
+    removed: dict[str, int] = {}
+    if dropped.height:
+        final = scores.join(updates, on="row", how="left").select(
+            "row", pl.coalesce("new", "label").alias("final"),
+            pl.col("row").is_in(dropped["row"].implode()).alias("gone"))
+        left = final.filter(~pl.col("gone")).get_column("final").unique()
+        emptied = final.filter(pl.col("gone") & ~pl.col("final").is_in(left.implode()))
+        removed = dict(emptied.group_by("final").len().sort("final").iter_rows())
     change_rows = [
         {"id": r["id"], "row": r["row"], "action": "relabel", "old_label": r["label"],
          "new_label": r["suggested_label"], "reason": _reason(r), "source": "automatic"}
