@@ -184,8 +184,7 @@ class RetrainResult:
 
 
 def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, resamples: int = BOOTSTRAP,
-                     level: float = LEVEL, seed: int = 0, chunk: int = 100
-                     ) -> tuple[float, float]:
+                     level: float = LEVEL, seed: int = 0) -> tuple[float, float]:
     """Percentile interval of ``mean(right_b) - mean(right_a)`` over test examples resampled
     with replacement (the same resample for both: the comparison is paired).
 
@@ -201,6 +200,9 @@ def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, resamples: int
     """
     diff = right_b.astype(np.float64) - right_a.astype(np.float64)
     n = len(diff)
+    if n == 0:
+        return 0.0, 0.0
+    chunk = max(1, 10_000_000 // n)  # resamples at a time: at most 10M indices (80 MB)
     rng = np.random.default_rng(seed)
     means = np.concatenate([diff[rng.integers(0, n, (min(chunk, resamples - s), n))].mean(1)
                             for s in range(0, resamples, chunk)])
