@@ -141,6 +141,67 @@ def test_a_sentence_transformers_model_is_pooled_as_it_was_trained(tiny_model_di
     assert enc.key.endswith("-len128-mean" + ("" if how == "mean" else f"-{how}"))
 
 
+@pytest.mark.parametrize("activation, out_features, weights", [
+    ("torch.nn.modules.activation.Tanh", 32, "model.safetensors"),
+    ("torch.nn.modules.linear.Identity", 12, "pytorch_model.bin")])
+def test_dense_modules_after_the_pooling_are_applied(tiny_model_dir, tmp_path, activation,
+                                                      out_features, weights):
+    """A sentence-transformers model with a Dense module after its pooling (LaBSE: 768 -> 768,
+    tanh; distiluse: 768 -> 512) gets the vectors sentence-transformers itself gives, with
+    their own cache key and dimension."""
+    import json
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+    from sentence_transformers import SentenceTransformer
+
+    st = tmp_path / "st-dense"
+    shutil.copytree(tiny_model_dir, st)
+    (st / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+        {"idx": 3, "name": "3", "path": "3_Normalize",
+         "type": "sentence_transformers.models.Normalize"}]))
+    (st / "1_Pooling").mkdir()
+    (st / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 32, "pooling_mode_cls_token": True,
+         "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False}))
+    (st / "2_Dense").mkdir()
+    (st / "2_Dense" / "config.json").write_text(json.dumps(
+        {"in_features": 32, "out_features": out_features, "bias": True,
+         "activation_function": activation}))
+    g = torch.Generator().manual_seed(0)
+    tensors = {"linear.weight": torch.randn(out_features, 32, generator=g) * 0.3,
+               "linear.bias": torch.randn(out_features, generator=g) * 0.1}
+    if weights == "model.safetensors":
+        save_file(tensors, st / "2_Dense" / weights)
+    else:
+        torch.save(tensors, st / "2_Dense" / weights)
+    (st / "3_Normalize").mkdir()
+    texts = ["short", "a much longer sentence with many more tokens in it", "mid length one"]
+    enc = Encoder(str(st), batch_size=2, precision="fp32")
+    got = enc.encode(texts)
+    want = SentenceTransformer(str(st), device="cpu").encode(texts, normalize_embeddings=True)
+    assert got.shape == (3, out_features)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert enc.key.endswith("-len128-mean-cls-dense1")
+    # relations: the entity token states go through the same module
+    from relabel.data.relation import encoder_inputs
+
+    _, packed = encoder_inputs(["Alice met Bob"], [0], [5], [10], [13], [None], [None])
+    assert Encoder(str(st), precision="fp32", pooling="entity").encode(packed).shape == (
+        1, 3 * out_features)
+    # an activation relabel does not apply is one error naming it
+    (st / "2_Dense" / "config.json").write_text(json.dumps(
+        {"in_features": 32, "out_features": out_features, "bias": True,
+         "activation_function": "mymodule.Swishy"}))
+    with pytest.raises(RelabelInputError, match=r"activation mymodule\.Swishy"):
+        Encoder(str(st), precision="fp32").encode(texts)
+
+
 def test_half_precision_checkpoint_loads_in_float32(tiny_model_dir, tmp_path):
     """Checkpoints stored in fp16 (common on the hub) must encode and fine-tune in float32 on the
     CPU: transformers 5 would otherwise keep fp16 and clash with the float32 corrector head."""

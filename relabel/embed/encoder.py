@@ -12,8 +12,11 @@ its window vectors weighted by their token counts, normalised again,
     e_i = v_i / ||v_i||,   v_i = sum_w n_w e_w / sum_w n_w.
 With ``max_windows = 1`` (the default) a text is truncated to its first ``max_length`` tokens.
 
-Other models are pooled as they were trained (:func:`relabel.embed.model.sentence_pooling`);
-finding and loading a model is :mod:`relabel.embed.model`.
+Other models are pooled as they were trained (:func:`relabel.embed.model.sentence_pooling`),
+then passed through their sentence-transformers Dense modules, if any
+(:func:`relabel.embed.model.sentence_dense`), before the normalisation; with entity pooling the
+two entity token states go through the same modules. Finding and loading a model is
+:mod:`relabel.embed.model`.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from relabel.config import (
 from relabel.embed.model import (  # noqa: F401 (default_model_path: imported from here too)
     _model_identity,
     default_model_path,
+    dense_folders,
     load_pretrained,
     resolve_model,
+    sentence_dense,
     sentence_pooling,
 )
 from relabel.errors import RelabelInputError, option
@@ -291,12 +296,14 @@ class Encoder:
         self._model: Any = None
         self._token_cap: int | None = None
         self._token_pooling: str | None = None
+        #: the model's Dense modules after the pooling, as torch layers (``_load``)
+        self._dense: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
         self.resolved_precision  # noqa: B018 (settled here, so every worker runs the same)
         state = dict(self.__dict__)
-        state.update(_tokenizer=None, _model=None, _token_cap=None)
+        state.update(_tokenizer=None, _model=None, _token_cap=None, _dense=None)
         state["batch_size"], state["device"] = state["_requested"]
         return state
 
@@ -328,7 +335,10 @@ class Encoder:
         windows = f"-w{self.max_windows}" if self.windowed else ""
         reduced = "" if self.resolved_precision == "fp32" else f"-{self.resolved_precision}"
         tokens = "" if self.token_pooling == "mean" else f"-{self.token_pooling}"
-        return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{windows}{reduced}"
+        # (token_pooling has loaded a hub model, which fetched its Dense modules)
+        n_dense = len(dense_folders(self._resolved))
+        dense = f"-dense{n_dense}" if n_dense else ""
+        return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{dense}{windows}{reduced}"
 
     @property
     def windowed(self) -> bool:
@@ -356,6 +366,7 @@ class Encoder:
         if not gpu and self._precision == "int8":
             self._model = torch.ao.quantization.quantize_dynamic(
                 self._model, {torch.nn.Linear}, dtype=torch.qint8)
+        self._dense = _dense_modules(sentence_dense(self._resolved), dev)
 
     def _probe_bf16(self) -> str:
         """``auto`` on a CPU with native bf16: encode ``PROBE_TEXTS`` with the fp32 model and
@@ -423,7 +434,9 @@ class Encoder:
 
         self._load()
         n = len(texts)
-        dim = int(self._model.config.hidden_size)
+        dense = self._dense
+        dim = (int(self._model.config.hidden_size) if dense is None
+               else int(dense[-2].out_features))  # the last Linear (then its activation)
         entity = self.pooling == "entity"
         out = np.empty((n, 3 * dim if entity else dim), dtype=np.float32)
         if n == 0:
@@ -482,13 +495,15 @@ class Encoder:
                          "attention_mask": torch.from_numpy(mask).to(self.device)}
                 hidden = self._model(**batch).last_hidden_state.float()
                 m = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = norm(_pool(hidden, m, lengths[idx], token_pooling), dim=-1)
+                pooled = _pool(hidden, m, lengths[idx], token_pooling)
+                pooled = norm(pooled if dense is None else dense(pooled), dim=-1)
                 if entity:
                     rows = torch.arange(len(idx), device=hidden.device)
                     parts = [pooled]
                     for j in range(2):
                         pos = torch.as_tensor(marks[idx, j], device=hidden.device)
-                        at = norm(hidden[rows, pos.clamp(min=0)], dim=-1)
+                        at = hidden[rows, pos.clamp(min=0)]
+                        at = norm(at if dense is None else dense(at), dim=-1)
                         parts.insert(j, torch.where((pos >= 0)[:, None], at, pooled))
                     pooled = norm(torch.cat(parts, dim=1), dim=-1)
                 if gpu:
@@ -545,6 +560,25 @@ class Encoder:
                 ids.append([*prefix, *content[start : start + inner], *suffix])
                 owner.append(i)
         return ids, np.asarray(owner, dtype=np.int64)
+
+
+def _dense_modules(layers: list[Any], device: str) -> Any:
+    """The Dense layers (:func:`relabel.embed.model.sentence_dense`) as one float32 torch
+    ``Sequential`` of Linear and activation pairs on ``device``; None when there are none."""
+    if not layers:
+        return None
+    import torch
+
+    mods: list[Any] = []
+    for layer in layers:
+        out_f, in_f = layer.weight.shape
+        linear = torch.nn.Linear(in_f, out_f, bias=layer.bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.weight))
+            if layer.bias is not None:
+                linear.bias.copy_(torch.from_numpy(layer.bias))
+        mods += [linear, getattr(torch.nn, layer.activation)()]
+    return torch.nn.Sequential(*mods).to(device).eval()
 
 
 def _pool(hidden: Any, mask: Any, lengths: np.ndarray, how: str) -> Any:

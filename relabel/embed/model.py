@@ -9,16 +9,20 @@ first token (``cls``, e.g. BGE, LaBSE), the element-wise maximum (``max``), the 
 non-padding token (``lasttoken``), else the mean (the mean divided by sqrt(length) has the same
 direction after normalisation). Mean pooling a model trained with its first token would give it
 vectors it was never trained to make. A plain ``transformers`` model has no such file and is
-mean-pooled. A ``Dense`` module after the pooling (LaBSE) is not applied: the vectors are the
-pooled, normalised token states.
+mean-pooled. ``Dense`` modules after the pooling (LaBSE: 768 -> 768 with tanh; the
+distiluse models: 768 -> 512) are applied too, in order (:func:`sentence_dense`), before the
+normalisation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from relabel.errors import RelabelInputError
 
@@ -67,6 +71,102 @@ def _model_file(resolved: str, name: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
+#: activations of sentence-transformers' Dense module that relabel applies, by the class name
+#: its config gives (``torch.nn.modules.activation.Tanh``)
+DENSE_ACTIVATIONS = ("Tanh", "Identity", "ReLU", "GELU", "Sigmoid")
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """A sentence-transformers ``Dense`` module: ``activation(weight @ x + bias)``.
+
+    Attributes
+    ----------
+    weight : np.ndarray
+        ``(out, in)`` float32.
+    bias : np.ndarray or None
+        ``(out,)`` float32.
+    activation : str
+        One of :data:`DENSE_ACTIVATIONS`.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+    activation: str
+
+
+def _dense_folders(modules: object) -> list[str]:
+    """The folders of the Dense modules in a sentence-transformers ``modules.json`` (parsed),
+    in order."""
+    if not isinstance(modules, list):
+        return []
+    return [str(e.get("path", "")) for e in modules if isinstance(e, dict)
+            and str(e.get("type", "")).endswith(".Dense")]
+
+
+def _read_dense(resolved: str, folder: str) -> DenseLayer:
+    """One Dense module of a model directory or cached hub snapshot."""
+    import json
+
+    config_file = _model_file(resolved, f"{folder}/config.json")
+    if config_file is None:
+        raise RelabelInputError(f"its Dense module '{folder}' has no config.json",
+                                path=resolved)
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    activation = str(config.get("activation_function", "torch.nn.modules.activation.Tanh"))
+    name = activation.rsplit(".", 1)[-1]
+    if name not in DENSE_ACTIVATIONS:
+        raise RelabelInputError(f"its Dense module '{folder}' uses the activation {activation}, "
+                                f"which relabel does not apply (it applies "
+                                f"{', '.join(DENSE_ACTIVATIONS)})", path=resolved)
+    tensors: dict[str, Any]
+    safetensors = _model_file(resolved, f"{folder}/model.safetensors")
+    if safetensors is not None:
+        from safetensors.numpy import load_file
+
+        tensors = load_file(str(safetensors))
+    else:
+        binary = _model_file(resolved, f"{folder}/pytorch_model.bin")
+        if binary is None:
+            raise RelabelInputError(f"its Dense module '{folder}' has no weights "
+                                    "(model.safetensors or pytorch_model.bin)", path=resolved)
+        import torch
+
+        tensors = {k: v.float().numpy()
+                   for k, v in torch.load(binary, map_location="cpu", weights_only=True).items()}
+    bias = tensors.get("linear.bias")
+    return DenseLayer(weight=np.asarray(tensors["linear.weight"], dtype=np.float32),
+                      bias=None if bias is None else np.asarray(bias, dtype=np.float32),
+                      activation=name)
+
+
+def dense_folders(resolved: str) -> list[str]:
+    """The folders of a sentence-transformers model's Dense modules, without reading their
+    weights (none for a model without them)."""
+    import json
+
+    modules = _model_file(resolved, "modules.json")
+    if modules is None:
+        return []
+    try:
+        return _dense_folders(json.loads(modules.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return []
+
+
+def sentence_dense(resolved: str) -> list[DenseLayer]:
+    """The Dense modules a sentence-transformers model applies after its pooling, in order
+    (none for a model without ``modules.json`` or without Dense modules).
+
+    Raises
+    ------
+    RelabelInputError
+        A Dense module without its config or weights, or with an activation relabel does not
+        apply.
+    """
+    return [_read_dense(resolved, folder) for folder in dense_folders(resolved)]
+
+
 def _pooling_folder(modules: object) -> str | None:
     """The folder of the Pooling module in a sentence-transformers ``modules.json`` (parsed),
     ``""`` for the model's root, None when it has none."""
@@ -77,21 +177,30 @@ def _pooling_folder(modules: object) -> str | None:
 
 
 def _fetch_pooling_config(repo: str) -> None:
-    """Download a hub model's ``modules.json`` and its Pooling config into the cache, where
-    :func:`sentence_pooling` reads them; called only once the model itself came from the hub,
-    so the network is there. A model without them (a plain transformers model) is no
-    error."""
+    """Download a hub model's ``modules.json``, its Pooling config and its Dense modules into
+    the cache, where :func:`sentence_pooling` and :func:`sentence_dense` read them; called
+    only once the model itself came from the hub, so the network is there. A model without
+    them (a plain transformers model) is no error."""
     import json
 
     try:
         from huggingface_hub import hf_hub_download
 
-        folder = _pooling_folder(
-            json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8")))
-        if folder:
-            hf_hub_download(repo, f"{folder}/config.json")
+        modules = json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8"))
     except Exception:  # no such file, or any hub error: mean pooling, as before
-        pass
+        return
+    folder = _pooling_folder(modules)
+    for name in [f"{folder}/config.json"] if folder else []:
+        try:
+            hf_hub_download(repo, name)
+        except Exception:
+            pass
+    for dense in _dense_folders(modules):  # config and weights (whichever the repo has)
+        for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+            try:
+                hf_hub_download(repo, f"{dense}/{name}")
+            except Exception:
+                pass
 
 
 def sentence_pooling(resolved: str) -> str:
