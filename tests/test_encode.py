@@ -202,6 +202,62 @@ def test_dense_modules_after_the_pooling_are_applied(tiny_model_dir, tmp_path, a
         Encoder(str(st), precision="fp32").encode(texts)
 
 
+def test_a_default_prompt_is_put_before_every_text(tiny_model_dir, tmp_path):
+    """A model whose config_sentence_transformers.json names a default prompt (instruction
+    models) encodes every text with it, as sentence-transformers does; relations keep their
+    entity positions; a Pooling that leaves the prompt out gets no prompt."""
+    import json
+    import shutil
+
+    from sentence_transformers import SentenceTransformer
+
+    st = tmp_path / "st-prompt"
+    shutil.copytree(tiny_model_dir, st)
+    (st / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]))
+    (st / "1_Pooling").mkdir()
+    pooling = {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True}
+    (st / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    (st / "config_sentence_transformers.json").write_text(json.dumps(
+        {"prompts": {"query": "query: ", "passage": "passage: "},
+         "default_prompt_name": "query"}))
+    texts = ["short", "a much longer sentence with many more tokens in it"]
+    enc = Encoder(str(st), precision="fp32")
+    got = enc.encode(texts)
+    want = SentenceTransformer(str(st), device="cpu").encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    plain = Encoder(str(tiny_model_dir), precision="fp32").encode(texts)
+    assert not np.allclose(got, plain, atol=1e-3)
+    assert "-prompt" in enc.key and "-prompt" not in Encoder(str(tiny_model_dir)).key
+    # relations: the head and tail vectors are the states of their tokens after the prompt
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from relabel.data.relation import encoder_inputs, unpack
+    from relabel.embed.encoder import _token_at
+
+    _, packed = encoder_inputs(["Alice met Bob"], [0], [5], [10], [13], [None], [None])
+    got_ent = Encoder(str(st), precision="fp32", pooling="entity").encode(packed)[0]
+    marked, head, tail = unpack(packed[0])
+    tok, model = AutoTokenizer.from_pretrained(st), AutoModel.from_pretrained(st).eval()
+    ids = tok("query: " + marked, return_offsets_mapping=True, return_tensors="pt")
+    offsets = ids.pop("offset_mapping")[0].tolist()
+    with torch.inference_mode():
+        hidden = model(**ids).last_hidden_state[0]
+    for part, pos in enumerate((head, tail)):
+        v = hidden[_token_at(offsets, pos + len("query: "))]
+        want_part = (v / v.norm()).numpy()
+        block = got_ent[32 * part : 32 * (part + 1)]
+        np.testing.assert_allclose(block / np.linalg.norm(block), want_part, atol=1e-5)
+    # a Pooling that excludes the prompt's tokens: relabel adds no prompt (it cannot pool so)
+    (st / "1_Pooling" / "config.json").write_text(json.dumps({**pooling,
+                                                              "include_prompt": False}))
+    np.testing.assert_allclose(Encoder(str(st), precision="fp32").encode(texts), plain,
+                               atol=1e-6)
+
+
 def test_half_precision_checkpoint_loads_in_float32(tiny_model_dir, tmp_path):
     """Checkpoints stored in fp16 (common on the hub) must encode and fine-tune in float32 on the
     CPU: transformers 5 would otherwise keep fp16 and clash with the float32 corrector head."""

@@ -43,6 +43,7 @@ from relabel.embed.model import (  # noqa: F401 (default_model_path: imported fr
     resolve_model,
     sentence_dense,
     sentence_pooling,
+    sentence_prompt,
 )
 from relabel.errors import RelabelInputError, option
 
@@ -298,6 +299,8 @@ class Encoder:
         self._token_pooling: str | None = None
         #: the model's Dense modules after the pooling, as torch layers (``_load``)
         self._dense: Any = None
+        #: the model's default prompt, put before every text (``_load``)
+        self._prompt = ""
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
@@ -338,6 +341,11 @@ class Encoder:
         # (token_pooling has loaded a hub model, which fetched its Dense modules)
         n_dense = len(dense_folders(self._resolved))
         dense = f"-dense{n_dense}" if n_dense else ""
+        prompt = sentence_prompt(self._resolved)
+        if prompt:  # vectors of prompted texts are other vectors
+            import hashlib
+
+            dense += "-prompt" + hashlib.blake2b(prompt.encode(), digest_size=4).hexdigest()
         return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{dense}{windows}{reduced}"
 
     @property
@@ -367,6 +375,7 @@ class Encoder:
             self._model = torch.ao.quantization.quantize_dynamic(
                 self._model, {torch.nn.Linear}, dtype=torch.qint8)
         self._dense = _dense_modules(sentence_dense(self._resolved), dev)
+        self._prompt = sentence_prompt(self._resolved)
 
     def _probe_bf16(self) -> str:
         """``auto`` on a CPU with native bf16: encode ``PROBE_TEXTS`` with the fp32 model and
@@ -442,10 +451,12 @@ class Encoder:
         if n == 0:
             return out
         owner: np.ndarray | None = None  # windowed: the text of every window
+        prompt = self._prompt
         if entity:
             from relabel.data.relation import unpack
 
-            items = [unpack(t) for t in texts]
+            shift = len(prompt)  # the entities' character positions move with the prompt
+            items = [(prompt + m, ph + shift, pt + shift) for m, ph, pt in map(unpack, texts)]
             enc = self._tokenizer([m for m, _, _ in items], truncation=True,
                                   max_length=self.max_length, padding=False,
                                   return_attention_mask=False, return_offsets_mapping=True)
@@ -453,10 +464,11 @@ class Encoder:
                               for offs, (_, ph, pt) in zip(enc["offset_mapping"], items,
                                                            strict=True)])
         elif self.windowed:
-            ids, owner = self._windows(texts)
+            ids, owner = self._windows([prompt + t for t in texts] if prompt else texts)
         else:
-            enc = self._tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                                  padding=False, return_attention_mask=False)
+            enc = self._tokenizer([prompt + t for t in texts], truncation=True,
+                                  max_length=self.max_length, padding=False,
+                                  return_attention_mask=False)
         if not self.windowed:
             ids = enc["input_ids"]
             owner = None

@@ -11,7 +11,10 @@ direction after normalisation). Mean pooling a model trained with its first toke
 vectors it was never trained to make. A plain ``transformers`` model has no such file and is
 mean-pooled. ``Dense`` modules after the pooling (LaBSE: 768 -> 768 with tanh; the
 distiluse models: 768 -> 512) are applied too, in order (:func:`sentence_dense`), before the
-normalisation.
+normalisation. A model whose ``config_sentence_transformers.json`` names a default prompt
+(``default_prompt_name``) gets that prompt before every text, as sentence-transformers gives
+it (:func:`sentence_prompt`), unless its Pooling leaves the prompt's tokens out
+(``include_prompt: false``), which relabel does not do: then no prompt is added.
 """
 
 from __future__ import annotations
@@ -154,6 +157,31 @@ def dense_folders(resolved: str) -> list[str]:
         return []
 
 
+def sentence_prompt(resolved: str) -> str:
+    """The prompt a sentence-transformers model puts before every text by default
+    (``config_sentence_transformers.json``: ``prompts[default_prompt_name]``); ``""`` when it
+    names none, or when its Pooling excludes the prompt's tokens (module docstring)."""
+    import json
+
+    config = _model_file(resolved, "config_sentence_transformers.json")
+    if config is None:
+        return ""
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+        prompt = str((settings.get("prompts") or {}).get(settings.get("default_prompt_name"))
+                     or "")
+        modules = _model_file(resolved, "modules.json")
+        folder = (_pooling_folder(json.loads(modules.read_text(encoding="utf-8")))
+                  if modules is not None else None)
+        pooling = _model_file(resolved, f"{folder}/config.json") if folder else None
+        if pooling is not None and json.loads(
+                pooling.read_text(encoding="utf-8")).get("include_prompt") is False:
+            return ""
+    except (OSError, ValueError, AttributeError, TypeError):
+        return ""
+    return prompt
+
+
 def sentence_dense(resolved: str) -> list[DenseLayer]:
     """The Dense modules a sentence-transformers model applies after its pooling, in order
     (none for a model without ``modules.json`` or without Dense modules).
@@ -189,6 +217,10 @@ def _fetch_pooling_config(repo: str) -> None:
         modules = json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8"))
     except Exception:  # no such file, or any hub error: mean pooling, as before
         return
+    try:
+        hf_hub_download(repo, "config_sentence_transformers.json")  # its default prompt
+    except Exception:
+        pass
     folder = _pooling_folder(modules)
     for name in [f"{folder}/config.json"] if folder else []:
         try:
