@@ -99,6 +99,33 @@ def test_key_changes_with_max_length(tiny_model_dir):
         str(tiny_model_dir), max_length=32).key
 
 
+def sentence_transformers_dir(tiny_model_dir, path, pooling: dict, *, dense: bool = False):
+    """A copy of the tiny model laid out as a sentence-transformers model: ``modules.json``,
+    a Pooling module with the ``pooling`` flags and, with ``dense``, the folders of a Dense
+    and a Normalize module (the Dense module's files are the caller's)."""
+    import json
+    import shutil
+
+    shutil.copytree(tiny_model_dir, path)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]
+    if dense:
+        modules += [
+            {"idx": 2, "name": "2", "path": "2_Dense",
+             "type": "sentence_transformers.models.Dense"},
+            {"idx": 3, "name": "3", "path": "3_Normalize",
+             "type": "sentence_transformers.models.Normalize"}]
+        (path / "2_Dense").mkdir()
+        (path / "3_Normalize").mkdir()
+    (path / "modules.json").write_text(json.dumps(modules))
+    (path / "1_Pooling").mkdir()
+    (path / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 32, **pooling}))
+    return path
+
+
 @pytest.mark.parametrize("flag, how", [("pooling_mode_cls_token", "cls"),
                                        ("pooling_mode_max_tokens", "max"),
                                        ("pooling_mode_lasttoken", "lasttoken"),
@@ -108,22 +135,12 @@ def test_a_sentence_transformers_model_is_pooled_as_it_was_trained(tiny_model_di
     """A model whose sentence-transformers config pools the first token (BGE, LaBSE), the
     maximum or the last token is pooled that way, not by the mean; its vectors get their own
     cache key; a model without that config is mean-pooled with the key it always had."""
-    import json
-    import shutil
-
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    st = tmp_path / "st-model"
-    shutil.copytree(tiny_model_dir, st)
-    (st / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling",
-         "type": "sentence_transformers.models.Pooling"}]))
-    (st / "1_Pooling").mkdir()
-    flags = {"word_embedding_dimension": 32, "pooling_mode_cls_token": False,
-             "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False}
-    (st / "1_Pooling" / "config.json").write_text(json.dumps({**flags, flag: True}))
+    flags = {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": False,
+             "pooling_mode_max_tokens": False}
+    st = sentence_transformers_dir(tiny_model_dir, tmp_path / "st-model", {**flags, flag: True})
     texts = ["short", "a much longer sentence with many more tokens in it", "mid length one"]
     enc = Encoder(str(st), batch_size=2, precision="fp32")
     assert enc.token_pooling == how
@@ -150,26 +167,15 @@ def test_dense_modules_after_the_pooling_are_applied(tiny_model_dir, tmp_path, a
     tanh; distiluse: 768 -> 512) gets the vectors sentence-transformers itself gives, with
     their own cache key and dimension."""
     import json
-    import shutil
 
     import torch
     from safetensors.torch import save_file
     from sentence_transformers import SentenceTransformer
 
-    st = tmp_path / "st-dense"
-    shutil.copytree(tiny_model_dir, st)
-    (st / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling",
-         "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
-        {"idx": 3, "name": "3", "path": "3_Normalize",
-         "type": "sentence_transformers.models.Normalize"}]))
-    (st / "1_Pooling").mkdir()
-    (st / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": 32, "pooling_mode_cls_token": True,
-         "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False}))
-    (st / "2_Dense").mkdir()
+    st = sentence_transformers_dir(
+        tiny_model_dir, tmp_path / "st-dense",
+        {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False,
+         "pooling_mode_max_tokens": False}, dense=True)
     (st / "2_Dense" / "config.json").write_text(json.dumps(
         {"in_features": 32, "out_features": out_features, "bias": True,
          "activation_function": activation}))
@@ -180,7 +186,6 @@ def test_dense_modules_after_the_pooling_are_applied(tiny_model_dir, tmp_path, a
         save_file(tensors, st / "2_Dense" / weights)
     else:
         torch.save(tensors, st / "2_Dense" / weights)
-    (st / "3_Normalize").mkdir()
     texts = ["short", "a much longer sentence with many more tokens in it", "mid length one"]
     enc = Encoder(str(st), batch_size=2, precision="fp32")
     got = enc.encode(texts)
@@ -207,19 +212,11 @@ def test_a_default_prompt_is_put_before_every_text(tiny_model_dir, tmp_path):
     models) encodes every text with it, as sentence-transformers does; relations keep their
     entity positions; a Pooling that leaves the prompt out gets no prompt."""
     import json
-    import shutil
 
     from sentence_transformers import SentenceTransformer
 
-    st = tmp_path / "st-prompt"
-    shutil.copytree(tiny_model_dir, st)
-    (st / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling",
-         "type": "sentence_transformers.models.Pooling"}]))
-    (st / "1_Pooling").mkdir()
     pooling = {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True}
-    (st / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    st = sentence_transformers_dir(tiny_model_dir, tmp_path / "st-prompt", pooling)
     (st / "config_sentence_transformers.json").write_text(json.dumps(
         {"prompts": {"query": "query: ", "passage": "passage: "},
          "default_prompt_name": "query"}))
