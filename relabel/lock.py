@@ -3,9 +3,11 @@
 ``denoise``, ``consensus``, ``export``, ``review push`` / ``pull`` / ``next`` and ``train`` take
 the lock of the directory they write (``DIR/.relabel.lock``, created with ``O_EXCL``). A second
 command on the same directory refuses with one line naming the holder (its PID, command and
-start time). A lock whose process is gone (a killed run) is taken over, with a warning. The lock
-is released when the command ends, however it ends (an exception, Ctrl-C); a directory the
-command created and left empty is removed with it.
+start time). A lock whose process is gone (a killed run) is taken over, with a warning, and the
+temporary files that process's atomic writes left in the directory (``.NAME.*.tmp``, and the
+``.NAME.old-PID`` of a directory being replaced) are removed: the lock says no other relabel
+process writes there. The lock is released when the command ends, however it ends (an
+exception, Ctrl-C); a directory the command created and left empty is removed with it.
 
 Re-entrant within one process: a stage that calls another (``denoise`` runs ``consensus`` into
 the same directory) holds the lock once.
@@ -99,6 +101,7 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
     path = root / LOCK_NAME
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    crashed: list[int] = []
     for _ in range(5):
         if _create(path, info):
             break
@@ -110,6 +113,8 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
                         pid, other.get("command", "relabel"))
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            if pid != os.getpid():
+                crashed.append(pid)
             continue
         if not other:  # being written right now (look again), or left empty by a crash
             if _age(path) > STALE_EMPTY_S:
@@ -127,6 +132,8 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
             + "); wait for it to finish or stop it", path=root)
     else:
         raise RelabelInputError("cannot take the run directory's lock", path=root)
+    if crashed:
+        _remove_temporaries(root, crashed)
     _held[root] = 1
     try:
         yield path
@@ -138,6 +145,23 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
         if created:  # a command that failed before writing anything leaves nothing behind
             with contextlib.suppress(OSError):
                 root.rmdir()  # only when empty
+
+
+def _remove_temporaries(root: Path, pids: list[int]) -> None:
+    """Remove what the atomic writes (:func:`relabel.data.write.atomic_path`) of the dead
+    processes ``pids`` left under ``root``: ``.NAME.*.tmp`` files or directories, and
+    ``.NAME.old-PID``."""
+    import shutil
+
+    old = tuple(f".old-{p}" for p in pids)
+    for p in list(root.rglob(".*")):
+        if p.name == LOCK_NAME or not (p.name.endswith(".tmp") or p.name.endswith(old)):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -153,10 +153,22 @@ def test_a_second_command_on_a_busy_run_directory_refuses_and_a_stale_lock_is_ta
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert (run / ".relabel.lock").exists()  # left behind by the killed process
+    # and what its atomic writes would leave when killed mid-way (a fold of the corrector, an
+    # output, a directory being replaced); a hidden file of another kind stays
+    (run / "cache" / "oof").mkdir(parents=True, exist_ok=True)
+    stale = [run / "cache" / "oof" / ".fold-1.npy.69csis2w.tmp", run / ".scores.csv.k2j.tmp",
+             run / f".cleaned.old-{holder.pid}"]
+    for f in stale:
+        f.write_bytes(b"half")
+    (run / ".hf.x1.tmp").mkdir()
+    (run / ".hf.x1.tmp" / "part").write_bytes(b"half")
+    (run / ".keep").write_text("mine")
     p = run_relabel(*_denoise(path, emb, run))
     assert p.returncode == 0, p.stderr
     assert "taking over the lock" in p.stderr and str(holder.pid) in p.stderr
     assert not (run / ".relabel.lock").exists()
+    assert not any(f.exists() for f in [*stale, run / ".hf.x1.tmp"])
+    assert (run / ".keep").read_text() == "mine"
 
 
 # ----------------------------------------------------------------------- a full disk
