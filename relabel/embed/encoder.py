@@ -299,8 +299,9 @@ class Encoder:
         self._token_pooling: str | None = None
         #: the model's Dense modules after the pooling, as torch layers (``_load``)
         self._dense: Any = None
-        #: the model's default prompt, put before every text (``_load``)
-        self._prompt = ""
+        #: how many Dense modules the model has and its default prompt, read once
+        #: (:attr:`sentence_extras`)
+        self._extras: tuple[int, str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the loaded model: a Dask worker loads its own, on its own device."""
@@ -338,15 +339,23 @@ class Encoder:
         windows = f"-w{self.max_windows}" if self.windowed else ""
         reduced = "" if self.resolved_precision == "fp32" else f"-{self.resolved_precision}"
         tokens = "" if self.token_pooling == "mean" else f"-{self.token_pooling}"
-        # (token_pooling has loaded a hub model, which fetched its Dense modules)
-        n_dense = len(dense_folders(self._resolved))
-        dense = f"-dense{n_dense}" if n_dense else ""
-        prompt = sentence_prompt(self._resolved)
+        n_dense, prompt = self.sentence_extras
+        extra = f"-dense{n_dense}" if n_dense else ""
         if prompt:  # vectors of prompted texts are other vectors
             import hashlib
 
-            dense += "-prompt" + hashlib.blake2b(prompt.encode(), digest_size=4).hexdigest()
-        return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{dense}{windows}{reduced}"
+            extra += "-prompt" + hashlib.blake2b(prompt.encode(), digest_size=4).hexdigest()
+        return f"{safe}-len{self.max_length}-{self.pooling}{tokens}{extra}{windows}{reduced}"
+
+    @property
+    def sentence_extras(self) -> tuple[int, str]:
+        """How many sentence-transformers Dense modules follow the pooling, and the default
+        prompt (``""``: none), read once (after :attr:`token_pooling`, which loads a hub model
+        and so fetches its files)."""
+        if self._extras is None:
+            self.token_pooling  # noqa: B018
+            self._extras = (len(dense_folders(self._resolved)), sentence_prompt(self._resolved))
+        return self._extras
 
     @property
     def windowed(self) -> bool:
@@ -375,7 +384,6 @@ class Encoder:
             self._model = torch.ao.quantization.quantize_dynamic(
                 self._model, {torch.nn.Linear}, dtype=torch.qint8)
         self._dense = _dense_modules(sentence_dense(self._resolved), dev)
-        self._prompt = sentence_prompt(self._resolved)
 
     def _probe_bf16(self) -> str:
         """``auto`` on a CPU with native bf16: encode ``PROBE_TEXTS`` with the fp32 model and
@@ -451,7 +459,7 @@ class Encoder:
         if n == 0:
             return out
         owner: np.ndarray | None = None  # windowed: the text of every window
-        prompt = self._prompt
+        prompt = self.sentence_extras[1]
         if entity:
             from relabel.data.relation import unpack
 

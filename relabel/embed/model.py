@@ -60,7 +60,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 def _model_file(resolved: str, name: str) -> Path | None:
     """The file ``name`` of a model directory, or of a hub id's snapshot in the local cache
-    (never the network: :func:`_fetch_pooling_config` fetched it with the model); None where
+    (never the network: :func:`_fetch_sentence_config` fetched it with the model); None where
     there is none."""
     path = Path(resolved)
     if path.is_dir():
@@ -72,6 +72,29 @@ def _model_file(resolved: str, name: str) -> Path | None:
     except Exception:  # not a valid repo id for the cache: a plain transformers model
         return None
     return Path(cached) if isinstance(cached, str) else None
+
+
+def _json_of(resolved: str, name: str) -> Any:
+    """The parsed JSON file ``name`` of a model (:func:`_model_file`); None when it is missing
+    or unreadable."""
+    import json
+
+    path = _model_file(resolved, name)
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _pooling_config(resolved: str) -> dict[str, Any]:
+    """The flags of a sentence-transformers model's Pooling module (``{}`` without one)."""
+    folder = _pooling_folder(_json_of(resolved, "modules.json"))
+    if folder is None:
+        return {}
+    config = _json_of(resolved, f"{folder}/config.json" if folder else "config.json")
+    return config if isinstance(config, dict) else {}
 
 
 #: activations of sentence-transformers' Dense module that relabel applies, by the class name
@@ -109,13 +132,10 @@ def _dense_folders(modules: object) -> list[str]:
 
 def _read_dense(resolved: str, folder: str) -> DenseLayer:
     """One Dense module of a model directory or cached hub snapshot."""
-    import json
-
-    config_file = _model_file(resolved, f"{folder}/config.json")
-    if config_file is None:
-        raise RelabelInputError(f"its Dense module '{folder}' has no config.json",
+    config = _json_of(resolved, f"{folder}/config.json")
+    if not isinstance(config, dict):
+        raise RelabelInputError(f"its Dense module '{folder}' has no readable config.json",
                                 path=resolved)
-    config = json.loads(config_file.read_text(encoding="utf-8"))
     activation = str(config.get("activation_function", "torch.nn.modules.activation.Tanh"))
     name = activation.rsplit(".", 1)[-1]
     if name not in DENSE_ACTIVATIONS:
@@ -146,40 +166,18 @@ def _read_dense(resolved: str, folder: str) -> DenseLayer:
 def dense_folders(resolved: str) -> list[str]:
     """The folders of a sentence-transformers model's Dense modules, without reading their
     weights (none for a model without them)."""
-    import json
-
-    modules = _model_file(resolved, "modules.json")
-    if modules is None:
-        return []
-    try:
-        return _dense_folders(json.loads(modules.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return []
+    return _dense_folders(_json_of(resolved, "modules.json"))
 
 
 def sentence_prompt(resolved: str) -> str:
     """The prompt a sentence-transformers model puts before every text by default
     (``config_sentence_transformers.json``: ``prompts[default_prompt_name]``); ``""`` when it
     names none, or when its Pooling excludes the prompt's tokens (module docstring)."""
-    import json
-
-    config = _model_file(resolved, "config_sentence_transformers.json")
-    if config is None:
+    settings = _json_of(resolved, "config_sentence_transformers.json")
+    prompts = settings.get("prompts") if isinstance(settings, dict) else None
+    if not isinstance(prompts, dict) or _pooling_config(resolved).get("include_prompt") is False:
         return ""
-    try:
-        settings = json.loads(config.read_text(encoding="utf-8"))
-        prompt = str((settings.get("prompts") or {}).get(settings.get("default_prompt_name"))
-                     or "")
-        modules = _model_file(resolved, "modules.json")
-        folder = (_pooling_folder(json.loads(modules.read_text(encoding="utf-8")))
-                  if modules is not None else None)
-        pooling = _model_file(resolved, f"{folder}/config.json") if folder else None
-        if pooling is not None and json.loads(
-                pooling.read_text(encoding="utf-8")).get("include_prompt") is False:
-            return ""
-    except (OSError, ValueError, AttributeError, TypeError):
-        return ""
-    return prompt
+    return str(prompts.get(settings.get("default_prompt_name")) or "")
 
 
 def sentence_dense(resolved: str) -> list[DenseLayer]:
@@ -204,11 +202,13 @@ def _pooling_folder(modules: object) -> str | None:
                  and str(e.get("type", "")).endswith(".Pooling")), None)
 
 
-def _fetch_pooling_config(repo: str) -> None:
-    """Download a hub model's ``modules.json``, its Pooling config and its Dense modules into
-    the cache, where :func:`sentence_pooling` and :func:`sentence_dense` read them; called
-    only once the model itself came from the hub, so the network is there. A model without
-    them (a plain transformers model) is no error."""
+def _fetch_sentence_config(repo: str) -> None:
+    """Download a hub model's sentence-transformers files into the cache, where
+    :func:`sentence_pooling`, :func:`sentence_dense` and :func:`sentence_prompt` read them:
+    ``modules.json``, ``config_sentence_transformers.json``, the Pooling config and the Dense
+    modules' configs and weights. Called only once the model itself came from the hub, so the
+    network is there. A file the repository lacks (a plain transformers model has none) is no
+    error."""
     import json
 
     try:
@@ -217,22 +217,15 @@ def _fetch_pooling_config(repo: str) -> None:
         modules = json.loads(Path(hf_hub_download(repo, "modules.json")).read_text("utf-8"))
     except Exception:  # no such file, or any hub error: mean pooling, as before
         return
-    try:
-        hf_hub_download(repo, "config_sentence_transformers.json")  # its default prompt
-    except Exception:
-        pass
     folder = _pooling_folder(modules)
-    for name in [f"{folder}/config.json"] if folder else []:
+    names = ["config_sentence_transformers.json", *([f"{folder}/config.json"] if folder else []),
+             *(f"{dense}/{name}" for dense in _dense_folders(modules)
+               for name in ("config.json", "model.safetensors", "pytorch_model.bin"))]
+    for name in names:
         try:
             hf_hub_download(repo, name)
-        except Exception:
+        except Exception:  # this repository has no such file
             pass
-    for dense in _dense_folders(modules):  # config and weights (whichever the repo has)
-        for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
-            try:
-                hf_hub_download(repo, f"{dense}/{name}")
-            except Exception:
-                pass
 
 
 def sentence_pooling(resolved: str) -> str:
@@ -244,19 +237,7 @@ def sentence_pooling(resolved: str) -> str:
     resolved : str
         A model directory or hub id (:func:`resolve_model`).
     """
-    import json
-
-    modules = _model_file(resolved, "modules.json")
-    if modules is None:
-        return "mean"
-    try:
-        folder = _pooling_folder(json.loads(modules.read_text(encoding="utf-8")))
-        if folder is None:
-            return "mean"
-        config = _model_file(resolved, f"{folder}/config.json" if folder else "config.json")
-        flags = json.loads(config.read_text(encoding="utf-8")) if config else {}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return "mean"
+    flags = _pooling_config(resolved)
     if flags.get("pooling_mode_mean_tokens") or flags.get("pooling_mode_mean_sqrt_len_tokens"):
         return "mean"
     return next((mode for flag, mode in ST_POOLINGS.items() if flags.get(flag)), "mean")
@@ -340,7 +321,7 @@ def load_pretrained(resolved: str, given: str | None = None) -> tuple[Any, Any]:
             tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local_only)
             model = AutoModel.from_pretrained(resolved, local_files_only=local_only)
             if not local_only:  # fetched from the hub: its pooling config too, if it has one
-                _fetch_pooling_config(resolved)
+                _fetch_sentence_config(resolved)
             # float32 whatever the checkpoint holds: transformers 5 keeps a checkpoint's fp16 or
             # bf16, which is slow on CPUs and clashes with float32 heads (the GPU path casts
             # to bf16 itself)
