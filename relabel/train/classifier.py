@@ -33,7 +33,7 @@ HEAD_DEFAULTS = {"epochs": 30, "lr": 3e-3, "batch_size": 256}
 FINETUNE_DEFAULTS = {"epochs": 4, "lr": 5e-5, "batch_size": 32}
 
 
-def _examples(data: str | Path, text_col: str, label_col: str, task: str, *,
+def read_examples(data: str | Path, text_col: str, label_col: str, task: str, *,
               compare: bool = True, label_names: Any = None,
               encoding: str | None = None) -> ReadTask:
     """The examples of a training file, or of a test file (``compare=False``: one class, or
@@ -156,7 +156,7 @@ def _train_locked(data: str | Path, out: Path, *, model: str | None, head_only: 
     epochs = int(defaults["epochs"]) if epochs is None else epochs
     lr = float(defaults["lr"]) if lr is None else lr
     batch_size = int(defaults["batch_size"]) if batch_size is None else batch_size
-    task_info = _examples(data, text_col, label_col, task, label_names=label_names,
+    task_info = read_examples(data, text_col, label_col, task, label_names=label_names,
                           encoding=encoding)
     examples = task_info.frame
     texts = list(task_info.texts["mean"])
@@ -246,15 +246,28 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     return state
 
 
+def model_config(model_dir: str | Path) -> dict[str, Any]:
+    """``config.json`` of a trained model directory (its kind, encoder, classes, columns).
+
+    Raises
+    ------
+    RelabelInputError
+        Not a directory written by ``relabel train``.
+    """
+    model_dir = Path(model_dir)
+    if not (model_dir / CONFIG_FILE).exists() or not (model_dir / MODEL_FILE).exists():
+        raise RelabelInputError("not a model directory written by `relabel train` "
+                                f"(no {CONFIG_FILE} or {MODEL_FILE})", path=model_dir)
+    config: dict[str, Any] = json.loads((model_dir / CONFIG_FILE).read_text())
+    return config
+
+
 def load_classifier(model_dir: str | Path) -> tuple[dict[str, Any], Any, Any]:
     """``(config, net, tokenizer)`` of a trained model directory."""
     from safetensors.torch import load_file
 
     model_dir = Path(model_dir)
-    if not (model_dir / CONFIG_FILE).exists() or not (model_dir / MODEL_FILE).exists():
-        raise RelabelInputError("not a model directory written by `relabel train` "
-                                f"(no {CONFIG_FILE} or {MODEL_FILE})", path=model_dir)
-    config = json.loads((model_dir / CONFIG_FILE).read_text())
+    config = model_config(model_dir)
     net, tokenizer = _build(config)
     net.load_state_dict(load_file(str(model_dir / MODEL_FILE)))
     net.eval()
@@ -282,19 +295,26 @@ def predict_labels(model_dir: str | Path, test: str | Path, *, text_col: str | N
                    ) -> tuple[list[str], list[str], list[str]]:
     """The test file's labels, the model's predictions for its rows (same order) and the
     model's classes (options as :func:`evaluate_model`)."""
-    import torch
-
-    from relabel.correct.train import predict_proba
     from relabel.paths import PathArg, check_paths
 
     check_paths([PathArg("MODEL_DIR", model_dir, "input", dir_ok=True),
                  PathArg("TEST", test, "input", dir_ok=True)])
+    config = model_config(model_dir)
+    info = read_examples(test, text_col or config["text_col"], label_col or config["label_col"],
+                         config["task"], compare=False, encoding=encoding,
+                         label_names=label_names if label_names is not None
+                         else config.get("label_names"))
+    return predict_task(model_dir, info, cache_dir=cache_dir)
+
+
+def predict_task(model_dir: str | Path, info: ReadTask, *,
+                 cache_dir: str | Path | None = None) -> tuple[list[str], list[str], list[str]]:
+    """:func:`predict_labels` on a test set read already (:func:`read_examples`)."""
+    import torch
+
+    from relabel.correct.train import predict_proba
 
     config, net, tokenizer = load_classifier(model_dir)
-    info = _examples(test, text_col or config["text_col"], label_col or config["label_col"],
-                     config["task"], compare=False, encoding=encoding,
-                     label_names=label_names if label_names is not None
-                     else config.get("label_names"))
     texts = list(info.texts["mean"])
     true = info.frame["label"].to_list()
     device = "cuda" if torch.cuda.is_available() else "cpu"

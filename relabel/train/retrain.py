@@ -274,9 +274,9 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     from relabel.export import export_dataset, load_run
     from relabel.rundir import RunFiles
     from relabel.train.classifier import (
-        _examples,
         classification_metrics,
-        predict_labels,
+        predict_task,
+        read_examples,
         train_classifier,
     )
 
@@ -288,10 +288,11 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
                                 "annotators' votes has no single given label: write the "
                                 "consensus with `relabel export` and train on it with "
                                 "`relabel train`", path=run_dir)
-    # the test set is read before anything is trained: a bad one fails in a second, not after
-    # the first model
-    test_info = _examples(test, text_col or record.spec.text_col, label_col or record.label_col,
-                          record.task, compare=False, encoding=encoding)
+    # the test set is read once, before anything is trained (a bad one fails in a second, not
+    # after the first model), as the models' own configs would read it
+    test_info = read_examples(test, text_col or record.spec.text_col,
+                              label_col or record.label_col, record.task, compare=False,
+                              encoding=encoding, label_names=record.spec.label_names)
     in_training = _test_in_training(test_info.frame["text"],
                                     pl.read_parquet(files.examples, columns=["text"])["text"])
     summary = json.loads(files.summary.read_text(encoding="utf-8"))
@@ -315,10 +316,9 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
                          task=record.task, progress=progress,
                          cache_dir=files.embedding_cache if head_only else None,
                          label_names=record.spec.label_names, encoding=record.spec.encoding)
-        true, pred, classes = predict_labels(model_dir, test, text_col=text_col,
-                                             label_col=label_col, encoding=encoding,
-                                             cache_dir=files.embedding_cache if head_only
-                                             else None)
+        true, pred, classes = predict_task(model_dir, test_info,
+                                           cache_dir=files.embedding_cache if head_only
+                                           else None)
         trained[name] = (exported, model_dir, np.asarray(true), np.asarray(pred), classes)
 
     models = {}
