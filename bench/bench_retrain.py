@@ -27,7 +27,7 @@ from bench.bench_denoise import append_markdown
 from bench.devdata import load_banking77, load_wrench
 from relabel.config import DenoiseConfig
 from relabel.pipeline import denoise
-from relabel.train.retrain import retrain
+from relabel.train.retrain import points, retrain
 
 
 def splits(name: str):
@@ -83,8 +83,7 @@ def main() -> None:
         for name in args.sets.split(","):
             for r in run_set(name, Path(tmp), args.corrector, args.target_precision):
                 res = r["res"]
-                # rounded first, so that -0.03 points prints as +0.0
-                gain, low, high = (round(100 * v, 1) + 0.0 for v in (res.gain, *res.interval))
+                gain, low, high = (points(v) for v in (res.gain, *res.interval))
                 lines.append(
                     f"| {name} | {'left out' if r['drop_flagged'] else 'kept'} | "
                     f"{res.cleaned.train_rows} | {r['test']} | "

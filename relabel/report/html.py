@@ -283,7 +283,7 @@ REPORT_ANNOTATORS = 30
 def _retrain_section(run_dir: Path) -> str:
     """The last ``relabel retrain`` (``retrain/retrain.json``): both models on the test set and
     the gain; empty when there is none."""
-    from relabel.train.retrain import RETRAIN_DIR
+    from relabel.train.retrain import RETRAIN_DIR, points
 
     path = run_dir / RETRAIN_DIR / "retrain.json"
     if not path.is_file():
@@ -292,8 +292,7 @@ def _retrain_section(run_dir: Path) -> str:
     rows = [{"trained on the labels": name, "rows": r[name]["train_rows"],
              "test accuracy": f"{100 * r[name]['accuracy']:.1f}%",
              "macro F1": f"{100 * r[name]['macro_f1']:.1f}%"} for name in ("given", "cleaned")]
-    low, high = (round(100 * v, 1) + 0.0 for v in r["interval"])
-    gain = round(100 * r["gain"], 1) + 0.0
+    gain, low, high = (points(v) for v in (r["gain"], *r["interval"]))
     return "\n".join([
         "<h2>Retrained model</h2>",
         f"<p>{r['relabelled']} labels relabelled and {r['dropped']} flagged rows left out "

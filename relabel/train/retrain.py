@@ -121,8 +121,7 @@ class RetrainResult:
                     f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
                     *([g.unseen_line()] if g.unseen_examples else []),
                     *([self.overlap_line()] if self._overlap_matters() else [])]
-        # rounded before formatting, so that -0.04 points reads +0.0
-        gain, low, high = (round(100 * v, 1) + 0.0 for v in (self.gain, *self.interval))
+        gain, low, high = (points(v) for v in (self.gain, *self.interval))
         verdict = ("the cleaned labels gave the better model" if self.interval[0] > 0 else
                    "the labels as given gave the better model" if self.interval[1] < 0 else
                    "the test set cannot tell the two models apart")
@@ -181,6 +180,12 @@ class RetrainResult:
         d["interval"] = list(self.interval)
         d["path"] = str(self.path)
         return d
+
+
+def points(share: float) -> float:
+    """A difference of accuracies in percentage points, rounded to 0.1, so that -0.04 points
+    reads +0.0 (not -0.0) once formatted with a sign."""
+    return round(100 * share, 1) + 0.0
 
 
 def paired_bootstrap(right_a: np.ndarray, right_b: np.ndarray, *, resamples: int = BOOTSTRAP,
@@ -350,4 +355,4 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
 
 
 __all__ = ["BOOTSTRAP", "LEVEL", "OVERLAP_SHARE", "RETRAIN_DIR", "RetrainResult", "TrainedModel",
-           "paired_bootstrap", "retrain"]
+           "paired_bootstrap", "points", "retrain"]
