@@ -133,7 +133,9 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
     else:
         raise RelabelInputError("cannot take the run directory's lock", path=root)
     if crashed:
-        _remove_temporaries(root, crashed)
+        from relabel.data.write import remove_leftovers
+
+        remove_leftovers(root, crashed)
     _held[root] = 1
     try:
         yield path
@@ -145,23 +147,6 @@ def run_lock(run_dir: str | Path, command: str) -> Iterator[Path]:
         if created:  # a command that failed before writing anything leaves nothing behind
             with contextlib.suppress(OSError):
                 root.rmdir()  # only when empty
-
-
-def _remove_temporaries(root: Path, pids: list[int]) -> None:
-    """Remove what the atomic writes (:func:`relabel.data.write.atomic_path`) of the dead
-    processes ``pids`` left under ``root``: ``.NAME.*.tmp`` files or directories, and
-    ``.NAME.old-PID``."""
-    import shutil
-
-    old = tuple(f".old-{p}" for p in pids)
-    for p in list(root.rglob(".*")):
-        if p.name == LOCK_NAME or not (p.name.endswith(".tmp") or p.name.endswith(old)):
-            continue
-        with contextlib.suppress(OSError):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -121,6 +121,18 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def remove_leftovers(root: Path, pids: list[int]) -> None:
+    """Remove what :func:`atomic_path` left under ``root`` in processes ``pids`` that died
+    mid-write: its ``.NAME.*.tmp`` files or directories, and the ``.NAME.old-PID`` of a
+    directory being replaced. Only for a tree no live process writes in (the run directory's
+    lock, :mod:`relabel.lock`)."""
+    old = tuple(f".old-{p}" for p in pids)
+    for path in list(root.rglob(".*")):
+        if path.name.endswith(".tmp") or path.name.endswith(old):
+            with contextlib.suppress(OSError):
+                _remove(path)
+
+
 def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
                 class_labels: dict[str, list[str]] | None = None,
                 encoding: str | None = None, newline: str = "\n", bom: bool = False) -> Path:
@@ -281,5 +293,5 @@ def write_json(obj: Any, path: str | Path) -> Path:
 
 
 __all__ = ["FORMULA_PREFIXES", "PART_ROWS", "atomic_path", "neutralise_formulas", "newline_of",
-           "output_format", "utf8_bom", "write_array", "write_json", "write_like",
-           "write_report_csv", "write_table", "write_text"]
+           "output_format", "remove_leftovers", "utf8_bom", "write_array", "write_json",
+           "write_like", "write_report_csv", "write_table", "write_text"]
