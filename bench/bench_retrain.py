@@ -79,6 +79,7 @@ def main() -> None:
              "noisy → cleaned | relabelled | left out | test acc, trained on noisy | "
              "trained on cleaned | gain (95% interval) | only cleaned right / only noisy "
              "right | seconds |", "|" + "---|" * 12]
+    classes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets.split(","):
             for r in run_set(name, Path(tmp), args.corrector, args.target_precision):
@@ -93,7 +94,15 @@ def main() -> None:
                     f"({low:+.1f} to {high:+.1f}) | {res.only_cleaned_right} / "
                     f"{res.only_given_right} | {r['seconds']} |")
                 print(lines[-1], flush=True)
-    block = "\n".join(lines) + "\n"
+                if res.per_class:
+                    moved = [points(k.gain) for k in res.per_class]
+                    classes.append(
+                        f"- {name}, flagged rows {'left out' if r['drop_flagged'] else 'kept'}"
+                        f": of {len(moved)} test classes, accuracy up in "
+                        f"{sum(m > 0 for m in moved)}, down in {sum(m < 0 for m in moved)}, "
+                        f"same in {sum(m == 0 for m in moved)}; {res.class_line()}")
+                    print(classes[-1], flush=True)
+    block = "\n".join(lines) + "\n" + ("\n" + "\n".join(classes) + "\n" if classes else "")
     print(block)
     append_markdown(args.markdown, [block])
 

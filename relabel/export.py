@@ -58,6 +58,10 @@ class ExportResult:
     withheld: int = 0
     #: ``drop_flagged``: the classes no row has after the drop, with their dropped rows
     removed: dict[str, int] = field(default_factory=dict)
+    #: the audit log as written to ``changes_path`` (:data:`CHANGES_SCHEMA`), before the CSV
+    #: neutralised spreadsheet formulas
+    changes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CHANGES_SCHEMA),
+                                  repr=False)
 
     def removed_line(self) -> str | None:
         """The classes ``drop_flagged`` removed, in one line (None when none)."""
@@ -303,6 +307,6 @@ def export_dataset(
     return ExportResult(path=to, changes_path=changes_path,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human,
-                        withheld=withheld, removed=plan.removed)
+                        withheld=withheld, removed=plan.removed, changes=plan.changes)
 
 

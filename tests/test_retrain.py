@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import relabel
 from relabel.cli import app
 from relabel.errors import RelabelInputError
-from relabel.train.retrain import paired_bootstrap
+from relabel.train.retrain import class_gains, paired_bootstrap
 
 runner = CliRunner()
 
@@ -29,6 +29,30 @@ def test_paired_bootstrap_interval():
     assert paired_bootstrap(b, a) == pytest.approx((-high, -low))
     # the same seed, the same interval
     assert paired_bootstrap(a, b, seed=3) == paired_bootstrap(a, b, seed=3)
+
+
+def test_class_gains_per_test_class():
+    true = np.array(["a", "a", "b", "b"])
+    changes = pl.DataFrame({"action": ["relabel", "relabel", "drop"],
+                            "old_label": ["b", "b", "a"], "new_label": ["a", "a", None]})
+    a, b = class_gains(true, np.array(["a", "b", "b", "b"]), np.array(["a", "a", "b", "b"]),
+                       ["a", "b", "c"], changes)
+    # a: 1 of 2 right, then both; its F1: precision 1, recall 1/2 -> 2/3, then 1
+    assert (a.label, a.test_examples, a.accuracy_given, a.accuracy_cleaned) == ("a", 2, 0.5, 1.0)
+    assert a.gain == 0.5 and a.f1_given == pytest.approx(2 / 3) and a.f1_cleaned == 1.0
+    assert a.interval == paired_bootstrap(np.array([True, False]), np.array([True, True]))
+    # b: both right under both models (its F1 still gains: precision 2/3 -> 1), so no interval
+    assert (b.gain, b.interval, b.beyond_chance) == (0.0, (0.0, 0.0), False)
+    assert b.f1_given == pytest.approx(0.8) and b.f1_cleaned == 1.0
+    assert (a.relabelled_to, a.relabelled_from, a.dropped) == (2, 0, 1)
+    assert (b.relabelled_to, b.relabelled_from, b.dropped) == (0, 2, 0)
+    assert a.short() == "'a' +50.0 (n=2)"
+    # 'c' has no test example, so no row; without an audit log nothing moved
+    (only,) = class_gains(np.array(["c"] * 30), np.array(["c"] * 30), np.array(["a"] * 30),
+                          ["a", "c"])
+    assert (only.label, only.gain, only.interval, only.relabelled_to) == ("c", -1.0,
+                                                                         (-1.0, -1.0), 0)
+    assert only.beyond_chance
 
 
 @pytest.fixture
@@ -67,6 +91,27 @@ def test_retrain_trains_on_the_given_and_the_cleaned_labels(run_and_test, text_d
     assert res.gain == pytest.approx(res.cleaned.accuracy - res.given.accuracy)
     assert res.gain * n == pytest.approx(res.only_cleaned_right - res.only_given_right)
     assert res.interval[0] <= res.gain <= res.interval[1]
+    # per class: the recalls weighted by the test examples are the accuracies, and the labels
+    # moved to and from each class are the training files' differences
+    per = res.per_class_frame()
+    assert per.height == len(res.per_class) == text_dataset["true_label"].n_unique()
+    assert per["test_examples"].sum() == n
+    for m, col in ((res.given, "accuracy_given"), (res.cleaned, "accuracy_cleaned")):
+        assert (per[col] * per["test_examples"]).sum() / n == pytest.approx(m.accuracy)
+    assert per["gain"].to_list() == sorted(per["gain"].to_list(), reverse=True)
+    assert (per["gain_low"] <= per["gain"]).all() and (per["gain"] <= per["gain_high"]).all()
+    moved_to = dict(diff.group_by("new").len().iter_rows())
+    moved_from = dict(diff.group_by("label").len().iter_rows())
+    for k in res.per_class:
+        assert (k.relabelled_to, k.relabelled_from, k.dropped) == (
+            moved_to.get(k.label, 0), moved_from.get(k.label, 0), 0)
+    assert json.loads(res.path.read_text())["per_class"] == per.to_dicts()
+    beyond = [k for k in res.per_class if k.beyond_chance]
+    assert res.class_line() in res.lines() and res.class_line().startswith(
+        "per class, test accuracy beyond chance (95% paired bootstrap on each class's n test "
+        "examples): ")
+    assert res.class_line().endswith("no class changed (3 classes)" if not beyond else
+                                     " of 3 classes")
     for m in (res.given, res.cleaned):
         assert 0.0 <= m.accuracy <= 1.0 and (m.model_dir / "model.safetensors").is_file()
     # the same as relabel evaluate on each model
@@ -93,16 +138,22 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
     assert lines[0].startswith("trained on the labels as given (600 rows): test accuracy ")
     assert f"{flagged_unresolved} flagged rows left out" in lines[1]
     assert lines[2].startswith("gain ") and "paired bootstrap over 600 test examples" in lines[2]
+    saved = json.loads((out / "retrain" / "retrain.json").read_text())
+    assert lines.pop(3).startswith("per class, test accuracy beyond chance")
     # this test set is the training texts themselves, and the command says so
     assert lines[3].startswith("warning: 600 of the 600 test texts are also in the training "
                                "set (the same text after normalising case, spaces and "
                                "punctuation)")
     assert lines[4].startswith(f"wrote {out / 'retrain' / 'retrain.json'}")
-    saved = json.loads((out / "retrain" / "retrain.json").read_text())
     assert saved["dropped"] == flagged_unresolved
+    assert sum(k["dropped"] for k in saved["per_class"]) == flagged_unresolved
     # the run's report shows it
     report = (out / "report.html").read_text()
     assert "<h2>Retrained model</h2>" in report
+    assert "<th>training labels moved to / from</th>" in report
+    start = report.index("<p>Per class: the share of each class")
+    assert report.count("<tr><td>", start, report.index("</table>", start)) == len(
+        saved["per_class"])
     assert f"{flagged_unresolved} flagged rows left out for the cleaned set" in report
     assert saved["cleaned"]["train_rows"] == 600 - flagged_unresolved
     r = runner.invoke(app, ["retrain", str(out), str(test), "--model", str(tiny_model_dir),
@@ -121,7 +172,7 @@ def test_retrain_drop_flagged_and_the_command_line(run_and_test, tiny_model_dir)
                         "the model is in "
                         f"{out / 'retrain' / 'given' / 'model'}")
     saved = json.loads((out / "retrain" / "retrain.json").read_text())
-    assert saved["gain"] == 0 and saved["interval"] == [0, 0]
+    assert saved["gain"] == 0 and saved["interval"] == [0, 0] and saved["per_class"] == []
     assert saved["cleaned"]["model_dir"] == saved["given"]["model_dir"]
 
 

@@ -300,7 +300,32 @@ def _retrain_section(run_dir: Path) -> str:
         "(<code>relabel retrain</code>).</p>",
         _table(rows, ["trained on the labels", "rows", "test accuracy", "macro F1"]),
         f"<p>gain {gain:+.1f} points, 95% interval {low:+.1f} to {high:+.1f} (paired "
-        "bootstrap over the test examples)</p>"])
+        "bootstrap over the test examples)</p>",
+        _retrain_classes(r.get("per_class") or [])])
+
+
+def _retrain_classes(per_class: list[dict[str, Any]]) -> str:
+    """``retrain.json``'s ``per_class``: each test class's accuracy under both models with the
+    interval of its change, its F1, and the training labels moved to and from it; largest
+    gain first (empty for one model)."""
+    from relabel.train.retrain import points
+
+    if not per_class:
+        return ""
+    rows = [{"class": k["label"], "test examples": k["test_examples"],
+             "accuracy, as given": f"{100 * k['accuracy_given']:.1f}%",
+             "accuracy, cleaned": f"{100 * k['accuracy_cleaned']:.1f}%",
+             "change (95% interval)": f"{points(k['gain']):+.1f} ({points(k['gain_low']):+.1f} "
+                                      f"to {points(k['gain_high']):+.1f})",
+             "F1, as given → cleaned": f"{100 * k['f1_given']:.1f} → "
+                                        f"{100 * k['f1_cleaned']:.1f}",
+             "training labels moved to / from": f"{k['relabelled_to']} / {k['relabelled_from']}",
+             "dropped": k["dropped"]} for k in per_class]
+    return "\n".join([
+        "<p>Per class: the share of each class's test examples each model got right, and the "
+        "change in points with its paired-bootstrap interval. A class with few test examples "
+        "moves by chance, and among many classes a few intervals miss 0 by chance too.</p>",
+        _table(rows, list(rows[0]))])
 
 
 def _annotator_section(run_dir: Path) -> str:

@@ -37,6 +37,120 @@ LEVEL = 0.95
 #: the output warns when at least this share of the test texts are training texts (not tuned:
 #: one in a hundred can move a gain of a point)
 OVERLAP_SHARE = 0.01
+#: classes named in the printed line on either side (the largest changes beyond chance); the
+#: report and ``per_class`` have them all
+SHOWN_CLASSES = 3
+
+
+@dataclass(frozen=True)
+class ClassGain:
+    """One test class under the two models of :func:`retrain`.
+
+    Attributes
+    ----------
+    label : str
+    test_examples : int
+        Its examples in the test set.
+    accuracy_given, accuracy_cleaned : float
+        The share of its test examples each model got right (its recall), in [0, 1].
+    interval : tuple of float
+        ``LEVEL`` paired-bootstrap interval of ``accuracy_cleaned - accuracy_given`` over the
+        class's test examples (:func:`paired_bootstrap`). With about 40 test examples a class
+        moves by 10 points by chance; with 77 classes about 4 intervals miss 0 by chance too.
+    f1_given, f1_cleaned : float
+        The class's F1, which also counts the other classes' examples predicted as this one.
+    relabelled_to, relabelled_from : int
+        Training labels the cleaned set changed to this class, and away from it.
+    dropped : int
+        Training rows of this class the cleaned set left out (``drop_flagged``).
+    """
+
+    label: str
+    test_examples: int
+    accuracy_given: float
+    accuracy_cleaned: float
+    interval: tuple[float, float]
+    f1_given: float
+    f1_cleaned: float
+    relabelled_to: int = 0
+    relabelled_from: int = 0
+    dropped: int = 0
+
+    @property
+    def gain(self) -> float:
+        """``accuracy_cleaned - accuracy_given``."""
+        return self.accuracy_cleaned - self.accuracy_given
+
+    @property
+    def beyond_chance(self) -> bool:
+        """The interval of the gain misses 0."""
+        return self.interval[0] > 0 or self.interval[1] < 0
+
+    def short(self) -> str:
+        """``'label' +12.5 (n=40)``: the gain in points, and the class's test examples."""
+        return f"'{self.label}' {points(self.gain):+.1f} (n={self.test_examples:,})"
+
+
+def class_gains(true: np.ndarray, pred_given: np.ndarray, pred_cleaned: np.ndarray,
+                classes: list[str], changes: pl.DataFrame | None = None, *, seed: int = 0
+                ) -> tuple[ClassGain, ...]:
+    """Each test class's accuracy (recall, with a paired-bootstrap interval of its change) and
+    F1 under both models, with the training labels the cleaned set moved to and from it;
+    largest gain first (ties by label).
+
+    Parameters
+    ----------
+    true, pred_given, pred_cleaned : np.ndarray
+        ``(N,)`` test labels and the two models' predictions, as strings.
+    classes : list of str
+        The classes the models know (a test class outside them is wrong under both).
+    changes : polars.DataFrame, optional
+        The cleaned set's audit log (``action, old_label, new_label``:
+        :data:`relabel.export.CHANGES_SCHEMA`).
+    seed : int
+        Seed of the bootstraps.
+
+    Returns
+    -------
+    tuple of ClassGain
+        One per class with at least one test example.
+    """
+    from relabel.train.classifier import classification_metrics
+
+    true, pred_given, pred_cleaned = (np.asarray(x) for x in (true, pred_given, pred_cleaned))
+    given = classification_metrics(true.tolist(), pred_given.tolist(), classes)["per_class"]
+    cleaned = classification_metrics(true.tolist(), pred_cleaned.tolist(), classes)["per_class"]
+    moved: dict[str, dict[str, int]] = {}
+    if changes is not None and changes.height:
+        counts = (changes.group_by("action", "old_label", "new_label").len()
+                  .iter_rows(named=True))
+        for row in counts:
+            if row["action"] == "drop":
+                _bump(moved, row["old_label"], "dropped", row["len"])
+            else:
+                _bump(moved, row["old_label"], "relabelled_from", row["len"])
+                _bump(moved, row["new_label"], "relabelled_to", row["len"])
+    out = []
+    for c, g in given.items():
+        mask = true == c
+        if not mask.any():
+            continue
+        right_given, right_cleaned = pred_given[mask] == c, pred_cleaned[mask] == c
+        out.append(ClassGain(
+            label=c, test_examples=int(mask.sum()), accuracy_given=float(right_given.mean()),
+            accuracy_cleaned=float(right_cleaned.mean()),
+            interval=paired_bootstrap(right_given, right_cleaned, seed=seed),
+            f1_given=g["f1"], f1_cleaned=cleaned[c]["f1"],
+            relabelled_to=moved.get(c, {}).get("relabelled_to", 0),
+            relabelled_from=moved.get(c, {}).get("relabelled_from", 0),
+            dropped=moved.get(c, {}).get("dropped", 0)))
+    return tuple(sorted(out, key=lambda k: (-k.gain, k.label)))
+
+
+def _bump(counts: dict[str, dict[str, int]], label: str | None, key: str, n: int) -> None:
+    if label is not None:
+        counts.setdefault(label, {}).setdefault(key, 0)
+        counts[label][key] += n
 
 
 @dataclass(frozen=True)
@@ -111,6 +225,38 @@ class RetrainResult:
     #: test texts that are also training texts (normalised): they measure memory, not
     #: generalisation
     test_in_training: int = 0
+    #: each test class under both models (:func:`class_gains`), largest F1 gain first; empty
+    #: when there is one model
+    per_class: tuple[ClassGain, ...] = ()
+
+    def per_class_frame(self) -> pl.DataFrame:
+        """``per_class`` as a table: one row per test class, with ``gain`` and its interval as
+        ``gain_low``, ``gain_high``."""
+        schema = {"label": pl.String, "test_examples": pl.Int64,
+                  "accuracy_given": pl.Float64, "accuracy_cleaned": pl.Float64,
+                  "gain": pl.Float64, "gain_low": pl.Float64, "gain_high": pl.Float64,
+                  "f1_given": pl.Float64, "f1_cleaned": pl.Float64, "relabelled_to": pl.Int64,
+                  "relabelled_from": pl.Int64, "dropped": pl.Int64}
+        rows = [{**{k: v for k, v in asdict(c).items() if k != "interval"}, "gain": c.gain,
+                 "gain_low": c.interval[0], "gain_high": c.interval[1]}
+                for c in self.per_class]
+        return pl.DataFrame(rows, schema=schema)
+
+    def class_line(self) -> str | None:
+        """The classes whose test accuracy changed beyond chance, the largest each way, in one
+        line (None when there is one model)."""
+        if not self.per_class:
+            return None
+        up = [k for k in self.per_class if k.interval[0] > 0]
+        down = [k for k in reversed(self.per_class) if k.interval[1] < 0]
+        head = (f"per class, test accuracy beyond chance ({100 * LEVEL:.0f}% paired bootstrap "
+                "on each class's n test examples): ")
+        if not up and not down:
+            return head + f"no class changed ({len(self.per_class)} classes)"
+        parts = [f"{verb} on {len(ks)} ({', '.join(k.short() for k in ks[:SHOWN_CLASSES])}"
+                 f"{', ...' if len(ks) > SHOWN_CLASSES else ''})"
+                 for verb, ks in (("better", up), ("worse", down)) if ks]
+        return head + "; ".join(parts) + f" of {len(self.per_class)} classes"
 
     def lines(self) -> list[str]:
         """The result in a few sentences (what ``relabel retrain`` prints)."""
@@ -137,6 +283,7 @@ class RetrainResult:
             f"{low:+.1f} to {high:+.1f}, paired bootstrap over "
             f"{self.test_examples:,} test examples; {self.only_cleaned_right:,} only the "
             f"cleaned model got right, {self.only_given_right:,} only the other): {verdict}",
+            *([line] if (line := self.class_line()) else []),
             *([self.overlap_line()] if self._overlap_matters() else []),
         ]
 
@@ -179,6 +326,7 @@ class RetrainResult:
             d[key]["model_dir"] = str(d[key]["model_dir"])
         d["interval"] = list(self.interval)
         d["path"] = str(self.path)
+        d["per_class"] = self.per_class_frame().to_dicts()
         return d
 
 
@@ -338,6 +486,10 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     right_given = trained["given"][3] == trained["given"][2]
     right_cleaned = trained["cleaned"][3] == trained["cleaned"][2]
     cleaned_export = trained["cleaned"][0]
+    per_class = (() if trained["cleaned"][1] == trained["given"][1] else
+                 class_gains(trained["given"][2], trained["given"][3], trained["cleaned"][3],
+                             sorted(set(trained["given"][4]) | set(trained["cleaned"][4])),
+                             cleaned_export.changes))
     result = RetrainResult(
         given=models["given"], cleaned=models["cleaned"],
         gain=models["cleaned"].accuracy - models["given"].accuracy,
@@ -346,7 +498,8 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         only_given_right=int((right_given & ~right_cleaned).sum()),
         test_examples=len(right_given), relabelled=cleaned_export.relabelled,
         dropped=cleaned_export.dropped, path=out / "retrain.json",
-        removed=cleaned_export.removed_line(), test_in_training=in_training)
+        removed=cleaned_export.removed_line(), test_in_training=in_training,
+        per_class=per_class)
     write_json(result.to_json(), result.path)
     from relabel.report.html import build_report
 
@@ -354,5 +507,6 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     return result
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "OVERLAP_SHARE", "RETRAIN_DIR", "RetrainResult", "TrainedModel",
-           "paired_bootstrap", "points", "retrain"]
+__all__ = ["BOOTSTRAP", "LEVEL", "OVERLAP_SHARE", "RETRAIN_DIR", "SHOWN_CLASSES", "ClassGain",
+           "RetrainResult", "TrainedModel", "class_gains", "paired_bootstrap", "points",
+           "retrain"]
