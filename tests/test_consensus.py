@@ -593,3 +593,28 @@ def test_votes_in_another_encoding_through_consensus_and_denoise(tmp_path) -> No
     run = relabel.denoise(src, annotator_col="annotator", encoding="cp1252",
                           encoder=FakeEncoder(), out=tmp_path / "run", progress=False)
     assert run.scores["label"].to_list() == [t + "é" for t in df["true_label"]]
+
+
+def test_votes_in_a_json_file_with_nested_fields_write_their_csv_files(tmp_path) -> None:
+    """LeWiDi's HS-Brexit: each item has ``other_info`` with records inside; consensus.csv
+    holds them as JSON text (it raised polars' "CSV format does not support nested data")."""
+    import relabel
+
+    df = make_text_dataset(n_per_class=10, flip=0, seed=3)
+    records = {row["id"]: {"text": row["text"], "annotations": f"{row['label']},{row['label']}",
+                           "annotators": "a1,a2",
+                           "other_info": {"groups": {"g1": "x"}, "tags": ["t1", "t2"]}}
+               for row in df.iter_rows(named=True)}
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(records))
+    save_fake_embeddings(df["text"].to_list(), tmp_path / "emb.npy")
+    res = run_relabel("consensus", str(path), "--votes-col", "annotations", "--annotator-col",
+                      "annotators", "--embeddings", str(tmp_path / "emb.npy"),
+                      "-o", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    got = pl.read_csv(tmp_path / "c" / "consensus.csv")
+    assert [json.loads(v) for v in got["other_info.groups"]] == [{"g1": "x"}] * df.height
+    assert got["other_info.tags"].to_list() == ['["t1","t2"]'] * df.height
+    run = relabel.denoise(path, out=tmp_path / "run", votes_col="annotations",
+                          annotator_col="annotators", encoder=FakeEncoder(), progress=False)
+    assert run.scores.height == df.height

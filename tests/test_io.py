@@ -497,3 +497,22 @@ def test_written_back_as_the_input_was_written_byte_for_byte(tmp_path, name, con
     write_like(table, out, output_format(out, fmt), path)
     written = out.read_bytes()
     assert (gzip.decompress(written) if name.endswith(".gz") else written) == content
+
+
+def test_nested_columns_are_written_to_csv_as_json_text(tmp_path):
+    """A JSON input's records and lists (LeWiDi's ``other_info``) cannot be CSV cells as they
+    are: they are written as JSON text, by every CSV relabel writes."""
+    from relabel.data.write import nested_as_json, write_report_csv, write_table
+
+    table = pl.DataFrame({"info": [{"group": ["a", "b"], "note": 'say "hi"'}, None],
+                          "tags": [["x", "y"], None], "n": [1, 2]})
+    encoded = nested_as_json(table)
+    assert encoded["info"].to_list() == ['{"group":["a","b"],"note":"say \\"hi\\""}', None]
+    assert encoded["tags"].to_list() == ['["x","y"]', None] and encoded["n"].to_list() == [1, 2]
+    for write in (lambda p: write_table(table, p), lambda p: write_report_csv(table, p)):
+        path = tmp_path / "out.csv"
+        write(path)
+        back = pl.read_csv(path)
+        assert [json.loads(v) if v else None for v in back["info"]] == [
+            {"group": ["a", "b"], "note": 'say "hi"'}, None]
+        assert back["tags"].to_list() == ['["x","y"]', None]

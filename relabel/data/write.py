@@ -224,6 +224,7 @@ def _write_delimited(table: pl.DataFrame, path: Path, fmt: str, newline: str,
     import csv
     import io
 
+    table = nested_as_json(table)
     separator = DELIMITERS[fmt]
     options: dict[str, Any] = {"quote_style": "never"} if fmt == "tsv" else {}
     with open(path, "wb") as fh:
@@ -237,6 +238,24 @@ def _write_delimited(table: pl.DataFrame, path: Path, fmt: str, newline: str,
             fh.write(header.getvalue().encode("utf-8"))
         table.write_csv(fh, separator=separator, line_terminator=newline,
                         include_header=not own_header, **options)
+
+
+def nested_as_json(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with each nested column (records, lists) as JSON text, which a CSV cell can
+    hold and polars cannot write otherwise: a JSON input's ``other_info: {"a": [1, 2]}`` in a
+    ``consensus.csv`` or an export to ``.csv``. Nulls stay empty cells."""
+    exprs = []
+    for name, dtype in table.schema.items():
+        if not dtype.is_nested():
+            continue
+        col = pl.col(name)
+        # a list is encoded inside a one-field record, whose wrapper is then cut off
+        text = (col.struct.json_encode() if isinstance(dtype, pl.Struct) else
+                pl.struct(col.alias("v")).struct.json_encode()
+                .str.strip_prefix('{"v":').str.strip_suffix("}"))
+        exprs.append(pl.when(col.is_null()).then(pl.lit(None, dtype=pl.String))
+                     .otherwise(text).alias(name))
+    return table.with_columns(exprs) if exprs else table
 
 
 #: a cell a spreadsheet would run as a formula starts with one of these (OWASP "CSV injection")
