@@ -33,7 +33,7 @@ from relabel.data.write import output_format, write_like, write_report_csv
 from relabel.errors import RelabelInputError, option
 from relabel.lock import locks_run_dir
 from relabel.review.reviews import DECISIONS_SCHEMA, human_decisions, read_reviews
-from relabel.rundir import RunFiles, load_run, run_classes
+from relabel.rundir import RunFiles, RunRecord, load_run, run_classes
 
 APPLY_CHOICES = ("auto", "suggestions", "reviewed", "reviewed+suggestions", "none")
 CHANGES_FILE = "changes.csv"
@@ -280,33 +280,104 @@ def export_dataset(
         Unknown ``apply``, missing run or review files, an input that changed since ``denoise``,
         reviews that do not match the run, or a target that is the input itself.
     """
-    from relabel.paths import PathArg, check_paths
-    from relabel.rundir import RunFiles
-
     to = Path(to)
     check_apply(apply)
     run, scores = load_run(run_dir)
     asked, apply = apply, resolve_apply(apply, run_dir, scores)
-    fmt = output_format(to, run.format)  # back in the input's own layout
+    _check_targets(run, run_dir, to)
+    human = run_decisions(run_dir, scores, apply)
+    plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
+    rows = _write_plan(run, plan, to)
+    withheld = 0
+    if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
+        with_them = {"reviewed": "reviewed+suggestions", "none": "suggestions"}[apply]
+        withheld = plan_labels(scores, human, apply=with_them).automatic
+    return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
+                        relabelled=plan.automatic + plan.human,
+                        dropped=len(plan.dropped_rows), rows=rows, human=plan.human,
+                        withheld=withheld, removed=plan.removed, changes=plan.changes)
+
+
+def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
+    """``to`` and the ``changes.csv`` beside it may be written: neither is the input nor a
+    file of the run directory (:func:`relabel.paths.check_paths`)."""
+    from relabel.paths import PathArg, check_paths
+
+    fmt = output_format(to, run.format)
     inputs, owned = (Path(run.input),), RunFiles(Path(run_dir)).owned()
     check_paths([PathArg("--to", to, "output_file", dir_ok=fmt in DIR_FORMATS, inputs=inputs,
                          protect=owned),
                  PathArg("--to", to.parent / CHANGES_FILE, "output_file", inputs=inputs,
                          protect=owned)])
-    human = run_decisions(run_dir, scores, apply)
-    plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
+
+
+def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> int:
+    """The run's input with ``plan`` applied, written to ``to`` as the input was written, and
+    the audit log to ``changes.csv`` beside it; returns the rows written."""
+    fmt = output_format(to, run.format)  # back in the input's own layout
     cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
     write_like(cleaned, to, fmt, run.input, run.spec.encoding,  # as the input was written
                class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
-    changes_path = to.parent / CHANGES_FILE
-    write_report_csv(plan.changes, changes_path)
-    withheld = 0
-    if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
-        with_them = {"reviewed": "reviewed+suggestions", "none": "suggestions"}[apply]
-        withheld = plan_labels(scores, human, apply=with_them).automatic
-    return ExportResult(path=to, changes_path=changes_path,
-                        relabelled=plan.automatic + plan.human,
-                        dropped=len(plan.dropped_rows), rows=cleaned.height, human=plan.human,
-                        withheld=withheld, removed=plan.removed, changes=plan.changes)
+    write_report_csv(plan.changes, to.parent / CHANGES_FILE)
+    return cleaned.height
+
+
+def majority_plan(scores: pl.DataFrame, consensus: pl.DataFrame) -> LabelPlan:
+    """For a run on several annotators' votes: each item's plain majority vote as its label
+    (``majority_label`` of ``consensus.parquet``, ties to the more frequent class), where it
+    differs from the run's given label (the consensus, or an item's only vote).
+
+    Parameters
+    ----------
+    scores : polars.DataFrame
+        The run's scores (``row, id, label``).
+    consensus : polars.DataFrame
+        ``consensus.parquet`` (``id, majority_label``).
+
+    Returns
+    -------
+    LabelPlan
+        No row dropped; the audit log's changes have the source ``majority vote``.
+    """
+    majority = consensus.select(pl.col("id").cast(pl.String), "majority_label")
+    moved = (scores.select("row", pl.col("id").cast(pl.String), "label")
+             .join(majority, on="id", how="left")
+             .filter(pl.col("majority_label").is_not_null()
+                     & (pl.col("majority_label") != pl.col("label"))))
+    changes = moved.select(
+        "id", pl.col("row").cast(pl.Int64), pl.lit("relabel").alias("action"),
+        pl.col("label").cast(pl.String).alias("old_label"),
+        pl.col("majority_label").cast(pl.String).alias("new_label"),
+        pl.lit("the annotators' plain majority vote").alias("reason"),
+        pl.lit("majority vote").alias("source")).sort("row")
+    return LabelPlan(updates=moved.select("row", pl.col("majority_label").alias("new")),
+                     dropped_rows=[], changes=changes, automatic=0, human=0)
+
+
+@locks_run_dir("relabel export")
+def export_majority(run_dir: str | Path, to: str | Path) -> ExportResult:
+    """Write a run's input with each item's plain majority vote as its label, for a run on
+    several annotators' votes: what a model trains on without relabel (the baseline of
+    :func:`relabel.train.retrain.retrain`). ``changes.csv`` beside it lists the items whose
+    majority differs from the run's given label.
+
+    Raises
+    ------
+    RelabelInputError
+        Not a run on several annotators' votes, or as :func:`export_dataset`.
+    """
+    to = Path(to)
+    run, scores = load_run(run_dir)
+    files = RunFiles(Path(run_dir))
+    if not files.consensus.is_file():
+        raise RelabelInputError("this run has one label per example, not several annotators' "
+                                "votes, so there is no majority vote to write", path=run_dir)
+    _check_targets(run, run_dir, to)
+    plan = majority_plan(scores, pl.read_parquet(files.consensus,
+                                                 columns=["id", "majority_label"]))
+    rows = _write_plan(run, plan, to)
+    return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
+                        relabelled=plan.updates.height, dropped=0, rows=rows,
+                        changes=plan.changes)
 
 

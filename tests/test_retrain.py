@@ -202,3 +202,90 @@ def test_retrain_refuses_a_bad_test_set_before_training(run_and_test, tmp_path,
         assert m.unseen_examples == 1 and m.unseen_classes == ("brand_new",)
         assert (f"1 test example(s) are of class(es) the model trained on the {m.labels} labels "
                 "never saw ('brand_new'): it gets them wrong") in res.lines()
+
+
+def _careless_crowd(tmp_path):
+    """120 items, each with one vote of a careful annotator and two of careless ones, who give
+    the same wrong label 60% of the time: the majority is wrong on about a quarter of the items
+    and the consensus, which learns who is careful, on none."""
+    df = make_text_dataset(n_per_class=40, flip=0, seed=7)
+    truth = df["true_label"].to_list()
+    classes = sorted(set(truth))
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, t in enumerate(truth):
+        wrong = classes[(classes.index(t) + 1) % len(classes)]
+        for w in (f"c{i % 2}", f"s{i % 3}", f"s{(i + 1) % 3}"):
+            rows.append({"item": df["id"][i], "worker": w,
+                         "label": t if w[0] == "c" or rng.random() > 0.6 else wrong})
+    df.select(pl.col("id").alias("item"), "text").write_csv(tmp_path / "items.csv")
+    pl.DataFrame(rows).write_csv(tmp_path / "votes.csv")
+    df.select("text", pl.col("true_label").alias("label")).write_csv(tmp_path / "test.csv")
+    return df
+
+
+def test_retrain_on_several_annotators_against_their_majority_vote(tmp_path, tiny_model_dir):
+    from conftest import FakeEncoder
+
+    df = _careless_crowd(tmp_path)
+    run = relabel.denoise(tmp_path / "items.csv", annotations=tmp_path / "votes.csv",
+                          item_col="item", annotator_col="worker", out=tmp_path / "run",
+                          encoder=FakeEncoder(), progress=False)
+    consensus = pl.read_parquet(tmp_path / "run" / "consensus.parquet")
+    majority = dict(zip(consensus["id"], consensus["majority_label"], strict=True))
+    differs = int((consensus["majority_label"] != consensus["consensus_label"]).sum())
+    assert differs > 20  # the careless pair outvotes the careful annotator
+    res = run.retrain(tmp_path / "test.csv", model=str(tiny_model_dir), epochs=2)
+    # the baseline trains on each item's plain majority, the other on what export writes
+    given = pl.read_parquet(tmp_path / "run" / "retrain" / "given" / "input.parquet")
+    cleaned = pl.read_parquet(tmp_path / "run" / "retrain" / "cleaned" / "input.parquet")
+    assert given["label"].to_list() == [majority[i] for i in given["id"]]
+    assert cleaned.equals(run.apply())
+    assert res.majority_differs == differs and res.given.labels == "majority"
+    assert res.given.train_rows == res.cleaned.train_rows == df.height
+    # the classes' moves are the two training files' differences
+    moved = given.with_columns(cleaned["label"].alias("new")).filter(
+        pl.col("label") != pl.col("new"))
+    assert sum(k.relabelled_to for k in res.per_class) == moved.height >= differs - res.relabelled
+    for k in res.per_class:
+        assert k.relabelled_from == (moved["label"] == k.label).sum()
+    lines = res.lines()
+    assert lines[0].startswith("trained on the annotators' majority vote (120 rows): test ")
+    assert lines[1].startswith(f"trained on relabel's labels (120 rows: the consensus differs "
+                               f"from the majority on {differs}, {res.relabelled} relabelled, "
+                               "0 flagged rows left out): test accuracy ")
+    assert json.loads(res.path.read_text())["majority_differs"] == differs
+    # the CLI prints the same
+    r = runner.invoke(app, ["retrain", str(tmp_path / "run"), str(tmp_path / "test.csv"),
+                            "--model", str(tiny_model_dir), "--epochs", "2", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[:2] == lines[:2]
+    # export_majority refuses a run with one label per example
+    from relabel.export import export_majority
+
+    plain = relabel.denoise(df.select("id", "text", "label"), out=tmp_path / "plain",
+                            encoder=FakeEncoder(), progress=False)
+    with pytest.raises(RelabelInputError, match="no majority vote to write"):
+        export_majority(plain.out_dir, tmp_path / "m.csv")
+
+
+def test_training_moves_chain_the_baseline_and_the_cleaned_changes():
+    from relabel.export import CHANGES_SCHEMA
+    from relabel.train.retrain import training_moves
+
+    def log(rows):
+        return pl.DataFrame([{"id": str(r[0]), "row": r[0], "action": r[1], "old_label": r[2],
+                              "new_label": r[3], "reason": "", "source": ""} for r in rows],
+                            schema=CHANGES_SCHEMA)
+
+    # given labels: row 0 a, 1 a, 2 b, 3 c. The majority moves rows 0 and 1 to b; the cleaned
+    # set moves row 1 to c, row 2 to a, and drops row 3
+    base = log([(0, "relabel", "a", "b"), (1, "relabel", "a", "b")])
+    cleaned = log([(1, "relabel", "a", "c"), (2, "relabel", "b", "a"), (3, "drop", "c", None)])
+    got = training_moves(base, cleaned)
+    assert got.rows() == [(0, "relabel", "b", "a"), (1, "relabel", "b", "c"),
+                          (2, "relabel", "b", "a"), (3, "drop", "c", None)]
+    # one label per example: no baseline moves, the cleaned audit log as it is
+    assert training_moves(log([]), cleaned).rows() == [(1, "relabel", "a", "c"),
+                                                       (2, "relabel", "b", "a"),
+                                                       (3, "drop", "c", None)]

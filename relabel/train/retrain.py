@@ -9,6 +9,12 @@ writes (relabel's confident changes and the reviewers' decisions applied; with
 with a 95% interval from a paired bootstrap over the test examples: the test set is resampled
 with replacement ``BOOTSTRAP`` times and the difference of the two models' accuracies taken on
 each resample, so an interval that contains 0 says the test set cannot tell the two apart.
+The same is given per test class (:func:`class_gains`).
+
+A run on several annotators' votes (``denoise --annotations`` and the like) has no single
+given label: its baseline is what a model trains on without relabel, each item's plain
+majority vote (:func:`relabel.export.export_majority`), against relabel's labels (the
+consensus with relabel's changes, as ``export`` writes them).
 
 Everything goes under ``RUN/retrain/``: ``given/`` and ``cleaned/`` (each the training file in
 the input's format and ``model/``) and ``retrain.json`` (the result), which the run's
@@ -25,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
-from relabel.errors import RelabelInputError
 
 #: the run directory's subdirectory of the two trainings
 RETRAIN_DIR = "retrain"
@@ -153,6 +157,39 @@ def _bump(counts: dict[str, dict[str, int]], label: str | None, key: str, n: int
         counts[label][key] += n
 
 
+def training_moves(base: pl.DataFrame, cleaned: pl.DataFrame) -> pl.DataFrame:
+    """How the cleaned training set's labels differ from the baseline's, as an audit log.
+
+    Parameters
+    ----------
+    base, cleaned : polars.DataFrame
+        The audit logs (:data:`relabel.export.CHANGES_SCHEMA`) of the two training sets, each
+        against the run's given labels: empty ``base`` for a run with one label per example
+        (the baseline is the given labels), the majority vote's
+        (:func:`relabel.export.majority_plan`) for a run on several annotators' votes.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``row, action, old_label, new_label``: ``relabel`` where the cleaned label differs
+        from the baseline's, ``drop`` (``new_label`` null) for the rows the cleaned set left
+        out, ``old_label`` the baseline's label.
+    """
+    b = base.filter(pl.col("action") == "relabel").select(
+        "row", pl.col("old_label").alias("given_b"), pl.col("new_label").alias("base"))
+    c = cleaned.select("row", "action", pl.col("old_label").alias("given_c"),
+                       pl.col("new_label").alias("final"))
+    j = b.join(c, on="row", how="full", coalesce=True).with_columns(
+        pl.coalesce("base", "given_b", "given_c").alias("old_label"))
+    j = j.with_columns(
+        pl.when(pl.col("action") == "drop").then(pl.lit("drop")).otherwise(pl.lit("relabel"))
+        .alias("action"),
+        pl.when(pl.col("action") == "drop").then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.coalesce("final", "given_b")).alias("new_label"))
+    return (j.filter((pl.col("action") == "drop") | (pl.col("new_label") != pl.col("old_label")))
+            .select("row", "action", "old_label", "new_label").sort("row"))
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """One of the two models of :func:`retrain`.
@@ -225,9 +262,18 @@ class RetrainResult:
     #: test texts that are also training texts (normalised): they measure memory, not
     #: generalisation
     test_in_training: int = 0
-    #: each test class under both models (:func:`class_gains`), largest F1 gain first; empty
+    #: each test class under both models (:func:`class_gains`), largest gain first; empty
     #: when there is one model
     per_class: tuple[ClassGain, ...] = ()
+    #: a run on several annotators' votes: the baseline (``given``) is the plain majority vote,
+    #: and this many items' run label (the consensus, or an only vote) differs from it; None
+    #: for a run with one label per example
+    majority_differs: int | None = None
+
+    @property
+    def one_model(self) -> bool:
+        """The two training sets are the same, so one model was trained."""
+        return self.relabelled == 0 and self.dropped == 0 and not self.majority_differs
 
     def per_class_frame(self) -> pl.DataFrame:
         """``per_class`` as a table: one row per test class, with ``gain`` and its interval as
@@ -261,20 +307,28 @@ class RetrainResult:
     def lines(self) -> list[str]:
         """The result in a few sentences (what ``relabel retrain`` prints)."""
         g, c = self.given, self.cleaned
-        if self.relabelled == 0 and self.dropped == 0:
-            return [f"the cleaned labels are the labels as given: nothing was relabelled or "
-                    f"left out, so there is one model ({g.train_rows:,} rows): test accuracy "
+        crowd = self.majority_differs is not None
+        base = "the annotators' majority vote" if crowd else "the labels as given"
+        if self.one_model:
+            same = ("relabel's labels are the annotators' majority vote: the consensus agrees "
+                    "with it on every item and nothing was relabelled or left out" if crowd
+                    else "the cleaned labels are the labels as given: nothing was relabelled "
+                    "or left out")
+            return [f"{same}, so there is one model ({g.train_rows:,} rows): test accuracy "
                     f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
                     *([g.unseen_line()] if g.unseen_examples else []),
                     *([self.overlap_line()] if self._overlap_matters() else [])]
         gain, low, high = (points(v) for v in (self.gain, *self.interval))
-        verdict = ("the cleaned labels gave the better model" if self.interval[0] > 0 else
-                   "the labels as given gave the better model" if self.interval[1] < 0 else
+        ours = "relabel's labels" if crowd else "the cleaned labels"
+        verdict = (f"{ours} gave the better model" if self.interval[0] > 0 else
+                   f"{base} gave the better model" if self.interval[1] < 0 else
                    "the test set cannot tell the two models apart")
+        differs = (f"the consensus differs from the majority on {self.majority_differs:,}, "
+                   if crowd else "")
         return [
-            f"trained on the labels as given ({g.train_rows:,} rows): test accuracy "
+            f"trained on {base} ({g.train_rows:,} rows): test accuracy "
             f"{100 * g.accuracy:.1f}%, macro F1 {100 * g.macro_f1:.1f}%",
-            f"trained on the cleaned labels ({c.train_rows:,} rows: {self.relabelled:,} "
+            f"trained on {ours} ({c.train_rows:,} rows: {differs}{self.relabelled:,} "
             f"relabelled, {self.dropped:,} flagged rows left out): test accuracy "
             f"{100 * c.accuracy:.1f}%, macro F1 {100 * c.macro_f1:.1f}%",
             *([self.removed] if self.removed else []),
@@ -318,7 +372,7 @@ class RetrainResult:
     def _after_models(self) -> list[str]:
         """The lines after the two models' (the whole text when there is one model)."""
         lines = self.lines()
-        return lines if self.relabelled == 0 and self.dropped == 0 else lines[2:]
+        return lines if self.one_model else lines[2:]
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -421,10 +475,10 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     Raises
     ------
     RelabelInputError
-        No such run, a run on several annotators' votes, or a bad test set.
+        No such run, or a bad test set.
     """
     from relabel.data.write import write_json
-    from relabel.export import export_dataset, load_run
+    from relabel.export import export_dataset, export_majority, load_run
     from relabel.rundir import RunFiles
     from relabel.train.classifier import (
         classification_metrics,
@@ -435,12 +489,7 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
 
     files = RunFiles(Path(run_dir))
     record, _ = load_run(run_dir)
-    if files.consensus.is_file():
-        raise RelabelInputError("retrain compares a model trained on the labels as given with "
-                                "one trained on the cleaned labels, and a run on several "
-                                "annotators' votes has no single given label: write the "
-                                "consensus with `relabel export` and train on it with "
-                                "`relabel train`", path=run_dir)
+    crowd = files.consensus.is_file()  # several annotators' votes: the baseline is majority
     # the test set is read once, before anything is trained (a bad one fails in a second, not
     # after the first model), as the models' own configs would read it
     test_info = read_examples(test, text_col or record.spec.text_col,
@@ -457,8 +506,11 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
                      ("cleaned", {"apply": apply, "drop_flagged": drop_flagged})):
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        exported = export_dataset(run_dir, _training_file(record.input, folder), **kw)
-        if name == "cleaned" and exported.relabelled == 0 and exported.dropped == 0:
+        to = _training_file(record.input, folder)
+        exported = (export_majority(run_dir, to) if crowd and name == "given" else
+                    export_dataset(run_dir, to, **kw))
+        if (name == "cleaned" and exported.relabelled == 0 and exported.dropped == 0
+                and trained["given"][0].relabelled == 0):
             # the same training set: the same model (same seed), so it is not trained twice
             trained[name] = (exported, *trained["given"][1:])
             break
@@ -478,18 +530,19 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
     for name, (exported, model_dir, true, pred, classes) in trained.items():
         m = classification_metrics(true.tolist(), pred.tolist(), classes)
         unseen = tuple(m["unseen_labels"])
-        models[name] = TrainedModel(labels=name, train_rows=exported.rows,
+        models[name] = TrainedModel(labels="majority" if crowd and name == "given" else name,
+                                    train_rows=exported.rows,
                                     accuracy=m["accuracy"], macro_f1=m["macro_f1"],
                                     model_dir=model_dir,
                                     unseen_examples=int(np.isin(true, unseen).sum()),
                                     unseen_classes=unseen)
     right_given = trained["given"][3] == trained["given"][2]
     right_cleaned = trained["cleaned"][3] == trained["cleaned"][2]
-    cleaned_export = trained["cleaned"][0]
+    given_export, cleaned_export = trained["given"][0], trained["cleaned"][0]
     per_class = (() if trained["cleaned"][1] == trained["given"][1] else
                  class_gains(trained["given"][2], trained["given"][3], trained["cleaned"][3],
                              sorted(set(trained["given"][4]) | set(trained["cleaned"][4])),
-                             cleaned_export.changes))
+                             training_moves(given_export.changes, cleaned_export.changes)))
     result = RetrainResult(
         given=models["given"], cleaned=models["cleaned"],
         gain=models["cleaned"].accuracy - models["given"].accuracy,
@@ -499,7 +552,7 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
         test_examples=len(right_given), relabelled=cleaned_export.relabelled,
         dropped=cleaned_export.dropped, path=out / "retrain.json",
         removed=cleaned_export.removed_line(), test_in_training=in_training,
-        per_class=per_class)
+        per_class=per_class, majority_differs=given_export.relabelled if crowd else None)
     write_json(result.to_json(), result.path)
     from relabel.report.html import build_report
 
@@ -509,4 +562,4 @@ def retrain(run_dir: str | Path, test: str | Path, *, drop_flagged: bool = False
 
 __all__ = ["BOOTSTRAP", "LEVEL", "OVERLAP_SHARE", "RETRAIN_DIR", "SHOWN_CLASSES", "ClassGain",
            "RetrainResult", "TrainedModel", "class_gains", "paired_bootstrap", "points",
-           "retrain"]
+           "retrain", "training_moves"]
