@@ -21,6 +21,7 @@ Usage::
     python bench/bench_review_loop.py --markdown FILE [--reviewer-error 0.1]
     python bench/bench_review_loop.py --reviewer-error 0.1 --stated-error 0.1
     python bench/bench_review_loop.py --choose-weight 1,3,10,30 --work DIR
+    python bench/bench_review_loop.py --words     # as denoise scores text classification now
 
 ``--stated-error E`` tells the loop the reviewer's error rate, as a user does with ``review next
 --reviewer-error E`` (or as the random audit measures it where two reviewers decided the same
@@ -75,12 +76,22 @@ def load(name: str) -> dict:
 
 #: the corrector each scoring trains (``--corrector``)
 CORRECTOR = "linear"
+#: ``--words``: the linear corrector also learns from the words on text classification (the sets
+#: with cached ``cv_words``), as ``denoise`` does by default (relabel/correct/lexical.py)
+WORDS = False
 
 
 def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
     k = int(max(labels.max(), s["true"].max()) + 1)
+    words = None
+    if WORDS and "cv_words" in s:
+        from relabel.correct.lexical import word_features
+
+        if "_words" not in s:
+            s["_words"] = word_features(list(s["texts"]))
+        words = s["_words"]
     res = score_examples(s["embeddings"], labels, k, corrector=make_corrector(CORRECTOR, k),
-                         texts=list(s["texts"]), reviewed=reviewed)
+                         texts=list(s["texts"]), reviewed=reviewed, words=words)
     ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
                        "label": [str(c) for c in labels]})
     classes = [str(c) for c in range(k)]
@@ -329,9 +340,11 @@ def main() -> None:
                     help="comma-separated weights: choose REVIEWED_WEIGHT (module docstring)")
     ap.add_argument("--work", default="bench/.cache/review_weight")
     ap.add_argument("--corrector", default="linear", choices=("linear", "head"))
+    ap.add_argument("--words", action="store_true",
+                    help="the linear corrector also learns from the words (denoise's default)")
     args = ap.parse_args()
-    global CORRECTOR
-    CORRECTOR = args.corrector
+    global CORRECTOR, WORDS
+    CORRECTOR, WORDS = args.corrector, args.words
     if args.pseudo is not None:
         import relabel.detect.calibrate as calibrate
 

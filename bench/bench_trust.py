@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_denoise import append_markdown, cleanlab_baseline, knn_vote_baseline
 from bench.devdata import CLEAN_SETS, NOISY_SETS
 from bench.trust_signals import SIGNALS, load_signals
+from relabel.correct.lexical import LEXICAL_WEIGHT, words_help
 from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, GAMMA, decide
 from relabel.detect.neighbors import build_knn_graph
 from relabel.metrics import detection_metrics
@@ -46,7 +47,7 @@ MAX_CLEAN_CHANGED = 0.003
 #: corrector paths (``--corrector auto`` is ``linear`` on a CPU); ``pred_probs`` is
 #: ``relabel.find_label_issues(labels, pred_probs=P)`` with out-of-fold probabilities alone (the
 #: linear corrector's, standing in for a user's model), which uses the linear gamma
-PATHS = ("linear", "head", "none", "pred_probs")
+PATHS = ("linear+words", "linear", "head", "none", "pred_probs")
 
 
 def path_signals(s: dict, path: str) -> tuple[dict, dict]:
@@ -56,8 +57,20 @@ def path_signals(s: dict, path: str) -> tuple[dict, dict]:
     post = {k: s[k] for k in ("knn", "kde")}
     if path == "none":
         return post, DEFAULT_WEIGHTS
-    post["cv"] = s["cv_linear"] if path == "linear" else s["cv"]
+    post["cv"] = s["cv_linear"] if path.startswith("linear") else s["cv"]
+    if path == "linear+words":  # as denoise on text classification (relabel/correct/lexical.py)
+        post["cv"] = (1 - LEXICAL_WEIGHT) * post["cv"] + LEXICAL_WEIGHT * s["cv_words"]
     return post, CORRECTOR_WEIGHTS
+
+
+def path_sets(path: str, names: list[str], sig: dict) -> list[str]:
+    """The sets a path applies to: the word model only where ``denoise`` uses it, on text
+    classification (the sets with ``cv_words``) where the words help
+    (:func:`relabel.correct.lexical.words_help`); every set otherwise."""
+    if path != "linear+words":
+        return names
+    return [n for n in names if "cv_words" in sig[n]
+            and words_help(sig[n]["labels"], sig[n]["cv_linear"], sig[n]["cv_words"])[0]]
 
 
 def run_decide(s: dict, graph, path: str, gamma: float, target: float) -> dict:
@@ -179,7 +192,7 @@ def main() -> None:
         gammas = [float(g) for g in args.per_gamma.split(",")]
         print(f"| set ({path}) | " + " | ".join(f"gamma {g:g}" for g in gammas) + " |")
         print("|---|" + "---|" * len(gammas))
-        for n in names:
+        for n in path_sets(path, names, sig):
             cells = []
             for g in gammas:
                 o = outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
@@ -188,13 +201,15 @@ def main() -> None:
             print(f"| {n} | " + " | ".join(cells) + " |")
         return
     blocks = []
+    all_names = names
     for path in args.paths.split(","):
+        names = path_sets(path, all_names, sig)
         table = {(n, g): outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
                  for n in names for g in GAMMAS}
         g_all = choose(table, names, target)
         lines = [f"### Decisions with corrector `{path}` at target precision {target:g} "
                  f"(gamma in-sample: {g_all:g}; relabel's default GAMMA: {GAMMA[path]:g})", "",
-                 "Left out (gamma chosen on the other 17):", "", HEADER]
+                 f"Left out (gamma chosen on the other {len(names) - 1}):", "", HEADER]
         rel = []
         worst = None
         for n in names:
@@ -206,7 +221,7 @@ def main() -> None:
             delta = o["acc_after"] - o["acc_before"]
             worst = delta if worst is None else min(worst, delta)
         lines += ["", f"Worst left-out accuracy change: {100 * worst:+.2f} points.", "",
-                  "In-sample (gamma chosen on all 18):", "", HEADER]
+                  f"In-sample (gamma chosen on all {len(names)}):", "", HEADER]
         lines += [row(n, table[(n, g_all)], g_all) for n in names]
         if rel:
             lines += ["", "Reliability of the left-out changes (sets with ≥ 30 changes):", ""]
@@ -214,6 +229,7 @@ def main() -> None:
         block = "\n".join(lines) + "\n"
         print(block, flush=True)
         blocks.append(block)
+    names = all_names
     if args.losses:
         blocks.append(loss_ablation(names, graphs, sig, target, args.losses.split(",")))
         print(blocks[-1], flush=True)

@@ -10,6 +10,11 @@ bench/.cache/embeddings), the neighbour signals, the head corrector's and the li
 among the given labels), the posteriors ``knn``, ``kde``, ``cv`` (head), ``cv_linear``
 ``(N, K)``, the ``embeddings`` and the ``texts`` the encoder read. Decision rules are then
 evaluated on these arrays in seconds.
+
+For text classification it also saves ``<set>__words.npz``: ``cv_words``, the out-of-fold
+probabilities of the word model (:mod:`relabel.correct.lexical`, on the same folds as the
+linear corrector), which ``denoise`` averages with ``cv_linear``. ``--words-only`` computes
+just these, from the texts of the cached signals.
 """
 
 from __future__ import annotations
@@ -74,11 +79,43 @@ def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer")
     return out
 
 
-def load_signals(name: str, loss: str = "distant_peer") -> dict:
-    """The cached arrays of one set (run this script first; ``--loss`` for the other losses)."""
+def compute_words(name: str) -> Path | None:
+    """``cv_words`` of a text-classification set, through relabel's own word features and
+    folds (None for a relation set, which ``denoise`` scores without the words)."""
+    from relabel.correct.crossval import out_of_fold_proba
+    from relabel.correct.lexical import word_corrector, word_features
+
+    if _is_relation(name):
+        return None
+    s = load_signals(name, words=False)
+    k = s["cv_linear"].shape[1]
+    t0 = time.perf_counter()
+    X = word_features(list(s["texts"]))
+    if X is None:
+        return None
+    p, _ = out_of_fold_proba(word_corrector(k), X, s["labels"], k, folds=5, seed=0)
+    out = SIGNALS / f"{name}__words.npz"
+    np.savez_compressed(out, cv_words=p, words_s=time.perf_counter() - t0)
+    print(f"{name}: words {X.shape[1]} features, {time.perf_counter() - t0:.1f} s", flush=True)
+    return out
+
+
+def _is_relation(name: str) -> bool:
+    df = load_any(name)
+    return read_task(df.drop("true_label"), name, InputSpec(id_col="id")).task != "text"
+
+
+def load_signals(name: str, loss: str = "distant_peer", words: bool = True) -> dict:
+    """The cached arrays of one set (run this script first; ``--loss`` for the other losses),
+    with ``cv_words`` where it was computed."""
     path = SIGNALS / (f"{name}.npz" if loss == "distant_peer" else f"{name}__{loss}.npz")
     with np.load(path, allow_pickle=True) as z:
-        return {k: z[k] for k in z.files}
+        out = {k: z[k] for k in z.files}
+    extra = SIGNALS / f"{name}__words.npz"
+    if words and extra.is_file():
+        with np.load(extra) as z:
+            out["cv_words"] = z["cv_words"]
+    return out
 
 
 def main() -> None:
@@ -86,11 +123,16 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(NOISY_SETS + CLEAN_SETS))
     ap.add_argument("--losses", default="distant_peer",
                     help="head corrector losses, comma-separated (ce, supcon, soft, distant_peer)")
+    ap.add_argument("--words-only", action="store_true",
+                    help="only the word model's out-of-fold probabilities (cv_words)")
     args = ap.parse_args()
     encoders: dict[str, Encoder] = {}
-    for loss in args.losses.split(","):
-        for name in args.sets.split(","):
-            compute(name, encoders, loss)
+    if not args.words_only:
+        for loss in args.losses.split(","):
+            for name in args.sets.split(","):
+                compute(name, encoders, loss)
+    for name in args.sets.split(","):
+        compute_words(name)
 
 
 if __name__ == "__main__":

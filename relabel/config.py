@@ -227,6 +227,9 @@ class DenoiseConfig(InputSpec):
     weights: dict[str, float] | None = None
     prior_balance: float = DEFAULT_PRIOR_BALANCE
     corrector: str = DEFAULT_CORRECTOR
+    #: text classification with the linear corrector: average in a model of the texts' words
+    #: (relabel/correct/lexical.py; up to LEXICAL_MAX_ROWS rows)
+    words: bool = True
     folds: int = DEFAULT_FOLDS
     loss: str = DEFAULT_LOSS
     #: None = the corrector's own default (head: 12 epochs, lr 3e-3; finetune: 4, 5e-5)

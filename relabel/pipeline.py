@@ -441,6 +441,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                    pooling=ft_pooling)
         if corrector_name == "finetune":
             corrector_input = np.asarray(list(task.texts[ft_pooling]), dtype=object)
+    words = _word_features(cfg, task, corrector_name, emb.texts)
     inputs_key = emb.key + ":" + emb.inputs_digest
     bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")
     fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector",
@@ -453,12 +454,26 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                 folds=cfg.folds, oof_cache=files.oof_cache,
                                 inputs_key=inputs_key, seed=cfg.seed, progress=bar,
                                 fold_progress=fold_bar, engine=engine, reviewed=reviewed,
-                                vote_counts=vote_counts, hold=hold, withhold=withhold)
+                                vote_counts=vote_counts, hold=hold, withhold=withhold,
+                                words=words)
     finally:
         bar.close()
         fold_bar.close()
     return Scored(result=result, classes=classes, labels=labels, corrector_name=corrector_name,
                   corrector=corrector, reviewed=reviewed)
+
+
+def _word_features(cfg: DenoiseConfig, task: ReadTask, corrector_name: str,
+                   texts: Any) -> Any:
+    """The texts' word features for the word model (:mod:`relabel.correct.lexical`), or None:
+    only for text classification with the linear corrector, up to ``LEXICAL_MAX_ROWS`` rows,
+    unless ``cfg.words`` is off."""
+    from relabel.correct.lexical import LEXICAL_MAX_ROWS, word_features
+
+    if (not cfg.words or task.task != "text" or corrector_name != "linear"
+            or len(texts) > LEXICAL_MAX_ROWS):
+        return None
+    return word_features(list(texts))
 
 
 def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,

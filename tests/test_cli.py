@@ -29,6 +29,14 @@ def test_denoise_and_export(tmp_path, dataset_csv, tiny_model_dir):
     assert r.exit_code == 0, r.output
     assert "90 examples, 3 classes" in r.output
     assert "flagged" in r.output and "time:" in r.output
+    # the texts name their classes: the words are left out, and the summary says why
+    assert "corrector: linear, 5 folds" in r.output
+    assert ("the texts' words were left out: they predict the given labels better than the "
+            "embeddings do (skill ") in r.output
+    r = invoke("denoise", dataset_csv, "--out", tmp_path / "nw", "--model", tiny_model_dir,
+               "--quiet", "--no-words")
+    assert r.exit_code == 0 and "corrector: linear, 5 folds" in r.output, r.output
+    assert "words" not in r.output
     assert (out / "scores.parquet").exists()
     r = invoke("export", out, "--to", tmp_path / "clean.parquet", "--drop-flagged")
     assert r.exit_code == 0, r.output

@@ -283,3 +283,35 @@ def test_head_passes_drop_only_on_data_larger_than_any_development_set():
     asked = make_corrector("head", 3, epochs=20)
     assert asked.max_steps is None and asked.passes(80_000) == 20
     assert make_corrector("head", 3).max_steps == 1500
+
+
+def test_linear_on_a_sparse_matrix_is_the_same_model_as_on_its_dense_copy():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    dense = rng.random((120, 30)).astype(np.float32)
+    dense[dense < 0.8] = 0.0  # mostly zeros, as word counts are
+    labels = (dense[:, :3].argmax(1) + (dense.sum(1) > 3)).astype(np.int64) % 3
+    weight = np.where(np.arange(120) < 10, 5.0, 1.0).astype(np.float32)
+    a = LinearCorrector(n_classes=4).fit(dense, labels, sample_weight=weight)
+    b = LinearCorrector(n_classes=4).fit(sp.csr_matrix(dense), labels, sample_weight=weight)
+    np.testing.assert_allclose(a.predict_proba(dense), b.predict_proba(sp.csr_matrix(dense)),
+                               atol=1e-4)
+    # cross-validation slices the sparse matrix by rows, as it does the embeddings
+    p, info = out_of_fold_proba(LinearCorrector(n_classes=3), sp.csr_matrix(dense), labels, 3,
+                                folds=3, seed=0)
+    q, _ = out_of_fold_proba(LinearCorrector(n_classes=3), dense, labels, 3, folds=3, seed=0)
+    np.testing.assert_allclose(p, q, atol=1e-4)
+    assert info["trained"] == 3
+
+
+def test_word_features_are_tfidf_of_repeated_words_or_none():
+    from relabel.correct.lexical import MIN_DF, word_features
+
+    X = word_features(["my card is lost", "card not arrived", "refund my money", None])
+    assert X.shape[0] == 4 and X.dtype == np.float32
+    # only "my" and "card" are in MIN_DF = 2 texts; each row is L2-normalised or empty
+    assert MIN_DF == 2 and X.shape[1] == 2
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(1))).ravel()
+    np.testing.assert_allclose(norms, [1.0, 1.0, 1.0, 0.0], atol=1e-6)
+    assert word_features(["one", "two", "three"]) is None

@@ -315,3 +315,65 @@ def test_signals_that_cannot_separate_the_classes_change_nothing_and_say_so(tmp_
     assert "RelabelWarning" not in cli.stderr
     assert cli.stdout.count("barely better than the class prior") == 1
     assert "try a domain encoder (--model)" in cli.stdout  # on the command line: the option
+
+
+def _meaning_beats_words(n_per_class: int = 60, flip: int = 18) -> tuple[pl.DataFrame, np.ndarray]:
+    """Texts with one word of their class among three shared ones, and vectors clustered by
+    the true class: the embeddings predict the labels better than the words do."""
+    from tests.conftest import clustered_embeddings, make_text_dataset
+
+    df = make_text_dataset(n_per_class=n_per_class, flip=flip, seed=2)
+    rng = np.random.default_rng(1)
+    shared = ["please", "help", "today", "thanks", "hello", "urgent", "question", "again"]
+    texts = [f"{t.split()[2]} " + " ".join(rng.choice(shared, 3)) for t in df["text"]]
+    df = df.with_columns(pl.Series("text", texts))
+    return df, clustered_embeddings(df, spread=0.3)
+
+
+def test_text_classification_also_learns_from_the_words(tmp_path):
+    """The linear corrector's probabilities are averaged with a word model's on the same folds
+    where the words help (relabel/correct/lexical.py); --no-words or another corrector leave
+    them out."""
+    from relabel.correct.lexical import LEXICAL_WEIGHT
+
+    df, emb = _meaning_beats_words()
+    cfg = DenoiseConfig(id_col="id", corrector="linear", folds=3)
+    path = tmp_path / "data.csv"
+    df.write_csv(path)
+    out = tmp_path / "out"
+    first = denoise(path, out_dir=out, config=cfg, embeddings=emb)
+    words = first.summary["corrector"]["words"]
+    assert words["used"] and words["skill"] <= words["embeddings_skill"]
+    assert words["weight"] == LEXICAL_WEIGHT and words["features"] > 0
+    assert words["trained"] == 3 and words["folds"] == 3
+    assert first.summary["params"]["seconds"]["words"] >= 0
+    from relabel.cli.denoise import format_summary
+
+    assert (f"corrector: linear, with the texts' words ({words['features']:,} TF-IDF features, "
+            "weight 0.5), 3 folds") in format_summary(first.summary, out)
+    again = denoise(path, out_dir=out, config=cfg, embeddings=emb)
+    assert again.summary["corrector"]["words"]["reused"] == 3  # its folds are cached too
+    assert first.scores.equals(again.scores)
+    plain = denoise(path, out_dir=tmp_path / "plain", embeddings=emb,
+                    config=DenoiseConfig(id_col="id", corrector="linear", folds=3, words=False))
+    assert "words" not in plain.summary["corrector"]
+    with_words, without = (np.load(d / "oof_probs.npy") for d in (out, tmp_path / "plain"))
+    assert np.abs(with_words - without).max() > 0.01
+    head = denoise(path, out_dir=tmp_path / "head", embeddings=emb,
+                   config=DenoiseConfig(id_col="id", corrector="head", folds=3, epochs=2))
+    assert "words" not in head.summary["corrector"]
+
+
+def test_words_that_predict_the_labels_better_than_meaning_are_left_out(tmp_path, dataset_csv,
+                                                                         fake_encoder):
+    """Labels the words give away (here every text names its class) may come from keyword
+    rules: the word model is trained and measured, but not averaged in."""
+    res = denoise(dataset_csv, out_dir=tmp_path / "o", encoder=fake_encoder,
+                  config=DenoiseConfig(id_col="id", corrector="linear", folds=3))
+    words = res.summary["corrector"]["words"]
+    assert words["used"] is False and words["skill"] > words["embeddings_skill"]
+    plain = denoise(dataset_csv, out_dir=tmp_path / "p", encoder=fake_encoder,
+                    config=DenoiseConfig(id_col="id", corrector="linear", folds=3, words=False))
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "oof_probs.npy"),
+                                  np.load(tmp_path / "p" / "oof_probs.npy"))
+    assert res.scores.equals(plain.scores)

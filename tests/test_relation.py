@@ -105,6 +105,12 @@ def test_flat_csv_is_detected_and_flips_are_found(tmp_path, fake_encoder):
     denoise(path, out_dir=tmp_path / "t", encoder=fake_encoder,
             config=DenoiseConfig(task="text", corrector="none"))
     assert set(fake_encoder.encoded) == {r["text"] for r in rows}
+    # the linear corrector on relations reads the embeddings alone: the sentence's words say
+    # nothing about which pair is marked (relabel/correct/lexical.py)
+    res = denoise(path, out_dir=tmp_path / "lin", encoder=fake_encoder,
+                  config=DenoiseConfig(id_col="id", corrector="linear", folds=3))
+    assert res.summary["corrector"]["name"] == "linear" and "words" not in res.summary[
+        "corrector"]
 
 
 def test_tacred_json_round_trip(tmp_path, fake_encoder):

@@ -113,10 +113,21 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     corr = summary.get("corrector", {})
     if corr.get("name", "none") != "none":
         why = ""
+        words = corr.get("words") or {}
         if corr.get("requested") == "auto" and corr["name"] == "linear":
-            why = "; auto: logistic regression on the frozen embeddings (--corrector head: MLP)"
-        lines.append(f"corrector: {corr['name']}, {corr['folds']} folds ({corr['trained']} "
-                     f"trained, {corr['reused']} reused from an earlier run){why}")
+            why = ("; auto: logistic regression on the frozen embeddings"
+                   f"{' and on the words' if words.get('used') else ''} (--corrector head: "
+                   "MLP)")
+        also = (f", with the texts' words ({words['features']:,} TF-IDF features, weight "
+                f"{words['weight']:g})" if words.get("used") else "")
+        lines.append(f"corrector: {corr['name']}{also}, {corr['folds']} folds "
+                     f"({corr['trained']} trained, {corr['reused']} reused from an earlier "
+                     f"run){why}")
+        if words and not words.get("used"):
+            lines.append(f"the texts' words were left out: they predict the given labels "
+                         f"better than the embeddings do (skill {words['skill']:.2f} against "
+                         f"{words['embeddings_skill']:.2f}), as labels made by keyword rules "
+                         "are, and a model of the words would learn the rules' mistakes")
     else:
         lines.append("corrector: none (neighbour signals only: relabel flags but changes nothing)")
     secs = summary.get("seconds", {})
@@ -179,6 +190,10 @@ def denoise_command(
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
                          CORRECTOR_CHOICES) + " (auto = finetune with a GPU, linear without).")
                          ] = DEFAULTS.corrector,
+    words: Annotated[bool, typer.Option("--words/--no-words", help="Text classification "
+                     "with the linear corrector (the default on a CPU): also learn from the "
+                     "texts' words, a TF-IDF logistic regression averaged with the embeddings' "
+                     "(up to 100,000 rows).")] = DEFAULTS.words,
     folds: Folds = DEFAULTS.folds,
     loss: Annotated[str, typer.Option(help="Contrastive term of the head and finetune "
                     "correctors: " + ", ".join(LOSS_CHOICES) + " (ce = cross-entropy only).")
@@ -229,7 +244,8 @@ def denoise_command(
                       model=model, precision=precision, batch_size=batch_size,
                       max_length=max_length,
                       max_windows=max_windows, threshold=threshold, pooling=pooling,
-                      corrector=corrector, folds=folds, loss=loss, epochs=epochs, lr=lr,
+                      corrector=corrector, words=words, folds=folds, loss=loss,
+                      epochs=epochs, lr=lr,
                       grad_accum=grad_accum, target_precision=target_precision, seed=seed,
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,

@@ -18,6 +18,9 @@ clones it per fold. The soft labels, credibility and kNN radius the other correc
 accepted and ignored: it is trained on the given labels, as cleanlab's usual model is. A
 ``sample_weight (N,)`` fit parameter weights each row's term of the loss (the scoring passes
 one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
+
+``X`` may also be a scipy sparse matrix (the word counts of :mod:`relabel.correct.lexical`): the
+same objective, with a sparse product in torch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 
@@ -63,7 +67,7 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
         if len(self.seen_) < 2:
             self.weights_ = None
             return self
-        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        x = _torch_matrix(X)
         target = torch.from_numpy(np.searchsorted(self.seen_, y))
         weight = (None if sample_weight is None
                   else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32)))
@@ -75,7 +79,7 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
 
         def closure() -> torch.Tensor:
             opt.zero_grad()
-            logits = x @ w + b
+            logits = (torch.sparse.mm(x, w) if x.is_sparse else x @ w) + b
             if weight is None:
                 fit = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
             else:
@@ -92,12 +96,12 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """``(N, K)`` class probabilities; classes absent from training get 1e-6 before
         renormalising."""
-        out = np.full((len(X), self.n_classes), 1e-6)
+        out = np.full((X.shape[0], self.n_classes), 1e-6)
         if self.weights_ is None:
             out[:, self.seen_] = 1.0
         else:
             w, b = self.weights_
-            logits = np.asarray(X, dtype=np.float32) @ w + b
+            logits = np.asarray((X if issparse(X) else np.asarray(X, dtype=np.float32)) @ w + b)
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)
             out[:, self.seen_] = p / p.sum(axis=1, keepdims=True)
@@ -106,3 +110,16 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(N,)`` most probable class."""
         return np.argmax(self.predict_proba(X), axis=1)
+
+
+def _torch_matrix(X: Any) -> Any:
+    """``X (N, D)`` as a float32 torch tensor: dense, or sparse COO for a scipy sparse matrix."""
+    import torch
+
+    if issparse(X):
+        coo = X.tocoo()
+        index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+        # from scipy's own COO: valid by construction, so torch's checks are left off
+        return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)),
+                                       coo.shape, check_invariants=False).coalesce()
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))

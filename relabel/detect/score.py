@@ -21,6 +21,7 @@ from relabel.detect.combine import PRIOR_FLOOR, given_label_score
 from relabel.detect.decide import (
     CORRECTOR_WEIGHTS,
     DEFAULT_WEIGHTS,
+    WORDS_CORRECTOR,
     DecisionResult,
     combined_posterior,
     decide,
@@ -161,6 +162,26 @@ def neighbour_signals(
     )
 
 
+def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, *,
+                fit_params: dict[str, np.ndarray], folds: int, seed: int, cache: Path | None,
+                fold_progress: Any, engine: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """``cv (N, K)`` averaged with the word model's out-of-fold probabilities on the same folds
+    where the words help (:func:`relabel.correct.lexical.words_help`), else ``cv`` as it is;
+    the word model's folds are cached beside the corrector's."""
+    from relabel.correct.lexical import LEXICAL_WEIGHT, word_corrector, words_help
+
+    model = word_corrector(n_classes)
+    weight = {k: v for k, v in fit_params.items() if k == "sample_weight"}
+    p_words, info = out_of_fold_proba(
+        model, words, labels, n_classes, folds=folds, seed=seed, fit_params=weight,
+        cache_dir=None if cache is None else cache.with_name(cache.name + "-words"),
+        progress=fold_progress, engine=engine)
+    use, skill_words, skill_embeddings = words_help(labels, cv, p_words)
+    info.update(used=use, weight=LEXICAL_WEIGHT, features=int(words.shape[1]),
+                skill=round(skill_words, 4), embeddings_skill=round(skill_embeddings, 4))
+    return ((1 - LEXICAL_WEIGHT) * cv + LEXICAL_WEIGHT * p_words if use else cv), info
+
+
 def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray,
                          trusted: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
@@ -224,6 +245,7 @@ def score_examples(
     vote_counts: np.ndarray | None = None,
     hold: np.ndarray | None = None,
     withhold: str | None = None,
+    words: Any = None,
 ) -> ScoringResult:
     """The scoring core: embeddings and labels in, signals and decisions out.
 
@@ -283,6 +305,10 @@ def score_examples(
     withhold : str, optional
         Change nothing automatically, for this reason (reviewers found an earlier round's
         changes mostly wrong, :mod:`relabel.review.spotcheck`); flags are unchanged.
+    words : scipy.sparse matrix, optional
+        ``(N, V)`` the texts' word features (:func:`relabel.correct.lexical.word_features`):
+        with the linear corrector, a word model's out-of-fold probabilities, on the same
+        folds, are averaged into ``cv`` (:mod:`relabel.correct.lexical`).
 
     Returns
     -------
@@ -327,13 +353,22 @@ def score_examples(
         if "sample_weight" in fit_params:  # reviewed rows' weight in the corrector's loss
             oof_info["reviewed_weight"] = REVIEWED_WEIGHT
         seconds["corrector"] = round(time.perf_counter() - t0, 2)
+        if words is not None and getattr(corrector, "name", None) == "linear":
+            t0 = time.perf_counter()
+            posteriors["cv"], oof_info["words"] = _with_words(
+                posteriors["cv"], words, labels, n_classes, fit_params=fit_params,
+                folds=folds, seed=seed, cache=cache, fold_progress=fold_progress,
+                engine=engine)
+            seconds["words"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
     # saw their labels: the folds hold them out, the kNN vote and the KDE leave them out)
+    name = getattr(corrector, "name", None)
+    if oof_info is not None and oof_info.get("words", {}).get("used"):
+        name = WORDS_CORRECTOR  # its own gamma
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
-                 texts=texts, corrector=getattr(corrector, "name", None), reviewed=reviewed,
-                 engine=engine)
+                 texts=texts, corrector=name, reviewed=reviewed, engine=engine)
     if hold is not None and np.asarray(hold).any():
         dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
     if withhold is not None:
