@@ -441,7 +441,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                    pooling=ft_pooling)
         if corrector_name == "finetune":
             corrector_input = np.asarray(list(task.texts[ft_pooling]), dtype=object)
-    words = _word_features(cfg, task, corrector_name, emb.texts)
+    words, no_words = _word_features(cfg, task, corrector_name, emb.texts)
     inputs_key = emb.key + ":" + emb.inputs_digest
     bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")
     fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector",
@@ -459,21 +459,27 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     finally:
         bar.close()
         fold_bar.close()
+    if no_words is not None and result.oof is not None:
+        result.oof["words"] = {"used": False, "why": no_words}
     return Scored(result=result, classes=classes, labels=labels, corrector_name=corrector_name,
                   corrector=corrector, reviewed=reviewed)
 
 
 def _word_features(cfg: DenoiseConfig, task: ReadTask, corrector_name: str,
-                   texts: Any) -> Any:
+                   texts: Any) -> tuple[Any, str | None]:
     """The texts' word features for the word model (:mod:`relabel.correct.lexical`), or None:
     only for text classification with the linear corrector, up to ``LEXICAL_MAX_ROWS`` rows,
-    unless ``cfg.words`` is off."""
+    unless ``cfg.words`` is off. Second: why the words were left out of a run they would
+    otherwise join (None when used or not applicable), for the summary."""
     from relabel.correct.lexical import LEXICAL_MAX_ROWS, word_features
 
-    if (not cfg.words or task.task != "text" or corrector_name != "linear"
-            or len(texts) > LEXICAL_MAX_ROWS):
-        return None
-    return word_features(list(texts))
+    if not cfg.words or task.task != "text" or corrector_name != "linear":
+        return None, None
+    if len(texts) > LEXICAL_MAX_ROWS:
+        return None, (f"more than {LEXICAL_MAX_ROWS:,} rows, where fitting them would cost "
+                      "about as much as the encoding")
+    features = word_features(list(texts))
+    return features, None if features is not None else "no word is in two texts"
 
 
 def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,

@@ -377,3 +377,20 @@ def test_words_that_predict_the_labels_better_than_meaning_are_left_out(tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "o" / "oof_probs.npy"),
                                   np.load(tmp_path / "p" / "oof_probs.npy"))
     assert res.scores.equals(plain.scores)
+
+
+def test_words_left_out_above_the_row_limit_and_the_summary_says_so(tmp_path, monkeypatch):
+    import relabel.correct.lexical as lexical
+    from relabel.cli.denoise import format_summary
+
+    df, emb = _meaning_beats_words(n_per_class=20, flip=6)
+    path = tmp_path / "data.csv"
+    df.write_csv(path)
+    monkeypatch.setattr(lexical, "LEXICAL_MAX_ROWS", 50)
+    res = denoise(path, out_dir=tmp_path / "o", embeddings=emb,
+                  config=DenoiseConfig(id_col="id", corrector="linear", folds=3))
+    assert res.summary["corrector"]["words"] == {
+        "used": False, "why": "more than 50 rows, where fitting them would cost about as much "
+                              "as the encoding"}
+    assert ("the texts' words were left out: more than 50 rows, where fitting them would cost "
+            "about as much as the encoding") in format_summary(res.summary, tmp_path / "o")

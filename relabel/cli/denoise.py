@@ -124,10 +124,12 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                      f"({corr['trained']} trained, {corr['reused']} reused from an earlier "
                      f"run){why}")
         if words and not words.get("used"):
-            lines.append(f"the texts' words were left out: they predict the given labels "
-                         f"better than the embeddings do (skill {words['skill']:.2f} against "
-                         f"{words['embeddings_skill']:.2f}), as labels made by keyword rules "
-                         "are, and a model of the words would learn the rules' mistakes")
+            lines.append("the texts' words were left out: " + (
+                words["why"] if "why" in words else
+                f"they predict the given labels better than the embeddings do (skill "
+                f"{words['skill']:.2f} against {words['embeddings_skill']:.2f}), as labels "
+                "made by keyword rules are, and a model of the words would learn the rules' "
+                "mistakes"))
     else:
         lines.append("corrector: none (neighbour signals only: relabel flags but changes nothing)")
     secs = summary.get("seconds", {})

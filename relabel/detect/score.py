@@ -163,19 +163,28 @@ def neighbour_signals(
 
 
 def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, *,
-                fit_params: dict[str, np.ndarray], folds: int, seed: int, cache: Path | None,
-                fold_progress: Any, engine: Any) -> tuple[np.ndarray, dict[str, Any]]:
+                fit_params: dict[str, np.ndarray], folds: int, seed: int,
+                oof_cache: Path | None, inputs_key: str, fold_progress: Any,
+                engine: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """``cv (N, K)`` averaged with the word model's out-of-fold probabilities on the same folds
     where the words help (:func:`relabel.correct.lexical.words_help`), else ``cv`` as it is;
-    the word model's folds are cached beside the corrector's."""
-    from relabel.correct.lexical import LEXICAL_WEIGHT, word_corrector, words_help
+    the word model's folds are cached under their own key (its parameters and features)."""
+    from relabel.correct.lexical import (
+        LEXICAL_WEIGHT,
+        MIN_DF,
+        word_corrector,
+        words_help,
+    )
 
     model = word_corrector(n_classes)
     weight = {k: v for k, v in fit_params.items() if k == "sample_weight"}
+    cache = None
+    if oof_cache is not None:
+        cache = Path(oof_cache) / oof_key(model, labels, folds, seed,
+                                          f"{inputs_key}:words-tfidf-min_df{MIN_DF}", weight)
     p_words, info = out_of_fold_proba(
         model, words, labels, n_classes, folds=folds, seed=seed, fit_params=weight,
-        cache_dir=None if cache is None else cache.with_name(cache.name + "-words"),
-        progress=fold_progress, engine=engine)
+        cache_dir=cache, progress=fold_progress, engine=engine)
     use, skill_words, skill_embeddings = words_help(labels, cv, p_words)
     info.update(used=use, weight=LEXICAL_WEIGHT, features=int(words.shape[1]),
                 skill=round(skill_words, 4), embeddings_skill=round(skill_embeddings, 4))
@@ -357,8 +366,8 @@ def score_examples(
             t0 = time.perf_counter()
             posteriors["cv"], oof_info["words"] = _with_words(
                 posteriors["cv"], words, labels, n_classes, fit_params=fit_params,
-                folds=folds, seed=seed, cache=cache, fold_progress=fold_progress,
-                engine=engine)
+                folds=folds, seed=seed, oof_cache=oof_cache, inputs_key=inputs_key,
+                fold_progress=fold_progress, engine=engine)
             seconds["words"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
