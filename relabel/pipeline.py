@@ -444,8 +444,9 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
     words, no_words = _word_features(cfg, task, corrector_name, emb.texts)
     inputs_key = emb.key + ":" + emb.inputs_digest
     bar = progress_bar(progress, "scoring", total=len(SCORERS) + 2, unit="step")
-    fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector",
-                            total=cfg.folds, unit="fold")
+    fold_bar = progress_bar(progress and corrector is not None, f"{corrector_name} corrector"
+                            + (" and words" if words is not None else ""),
+                            total=cfg.folds * (2 if words is not None else 1), unit="fold")
     try:
         result = score_examples(emb.embeddings, labels, len(classes), weights=cfg.weights,
                                 threshold=cfg.threshold, target_precision=cfg.target_precision,
