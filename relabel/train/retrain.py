@@ -197,7 +197,8 @@ class TrainedModel:
     Attributes
     ----------
     labels : str
-        ``"given"`` or ``"cleaned"``: the training labels.
+        ``"given"`` (``"majority"`` for a run on several annotators' votes) or ``"cleaned"``:
+        the training labels.
     train_rows : int
         Rows it was trained on.
     accuracy, macro_f1 : float
@@ -233,7 +234,8 @@ class RetrainResult:
     Attributes
     ----------
     given, cleaned : TrainedModel
-        Trained on the labels as given, and on the cleaned labels.
+        Trained on the labels as given (on a run on several annotators' votes: each item's
+        majority vote), and on the cleaned labels.
     gain : float
         ``cleaned.accuracy - given.accuracy``.
     interval : tuple of float
