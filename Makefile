@@ -9,6 +9,10 @@ TORCH_SPEC ?= torch==2.13.0
 # and benchmark start it on 127.0.0.1 (connectors/label_studio/local_server.py)
 LSVENV ?= .lsvenv
 LABEL_STUDIO_SPEC ?= label-studio==1.23.2
+# label-studio 1.23.2 asks for any sentry-sdk and starts it with options that sentry-sdk 3.0
+# no longer takes: the server exits at start ("Unknown option 'send_default_pii'"; a fresh
+# install got 3.0 from 2026-12-07 on). Kept below 3 until a label-studio release supports it.
+LABEL_STUDIO_PINS ?= sentry-sdk<3
 
 .PHONY: venv lsvenv demo review-demo test test-fast lint bench bench-review clean
 
@@ -24,7 +28,7 @@ venv: $(VENV)/.installed
 $(LSVENV)/.installed:
 	$(PYTHON) -m venv $(LSVENV)
 	$(LSVENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LSVENV)/bin/python -m pip install --quiet "$(LABEL_STUDIO_SPEC)"
+	$(LSVENV)/bin/python -m pip install --quiet "$(LABEL_STUDIO_SPEC)" "$(LABEL_STUDIO_PINS)"
 	touch $@
 
 lsvenv: $(LSVENV)/.installed
