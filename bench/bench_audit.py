@@ -1,7 +1,8 @@
 """Random audit against relabel's own estimate of the label error rate, on every development set.
 
-Usage: python bench/trust_signals.py (once), then
+Usage: python bench/trust_signals.py (once; ``--words-only`` for ``--words``), then
        python bench/bench_audit.py [--sizes 50,100,200] [--draws 200] [--markdown FILE]
+       [--words]
 
 For each noisy set and clean control: relabel's decisions at its defaults (linear corrector,
 ``GAMMA["linear"]``, target precision 0.9) on the cached signals give its estimated noise rate
@@ -33,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_trust import run_decide
+from bench.bench_trust import path_sets, run_decide
 from bench.devdata import CLEAN_SETS, NOISY_SETS
 from bench.trust_signals import load_signals
 from relabel.detect.decide import GAMMA
@@ -97,6 +98,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="50,100,200")
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--words", action="store_true",
+                    help="on text classification the linear corrector also learns from the "
+                         "words where they help, as denoise does (relabel/correct/lexical.py)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     names = list(NOISY_SETS + CLEAN_SETS)
@@ -113,8 +117,9 @@ def main() -> None:
                  "audit's accuracy interval covers |", "|---|---|---|---|---|---|---|---|---|---|"]
         for name in names:
             s = load_signals(name)
-            d = run_decide(s, build_knn_graph(s["embeddings"], k=50), "linear",
-                           GAMMA["linear"], 0.9)
+            path = ("linear+words" if args.words and path_sets("linear+words", [name],
+                                                                 {name: s}) else "linear")
+            d = run_decide(s, build_knn_graph(s["embeddings"], k=50), path, GAMMA[path], 0.9)
             for n in sizes:
                 r = simulate(s, d, n, args.draws, error, second)
                 lines.append(

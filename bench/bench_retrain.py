@@ -32,7 +32,8 @@ from bench.bench_denoise import append_markdown
 from bench.devdata import load_banking77, load_wrench
 from relabel.config import DenoiseConfig
 from relabel.pipeline import denoise
-from relabel.train.retrain import points, retrain
+from relabel.train.compare import points
+from relabel.train.retrain import retrain
 
 
 def splits(name: str):

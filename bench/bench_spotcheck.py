@@ -1,8 +1,9 @@
 """Spot check of relabel's automatic changes (relabel/review/spotcheck.py): does a small random
 sample of the changes, decided by a reviewer, tell harmful changes from good ones?
 
-Usage: python bench/trust_signals.py (once), then
+Usage: python bench/trust_signals.py (once; ``--words-only`` for ``--words``), then
        python bench/bench_spotcheck.py [--sizes 10,20,50] [--draws 200] [--markdown FILE]
+       [--words]
 
 Sets: every development set and clean control on which relabel changes at least one label at
 its defaults (linear corrector, target precision 0.9; scored with ``score_examples`` on the
@@ -39,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import bench.bench_review_loop as loop
 from bench.bench_review_loop import run_scoring
 from bench.devdata import CLEAN_SETS, NOISY_SETS
 from bench.trust_signals import load_signals
@@ -112,7 +114,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,20,50")
     ap.add_argument("--draws", type=int, default=200)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--words", action="store_true",
+                    help="on text classification the linear corrector also learns from the "
+                         "words where they help, as denoise does (relabel/correct/lexical.py)")
     args = ap.parse_args()
+    loop.WORDS = args.words
     sizes = [int(x) for x in args.sizes.split(",")]
     target = DEFAULT_TARGET_PRECISION
     lines = ["| set | rows | noise % | changes | true precision | relabel's estimate | n | "

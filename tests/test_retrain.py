@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import relabel
 from relabel.cli import app
 from relabel.errors import RelabelInputError
-from relabel.train.retrain import class_gains, paired_bootstrap
+from relabel.train.compare import class_gains, paired_bootstrap
 
 runner = CliRunner()
 
@@ -271,7 +271,7 @@ def test_retrain_on_several_annotators_against_their_majority_vote(tmp_path, tin
 
 def test_training_moves_chain_the_baseline_and_the_cleaned_changes():
     from relabel.export import CHANGES_SCHEMA
-    from relabel.train.retrain import training_moves
+    from relabel.train.compare import training_moves
 
     def log(rows):
         return pl.DataFrame([{"id": str(r[0]), "row": r[0], "action": r[1], "old_label": r[2],

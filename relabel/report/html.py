@@ -283,7 +283,8 @@ REPORT_ANNOTATORS = 30
 def _retrain_section(run_dir: Path) -> str:
     """The last ``relabel retrain`` (``retrain/retrain.json``): both models on the test set and
     the gain; empty when there is none."""
-    from relabel.train.retrain import RETRAIN_DIR, points
+    from relabel.train.compare import points
+    from relabel.train.retrain import RETRAIN_DIR
 
     path = run_dir / RETRAIN_DIR / "retrain.json"
     if not path.is_file():
@@ -308,7 +309,7 @@ def _retrain_classes(per_class: list[dict[str, Any]]) -> str:
     """``retrain.json``'s ``per_class``: each test class's accuracy under both models with the
     interval of its change, its F1, and the training labels moved to and from it; largest
     gain first (empty for one model)."""
-    from relabel.train.retrain import points
+    from relabel.train.compare import points
 
     if not per_class:
         return ""
