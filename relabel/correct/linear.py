@@ -20,7 +20,7 @@ accepted and ignored: it is trained on the given labels, as cleanlab's usual mod
 one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
 
 ``X`` may also be a scipy sparse matrix (the word counts of :mod:`relabel.correct.lexical`): the
-same objective, with a sparse product in torch.
+same objective, with SciPy's sparse products inside torch's autograd.
 """
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
         if len(self.seen_) < 2:
             self.weights_ = None
             return self
-        x = _torch_matrix(X)
+        product = _product(X)
         target = torch.from_numpy(np.searchsorted(self.seen_, y))
         weight = (None if sample_weight is None
                   else torch.from_numpy(np.asarray(sample_weight, dtype=np.float32)))
-        w = torch.zeros(x.shape[1], len(self.seen_), requires_grad=True)
+        w = torch.zeros(X.shape[1], len(self.seen_), requires_grad=True)
         b = torch.zeros(len(self.seen_), requires_grad=True)
         opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=1e-5,
                                 tolerance_change=1e-9, history_size=10,
@@ -79,7 +79,7 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
 
         def closure() -> torch.Tensor:
             opt.zero_grad()
-            logits = (torch.sparse.mm(x, w) if x.is_sparse else x @ w) + b
+            logits = product(w) + b
             if weight is None:
                 fit = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
             else:
@@ -112,14 +112,28 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
         return np.argmax(self.predict_proba(X), axis=1)
 
 
-def _torch_matrix(X: Any) -> Any:
-    """``X (N, D)`` as a float32 torch tensor: dense, or sparse COO for a scipy sparse matrix."""
+def _product(X: Any) -> Any:
+    """``w (D, K) -> X @ w (N, K)`` for ``X (N, D)``, differentiable in ``w``.
+
+    Dense ``X``: a float32 torch matmul. Sparse ``X`` (scipy): SciPy's CSR products forward
+    (``X @ w``) and backward (``X.T @ grad``), which took 5.0 ms per loss evaluation on
+    banking77's word counts (10,003 x 1,461, 101k non-zeros, 77 classes) against 7.7 ms for
+    torch's sparse COO product on the 2-core development machine."""
     import torch
 
-    if issparse(X):
-        coo = X.tocoo()
-        index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-        # from scipy's own COO: valid by construction, so torch's checks are left off
-        return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)),
-                                       coo.shape, check_invariants=False).coalesce()
-    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    if not issparse(X):
+        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+        return lambda w: x @ w
+    fwd = X.tocsr().astype(np.float32)
+    bwd = fwd.T.tocsr()
+
+    class _SparseProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, w: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(fwd @ w.detach().numpy(), dtype=np.float32))
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(np.asarray(bwd @ grad.numpy(), dtype=np.float32))
+
+    return _SparseProduct.apply
