@@ -41,12 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_consensus import model_probs
 from bench.bench_denoise import append_markdown
+from bench.devdata import LEWIDI
+from bench.devdata import SUBJECTIVE_SETS as SETS
 from relabel.crowd.consensus import estimate_consensus
 from relabel.crowd.votes import votes_from_long
 
-LEWIDI = Path(__file__).resolve().parents[2] / "shared" / "data" / "crowd" / "lewidi2023"
 CACHE = Path(__file__).resolve().parent / ".cache" / "embeddings"
-SETS = ("HS-Brexit", "ArMIS", "MD-Agreement", "ConvAbuse")
 
 
 def load(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -21,32 +21,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_denoise import append_markdown
-from bench.bench_lewidi import LEWIDI, SETS
+from bench.devdata import SUBJECTIVE_SETS as SETS
+from bench.devdata import load_lewidi_hard as hard_labels
 
 #: an item is contested when its majority label holds less than this share of its votes
 CONTESTED = 0.75
-
-
-def hard_labels(name: str) -> pl.DataFrame:
-    """``id, text, label, votes, agreement``: each item's hard label as the set gives it (the
-    annotators' majority) and the share of its votes for that label (the set's soft label)."""
-    raw = json.loads((LEWIDI / name / f"{name}_train.json").read_text(encoding="utf-8"))
-    return pl.DataFrame([
-        {"id": key, "text": rec["text"], "label": str(rec["hard_label"]),
-         "votes": int(rec["number of annotations"]),
-         "agreement": float(rec["soft_label"][str(rec["hard_label"])])}
-        for key, rec in raw.items()])
 
 
 def evaluate(name: str, out_dir: Path) -> dict:
@@ -71,22 +58,27 @@ def evaluate(name: str, out_dir: Path) -> dict:
             "changed": int(changed.sum()),
             "changed_contested": int((changed & contested).sum()),
             "changed_unanimous": int((changed & (agreement == 1.0)).sum()),
-            "est_noise": float(run.summary["decisions"]["estimated_noise_rate"]),
+            # None where the signals cannot separate the classes (the run says so and why)
+            "est_noise": run.summary["decisions"]["estimated_noise_rate"],
+            "words": bool(run.summary["corrector"].get("words", {}).get("used")),
             "seconds": round(seconds, 1)}
 
 
 def table(rows: list[dict]) -> str:
     lines = ["| set | rows | votes per item | contested items | flagged | contested among the "
              "flags | AUROC of 1 − credibility for contested items | estimated noise | changed "
-             "automatically | of them contested / unanimous | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "automatically | of them contested / unanimous | words used | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         among = "–" if r["contested_in_flags"] is None else f"{100 * r['contested_in_flags']:.1f}%"
+        noise = ("not estimated" if r["est_noise"] is None else
+                 f"{100 * r['est_noise']:.1f}%")
         lines.append(
             f"| {r['set']} | {r['rows']} | {r['votes']:.1f} | {100 * r['contested']:.1f}% | "
             f"{100 * r['flagged']:.1f}% | {among} | {r['auroc']:.3f} | "
-            f"{100 * r['est_noise']:.1f}% | {r['changed']} ({100 * r['changed'] / r['rows']:.2f}%)"
-            f" | {r['changed_contested']} / {r['changed_unanimous']} | {r['seconds']} |")
+            f"{noise} | {r['changed']} ({100 * r['changed'] / r['rows']:.2f}%)"
+            f" | {r['changed_contested']} / {r['changed_unanimous']} | "
+            f"{'yes' if r['words'] else 'no'} | {r['seconds']} |")
     return "\n".join(lines) + "\n"
 
 

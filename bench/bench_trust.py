@@ -9,12 +9,15 @@ Corrector paths: ``linear`` (what ``--corrector auto`` picks without a GPU), ``h
 
 Protocol. The one constant of the decision rule fitted on data, ``gamma`` (the likelihood
 exponent of relabel/detect/decide.py; with the corrector and, separately, for
-``--corrector none``), is chosen by leave-one-dataset-out over the 18 development sets (11 with
-real or injected noise, 7 clean controls whose gold labels are given as labels): for each set in
-turn, gamma is the largest value of ``GAMMAS`` (the most changes) that is *safe* on each of the
-other 17: a clean control has at most 0.3% of its rows changed, and a noisy set's changes are at
-least P precise (``fixes - P/(1-P) · damage >= 0``); the set is then scored with that gamma.
-The table shows the left-out numbers beside the in-sample ones (gamma chosen on all 18), and the
+``--corrector none``), is chosen by leave-one-dataset-out over the 22 development sets (11 with
+real or injected noise, 7 clean controls whose gold labels are given as labels, and since
+2026-12-07 the 4 subjective controls of ``SUBJECTIVE_SETS``, the annotators' majority labels of
+the LeWiDi sets): for each set in turn, gamma is the largest value of ``GAMMAS`` (the most
+changes) that is *safe* on each of the other sets: a control has at most 0.3% of its rows
+changed, and a noisy set's changes are at least P precise (``fixes - P/(1-P) · damage >= 0``);
+the set is then scored with that gamma. Paths that apply to some sets only (``linear+words``:
+:func:`path_sets`) choose on those. The table shows the left-out numbers beside the in-sample
+ones (gamma chosen on all), and the
 baselines on the same MiniLM embeddings: cleanlab ``find_label_issues`` on 5-fold
 logistic-regression probabilities and a plain kNN vote (k = 10), each applying its own fixes.
 
@@ -35,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_denoise import append_markdown, cleanlab_baseline, knn_vote_baseline
-from bench.devdata import CLEAN_SETS, NOISY_SETS
+from bench.devdata import CLEAN_SETS, NOISY_SETS, SUBJECTIVE_SETS
 from bench.trust_signals import SIGNALS, load_signals
 from relabel.correct.lexical import LEXICAL_WEIGHT, words_help
 from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, GAMMA, decide
@@ -44,6 +47,9 @@ from relabel.metrics import detection_metrics
 
 GAMMAS = (0.5, 0.75, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)
 MAX_CLEAN_CHANGED = 0.003
+#: sets held to the clean-control limit: the gold labels given as labels, and the annotators'
+#: majority labels of the subjective crowd sets (no label known to be wrong)
+CONTROL_SETS = CLEAN_SETS + SUBJECTIVE_SETS
 #: corrector paths (``--corrector auto`` is ``linear`` on a CPU); ``pred_probs`` is
 #: ``relabel.find_label_issues(labels, pred_probs=P)`` with out-of-fold probabilities alone (the
 #: linear corrector's, standing in for a user's model), which uses the linear gamma
@@ -112,7 +118,7 @@ def safe(o: dict, clean: bool, target: float) -> bool:
 
 def choose(table: dict, names: list[str], target: float) -> float:
     """The largest gamma (the most changes) that is safe on every set in ``names``."""
-    ok = [g for g in GAMMAS if all(safe(table[(m, g)], m in CLEAN_SETS, target) for m in names)]
+    ok = [g for g in GAMMAS if all(safe(table[(m, g)], m in CONTROL_SETS, target) for m in names)]
     return max(ok) if ok else min(GAMMAS)
 
 
@@ -184,7 +190,7 @@ def main() -> None:
                          "--paths' first corrector path ('!' where not safe), and stop")
     args = ap.parse_args()
     target = args.target_precision
-    names = list(NOISY_SETS + CLEAN_SETS)
+    names = list(NOISY_SETS + CONTROL_SETS)
     sig = {n: load_signals(n) for n in names}
     graphs = {n: build_knn_graph(sig[n]["embeddings"], k=50) for n in names}
     if args.per_gamma:
@@ -196,7 +202,7 @@ def main() -> None:
             cells = []
             for g in gammas:
                 o = outcome(sig[n], run_decide(sig[n], graphs[n], path, g, target))
-                mark = "" if safe(o, n in CLEAN_SETS, target) else " (not safe)"
+                mark = "" if safe(o, n in CONTROL_SETS, target) else " (not safe)"
                 cells.append(f"{o['fixes']} / {o['damage']}{mark}")
             print(f"| {n} | " + " | ".join(cells) + " |")
         return

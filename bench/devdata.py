@@ -87,17 +87,40 @@ def load_flat_relation(name: str) -> pl.DataFrame:
         "label", pl.col("gold").alias("true_label"))
 
 
+#: LeWiDi 2023 (several annotators per item, offensive and abusive language)
+LEWIDI = SHARED / "crowd" / "lewidi2023"
+
+
+def load_lewidi_hard(name: str) -> pl.DataFrame:
+    """A LeWiDi 2023 train split as ``id, text, label, votes, agreement``: each item's hard
+    label as the set gives it (the annotators' majority), its number of votes and the share of
+    its votes for that label (the set's soft label)."""
+    raw = json.loads((LEWIDI / name / f"{name}_train.json").read_text(encoding="utf-8"))
+    return pl.DataFrame([
+        {"id": key, "text": rec["text"], "label": str(rec["hard_label"]),
+         "votes": int(rec["number of annotations"]),
+         "agreement": float(rec["soft_label"][str(rec["hard_label"])])}
+        for key, rec in raw.items()])
+
+
 #: noisy development sets (real or injected noise, gold known)
 NOISY_SETS = ("trec", "youtube", "sms", "semeval", "hausa", "yoruba", "spouse", "open_re",
               "banking77", "banking77-2k", "example")
 #: clean controls: gold labels given as the labels (nothing to fix)
 CLEAN_SETS = ("banking77-clean", "banking77-test", "sms-gold", "youtube-gold", "trec-gold",
               "semeval-gold", "banking77-2k-clean")
+#: subjective controls: the annotators' majority label of the LeWiDi 2023 sets, where no label
+#: is known to be wrong (every change counts against the clean-control limit; ArMIS is Arabic)
+SUBJECTIVE_SETS = ("HS-Brexit", "ArMIS", "MD-Agreement", "ConvAbuse")
 RELATION_SETS = ("semeval", "spouse", "open_re")
 
 
 def load_any(name: str) -> pl.DataFrame:
-    """A noisy set of ``NOISY_SETS`` or a clean control of ``CLEAN_SETS`` by name."""
+    """A noisy set of ``NOISY_SETS`` or a control of ``CLEAN_SETS`` or ``SUBJECTIVE_SETS``
+    by name."""
+    if name in SUBJECTIVE_SETS:
+        return (load_lewidi_hard(name).select("id", "text", "label")
+                .with_columns(pl.col("label").alias("true_label")))
     if name == "banking77-clean":
         return load_banking77(rate=0.0)
     if name == "banking77-test":

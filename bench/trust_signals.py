@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.devdata import CLEAN_SETS, NOISY_SETS, load_any
+from bench.devdata import CLEAN_SETS, NOISY_SETS, SUBJECTIVE_SETS, load_any
 from relabel.config import InputSpec
 from relabel.correct.head import HeadCorrector
 from relabel.correct.linear import LinearCorrector
@@ -120,7 +120,7 @@ def load_signals(name: str, loss: str = "distant_peer", words: bool = True) -> d
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default=",".join(NOISY_SETS + CLEAN_SETS))
+    ap.add_argument("--sets", default=",".join(NOISY_SETS + CLEAN_SETS + SUBJECTIVE_SETS))
     ap.add_argument("--losses", default="distant_peer",
                     help="head corrector losses, comma-separated (ce, supcon, soft, distant_peer)")
     ap.add_argument("--words-only", action="store_true",
