@@ -333,7 +333,7 @@ def test_reduced_precision_stays_close_to_fp32_and_has_its_own_cache_key(tiny_mo
 
 
 def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> None:
-    from relabel.embed import encoder as enc
+    from relabel.embed import precision as enc
     from relabel.errors import RelabelInputError
 
     monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: True)
@@ -353,11 +353,12 @@ def test_auto_precision_follows_the_cpu_and_int8_is_cpu_only(monkeypatch) -> Non
 def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
         tiny_model_dir, monkeypatch, min_speedup, tmp_path) -> None:
     from relabel.embed import encoder as enc
+    from relabel.embed import precision as prec
 
     monkeypatch.setenv("RELABEL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(enc, "cpu_has_native_bf16", lambda: True)
-    monkeypatch.setattr(enc, "AUTO_MIN_SPEEDUP", min_speedup)
-    monkeypatch.setattr(enc, "_PROBED", {})
+    monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(prec, "AUTO_MIN_SPEEDUP", min_speedup)
+    monkeypatch.setattr(prec, "_PROBED", {})
     auto = enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto")
     want = "bf16" if min_speedup == 0.0 else "fp32"
     assert auto.resolved_precision == want
@@ -373,8 +374,8 @@ def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
     assert again.resolved_precision == want and again.precision_probe == probe
     # ... and for this machine on disk: a new process (its memo empty) reads the measurements
     # and chooses the same, whatever the load would make a new measurement say
-    assert enc.probe_store() == tmp_path / "cache" / "precision.json"
-    monkeypatch.setattr(enc, "_PROBED", {})
+    assert prec.probe_store() == tmp_path / "cache" / "precision.json"
+    monkeypatch.setattr(prec, "_PROBED", {})
 
     def no_second_measurement(self):
         raise AssertionError("measured again")
@@ -385,7 +386,7 @@ def test_auto_precision_keeps_bf16_only_where_the_probe_measures_it_faster(
     # a store that cannot be read is measured over (here: a directory in the file's place)
     monkeypatch.setenv("RELABEL_CACHE_DIR", str(tmp_path / "unreadable"))
     (tmp_path / "unreadable" / "precision.json").mkdir(parents=True)
-    monkeypatch.setattr(enc, "_PROBED", {})
+    monkeypatch.setattr(prec, "_PROBED", {})
     monkeypatch.setattr(enc.Encoder, "_measure_bf16",
                         lambda self: {"bf16_speedup": 5.0, "bf16_min_cosine": 0.9999})
     assert enc.Encoder(str(tiny_model_dir), device="cpu", precision="auto"

@@ -33,7 +33,6 @@ from relabel.config import (
     DEFAULT_MAX_WINDOWS,
     DEFAULT_PRECISION,
     POOLINGS,
-    PRECISION_CHOICES,
 )
 from relabel.embed.model import (  # noqa: F401 (default_model_path: imported from here too)
     _model_identity,
@@ -45,6 +44,7 @@ from relabel.embed.model import (  # noqa: F401 (default_model_path: imported fr
     sentence_pooling,
     sentence_prompt,
 )
+from relabel.embed.precision import resolve_precision
 from relabel.errors import RelabelInputError, option
 
 #: texts per forward pass when not given: on the CPU, and on a CUDA GPU, where a batch also
@@ -87,138 +87,6 @@ def cpu_streams() -> int:
     if value.strip().isdigit() and int(value) >= 1:
         return int(value)
     return max(1, torch.get_num_threads())
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bfloat16 natively (AVX-512 BF16 or AMX BF16, from
-    ``/proc/cpuinfo``; False where that cannot be read)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        return False
-    return False
-
-
-#: ``--precision auto`` keeps bf16 only where, on the probe texts, it is at least this many times
-#: as fast as fp32 and every vector's cosine to its fp32 vector is at least AUTO_MIN_COSINE
-AUTO_MIN_SPEEDUP = 1.2
-AUTO_MIN_COSINE = 0.999
-#: the probe (:meth:`Encoder._probe_bf16`): short and long, English and not, digits, symbols
-PROBE_TEXTS = (
-    "hi", "Where is my card?", "I was charged twice for the same coffee this morning.",
-    "Can I top up my account by bank transfer, and how long does it take to arrive?",
-    "What's the difference between a virtual card and a disposable one?? #confused",
-    "Ina son sanin yadda zan biya kudin wutar lantarki ta waya.",
-    "Ẹ jọ̀wọ́, ṣé ẹ lè ràn mí lọ́wọ́ láti ṣí àkáǹtì tuntun?",
-    "Order 4417-2209 arrived damaged; refund EUR 129.99 to card **** 0042 please :(",
-    "The drug was given to 312 patients, and 14 of them reported headaches (p < 0.05).",
-    " ".join(["The committee met again on Tuesday to discuss the budget, the new hires and "
-              "the delays on the northern line, without reaching any agreement."] * 6),
-)
-
-
-def resolve_precision(precision: str, device: str | None) -> str:
-    """The precision a CPU encoder is asked to run at. ``auto``: bf16 as a *candidate* where
-    the CPU computes it natively, else fp32; :class:`Encoder` then keeps bf16 only if it
-    measures faster with the same vectors on this machine (:meth:`Encoder._probe_bf16`). On a
-    GPU the weights are bf16 already where supported, and ``int8`` (CPU dynamic quantisation)
-    is refused.
-
-    Raises
-    ------
-    RelabelInputError
-        An unknown precision, or int8 on a GPU.
-    """
-    if precision not in PRECISION_CHOICES:
-        raise RelabelInputError(f"{option('--precision')} must be one of "
-                                f"{', '.join(PRECISION_CHOICES)}, "
-                                f"got {precision!r}")
-    gpu = device is not None and str(device).startswith("cuda")
-    if gpu:
-        if precision == "int8":
-            raise RelabelInputError(f"{option('--precision', 'int8')} is dynamic quantisation "
-                                    "for CPUs; on a GPU use fp32 or bf16")
-        return "fp32"  # the GPU path picks bf16 itself where the GPU supports it
-    if precision == "auto":
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    return precision
-
-
-#: probe outcomes of this process: (model, max length, device) -> (precision, measurements)
-_PROBED: dict[tuple[str, int, str], tuple[str, dict[str, float]]] = {}
-#: the probe's measurements are kept on disk, per machine, in this file of the user's cache
-#: directory (``$RELABEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/relabel``, else
-#: ``~/.cache/relabel``)
-PROBE_FILE = "precision.json"
-
-
-def probe_store() -> Path:
-    """The file that remembers ``--precision auto``'s measurements on this machine."""
-    root = os.environ.get("RELABEL_CACHE_DIR")
-    if not root:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                 ".cache")
-        root = os.path.join(base, "relabel")
-    return Path(root) / PROBE_FILE
-
-
-def _machine() -> str:
-    """What a speed measurement holds for: the CPU model, torch's version and threads."""
-    import platform
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{cpu}|torch {torch.__version__}|{torch.get_num_threads()} threads"
-
-
-def _stored_probe(key: str) -> dict[str, float] | None:
-    """The measurements stored for ``key``, or None (no file, unreadable, or not there)."""
-    import json
-
-    try:
-        stored = json.loads(probe_store().read_text(encoding="utf-8"))
-        found = stored.get(key) if isinstance(stored, dict) else None
-        if (isinstance(found, dict) and isinstance(found.get("bf16_speedup"), (int, float))
-                and isinstance(found.get("bf16_min_cosine"), (int, float))):
-            return {"bf16_speedup": float(found["bf16_speedup"]),
-                    "bf16_min_cosine": float(found["bf16_min_cosine"])}
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _store_probe(key: str, measured: dict[str, float]) -> None:
-    """Add ``measured`` under ``key`` to the store, atomically; a cache that cannot be written
-    (read-only home) only means the next process measures again."""
-    import json
-    import tempfile
-
-    path = probe_store()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            stored = stored if isinstance(stored, dict) else {}
-        except (OSError, ValueError):
-            stored = {}
-        stored[key] = measured
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".precision-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(stored, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 class Encoder:
@@ -389,28 +257,22 @@ class Encoder:
         """``auto`` on a CPU with native bf16: encode ``PROBE_TEXTS`` with the fp32 model and
         with a bf16 copy (best of 3 timed passes each, after a warm-up), and keep bf16 only if
         it is at least ``AUTO_MIN_SPEEDUP`` times as fast with every vector's cosine to fp32 at
-        least ``AUTO_MIN_COSINE``. About a second for MiniLM.
+        least ``AUTO_MIN_COSINE`` (:mod:`relabel.embed.precision`). About a second for MiniLM.
 
         The measurements are remembered per model, length and device for the process, and on
-        disk per machine (CPU model, torch version and threads; :func:`probe_store`): the same
-        command then encodes at the same precision on every run. Measured afresh each time,
-        the choice followed the machine's load (a speed-up of 3.2 idle, 0.94 while a test
-        suite ran), and the vectors' last digits, with them a borderline decision or two,
-        followed the choice. Delete the file to measure again."""
-        memo_key = (self._resolved, self.max_length, str(self.device))
-        if memo_key in _PROBED:
-            self.precision_probe = _PROBED[memo_key][1]
-            return _PROBED[memo_key][0]
-        store_key = (f"{_model_identity(self._resolved)}|len {self.max_length}|{self.device}|"
-                     f"{_machine()}")
-        measured = _stored_probe(store_key)
-        if measured is None:
-            measured = self._measure_bf16()
-            _store_probe(store_key, measured)
-        chosen = ("bf16" if measured["bf16_speedup"] >= AUTO_MIN_SPEEDUP
-                  and measured["bf16_min_cosine"] >= AUTO_MIN_COSINE else "fp32")
-        self.precision_probe = measured
-        _PROBED[memo_key] = (chosen, measured)
+        disk per machine (CPU model, torch version and threads;
+        :func:`relabel.embed.precision.probe_store`): the same command then encodes at the same
+        precision on every run. Measured afresh each time, the choice followed the machine's
+        load (a speed-up of 3.2 idle, 0.94 while a test suite ran), and the vectors' last
+        digits, with them a borderline decision or two, followed the choice. Delete the file to
+        measure again."""
+        from relabel.embed.precision import machine_id, probed_precision
+
+        chosen, self.precision_probe = probed_precision(
+            (self._resolved, self.max_length, str(self.device)),
+            f"{_model_identity(self._resolved)}|len {self.max_length}|{self.device}|"
+            f"{machine_id()}",
+            self._measure_bf16)
         return chosen
 
     def _measure_bf16(self) -> dict[str, float]:
@@ -419,6 +281,8 @@ class Encoder:
         import time
 
         import torch
+
+        from relabel.embed.precision import PROBE_TEXTS
 
         enc = self._tokenizer(list(PROBE_TEXTS), truncation=True, max_length=self.max_length,
                               padding=True, return_tensors="pt")
