@@ -73,7 +73,7 @@ def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer")
         out, labels=labels, true=true, classes=np.asarray(classes, dtype=object),
         knn=res.posteriors["knn"], kde=res.posteriors["kde"], cv=res.posteriors["cv"],
         embeddings=emb, texts=np.asarray(list(task.texts["mean"]), dtype=object),
-        encode_s=t_enc, score_s=t_score, **extra)
+        task=task.task, encode_s=t_enc, score_s=t_score, **extra)
     print(f"{name}: {len(labels)} rows, {len(classes)} classes, noise "
           f"{np.mean(labels != true):.3f}, encode {t_enc:.1f} s, score {t_score:.1f} s", flush=True)
     return out
@@ -85,9 +85,9 @@ def compute_words(name: str) -> Path | None:
     from relabel.correct.crossval import out_of_fold_proba
     from relabel.correct.lexical import word_corrector, word_features
 
-    if _is_relation(name):
-        return None
     s = load_signals(name, words=False)
+    if str(s["task"]) != "text" if "task" in s else _is_relation(name):
+        return None
     k = s["cv_linear"].shape[1]
     t0 = time.perf_counter()
     X = word_features(list(s["texts"]))
@@ -101,6 +101,7 @@ def compute_words(name: str) -> Path | None:
 
 
 def _is_relation(name: str) -> bool:
+    """Whether a set is read as relations (for a cache written before ``task`` was saved)."""
     df = load_any(name)
     return read_task(df.drop("true_label"), name, InputSpec(id_col="id")).task != "text"
 
