@@ -54,10 +54,10 @@ PROBE_TEXTS = (
 
 def resolve_precision(precision: str, device: str | None) -> str:
     """The precision a CPU encoder is asked to run at. ``auto``: bf16 as a *candidate* where
-    the CPU computes it natively, else fp32; :class:`Encoder` then keeps bf16 only if it
-    measures faster with the same vectors on this machine (:func:`probed_precision`). On a
-    GPU the weights are bf16 already where supported, and ``int8`` (CPU dynamic quantisation)
-    is refused.
+    the CPU computes it natively, else fp32; :class:`relabel.embed.encoder.Encoder` then keeps
+    bf16 only if it measures faster with the same vectors on this machine
+    (:func:`probed_precision`). On a GPU the weights are bf16 already where supported, and
+    ``int8`` (CPU dynamic quantisation) is refused.
 
     Raises
     ------
