@@ -2,10 +2,10 @@
 
 Usage: python bench/trust_signals.py [--sets a,b,...] [--losses ce,supcon,soft,distant_peer]
 
-For each noisy set and clean control of :mod:`bench.devdata` this runs relabel's own reading
-(``read_task``: relation markers, entity pooling), the packaged encoder (embedding cache in
-bench/.cache/embeddings), the neighbour signals, the head corrector's and the linear corrector's
-5 out-of-fold folds (fold cache in bench/.cache/oof), and saves
+For each noisy set, clean control and subjective control of :mod:`bench.devdata` this runs
+relabel's own reading (``read_task``: relation markers, entity pooling), the packaged encoder
+(embedding cache in bench/.cache/embeddings), the neighbour signals, the head corrector's and
+the linear corrector's 5 out-of-fold folds (fold cache in bench/.cache/oof), and saves
 ``bench/.cache/signals/<set>.npz`` with ``labels``, ``true`` (-1 where the gold class is not
 among the given labels), the posteriors ``knn``, ``kde``, ``cv`` (head), ``cv_linear``
 ``(N, K)``, the ``embeddings`` and the ``texts`` the encoder read. Decision rules are then
