@@ -84,6 +84,7 @@ def compute_words(name: str) -> Path | None:
     folds (None for a relation set, which ``denoise`` scores without the words)."""
     from relabel.correct.crossval import out_of_fold_proba
     from relabel.correct.lexical import word_corrector, word_features
+    from relabel.detect.score import fold_jobs
 
     s = load_signals(name, words=False)
     if str(s["task"]) != "text" if "task" in s else _is_relation(name):
@@ -93,7 +94,10 @@ def compute_words(name: str) -> Path | None:
     X = word_features(list(s["texts"]))
     if X is None:
         return None
-    p, _ = out_of_fold_proba(word_corrector(k), X, s["labels"], k, folds=5, seed=0)
+    model = word_corrector(k)
+    # the folds in threads as denoise trains them (relabel/detect/score.py: _with_words)
+    p, _ = out_of_fold_proba(model, X, s["labels"], k, folds=5, seed=0,
+                             n_jobs=fold_jobs(model, 5))
     out = SIGNALS / f"{name}__words.npz"
     np.savez_compressed(out, cv_words=p, words_s=time.perf_counter() - t0)
     print(f"{name}: words {X.shape[1]} features, {time.perf_counter() - t0:.1f} s", flush=True)
