@@ -22,6 +22,7 @@ Usage::
     python bench/bench_review_loop.py --reviewer-error 0.1 --stated-error 0.1
     python bench/bench_review_loop.py --choose-weight 1,3,10,30 --work DIR
     python bench/bench_review_loop.py --words     # as denoise scores text classification now
+    python bench/bench_review_loop.py --words --fold-seed 1   # other folds: how much they move it
 
 ``--stated-error E`` tells the loop the reviewer's error rate, as a user does with ``review next
 --reviewer-error E`` (or as the random audit measures it where two reviewers decided the same
@@ -79,6 +80,9 @@ CORRECTOR = "linear"
 #: ``--words``: the linear corrector also learns from the words on text classification (the sets
 #: with cached ``cv_words``), as ``denoise`` does by default (relabel/correct/lexical.py)
 WORDS = False
+#: ``--fold-seed``: the seed of the scoring's folds (score_examples), to see how much of a gap
+#: between two strategies the folds alone move
+FOLD_SEED = 0
 
 
 def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
@@ -91,7 +95,8 @@ def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
             s["_words"] = word_features(list(s["texts"]))
         words = s["_words"]
     res = score_examples(s["embeddings"], labels, k, corrector=make_corrector(CORRECTOR, k),
-                         texts=list(s["texts"]), reviewed=reviewed, words=words)
+                         texts=list(s["texts"]), reviewed=reviewed, words=words,
+                         seed=FOLD_SEED)
     ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
                        "label": [str(c) for c in labels]})
     classes = [str(c) for c in range(k)]
@@ -342,9 +347,11 @@ def main() -> None:
     ap.add_argument("--corrector", default="linear", choices=("linear", "head"))
     ap.add_argument("--words", action="store_true",
                     help="the linear corrector also learns from the words (denoise's default)")
+    ap.add_argument("--fold-seed", type=int, default=0,
+                    help="seed of the scoring's folds (how much they alone move the results)")
     args = ap.parse_args()
-    global CORRECTOR, WORDS
-    CORRECTOR, WORDS = args.corrector, args.words
+    global CORRECTOR, WORDS, FOLD_SEED
+    CORRECTOR, WORDS, FOLD_SEED = args.corrector, args.words, args.fold_seed
     if args.pseudo is not None:
         import relabel.detect.calibrate as calibrate
 
