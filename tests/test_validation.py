@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -80,6 +82,29 @@ def test_several_labels_joined_in_one_cell_are_a_warning():
     one = t.filter(pl.col("label") != "refund | other").filter(
         pl.int_range(pl.len()) != 30)
     assert not any("joined by" in w for w in build_examples(one, path="d.csv")[1])
+
+
+def test_texts_that_are_json_documents_are_a_warning():
+    # a conversation serialised into the text column, as LeWiDi's ConvAbuse gives it
+    turns = [json.dumps({"prev_agent": "Please go on.", "prev_user": f"turn {i}",
+                         "agent": "Can you elaborate?", "user": "yes" if i % 2 else "no"})
+             for i in range(8)]
+    t = pl.DataFrame({"text": [*turns, "plain text", "another {one}"],
+                      "label": ["a", "b"] * 5})
+    [w] = [w for w in build_examples(t, path="d.csv")[1] if "JSON" in w]
+    assert w.startswith("8 of the first 10 texts in column 'text' are JSON documents (e.g. "
+                        """'{"prev_agent": "Please go on.", "prev_user": "turn 0", "a...'): """)
+    assert w.endswith("put that part in a column of its own and choose it with text_col")
+    with cli_options():
+        [w] = [w for w in build_examples(t, path="d.csv")[1] if "JSON" in w]
+    assert w.endswith("choose it with --text-col")
+    # half of them, braces inside plain text, or brackets that are not JSON: no warning
+    half = pl.DataFrame({"text": turns[:5] + [f"plain {i}" for i in range(5)],
+                         "label": ["a", "b"] * 5})
+    assert not any("JSON" in w for w in build_examples(half, path="d.csv")[1])
+    braces = pl.DataFrame({"text": ["{not json}", "[1, 2", "use {x} here", "ok"] * 2,
+                           "label": ["a", "b"] * 4})
+    assert not any("JSON" in w for w in build_examples(braces, path="d.csv")[1])
 
 
 def test_empty_dataset():

@@ -324,6 +324,7 @@ def build_examples(
                            warnings=warnings)
     warnings += _near_duplicate_classes(counts)
     warnings += _joined_labels(counts, examples.height)
+    warnings += _json_texts(examples, text_col)
     padded = (raw_label != label).fill_null(False)
     if padded.any():
         first = raw_label.filter(padded)[0]
@@ -449,6 +450,43 @@ def _joined_labels(counts: pl.DataFrame, rows: int) -> list[str]:
             "are labels of other rows): relabel reads one label per example, so each such "
             f"combination is a class of its own ({len(joined)} of them); multi-label data is not "
             "supported: give each example its one label, or keep one row per label"]
+
+
+#: texts read to tell whether a text column holds JSON documents (the first ones: cheap, and the
+#: same answer on every run)
+JSON_SAMPLE = 200
+
+
+def _is_json_document(text: str) -> bool:
+    """The whole text is a JSON object or array."""
+    import json
+
+    s = text.strip()
+    if len(s) < 2 or s[0] not in "[{" or s[-1] not in "]}":
+        return False
+    try:
+        return isinstance(json.loads(s), (dict, list))
+    except ValueError:
+        return False
+
+
+def _json_texts(examples: pl.DataFrame, text_col: str) -> list[str]:
+    """A warning when most texts are JSON objects or arrays (a conversation or a record
+    serialised into the text column): the encoder reads each whole, keys included, and a label
+    that judges one part of it is compared with all of it. On LeWiDi's ConvAbuse, whose label
+    judges the user's last turn of a conversation and whose text is the whole conversation as
+    JSON, relabel changed unanimous labels because an earlier turn was abusive
+    (bench/RESULTS.md, "Subjective tasks")."""
+    texts = examples.get_column("text").head(JSON_SAMPLE).to_list()
+    found = [t for t in texts if t is not None and _is_json_document(t)]
+    if not found or 2 * len(found) <= len(texts):
+        return []
+    shown = found[0].strip()
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return [f"{len(found)} of the first {len(texts)} texts in column '{text_col}' are JSON "
+            f"documents (e.g. {shown!r}): the encoder reads each one whole, keys included; if "
+            "the label judges one part of it (a conversation's last turn, say), put that part "
+            f"in a column of its own and choose it with {option('--text-col')}"]
 
 
 def few_per_fold_warning(examples: pl.DataFrame, folds: int) -> list[str]:
