@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_denoise import append_markdown, cleanlab_baseline, knn_vote_baseline
 from bench.devdata import CLEAN_SETS, NOISY_SETS, SUBJECTIVE_SETS
 from bench.trust_signals import SIGNALS, load_signals
-from relabel.correct.lexical import LEXICAL_WEIGHT, words_help
+from relabel.correct.lexical import average_with_words, words_help
 from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS, GAMMA, decide
 from relabel.detect.neighbors import build_knn_graph
 from relabel.metrics import detection_metrics
@@ -65,7 +65,7 @@ def path_signals(s: dict, path: str) -> tuple[dict, dict]:
         return post, DEFAULT_WEIGHTS
     post["cv"] = s["cv_linear"] if path.startswith("linear") else s["cv"]
     if path == "linear+words":  # as denoise on text classification (relabel/correct/lexical.py)
-        post["cv"] = (1 - LEXICAL_WEIGHT) * post["cv"] + LEXICAL_WEIGHT * s["cv_words"]
+        post["cv"] = average_with_words(post["cv"], s["cv_words"])
     return post, CORRECTOR_WEIGHTS
 
 

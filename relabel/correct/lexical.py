@@ -86,6 +86,12 @@ def words_help(labels: Any, p_embeddings: Any, p_words: Any) -> tuple[bool, floa
     return words <= embeddings, words, embeddings
 
 
+def average_with_words(p_embeddings: Any, p_words: Any) -> Any:
+    """The corrector's probabilities with the words: ``(1 - LEXICAL_WEIGHT) · p_embeddings +
+    LEXICAL_WEIGHT · p_words``, both ``(N, K)`` out of fold on the same folds."""
+    return (1 - LEXICAL_WEIGHT) * p_embeddings + LEXICAL_WEIGHT * p_words
+
+
 def word_corrector(n_classes: int) -> Any:
     """The unfitted word model: logistic regression on :func:`word_features`."""
     from relabel.correct.linear import LinearCorrector
@@ -94,4 +100,4 @@ def word_corrector(n_classes: int) -> Any:
 
 
 __all__ = ["LEXICAL_C", "LEXICAL_MAX_ITER", "LEXICAL_MAX_ROWS", "LEXICAL_WEIGHT", "MIN_DF",
-           "word_corrector", "word_features", "words_help"]
+           "average_with_words", "word_corrector", "word_features", "words_help"]

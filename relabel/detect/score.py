@@ -172,6 +172,7 @@ def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, 
     from relabel.correct.lexical import (
         LEXICAL_WEIGHT,
         MIN_DF,
+        average_with_words,
         word_corrector,
         words_help,
     )
@@ -191,7 +192,7 @@ def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, 
     use, skill_words, skill_embeddings = words_help(labels, cv, p_words)
     info.update(used=use, weight=LEXICAL_WEIGHT, features=int(words.shape[1]),
                 skill=round(skill_words, 4), embeddings_skill=round(skill_embeddings, 4))
-    return ((1 - LEXICAL_WEIGHT) * cv + LEXICAL_WEIGHT * p_words if use else cv), info
+    return (average_with_words(cv, p_words) if use else cv), info
 
 
 def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray,
