@@ -87,7 +87,7 @@ def compute_words(name: str) -> Path | None:
     from relabel.detect.score import fold_jobs
 
     s = load_signals(name, words=False)
-    if str(s["task"]) != "text" if "task" in s else _is_relation(name):
+    if _is_relation(name, s):
         return None
     k = s["cv_linear"].shape[1]
     t0 = time.perf_counter()
@@ -104,8 +104,11 @@ def compute_words(name: str) -> Path | None:
     return out
 
 
-def _is_relation(name: str) -> bool:
-    """Whether a set is read as relations (for a cache written before ``task`` was saved)."""
+def _is_relation(name: str, signals: dict) -> bool:
+    """Whether a set is read as relations: the task its signals were saved with, or, for a
+    cache written before ``task`` was saved, the set read again."""
+    if "task" in signals:
+        return str(signals["task"]) != "text"
     df = load_any(name)
     return read_task(df.drop("true_label"), name, InputSpec(id_col="id")).task != "text"
 
