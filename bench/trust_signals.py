@@ -82,9 +82,8 @@ def compute(name: str, encoders: dict[str, Encoder], loss: str = "distant_peer")
 def compute_words(name: str) -> Path | None:
     """``cv_words`` of a text-classification set, through relabel's own word features and
     folds (None for a relation set, which ``denoise`` scores without the words)."""
-    from relabel.correct.crossval import out_of_fold_proba
-    from relabel.correct.lexical import word_corrector, word_features
-    from relabel.detect.score import fold_jobs
+    from relabel.correct.lexical import word_features
+    from relabel.detect.score import word_probabilities
 
     s = load_signals(name, words=False)
     if _is_relation(name, s):
@@ -94,10 +93,7 @@ def compute_words(name: str) -> Path | None:
     X = word_features(list(s["texts"]))
     if X is None:
         return None
-    model = word_corrector(k)
-    # the folds in threads as denoise trains them (relabel/detect/score.py: _with_words)
-    p, _ = out_of_fold_proba(model, X, s["labels"], k, folds=5, seed=0,
-                             n_jobs=fold_jobs(model, 5))
+    p, _ = word_probabilities(X, s["labels"], k, folds=5, seed=0)  # as denoise computes it
     out = SIGNALS / f"{name}__words.npz"
     np.savez_compressed(out, cv_words=p, words_s=time.perf_counter() - t0)
     print(f"{name}: words {X.shape[1]} features, {time.perf_counter() - t0:.1f} s", flush=True)

@@ -162,6 +162,24 @@ def neighbour_signals(
     )
 
 
+def word_probabilities(words: Any, labels: np.ndarray, n_classes: int, *, folds: int,
+                       seed: int, sample_weight: dict[str, np.ndarray] | None = None,
+                       cache: Path | None = None, progress: Any = None, engine: Any = None
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The word model's ``(N, K)`` out-of-fold probabilities on ``words (N, V)``
+    (:func:`relabel.correct.lexical.word_features`), on the folds of ``folds`` and ``seed``,
+    with :func:`relabel.correct.crossval.out_of_fold_proba`'s ``info``. ``sample_weight``:
+    ``{"sample_weight": (N,)}`` or None; ``cache``: the folds' directory."""
+    from relabel.correct.lexical import word_corrector
+
+    model = word_corrector(n_classes)
+    # folds in threads, as the embeddings' model: SciPy's sparse products run on one core
+    # (5 folds on banking77's words: 1.7 s in 3 threads on 2 cores, 2.4 s one after another)
+    return out_of_fold_proba(model, words, labels, n_classes, folds=folds, seed=seed,
+                             fit_params=sample_weight, cache_dir=cache,
+                             n_jobs=fold_jobs(model, folds), progress=progress, engine=engine)
+
+
 def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, *,
                 fit_params: dict[str, np.ndarray], folds: int, seed: int,
                 oof_cache: Path | None, inputs_key: str, fold_progress: Any,
@@ -177,18 +195,14 @@ def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, 
         words_help,
     )
 
-    model = word_corrector(n_classes)
     weight = {k: v for k, v in fit_params.items() if k == "sample_weight"}
     cache = None
     if oof_cache is not None:
-        cache = Path(oof_cache) / oof_key(model, labels, folds, seed,
+        cache = Path(oof_cache) / oof_key(word_corrector(n_classes), labels, folds, seed,
                                           f"{inputs_key}:words-tfidf-min_df{MIN_DF}", weight)
-    # folds in threads, as the embeddings' model: SciPy's sparse products run on one core
-    # (5 folds on banking77's words: 1.7 s in 3 threads on 2 cores, 2.4 s one after another)
-    p_words, info = out_of_fold_proba(
-        model, words, labels, n_classes, folds=folds, seed=seed, fit_params=weight,
-        cache_dir=cache, n_jobs=fold_jobs(model, folds), progress=fold_progress,
-        engine=engine)
+    p_words, info = word_probabilities(words, labels, n_classes, folds=folds, seed=seed,
+                                       sample_weight=weight, cache=cache,
+                                       progress=fold_progress, engine=engine)
     use, skill_words, skill_embeddings = words_help(labels, cv, p_words)
     info.update(used=use, weight=LEXICAL_WEIGHT, features=int(words.shape[1]),
                 skill=round(skill_words, 4), embeddings_skill=round(skill_embeddings, 4))
