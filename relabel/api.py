@@ -418,17 +418,17 @@ def _warn_new_classes(pulled: Any, out_dir: Path) -> None:
 
 
 def _warn_decisions(summary: dict[str, Any]) -> None:
-    """Why nothing was changed automatically (the self-diagnosis, or a spot check that found
-    the changes harmful), as a :class:`~relabel.errors.RelabelWarning`, so a notebook shows it
-    even when the ``Run`` is not displayed (the CLI prints the same in its summary)."""
+    """Why nothing, or nothing of some classes, was changed automatically (the
+    self-diagnosis, a spot check that found the changes harmful, classes the signals do not
+    recognise), as a :class:`~relabel.errors.RelabelWarning`, so a notebook shows it even when
+    the ``Run`` is not displayed (the CLI prints the same in its summary)."""
     import warnings
 
+    from relabel.detect.decide import decision_notes
     from relabel.errors import RelabelWarning
 
-    dec = summary.get("decisions") or {}
-    for note in (dec.get("diagnosis"), dec.get("withheld")):
-        if note:
-            warnings.warn(note, RelabelWarning, stacklevel=3)
+    for note in decision_notes(summary.get("decisions")):
+        warnings.warn(note, RelabelWarning, stacklevel=3)
 
 
 __all__ = ["ISSUE_COLUMNS", "Run", "denoise", "find_label_issues", "load_run", "make_config"]

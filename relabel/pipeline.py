@@ -546,7 +546,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
                       if corrector is not None else {"name": "none",
                                                      "requested": cfg.corrector}),
         "decisions": {**result.decisions.summary(
-            cfg.target_precision, "cv" if corrector is not None else "knn"),
+            cfg.target_precision, "cv" if corrector is not None else "knn", classes),
             "duplicate_conflicts": result.duplicate_conflicts,
             "outliers": result.outliers},
         "weights": cfg.weights or (CORRECTOR_WEIGHTS if corrector is not None

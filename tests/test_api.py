@@ -265,6 +265,19 @@ def test_find_label_issues_with_pred_probs_and_embeddings(noisy):
     assert set(names["suggested_label"].drop_nulls()) <= set(classes)
 
 
+def test_find_label_issues_names_a_class_it_cannot_judge_and_leaves_its_labels():
+    """A rare class the model sees as another (a dozen examples it never learned): its rows
+    are flagged for a human, not changed, and the warning names it."""
+    labels = np.repeat(["big", "other", "rare"], [300, 300, 12])
+    probs = np.where(labels[:, None] == np.array(["big", "other", "rare"]), 0.9, 0.05)
+    probs[600:] = [0.93, 0.05, 0.02]  # the model sees every "rare" example as "big"
+    with pytest.warns(relabel.RelabelWarning, match=r"1 class\(es\) whose own examples .*'rare'"):
+        issues = relabel.find_label_issues(labels.tolist(), pred_probs=probs,
+                                           classes=["big", "other", "rare"])
+    rare = issues.filter(pl.col("label") == "rare")
+    assert rare.height == 12 and rare["suggested_label"].is_null().all()
+
+
 def test_find_label_issues_warns_when_pred_probs_cannot_separate_the_classes(noisy):
     import warnings
 

@@ -280,3 +280,27 @@ def test_a_dataset_smaller_than_the_folds_per_class_runs(tmp_path):
     assert r.exit_code == 0, r.output
     assert "8 examples, 2 classes" in r.output
     assert "fewer than 5 examples" in r.output  # and it says why its folds are thin
+
+
+def test_a_class_the_signals_cannot_tell_apart_is_named_and_never_changed(tmp_path):
+    """Twelve examples of a class among 300 that look the same (trec's ABBR among DESC on a
+    1,000-row sample: all 12 had been changed): never changed, and named."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(2, 16))
+    labels = ["a"] * 300 + ["b"] * 300 + ["rare"] * 12
+    where = [0] * 300 + [1] * 300 + [0] * 12  # the rare class sits inside class a
+    emb = (centers[where] + 0.3 * rng.normal(size=(len(labels), 16))).astype("f4")
+    path = tmp_path / "rare.csv"
+    pl.DataFrame({"text": [f"text {i}" for i in range(len(labels))],
+                  "label": labels}).write_csv(path)
+    np.save(tmp_path / "emb.npy", emb)
+    r = invoke("denoise", path, "--embeddings", tmp_path / "emb.npy", "--corrector", "linear",
+               "--out", tmp_path / "run", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert ("warning: 1 class(es) whose own examples the signals do not recognise better than "
+            "chance ('rare')") in r.output.replace("\n", " ")
+    dec = json.loads((tmp_path / "run" / "summary.json").read_text())["decisions"]
+    assert dec["unrecognised_classes"] == ["rare"]
+    scores = pl.read_parquet(tmp_path / "run" / "scores.parquet").filter(
+        pl.col("label") == "rare")
+    assert scores["flagged"].any() and scores["suggested_label"].is_null().all()

@@ -148,6 +148,30 @@ def test_protected_rows_and_singleton_classes_are_never_changed():
     assert decide_labels(labels, like5, skill=0.8).suggested[0] == -1
 
 
+def test_labels_of_a_class_not_recognised_better_than_chance_are_flagged_not_changed():
+    """trec's gold labels, 1,000 rows: the signals mistook the 12 ABBR questions for DESC and
+    the rule changed all 12 at confidence 0.97-1.0. Their labels are now flagged only, and the
+    summary names the class."""
+    true = np.repeat(np.arange(3), 200)
+    like = _likelihood(true, 3, sharp=0.9, seed=7)
+    labels = np.append(true, [3] * 12)  # a small fourth class the signals see as class 0
+    like = np.vstack([np.hstack([like, np.full((600, 1), 0.01)]),
+                      np.tile([0.96, 0.01, 0.01, 0.02], (12, 1))])
+    like /= like.sum(1, keepdims=True)
+    dec = decide_labels(labels, like, skill=0.8)
+    assert dec.unrecognised == (3,)
+    assert (dec.suggested[600:] == -1).all() and dec.flagged[600:].all()
+    summary = dec.summary(0.9, "cv", ["a", "b", "c", "rare"])
+    assert summary["unrecognised_classes"] == ["rare"]
+    assert "'rare'" in summary["unrecognised"] and "not changed automatically" in (
+        summary["unrecognised"])
+    # the same class, recognised in its own examples: its one mislabelled row is changed
+    like[600:611] = [0.02, 0.01, 0.01, 0.96]
+    dec = decide_labels(labels, like, skill=0.8)
+    assert dec.unrecognised == () and dec.summary(0.9, "cv")["unrecognised"] is None
+    assert dec.suggested[611] == 0 and (dec.suggested[600:611] == -1).all()
+
+
 def test_true_label_posterior_rows_sum_to_one():
     rng = np.random.default_rng(0)
     like = rng.dirichlet(np.ones(3), size=20)

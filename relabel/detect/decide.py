@@ -48,6 +48,19 @@ above 0.5 was safe (a few confident neighbour-vote changes on the clean banking7
 controls), and at 0.5 the rule never reaches 0.9: without a corrector relabel only flags.
 ``alpha`` is the confident-learning smoothing count.
 
+Classes the signals do not recognise
+------------------------------------
+A class whose own examples the signals do not recognise better than chance (mean ``L_i(y_i)``
+over its examples at or below ``1/K``, :func:`recognised_classes`) was not learned out of fold:
+a dozen examples among hundreds of another class, say. Its examples' disagreement with it is
+then no evidence against their labels, yet the joint, read from the same signals, puts nearly
+all of them off the diagonal and the rule would change them all. So such a class attracts no
+row (its confident-learning threshold is never met) and its own labels are never changed
+automatically, only flagged; the summary names it. No constant is added: chance is the
+posterior a signal that knows nothing gives. On the whole development sets nothing changes
+(``bench/bench_trust.py``); on their 1,000- and 2,000-row samples (``bench/bench_small.py``)
+it stopped 12 changes of trec's gold ``ABBR`` questions to ``DESC`` (bench/RESULTS.md).
+
 Self-diagnosis
 --------------
 ``skill = 1 - CE / H`` measures how much better than the class prior a signal predicts the given
@@ -237,10 +250,15 @@ class Decisions:
     calibration: Calibration | None = None
     #: why no label was changed automatically although the rule would have (None: it was)
     withheld: str | None = None
+    #: classes of two or more examples the signals do not recognise better than chance
+    #: (:func:`recognised_classes`): their labels are flagged, never changed automatically
+    unrecognised: tuple[int, ...] = ()
 
-    def summary(self, target_precision: float, signal: str) -> dict[str, Any]:
+    def summary(self, target_precision: float, signal: str,
+                classes: Sequence[str] | None = None) -> dict[str, Any]:
         """What ``summary.json`` records under ``decisions``; ``signal`` names what the skill
-        was read from (``cv`` or ``knn``)."""
+        was read from (``cv`` or ``knn``), ``classes`` the class of each code (default: the
+        codes)."""
         diagnosis = None
         if not self.can_separate:
             who = "the out-of-fold corrector" if signal == "cv" else "the neighbour vote"
@@ -272,12 +290,63 @@ class Decisions:
             "calibration": (self.calibration.summary() if self.calibration is not None
                             else None),
             "withheld": self.withheld,
+            "unrecognised_classes": [str(classes[c]) if classes is not None else c
+                                     for c in self.unrecognised],
+            "unrecognised": self.unrecognised_note(classes),
         }
+
+    def unrecognised_note(self, classes: Sequence[str] | None) -> str | None:
+        """One line on the classes whose labels the rule may not change (None: no such class)."""
+        if not self.unrecognised or not self.can_separate:
+            return None
+        names = [str(classes[c]) if classes is not None else str(c) for c in self.unrecognised]
+        shown = ", ".join(repr(n) for n in names[:5]) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return (f"{len(names)} class(es) whose own examples the signals do not recognise "
+                f"better than chance ({shown}): their labels were not changed automatically, "
+                "only flagged for a human; more examples of them, or a domain encoder "
+                f"({option('--model')}), would let relabel judge them")
+
+
+#: the keys of ``summary.json``'s ``decisions`` that hold a warning for the user (None: none)
+NOTE_KEYS = ("diagnosis", "withheld", "unrecognised")
+
+
+def decision_notes(decisions: dict[str, Any] | None) -> list[str]:
+    """The warnings in ``summary.json``'s ``decisions``, in the order they are shown."""
+    return [decisions[k] for k in NOTE_KEYS if decisions and decisions.get(k)]
+
+
+def class_self_confidence(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
+    """``(K,)`` mean of ``posterior[i, y_i]`` over the examples given each class (0 for a class
+    without examples)."""
+    n_classes = posterior.shape[1]
+    self_conf = posterior[np.arange(len(labels)), labels]
+    sums = np.bincount(labels, weights=self_conf, minlength=n_classes)
+    counts = np.bincount(labels, minlength=n_classes)
+    return sums / np.maximum(counts, 1)
+
+
+def recognised_classes(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
+    """``(K,)`` bool: the class has examples and the signals recognise them better than chance
+    (mean self-confidence above ``1/K``; the posterior is prior-balanced, so a row the signals
+    know nothing about is uniform).
+
+    A class that fails this was not learned out of fold, so its examples' disagreement with it
+    says nothing about their labels. Such a class never attracts rows
+    (:func:`per_class_thresholds`), and its own labels are never changed automatically
+    (:func:`decide_labels`): on a 1,000-row sample of trec's gold labels whose 12 ``ABBR``
+    questions the signals mistook for ``DESC`` (mean self-confidence 0.16, chance 0.17), the
+    rule changed all 12 to ``DESC`` at confidence 0.97-1.0 (bench/RESULTS.md).
+    """
+    counts = np.bincount(labels, minlength=posterior.shape[1])
+    return (counts > 0) & (class_self_confidence(labels, posterior) > 1.0 / posterior.shape[1])
 
 
 def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     """``(K,)`` mean self-confidence per class; 1.0 (never met) for a class without examples,
-    and for one the signals do not recognise in its own examples better than chance.
+    and for one the signals do not recognise in its own examples better than chance
+    (:func:`recognised_classes`).
 
     That second case is a class too small to be learned out of fold: a class of one or two
     given labels has an out-of-fold self-confidence near 0, so nearly every row of the data
@@ -285,15 +354,10 @@ def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarra
     rows (77 classes, two of them with two examples) 43% of the labels were estimated wrong
     and flagged, against 5% on 900 rows whose smallest class has three; on trec, 1,438 of the
     1,584 rows counted off the diagonal went to ABBR, the class with a single given label
-    (bench/RESULTS.md). Chance is 1/K: the posterior is prior-balanced, so a row the signals
-    know nothing about is uniform.
+    (bench/RESULTS.md).
     """
-    n_classes = posterior.shape[1]
-    self_conf = posterior[np.arange(len(labels)), labels]
-    sums = np.bincount(labels, weights=self_conf, minlength=n_classes)
-    counts = np.bincount(labels, minlength=n_classes)
-    mean = sums / np.maximum(counts, 1)
-    return np.where((counts > 0) & (mean > 1.0 / n_classes), mean, 1.0)
+    return np.where(recognised_classes(labels, posterior),
+                    class_self_confidence(labels, posterior), 1.0)
 
 
 def confident_class(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -472,7 +536,11 @@ def decide_labels(
         p_alt = p_est
     else:
         p_decide = p_alt
-    change = (p_decide >= target_precision) & (counts[labels] > 1) & can_separate & ~rev
+    # a class the signals do not recognise was not learned out of fold: its rows' disagreement
+    # with it is no evidence against their labels (they are flagged, never changed)
+    unrecognised = (counts > 1) & ~recognised_classes(labels, likelihood)
+    change = ((p_decide >= target_precision) & (counts[labels] > 1) & ~unrecognised[labels]
+              & can_separate & ~rev)
     if protected is not None:
         change &= ~protected
     if threshold is not None:
@@ -506,7 +574,8 @@ def decide_labels(
         class_sizes=(int(counts[counts > 0].min()) if n else 0,
                      float(np.median(counts[counts > 0])) if n else 0.0),
         reviewed=int(rev.sum()),
-        calibration=calibration)
+        calibration=calibration,
+        unrecognised=tuple(int(c) for c in np.flatnonzero(unrecognised)))
 
 
 @dataclass(frozen=True)

@@ -144,19 +144,25 @@ def find_label_issues(
                  graph=graph, texts=list(texts) if texts is not None else None,
                  corrector="linear" if embeddings is not None else "pred_probs")
     dec = res.decisions
+    notes = []
     if not dec.can_separate:
-        import warnings
-
         from relabel.detect.decide import MIN_SKILL
-        from relabel.errors import RelabelWarning
 
         what = "pred_probs" if probs is not None else "the neighbour vote of the embeddings"
-        warnings.warn(
+        notes.append(
             f"{what} predict the given labels barely better than the class prior (skill "
             f"{dec.skill:.2f} < {MIN_SKILL}): nothing is changed"
             + ("" if dec.can_estimate else " or flagged on an estimate of the noise")
             + (" (check that pred_probs are out-of-fold and that their columns follow "
-               "classes=)" if probs is not None else ""), RelabelWarning, stacklevel=2)
+               "classes=)" if probs is not None else ""))
+    notes += [n for n in (dec.unrecognised_note([str(c) for c in cls]),) if n]
+    if notes:
+        import warnings
+
+        from relabel.errors import RelabelWarning
+
+        for note in notes:
+            warnings.warn(note, RelabelWarning, stacklevel=2)
     from relabel.outputs import class_names
 
     label_series = pl.Series("label", given.tolist())

@@ -24,6 +24,7 @@ import polars as pl
 
 from relabel.data.io import read_table
 from relabel.data.write import write_text
+from relabel.detect.decide import decision_notes
 from relabel.errors import RelabelInputError
 from relabel.rundir import RunFiles, load_record
 
@@ -528,8 +529,8 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
              "value": f"{dec['changes']} (expected {dec['expected_right_changes']:.0f} right, "
                       f"{dec['expected_wrong_changes']:.0f} wrong)"},
         ]
-        if dec.get("diagnosis"):
-            facts.insert(3, {"": "warning", "value": dec["diagnosis"]})
+        for note in reversed(decision_notes(dec)):
+            facts.insert(3, {"": "warning", "value": note})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>relabel report: {_cell(Path(run.input).name)}</title>",

@@ -67,7 +67,9 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
                                       (summary.get("flagged_per_reason") or {}).items()) or None),
         ("run directory", out_dir),
     ]
-    notes = [dec.get("diagnosis"), dec.get("withheld"), *(summary.get("warnings") or [])]
+    from relabel.detect.decide import decision_notes
+
+    notes = [*decision_notes(dec), *(summary.get("warnings") or [])]
     shown = min(SHOWN_ROWS, issues.height)
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel run</b>{_facts(facts)}{_notes(notes)}'
             f"<p>least credible of the {issues.height} flagged examples (first {shown}; all in "
