@@ -126,6 +126,10 @@ def test_low_skill_changes_and_flags_nothing_on_the_estimate_and_says_so():
     # an undertrained corrector beside neighbours that separate the classes: flags, no changes
     dec = decide_labels(labels, like, skill=MIN_SKILL / 2, estimate_skill=0.8)
     assert (dec.suggested < 0).all() and dec.flagged.any()
+    # ... and the diagnosis blames the corrector, not the encoder
+    diagnosis = dec.summary(0.9, "cv")["diagnosis"]
+    assert "neighbour vote does better" in diagnosis and "encoder" not in diagnosis
+    assert "corrector='linear'" in diagnosis
     assert dec.summary(0.9, "cv")["estimated_noise_rate"] == pytest.approx(dec.noise_rate,
                                                                            abs=1e-4)
     # a user's own threshold still flags, and the scores still rank every row

@@ -260,7 +260,18 @@ class Decisions:
         was read from (``cv`` or ``knn``), ``classes`` the class of each code (default: the
         codes)."""
         diagnosis = None
-        if not self.can_separate:
+        sizes = (f"smallest class: {self.class_sizes[0]}, median: "
+                 f"{self.class_sizes[1]:g}")
+        if not self.can_separate and self.can_estimate and signal == "cv":
+            # the neighbours separate the classes: the encoder is not what failed
+            diagnosis = ("the out-of-fold corrector predicts the given labels barely better "
+                         f"than the class prior (skill {self.skill:.2f} < {MIN_SKILL}) though "
+                         "the neighbour vote does better, so nothing was changed "
+                         "automatically: the corrector did not learn these classes from their "
+                         f"examples ({sizes}); try another ({option('--corrector', 'linear')}, "
+                         f"or {option('--corrector', 'none')}: the neighbours alone), or more "
+                         "examples per class")
+        elif not self.can_separate:
             who = "the out-of-fold corrector" if signal == "cv" else "the neighbour vote"
             diagnosis = (f"{who} predicts the given labels barely better than the class prior "
                          f"(skill {self.skill:.2f} < {MIN_SKILL}): the encoder cannot separate "
@@ -269,9 +280,7 @@ class Decisions:
                             "these classes (no other signal does better), so the noise was "
                             "not estimated and nothing was changed or flagged on it")
                          + f"; try a domain encoder ({option('--model')}), or more examples per "
-                         "class "
-                         f"(smallest class: {self.class_sizes[0]}, median: "
-                         f"{self.class_sizes[1]:g})")
+                         f"class ({sizes})")
         # no estimate where the signals it is read from cannot separate the classes
         rate = round(self.noise_rate, 4) if self.can_estimate else None
         return {
