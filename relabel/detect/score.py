@@ -364,6 +364,7 @@ def score_examples(
         sig = replace(sig, soft_labels=soft.astype(sig.soft_labels.dtype))
     posteriors = dict(sig.posteriors)
     oof_info = None
+    name = getattr(corrector, "name", None)  # selects the rule's gamma (and the words)
     seconds = dict(sig.params.get("seconds", {}))
     t0 = time.perf_counter()
     if corrector is not None:
@@ -380,7 +381,7 @@ def score_examples(
         if "sample_weight" in fit_params:  # reviewed rows' weight in the corrector's loss
             oof_info["reviewed_weight"] = REVIEWED_WEIGHT
         seconds["corrector"] = round(time.perf_counter() - t0, 2)
-        if words is not None and getattr(corrector, "name", None) == "linear":
+        if words is not None and name == "linear":
             t0 = time.perf_counter()
             posteriors["cv"], oof_info["words"] = _with_words(
                 posteriors["cv"], words, labels, n_classes, fit_params=fit_params,
@@ -390,7 +391,6 @@ def score_examples(
     t0 = time.perf_counter()
     # the rule judges the given labels; reviewed rows only recalibrate it (their forecasts never
     # saw their labels: the folds hold them out, the kNN vote and the KDE leave them out)
-    name = getattr(corrector, "name", None)
     if oof_info is not None and oof_info.get("words", {}).get("used"):
         name = WORDS_CORRECTOR  # its own gamma
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
