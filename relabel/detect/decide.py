@@ -317,7 +317,8 @@ class Decisions:
                 f"({option('--model')}), would let relabel judge them")
 
 
-#: the keys of ``summary.json``'s ``decisions`` that hold a warning for the user (None: none)
+#: the keys of ``summary.json``'s ``decisions`` that hold a warning for the user (each None
+#: when there is nothing to say)
 NOTE_KEYS = ("diagnosis", "withheld", "unrecognised")
 
 
@@ -348,8 +349,15 @@ def recognised_classes(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     questions the signals mistook for ``DESC`` (mean self-confidence 0.16, chance 0.17), the
     rule changed all 12 to ``DESC`` at confidence 0.97-1.0 (bench/RESULTS.md).
     """
+    return _class_test(labels, posterior)[1]
+
+
+def _class_test(labels: np.ndarray, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(K,)`` mean self-confidence and ``(K,)`` bool :func:`recognised_classes`, in one pass
+    over the rows."""
+    mean = class_self_confidence(labels, posterior)
     counts = np.bincount(labels, minlength=posterior.shape[1])
-    return (counts > 0) & (class_self_confidence(labels, posterior) > 1.0 / posterior.shape[1])
+    return mean, (counts > 0) & (mean > 1.0 / posterior.shape[1])
 
 
 def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -365,8 +373,8 @@ def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarra
     1,584 rows counted off the diagonal went to ABBR, the class with a single given label
     (bench/RESULTS.md).
     """
-    return np.where(recognised_classes(labels, posterior),
-                    class_self_confidence(labels, posterior), 1.0)
+    mean, recognised = _class_test(labels, posterior)
+    return np.where(recognised, mean, 1.0)
 
 
 def confident_class(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -514,7 +522,8 @@ def decide_labels(
     blocks = _row_blocks(n)
     parts = [(likelihood[sl], labels[sl]) for sl in blocks]
     # one confident-learning pass serves the noise rate (its off-diagonal share) and the joint
-    thresholds = per_class_thresholds(labels, likelihood)
+    self_confidence, recognised = _class_test(labels, likelihood)
+    thresholds = np.where(recognised, self_confidence, 1.0)  # per_class_thresholds
     confident = np.empty(n, dtype=np.int64)
     for i, part in blocks_on(engine, _confident_block, parts, thresholds=thresholds):
         confident[blocks[i]] = part
@@ -547,7 +556,7 @@ def decide_labels(
         p_decide = p_alt
     # a class the signals do not recognise was not learned out of fold: its rows' disagreement
     # with it is no evidence against their labels (they are flagged, never changed)
-    unrecognised = (counts > 1) & ~recognised_classes(labels, likelihood)
+    unrecognised = (counts > 1) & ~recognised
     change = ((p_decide >= target_precision) & (counts[labels] > 1) & ~unrecognised[labels]
               & can_separate & ~rev)
     if protected is not None:
