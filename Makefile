@@ -57,6 +57,8 @@ bench: venv
 	$(PY) bench/trust_signals.py
 	$(PY) bench/trust_signals.py --losses ce,supcon,soft,distant_peer_soft
 	$(PY) bench/bench_trust.py
+	$(PY) bench/bench_small.py
+	$(PY) bench/bench_small.py --sets sms-gold,youtube-gold,trec-gold,banking77-test,semeval-gold,banking77-clean --rare 5,10,20,40 --seeds 1,2,3
 	$(PY) bench/bench_denoise.py
 	$(PY) bench/bench_correctors.py
 	$(PY) bench/bench_speed.py
