@@ -304,3 +304,5 @@ def test_a_class_the_signals_cannot_tell_apart_is_named_and_never_changed(tmp_pa
     scores = pl.read_parquet(tmp_path / "run" / "scores.parquet").filter(
         pl.col("label") == "rare")
     assert scores["flagged"].any() and scores["suggested_label"].is_null().all()
+    assert set(scores.filter(pl.col("flagged"))["reason"]) == {"class_not_learned"}
+    assert "class_not_learned" in r.output  # flagged by reason

@@ -73,6 +73,9 @@ def test_abstention_predicts_the_given_label_and_says_why():
     assert task_data(row, "v")["suggested_label"] == ""
     assert "no confident suggestion" in reason(row) and "'transfer'" in reason(row)
     assert reason({**row, "flagged": False}).startswith("Not flagged")
+    # a class relabel did not learn: no "likely" other label to sway the reviewer
+    why = reason({**row, "reason": "class_not_learned"})
+    assert "did not learn 'refund'" in why and "transfer" not in why
 
 
 def test_relation_prediction_highlights_both_spans():

@@ -226,3 +226,10 @@ def test_reason_order():
                            p_cv=np.array([0.5, 0.5, 0.2, 0.6, 0.5]))
     assert reasons == ["duplicate_conflict", "outlier", "corrector_disagrees",
                        "neighbours_disagree", None]
+    # a row whose class was not learned says so before any signal's dissent
+    reasons = flag_reasons(flagged, conflict=np.array([1, 0, 0, 0, 0], bool),
+                           outlier=np.zeros(5, bool), p_knn=np.full(5, 0.5),
+                           p_cv=np.array([0.5, 0.5, 0.2, 0.6, 0.5]),
+                           not_learned=np.array([1, 1, 1, 0, 1], bool))
+    assert reasons == ["duplicate_conflict", "class_not_learned", "class_not_learned",
+                       "neighbours_disagree", None]

@@ -11,6 +11,10 @@
   and among the lowest ``OUTLIER_SHARE`` of them (a bimodal similarity distribution, as in
   relation sets where several candidate pairs share a passage, would otherwise make a fifth of
   the rows "outliers"). An outlier is flagged for review and never relabelled automatically.
+- ``class_not_learned``: the given label's class is one the signals do not recognise in its own
+  examples better than chance (:func:`relabel.detect.decide.recognised_classes`), a rare class
+  among many examples of another, say. relabel cannot judge such a label: flagged for a human,
+  never changed automatically, and the reviewer is not shown a likely other label.
 - ``corrector_disagrees``: the out-of-fold corrector gives the given label less probability than
   the neighbour vote does (it is the stronger dissent).
 - ``neighbours_disagree``: the neighbour vote (and the density) carries the dissent.
@@ -33,8 +37,8 @@ DUPLICATE_COSINE = 0.995
 CLEAR_MAJORITY = 2 / 3
 OUTLIER_Z = 4.0
 OUTLIER_SHARE = 0.005
-REASONS = ("duplicate_conflict", "outlier", "corrector_disagrees", "neighbours_disagree",
-           "annotators_split")
+REASONS = ("duplicate_conflict", "outlier", "class_not_learned", "corrector_disagrees",
+           "neighbours_disagree", "annotators_split")
 
 _PUNCT_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -164,13 +168,18 @@ def outliers(nearest_sim: np.ndarray) -> np.ndarray:
 
 
 def flag_reasons(flagged: np.ndarray, *, conflict: np.ndarray, outlier: np.ndarray,
-                 p_knn: np.ndarray, p_cv: np.ndarray | None) -> list[str | None]:
+                 p_knn: np.ndarray, p_cv: np.ndarray | None,
+                 not_learned: np.ndarray | None = None) -> list[str | None]:
     """The first reason of ``REASONS`` that applies to each flagged example (None elsewhere);
-    ``p_knn``, ``p_cv`` ``(N,)`` are the signals' probabilities of the given label."""
-    names = np.array([*REASONS[:4], None], dtype=object)
+    ``p_knn``, ``p_cv`` ``(N,)`` are the signals' probabilities of the given label,
+    ``not_learned`` ``(N,)`` bool the rows whose given class was not learned."""
+    names = np.array([*REASONS[:5], None], dtype=object)
+    n = len(flagged)
     cv_dissents = (np.asarray(p_cv) <= np.asarray(p_knn) if p_cv is not None
-                   else np.zeros(len(flagged), dtype=bool))
+                   else np.zeros(n, dtype=bool))
+    unlearned = (np.zeros(n, dtype=bool) if not_learned is None
+                 else np.asarray(not_learned, dtype=bool))
     code = np.select([~np.asarray(flagged, dtype=bool), np.asarray(conflict, dtype=bool),
-                      np.asarray(outlier, dtype=bool), cv_dissents],
-                     [4, 0, 1, 2], default=3)
+                      np.asarray(outlier, dtype=bool), unlearned, cv_dissents],
+                     [5, 0, 1, 2, 3], default=4)
     return names[code].tolist()
