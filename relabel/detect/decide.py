@@ -301,16 +301,19 @@ class Decisions:
             "calibration": (self.calibration.summary() if self.calibration is not None
                             else None),
             "withheld": self.withheld,
-            "unrecognised_classes": [str(classes[c]) if classes is not None else c
-                                     for c in self.unrecognised],
+            "unrecognised_classes": self._unrecognised_names(classes),
             "unrecognised": self.unrecognised_note(classes),
         }
+
+    def _unrecognised_names(self, classes: Sequence[str] | None) -> list[Any]:
+        """The unrecognised classes by name (by code without ``classes``)."""
+        return [str(classes[c]) if classes is not None else c for c in self.unrecognised]
 
     def unrecognised_note(self, classes: Sequence[str] | None) -> str | None:
         """One line on the classes whose labels the rule may not change (None: no such class)."""
         if not self.unrecognised or not self.can_separate:
             return None
-        names = [str(classes[c]) if classes is not None else str(c) for c in self.unrecognised]
+        names = [str(c) for c in self._unrecognised_names(classes)]
         shown = ", ".join(repr(n) for n in names[:5]) + (
             f" and {len(names) - 5} more" if len(names) > 5 else "")
         return (f"{len(names)} class(es) whose own examples the signals do not recognise "
@@ -329,16 +332,6 @@ def decision_notes(decisions: dict[str, Any] | None) -> list[str]:
     return [decisions[k] for k in NOTE_KEYS if decisions and decisions.get(k)]
 
 
-def class_self_confidence(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
-    """``(K,)`` mean of ``posterior[i, y_i]`` over the examples given each class (0 for a class
-    without examples)."""
-    n_classes = posterior.shape[1]
-    self_conf = posterior[np.arange(len(labels)), labels]
-    sums = np.bincount(labels, weights=self_conf, minlength=n_classes)
-    counts = np.bincount(labels, minlength=n_classes)
-    return sums / np.maximum(counts, 1)
-
-
 def recognised_classes(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     """``(K,)`` bool: the class has examples and the signals recognise them better than chance
     (mean self-confidence above ``1/K``; the posterior is prior-balanced, so a row the signals
@@ -351,15 +344,20 @@ def recognised_classes(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
     questions the signals mistook for ``DESC`` (mean self-confidence 0.16, chance 0.17), the
     rule changed all 12 to ``DESC`` at confidence 0.97-1.0 (bench/RESULTS.md).
     """
-    return _class_test(labels, posterior)[1]
+    return _class_test(labels, posterior)[2]
 
 
-def _class_test(labels: np.ndarray, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(K,)`` mean self-confidence and ``(K,)`` bool :func:`recognised_classes`, in one pass
-    over the rows."""
-    mean = class_self_confidence(labels, posterior)
-    counts = np.bincount(labels, minlength=posterior.shape[1])
-    return mean, (counts > 0) & (mean > 1.0 / posterior.shape[1])
+def _class_test(labels: np.ndarray, posterior: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(K,)`` examples per class, ``(K,)`` mean of ``posterior[i, y_i]`` over each class's
+    examples (0 without any) and ``(K,)`` bool :func:`recognised_classes`, in one pass over the
+    rows."""
+    n_classes = posterior.shape[1]
+    counts = np.bincount(labels, minlength=n_classes)
+    sums = np.bincount(labels, weights=posterior[np.arange(len(labels)), labels],
+                       minlength=n_classes)
+    mean = sums / np.maximum(counts, 1)
+    return counts, mean, (counts > 0) & (mean > 1.0 / n_classes)
 
 
 def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -375,7 +373,7 @@ def per_class_thresholds(labels: np.ndarray, posterior: np.ndarray) -> np.ndarra
     1,584 rows counted off the diagonal went to ABBR, the class with a single given label
     (bench/RESULTS.md).
     """
-    mean, recognised = _class_test(labels, posterior)
+    _, mean, recognised = _class_test(labels, posterior)
     return np.where(recognised, mean, 1.0)
 
 
@@ -524,7 +522,7 @@ def decide_labels(
     blocks = _row_blocks(n)
     parts = [(likelihood[sl], labels[sl]) for sl in blocks]
     # one confident-learning pass serves the noise rate (its off-diagonal share) and the joint
-    self_confidence, recognised = _class_test(labels, likelihood)
+    counts, self_confidence, recognised = _class_test(labels, likelihood)
     thresholds = np.where(recognised, self_confidence, 1.0)  # per_class_thresholds
     confident = np.empty(n, dtype=np.int64)
     for i, part in blocks_on(engine, _confident_block, parts, thresholds=thresholds):
@@ -537,7 +535,6 @@ def decide_labels(
                                                   gamma=gamma):
         p_keep[blocks[i]], alt[blocks[i]], p_alt[blocks[i]] = keep_i, alt_i, p_alt_i
     p_wrong = 1.0 - p_keep
-    counts = np.bincount(labels, minlength=likelihood.shape[1])
     can_separate = bool(skill >= MIN_SKILL)
     can_estimate = bool((skill if estimate_skill is None else estimate_skill) >= MIN_SKILL)
     rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
