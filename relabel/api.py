@@ -424,7 +424,7 @@ def _warn_decisions(summary: dict[str, Any]) -> None:
     the ``Run`` is not displayed (the CLI prints the same in its summary)."""
     import warnings
 
-    from relabel.detect.decide import decision_notes
+    from relabel.detect.decisions import decision_notes
     from relabel.errors import RelabelWarning
 
     for note in decision_notes(summary.get("decisions")):

@@ -94,7 +94,7 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
                    "check the changes:" if check else " (a random audit measures them:")
                 + f" relabel review next {out_dir} --project NAME --batch 0 --audit 50"
                 + (" --check-changes 20)" if check else ")"))
-        from relabel.detect.decide import decision_notes
+        from relabel.detect.decisions import decision_notes
 
         lines += [f"warning: {note}" for note in decision_notes(dec)]
     reasons = summary.get("flagged_per_reason") or {}

@@ -86,14 +86,13 @@ no benchmark number changes with this; the head corrector's own skill goes down 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from relabel import spill
 from relabel.config import DEFAULT_PRIOR_BALANCE, DEFAULT_TARGET_PRECISION
-from relabel.detect.calibrate import Calibration, fit_calibration
+from relabel.detect.calibrate import fit_calibration
 from relabel.detect.combine import (
     CHUNK_ROWS,
     PRIOR_FLOOR,
@@ -101,8 +100,8 @@ from relabel.detect.combine import (
     combine_posteriors,
     given_label_score,
 )
+from relabel.detect.decisions import MIN_SKILL, DecisionResult, Decisions
 from relabel.detect.reasons import duplicate_conflicts, duplicate_groups, flag_reasons, outliers
-from relabel.errors import option
 
 #: exponent of each signal in the combined posterior (METHOD.md §5), without a corrector
 DEFAULT_WEIGHTS: dict[str, float] = {"knn": 0.5, "kde": 0.5}
@@ -133,8 +132,6 @@ GAMMA = {"linear": 1.4, "linear+words": 1.5, "head": 1.3, "finetune": 1.3, "none
 WORDS_CORRECTOR = "linear+words"
 #: smoothing count added to every cell of the confident joint
 ALPHA = 0.1
-#: below this skill (1 - CE / H) the signals are judged unable to separate the classes
-MIN_SKILL = 0.15
 #: rows per block of the decisions' row-wise passes (the combined posterior, the confident
 #: classes, the noisy-channel posterior): here the blocks run one after another on views of the
 #: arrays; with a Dask engine each block is a task that carries its own rows. The passes are
@@ -197,139 +194,6 @@ def _channel_block(block: tuple[np.ndarray, np.ndarray], *, joint: np.ndarray, g
     masked[rows, labels] = -1.0
     alt = np.argmax(masked, axis=1).astype(np.int64)
     return p_keep, alt, r[rows, alt].astype(np.float64)
-
-
-@dataclass(frozen=True)
-class Decisions:
-    """What the decision step returns (one row per example unless stated).
-
-    Attributes
-    ----------
-    flagged : np.ndarray
-        ``(N,)`` bool, for human review.
-    suggested : np.ndarray
-        ``(N,)`` int class code applied automatically, -1 where relabel abstains.
-    confidence : np.ndarray
-        ``(N,)`` float, estimated probability that the suggestion is right (NaN without one).
-    alternative : np.ndarray
-        ``(N,)`` int most probable true class other than the given one.
-    alternative_prob : np.ndarray
-        ``(N,)`` its probability ``r_i(s_i)``.
-    p_wrong : np.ndarray
-        ``(N,)`` estimated probability that the given label is wrong.
-    joint : np.ndarray
-        ``(K, K)`` estimated joint ``Q[given, true]``.
-    noise_rate : float
-        Estimated share of wrong labels (confident learning's off-diagonal share).
-    expected_right, expected_wrong : float
-        Expected right and wrong automatic changes.
-    skill : float
-        Skill of the signal the diagnosis reads (see the module docstring).
-    can_separate : bool
-        False when ``skill < MIN_SKILL``: then nothing is changed automatically.
-    can_estimate : bool
-        False when no signal reaches ``MIN_SKILL``: then nothing is flagged on the estimated
-        noise either, and ``summary.json`` reports no noise rate.
-    """
-
-    flagged: np.ndarray
-    suggested: np.ndarray
-    confidence: np.ndarray
-    alternative: np.ndarray
-    alternative_prob: np.ndarray
-    p_wrong: np.ndarray
-    joint: np.ndarray
-    noise_rate: float
-    expected_right: float
-    expected_wrong: float
-    skill: float
-    can_separate: bool
-    can_estimate: bool = True
-    #: examples in the smallest and the median class (for the diagnosis)
-    class_sizes: tuple[int, float] = (0, 0.0)
-    #: reviewer-decided rows (never flagged or changed) and the recalibration they gave
-    reviewed: int = 0
-    calibration: Calibration | None = None
-    #: why no label was changed automatically although the rule would have (None: it was)
-    withheld: str | None = None
-    #: classes of two or more examples the signals do not recognise better than chance
-    #: (:func:`recognised_classes`): their labels are flagged, never changed automatically
-    unrecognised: tuple[int, ...] = ()
-
-    def summary(self, target_precision: float, signal: str,
-                classes: Sequence[str] | None = None) -> dict[str, Any]:
-        """What ``summary.json`` records under ``decisions``; ``signal`` names what the skill
-        was read from (``cv`` or ``knn``), ``classes`` the class of each code (default: the
-        codes)."""
-        diagnosis = None
-        sizes = (f"smallest class: {self.class_sizes[0]}, median: "
-                 f"{self.class_sizes[1]:g}")
-        if not self.can_separate and self.can_estimate and signal == "cv":
-            # the neighbours separate the classes: the encoder is not what failed
-            diagnosis = ("the out-of-fold corrector predicts the given labels barely better "
-                         f"than the class prior (skill {self.skill:.2f} < {MIN_SKILL}) though "
-                         "the neighbour vote does better, so nothing was changed "
-                         "automatically: the corrector did not learn these classes from their "
-                         f"examples ({sizes}); try another ({option('--corrector', 'linear')}, "
-                         f"or {option('--corrector', 'none')}: the neighbours alone), or more "
-                         "examples per class")
-        elif not self.can_separate:
-            who = "the out-of-fold corrector" if signal == "cv" else "the neighbour vote"
-            diagnosis = (f"{who} predicts the given labels barely better than the class prior "
-                         f"(skill {self.skill:.2f} < {MIN_SKILL}): the encoder cannot separate "
-                         + ("these classes, so nothing was changed automatically"
-                            if self.can_estimate else
-                            "these classes (no other signal does better), so the noise was "
-                            "not estimated and nothing was changed or flagged on it")
-                         + f"; try a domain encoder ({option('--model')}), or more examples per "
-                         f"class ({sizes})")
-        # no estimate where the signals it is read from cannot separate the classes
-        rate = round(self.noise_rate, 4) if self.can_estimate else None
-        return {
-            "target_precision": target_precision,
-            "estimated_noise_rate": rate,
-            "estimated_wrong_labels": (None if rate is None else
-                                       round(self.noise_rate * len(self.p_wrong), 1)),
-            "changes": int((self.suggested >= 0).sum()),
-            "expected_right_changes": round(self.expected_right, 1),
-            "expected_wrong_changes": round(self.expected_wrong, 1),
-            "skill": round(self.skill, 4),
-            "skill_signal": signal,
-            "can_separate": self.can_separate,
-            "diagnosis": diagnosis,
-            "reviewed": self.reviewed,
-            "calibration": (self.calibration.summary() if self.calibration is not None
-                            else None),
-            "withheld": self.withheld,
-            "unrecognised_classes": self._unrecognised_names(classes),
-            "unrecognised": self.unrecognised_note(classes),
-        }
-
-    def _unrecognised_names(self, classes: Sequence[str] | None) -> list[Any]:
-        """The unrecognised classes by name (by code without ``classes``)."""
-        return [str(classes[c]) if classes is not None else c for c in self.unrecognised]
-
-    def unrecognised_note(self, classes: Sequence[str] | None) -> str | None:
-        """One line on the classes whose labels the rule may not change (None: no such class)."""
-        if not self.unrecognised or not self.can_separate:
-            return None
-        names = [str(c) for c in self._unrecognised_names(classes)]
-        shown = ", ".join(repr(n) for n in names[:5]) + (
-            f" and {len(names) - 5} more" if len(names) > 5 else "")
-        return (f"{len(names)} class(es) whose own examples the signals do not recognise "
-                f"better than chance ({shown}): their labels were not changed automatically, "
-                "only flagged for a human (class_not_learned); more examples of them, or a "
-                f"domain encoder ({option('--model')}), would let relabel judge them")
-
-
-#: the keys of ``summary.json``'s ``decisions`` that hold a warning for the user (each None
-#: when there is nothing to say)
-NOTE_KEYS = ("diagnosis", "withheld", "unrecognised")
-
-
-def decision_notes(decisions: dict[str, Any] | None) -> list[str]:
-    """The warnings in ``summary.json``'s ``decisions``, in the order they are shown."""
-    return [decisions[k] for k in NOTE_KEYS if decisions and decisions.get(k)]
 
 
 def recognised_classes(labels: np.ndarray, posterior: np.ndarray) -> np.ndarray:
@@ -595,50 +459,6 @@ def decide_labels(
         unrecognised=tuple(int(c) for c in np.flatnonzero(unrecognised)))
 
 
-@dataclass(frozen=True)
-class DecisionResult:
-    """What :func:`decide` returns: one row per example unless stated.
-
-    Attributes
-    ----------
-    posterior : np.ndarray
-        ``(N, K)`` prior-balanced combined posterior.
-    credibility : np.ndarray
-        ``(N,)`` its value at the given label (lower = more suspicious).
-    flagged : np.ndarray
-        ``(N,)`` bool, for human review (the rule's flags, duplicate conflicts and outliers).
-    suggested : np.ndarray
-        ``(N,)`` int class applied automatically, -1 where relabel abstains.
-    confidence : np.ndarray
-        ``(N,)`` estimated probability that the suggestion is right (NaN without one).
-    alternative : np.ndarray
-        ``(N,)`` int most likely other class (a duplicate group's majority where it conflicts).
-    alternative_prob : np.ndarray
-        ``(N,)`` its probability (NaN where it is a duplicate group's majority).
-    p_wrong : np.ndarray
-        ``(N,)`` estimated probability that the given label is wrong.
-    reason : list of str or None
-        ``N`` reasons of the flags (:mod:`relabel.detect.reasons`), None where not flagged.
-    decisions : Decisions
-        The noisy-channel rule's estimates (noise rate, joint, skill, expected changes).
-    duplicate_conflicts, outliers : int
-        How many rows were flagged for each of these reasons.
-    """
-
-    posterior: np.ndarray
-    credibility: np.ndarray
-    flagged: np.ndarray
-    suggested: np.ndarray
-    confidence: np.ndarray
-    alternative: np.ndarray
-    alternative_prob: np.ndarray
-    p_wrong: np.ndarray
-    reason: list[str | None]
-    decisions: Decisions
-    duplicate_conflicts: int
-    outliers: int
-
-
 def decide(
     labels: np.ndarray,
     posteriors: dict[str, np.ndarray],
@@ -742,30 +562,3 @@ def decide(
         reason=flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn, p_cv=p_cv,
                             not_learned=np.isin(labels, dec.unrecognised)),
         decisions=dec, duplicate_conflicts=int(conflict.sum()), outliers=int(outlier.sum()))
-
-
-def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
-    """``dec`` with the rows of ``hold`` (``(N,)`` bool) flagged for a human with the reason
-    ``annotators_split`` and no automatic suggestion (several annotators split where the
-    embeddings cannot decide either: genuine ambiguity is never resolved automatically)."""
-    from dataclasses import replace
-
-    suggested = np.where(hold, -1, dec.suggested)
-    confidence = np.where(hold, np.nan, dec.confidence)
-    reason = [("annotators_split" if h else r) for h, r in zip(hold.tolist(), dec.reason,
-                                                                strict=True)]
-    return replace(dec, flagged=dec.flagged | hold, suggested=suggested,
-                   confidence=confidence, reason=reason)
-
-
-def withhold_changes(dec: DecisionResult, why: str) -> DecisionResult:
-    """``dec`` without any automatic change, for the reason ``why`` (the rows stay flagged for
-    a human, with their reasons and their most likely other class). A later round uses it when
-    reviewers found the previous round's changes mostly wrong
-    (:mod:`relabel.review.spotcheck`)."""
-    from dataclasses import replace
-
-    none = np.full_like(dec.suggested, -1)
-    return replace(dec, suggested=none, confidence=np.full(len(none), np.nan),
-                   decisions=replace(dec.decisions, suggested=none, expected_right=0.0,
-                                     expected_wrong=0.0, withheld=why))

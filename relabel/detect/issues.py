@@ -146,7 +146,7 @@ def find_label_issues(
     dec = res.decisions
     notes = []
     if not dec.can_separate:
-        from relabel.detect.decide import MIN_SKILL
+        from relabel.detect.decisions import MIN_SKILL
 
         what = "pred_probs" if probs is not None else "the neighbour vote of the embeddings"
         notes.append(

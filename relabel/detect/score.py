@@ -22,12 +22,10 @@ from relabel.detect.decide import (
     CORRECTOR_WEIGHTS,
     DEFAULT_WEIGHTS,
     WORDS_CORRECTOR,
-    DecisionResult,
     combined_posterior,
     decide,
-    hold_for_review,
-    withhold_changes,
 )
+from relabel.detect.decisions import DecisionResult, hold_for_review, withhold_changes
 from relabel.detect.kde import soft_labels
 from relabel.detect.knn import K_GRID
 from relabel.detect.neighbors import KnnGraph, build_knn_graph
@@ -79,7 +77,7 @@ class NeighbourSignals:
 @dataclass(frozen=True)
 class ScoringResult(DecisionResult):
     """What :func:`score_examples` returns: the decisions (every field of
-    :class:`~relabel.detect.decide.DecisionResult`) and the signals behind them.
+    :class:`~relabel.detect.decisions.DecisionResult`) and the signals behind them.
 
     Attributes
     ----------

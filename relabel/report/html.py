@@ -24,7 +24,7 @@ import polars as pl
 
 from relabel.data.io import read_table
 from relabel.data.write import write_text
-from relabel.detect.decide import decision_notes
+from relabel.detect.decisions import decision_notes
 from relabel.errors import RelabelInputError
 from relabel.rundir import RunFiles, load_record
 

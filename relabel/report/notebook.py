@@ -67,7 +67,7 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
                                       (summary.get("flagged_per_reason") or {}).items()) or None),
         ("run directory", out_dir),
     ]
-    from relabel.detect.decide import decision_notes
+    from relabel.detect.decisions import decision_notes
 
     notes = [*decision_notes(dec), *(summary.get("warnings") or [])]
     shown = min(SHOWN_ROWS, issues.height)
