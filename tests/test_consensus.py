@@ -447,6 +447,24 @@ def test_denoise_keeps_an_items_only_vote_as_its_given_label(tmp_path) -> None:
     assert s3["label"].to_list() == ["refund"] * 10  # w3's vote, the only one left
 
 
+def test_consensus_takes_id_col_as_denoise_does(tmp_path) -> None:
+    """``relabel consensus --id-col`` names the item column as ``--item-col`` does (denoise's
+    spelling), with the same consensus."""
+    _, items, votes = _crowd_files(tmp_path)
+    for f in (items, votes):
+        pl.read_csv(f).rename({"item_id": "qid"}).write_csv(f)
+    emb = _embeddings(tmp_path, items)
+    got = {}
+    for flag in ("--id-col", "--item-col"):
+        out = tmp_path / flag.strip("-")
+        p = run_relabel("consensus", str(items), "--annotations", str(votes), flag, "qid",
+                        "--embeddings", str(emb), "--out", str(out))
+        assert p.returncode == 0, p.stderr
+        got[flag] = pl.read_csv(out / "consensus.csv")
+    assert got["--id-col"].height == 90
+    assert got["--id-col"].equals(got["--item-col"])
+
+
 def test_wide_format_through_the_python_denoise(tmp_path) -> None:
     import relabel
 

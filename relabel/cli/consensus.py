@@ -14,7 +14,6 @@ from relabel.cli._util import (
     Embeddings,
     Encoding,
     Folds,
-    ItemCol,
     LabelCols,
     LabelNames,
     TextCol,
@@ -38,7 +37,11 @@ def consensus_command(
     annotations: Annotations = None,
     label_cols: LabelCols = None,
     votes_col: VotesCol = None,
-    item_col: ItemCol = None,
+    item_col: Annotated[str | None, typer.Option(
+        "--item-col", "--id-col",
+        help="Item id column (default item_id; in wide and list layouts the column 'id' when "
+             "its values are distinct, else the row number). --id-col, as in denoise, is the "
+             "same option.")] = None,
     annotator_col: Annotated[str, typer.Option(help="Annotator column (with --votes-col: the "
                                                     "column listing each vote's annotator).")]
     = "annotator",
