@@ -75,6 +75,30 @@ def test_same_class_neighbors_excludes_self_and_pads_small_classes():
     assert np.all(own[:, :2] < 1.0 + 1e-6)
 
 
+def test_same_class_neighbors_match_a_brute_force_search_in_any_blocks():
+    """Classes above and below m members, an empty class, a duplicate row, a subset of query
+    rows, blocks of a few rows: the m largest similarities to each class, itself excluded."""
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(60, 8)).astype(np.float32)
+    emb[7] = emb[3]  # a duplicate is a neighbour, not itself
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.concatenate([np.zeros(30), np.ones(4), np.full(26, 3)]).astype(np.int64)
+    rng.shuffle(labels)
+    m = 5
+    full = emb @ emb.T
+    queries = np.array([0, 3, 7, 11, 59, 42])
+    for rows, block in ((None, 1 << 23), (queries, 2 * 60), (None, 1)):
+        got, counts = same_class_neighbors(emb, labels, 5, m=m, queries=rows, block_floats=block)
+        assert counts.tolist() == [30, 4, 0, 26, 0]
+        for qi, i in enumerate(np.arange(60) if rows is None else rows):
+            for c in range(5):
+                members = np.flatnonzero((labels == c) & (np.arange(60) != i))
+                want = np.full(m, -np.inf, dtype=np.float32)
+                top = np.sort(full[i, members])[::-1][:m]
+                want[: len(top)] = top
+                np.testing.assert_allclose(got[qi, c], want, atol=1e-6)
+
+
 def test_kde_posterior_detects_flips_and_picks_kappa(clusters):
     emb, labels, true = clusters
     p, kappa = kde_posterior(emb, labels, 4)

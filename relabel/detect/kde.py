@@ -11,8 +11,9 @@ LSE_{j in M_c(i)} kappa (x_i . x_j - 1). A uniform floor eps / K keeps every pro
 kappa maximises the leave-one-out likelihood (1/N) sum_i log p_kde(y_i | i) of the given labels,
 measured on a sample of rows.
 
-M_c(i) is found exactly (one search per class) up to ``EXACT_MAX_ROWS`` rows. Above that the
-per-class searches cost O(N^2 D) and would dominate a million-row run, so M_c(i) is taken from
+M_c(i) is found exactly (:func:`relabel.detect.neighbors.same_class_neighbors`: blocks of the
+similarity matrix, a partial sort per class) up to ``EXACT_MAX_ROWS`` rows. Above that the exact
+search costs O(N^2 D) and would dominate a million-row run, so M_c(i) is taken from
 the shared kNN graph instead: the (at most M) members of class c among the k nearest neighbours
 of i. A class with no member among them gets kernel mass 0 where the exact sum would be tiny
 (the kernel exp(kappa (s - 1)) vanishes far away); the uniform floor eps / K still applies. This
