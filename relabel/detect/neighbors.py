@@ -477,8 +477,9 @@ def same_class_neighbors(
     Exact, in blocks of query rows: each block's similarities to every row, the rows sorted by
     class (``(rows, N)`` float32, at most ``block_floats`` of them), then for each class its
     ``m`` largest (a partial sort; a class of at most ``m`` members gives them all). One search
-    per class with FAISS, as before, found the same values (to float rounding, 1.2e-6) in about
-    twice the time: 10,003 rows of 77 classes and 20,000 of 154 (bench/RESULTS.md).
+    per class with FAISS, as before, found the same values (to float rounding, 1.2e-6) more
+    slowly: the whole KDE took 1.6 times as long on 10,003 rows of 77 classes, 1.2 times on
+    40,000 of 255, and the search alone 5.7 times with 1,000 classes (bench/RESULTS.md).
 
     Parameters
     ----------
