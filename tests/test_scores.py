@@ -280,6 +280,33 @@ def test_fast_knn_parameter_search_and_graph_kde_equal_the_dense_formulas():
         np.testing.assert_allclose(sparse, dense, atol=1e-12)
 
 
+def test_kde_posterior_from_similarities_equals_the_per_class_log_sum_exp():
+    """The one-shift form (relabel/detect/kde.py) against the textbook one: per class, the
+    log-sum-exp of kappa (s - 1) over its neighbours, then a softmax over the classes."""
+    from relabel.detect import kde
+
+    rng = np.random.default_rng(11)
+    sims = -np.sort(-rng.uniform(-1.0, 1.0, (300, 40, 6)), axis=2).astype(np.float32)
+    sims[:, :5, 3:] = -np.inf  # small classes: fewer than m members
+    sims[:, 7, :] = -np.inf  # a class with no member
+    sims[0] = -np.inf  # a row with no neighbour at all: uniform
+    sims[1, 1:] = -np.inf  # one class only
+    for kappa in kde.KAPPA_GRID:
+        logits = kappa * (sims.astype(np.float64) - 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lse = np.log(np.exp(logits).sum(axis=2))  # (n, K); -inf for an empty class
+            p = np.exp(lse - lse.max(axis=1, keepdims=True))
+        p = np.where(np.isfinite(lse).any(axis=1, keepdims=True), p, 1.0)
+        want = (1 - 1e-3) * p / p.sum(axis=1, keepdims=True) + 1e-3 / 40
+        got = kde._posterior_from_sims(sims, kappa, 1e-3)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got[0], np.full(40, 1 / 40))
+        assert got[1].argmax() == 0 and (got[1:, 7] == 1e-3 / 40).all()
+        # in row chunks and from the shifted form, the same values
+        shifted = kde._shifted_sims(sims)
+        np.testing.assert_array_equal(kde._posterior_from_shifted(shifted, 40, kappa, 1e-3), got)
+
+
 def test_kde_from_the_graph_matches_the_exact_search_when_the_graph_holds_everyone():
     from relabel.detect.kde import graph_class_neighbors
 

@@ -40,21 +40,45 @@ KAPPA_GRID = (1.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 EPS = 1e-3
 
 
-def _posterior_from_sims(sims: np.ndarray, kappa: float, eps: float) -> np.ndarray:
-    """``sims (n, K, m)`` -> ``(n, K)`` posterior; ``-inf`` entries (no such neighbour) count 0."""
-    logits = kappa * (sims.astype(np.float64) - 1.0)  # -inf stays -inf
-    top = np.max(logits, axis=2, keepdims=True)
-    finite_top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):  # log(0) = -inf for classes with no neighbour
-        lse = np.log(np.sum(np.exp(logits - finite_top), axis=2)) + finite_top[..., 0]  # (n, K)
-    lse = np.where(np.isfinite(top[..., 0]), lse, -np.inf)
-    mx = np.max(lse, axis=1, keepdims=True)
-    mx = np.where(np.isfinite(mx), mx, 0.0)
-    p = np.exp(lse - mx)
-    total = p.sum(axis=1, keepdims=True)
-    n_classes = sims.shape[1]
-    p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / n_classes)
+def _shifted_sims(sims: np.ndarray) -> np.ndarray:
+    """``sims (n, K, m)`` -> ``(n, K * m)`` float64 ``s - max_row(s)`` (``-inf`` kept: no such
+    neighbour), what :func:`_posterior_from_shifted` takes; computed once for every kappa."""
+    n, n_classes, m = sims.shape
+    x = sims.reshape(n, n_classes * m).astype(np.float64)  # a copy: worked on in place
+    top = x.max(axis=1, keepdims=True)  # -inf for a row with no neighbour at all
+    x -= np.where(np.isfinite(top), top, 0.0)
+    return x
+
+
+def _posterior_from_shifted(shifted: np.ndarray, n_classes: int, kappa: float,
+                            eps: float) -> np.ndarray:
+    """``(n, K * m)`` shifted similarities (:func:`_shifted_sims`) -> ``(n, K)`` posterior.
+
+    Class c's kernel mass is ``sum_j exp(kappa (s_cj - 1))``, normalised over the classes. The
+    exponents are shifted by the row's largest similarity (one shift for all classes, which
+    cancels in the normalisation) rather than each class's own: with similarities in [-1, 1]
+    no term falls below ``exp(-2 kappa)`` of the largest, far above float64's underflow for any
+    kappa of ``KAPPA_GRID``, so one ``exp`` pass and one sum give the log-sum-exp form's values
+    to rounding (1e-16), about ten times as fast with a thousand classes.
+    """
+    n, width = shifted.shape
+    mass = np.empty((n, n_classes))
+    step = max(1, (1 << 20) // max(1, width))  # rows per pass: an 8 MB buffer, reused
+    buf = np.empty((min(n, step), width))
+    for start in range(0, n, step):
+        part = buf[: min(step, n - start)]
+        np.multiply(shifted[start : start + step], kappa, out=part)
+        np.exp(part, out=part)  # -inf -> 0
+        mass[start : start + step] = part.reshape(len(part), n_classes, -1).sum(axis=2)
+    total = mass.sum(axis=1, keepdims=True)
+    p = np.where(total > 0, mass / np.where(total > 0, total, 1.0), 1.0 / n_classes)
     return (1.0 - eps) * p + eps / n_classes
+
+
+def _posterior_from_sims(sims: np.ndarray, kappa: float, eps: float) -> np.ndarray:
+    """``sims (n, K, m)`` -> ``(n, K)`` posterior; ``-inf`` entries (no such neighbour) count 0
+    (see :func:`_posterior_from_shifted`)."""
+    return _posterior_from_shifted(_shifted_sims(sims), sims.shape[1], kappa, eps)
 
 
 def _class_ranks(classes: np.ndarray) -> np.ndarray:
@@ -248,12 +272,13 @@ def kde_posterior(
     done = np.zeros(n, dtype=bool)
     if kappa is None:
         rows = sample_rows()
-        sims = neighbours(rows)
-        kappa = best_kappa(rows, lambda kap: _posterior_from_sims(sims, kap, eps))
+        shifted = _shifted_sims(neighbours(rows))
+        kappa = best_kappa(rows, lambda kap: _posterior_from_shifted(shifted, n_classes, kap,
+                                                                     eps))
         # the sample's neighbours are already known: reuse them for its rows
-        post[rows] = _posterior_from_sims(sims, kappa, eps)
+        post[rows] = _posterior_from_shifted(shifted, n_classes, kappa, eps)
         done[rows] = True
-        del sims
+        del shifted
     todo = np.flatnonzero(~done)
     for start in range(0, len(todo), chunk_size):
         rows = todo[start : start + chunk_size]
