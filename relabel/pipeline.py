@@ -426,7 +426,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
         from relabel.review.spotcheck import withheld_message
 
         withhold = withheld_message(check)
-    corrector_name = resolve_corrector(cfg.corrector, np.bincount(labels))
+    corrector_name = resolve_corrector(cfg.corrector)
     corrector, corrector_input = None, None
     if corrector_name != "none":
         if len(labels) < cfg.folds:

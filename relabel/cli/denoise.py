@@ -189,7 +189,8 @@ def denoise_command(
                        "the reviewer's label and recalibrate the decisions on the rest.")
                        ] = None,
     corrector: Annotated[str, typer.Option(help="Cross-validated re-annotator: " + ", ".join(
-                         CORRECTOR_CHOICES) + " (auto = finetune with a GPU, linear without).")
+                         CORRECTOR_CHOICES) + " (auto = linear on every machine: its decisions "
+                         "are the measured ones; finetune trains the whole encoder, for a GPU).")
                          ] = DEFAULTS.corrector,
     words: Annotated[bool, typer.Option("--words/--no-words", help="Text classification "
                      "with the linear corrector (the default on a CPU): also learn from the "

@@ -1,8 +1,7 @@
 """Correctors (cross-validated re-annotators) and the decision step.
 
-``make_corrector`` builds the estimator named by ``--corrector``. ``auto`` means ``finetune`` when
-a CUDA GPU is present and the median class has at least ``AUTO_MIN_PER_CLASS`` examples, and
-``linear`` (logistic regression on the frozen embeddings) otherwise.
+``make_corrector`` builds the estimator named by ``--corrector``. ``auto`` means ``linear``
+(logistic regression on the frozen embeddings) on every machine.
 
 Why ``linear`` on the CPU (bench/RESULTS.md, "Trust", the development sets; figures of
 2026-12-01, when the choice was made): the decision rule needs out-of-fold probabilities
@@ -18,6 +17,15 @@ the texts' words where they help (:mod:`relabel.correct.lexical`): banking77 end
 (1,222 fixes, 24 damaged). On 1,000-row samples the head's skill falls further (0.05 on
 banking77's train labels, 0.06 on trec's) and it flags up to a third of a clean sample
 (bench/RESULTS.md, "Small samples").
+
+Why not ``finetune`` on a GPU (it was ``auto`` there until 2026-12-07, when the median class had
+at least 50 examples): its decisions have never been measured under the target-precision rule
+and the left-out protocol (no GPU was lent to the sessions that built them); its gamma is the
+head's, borrowed, and the head, trained on the same soft labels, measures worse than ``linear``
+on every count above. ``auto`` must not pick what measures worse, or what was never measured,
+and one dataset must get the same decisions on a laptop and on a GPU server.
+``--corrector finetune`` keeps it for users who check its changes (``review next
+--check-changes``).
 """
 
 from __future__ import annotations
@@ -29,23 +37,15 @@ from relabel.config import CORRECTOR_CHOICES
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
-AUTO_MIN_PER_CLASS = 50
-
-
 def resolve_corrector(name: str, class_counts: Any = None) -> str:
-    """``auto`` -> ``finetune`` on a CUDA machine when the median of ``class_counts`` is at least
-    ``AUTO_MIN_PER_CLASS``, else ``linear``; other names unchanged."""
+    """``auto`` -> ``linear`` (see the module docstring); other names unchanged.
+
+    ``class_counts`` is accepted for callers of earlier versions, where ``auto`` depended on
+    it, and is not used."""
     if name not in CORRECTOR_CHOICES:
         choices = ", ".join(CORRECTOR_CHOICES)
         raise ValueError(f"unknown corrector {name!r}; choose one of {choices}")
-    if name != "auto":
-        return name
-    import numpy as np
-    import torch
-
-    if class_counts is not None and np.median(class_counts) < AUTO_MIN_PER_CLASS:
-        return "linear"
-    return "finetune" if torch.cuda.is_available() else "linear"
+    return "linear" if name == "auto" else name
 
 
 def make_corrector(name: str, n_classes: int, **options: Any) -> BaseEstimator:

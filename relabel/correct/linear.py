@@ -9,15 +9,14 @@ so the fit is deterministic. It is 2.4× faster than scikit-learn's solver on 10
 (4.4 s against 10.6 s for 5 folds) and its out-of-fold probabilities agree with it to 0.015.
 
 A convex fit has no epochs to tune and converges with a few dozen examples per class, where the
-head MLP (12 epochs on soft labels) is still undertrained: on 2,000 banking77 rows (77 classes,
-26 per class, 20% noise) its out-of-fold skill was 0.42 against the head's 0.10, and it made 66
+head MLP (12 epochs on soft labels) is still undertrained: on 2,000 banking77 rows (77 classes, 26
+per class, 20% noise) its out-of-fold skill was 0.42 against the head's 0.10, and it made 66
 changes at the 0.9 target, 64 of them right, where the neighbour signals alone make none
-(bench/RESULTS.md, "Trust"). ``auto`` picks it when the median class has fewer than
-``AUTO_MIN_PER_CLASS`` examples. Follows the scikit-learn estimator contract, so cross-validation
-clones it per fold. The soft labels, credibility and kNN radius the other correctors take are
-accepted and ignored: it is trained on the given labels, as cleanlab's usual model is. A
-``sample_weight (N,)`` fit parameter weights each row's term of the loss (the scoring passes
-one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
+(bench/RESULTS.md, "Trust"). ``auto`` picks it on every machine. Follows the scikit-learn estimator
+contract, so cross-validation clones it per fold. The soft labels, credibility and kNN radius the
+other correctors take are accepted and ignored: it is trained on the given labels, as cleanlab's
+usual model is. A ``sample_weight (N,)`` fit parameter weights each row's term of the loss (the
+scoring passes one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
 
 ``X`` may also be a scipy sparse matrix (the word counts of :mod:`relabel.correct.lexical`): the
 same objective, with SciPy's sparse products inside torch's autograd.
