@@ -636,3 +636,22 @@ def test_votes_in_a_json_file_with_nested_fields_write_their_csv_files(tmp_path)
     run = relabel.denoise(path, out=tmp_path / "run", votes_col="annotations",
                           annotator_col="annotators", encoder=FakeEncoder(), progress=False)
     assert run.scores.height == df.height
+
+
+def test_consensus_passes_the_encoder_settings_as_denoise_does(tmp_path) -> None:
+    """``relabel consensus --precision --max-length --max-windows --batch-size`` reach the
+    packaged encoder: its cache key (the run's embedding cache) names them; a bad value is a
+    usage error, not a traceback."""
+    _, items, votes = _crowd_files(tmp_path, n_per_class=10)
+    out = tmp_path / "out"
+    p = run_relabel("consensus", str(items), "--annotations", str(votes), "--out", str(out),
+                    "--precision", "fp32", "--max-length", "16", "--max-windows", "2",
+                    "--batch-size", "8", "--corrector", "none")
+    assert p.returncode == 0, p.stderr
+    keys = [d.name for d in (out / "cache" / "embeddings").iterdir() if d.is_dir()]
+    assert len(keys) == 1 and "len16" in keys[0] and "-w2" in keys[0], keys
+    assert "bf16" not in keys[0] and "int8" not in keys[0]
+    assert pl.read_csv(out / "consensus.csv").height == 30
+    bad = run_relabel("consensus", str(items), "--annotations", str(votes), "--out",
+                      str(tmp_path / "bad"), "--max-length", "4")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -10,12 +10,16 @@ import typer
 from relabel.cli._util import (
     DEFAULTS,
     Annotations,
+    BatchSize,
     Dedupe,
     Embeddings,
     Encoding,
     Folds,
     LabelCols,
     LabelNames,
+    MaxLength,
+    MaxWindows,
+    Precision,
     TextCol,
     VotesCol,
     app,
@@ -63,6 +67,10 @@ def consensus_command(
     model: Annotated[str | None, typer.Option(help="Encoder: a Hugging Face model id or local "
                                                    "path (default: the packaged MiniLM).")]
     = None,
+    precision: Precision = DEFAULTS.precision,
+    batch_size: BatchSize = DEFAULTS.batch_size,
+    max_length: MaxLength = DEFAULTS.max_length,
+    max_windows: MaxWindows = DEFAULTS.max_windows,
     corrector: Annotated[str, typer.Option(help="The model annotator: auto, linear, head, "
                                                 "finetune, or none (neighbours only).")]
     = DEFAULTS.corrector,
@@ -90,7 +98,9 @@ def consensus_command(
                     item=item_col,
                     annotator=annotator_col, label=label_col, text=text_col,
                     classes=list(split_list(classes)) if classes else None, dedupe=dedupe, out=out,
-                    to=to, model=model, corrector=corrector, embeddings=embeddings,
+                    to=to, model=model, precision=precision, batch_size=batch_size,
+                    max_length=max_length, max_windows=max_windows, corrector=corrector,
+                    embeddings=embeddings,
                     folds=folds, seed=seed, target_precision=target_precision,
                     include_given=given, label_names=label_names, encoding=encoding)
     s = res.summary

@@ -12,6 +12,7 @@ from relabel.cli._util import (
     SPAN_COLS_DEFAULT,
     TYPE_COLS_DEFAULT,
     Annotations,
+    BatchSize,
     Dedupe,
     DropInvalid,
     Embeddings,
@@ -22,6 +23,9 @@ from relabel.cli._util import (
     LabelCol,
     LabelCols,
     LabelNames,
+    MaxLength,
+    MaxWindows,
+    Precision,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -32,7 +36,7 @@ from relabel.cli._util import (
     input_options,
     vote_options,
 )
-from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES, PRECISION_CHOICES
+from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES
 from relabel.data.compressed import compression_of
 
 
@@ -158,20 +162,10 @@ def denoise_command(
     id_col: IdCol = DEFAULTS.id_col,
     model: Annotated[str | None, typer.Option(help="Hugging Face model id or local directory "
                      "(default: the packaged all-MiniLM-L6-v2, offline).")] = DEFAULTS.model,
-    precision: Annotated[str, typer.Option(help="Encoder precision on the CPU: " + ", ".join(
-                         PRECISION_CHOICES) + ". bf16: about 2x faster where the CPU has "
-                         "AVX-512 BF16 or AMX, vectors within cosine 0.9999 of fp32; int8: "
-                         "faster still but less faithful (opt-in); auto (default): bf16 where "
-                         "the CPU computes it natively and a probe measures it faster with "
-                         "the same vectors, else fp32.")] = DEFAULTS.precision,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Texts per encoder batch "
-                          "(default 64 on the CPU; on a GPU up to 2048 texts and 131,072 "
-                          "tokens).")] = DEFAULTS.batch_size,
-    max_length: Annotated[int, typer.Option(min=8, help="Tokens per text (per window with "
-                                            "--max-windows).")] = DEFAULTS.max_length,
-    max_windows: Annotated[int, typer.Option(help="Encode a long text as up to this many "
-                           "windows of --max-length tokens and average them (1 = keep the "
-                           "first --max-length tokens).")] = DEFAULTS.max_windows,
+    precision: Precision = DEFAULTS.precision,
+    batch_size: BatchSize = DEFAULTS.batch_size,
+    max_length: MaxLength = DEFAULTS.max_length,
+    max_windows: MaxWindows = DEFAULTS.max_windows,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Flag when "
                          "credibility is below this (default: about as many as the estimated "
                          "number of wrong labels).")] = DEFAULTS.threshold,

@@ -29,6 +29,9 @@ import polars as pl
 
 from relabel.config import (
     DEFAULT_FOLDS,
+    DEFAULT_MAX_LENGTH,
+    DEFAULT_MAX_WINDOWS,
+    DEFAULT_PRECISION,
     DEFAULT_SEED,
     DEFAULT_TARGET_PRECISION,
     DenoiseConfig,
@@ -338,6 +341,10 @@ def consensus(
     out: str | Path | None = None,
     to: str | Path | None = None,
     model: str | None = None,
+    precision: str = DEFAULT_PRECISION,
+    batch_size: int | None = None,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    max_windows: int = DEFAULT_MAX_WINDOWS,
     corrector: str = "auto",
     embeddings: Any = None,
     encoder: Any = None,
@@ -386,6 +393,9 @@ def consensus(
     model, corrector, embeddings, encoder, folds, seed
         The model annotator, as in :func:`relabel.denoise` (``corrector="none"``: the
         neighbours only). Items without text: votes only.
+    precision, batch_size, max_length, max_windows
+        The encoder's settings, as in :func:`relabel.denoise` (``--precision``,
+        ``--batch-size``, ``--max-length``, ``--max-windows``).
     target_precision : float
         An item is resolved without a human only where its quality reaches this.
     include_given : bool
@@ -424,7 +434,8 @@ def consensus(
     em_options = _em_options(em_options, columns)
     item, annotator, label, text = (columns[k] for k in ("item", "annotator", "label", "text"))
     cfg = DenoiseConfig(text_col="text" if _is_run_dir(data) else text, label_col="label",
-                        id_col="id", model=model,
+                        id_col="id", model=model, precision=precision,
+                        batch_size=batch_size, max_length=max_length, max_windows=max_windows,
                         corrector=corrector, folds=folds, seed=seed,
                         target_precision=target_precision,
                         embeddings=embeddings if isinstance(embeddings, (str, Path)) else None)
