@@ -21,7 +21,8 @@ ones (gamma chosen on all), and the
 baselines on the same MiniLM embeddings: cleanlab ``find_label_issues`` on 5-fold
 logistic-regression probabilities and a plain kNN vote (k = 10), each applying its own fixes.
 
-Columns: AP / AUROC of relabel's ranking (1 - credibility) against the true errors; flagged share
+Columns: AP / AUROC of relabel's ranking (``suspicion``, the order of its flags and lists; until
+2026-12-07 ``1 - credibility``) against the true errors; flagged share and the flags' precision
 vs true noise; estimated noise; changes with their estimated and observed precision; label
 accuracy before -> after applying relabel's changes; skill and the self-diagnosis.
 """
@@ -92,7 +93,7 @@ def outcome(s: dict, d: dict) -> dict:
     new = np.where(ch, d.suggested, y)
     good = int((new[ch] == t[ch]).sum())
     err = y != t
-    det = detection_metrics(err, 1 - d.credibility, d.flagged)
+    det = detection_metrics(err, d.suspicion, d.flagged)
     dec = d.decisions
     return {"n": len(y), "noise": float(err.mean()), "ap": det["ap"], "auroc": det["auroc"],
             "flag_share": float(d.flagged.mean()), "flag_precision": det["precision"],
@@ -127,15 +128,24 @@ def row(name: str, o: dict, gamma: float) -> str:
     obs = f"{o['fixes'] / o['changes']:.2f}" if o["changes"] else ""
     ap = "" if np.isnan(o["ap"]) else f"{o['ap']:.3f} / {o['auroc']:.3f}"
     return (f"| {name} | {o['n']} | {100 * o['noise']:.1f} | {gamma:g} | {ap} | "
-            f"{100 * o['flag_share']:.1f} | {100 * o['est_noise']:.1f} | {o['changes']} "
+            f"{100 * o['flag_share']:.1f} | {flag_precision(o)} | {100 * o['est_noise']:.1f} | "
+            f"{o['changes']} "
             f"({100 * o['changes'] / o['n']:.2f}%) | {est} | {obs} | {o['fixes']} / {o['damage']} "
             f"| {100 * o['acc_before']:.1f} → {100 * o['acc_after']:.1f} | {o['skill']:.2f}"
             f"{'' if o['separates'] else ' (diagnosed)'} |")
 
 
-HEADER = ("| set | rows | noise % | gamma | AP / AUROC | flagged % | est. noise % | changed | "
-          "est. precision | observed precision | fixes / damage | accuracy % | skill |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+def flag_precision(o: dict) -> str:
+    """The share of the flagged rows whose label is wrong (empty when nothing is flagged or on a
+    control, where every flag is a right label)."""
+    p = o["flag_precision"]
+    return "" if o["noise"] == 0 or np.isnan(p) else f"{p:.3f}"
+
+
+HEADER = ("| set | rows | noise % | gamma | AP / AUROC | flagged % | flag precision | "
+          "est. noise % | changed | est. precision | observed precision | fixes / damage | "
+          "accuracy % | skill |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def reliability(conf: np.ndarray, right: np.ndarray) -> str:

@@ -2,7 +2,7 @@
 
 >>> import relabel
 >>> run = relabel.denoise(df, text="text", label="label", out="relabel-out/x")  # doctest: +SKIP
->>> run.issues                          # flagged rows, least credible first   # doctest: +SKIP
+>>> run.issues                          # flagged rows, most suspicious first   # doctest: +SKIP
 >>> cleaned = run.apply()               # same type and columns as df          # doctest: +SKIP
 
 - :func:`denoise`: a file path, a polars or pandas DataFrame, a ``datasets.Dataset`` or a list
@@ -24,11 +24,12 @@ import polars as pl
 from relabel.config import DenoiseConfig
 from relabel.detect.issues import find_label_issues
 from relabel.errors import RelabelInputError
+from relabel.outputs import most_suspicious_first
 from relabel.rundir import RunFiles, RunRecord, load_record
 
 #: columns of :attr:`Run.issues`, in order
 ISSUE_COLUMNS = ("row", "id", "text", "label", "credibility", "suggested_label", "confidence",
-                 "reason", "p_wrong", "alternative_label")
+                 "reason", "p_wrong", "suspicion", "alternative_label")
 
 
 class Run:
@@ -63,7 +64,7 @@ class Run:
                 f"automatically>")
 
     def _repr_html_(self) -> str:
-        """What a notebook shows: the numbers, the diagnosis and the least credible examples
+        """What a notebook shows: the numbers, the diagnosis and the most suspicious examples
         (:mod:`relabel.report.notebook`)."""
         from relabel.report.notebook import run_html
 
@@ -103,10 +104,10 @@ class Run:
 
     @property
     def issues(self) -> pl.DataFrame:
-        """The flagged examples, least credible first: ``row, id, text, label, credibility,
-        suggested_label, confidence, reason, p_wrong, alternative_label`` (``suggested_label``
-        is null where relabel abstains and asks a human). A relation run adds ``head`` and
-        ``tail`` after ``text``: the two entities the label is about."""
+        """The flagged examples, most suspicious first: ``row, id, text, label, credibility,
+        suggested_label, confidence, reason, p_wrong, suspicion, alternative_label``
+        (``suggested_label`` is null where relabel abstains and asks a human). A relation run
+        adds ``head`` and ``tail`` after ``text``: the two entities the label is about."""
         from relabel.data.task import SPAN_NAMES
         from relabel.rundir import load_examples
 
@@ -122,7 +123,7 @@ class Run:
         texts = examples.select("row", "text", *entities)
         return (flagged.join(texts, on="row", how="left")
                 .rename({"suggestion_confidence": "confidence"})
-                .sort(["credibility", "row"])
+                .pipe(most_suspicious_first)
                 .select(columns))
 
     def _decisions(self, reviews: Any, apply: str) -> pl.DataFrame:

@@ -38,11 +38,29 @@ def scores_frame(examples: pl.DataFrame, classes: list[str], labels: np.ndarray,
         "alternative_label": class_names(classes, result.alternative),
         "alternative_prob": pl.Series(result.alternative_prob).fill_nan(None),
         "p_wrong": result.p_wrong.astype(np.float32),
+        "suspicion": result.suspicion.astype(np.float32),
         "reason": pl.Series(result.reason, dtype=pl.String),
         "reviewed_label": class_names(classes, reviewed if reviewed is not None
                                       else np.full(len(labels), -1)),
     })
     return pl.DataFrame(columns)
+
+
+def most_suspicious_first(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (rows of ``scores.parquet``, or of ``find_label_issues``) sorted most suspicious
+    first: by ``suspicion`` (:func:`relabel.detect.decide.suspicion`), then row; a run written
+    before that column existed, by ``credibility`` (lowest first)."""
+    if "suspicion" in frame.columns:
+        return frame.sort(["suspicion", "row"], descending=[True, False])
+    return frame.sort(["credibility", "row"])
+
+
+def suspicion_of(scores: pl.DataFrame) -> np.ndarray:
+    """``(N,)`` the ranking score of ``scores`` (higher = more suspicious): its ``suspicion``
+    column, or ``1 - credibility`` for a run written before that column existed."""
+    if "suspicion" in scores.columns:
+        return scores["suspicion"].to_numpy().astype(np.float64)
+    return 1.0 - scores["credibility"].to_numpy().astype(np.float64)
 
 
 def class_names(classes: list[Any], codes: np.ndarray, dtype: Any = pl.String) -> pl.Series:
@@ -59,8 +77,8 @@ def class_names(classes: list[Any], codes: np.ndarray, dtype: Any = pl.String) -
 
 def suspicious_frame(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np.ndarray
                 ) -> pl.DataFrame:
-    """The least credible examples with their text and their nearest neighbours' labels."""
-    order = np.argsort(scores["credibility"].to_numpy(), kind="stable")[:REPORT_SUSPICIOUS]
+    """The most suspicious examples with their text and their nearest neighbours' labels."""
+    order = np.argsort(-suspicion_of(scores), kind="stable")[:REPORT_SUSPICIOUS]
     # gathers of the few rows shown: a whole text or label column as Python objects was the
     # write stage's largest temporary at millions of rows
     near = np.asarray(neighbors[order], dtype=np.int64)

@@ -86,11 +86,11 @@ def test_every_input_type_gives_the_same_run_and_apply_keeps_the_type(
     assert run.scores.equals(reference.scores)
     assert run.summary["examples"] == df.height and run.summary["source_type"] == (
         "file" if kind == "path" else kind)
-    # issues: the flagged rows, least credible first, with their text
+    # issues: the flagged rows, most suspicious first, with their text
     issues = run.issues
     assert tuple(issues.columns) == ISSUE_COLUMNS
     assert issues.height == int(run.scores["flagged"].sum()) > 0
-    assert issues["credibility"].is_sorted()
+    assert issues["suspicion"].is_sorted(descending=True)
     texts = dict(zip(df["id"], df["text"], strict=True))
     assert all(texts[i] == t for i, t in zip(issues["id"], issues["text"], strict=True))
     wrong = set(df.filter(pl.col("label") != pl.col("true_label"))["id"])
@@ -246,7 +246,7 @@ def test_find_label_issues_with_pred_probs_and_embeddings(noisy):
     for kwargs in ({"pred_probs": probs}, {"embeddings": emb},
                    {"pred_probs": probs, "embeddings": emb}):
         issues = relabel.find_label_issues(labels, **kwargs)
-        assert issues["credibility"].is_sorted()
+        assert issues["suspicion"].is_sorted(descending=True)
         found = set(issues["row"].to_list())
         assert len(found & wrong) >= 0.8 * len(wrong), kwargs
         assert len(found - wrong) <= 0.5 * len(wrong), kwargs

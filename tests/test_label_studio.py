@@ -63,7 +63,8 @@ def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
 
     tasks = _full_tasks(label_studio, res.project_id)
     assert len(tasks) == 1000
-    flagged = scores.filter(pl.col("flagged")).sort(["credibility", "row"]).head(1000)
+    flagged = (scores.filter(pl.col("flagged"))
+               .sort(["suspicion", "row"], descending=[True, False]).head(1000))
     by_id = {r["id"]: r for r in flagged.iter_rows(named=True)}
     assert {t["data"]["relabel_id"] for t in tasks} == set(by_id)
     for t in tasks:  # every task: given label, credibility, one relabel prediction
@@ -72,7 +73,7 @@ def test_push_review_pull_export_row_by_row(label_studio, review_run, tmp_path):
         assert t["data"]["credibility"] == pytest.approx(row["credibility"], abs=1e-4)
         [pred] = t["predictions"]
         assert pred["model_version"] == res.model_version
-        assert pred["score"] == pytest.approx(row["credibility"], abs=1e-6)
+        assert pred["score"] == pytest.approx(1 - row["suspicion"], abs=1e-6)
         assert pred["result"][0]["value"]["choices"] == [row["suggested_label"] or row["label"]]
     project = httpx.get(f"{label_studio.url}/api/projects/{res.project_id}",
                         headers={"Authorization": f"Token {label_studio.token}"}).json()
@@ -155,7 +156,8 @@ def test_new_run_updates_predictions_in_place(label_studio, review_run, tmp_path
     denoise(data, out_dir=run2, encoder=FakeEncoder(), config=DenoiseConfig(
         id_col="id", corrector="none", weights={"knn": 0.8, "kde": 0.2}))
     top = lambda d: set(pl.read_parquet(d / "scores.parquet").filter("flagged")  # noqa: E731
-                        .sort(["credibility", "row"]).head(300)["id"])
+                        .sort(["suspicion", "row"], descending=[True, False])
+                        .head(300)["id"])
     both = top(run) & top(run2)
     assert both
     tasks = {t["data"]["relabel_id"]: t["id"] for t in _tasks(label_studio, first.project_id)}
@@ -178,7 +180,7 @@ def test_new_run_updates_predictions_in_place(label_studio, review_run, tmp_path
         t = full[rid]
         [pred] = t["predictions"]  # the old prediction is replaced, not added to
         assert pred["model_version"] == t["data"]["relabel_run"] == second.model_version
-        assert pred["score"] == pytest.approx(scores2[rid]["credibility"], abs=1e-6)
+        assert pred["score"] == pytest.approx(1 - scores2[rid]["suspicion"], abs=1e-6)
     assert len(full[reviewed]["annotations"]) == 1  # the reviewer's work is kept
 
 

@@ -12,6 +12,7 @@ from relabel.detect.decide import (
     flag_issues,
     per_class_thresholds,
     signal_skill,
+    suspicion,
     true_label_posterior,
 )
 from relabel.detect.reasons import (
@@ -112,6 +113,44 @@ def test_flag_count_follows_the_estimated_noise():
     assert dec.flagged.sum() <= n_flag + changed.sum()
     assert changed[dec.flagged].sum() == changed.sum()  # every change is also a flag
 
+
+
+def test_suspicion_averages_the_two_ranks():
+    cred = np.array([0.9, 0.1, 0.5, 0.5, 0.2])
+    p_wrong = np.array([0.05, 0.3, 0.9, 0.1, 0.3])
+    # weight 0: the credibility's order alone (ties share their average rank)
+    np.testing.assert_allclose(suspicion(cred, p_wrong, weight=0.0),
+                               np.array([1, 5, 2.5, 2.5, 4]) / 5)
+    # weight 1: p_wrong's order alone
+    np.testing.assert_allclose(suspicion(cred, p_wrong, weight=1.0),
+                               np.array([1, 3.5, 5, 2, 3.5]) / 5)
+    both = suspicion(cred, p_wrong)
+    np.testing.assert_allclose(both, (np.array([1, 5, 2.5, 2.5, 4])
+                                      + np.array([1, 3.5, 5, 2, 3.5])) / 10)
+    assert both.min() > 0 and both.max() <= 1 and suspicion(cred[:0], p_wrong[:0]).shape == (0,)
+
+
+def test_flags_are_the_most_suspicious_and_reviewed_rows_do_not_shrink_their_count():
+    _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.15, seed=4)
+    like = _likelihood(true, 4, sharp=0.9, seed=4)
+    dec = decide_labels(labels, like, skill=0.8)
+    changed = dec.suggested >= 0
+    n_flag = round(dec.noise_rate * len(labels))
+    only = dec.flagged & ~changed
+    # the estimate's flags are the n most suspicious rows (changes are flagged besides)
+    top = np.argsort(-dec.suspicion, kind="stable")[:n_flag]
+    assert set(np.flatnonzero(only)) <= set(top) and dec.flagged[top].all()
+    # reviewers looked at 40 rows (among them some of the most suspicious): the flags of the
+    # others are the estimate less the errors the reviewers confirmed, not less every review
+    reviewed = np.full(len(labels), -1)
+    looked = np.concatenate([top[:20], np.flatnonzero(~dec.flagged)[:20]])
+    reviewed[looked] = true[looked]
+    again = decide_labels(labels, like, skill=0.8, reviewed=reviewed)
+    confirmed = int((true[looked] != labels[looked]).sum())
+    assert not again.flagged[looked].any()
+    want = round(again.noise_rate * len(labels)) - confirmed
+    assert ((again.flagged & (again.suggested < 0)).sum() >= want - (again.suggested >= 0).sum())
+    assert again.flagged.sum() >= want
 
 def test_low_skill_changes_and_flags_nothing_on_the_estimate_and_says_so():
     _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.2, seed=4)

@@ -1,8 +1,8 @@
 """Label Studio review loop: push relabel's suggestions as tasks, pull human decisions back.
 
 :func:`push` creates (or reuses) a project whose labeling config comes from the run's classes,
-and imports one task per example, least credible first, with relabel's suggestion as the
-prediction (``score`` = credibility, so with the project's *uncertainty sampling* reviewers get
+and imports one task per example, most suspicious first, with relabel's suggestion as the
+prediction (``score`` = 1 - suspicion, so with the project's *uncertainty sampling* reviewers get
 the most suspicious first). Pushing is idempotent, keyed by the example id stored in each task:
 the project is listed first, new examples are imported in bulk batches, examples whose task data
 or run changed are replaced (deleted and imported again, in bulk) or, when a reviewer already

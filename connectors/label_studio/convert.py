@@ -13,7 +13,7 @@ Task ``data`` keys (all strings or numbers, as Label Studio expects):
 ``text``            the text shown
 ``given_label``     the label in the dataset
 ``suggested_label`` relabel's suggestion, ``""`` when it abstained
-``credibility``     in [0, 1], lower is more suspicious (also the prediction's ``score``)
+``credibility``     in [0, 1], lower is more suspicious
 ``reason``          one line: why relabel flagged it (or that it did not)
 ``relabel_run``     the ``model_version`` of the push that wrote this task
 ``votes``           several annotators per item only: each annotator's label
@@ -179,9 +179,11 @@ def task_data(row: Mapping[str, Any], run: str, *, blind: bool = False) -> dict[
 def prediction(row: Mapping[str, Any], run: str, *, blind: bool = False
                ) -> dict[str, Any] | None:
     """relabel's prediction for one task: the suggestion (or the given label when relabel
-    abstained), ``score`` = credibility so the least credible come first, ``model_version`` =
-    ``run``. Relation rows also carry the head and tail spans as pre-highlighted regions.
-    ``blind``: the spans alone, nothing pre-selected (None for a text without spans)."""
+    abstained), ``score`` = 1 - suspicion so that uncertainty sampling (lowest score first)
+    shows the most suspicious first (credibility for a run written before ``suspicion``),
+    ``model_version`` = ``run``. Relation rows also carry the head and tail spans as
+    pre-highlighted regions. ``blind``: the spans alone, nothing pre-selected (None for a text
+    without spans)."""
     choice = row.get("suggested_label") or row["label"]
     result: list[dict[str, Any]] = []
     if row.get("head_start") is not None:
@@ -196,7 +198,9 @@ def prediction(row: Mapping[str, Any], run: str, *, blind: bool = False
         return {"model_version": run, "result": result} if result else None
     result.append({"from_name": CHOICES_NAME, "to_name": TEXT_NAME, "type": "choices",
                    "value": {"choices": [str(choice)]}})
-    return {"model_version": run, "score": round(float(row["credibility"]), 6), "result": result}
+    score = (1.0 - float(row["suspicion"]) if row.get("suspicion") is not None
+             else float(row["credibility"]))
+    return {"model_version": run, "score": round(score, 6), "result": result}
 
 
 def tasks_json(rows: Iterable[Mapping[str, Any]], run: str, *,

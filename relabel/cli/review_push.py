@@ -18,7 +18,7 @@ def review_push_command(
     project: Annotated[str, typer.Option("--project", help="Label Studio project title; "
                        "created when missing, reused (same label set) otherwise.")],
     only: Annotated[str, typer.Option(help="Which examples: 'flagged' or 'all'.")] = "flagged",
-    limit: Annotated[int | None, typer.Option(help="At most this many, least credible "
+    limit: Annotated[int | None, typer.Option(help="At most this many, most suspicious "
                      "first.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress "
                         "bar.")] = True,
@@ -48,7 +48,7 @@ def review_push_command(
     if not res.selected and only == "flagged":
         import shlex
 
-        typer.echo(f"nothing is flagged in {run_dir}; push the least credible examples with "
+        typer.echo(f"nothing is flagged in {run_dir}; push the most suspicious examples with "
                    "--only all --limit N, or measure the noise with a random audit: relabel "
                    f"review next {shlex.quote(str(run_dir))} --project {shlex.quote(project)} "
                    "--batch 0 --audit 50")

@@ -35,9 +35,20 @@ From r:
   when ``r_i(s_i) >= P`` (its ``confidence``), so among the changes the expected share of right
   ones is at least P. The expected numbers of right and wrong changes are ``Σ r_i(s_i)`` and
   ``Σ (1 - r_i(s_i))`` over the changes;
-- flags for review: the ``round(noise rate · N)`` examples of highest ``w`` (so a set
-  estimated 1% noisy has about 1% flagged), and every changed example; with ``--threshold T``
-  instead every example whose credibility is below T.
+- flags for review: the ``round(noise rate · N)`` most suspicious examples (so a set estimated
+  1% noisy has about 1% flagged), and every changed example; with ``--threshold T`` instead
+  every example whose credibility is below T.
+
+The order of suspicion
+----------------------
+Two numbers say how likely a given label is wrong: ``1 - L_i(y_i)`` (the signals alone) and
+``w_i`` (the signals through the estimated joint Q). Q knows which confusions occur on this
+dataset, which helps where the errors are systematic (trec's weak rules, nearest-class flips),
+and misleads where Q is poorly estimated (semeval, whose estimated noise is 6% against 16%).
+Neither ranks better everywhere, so the flags, ``issues``, ``review push`` and the report order
+the examples by :func:`suspicion`, the mean of the two fractional ranks
+(``SUSPICION_WEIGHT``). ``w_i`` stays the probability that ``review next`` and the expected
+counts use.
 
 Constants, chosen on the 18 development sets (11 noisy, 7 clean controls; ``bench/bench_trust.py``,
 bench/RESULTS.md, which also reports each set left out): ``gamma`` (``GAMMA``) is the largest value
@@ -128,6 +139,13 @@ CORRECTOR_WEIGHTS: dict[str, float] = {"cv": 0.7, "knn": 0.3}
 #: words' gamma with the subjective controls")
 GAMMA = {"linear": 1.4, "linear+words": 1.5, "head": 1.3, "finetune": 1.3, "none": 0.5,
          "pred_probs": 1.4}
+#: weight of ``w_i``'s rank in :func:`suspicion` (``1 - credibility``'s rank has the rest).
+#: Chosen by leave-one-dataset-out for the mean AP of finding the wrong labels over the 11
+#: noisy development sets and the five corrector paths, from 0, 0.25, 0.5, 0.75, 1: 0.5 on 7
+#: of the 11 folds (0.75 on 3, 0.25 on 1); the mean AP of all paths goes from 0.666 (0 = the
+#: credibility alone, the order until 2026-12-07) to 0.679 (1 = ``w`` alone: 0.674), and on the
+#: default path from 0.668 to 0.682 (bench/RESULTS.md, "The order of suspicion")
+SUSPICION_WEIGHT = 0.5
 #: the ``corrector`` name of the linear corrector with the word model
 WORDS_CORRECTOR = "linear+words"
 #: smoothing count added to every cell of the confident joint
@@ -258,6 +276,33 @@ def _confident_rows(posterior: np.ndarray, t: np.ndarray) -> np.ndarray:
         ok = confident[np.arange(len(p)), b] >= 0
         best[start : start + len(p)] = np.where(ok, b, -1)
     return best
+
+
+def suspicion(credibility: np.ndarray, p_wrong: np.ndarray, *,
+              weight: float = SUSPICION_WEIGHT) -> np.ndarray:
+    """How suspicious each given label is, for ordering: ``(N,), (N,)`` -> ``(N,)`` float64 in
+    (0, 1], higher = more likely wrong.
+
+    ``weight * rank(p_wrong) / N + (1 - weight) * rank(1 - credibility) / N``, with average ranks
+    for ties (module docstring, "The order of suspicion"). Not a probability: ``p_wrong`` is.
+
+    Parameters
+    ----------
+    credibility : np.ndarray
+        ``(N,)`` the combined posterior of the given label.
+    p_wrong : np.ndarray
+        ``(N,)`` the noisy-channel probability that the given label is wrong.
+    weight : float
+        Weight of ``p_wrong``'s rank.
+    """
+    from scipy.stats import rankdata
+
+    n = len(p_wrong)
+    if n == 0:
+        return np.zeros(0)
+    cred = np.asarray(credibility, dtype=np.float64)
+    wrong = np.asarray(p_wrong, dtype=np.float64)
+    return (weight * rankdata(wrong) + (1.0 - weight) * rankdata(-cred)) / n
 
 
 def flag_issues(
@@ -399,6 +444,9 @@ def decide_labels(
                                                   gamma=gamma):
         p_keep[blocks[i]], alt[blocks[i]], p_alt[blocks[i]] = keep_i, alt_i, p_alt_i
     p_wrong = 1.0 - p_keep
+    # the signals' view, before any reviewer's answer replaces p_wrong below
+    order_score = suspicion(credibility if credibility is not None
+                            else likelihood[np.arange(n), labels], p_wrong)
     can_separate = bool(skill >= MIN_SKILL)
     can_estimate = bool((skill if estimate_skill is None else estimate_skill) >= MIN_SKILL)
     rev = (np.zeros(n, dtype=bool) if reviewed is None else np.asarray(reviewed) >= 0)
@@ -438,7 +486,7 @@ def decide_labels(
         n_flag = max(0, round(noise_rate * n) - confirmed)
         flagged = np.zeros(n, dtype=bool)
         if n_flag:
-            order = np.argsort(np.where(rev, -np.inf, -p_wrong), kind="stable")
+            order = np.argsort(np.where(rev, np.inf, -order_score), kind="stable")
             flagged[order[: min(n_flag, int((~rev).sum()))]] = True
     flagged &= ~rev
     flagged |= change
@@ -448,7 +496,7 @@ def decide_labels(
     return Decisions(
         flagged=flagged, suggested=suggested,
         confidence=np.where(change, p_alt, np.nan), alternative=alt, alternative_prob=p_alt,
-        p_wrong=p_wrong, joint=joint, noise_rate=noise_rate,
+        p_wrong=p_wrong, suspicion=order_score, joint=joint, noise_rate=noise_rate,
         expected_right=float(p_alt[change].sum()),
         expected_wrong=float((1.0 - p_alt[change]).sum()),
         skill=float(skill), can_separate=can_separate, can_estimate=can_estimate,
@@ -558,7 +606,7 @@ def decide(
         posterior=posterior, credibility=credibility, flagged=flagged,
         suggested=dec.suggested, confidence=dec.confidence, alternative=alternative,
         alternative_prob=np.where(alternative == dec.alternative, dec.alternative_prob, np.nan),
-        p_wrong=dec.p_wrong,
+        p_wrong=dec.p_wrong, suspicion=dec.suspicion,
         reason=flag_reasons(flagged, conflict=conflict, outlier=outlier, p_knn=p_knn, p_cv=p_cv,
                             not_learned=np.isin(labels, dec.unrecognised)),
         decisions=dec, duplicate_conflicts=int(conflict.sum()), outliers=int(outlier.sum()))

@@ -42,6 +42,9 @@ class Decisions:
         ``(N,)`` its probability ``r_i(s_i)``.
     p_wrong : np.ndarray
         ``(N,)`` estimated probability that the given label is wrong.
+    suspicion : np.ndarray
+        ``(N,)`` in (0, 1], higher = more likely wrong: the order of the flags and of every
+        list of suspicious examples (:func:`relabel.detect.decide.suspicion`).
     joint : np.ndarray
         ``(K, K)`` estimated joint ``Q[given, true]``.
     noise_rate : float
@@ -63,6 +66,7 @@ class Decisions:
     alternative: np.ndarray
     alternative_prob: np.ndarray
     p_wrong: np.ndarray
+    suspicion: np.ndarray
     joint: np.ndarray
     noise_rate: float
     expected_right: float
@@ -180,6 +184,9 @@ class DecisionResult:
         ``(N,)`` its probability (NaN where it is a duplicate group's majority).
     p_wrong : np.ndarray
         ``(N,)`` estimated probability that the given label is wrong.
+    suspicion : np.ndarray
+        ``(N,)`` in (0, 1], higher = more likely wrong: the order of the flags and of the
+        suspicious examples (:func:`relabel.detect.decide.suspicion`).
     reason : list of str or None
         ``N`` reasons of the flags (:mod:`relabel.detect.reasons`), None where not flagged.
     decisions : Decisions
@@ -196,6 +203,7 @@ class DecisionResult:
     alternative: np.ndarray
     alternative_prob: np.ndarray
     p_wrong: np.ndarray
+    suspicion: np.ndarray
     reason: list[str | None]
     decisions: Decisions
     duplicate_conflicts: int

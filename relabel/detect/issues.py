@@ -87,8 +87,9 @@ def find_label_issues(
     Returns
     -------
     polars.DataFrame
-        ``row, label, credibility, suggested_label, confidence, reason, p_wrong,
-        alternative_label`` (and ``flagged`` with ``return_all``); labels in the type given.
+        ``row, label, credibility, suggested_label, confidence, reason, p_wrong, suspicion,
+        alternative_label`` (and ``flagged`` with ``return_all``), the flagged rows most
+        suspicious first (:func:`relabel.detect.decide.suspicion`); labels in the type given.
 
     Raises
     ------
@@ -163,7 +164,7 @@ def find_label_issues(
 
         for note in notes:
             warnings.warn(note, RelabelWarning, stacklevel=2)
-    from relabel.outputs import class_names
+    from relabel.outputs import class_names, most_suspicious_first
 
     label_series = pl.Series("label", given.tolist())
     frame = pl.DataFrame({
@@ -175,11 +176,12 @@ def find_label_issues(
         "confidence": pl.Series(res.confidence).fill_nan(None),
         "reason": pl.Series(res.reason, dtype=pl.String),
         "p_wrong": res.p_wrong.astype(np.float64),
+        "suspicion": res.suspicion.astype(np.float64),
         "alternative_label": class_names(cls, res.alternative, label_series.dtype),
     })
     if return_all:
         return frame
-    return frame.filter(pl.col("flagged")).sort(["credibility", "row"]).drop("flagged")
+    return most_suspicious_first(frame.filter(pl.col("flagged"))).drop("flagged")
 
 
 __all__ = ["find_label_issues"]

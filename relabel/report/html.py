@@ -26,6 +26,7 @@ from relabel.data.io import read_table
 from relabel.data.write import write_text
 from relabel.detect.decisions import decision_notes
 from relabel.errors import RelabelInputError
+from relabel.outputs import suspicion_of
 from relabel.rundir import RunFiles, load_record
 
 MAX_CLASSES_SHOWN = 30
@@ -73,7 +74,7 @@ def _figure_tag(fig: Any, alt: str) -> str:
 #: the columns of scores.parquet the report reads (the review section's estimate needs p_wrong
 #: and suggestion_confidence)
 REPORT_COLUMNS = ("row", "id", "label", "credibility", "flagged", "suggested_label",
-                  "suggestion_confidence", "p_wrong")
+                  "suggestion_confidence", "p_wrong", "suspicion")
 
 
 def _histogram(scores: pl.DataFrame) -> str:
@@ -397,7 +398,8 @@ class TruthCheck:
     is_error : np.ndarray
         ``(N,)`` bool, the given label is wrong (scores' row order).
     suspicion : np.ndarray
-        ``(N,)`` ``1 - credibility``, the ranking scored.
+        ``(N,)`` the ranking scored: ``scores``' ``suspicion`` (``1 - credibility`` for a run
+        written before it existed).
     metrics : dict
         :func:`~relabel.metrics.detection_metrics` and
         :func:`~relabel.metrics.correction_metrics`: ``ap``, ``auroc``, ``precision``,
@@ -438,9 +440,11 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
 
     run = load_record(run_dir)
     if scores is None:
-        scores = pl.read_parquet(RunFiles(Path(run_dir)).scores,
-                                 columns=["row", "label", "credibility", "flagged",
-                                          "suggested_label"])
+        path = RunFiles(Path(run_dir)).scores
+        present = pl.read_parquet_schema(path)
+        wanted: list[str] = ["row", "label", "credibility", "flagged", "suggested_label",
+                             "suspicion"]
+        scores = pl.read_parquet(path, columns=[c for c in wanted if c in present])
     from relabel.data.validation import require_columns
 
     table = expose(read_table(run.input, encoding=run.spec.encoding)[0], [truth_col])
@@ -453,7 +457,7 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
     new = np.where(scores["suggested_label"].is_null().to_numpy(), given,
                    scores["suggested_label"].to_numpy())
     is_error = given != truth
-    suspicion = 1 - scores["credibility"].to_numpy()
+    suspicion = suspicion_of(scores)
     det = detection_metrics(is_error, suspicion, scores["flagged"].to_numpy())
     cor = correction_metrics(given, truth, new, scores["flagged"].to_numpy())
     return TruthCheck(truth_col, is_error, suspicion, {**det, **cor})

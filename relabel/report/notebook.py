@@ -48,7 +48,7 @@ def _notes(notes: list[str]) -> str:
 
 
 def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str:
-    """A run: what it found and changed, why it held back, and its least credible examples
+    """A run: what it found and changed, why it held back, and its most suspicious examples
     (``issues``, as :attr:`relabel.Run.issues`)."""
     dec = summary.get("decisions") or {}
     rate = dec.get("estimated_noise_rate")
@@ -72,7 +72,7 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
     notes = [*decision_notes(dec), *(summary.get("warnings") or [])]
     shown = min(SHOWN_ROWS, issues.height)
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel run</b>{_facts(facts)}{_notes(notes)}'
-            f"<p>least credible of the {issues.height} flagged examples (first {shown}; all in "
+            f"<p>most suspicious of the {issues.height} flagged examples (first {shown}; all in "
             "<code>run.issues</code>, the report in <code>run.report()</code>):</p>"
             + frame_html(issues, ["id", "text", "head", "tail", "label", "suggested_label",
                                   "confidence", "reason", "alternative_label"])

@@ -18,6 +18,7 @@ import polars as pl
 from relabel.data.task import SPAN_NAMES
 from relabel.data.write import write_table
 from relabel.errors import RelabelInputError, option
+from relabel.outputs import most_suspicious_first
 from relabel.rundir import RunFiles, load_examples, load_run, run_classes, run_id
 
 REVIEWS_FILE = RunFiles.REVIEWS
@@ -39,7 +40,7 @@ class ReviewItems:
     Attributes
     ----------
     frame : polars.DataFrame
-        One row per example to review, least credible first: the scores columns plus ``text``
+        One row per example to review, most suspicious first: the scores columns plus ``text``
         and, for relations, ``head_start, head_end, tail_start, tail_end`` (character offsets).
     classes : list of str
         Every class of the run (the choices reviewers pick from).
@@ -60,7 +61,7 @@ class ReviewItems:
 
 def review_items(run_dir: str | Path, *, only: str = "flagged",
                  limit: int | None = None, ids: list[str] | None = None) -> ReviewItems:
-    """The examples to send to reviewers, least credible first.
+    """The examples to send to reviewers, most suspicious first.
 
     Parameters
     ----------
@@ -69,7 +70,7 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
     only : {"flagged", "all"}
         Flagged examples only, or every example.
     limit : int, optional
-        At most this many (the least credible).
+        At most this many (the most suspicious).
     ids : list of str, optional
         Exactly these examples, in this order (``review next``); ``only`` is then ignored.
 
@@ -89,7 +90,7 @@ def review_items(run_dir: str | Path, *, only: str = "flagged",
         chosen = scores.join(order, on="id", how="inner").sort("_order").drop("_order")
     else:
         chosen = scores.filter(pl.col("flagged")) if only == "flagged" else scores
-        chosen = chosen.sort(["credibility", "row"])
+        chosen = most_suspicious_first(chosen)
     if limit is not None:
         chosen = chosen.head(limit)
     examples = load_examples(run_dir)
