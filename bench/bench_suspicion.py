@@ -3,15 +3,16 @@
 Usage: python bench/trust_signals.py   # once: encode, score, cache the signals
        python bench/bench_suspicion.py [--markdown FILE]
 
-relabel orders the examples (the flags, ``issues``, ``review push``, the report) by
-``relabel.detect.decide.suspicion``: ``w * rank(p_wrong) + (1 - w) * rank(1 - credibility)``,
-normalised. This script scores each weight of ``WEIGHTS`` (0 = the credibility alone, the order
-until 2026-12-07; 1 = the noisy-channel ``p_wrong`` alone) on the 11 noisy development sets and
-the five corrector paths of ``bench/bench_trust.py``, at each path's shipped gamma:
+relabel lists the examples (``issues``, ``review push``, ``find_label_issues``, the report) in the
+order of ``relabel.detect.decide.suspicion``: ``w * rank(p_wrong) + (1 - w) * rank(1 -
+credibility)``, normalised. This script scores each weight of ``WEIGHTS`` (0 = the credibility
+alone, the order until 2026-12-07; 1 = the noisy-channel ``p_wrong`` alone) on the 11 noisy
+development sets and the five corrector paths of ``bench/bench_trust.py``, at each path's shipped
+gamma:
 
 - AP of finding the wrong labels with each order;
-- the precision of the flags, the ``round(noise rate * N)`` most suspicious rows under each order
-  (the count is the same; which rows differs);
+- the precision of the ``round(noise rate * N)`` most suspicious rows under each order (the
+  flags' count); relabel flags the rows of highest ``p_wrong``, the column ``w=1``;
 - the leave-one-dataset-out choice: for each set in turn, the weight with the best mean AP over
   every path of the other sets, and that set's AP at it.
 

@@ -130,15 +130,15 @@ def test_suspicion_averages_the_two_ranks():
     assert both.min() > 0 and both.max() <= 1 and suspicion(cred[:0], p_wrong[:0]).shape == (0,)
 
 
-def test_flags_are_the_most_suspicious_and_reviewed_rows_do_not_shrink_their_count():
+def test_flags_are_the_likeliest_wrong_and_reviewed_rows_do_not_shrink_their_count():
     _, labels, true = make_clusters(n_per_class=100, n_classes=4, flip=0.15, seed=4)
     like = _likelihood(true, 4, sharp=0.9, seed=4)
     dec = decide_labels(labels, like, skill=0.8)
     changed = dec.suggested >= 0
     n_flag = round(dec.noise_rate * len(labels))
     only = dec.flagged & ~changed
-    # the estimate's flags are the n most suspicious rows (changes are flagged besides)
-    top = np.argsort(-dec.suspicion, kind="stable")[:n_flag]
+    # the estimate's flags are the n rows of highest p_wrong (changes are flagged besides)
+    top = np.argsort(-dec.p_wrong, kind="stable")[:n_flag]
     assert set(np.flatnonzero(only)) <= set(top) and dec.flagged[top].all()
     # reviewers looked at 40 rows (among them some of the most suspicious): the flags of the
     # others are the estimate less the errors the reviewers confirmed, not less every review

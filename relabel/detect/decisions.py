@@ -43,8 +43,8 @@ class Decisions:
     p_wrong : np.ndarray
         ``(N,)`` estimated probability that the given label is wrong.
     suspicion : np.ndarray
-        ``(N,)`` in (0, 1], higher = more likely wrong: the order of the flags and of every
-        list of suspicious examples (:func:`relabel.detect.decide.suspicion`).
+        ``(N,)`` in (0, 1], higher = more likely wrong: the order of every list of suspicious
+        examples (:func:`relabel.detect.decide.suspicion`).
     joint : np.ndarray
         ``(K, K)`` estimated joint ``Q[given, true]``.
     noise_rate : float
@@ -185,8 +185,8 @@ class DecisionResult:
     p_wrong : np.ndarray
         ``(N,)`` estimated probability that the given label is wrong.
     suspicion : np.ndarray
-        ``(N,)`` in (0, 1], higher = more likely wrong: the order of the flags and of the
-        suspicious examples (:func:`relabel.detect.decide.suspicion`).
+        ``(N,)`` in (0, 1], higher = more likely wrong: the order of the lists of suspicious
+        examples (:func:`relabel.detect.decide.suspicion`).
     reason : list of str or None
         ``N`` reasons of the flags (:mod:`relabel.detect.reasons`), None where not flagged.
     decisions : Decisions
