@@ -84,8 +84,8 @@ def suspicious_frame(examples: pl.DataFrame, scores: pl.DataFrame, neighbors: np
     near = np.asarray(neighbors[order], dtype=np.int64)
     near_labels = scores["label"].gather(near.ravel()).to_numpy().reshape(near.shape)
     return scores[order].select(
-        "row", "id", "label", "credibility", "flagged", "reason", "suggested_label",
-        "suggestion_confidence",
+        "row", "id", "label", *(["suspicion"] if "suspicion" in scores.columns else []),
+        "credibility", "flagged", "reason", "suggested_label", "suggestion_confidence",
     ).with_columns(
         examples["text"].gather(order).cast(pl.String).alias("text"),
         pl.Series("neighbor_labels", [row.tolist() for row in near_labels],

@@ -47,6 +47,13 @@ def test_denoise_writes_scores_in_input_order(tmp_path, dataset_csv, text_datase
     assert dec["changes"] == sugg.height
     assert set(summary["seconds"]) == {"read", "encode", "score", "write", "report"}
     assert (out / "report.html").exists() and (out / "suspicious.parquet").exists()
+    # the report's list: the most suspicious first, the order of scores' suspicion
+    listed = pl.read_parquet(out / "suspicious.parquet")
+    assert listed["suspicion"].is_sorted(descending=True)
+    assert listed["suspicion"][0] == pytest.approx(scores["suspicion"].max())
+    assert scores["suspicion"].is_between(0, 1, closed="right").all()
+    page = (out / "report.html").read_text()
+    assert "<th>suspicion</th>" in page[page.index("Most suspicious examples"):]
     assert res.summary["top_confusions"]
     soft = np.load(out / "soft_labels.npy")
     np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-5)

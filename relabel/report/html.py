@@ -548,7 +548,7 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         *(['<p class="muted">Each label is about a pair: the <mark class="head">head</mark> '
            'and the <mark class="tail">tail</mark> entity.</p>']
           if any(isinstance(r.get("text"), _Html) for r in suspicious) else []),
-        _table(suspicious, ["row", "id", "text", "label", "credibility", "reason",
+        _table(suspicious, ["row", "id", "text", "label", "suspicion", "credibility", "reason",
                             "suggested_label", "suggestion_confidence", "neighbor_labels"]),
     ]
     for section in (_annotator_section(run_dir), _review_section(run_dir, scores),
