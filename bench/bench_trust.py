@@ -21,7 +21,7 @@ ones (gamma chosen on all), and the
 baselines on the same MiniLM embeddings: cleanlab ``find_label_issues`` on 5-fold
 logistic-regression probabilities and a plain kNN vote (k = 10), each applying its own fixes.
 
-Columns: AP / AUROC of relabel's ranking (``suspicion``, the order of its flags and lists; until
+Columns: AP / AUROC of relabel's ranking (``suspicion``, the order of its lists; until
 2026-12-07 ``1 - credibility``) against the true errors; flagged share and the flags' precision
 vs true noise; estimated noise; changes with their estimated and observed precision; label
 accuracy before -> after applying relabel's changes; skill and the self-diagnosis.

@@ -410,7 +410,9 @@ def decide_labels(
     gamma, alpha : float
         Likelihood exponent and confident-joint smoothing (module docstring).
     credibility : np.ndarray, optional
-        ``(N,)`` for ``threshold``: flag where ``credibility < threshold``.
+        ``(N,)`` ``likelihood`` at the given labels: with ``threshold`` (which needs it), flag
+        where ``credibility < threshold``; and one half of :func:`suspicion` (read from
+        ``likelihood`` when None).
     threshold : float, optional
         A user's flag threshold instead of the estimated noise count.
     protected : np.ndarray, optional

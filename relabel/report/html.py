@@ -186,6 +186,13 @@ def _with_entities(rows: list[dict[str, Any]], run_dir: Path) -> list[dict[str, 
             if r.get("row") in by_row and isinstance(r.get("text"), str) else r for r in rows]
 
 
+def _read_scores(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The ``columns`` of a run's ``scores.parquet`` that it has (a run written by an earlier
+    version may lack some, ``suspicion`` for one)."""
+    present = pl.read_parquet_schema(path)
+    return pl.read_parquet(path, columns=[c for c in columns if c in present])
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th>{_cell(c)}</th>" for c in columns)
     body = []
@@ -440,11 +447,9 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
 
     run = load_record(run_dir)
     if scores is None:
-        path = RunFiles(Path(run_dir)).scores
-        present = pl.read_parquet_schema(path)
-        wanted: list[str] = ["row", "label", "credibility", "flagged", "suggested_label",
-                             "suspicion"]
-        scores = pl.read_parquet(path, columns=[c for c in wanted if c in present])
+        scores = _read_scores(RunFiles(Path(run_dir)).scores,
+                              ("row", "label", "credibility", "flagged", "suggested_label",
+                               "suspicion"))
     from relabel.data.validation import require_columns
 
     table = expose(read_table(run.input, encoding=run.spec.encoding)[0], [truth_col])
@@ -504,9 +509,7 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
     # a second whole copy of the scores was the run's largest memory peak at millions of rows:
     # denoise passes its own, and a read takes only the columns the sections use
     if scores is None:
-        present = pl.read_parquet_schema(files.scores)
-        scores = pl.read_parquet(files.scores,
-                                 columns=[c for c in REPORT_COLUMNS if c in present])
+        scores = _read_scores(files.scores, REPORT_COLUMNS)
     summary = json.loads(files.summary.read_text())
     run = load_record(run_dir)
     suspicious_path = files.suspicious
