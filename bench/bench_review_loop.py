@@ -23,6 +23,7 @@ Usage::
     python bench/bench_review_loop.py --choose-weight 1,3,10,30 --work DIR
     python bench/bench_review_loop.py --words     # as denoise scores text classification now
     python bench/bench_review_loop.py --words --fold-seed 1   # other folds: how much they move it
+    python bench/bench_review_loop.py --words --passes 1      # one pass of the rule per scoring
 
 ``--stated-error E`` tells the loop the reviewer's error rate, as a user does with ``review next
 --reviewer-error E`` (or as the random audit measures it where two reviewers decided the same
@@ -80,6 +81,9 @@ CORRECTOR = "linear"
 #: ``--words``: the linear corrector also learns from the words on text classification (the sets
 #: with cached ``cv_words``), as ``denoise`` does by default (relabel/correct/lexical.py)
 WORDS = False
+#: ``--passes``: passes of the decision rule in each scoring (None: relabel's default,
+#: ``relabel.detect.score.PASSES``)
+PASSES = None
 #: ``--fold-seed``: the seed of the scoring's folds (score_examples), to see how much of a gap
 #: between two strategies the folds alone move
 FOLD_SEED = 0
@@ -96,7 +100,7 @@ def run_scoring(s: dict, labels: np.ndarray, reviewed: np.ndarray | None):
         words = s["_words"]
     res = score_examples(s["embeddings"], labels, k, corrector=make_corrector(CORRECTOR, k),
                          texts=list(s["texts"]), reviewed=reviewed, words=words,
-                         seed=FOLD_SEED)
+                         seed=FOLD_SEED, passes=PASSES)
     ex = pl.DataFrame({"row": np.arange(len(labels)), "id": [str(i) for i in range(len(labels))],
                        "label": [str(c) for c in labels]})
     classes = [str(c) for c in range(k)]
@@ -347,11 +351,13 @@ def main() -> None:
     ap.add_argument("--corrector", default="linear", choices=("linear", "head"))
     ap.add_argument("--words", action="store_true",
                     help="the linear corrector also learns from the words (denoise's default)")
+    ap.add_argument("--passes", type=int, default=None,
+                    help="passes of the decision rule in each scoring (default: relabel's)")
     ap.add_argument("--fold-seed", type=int, default=0,
                     help="seed of the scoring's folds (how much they alone move the results)")
     args = ap.parse_args()
-    global CORRECTOR, WORDS, FOLD_SEED
-    CORRECTOR, WORDS, FOLD_SEED = args.corrector, args.words, args.fold_seed
+    global CORRECTOR, WORDS, FOLD_SEED, PASSES
+    CORRECTOR, WORDS, FOLD_SEED, PASSES = args.corrector, args.words, args.fold_seed, args.passes
     if args.pseudo is not None:
         import relabel.detect.calibrate as calibrate
 

@@ -223,6 +223,10 @@ class DenoiseConfig(InputSpec):
     threshold: float | None = None
     #: change a label only where the estimated probability of being right reaches this
     target_precision: float = DEFAULT_TARGET_PRECISION
+    #: passes of the rule: judge again on the labels a pass changed, where it changed more
+    #: than 0.3% of the rows (None = the corrector's default, relabel.detect.score.PASSES: 2
+    #: with linear, else 1; 1 = judge the given labels once)
+    passes: int | None = None
     #: None = DEFAULT_WEIGHTS, or CORRECTOR_WEIGHTS with a corrector (relabel/detect/score.py)
     weights: dict[str, float] | None = None
     prior_balance: float = DEFAULT_PRIOR_BALANCE
@@ -322,7 +326,7 @@ def check_options(cfg: DenoiseConfig) -> None:
     if cfg.folds < 2:
         raise RelabelInputError(f"{option('--folds')} must be at least 2, got {cfg.folds}")
     check_engine_options(cfg.engine, cfg.scheduler)
-    for name in ("epochs", "grad_accum", "max_windows", "batch_size"):
+    for name in ("epochs", "grad_accum", "max_windows", "batch_size", "passes"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise RelabelInputError(f"{option('--' + name.replace('_', '-'))} must be at least "

@@ -456,7 +456,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
                                 inputs_key=inputs_key, seed=cfg.seed, progress=bar,
                                 fold_progress=fold_bar, engine=engine, reviewed=reviewed,
                                 vote_counts=vote_counts, hold=hold, withhold=withhold,
-                                words=words)
+                                words=words, passes=cfg.passes)
     finally:
         bar.close()
         fold_bar.close()

@@ -109,6 +109,8 @@ BAD_INPUTS = {
                           "linear, head, finetune, got 'forest'"),
     "zero epochs": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
                     ["--epochs", "0"], "--epochs must be at least 1, got 0"),
+    "zero passes": (lambda d: _write(d / "d.csv", "text,label\na,x\nb,y\n"),
+                    ["--passes", "0"], "--passes must be at least 1, got 0"),
 }
 
 

@@ -45,6 +45,11 @@ def test_denoise_writes_scores_in_input_order(tmp_path, dataset_csv, text_datase
     dec = summary["decisions"]
     assert dec["target_precision"] == 0.9 and 0 < dec["estimated_noise_rate"] < 0.2
     assert dec["changes"] == sugg.height
+    # the pass that made each change (null without one), and the changes per pass
+    passes = scores["suggestion_pass"]
+    assert (passes.is_not_null() == scores["suggested_label"].is_not_null()).all()
+    assert sum(dec["changes_per_pass"]) == sugg.height
+    assert passes.drop_nulls().is_between(1, len(dec["changes_per_pass"])).all()
     assert set(summary["seconds"]) == {"read", "encode", "score", "write", "report"}
     assert (out / "report.html").exists() and (out / "suspicious.parquet").exists()
     # the report's list: the most suspicious first, the order of scores' suspicion

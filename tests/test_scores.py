@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score
@@ -147,6 +148,72 @@ def test_score_examples_outputs(clusters):
     assert not made.any()
     alt = res.alternative[flagged_errors]
     assert np.mean(alt == true[flagged_errors]) > 0.9
+
+
+def test_later_passes_change_more_and_keep_the_first_passs_judgement():
+    # 10 classes of 100, a fifth of the labels wrong: the linear corrector's first pass changes
+    # a few labels; judged again on them, the rule finds more
+    from relabel.config import DEFAULT_TARGET_PRECISION
+    from relabel.correct import make_corrector
+
+    emb, labels, true = make_clusters(n_per_class=100, n_classes=10, dim=32, flip=0.2,
+                                      spread=0.35, seed=0)
+
+    def run(**kw):
+        return score_examples(emb, labels, 10, corrector=make_corrector("linear", 10), **kw)
+
+    one, three = run(passes=1), run(passes=3)
+    assert one.change_pass is None and one.decisions.passes == ()
+    two = run(passes=2)
+    np.testing.assert_array_equal(run().suggested, two.suggested)  # linear: 2 by default
+    assert (two.suggested >= 0).sum() > (one.suggested >= 0).sum()
+    made = three.suggested >= 0
+    assert made.sum() >= (two.suggested >= 0).sum() > (one.suggested >= 0).sum() > 0
+    assert len(three.decisions.passes) >= 2 and sum(three.decisions.passes) == made.sum()
+    np.testing.assert_array_equal(three.change_pass > 0, made)
+    assert set(three.change_pass[made].tolist()) >= {1, 2}
+    assert three.change_pass.max() <= 3
+
+    def accuracy(res):
+        return float((np.where(res.suggested >= 0, res.suggested, labels) == true).mean())
+
+    assert accuracy(three) > accuracy(one) > float((labels == true).mean())
+    # every change at the target precision, by the pass that made it; a right change means a
+    # wrong given label, and the change is flagged with a reason
+    np.testing.assert_array_equal(np.isfinite(three.confidence), made)
+    assert (three.confidence[made] >= DEFAULT_TARGET_PRECISION).all()
+    assert (three.p_wrong[made] >= three.confidence[made]).all()
+    np.testing.assert_array_equal(three.alternative[made], three.suggested[made])
+    np.testing.assert_array_equal(three.flagged, one.flagged | made)
+    assert all(r is not None for r in np.asarray(three.reason, dtype=object)[three.flagged])
+    assert three.decisions.expected_right == pytest.approx(three.confidence[made].sum())
+    # what judges the given labels stays the first pass's
+    np.testing.assert_array_equal(three.credibility, one.credibility)
+    np.testing.assert_array_equal(three.soft_labels, one.soft_labels)
+    np.testing.assert_array_equal(three.posteriors["cv"], one.posteriors["cv"])
+    np.testing.assert_array_equal(three.suspicion, one.suspicion)
+    np.testing.assert_array_equal(three.p_wrong[~made], one.p_wrong[~made])
+    # reviewed rows are trusted and never changed, in any pass
+    reviewed = np.full(len(labels), -1)
+    rows = np.flatnonzero(made)[:3]
+    reviewed[rows] = labels[rows]  # the reviewer keeps the given label
+    kept = run(passes=3, reviewed=reviewed)
+    assert (kept.suggested[rows] == -1).all() and not kept.flagged[rows].any()
+    with pytest.raises(ValueError, match="passes"):
+        run(passes=0)
+
+
+def test_no_second_pass_where_the_first_changed_no_more_than_a_clean_set_may():
+    from relabel.correct import make_corrector
+    from relabel.detect.score import MIN_PASS_CHANGES
+
+    emb, labels, _ = make_clusters(n_per_class=100, n_classes=10, dim=32, flip=0.02,
+                                   spread=0.35, seed=1)
+    one, two = (score_examples(emb, labels, 10, corrector=make_corrector("linear", 10),
+                               passes=p) for p in (1, 2))
+    assert 0 < (one.suggested >= 0).sum() <= MIN_PASS_CHANGES * len(labels)
+    assert two.change_pass is None and two.decisions.passes == ()
+    np.testing.assert_array_equal(two.suggested, one.suggested)
 
 
 # ---- properties -------------------------------------------------------------------------------

@@ -48,6 +48,9 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
     parallel_folds_safe = True
     #: ``--corrector`` name (selects the decision rule's likelihood exponent)
     name = "linear"
+    #: trains on the given labels, not the soft labels (a later pass of the rule skips the KDE,
+    #: which only makes them: relabel/detect/score.py, "Passes")
+    reads_soft_labels = False
 
     def __init__(self, n_classes: int = 2, C: float = 1.0, max_iter: int = 300) -> None:
         self.n_classes = n_classes

@@ -85,6 +85,8 @@ class Decisions:
     #: (:func:`relabel.detect.decide.recognised_classes`): their labels are flagged, never
     #: changed automatically
     unrecognised: tuple[int, ...] = ()
+    #: labels changed by each pass of the rule (:func:`merge_passes`); one entry: one pass
+    passes: tuple[int, ...] = ()
 
     def summary(self, target_precision: float, signal: str,
                 classes: Sequence[str] | None = None) -> dict[str, Any]:
@@ -123,6 +125,7 @@ class Decisions:
             "changes": int((self.suggested >= 0).sum()),
             "expected_right_changes": round(self.expected_right, 1),
             "expected_wrong_changes": round(self.expected_wrong, 1),
+            "changes_per_pass": list(self.passes) or [int((self.suggested >= 0).sum())],
             "skill": round(self.skill, 4),
             "skill_signal": signal,
             "can_separate": self.can_separate,
@@ -155,6 +158,15 @@ class Decisions:
 #: the keys of ``summary.json``'s ``decisions`` that hold a warning for the user (each None
 #: when there is nothing to say)
 NOTE_KEYS = ("diagnosis", "withheld", "unrecognised")
+
+
+def passes_note(decisions: dict[str, Any] | None) -> str:
+    """How ``summary.json``'s ``decisions`` split the changes between the passes of the rule,
+    e.g. ``", in 3 passes: 1245 + 133 + 30"`` ("" for one pass or an older run)."""
+    per_pass = (decisions or {}).get("changes_per_pass") or []
+    if len(per_pass) < 2:
+        return ""
+    return f", in {len(per_pass)} passes: " + " + ".join(str(c) for c in per_pass)
 
 
 def decision_notes(decisions: dict[str, Any] | None) -> list[str]:
@@ -208,6 +220,15 @@ class DecisionResult:
     decisions: Decisions
     duplicate_conflicts: int
     outliers: int
+    #: ``(N,)`` int the pass of the rule that made each row's change, 0 where none
+    #: (:func:`merge_passes`; None: the one pass, 1 wherever ``suggested >= 0``)
+    change_pass: np.ndarray | None = None
+
+    def passes_of_changes(self) -> np.ndarray:
+        """``(N,)`` int the pass that made each row's change (0 where none)."""
+        if self.change_pass is not None:
+            return self.change_pass
+        return (self.suggested >= 0).astype(np.int64)
 
 
 def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
@@ -237,5 +258,56 @@ def withhold_changes(dec: DecisionResult, why: str) -> DecisionResult:
                                      expected_wrong=0.0, withheld=why))
 
 
+def merge_passes(first: Any, given: np.ndarray, final: np.ndarray, confidence: np.ndarray,
+                 change_pass: np.ndarray, reason: Sequence[str | None], passes: int) -> Any:
+    """The first pass's result (a :class:`DecisionResult` or a subclass) with the automatic
+    changes of every pass (:func:`relabel.detect.score.score_examples`, "Passes").
+
+    Everything that judges the given labels (credibility, flags, reasons, suspicion, the noise
+    estimate, the signals) stays the first pass's. The changes are the final labels where they
+    differ from the given ones, each with the estimated probability of the pass that made it.
+
+    Parameters
+    ----------
+    first : DecisionResult
+        The first pass, on the given labels.
+    given, final : np.ndarray
+        ``(N,)`` int the given labels and the labels after the last pass.
+    confidence : np.ndarray
+        ``(N,)`` the probability that each row's last change is right (NaN where none).
+    change_pass : np.ndarray
+        ``(N,)`` int the pass that last changed each row.
+    reason : sequence of str or None
+        ``N`` the reason of that pass's flag, for rows the first pass did not flag.
+    passes : int
+        How many passes ran.
+
+    Returns
+    -------
+    DecisionResult
+        Of ``first``'s type. ``p_wrong`` is at least the change's probability where a label
+        changed (a right change means a wrong given label), and such a row is flagged.
+    """
+    from dataclasses import replace
+
+    changed = np.asarray(final) != np.asarray(given)
+    suggested = np.where(changed, final, -1).astype(first.suggested.dtype)
+    conf = np.where(changed, confidence, np.nan)
+    p_wrong = np.where(changed, np.fmax(first.p_wrong, conf), first.p_wrong)
+    reasons = [r if r is not None or not c else later
+               for r, c, later in zip(first.reason, changed.tolist(), reason, strict=True)]
+    per_pass = np.bincount(np.where(changed, change_pass, 0), minlength=passes + 1)[1:]
+    decisions = replace(first.decisions, flagged=first.decisions.flagged | changed,
+                        suggested=suggested, confidence=conf, p_wrong=p_wrong,
+                        expected_right=float(np.nansum(conf)),
+                        expected_wrong=float(np.nansum(1.0 - conf)),
+                        passes=tuple(int(c) for c in per_pass))
+    return replace(first, flagged=first.flagged | changed, suggested=suggested, confidence=conf,
+                   alternative=np.where(changed, final, first.alternative),
+                   alternative_prob=np.where(changed, conf, first.alternative_prob),
+                   p_wrong=p_wrong, reason=reasons, decisions=decisions,
+                   change_pass=np.where(changed, change_pass, 0).astype(np.int64))
+
+
 __all__ = ["MIN_SKILL", "NOTE_KEYS", "DecisionResult", "Decisions", "decision_notes",
-           "hold_for_review", "withhold_changes"]
+           "hold_for_review", "merge_passes", "passes_note", "withhold_changes"]

@@ -24,7 +24,7 @@ import polars as pl
 
 from relabel.data.io import read_table
 from relabel.data.write import write_text
-from relabel.detect.decisions import decision_notes
+from relabel.detect.decisions import decision_notes, passes_note
 from relabel.errors import RelabelInputError
 from relabel.outputs import suspicion_of
 from relabel.rundir import RunFiles, load_record
@@ -534,7 +534,7 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
                        else f"{100 * dec['estimated_noise_rate']:.1f}%")},
             {"": f"changed at target precision {dec['target_precision']:g}",
              "value": f"{dec['changes']} (expected {dec['expected_right_changes']:.0f} right, "
-                      f"{dec['expected_wrong_changes']:.0f} wrong)"},
+                      f"{dec['expected_wrong_changes']:.0f} wrong{passes_note(dec)})"},
         ]
         for note in reversed(decision_notes(dec)):
             facts.insert(3, {"": "warning", "value": note})

@@ -50,6 +50,8 @@ def _notes(notes: list[str]) -> str:
 def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str:
     """A run: what it found and changed, why it held back, and its most suspicious examples
     (``issues``, as :attr:`relabel.Run.issues`)."""
+    from relabel.detect.decisions import passes_note
+
     dec = summary.get("decisions") or {}
     rate = dec.get("estimated_noise_rate")
     facts = [
@@ -62,7 +64,7 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
          None if "changes" not in dec else
          f"{dec['changes']} (expected right {dec.get('expected_right_changes')}, "
          f"wrong {dec.get('expected_wrong_changes')}, at target precision "
-         f"{dec.get('target_precision')})"),
+         f"{dec.get('target_precision')}{passes_note(dec)})"),
         ("flags by reason", ", ".join(f"{k} {v}" for k, v in
                                       (summary.get("flagged_per_reason") or {}).items()) or None),
         ("run directory", out_dir),
