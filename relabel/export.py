@@ -69,8 +69,12 @@ class ExportResult:
 
 
 def _reason(row: dict) -> str:
+    # a later pass of the rule judged the labels the first pass changed (relabel/detect/score.py)
+    later = (f" (pass {row['suggestion_pass']} of the rule)"
+             if (row.get("suggestion_pass") or 1) > 1 else "")
     return (f"flagged: credibility {row['credibility']:.3f}; suggested "
-            f"'{row['suggested_label']}' with confidence {row['suggestion_confidence']:.3f}")
+            f"'{row['suggested_label']}' with confidence {row['suggestion_confidence']:.3f}"
+            + later)
 
 
 def _human_reason(row: dict) -> str:

@@ -405,3 +405,13 @@ def test_drop_flagged_names_the_classes_it_removes():
     plan = plan_labels(moved, human, apply="suggestions", drop_flagged=True)
     assert plan.dropped_rows == [2] and plan.removed == {}
     assert plan_labels(scores, human, apply="suggestions").removed == {}
+
+
+def test_a_change_of_a_later_pass_says_so_in_the_audit_log():
+    from relabel.export import _reason
+
+    row = {"credibility": 0.02, "suggested_label": "b", "suggestion_confidence": 0.93}
+    assert _reason({**row, "suggestion_pass": 2}).endswith("0.930 (pass 2 of the rule)")
+    # the first pass, and a run written before the column existed
+    assert _reason({**row, "suggestion_pass": 1}) == _reason(row)
+    assert _reason(row).endswith("with confidence 0.930")

@@ -13,10 +13,9 @@ are taken as the labels, every signal is learned again on them (new folds of the
 same kNN graph), and the rule decides on the result; ``PASSES`` passes in all, and only while a
 pass changes more than ``MIN_PASS_CHANGES`` (0.3%) of the rows, the most a clean set may have
 changed: a run that changes no more than that costs one pass, and its decisions are the first
-pass's. Each change
-carries the probability of the pass that made it; everything that judges the *given* labels
-(credibility, flags, reasons, suspicion, the noise estimate, the signals written to the run)
-stays the first pass's, and a row changed by a later pass is flagged too
+pass's. Each change carries the probability of the pass that made it; everything that judges
+the *given* labels (credibility, flags, reasons, suspicion, the noise estimate, the signals
+written to the run) stays the first pass's, and a row changed by a later pass is flagged too
 (:func:`relabel.detect.decisions.merge_passes`). Reviewed rows stay trusted in every pass and are
 never changed; rows held for a human (``hold``) or a run whose changes are withheld change in no
 pass.
@@ -28,10 +27,12 @@ The number of passes was chosen by leave-one-dataset-out on the 22 development s
 (``bench/bench_passes.py``): P passes are kept where, on the other sets, the changes that pass P
 adds are at least the target precision right (pooled over the noisy sets), no noisy set ends
 below its accuracy before, and no clean or subjective control has more than 0.3% of its rows
-changed. 20 of the 22 folds chose 2 passes (2 chose 3); the third pass's own changes were 0.889
-right. With 2 passes banking77 with 20% noise ends at 93.4% right labels instead of 92.2% (1,378
-changes, 1,350 right) and banking77-2k at 88.4% instead of 86.9% (88.9% left out, where the
-other sets chose 3 passes). bench/RESULTS.md, "Passes".
+changed. 20 of the 22 folds chose 2 passes; the third pass's own changes were 0.889 right (the
+two folds without banking77-2k or the example chose 4). With 2 passes banking77 with 20% noise
+ends at 93.4% right labels instead of 92.2% (1,378 changes, 1,350 right) and banking77-2k at
+88.4% instead of 86.9% (89.25% left out, at 4 passes). The clean and subjective controls change
+no more than with one pass: the first pass changes at most 0.19% of their rows, so no second
+pass runs. bench/RESULTS.md, "Passes".
 """
 
 from __future__ import annotations
