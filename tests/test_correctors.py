@@ -68,6 +68,11 @@ def test_reviewed_rows_weigh_more_in_correctors_that_take_sample_weight():
     assert "sample_weight" not in corrector_fit_params(LinearCorrector(n_classes=4), sig, emb)
     assert "sample_weight" not in corrector_fit_params(FinetuneCorrector(n_classes=4), sig,
                                                        emb, trusted)
+    # the linear corrector trains on the given labels: no soft labels for its folds to copy
+    assert set(params) == {"sample_weight"}
+    assert not corrector_fit_params(LinearCorrector(n_classes=4), sig, emb)
+    assert {"soft_labels", "credibility", "radius"} <= set(
+        corrector_fit_params(HeadCorrector(n_classes=4), sig, emb))
 
 
 def test_weighted_soft_cross_entropy_counts_a_row_as_that_many_copies():

@@ -261,15 +261,18 @@ def _with_words(cv: np.ndarray, words: Any, labels: np.ndarray, n_classes: int, 
 
 def corrector_fit_params(estimator: Any, signals: NeighbourSignals, embeddings: np.ndarray,
                          trusted: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius and,
-    for correctors that accept them, the frozen embeddings and ``sample_weight`` (
-    ``REVIEWED_WEIGHT`` on the ``trusted (N,)`` reviewed rows, 1 elsewhere; only when some row
-    is reviewed)."""
+    """Per-example arrays a corrector's ``fit`` takes: soft labels, credibility, kNN radius
+    (not for a corrector that declares ``reads_soft_labels = False``, the linear one: each fold
+    would copy its rows of them for nothing) and, for correctors that accept them, the frozen
+    embeddings and ``sample_weight`` (``REVIEWED_WEIGHT`` on the ``trusted (N,)`` reviewed rows,
+    1 elsewhere; only when some row is reviewed)."""
     import inspect
 
-    params = {"soft_labels": signals.soft_labels.astype(np.float32),
-              "credibility": signals.credibility.astype(np.float32),
-              "radius": signals.radius}
+    params: dict[str, np.ndarray] = {}
+    if getattr(estimator, "reads_soft_labels", True):
+        params = {"soft_labels": signals.soft_labels.astype(np.float32, copy=False),
+                  "credibility": signals.credibility.astype(np.float32),
+                  "radius": signals.radius}
     accepted = inspect.signature(estimator.fit).parameters
     if "frozen" in accepted:
         params["frozen"] = embeddings
