@@ -72,7 +72,6 @@ def run(name: str, passes: int) -> dict:
             "damage": int((changed & (labels == true) & keep).sum()),
             "after": float((after == true)[keep].mean()),
             "added": int(new.sum()), "added_right": int((new & (after == true) & keep).sum()),
-            "ran": len(res.decisions.passes) or 1,
         })
         previous = after
     return out

@@ -202,6 +202,18 @@ def test_later_passes_change_more_and_keep_the_first_passs_judgement():
     with pytest.raises(ValueError, match="passes"):
         run(passes=0)
 
+    class Bar:  # a tqdm-like bar: each later pass adds the steps the first made
+        def __init__(self, total):
+            self.n, self.total = 0, total
+
+        def update(self, k=1):
+            self.n += k
+
+    steps, folds = Bar(4), Bar(5)
+    run(passes=3, progress=steps, fold_progress=folds)
+    assert steps.n == steps.total > 4 and folds.n == folds.total == 5 * len(
+        three.decisions.passes)
+
 
 def test_no_second_pass_where_the_first_changed_no_more_than_a_clean_set_may():
     from relabel.correct import make_corrector

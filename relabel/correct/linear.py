@@ -13,10 +13,11 @@ head MLP (12 epochs on soft labels) is still undertrained: on 2,000 banking77 ro
 per class, 20% noise) its out-of-fold skill was 0.42 against the head's 0.10, and it made 66
 changes at the 0.9 target, 64 of them right, where the neighbour signals alone make none
 (bench/RESULTS.md, "Trust"). ``auto`` picks it on every machine. Follows the scikit-learn estimator
-contract, so cross-validation clones it per fold. The soft labels, credibility and kNN radius the
-other correctors take are accepted and ignored: it is trained on the given labels, as cleanlab's
-usual model is. A ``sample_weight (N,)`` fit parameter weights each row's term of the loss (the
-scoring passes one when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
+contract, so cross-validation clones it per fold. It is trained on the given labels, as cleanlab's
+usual model is: the soft labels, credibility and kNN radius the other correctors take are
+accepted and ignored, and the scoring does not hand them to it (``reads_soft_labels``). A
+``sample_weight (N,)`` fit parameter weights each row's term of the loss (the scoring passes one
+when reviewers' labels are known: see ``relabel.detect.score.REVIEWED_WEIGHT``).
 
 ``X`` may also be a scipy sparse matrix (the word counts of :mod:`relabel.correct.lexical`): the
 same objective, with SciPy's sparse products inside torch's autograd.
@@ -48,8 +49,9 @@ class LinearCorrector(ClassifierMixin, BaseEstimator):
     parallel_folds_safe = True
     #: ``--corrector`` name (selects the decision rule's likelihood exponent)
     name = "linear"
-    #: trains on the given labels, not the soft labels (a later pass of the rule skips the KDE,
-    #: which only makes them: relabel/detect/score.py, "Passes")
+    #: trains on the given labels, not the soft labels: the scoring hands its folds none of the
+    #: per-row soft arrays, and a later pass of the rule skips the KDE, which only makes them
+    #: (relabel/detect/score.py, ``corrector_fit_params`` and "Passes")
     reads_soft_labels = False
 
     def __init__(self, n_classes: int = 2, C: float = 1.0, max_iter: int = 300) -> None:

@@ -226,9 +226,10 @@ class DecisionResult:
 
     def passes_of_changes(self) -> np.ndarray:
         """``(N,)`` int the pass that made each row's change (0 where none)."""
-        if self.change_pass is not None:
-            return self.change_pass
-        return (self.suggested >= 0).astype(np.int64)
+        made = self.suggested >= 0
+        if self.change_pass is None:
+            return made.astype(np.int64)
+        return np.where(made, self.change_pass, 0)
 
 
 def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:

@@ -406,8 +406,11 @@ def score_examples(
                    corrector_input=corrector_input, folds=folds, oof_cache=oof_cache,
                    inputs_key=inputs_key, seed=seed, engine=engine, reviewed=reviewed,
                    vote_counts=vote_counts, hold=hold, withhold=withhold, words=words)
+    done = [_steps_done(progress), _steps_done(fold_progress)]
     first, graph = _score_pass(embeddings, labels, n_classes, progress=progress,
                                fold_progress=fold_progress, **options)
+    # a later pass makes as many steps as the first (its bars grow by that much)
+    per_pass = [_steps_done(progress) - done[0], _steps_done(fold_progress) - done[1]]
     given = np.asarray(labels, dtype=np.int64)
     current, res, ran = given, first, 1
     confidence = np.asarray(first.confidence, dtype=np.float64).copy()
@@ -418,8 +421,8 @@ def score_examples(
         if moved.sum() <= MIN_PASS_CHANGES * len(given):
             break
         current = np.where(moved, res.suggested, current)
-        _more_steps(progress, len(SCORERS) + 1)
-        _more_steps(fold_progress, folds * (2 if words is not None else 1))
+        _more_steps(progress, per_pass[0])
+        _more_steps(fold_progress, per_pass[1])
         res, _ = _score_pass(embeddings, current, n_classes, progress=progress,
                              fold_progress=fold_progress, graph=graph, **options)
         ran = p
@@ -434,9 +437,14 @@ def score_examples(
     return merge_passes(first, given, final, confidence, change_pass, reason, ran)
 
 
+def _steps_done(bar: Any) -> int:
+    """How many steps a tqdm-like ``bar`` has made (0 without one)."""
+    return int(getattr(bar, "n", 0) or 0)
+
+
 def _more_steps(bar: Any, steps: int) -> None:
     """Add ``steps`` to a tqdm-like ``bar``'s total (a later pass of the rule), if it has one."""
-    if bar is not None and getattr(bar, "total", None) is not None:
+    if steps and bar is not None and getattr(bar, "total", None) is not None:
         bar.total += steps
         if hasattr(bar, "refresh"):
             bar.refresh()
