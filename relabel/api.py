@@ -326,6 +326,10 @@ def make_config(config: DenoiseConfig | None = None, **options: Any) -> DenoiseC
             from relabel.config import split_list
 
             values[name] = split_list(values[name])
+    if "abstain" in values:
+        from relabel.config import abstain_values
+
+        values["abstain"] = abstain_values(values["abstain"])
     base = config or DenoiseConfig()
     return dataclasses.replace(base, **values)
 

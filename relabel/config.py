@@ -202,6 +202,23 @@ def split_list(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def abstain_values(value: Any) -> tuple[str, ...]:
+    """The vote values that are abstentions (``--abstain``) as text: None -> ``()``, ``"-1"``
+    or ``"-1, abstain"`` split on commas, a number or a list of them as text (``-1`` and
+    ``-1.0`` -> ``"-1"``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return split_list(value)
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for v in items:
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(str(v).strip())
+    return tuple(v for v in out if v)
+
+
 @dataclass(frozen=True)
 class DenoiseConfig(InputSpec):
     """Every option of a ``denoise`` run: the input spec (:class:`InputSpec`, inherited) and the
@@ -262,6 +279,9 @@ class DenoiseConfig(InputSpec):
     item_col: str | None = None
     #: keep the last of repeated (item, annotator) votes instead of failing
     dedupe: bool = False
+    #: vote values that mean "no vote" (WRENCH and Snorkel label functions write -1 when they
+    #: abstain): dropped and counted (relabel/crowd/votes.py)
+    abstain: tuple[str, ...] = ()
 
     def path_args(self) -> list[Any]:
         """The options that name paths, as :class:`relabel.paths.PathArg` records (checked
@@ -344,11 +364,15 @@ def check_options(cfg: DenoiseConfig) -> None:
         raise RelabelInputError(f"{option('--label-cols')} (one column per annotator) cannot be "
                                 f"combined with {option('--annotations')}, "
                                 f"{option('--votes-col')} or {option('--annotator-col')}")
+    if cfg.abstain and not cfg.multi_annotator:
+        raise RelabelInputError(f"{option('--abstain')} applies to several annotators' votes "
+                                f"({option('--votes-col')}, {option('--label-cols')}, "
+                                f"{option('--annotations')} or {option('--annotator-col')})")
     if cfg.votes_col and cfg.annotations is not None:
         raise RelabelInputError(f"{option('--votes-col')} (a list of votes per item) cannot be "
                                 f"combined with {option('--annotations')} (long votes in "
                                 "another file)")
 
 
-__all__ = ["DenoiseConfig", "InputSpec", "check_engine_options", "check_options",
-           "parse_label_names", "split_list"]
+__all__ = ["DenoiseConfig", "InputSpec", "abstain_values", "check_engine_options",
+           "check_options", "parse_label_names", "split_list"]

@@ -293,6 +293,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
                       votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
                       label=spec.label, text=spec.text, dedupe=spec.dedupe,
+                      abstain=spec.abstain,
                       label_names=spec.label_names, encoding=spec.encoding, out=files.root,
                       model=cfg.model,
                       corrector=cfg.corrector,
@@ -311,21 +312,25 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     kept = int((single & (items["label"] != crowd.items["consensus_label"]).to_numpy()).sum())
     crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept)
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
-                  votes_col=None, annotator_col=None, item_col=None)
+                  votes_col=None, annotator_col=None, item_col=None, abstain=())
     return crowd, items, cfg
 
 
 def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` bool ambiguous items, in
-    the order of the task's examples."""
+    """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` the reason each item is
+    held for a human (``annotators_split`` for the ambiguous ones, ``no_votes`` where nobody
+    voted; ``""`` elsewhere), in the order of the task's examples."""
     assert task.examples is not None
     votes = crowd.result.votes
     where = {v: i for i, v in enumerate(votes.item_ids)}
     pos = np.array([where[i] for i in task.examples["id"].to_list()], dtype=np.int64)
     counts = np.zeros((len(pos), len(classes)))
     counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
-    hold = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
+    ambiguous = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
+    unvoted = counts.sum(axis=1) == 0
+    hold = np.where(ambiguous, "annotators_split",
+                    np.where(unvoted, "no_votes", "")).astype(object)
     return counts, hold
 
 

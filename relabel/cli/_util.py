@@ -200,6 +200,9 @@ ItemCol = Annotated[str | None, typer.Option(help="Item id column of the votes (
                                                   "number).")]
 Dedupe = Annotated[bool, typer.Option("--dedupe", help="Keep the last of repeated (item, "
                                       "annotator) votes instead of failing.")]
+Abstain = Annotated[str | None, typer.Option(help="Vote values that mean 'no vote', "
+                                             "comma-separated (-1 for WRENCH and Snorkel label "
+                                             "functions): dropped and counted.")]
 SPAN_COLS_DEFAULT = ",".join(DEFAULTS.span_cols)
 TYPE_COLS_DEFAULT = ",".join(DEFAULTS.type_cols)
 
@@ -215,8 +218,8 @@ def input_options(text_col: str, label_col: str, id_col: str | None, task: str, 
 
 
 def vote_options(annotations: Path | None, label_cols: str | None, votes_col: str | None,
-                 annotator_col: str | None, item_col: str | None, dedupe: bool
-                 ) -> dict[str, Any]:
+                 annotator_col: str | None, item_col: str | None, dedupe: bool,
+                 abstain: str | None = None) -> dict[str, Any]:
     """The several-annotators fields of :class:`~relabel.config.DenoiseConfig` from their
     options (``denoise``, ``check``): with ``--annotations`` the votes' annotator column is
     ``annotator`` unless named."""
@@ -224,4 +227,4 @@ def vote_options(annotations: Path | None, label_cols: str | None, votes_col: st
             "label_cols": split_list(label_cols) if label_cols else None,
             "votes_col": votes_col,
             "annotator_col": annotator_col or ("annotator" if annotations else None),
-            "item_col": item_col, "dedupe": dedupe}
+            "item_col": item_col, "dedupe": dedupe, "abstain": split_list(abstain or "")}

@@ -11,6 +11,7 @@ from relabel.cli._util import (
     DEFAULTS,
     SPAN_COLS_DEFAULT,
     TYPE_COLS_DEFAULT,
+    Abstain,
     Annotations,
     Dedupe,
     DropInvalid,
@@ -58,6 +59,7 @@ def check_command(
                              "--votes-col the column listing each vote's annotator.")] = None,
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
+    abstain: Abstain = None,
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
     loaded. Exits 2 when there are errors, 0 otherwise (warnings included)."""
@@ -69,7 +71,7 @@ def check_command(
                                         drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
                         **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                       item_col, dedupe))
+                                       item_col, dedupe, abstain))
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")

@@ -9,6 +9,7 @@ import typer
 
 from relabel.cli._util import (
     DEFAULTS,
+    Abstain,
     Annotations,
     BatchSize,
     Dedupe,
@@ -54,6 +55,7 @@ def consensus_command(
     classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
+    abstain: Abstain = None,
     label_names: LabelNames = None,
     encoding: Encoding = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", readable=False,
@@ -97,7 +99,8 @@ def consensus_command(
     res = consensus(data, annotations=annotations, label_cols=label_cols, votes_col=votes_col,
                     item=item_col,
                     annotator=annotator_col, label=label_col, text=text_col,
-                    classes=list(split_list(classes)) if classes else None, dedupe=dedupe, out=out,
+                    classes=list(split_list(classes)) if classes else None, dedupe=dedupe,
+                    abstain=abstain, out=out,
                     to=to, model=model, precision=precision, batch_size=batch_size,
                     max_length=max_length, max_windows=max_windows, corrector=corrector,
                     embeddings=embeddings,
@@ -113,6 +116,10 @@ def consensus_command(
                f" {s['needs_review']} need a human ({s['ambiguous']} ambiguous, "
                f"{s['low_quality']} below quality {s['target_precision']}); expected accuracy "
                f"{s['expected_accuracy']:.3f}")
+    from relabel.crowd.consensus import consensus_notes
+
+    for line in consensus_notes(s):
+        typer.echo(line)
     if a["votes_per_item"]["max"] == 1:  # nothing to combine: the model alone overrules
         typer.echo("one vote per item: there is nothing to combine, and where the consensus "
                    "differs from a vote it is the model overruling it; to judge single labels "

@@ -11,6 +11,7 @@ from relabel.cli._util import (
     DEFAULTS,
     SPAN_COLS_DEFAULT,
     TYPE_COLS_DEFAULT,
+    Abstain,
     Annotations,
     BatchSize,
     Dedupe,
@@ -65,6 +66,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
             f"consensus is the given label ({crowd['differs_from_majority']} differ from the "
             f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)"
             + (f"; on the {single} items with one vote, that vote is" if single else ""))
+    if crowd:
+        from relabel.crowd.consensus import consensus_notes
+
+        lines += consensus_notes(crowd, denoise=True)
     lines += [
         f"flagged {flagged} ({100 * flagged / max(n, 1):.1f}%): {summary['suggested']} with a "
         f"suggested label, {summary['abstained']} left for a human (relabel abstained)",
@@ -229,6 +234,7 @@ def denoise_command(
                              "annotator.")] = None,
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
+    abstain: Abstain = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
@@ -253,5 +259,5 @@ def denoise_command(
                       passes=passes, seed=seed,
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                     item_col, dedupe))
+                                     item_col, dedupe, abstain))
     typer.echo(format_summary(run.summary, run.out_dir))

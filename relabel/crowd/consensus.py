@@ -5,11 +5,15 @@ probabilities) in, frames out.
 Per item:
 
 - ``consensus_label``: the argmax of the posterior of :func:`relabel.crowd.estimate.dawid_skene`
-  (votes, shrunk confusion matrices, and the model as one more annotator);
+  (votes, shrunk confusion matrices, and the model as one more annotator), or, where most votes
+  come from annotators who only ever used one class (label functions, which Dawid–Skene cannot
+  judge), of :func:`relabel.crowd.estimate.pooled_vote`: the majority vote, the model deciding
+  only items without a vote (:func:`relabel.crowd.estimate.estimate`);
 - ``quality``: the calibrated posterior of that label, an estimate of P(consensus is right);
 - ``agreement``: share of the item's votes for it; ``n_votes`` and ``votes`` (each class's count);
 - ``majority_label`` and ``p_majority_wrong``: the plain majority vote (ties to the more frequent
-  class) and the estimated probability that it is wrong;
+  class; for label functions, the consensus's tie rule) and the estimated probability that it is
+  wrong;
 - ``ambiguous``: the annotators are *split* (the second label has at least ``SPLIT_SHARE`` of
   the item's votes, two votes or more) and the embeddings cannot separate the two labels either
   (the model gives them probabilities within ``MODEL_MARGIN`` of each other; without a model
@@ -32,11 +36,12 @@ from relabel.crowd.agreement import Agreement, agreement
 from relabel.crowd.estimate import (
     EMResult,
     annotator_accuracy,
-    dawid_skene,
+    estimate,
     jeffreys_interval,
     majority_vote,
+    single_class_share,
 )
-from relabel.crowd.votes import Votes
+from relabel.crowd.votes import Votes, abstention_hint
 
 #: a split: the runner-up label holds at least this share of the item's votes
 SPLIT_SHARE = 0.4
@@ -102,9 +107,45 @@ class ConsensusResult:
             "differs_from_majority": changed,
             "expected_accuracy": round(float(cast(float, items["quality"].mean())), 4),
             "agreement": self.agreement.to_json(),
-            "em": {"iterations": self.em.iterations, "converged": self.em.converged,
+            "em": {"estimator": self.em.estimator,
+                   "single_class_share": round(single_class_share(
+                       self.votes.annotator, self.votes.label, self.votes.n_annotators,
+                       self.votes.n_classes), 4),
+                   "iterations": self.em.iterations, "converged": self.em.converged,
                    "collapsed": self.em.collapsed},
+            "abstentions": self.votes.abstained,
+            "items_without_votes": int((self.votes.counts().sum(1) == 0).sum()),
+            "warnings": [w for w in (abstention_hint(self.votes),) if w],
         }
+
+
+def consensus_notes(summary: dict[str, Any], *, denoise: bool = False) -> list[str]:
+    """Lines the printed summaries of ``consensus`` and ``denoise`` (``denoise=True``) add about
+    how the votes were read and combined: the estimator where it is not Dawid–Skene, the
+    abstentions dropped, the items without any vote, and the warnings (``summary``:
+    :meth:`ConsensusResult.summary`, older ones lack the fields)."""
+    lines = []
+    em = summary.get("em") or {}
+    if em.get("estimator") == "majority":
+        share = em.get("single_class_share")
+        lines.append(
+            "the annotators look like label functions"
+            + (f" ({100 * share:.0f}% of the votes come from annotators who only ever used one "
+               "class)" if share is not None else "")
+            + ": Dawid–Skene cannot judge such votes, so the consensus is the majority vote "
+              "(a tie goes to the class with fewer votes overall: the broad rules vote most), "
+              "and the model decides only items without a vote")
+    if summary.get("abstentions"):
+        lines.append(f"{summary['abstentions']} abstentions (--abstain) are not votes")
+    if summary.get("items_without_votes"):
+        guess = "the model's label" if summary.get("model") else "a guess"
+        lines.append(f"{summary['items_without_votes']} items have no vote: "
+                     + (f"their given label is {guess}, flagged for a human (no_votes) and never "
+                        "changed automatically" if denoise else
+                        f"their consensus is {guess}, and they need a human unless its quality "
+                        "reaches the target"))
+    lines += [f"warning: {w}" for w in summary.get("warnings") or []]
+    return lines
 
 
 def _vote_string(counts: np.ndarray, classes: list[str]) -> list[str]:
@@ -209,8 +250,8 @@ def seed_labels(votes: Votes, **em_options: Any) -> np.ndarray:
     the vote-only estimator (as CROWDLAB trains its classifier on the majority vote). The
     vote-only posterior is not used alone: where an item has one vote it cannot judge that
     vote, and a few items seen by several annotators would then decide every other label."""
-    em = dawid_skene(votes.item, votes.annotator, votes.label, votes.n_items,
-                     votes.n_annotators, votes.n_classes, **em_options)
+    em = estimate(votes.item, votes.annotator, votes.label, votes.n_items,
+                  votes.n_annotators, votes.n_classes, **em_options)
     return np.argmax(votes.counts() + 1e-3 * em.posterior, axis=1)
 
 
@@ -227,14 +268,15 @@ def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
     target_precision : float
         An item is resolved without a human only where its quality reaches this.
     **em_options
-        Passed to :func:`~relabel.crowd.estimate.dawid_skene` (``smoothing``, ``temperature``).
+        Passed to :func:`~relabel.crowd.estimate.estimate` (``estimator``, ``smoothing``,
+        ``temperature``, ...).
 
     Returns
     -------
     ConsensusResult
     """
-    em = dawid_skene(votes.item, votes.annotator, votes.label, votes.n_items,
-                     votes.n_annotators, votes.n_classes, model_probs=model_probs, **em_options)
+    em = estimate(votes.item, votes.annotator, votes.label, votes.n_items,
+                  votes.n_annotators, votes.n_classes, model_probs=model_probs, **em_options)
     counts = votes.counts()
     n = counts.sum(1)
     consensus = em.posterior.argmax(1)
@@ -245,6 +287,8 @@ def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
                       np.where(needs, STATUS_LOW, STATUS_RESOLVED))
     classes = np.asarray(votes.classes, dtype=object)
     majority = majority_vote(counts)
+    if em.estimator == "majority":  # the consensus is the majority vote, with its own tie rule
+        majority = np.where(n > 0, consensus, majority)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n > 0, counts[rows, consensus] / np.maximum(n, 1), np.nan)
     columns: dict[str, Any] = {
@@ -278,5 +322,5 @@ def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
 
 
 __all__ = ["MODEL_ANNOTATOR", "MODEL_MARGIN", "SPLIT_SHARE", "STATUS_AMBIGUOUS", "STATUS_LOW",
-           "STATUS_RESOLVED", "ConsensusResult", "annotator_table", "confusions",
+           "STATUS_RESOLVED", "ConsensusResult", "annotator_table", "confusions", "consensus_notes",
            "estimate_consensus", "flag_items", "seed_labels"]

@@ -13,7 +13,11 @@ Three layouts give the same :class:`Votes`:
 - **Label Studio**: ``annotations.parquet`` that ``relabel review pull`` writes beside a run
   (every annotator's decision per task), read with the run's examples as the items.
 
-Missing votes are normal and an item with one vote is allowed. Problems are one-line
+Missing votes are normal and an item with one vote is allowed. **Abstentions** (``abstain``,
+``--abstain``) are vote values that say "no vote": weak-supervision label functions write -1
+when they do not fire (WRENCH, Snorkel). They are dropped like empty cells and counted
+(:attr:`Votes.abstained`); :func:`abstention_hint` names a likely one the user did not declare.
+Problems are one-line
 :class:`~relabel.errors.RelabelInputError`\\ s naming the file, the rows (1-based data rows, the
 header is not a row) and the column: an item without text, a missing column, a label outside
 the class set, the same (item, annotator) pair twice (``dedupe=True`` keeps the last row).
@@ -55,6 +59,8 @@ class Votes:
         entity spans...) when the input has them; just ``id`` for votes without text.
     name : str
         Where the votes came from, for messages.
+    abstained : int
+        Votes dropped as abstentions (``abstain`` values).
     """
 
     item_ids: list[str]
@@ -65,6 +71,7 @@ class Votes:
     label: np.ndarray
     items: pl.DataFrame
     name: str
+    abstained: int = 0
 
     @property
     def n_items(self) -> int:
@@ -119,7 +126,9 @@ def name_classes(votes: Votes, label_names: tuple[tuple[str, str], ...]) -> Vote
         named = name_labels(pl.Series("label", votes.classes), label_names, path=votes.name,
                             column="label").to_list()
     except RelabelInputError as err:  # its rows would be positions in the class list
-        raise RelabelInputError(f"a vote's {err.message}", path=votes.name) from None
+        hint = (f"; if -1 means the annotator abstained (WRENCH, Snorkel), pass "
+                f"{option('--abstain', '-1')}" if "'-1'" in err.message else "")
+        raise RelabelInputError(f"a vote's {err.message}{hint}", path=votes.name) from None
     classes = sorted(set(named))
     new = np.searchsorted(classes, np.asarray(named, dtype=object)).astype(np.int64)
     return replace(votes, classes=classes, label=new[votes.label])
@@ -212,7 +221,33 @@ def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
     return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
 
 
-def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: str) -> Votes:
+def _drop_empty(votes: pl.DataFrame, abstain: Sequence[str]) -> tuple[pl.DataFrame, int]:
+    """``votes`` without its null or empty labels and its ``abstain`` values, and how many
+    abstentions were dropped."""
+    votes = votes.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    if not abstain:
+        return votes, 0
+    gone = votes["label"].is_in(list(abstain))
+    return votes.filter(~gone), int(gone.sum())
+
+
+def abstention_hint(votes: Votes) -> str | None:
+    """A warning when a class looks like an undeclared abstention: ``-1`` among integer-coded
+    votes whose other classes are all non-negative (how WRENCH and Snorkel write "the label
+    function did not fire"; a set whose classes are -1 and 1 is left alone); else None."""
+    if votes.abstained or "-1" not in votes.classes:
+        return None
+    others = [c for c in votes.classes if c != "-1"]
+    if len(others) < 2 or not all(c.isdigit() for c in others) or "0" not in others:
+        return None
+    n = int((votes.label == votes.classes.index("-1")).sum())
+    return (f"{n} of the {len(votes.label)} votes are -1, read as a class; weak-supervision "
+            f"label functions (WRENCH, Snorkel) write -1 when they abstain: if that is what it "
+            f"means here, pass {option('--abstain', '-1')}")
+
+
+def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: str,
+            abstained: int = 0) -> Votes:
     item_ids = items["id"].to_list()
     annotators = sorted(set(votes["annotator"].to_list()))
     pos = {v: i for i, v in enumerate(item_ids)}
@@ -221,7 +256,7 @@ def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: 
         item=np.array([pos[v] for v in votes["item"].to_list()], dtype=np.int64),
         annotator=np.searchsorted(annotators, votes["annotator"].to_numpy()).astype(np.int64),
         label=np.searchsorted(classes, votes["label"].to_numpy()).astype(np.int64),
-        items=items, name=name)
+        items=items, name=name, abstained=abstained)
 
 
 def votes_from_long(
@@ -236,6 +271,7 @@ def votes_from_long(
     items_name: str | Path | None = None,
     classes: Sequence[str] | None = None,
     dedupe: bool = False,
+    abstain: Sequence[str] = (),
 ) -> Votes:
     """Votes from a long table: one row per (item, annotator, label).
 
@@ -258,6 +294,8 @@ def votes_from_long(
         The class set; a label outside it is an error. Default: every label seen.
     dedupe : bool
         Keep the last row of a repeated (item, annotator) pair instead of raising.
+    abstain : sequence of str
+        Label values that are not votes (module docstring), e.g. ``("-1",)``.
 
     Returns
     -------
@@ -276,7 +314,7 @@ def votes_from_long(
                                     column=col)
     votes = pl.DataFrame({"item": item, "annotator": who, "label": lab}).with_columns(
         pl.int_range(pl.len()).alias("__row"))
-    votes = votes.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    votes, abstained = _drop_empty(votes, abstain)
     found = _check_classes(votes["label"], classes, name, label_col)
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
@@ -307,7 +345,7 @@ def votes_from_long(
                 column=item_col)
     if item_col != "id" and item_col in item_table.columns:
         item_table = item_table.drop(item_col)
-    return _finish(votes, item_table.select("id", pl.exclude("id")), found, name)
+    return _finish(votes, item_table.select("id", pl.exclude("id")), found, name, abstained)
 
 
 def _row_items(table: pl.DataFrame, item_col: str | None) -> tuple[pl.DataFrame, str]:
@@ -345,6 +383,7 @@ def votes_from_wide(
     item_col: str | None = None,
     text_col: str | None = "text",
     classes: Sequence[str] | None = None,
+    abstain: Sequence[str] = (),
 ) -> Votes:
     """Votes from a wide table: one row per item, one label column per annotator.
 
@@ -359,7 +398,7 @@ def votes_from_wide(
     item_col : str, optional
         The item id column; default ``id`` when the table has one with no empty or repeated
         value (:func:`relabel.data.validation.default_id_col`), else the 0-based row number.
-    text_col, classes
+    text_col, classes, abstain
         As in :func:`votes_from_long`.
 
     Returns
@@ -380,12 +419,13 @@ def votes_from_wide(
                       "label": _strings(table, c, name), "__row": np.arange(table.height),
                       "__col": i})
         for i, c in enumerate(cols)]).sort("__row", "__col")
-    long = long.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    long, abstained = _drop_empty(long, abstain)
     found = _check_classes(long["label"], classes, name, cols[0], rows=long["__row"].to_numpy())
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name)
     return _finish(long.drop("__col"),
-                   _one_item_per_row(table, cols, item_col, name, text_col), found, name)
+                   _one_item_per_row(table, cols, item_col, name, text_col), found, name,
+                   abstained)
 
 
 def _list_cells(table: pl.DataFrame, col: str, name: str) -> list[list[str | None]]:
@@ -443,6 +483,7 @@ def votes_from_lists(
     text_col: str | None = "text",
     classes: Sequence[str] | None = None,
     dedupe: bool = False,
+    abstain: Sequence[str] = (),
 ) -> Votes:
     """Votes from one row per item whose ``votes_col`` lists its votes.
 
@@ -461,7 +502,7 @@ def votes_from_lists(
         annotator ``vote j``.
     item_col : str, optional
         As in :func:`votes_from_wide`.
-    text_col, classes, dedupe
+    text_col, classes, dedupe, abstain
         As in :func:`votes_from_long`.
 
     Returns
@@ -496,7 +537,7 @@ def votes_from_lists(
                          "label": [v for vs in labels for v in vs], "__row": row},
                         schema={"item": pl.String, "annotator": pl.String,
                                 "label": pl.String, "__row": pl.Int64})
-    long = long.filter(pl.col("label").is_not_null() & (pl.col("label") != ""))
+    long, abstained = _drop_empty(long, abstain)
     found = _check_classes(long["label"], classes, name, votes_col,
                            rows=long["__row"].to_numpy())
     if len(found) < 2 and classes is None:
@@ -506,8 +547,9 @@ def votes_from_lists(
                    annotator_col or "vote", dedupe)
     drop = [c for c in (votes_col, annotator_col) if c and c != item_col]
     return _finish(long.drop("__row"),
-                   _one_item_per_row(table, drop, item_col, name, text_col), found, name)
+                   _one_item_per_row(table, drop, item_col, name, text_col), found, name,
+                   abstained)
 
 
-__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "name_classes", "votes_from_lists",
-           "votes_from_long", "votes_from_wide"]
+__all__ = ["ANNOTATOR_COL", "ITEM_COL", "LABEL_COL", "Votes", "abstention_hint", "name_classes",
+           "votes_from_lists", "votes_from_long", "votes_from_wide"]

@@ -135,6 +135,11 @@ def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
     report.examples, report.classes = votes.n_items, len(votes.classes)
     report.votes, report.annotators = len(votes.label), len(votes.annotators)
     report.has_text = cfg.text_col in votes.items.columns
+    from relabel.crowd.votes import abstention_hint
+
+    hint = abstention_hint(votes)
+    if hint:
+        problems.warnings.append(hint)
     return report
 
 

@@ -233,16 +233,24 @@ class DecisionResult:
 
 
 def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
-    """``dec`` with the rows of ``hold`` (``(N,)`` bool) flagged for a human with the reason
-    ``annotators_split`` and no automatic suggestion (several annotators split where the
-    embeddings cannot decide either: genuine ambiguity is never resolved automatically)."""
+    """``dec`` with the rows of ``hold`` flagged for a human, with no automatic suggestion.
+
+    ``hold`` is ``(N,)`` bool, the rows' reason then ``annotators_split`` (several annotators
+    split where the embeddings cannot decide either: genuine ambiguity is never resolved
+    automatically), or ``(N,)`` the reason of each held row (``annotators_split`` or
+    ``no_votes``: no annotator voted, the label is the model's guess) and None or ``""``
+    elsewhere."""
     from dataclasses import replace
 
-    suggested = np.where(hold, -1, dec.suggested)
-    confidence = np.where(hold, np.nan, dec.confidence)
-    reason = [("annotators_split" if h else r) for h, r in zip(hold.tolist(), dec.reason,
-                                                                strict=True)]
-    return replace(dec, flagged=dec.flagged | hold, suggested=suggested,
+    hold = np.asarray(hold)
+    why = np.where(hold, "annotators_split", "") if hold.dtype == bool else \
+        np.array([h or "" for h in hold.tolist()], dtype=object)
+    held = why != ""
+    suggested = np.where(held, -1, dec.suggested)
+    confidence = np.where(held, np.nan, dec.confidence)
+    reason = [(w if h else r) for h, w, r in zip(held.tolist(), why.tolist(), dec.reason,
+                                                  strict=True)]
+    return replace(dec, flagged=dec.flagged | held, suggested=suggested,
                    confidence=confidence, reason=reason)
 
 

@@ -21,6 +21,9 @@
 - ``annotators_split``: several annotators per item split between two labels that the
   embeddings cannot separate either (:mod:`relabel.crowd.consensus`): flagged, never changed
   automatically.
+- ``no_votes``: several annotators per item, but none voted on this one (every label function
+  abstained): its label is the model's guess (:mod:`relabel.crowd.consensus`). Flagged, never
+  changed automatically.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ CLEAR_MAJORITY = 2 / 3
 OUTLIER_Z = 4.0
 OUTLIER_SHARE = 0.005
 REASONS = ("duplicate_conflict", "outlier", "class_not_learned", "corrector_disagrees",
-           "neighbours_disagree", "annotators_split")
+           "neighbours_disagree", "annotators_split", "no_votes")
 
 _PUNCT_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -380,9 +380,10 @@ def score_examples(
         becomes the vote distribution with the KDE soft label as one more vote:
         ``(counts + soft) / (n_votes + 1)``.
     hold : np.ndarray, optional
-        ``(N,)`` bool rows that must go to a human and are never changed automatically
-        (annotators split where the embeddings cannot decide either): flagged with the reason
-        ``annotators_split`` and no suggestion.
+        ``(N,)`` rows that must go to a human and are never changed automatically: bool
+        (annotators split where the embeddings cannot decide either: reason
+        ``annotators_split``), or each held row's reason and None or ``""`` elsewhere
+        (:func:`relabel.detect.decisions.hold_for_review`); flagged with no suggestion.
     withhold : str, optional
         Change nothing automatically, for this reason (reviewers found an earlier round's
         changes mostly wrong, :mod:`relabel.review.spotcheck`); flags are unchanged.
@@ -517,8 +518,8 @@ def _score_pass(embeddings: np.ndarray, labels: np.ndarray, n_classes: int, *,
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
                  texts=texts, corrector=name, reviewed=reviewed, engine=engine)
-    if hold is not None and np.asarray(hold).any():
-        dec = hold_for_review(dec, np.asarray(hold, dtype=bool))
+    if hold is not None and any(bool(h) for h in np.asarray(hold).tolist()):
+        dec = hold_for_review(dec, np.asarray(hold))
     if withhold is not None:
         dec = withhold_changes(dec, withhold)
     seconds["decide"] = round(time.perf_counter() - t0, 2)

@@ -374,8 +374,11 @@ def _annotator_section(run_dir: Path) -> str:
                   f"{summary['low_quality']} below quality {summary['target_precision']:g})"},
         {"": "model annotator", "value": "yes" if summary.get("model") else "no (no text)"},
     ]
+    from relabel.crowd.consensus import consensus_notes
+
     shown = annotators.head(REPORT_ANNOTATORS)
-    parts = ["<h2>Annotators</h2>", _table(facts, ["", "value"]),
+    notes = "".join(f"<p>{_cell(line)}</p>" for line in consensus_notes(summary))
+    parts = ["<h2>Annotators</h2>", _table(facts, ["", "value"]), notes,
              _table(shown.to_dicts(), ["annotator", "votes", "accuracy", "accuracy_low",
                                        "accuracy_high", "agreement_with_consensus",
                                        "mean_kappa", "confuses"])]

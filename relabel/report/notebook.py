@@ -93,7 +93,10 @@ def consensus_html(summary: dict[str, Any], items: pl.DataFrame,
                               "ambiguous)")]
     review = items.filter(pl.col("needs_review")) if "needs_review" in items.columns else items
     worst = annotators.sort("accuracy") if "accuracy" in annotators.columns else annotators
+    from relabel.crowd.consensus import consensus_notes
+
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel consensus</b>{_facts(facts)}'
+            f"{_notes(consensus_notes(summary))}"
             f"<p>items that need a human (first {min(SHOWN_ROWS, review.height)} of "
             f"{review.height}):</p>"
             + frame_html(review, ["id", "text", "consensus_label", "quality", "agreement",
