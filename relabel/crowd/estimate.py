@@ -159,6 +159,21 @@ def majority_vote(counts: np.ndarray, *, prior: np.ndarray | None = None,
     return np.argmax(counts + jitter, axis=1)
 
 
+def _m_step(flat: np.ndarray, item: np.ndarray, post: np.ndarray, probs: np.ndarray | None,
+            a: int, k: int, smoothing: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Each annotator's expected counts ``(A, K, K)`` under the posterior ``post (I, K)``, their
+    confusion matrices shrunk towards the pooled one by ``smoothing`` pseudo-votes per row, and
+    the model's confusion matrix (None without ``probs``). ``flat`` is ``(M, K)``, the index of
+    each vote's cell for every true class."""
+    expected = np.bincount(flat.ravel(), weights=post[item].ravel(),
+                           minlength=a * k * k).reshape(a, k, k)
+    pooled = _normalise_rows(expected.sum(0) + EPS + np.eye(k) * 1e-3)
+    confusion = _normalise_rows(expected + smoothing * pooled[None])
+    model_conf = None if probs is None else _normalise_rows(post.T @ probs + smoothing * pooled)
+    return expected, confusion, model_conf
+
+
 def dawid_skene(
     item: np.ndarray,
     annotator: np.ndarray,
@@ -224,12 +239,7 @@ def dawid_skene(
     for iterations in range(1, max_iter + 1):
         # M step
         prior = (post.sum(0) + 1.0) / (n + k)
-        expected = np.bincount(flat.ravel(), weights=post[item].ravel(),
-                               minlength=a * k * k).reshape(a, k, k)
-        pooled = _normalise_rows(expected.sum(0) + EPS + np.eye(k) * 1e-3)
-        confusion = _normalise_rows(expected + smoothing * pooled[None])
-        if probs is not None:
-            model_conf = _normalise_rows(post.T @ probs + smoothing * pooled)
+        expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing)
         # E step
         log_conf = np.log(np.maximum(confusion, EPS))
         per_vote = log_conf[annotator, :, label] if m else np.zeros((0, k))  # (M, K)
@@ -367,11 +377,7 @@ def pooled_vote(
     log_joint = log_joint - 1e-6 * shares[None, :] / max(float(shares.max()), 1.0)
     post = _softmax(log_joint.copy())
     flat = (annotator * k)[:, None] * k + np.arange(k)[None, :] * k + label[:, None]
-    expected = np.bincount(flat.ravel(), weights=post[item].ravel(),
-                           minlength=a * k * k).reshape(a, k, k)
-    pooled = _normalise_rows(expected.sum(0) + EPS + np.eye(k) * 1e-3)
-    confusion = _normalise_rows(expected + smoothing * pooled[None])
-    model_conf = None if probs is None else _normalise_rows(post.T @ probs + smoothing * pooled)
+    expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing)
     return EMResult(posterior=post, calibrated=calibrated, log_joint=log_joint, prior=prior,
                     confusion=confusion, expected=expected, model_confusion=model_conf,
                     iterations=1, converged=True, estimator="majority")
