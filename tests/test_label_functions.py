@@ -13,6 +13,7 @@ from conftest import FakeEncoder, make_text_dataset, run_relabel, save_fake_embe
 from relabel.config import abstain_values
 from relabel.crowd.estimate import (
     estimate,
+    label_functions,
     one_coin_accuracy,
     pooled_vote,
     single_class_share,
@@ -90,6 +91,28 @@ def test_crowd_workers_keep_dawid_skene() -> None:
     assert single_class_share(np.array([0, 0, 1]), np.array([1, 1, 0]), 2, 2) == 1.0
     # an annotator with a single vote is not judged either way
     assert single_class_share(np.array([0, 1]), np.array([1, 0]), 2, 2) == 0.0
+
+
+def test_workers_who_always_give_one_answer_are_not_label_functions() -> None:
+    """Most votes from workers who always answer "no" (spammers on an imbalanced task): a
+    majority would follow them; Dawid–Skene discounts them, and ``auto`` keeps it."""
+    rng = np.random.default_rng(3)
+    n = 300
+    true = (rng.random(n) < 0.4).astype(np.int64)
+    rows = []
+    for i in range(n):
+        for j in range(3):  # three good workers, right 90% of the time
+            rows.append((i, j, true[i] if rng.random() < 0.9 else 1 - true[i]))
+        for j in range(3, 7):  # four who always say 0
+            rows.append((i, j, 0))
+    item, annotator, label = (np.array(c) for c in zip(*rows, strict=True))
+    assert single_class_share(annotator, label, 7, 2) > 0.5
+    assert not label_functions(annotator, label, 7, 2)
+    em = estimate(item, annotator, label, n, 7, 2)
+    assert em.estimator == "dawid_skene"
+    majority = estimate(item, annotator, label, n, 7, 2, estimator="majority")
+    acc = np.mean(em.posterior.argmax(1) == true)
+    assert acc > 0.95 > np.mean(majority.posterior.argmax(1) == true) + 0.3
 
 
 def test_one_coin_accuracy_by_moments() -> None:

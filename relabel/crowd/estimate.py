@@ -33,25 +33,26 @@ What relabel adds (documented constants, chosen by leave-one-dataset-out in
   minimise the log loss against gold by leave-one-dataset-out. Only the evidence is tempered:
   softmax(log ρ + ``TEMPERATURE`` · (log-joint − log ρ)); the prior is kept whole.
 
-**Label functions** (:func:`estimate`, :func:`single_class_share`, :func:`pooled_vote`). Rules
-and heuristics of weak supervision (WRENCH, Snorkel) vote for one class or abstain: each of
-WRENCH's label functions, in all six of its sets here, and each of Snorkel's spouse rules only
-ever votes for one class. Dawid–Skene cannot judge such an annotator. Its confusion row is a
-single 1 whatever the true class, so its votes carry no evidence, and EM ends wherever the class
-prior and the model push it. On WRENCH's training sets, against gold, on the items the rules
-cover, the consensus was far below a plain majority vote of the same votes: youtube 0.76
-against 0.85, semeval 0.38 against 0.80, yoruba 0.19 against 0.61 (bench/RESULTS.md, issue 17,
-"Label functions"). Where more than half of the votes come from annotators who used a single
-class (``auto``), the estimator is therefore :func:`pooled_vote`: one accuracy shared by every
-annotator, so the consensus is the majority vote (ties to the class with fewer votes overall),
-and the model annotator only speaks for items without any vote. On the items with a strict
-majority the model alone was less accurate than the majority on six of the seven sets (all but
-youtube), and CROWDLAB, which weighs it in, on five (it was above on youtube and trec); on the
-tied items the tied class with fewer votes was right more often than the model's choice on four
-of the seven (0.67 against 0.62 on average). Crowd workers use several classes: on every
-crowd set of ``bench/bench_consensus.py`` and ``bench/bench_lewidi.py`` the annotators who used
-one class cast at most 16% of the votes. The half is not tuned; it is where "most of the
-evidence cannot be judged" begins.
+**Label functions** (:func:`estimate`, :func:`single_class_share`, :func:`pooled_vote`). Rules and
+heuristics of weak supervision (WRENCH, Snorkel) vote for one class or abstain: each of WRENCH's
+label functions, in all six of its sets here, and each of Snorkel's spouse rules only ever votes for
+one class. Dawid–Skene cannot judge such an annotator. Its confusion row is a single 1 whatever the
+true class, so its votes carry no evidence, and EM ends wherever the class prior and the model push
+it. On WRENCH's training sets, against gold, on the items the rules cover, the consensus was far
+below a plain majority vote of the same votes: youtube 0.76 against 0.85, semeval 0.38 against 0.80,
+yoruba 0.19 against 0.61 (bench/RESULTS.md, issue 17, "Label functions"). Where more than half of
+the votes come from annotators who used a single class, and those annotators between them vote for
+two classes or more (``auto``, :func:`label_functions`: rules are written for each class, where
+workers who always give the same answer are spammers, whom Dawid–Skene rightly discounts), the
+estimator is therefore :func:`pooled_vote`: one accuracy shared by every annotator, so the consensus
+is the majority vote (ties to the class with fewer votes overall), and the model annotator only
+speaks for items without any vote. On the items with a strict majority the model alone was less
+accurate than the majority on six of the seven sets (all but youtube), and CROWDLAB, which weighs it
+in, on five (it was above on youtube and trec); on the tied items the tied class with fewer votes
+was right more often than the model's choice on four of the seven (0.67 against 0.62 on average).
+Crowd workers use several classes: on every crowd set of ``bench/bench_consensus.py`` and
+``bench/bench_lewidi.py`` the annotators who used one class cast at most 16% of the votes. The half
+is not tuned; it is where "most of the evidence cannot be judged" begins.
 """
 
 from __future__ import annotations
@@ -292,6 +293,24 @@ def single_class_share(annotator: np.ndarray, label: np.ndarray, n_annotators: i
     return float(n_votes[single].sum() / n_votes[judged].sum())
 
 
+def label_functions(annotator: np.ndarray, label: np.ndarray, n_annotators: int,
+                    n_classes: int) -> bool:
+    """True when the votes look like label functions (module docstring, "Label functions"):
+    more than ``SINGLE_CLASS_SHARE`` of them come from single-class annotators
+    (:func:`single_class_share`), and those annotators between them vote for two classes or
+    more, as rules written for each class do. Workers who all give the one same answer are
+    not rules: Dawid–Skene discounts them, where a majority would follow them."""
+    if single_class_share(annotator, label, n_annotators, n_classes) <= SINGLE_CLASS_SHARE:
+        return False
+    annotator = np.asarray(annotator, dtype=np.int64)
+    label = np.asarray(label, dtype=np.int64)
+    used = np.zeros((n_annotators, n_classes), dtype=bool)
+    used[annotator, label] = True
+    n_votes = np.bincount(annotator, minlength=n_annotators)
+    single = (n_votes >= 2) & (used.sum(1) == 1)
+    return int(used[single].any(axis=0).sum()) >= 2
+
+
 def pooled_vote(
     item: np.ndarray,
     annotator: np.ndarray,
@@ -422,8 +441,8 @@ def estimate(
     item, annotator, label, n_items, n_annotators, n_classes
         As in :func:`dawid_skene`.
     estimator : str
-        ``auto`` (the majority where more than ``SINGLE_CLASS_SHARE`` of the votes come from
-        single-class annotators, :func:`single_class_share`), ``dawid_skene`` or ``majority``.
+        ``auto`` (the majority where the votes look like label functions,
+        :func:`label_functions`), ``dawid_skene`` or ``majority``.
     **options
         :func:`dawid_skene`'s keywords (``model_probs``, ``smoothing``, ...).
 
@@ -434,8 +453,8 @@ def estimate(
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
     if estimator == "auto":
-        share = single_class_share(annotator, label, n_annotators, n_classes)
-        estimator = "majority" if share > SINGLE_CLASS_SHARE else "dawid_skene"
+        estimator = "majority" if label_functions(annotator, label, n_annotators, n_classes) \
+            else "dawid_skene"
     run = pooled_vote if estimator == "majority" else dawid_skene
     return run(item, annotator, label, n_items, n_annotators, n_classes, **options)
 
@@ -505,5 +524,5 @@ def jeffreys_interval(successes: np.ndarray | float, n: np.ndarray | float, *,
 
 __all__ = ["EPS", "ESTIMATORS", "MAX_ITER", "MODEL_WEIGHT", "SINGLE_CLASS_SHARE", "SMOOTHING",
            "TEMPERATURE", "TOL", "EMResult", "annotator_accuracy", "calibrate", "dawid_skene",
-           "estimate", "jeffreys_interval", "majority_vote", "one_coin_accuracy", "pooled_vote",
-           "single_class_share"]
+           "estimate", "jeffreys_interval", "label_functions", "majority_vote",
+           "one_coin_accuracy", "pooled_vote", "single_class_share"]
