@@ -320,7 +320,8 @@ def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
                   ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` the reason each item is
     held for a human (``annotators_split`` for the ambiguous ones, ``no_votes`` where nobody
-    voted; ``""`` elsewhere), in the order of the task's examples."""
+    voted and the consensus, the model's label, is below the target quality; ``""``
+    elsewhere), in the order of the task's examples."""
     assert task.examples is not None
     votes = crowd.result.votes
     where = {v: i for i, v in enumerate(votes.item_ids)}
@@ -328,7 +329,8 @@ def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
     counts = np.zeros((len(pos), len(classes)))
     counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
     ambiguous = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
-    unvoted = counts.sum(axis=1) == 0
+    # an item nobody voted on whose consensus (the model's label) is below the target quality
+    unvoted = (counts.sum(axis=1) == 0) & crowd.items["needs_review"].to_numpy()[pos]
     hold = np.where(ambiguous, "annotators_split",
                     np.where(unvoted, "no_votes", "")).astype(object)
     return counts, hold

@@ -256,11 +256,15 @@ def test_cli_consensus_and_denoise_on_label_functions(tmp_path) -> None:
                     str(tmp_path / "run"), "-q")
     assert d.returncode == 0, d.stderr
     assert "several annotators: " in d.stdout and "look like label functions" in d.stdout
-    assert f"{no_vote.sum()} items have no vote: their given label is the model's label, " \
-        "flagged for a human (no_votes)" in d.stdout
+    # unvoted items whose consensus (the model's label) is below the target go to a human
+    consensus = pl.read_parquet(tmp_path / "run" / "consensus.parquet")
+    low = consensus.filter((pl.col("n_votes") == 0) & pl.col("needs_review"))["id"].to_list()
+    assert low and f"{no_vote.sum()} items have no vote: their given label is the model's " \
+        f"label; the {len(low)} whose quality is below the target are flagged for a human " \
+        "(no_votes)" in d.stdout
     scores = pl.read_parquet(tmp_path / "run" / "scores.parquet")
     held = scores.filter(pl.col("reason") == "no_votes")
-    assert sorted(held["id"].to_list()) == sorted(str(i) for i in np.flatnonzero(no_vote))
+    assert sorted(held["id"].to_list()) == sorted(low)
     assert held["flagged"].all() and held["suggested_label"].is_null().all()
     assert "look like label functions" in (tmp_path / "run" / "report.html").read_text()
     # check says the same before any work, and counts the votes as denoise reads them

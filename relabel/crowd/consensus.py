@@ -115,6 +115,8 @@ class ConsensusResult:
                    "collapsed": self.em.collapsed},
             "abstentions": self.votes.abstained,
             "items_without_votes": int((self.votes.counts().sum(1) == 0).sum()),
+            "items_without_votes_need_review": int(
+                ((self.votes.counts().sum(1) == 0) & items["needs_review"].to_numpy()).sum()),
             "warnings": [w for w in (abstention_hint(self.votes),) if w],
         }
 
@@ -139,9 +141,13 @@ def consensus_notes(summary: dict[str, Any], *, denoise: bool = False) -> list[s
         lines.append(f"{summary['abstentions']} abstentions (--abstain) are not votes")
     if summary.get("items_without_votes"):
         guess = "the model's label" if summary.get("model") else "a guess"
+        held = summary.get("items_without_votes_need_review")
         lines.append(f"{summary['items_without_votes']} items have no vote: "
-                     + (f"their given label is {guess}, flagged for a human (no_votes) and never "
-                        "changed automatically" if denoise else
+                     + (f"their given label is {guess}; "
+                        + (f"the {held} whose quality is below the target are" if held is not None
+                           else "those below the target quality are")
+                        + " flagged for a human (no_votes) and never changed automatically"
+                        if denoise else
                         f"their consensus is {guess}, and they need a human unless its quality "
                         "reaches the target"))
     lines += [f"warning: {w}" for w in summary.get("warnings") or []]

@@ -22,8 +22,8 @@
   embeddings cannot separate either (:mod:`relabel.crowd.consensus`): flagged, never changed
   automatically.
 - ``no_votes``: several annotators per item, but none voted on this one (every label function
-  abstained): its label is the model's guess (:mod:`relabel.crowd.consensus`). Flagged, never
-  changed automatically.
+  abstained), and its label, the model's (:mod:`relabel.crowd.consensus`), is below the target
+  quality. Flagged, never changed automatically.
 """
 
 from __future__ import annotations
