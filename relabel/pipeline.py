@@ -311,6 +311,10 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
                                    .otherwise(pl.col("label")).alias("label"))
     kept = int((single & (items["label"] != crowd.items["consensus_label"]).to_numpy()).sum())
     crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept)
+    if spec.label_names:  # the items hold codes, as the votes did: read names them, export
+        # writes codes back (as it does for a file of coded labels, and consensus --to does)
+        items = items.with_columns(pl.col("label").replace(
+            {name: code for code, name in spec.label_names}))
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
                   votes_col=None, annotator_col=None, item_col=None, abstain=())
     return crowd, items, cfg

@@ -563,6 +563,10 @@ def test_integer_votes_named_by_label_names_in_consensus_and_denoise(tmp_path) -
                           out=tmp_path / "run", progress=False)
     assert run.summary["classes"] == len(classes)  # names only, not names and codes
     assert run.scores["label"].to_list() == truth
+    # export writes codes back, as for a file of coded labels (it wrote the names)
+    run.export(tmp_path / "clean.csv")
+    written = pl.read_csv(tmp_path / "clean.csv", infer_schema=False)
+    assert written["label"].to_list() == [code[t] for t in truth]
     with pytest.raises(RelabelInputError, match=r"a vote's label '2' has no name in "
                                                 r"label_names \(codes: 0, 1\)"):
         relabel.consensus(items, votes_col="votes", label_names=classes[:2], out=None,
