@@ -20,6 +20,7 @@ column, in the format of the file name.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -379,7 +380,7 @@ def consensus(
     text: str = "text",
     classes: list[str] | None = None,
     dedupe: bool = False,
-    abstain: list[str] | tuple[str, ...] | str | None = None,
+    abstain: str | int | Sequence[str | int] | None = None,
     out: str | Path | None = None,
     to: str | Path | None = None,
     model: str | None = None,
@@ -426,8 +427,8 @@ def consensus(
         The class set (a vote outside it is an error); default the labels seen.
     dedupe : bool
         Keep the last of repeated (item, annotator) votes instead of raising.
-    abstain : list of str or str, optional
-        Vote values that mean "no vote" (``"-1"`` for WRENCH and Snorkel label functions; a
+    abstain : str, int or sequence of them, optional
+        Vote values that mean "no vote" (``-1`` for WRENCH and Snorkel label functions; a
         comma-separated string is split; numbers are compared as text): dropped and counted.
     out : str or Path, optional
         Where to write the files (module docstring); None: write nothing but the caches'

@@ -6,8 +6,9 @@ Per item:
 
 - ``consensus_label``: the argmax of the posterior of :func:`relabel.crowd.estimate.dawid_skene`
   (votes, shrunk confusion matrices, and the model as one more annotator), or, where most votes
-  come from annotators who only ever used one class (label functions, which Dawid–Skene cannot
-  judge), of :func:`relabel.crowd.estimate.pooled_vote`: the majority vote, the model deciding
+  come from annotators who only ever used one class and who between them use two or more
+  (label functions, which Dawid–Skene cannot judge), of
+  :func:`relabel.crowd.estimate.pooled_vote`: the majority vote, the model deciding
   only items without a vote (:func:`relabel.crowd.estimate.estimate`);
 - ``quality``: the calibrated posterior of that label, an estimate of P(consensus is right);
 - ``agreement``: share of the item's votes for it; ``n_votes`` and ``votes`` (each class's count);
@@ -42,6 +43,7 @@ from relabel.crowd.estimate import (
     single_class_share,
 )
 from relabel.crowd.votes import Votes, abstention_hint
+from relabel.errors import option
 
 #: a split: the runner-up label holds at least this share of the item's votes
 SPLIT_SHARE = 0.4
@@ -95,6 +97,7 @@ class ConsensusResult:
         counts = items["status"].value_counts()
         status = dict(zip(counts["status"].to_list(), counts["count"].to_list(), strict=True))
         changed = int((items["consensus_label"] != items["majority_label"]).sum())
+        unvoted = self.votes.counts().sum(1) == 0
         return {
             "items": items.height, "annotators": self.votes.n_annotators,
             "votes": len(self.votes.item), "classes": self.votes.classes,
@@ -114,9 +117,9 @@ class ConsensusResult:
                    "iterations": self.em.iterations, "converged": self.em.converged,
                    "collapsed": self.em.collapsed},
             "abstentions": self.votes.abstained,
-            "items_without_votes": int((self.votes.counts().sum(1) == 0).sum()),
+            "items_without_votes": int(unvoted.sum()),
             "items_without_votes_need_review": int(
-                ((self.votes.counts().sum(1) == 0) & items["needs_review"].to_numpy()).sum()),
+                (unvoted & items["needs_review"].to_numpy()).sum()),
             "warnings": [w for w in (abstention_hint(self.votes),) if w],
         }
 
@@ -138,7 +141,8 @@ def consensus_notes(summary: dict[str, Any], *, denoise: bool = False) -> list[s
               "(a tie goes to the class with fewer votes overall: the broad rules vote most), "
               "and the model decides only items without a vote")
     if summary.get("abstentions"):
-        lines.append(f"{summary['abstentions']} abstentions (--abstain) are not votes")
+        lines.append(f"{summary['abstentions']} abstentions ({option('--abstain')}) are not "
+                     "votes")
     if summary.get("items_without_votes"):
         guess = "the model's label" if summary.get("model") else "a guess"
         held = summary.get("items_without_votes_need_review")

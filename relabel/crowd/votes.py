@@ -17,10 +17,11 @@ Missing votes are normal and an item with one vote is allowed. **Abstentions** (
 ``--abstain``) are vote values that say "no vote": weak-supervision label functions write -1
 when they do not fire (WRENCH, Snorkel). They are dropped like empty cells and counted
 (:attr:`Votes.abstained`); :func:`abstention_hint` names a likely one the user did not declare.
-Problems are one-line
-:class:`~relabel.errors.RelabelInputError`\\ s naming the file, the rows (1-based data rows, the
-header is not a row) and the column: an item without text, a missing column, a label outside
-the class set, the same (item, annotator) pair twice (``dedupe=True`` keeps the last row).
+
+Problems are one-line :class:`~relabel.errors.RelabelInputError`\\ s naming the file, the rows
+(1-based data rows, the header is not a row) and the column: an item without text, a missing
+column, a label outside the class set, the same (item, annotator) pair twice (``dedupe=True``
+keeps the last row).
 """
 
 from __future__ import annotations
