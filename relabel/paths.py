@@ -55,6 +55,9 @@ class PathArg:
     owns : tuple of str
         ``output_dir`` with ``inputs``: the names of the files and directories the command
         writes in it (default: a run directory's, :meth:`relabel.rundir.RunFiles.owned`).
+    created : tuple of Path
+        ``output_file``: directories the command creates itself before writing the file (its
+        ``--out``): the file's directory may be one of them though it does not exist yet.
     """
 
     option: str
@@ -64,6 +67,7 @@ class PathArg:
     inputs: tuple[Path, ...] = field(default_factory=tuple)
     protect: tuple[Path, ...] = field(default_factory=tuple)
     owns: tuple[str, ...] = field(default_factory=tuple)
+    created: tuple[Path, ...] = field(default_factory=tuple)
 
 
 def _fail(arg: PathArg, message: str) -> RelabelInputError:
@@ -191,6 +195,9 @@ def check_path(arg: PathArg) -> None:
         above = _file_above(path)
         if above is not None:
             raise _fail(arg, f"is inside the file {above}, not a directory")
+        made = any(path.parent.resolve() == Path(d).resolve() for d in arg.created)
+        if made and not path.parent.is_dir():  # the command's own --out: checked as that
+            return
         if not path.parent.is_dir():
             raise _fail(arg, f"the directory {path.parent} does not exist; create it first")
         if not _writable(path.parent):

@@ -659,3 +659,21 @@ def test_consensus_passes_the_encoder_settings_as_denoise_does(tmp_path) -> None
     bad = run_relabel("consensus", str(items), "--annotations", str(votes), "--out",
                       str(tmp_path / "bad"), "--max-length", "4")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_to_may_go_into_the_out_directory_the_command_creates(tmp_path) -> None:
+    """``--out relabel-out/crowd --to relabel-out/crowd/items.csv`` (examples/README.md's own
+    command) failed on a fresh checkout: the directory did not exist yet. A ``--to`` anywhere
+    else still needs an existing directory."""
+    import relabel
+
+    _, items, votes = _crowd_files(tmp_path, n_per_class=5)
+    out = tmp_path / "new" / "crowd"
+    relabel.consensus(items, annotations=votes, out=out, to=out / "items.csv",
+                      corrector="none", progress=False)
+    assert pl.read_csv(out / "items.csv").height == pl.read_csv(items).height
+    with pytest.raises(RelabelInputError, match="does not exist; create it first"):
+        relabel.consensus(items, annotations=votes, out=tmp_path / "o2",
+                          to=tmp_path / "elsewhere" / "items.csv", corrector="none",
+                          progress=False)
+    assert not (tmp_path / "o2").exists()

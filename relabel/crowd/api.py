@@ -497,7 +497,8 @@ def consensus(
                  *[a for a in cfg.path_args() if a.option in ("--embeddings", "--model")],
                  PathArg("--out", out, "output_dir", inputs=tuple(Path(a) for a in named)),
                  PathArg("--to", to, "output_file", dir_ok=True,
-                         inputs=tuple(Path(a) for a in named))])
+                         inputs=tuple(Path(a) for a in named),
+                         created=(Path(out),) if out is not None else ())])
     array = None if isinstance(embeddings, (str, Path)) else embeddings
     if isinstance(label_cols, str):
         from relabel.config import split_list
