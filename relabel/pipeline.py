@@ -287,7 +287,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     """
     from dataclasses import replace
 
-    from relabel.crowd.api import VoteSpec, consensus, consensus_as_labels
+    from relabel.crowd.api import VoteSpec, consensus, consensus_as_labels, labels_as_codes
 
     spec = VoteSpec.from_config(cfg)
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
@@ -313,8 +313,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept)
     if spec.label_names:  # the items hold codes, as the votes did: read names them, export
         # writes codes back (as it does for a file of coded labels, and consensus --to does)
-        items = items.with_columns(pl.col("label").replace(
-            {name: code for code, name in spec.label_names}))
+        items = items.with_columns(labels_as_codes(items["label"], spec.label_names))
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
                   votes_col=None, annotator_col=None, item_col=None, abstain=())
     return crowd, items, cfg

@@ -593,7 +593,8 @@ def test_consensus_to_json_keeps_a_keyed_inputs_layout_and_writes_codes(tmp_path
     assert list(out) == list(records)
     first = out["0"]
     assert first["other_info"] == {"domain": "d"} and first["text"] == records["0"]["text"]
-    assert first["label"] == str(classes.index(df["true_label"][0]))
+    # integer codes, as the votes were codes (written as text "0" until 2026-12-07)
+    assert first["label"] == classes.index(df["true_label"][0])
 
 
 def test_votes_in_another_encoding_through_consensus_and_denoise(tmp_path) -> None:

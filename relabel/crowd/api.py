@@ -325,6 +325,19 @@ def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, A
     return summary
 
 
+def labels_as_codes(labels: pl.Series, label_names: tuple[tuple[str, str], ...]) -> pl.Series:
+    """``labels`` (class names) as the codes ``label_names`` gives them (``(code, name)``
+    pairs): integers where every code is one (as WRENCH's and LeWiDi's files hold them), else
+    text. What ``consensus --to`` writes and a votes run's items hold, so that ``export``
+    writes codes of the input's kind back."""
+    codes = labels.replace({name: code for code, name in label_names})
+    if all(code.lstrip("-").isdigit() for code, _ in label_names):
+        whole = codes.cast(pl.Int64, strict=False)
+        if whole.null_count() == codes.null_count():  # every label was one of the names
+            return whole
+    return codes
+
+
 def consensus_as_labels(result: ConsensusResult, label_col: str = "label") -> pl.DataFrame:
     """The items with the consensus as ``label_col`` (plus ``consensus_quality`` and
     ``needs_review``), as ``--to`` writes them."""
@@ -548,8 +561,7 @@ def consensus(
         fmt = output_format(to, None if source is None else file_layout(source))
         table = consensus_as_labels(result)
         if spec.label_names:  # the user's file gets codes, as export writes them
-            table = table.with_columns(pl.col("label").replace(
-                {name: code for code, name in spec.label_names}))
+            table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
         write_like(table, to, fmt, source, spec.encoding)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
@@ -571,4 +583,5 @@ def load_consensus(out_dir: str | Path) -> Consensus | None:
 
 
 __all__ = ["GIVEN_ANNOTATOR", "Consensus", "VoteSpec", "consensus", "consensus_as_labels",
-           "load_consensus", "model_probabilities", "read_votes", "write_consensus"]
+           "labels_as_codes", "load_consensus", "model_probabilities", "read_votes",
+           "write_consensus"]
