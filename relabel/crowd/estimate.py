@@ -267,6 +267,17 @@ def dawid_skene(
                     iterations=iterations, converged=converged, collapsed=collapsed)
 
 
+def _single_class(annotator: np.ndarray, label: np.ndarray, n_annotators: int,
+                  n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(A,)`` votes per annotator, ``(A, K)`` bool the classes each one used, and ``(A,)``
+    bool the annotators with two votes or more who never used a second class."""
+    annotator = np.asarray(annotator, dtype=np.int64)
+    n_votes = np.bincount(annotator, minlength=n_annotators)
+    used = np.zeros((n_annotators, n_classes), dtype=bool)
+    used[annotator, np.asarray(label, dtype=np.int64)] = True
+    return n_votes, used, (n_votes >= 2) & (used.sum(1) == 1)
+
+
 def single_class_share(annotator: np.ndarray, label: np.ndarray, n_annotators: int,
                        n_classes: int) -> float:
     """Share of the votes cast by annotators who never used a second class, among annotators
@@ -279,17 +290,12 @@ def single_class_share(annotator: np.ndarray, label: np.ndarray, n_annotators: i
     n_annotators, n_classes : int
         A, K.
     """
-    annotator = np.asarray(annotator, dtype=np.int64)
-    label = np.asarray(label, dtype=np.int64)
     if n_classes < 2 or len(annotator) == 0:
         return 0.0
-    n_votes = np.bincount(annotator, minlength=n_annotators)
-    used = np.zeros((n_annotators, n_classes), dtype=bool)
-    used[annotator, label] = True
+    n_votes, _, single = _single_class(annotator, label, n_annotators, n_classes)
     judged = n_votes >= 2
     if not judged.any():
         return 0.0
-    single = judged & (used.sum(1) == 1)
     return float(n_votes[single].sum() / n_votes[judged].sum())
 
 
@@ -302,12 +308,7 @@ def label_functions(annotator: np.ndarray, label: np.ndarray, n_annotators: int,
     not rules: Dawid–Skene discounts them, where a majority would follow them."""
     if single_class_share(annotator, label, n_annotators, n_classes) <= SINGLE_CLASS_SHARE:
         return False
-    annotator = np.asarray(annotator, dtype=np.int64)
-    label = np.asarray(label, dtype=np.int64)
-    used = np.zeros((n_annotators, n_classes), dtype=bool)
-    used[annotator, label] = True
-    n_votes = np.bincount(annotator, minlength=n_annotators)
-    single = (n_votes >= 2) & (used.sum(1) == 1)
+    _, used, single = _single_class(annotator, label, n_annotators, n_classes)
     return int(used[single].any(axis=0).sum()) >= 2
 
 

@@ -518,7 +518,7 @@ def _score_pass(embeddings: np.ndarray, labels: np.ndarray, n_classes: int, *,
     dec = decide(given, posteriors, weights=weights, prior_balance=prior_balance,
                  threshold=threshold, target_precision=target_precision, graph=sig.graph,
                  texts=texts, corrector=name, reviewed=reviewed, engine=engine)
-    if hold is not None and any(bool(h) for h in np.asarray(hold).tolist()):
+    if hold is not None:  # a row not held keeps its decision
         dec = hold_for_review(dec, np.asarray(hold))
     if withhold is not None:
         dec = withhold_changes(dec, withhold)
