@@ -47,7 +47,8 @@ class Run:
     """
 
     def __init__(self, out_dir: str | Path, *, scores: pl.DataFrame | None = None,
-                 summary: dict[str, Any] | None = None, data: Any = None) -> None:
+                 summary: dict[str, Any] | None = None, data: Any = None,
+                 data_holds_items: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self._files = RunFiles(self.out_dir)
         self.record: RunRecord = load_record(self.out_dir)
@@ -55,6 +56,9 @@ class Run:
         self._summary = summary
         # the object the user passed (kept so apply() can return its type untouched)
         self._data = data
+        # several annotators' votes in a table of one row per item: the run scored its items
+        # (the run's input.parquet), and apply() writes their labels onto that table
+        self._data_holds_items = data_holds_items
 
     def __repr__(self) -> str:
         s = self.summary
@@ -168,8 +172,8 @@ class Run:
             (pandas, ``datasets.Dataset``, pyarrow Table, list of dicts, dict of lists) from
             the run's copy.
         """
-        from relabel.data.frames import like_input, to_polars
-        from relabel.export import apply_plan, changes_harmful, plan_labels
+        from relabel.data.frames import like_input, source_type, to_polars
+        from relabel.export import apply_plan, changes_harmful, cleaned_input, plan_labels
 
         if suggestions is None:
             suggestions = not changes_harmful(self.out_dir, self.scores)
@@ -182,10 +186,15 @@ class Run:
             apply = "reviewed+suggestions" if suggestions else "reviewed"
         plan = plan_labels(self.scores, self._decisions(reviews, apply), apply=apply,
                            drop_flagged=drop_flagged)
-        kind = self.record.source_type
         original = self._data
-        table = to_polars(original, kind) if original is not None else self.record.read_source()
-        cleaned = apply_plan(table, self.record.label_col, plan, self.record.spec.label_names)
+        kind = self.record.source_type if original is None else source_type(original)
+        if original is None:  # from the files: the input, or the user's file of the items
+            cleaned = cleaned_input(self.record, plan, self.record.read_origin())
+        elif self._data_holds_items:
+            cleaned = cleaned_input(self.record, plan, to_polars(original, kind))
+        else:
+            cleaned = apply_plan(to_polars(original, kind), self.record.label_col, plan,
+                                 self.record.spec.label_names)
         from relabel.export import removed_line
 
         removed = removed_line(plan.removed)
@@ -196,7 +205,7 @@ class Run:
 
             warnings.warn(removed, RelabelWarning, stacklevel=2)
         dropped = set(plan.dropped_rows)
-        kept = [i for i in range(table.height) if i not in dropped]
+        kept = [i for i in range(cleaned.height + len(dropped)) if i not in dropped]
         if original is not None:
             return like_input(original, kind, cleaned, self.record.label_col, kept)
         if kind == "pandas":
@@ -402,10 +411,16 @@ def denoise(
     result = run_pipeline(data, out_dir=out, config=cfg, encoder=encoder, embeddings=embeddings,
                           reviews=reviews, progress=progress)
     # several annotators per item: the run's input is its table of items (input.parquet), not
-    # the votes the user passed, so apply() rebuilds from that
-    keep = data if not isinstance(data, (str, Path)) and not cfg.multi_annotator else None
+    # the votes the user passed; apply() writes the items' labels onto the user's table where
+    # it holds one row per item, else rebuilds from the items
+    from relabel.crowd.api import VoteSpec, writes_back
+
+    holds_items = cfg.multi_annotator and writes_back(VoteSpec.from_config(cfg))
+    keep = (data if not isinstance(data, (str, Path))
+            and (not cfg.multi_annotator or holds_items) else None)
     _warn_decisions(result.summary)
-    return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep)
+    return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep,
+               data_holds_items=holds_items)
 
 
 def _warn_new_classes(pulled: Any, out_dir: Path) -> None:

@@ -4,6 +4,12 @@ The input is re-read (it must not have changed since ``denoise``, checked by fin
 every column passes through untouched; only the label column changes, and rows are dropped only
 with ``drop_flagged``. Outputs are written atomically; the input is never written.
 
+A run on several annotators' votes scores its table of items (one row per item, the consensus
+as its label). Where the user's file holds one row per item (votes in columns or lists, or the
+items beside a file of long votes: :class:`relabel.rundir.ItemsOrigin`), that file is what is
+written back, each item's new label in the label column (added where it has none), its votes
+and every other column kept; otherwise the table of items is written.
+
 Which new labels are applied (``apply``):
 
 - ``auto`` (default): ``reviewed+suggestions`` when the run has reviewers' decisions
@@ -22,7 +28,7 @@ Which new labels are applied (``apply``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -245,11 +251,42 @@ def apply_plan(table: pl.DataFrame, label_col: str, plan: LabelPlan,
             new = new.replace_strict(codes, default=new, return_dtype=pl.String)
         new_labels = new_labels.scatter(plan.updates["row"].to_list(), new)
     new_col = labels_as(new_labels, label_dtype)
-    cleaned = assign(table, label_col, new_col)
-    if plan.dropped_rows:
-        keep = pl.Series([True] * table.height).scatter(plan.dropped_rows, False)
-        cleaned = cleaned.filter(keep)
-    return cleaned
+    return _drop_rows(assign(table, label_col, new_col), plan.dropped_rows)
+
+
+def _drop_rows(table: pl.DataFrame, rows: list[int]) -> pl.DataFrame:
+    if not rows:
+        return table
+    return table.filter(pl.Series([True] * table.height).scatter(rows, False))
+
+
+def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None = None
+                  ) -> pl.DataFrame:
+    """The run's input with ``plan`` applied (:func:`apply_plan`).
+
+    A run on several annotators' votes scores its table of items (``input.parquet``: one row
+    per item, the consensus as its label). ``items_of``, the user's table whose rows are those
+    items in order (:attr:`relabel.crowd.api.VoteSpec.one_row_per_item`: the file that
+    :meth:`RunRecord.read_origin` reads, or the frame given in memory), then gets every item's
+    new label in the run's label column (added where it has none; the votes and every other
+    column kept), without the dropped rows.
+
+    Raises
+    ------
+    RelabelInputError
+        ``items_of`` does not have one row per item of the run.
+    """
+    items = run.read_source()
+    if items_of is None:
+        return apply_plan(items, run.label_col, plan, run.spec.label_names)
+    if items_of.height != items.height:
+        raise RelabelInputError(f"has {items_of.height} rows, the run has {items.height} items",
+                                path=run.origin.path if run.origin is not None else None)
+    from relabel.data.columns import assign
+
+    labels = apply_plan(items, run.label_col, replace(plan, dropped_rows=[]),
+                        run.spec.label_names)[run.label_col]
+    return _drop_rows(assign(items_of, run.label_col, labels), plan.dropped_rows)
 
 
 @locks_run_dir("relabel export")
@@ -308,7 +345,8 @@ def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
     from relabel.paths import PathArg, check_paths
 
     fmt = output_format(to, run.format)
-    inputs, owned = (Path(run.input),), RunFiles(Path(run_dir)).owned()
+    inputs = (Path(run.input), Path(run.data_file))
+    owned = RunFiles(Path(run_dir)).owned()
     check_paths([PathArg("--to", to, "output_file", dir_ok=fmt in DIR_FORMATS, inputs=inputs,
                          protect=owned),
                  PathArg("--to", to.parent / CHANGES_FILE, "output_file", inputs=inputs,
@@ -318,10 +356,14 @@ def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
 def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> int:
     """The run's input with ``plan`` applied, written to ``to`` as the input was written, and
     the audit log to ``changes.csv`` beside it; returns the rows written."""
-    fmt = output_format(to, run.format)  # back in the input's own layout
-    cleaned = apply_plan(run.read_source(), run.label_col, plan, run.spec.label_names)
-    write_like(cleaned, to, fmt, run.input, run.spec.encoding,  # as the input was written
-               class_labels=hf_class_labels_of(run.input) if fmt == "hf" else None)
+    # a run on several annotators' votes: the user's file of one row per item, if it is one
+    source, layout = ((run.origin.path, run.origin.format)
+                      if run.origin is not None and run.origin.rows_are_items
+                      else (run.input, run.format))
+    fmt = output_format(to, layout)  # back in the input's own layout
+    cleaned = cleaned_input(run, plan, run.read_origin())
+    write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
+               class_labels=hf_class_labels_of(source) if fmt == "hf" else None)
     write_report_csv(plan.changes, to.parent / CHANGES_FILE)
     return cleaned.height
 

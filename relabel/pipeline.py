@@ -39,7 +39,7 @@ from relabel.data.write import write_array, write_json, write_report_csv, write_
 from relabel.errors import RelabelError, RelabelInputError, option
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
-from relabel.rundir import RunFiles, RunRecord, load_record
+from relabel.rundir import ItemsOrigin, RunFiles, RunRecord, load_record
 from relabel.spill import spill_to
 
 log = logging.getLogger("relabel")
@@ -495,9 +495,12 @@ def _word_features(cfg: DenoiseConfig, task: ReadTask, corrector_name: str,
 
 def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
                 cfg: DenoiseConfig, files: RunFiles, *, engine: Any,
-                reviews: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+                reviews: pl.DataFrame | None = None, origin: ItemsOrigin | None = None
+                ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Stage 4: write scores, examples, soft labels, the run record and the summary; returns
-    the scores and the summary (``seconds`` are added by :func:`denoise`)."""
+    the scores and the summary (``seconds`` are added by :func:`denoise`). ``origin``: a run
+    on several annotators' votes, the user's file of one row per item (the run record keeps
+    it for ``export``)."""
     from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS
 
     assert task.examples is not None
@@ -575,7 +578,7 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
     record = RunRecord(input=str(input_path), format=source.format, fingerprint=fingerprint,
                        spec=cfg.input_spec, label_col=task.label_col, task=task.task,
                        layout=task.layout, source_type=source.kind,
-                       relabel_version=__version__)
+                       relabel_version=__version__, origin=origin)
     write_json(record.to_json(), files.run)
     return scores, summary
 
@@ -657,7 +660,7 @@ def _reviews_of_another_input(files: RunFiles, data: Any, cfg: DenoiseConfig) ->
     if not held:
         return
     try:
-        before = Path(load_record(files.root).input)
+        before = Path(load_record(files.root).data_file)
     except (RelabelError, ValueError, OSError):
         return
     if before.resolve() == Path(data).resolve():
@@ -693,7 +696,12 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
     try:
         _preload_plotting()
         cfg = _label_studio_export_defaults(data, cfg)
+        origin = None
         if cfg.multi_annotator:
+            from relabel.crowd.api import VoteSpec, items_origin
+
+            # a file of one row per item: export writes it back with the new labels
+            origin = items_origin(data, VoteSpec.from_config(cfg))
             with timer.stage("consensus"):
                 crowd, data, cfg = consensus_stage(data, cfg, files, encoder=encoder,
                                                    embeddings=embeddings, progress=progress)
@@ -718,7 +726,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
                                      reviews=decided, crowd=crowd)
             with timer.stage("write"):
                 scores, summary = write_stage(source, task, emb, scored, cfg, files,
-                                              engine=engine, reviews=decided)
+                                              engine=engine, reviews=decided, origin=origin)
     finally:
         engine.close()
         with contextlib.suppress(OSError):  # nothing is left in it: the files were unlinked

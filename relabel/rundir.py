@@ -24,7 +24,10 @@ appends to ``review_rounds.jsonl``, and ``review next --audit`` keeps the random
 in ``change_check.json`` (:mod:`relabel.review.spotcheck`).
 
 ``export`` re-reads the input (so every column passes through untouched) after
-:meth:`RunRecord.read_source` has checked that it did not change since ``denoise``.
+:meth:`RunRecord.read_source` has checked that it did not change since ``denoise``. A run on
+several annotators' votes scores its table of items (``input.parquet``); :class:`ItemsOrigin`
+records the user's file, and when it holds one row per item (votes in columns or lists, or the
+items beside a file of long votes) ``export`` writes it back with the new labels.
 """
 
 from __future__ import annotations
@@ -188,6 +191,59 @@ class RunFiles:
 
 
 @dataclass(frozen=True)
+class ItemsOrigin:
+    """The user's file behind a run on several annotators' votes (the run's own input is its
+    table of items, ``input.parquet``).
+
+    Attributes
+    ----------
+    path : str
+        Absolute path of the file.
+    format : str
+        Its layout (:func:`relabel.data.io.file_layout`: a keyed JSON object, a semicolon CSV).
+    fingerprint : str
+        Its content fingerprint when ``denoise`` read it.
+    rows_are_items : bool
+        Its rows are the run's items, in order (:func:`relabel.crowd.votes.votes_from_wide`,
+        ``votes_from_lists``, and ``votes_from_long`` with the items in their own file), and
+        none of its vote columns is the run's label column: ``export`` writes it back.
+    """
+
+    path: str
+    format: str
+    fingerprint: str
+    rows_are_items: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "fingerprint": self.fingerprint,
+                "rows_are_items": self.rows_are_items}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> ItemsOrigin | None:
+        return None if not d else cls(path=d["path"], format=d.get("format", ""),
+                                      fingerprint=d.get("fingerprint", ""),
+                                      rows_are_items=bool(d.get("rows_are_items", True)))
+
+
+def read_checked(path: str | Path, fingerprint: str, encoding: str | None) -> pl.DataFrame:
+    """The table of ``path`` after checking that it is the file ``denoise`` read.
+
+    Raises
+    ------
+    RelabelInputError
+        The file is gone or changed since ``denoise``.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise RelabelInputError("the input of this run no longer exists", path=source)
+    if file_fingerprint(source) != fingerprint:
+        raise RelabelInputError("the input changed since `relabel denoise`; run it again",
+                                path=source)
+    table, _ = read_table(source, encoding=encoding)
+    return table
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """``run.json``: how a run read its input.
 
@@ -210,6 +266,9 @@ class RunRecord:
     source_type : str
         What the user passed: ``file``, or ``polars``, ``pandas``, ``hf_dataset``, ``records``.
     relabel_version : str
+    origin : ItemsOrigin or None
+        A run on several annotators' votes given as a file: that file (``input`` is then the
+        run's table of items).
     """
 
     input: str
@@ -221,13 +280,15 @@ class RunRecord:
     layout: str | None
     source_type: str = "file"
     relabel_version: str = ""
+    origin: ItemsOrigin | None = None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec.to_json()
         return {"input": self.input, "format": self.format, "fingerprint": self.fingerprint,
                 **spec, "label_col": self.label_col, "given_label_col": spec["label_col"],
                 "task": self.task, "requested_task": spec["task"], "layout": self.layout,
-                "source_type": self.source_type, "relabel_version": self.relabel_version}
+                "source_type": self.source_type, "relabel_version": self.relabel_version,
+                "origin": None if self.origin is None else self.origin.to_json()}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunRecord:
@@ -237,7 +298,8 @@ class RunRecord:
                    fingerprint=d.get("fingerprint", ""), spec=spec, label_col=d["label_col"],
                    task=d.get("task") or "text", layout=d.get("layout"),
                    source_type=d.get("source_type", "file"),
-                   relabel_version=d.get("relabel_version", ""))
+                   relabel_version=d.get("relabel_version", ""),
+                   origin=ItemsOrigin.from_json(d.get("origin")))
 
     def read_source(self) -> pl.DataFrame:
         """The run's input table, after checking it is the one ``denoise`` scored.
@@ -247,14 +309,21 @@ class RunRecord:
         RelabelInputError
             The input is gone or changed since ``denoise``.
         """
-        source = Path(self.input)
-        if not source.exists():
-            raise RelabelInputError("the input of this run no longer exists", path=source)
-        if file_fingerprint(source) != self.fingerprint:
-            raise RelabelInputError("the input changed since `relabel denoise`; run it again",
-                                    path=source)
-        table, _ = read_table(source, encoding=self.spec.encoding)
-        return table
+        return read_checked(self.input, self.fingerprint, self.spec.encoding)
+
+    @property
+    def data_file(self) -> str:
+        """The file the user gave: the input, or the votes' file behind a run on several
+        annotators (:class:`ItemsOrigin`); a run's ``input.parquet`` for an in-memory input."""
+        return self.input if self.origin is None else self.origin.path
+
+    def read_origin(self) -> pl.DataFrame | None:
+        """The user's file of one row per item (:class:`ItemsOrigin` whose rows are the run's
+        items), checked as :meth:`read_source` checks the input; None for a run without
+        one."""
+        if self.origin is None or not self.origin.rows_are_items:
+            return None
+        return read_checked(self.origin.path, self.origin.fingerprint, self.spec.encoding)
 
 
 def load_record(run_dir: str | Path) -> RunRecord:
@@ -305,5 +374,5 @@ def run_id(run_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["RunFiles", "RunRecord", "load_examples", "load_record", "load_run", "run_classes",
-           "run_id"]
+__all__ = ["ItemsOrigin", "RunFiles", "RunRecord", "load_examples", "load_record", "load_run",
+           "read_checked", "run_classes", "run_id"]

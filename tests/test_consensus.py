@@ -371,7 +371,8 @@ def _embeddings(tmp_path, items):
 def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     """denoise --annotations (CLI, precomputed vectors): the consensus is the given label, the
     vote distribution joins the soft labels, ambiguous items go to a human with no
-    suggestion, and export writes the consensus as the label column."""
+    suggestion, and export writes the items file back with the consensus (and relabel's
+    changes) as its label column."""
     df, items, votes = _crowd_files(tmp_path)
     out = tmp_path / "run"
     p = run_relabel("denoise", str(items), "--annotations", str(votes), "--item-col", "item_id",
@@ -394,9 +395,16 @@ def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     e = run_relabel("export", str(out), "--to", str(tmp_path / "clean.csv"))
     assert e.returncode == 0, e.stderr
     clean = pl.read_csv(tmp_path / "clean.csv")
-    assert clean.height == df.height and "consensus_quality" in clean.columns
+    # the user's file, row for row, with the label column added
+    assert clean.columns == [*pl.read_csv(items).columns, "label"]
+    assert clean.drop("label").equals(pl.read_csv(items))
+    final = dict(zip(scores["id"], scores["label"], strict=True))
+    changed = pl.read_csv(tmp_path / "changes.csv")
+    final.update(dict(zip(changed["id"].cast(pl.String), changed["new_label"], strict=True)))
+    assert clean["label"].to_list() == [final[i] for i in clean["item_id"]]
     truth = dict(zip(df["id"], df["true_label"], strict=True))
-    acc = np.mean([truth[i] == lab for i, lab in zip(clean["id"], clean["label"], strict=True)])
+    acc = np.mean([truth[i] == lab for i, lab in zip(clean["item_id"], clean["label"],
+                                                     strict=True)])
     assert acc > 0.95
 
 
@@ -442,7 +450,9 @@ def test_denoise_keeps_an_items_only_vote_as_its_given_label(tmp_path) -> None:
                     "item_id", "--embeddings", str(_embeddings(tmp_path / "mixed", items3)),
                     "--out", str(out3), "-q")
     assert p.returncode == 0, p.stderr
-    assert "on the 10 items with one vote, that vote is" in p.stdout
+    kept3 = json.loads((out3 / "summary.json").read_text())["consensus"]["single_votes_kept"]
+    assert (f"on the 10 items with one vote, that vote is the given label ({kept3} of them "
+            "differ from the consensus)") in p.stdout
     s3 = pl.read_parquet(out3 / "scores.parquet").filter(pl.col("id").is_in(list(lone)))
     assert s3["label"].to_list() == ["refund"] * 10  # w3's vote, the only one left
 
@@ -477,6 +487,76 @@ def test_wide_format_through_the_python_denoise(tmp_path) -> None:
                           encoder=FakeEncoder(), progress=False)
     assert run.summary["consensus"]["annotators"] == 3
     assert run.scores["label"].to_list() == df["true_label"].to_list()
+    # apply() gives the user's table back, votes and all, with the label column added
+    cleaned = run.apply()
+    assert cleaned.columns == [*wide.columns, "label"]
+    assert cleaned.drop("label").equals(wide)
+    assert cleaned["label"].to_list() == df["true_label"].to_list()
+    # in the type it came in: a pandas frame stays one
+    pdf = wide.to_pandas()
+    back = relabel.denoise(pdf, out=tmp_path / "run_pd", id="id", label_cols="a1,a2,a3",
+                           encoder=FakeEncoder(), progress=False).apply()
+    assert type(back) is type(pdf) and list(back.columns) == [*pdf.columns, "label"]
+    assert back.drop(columns="label").equals(pdf)
+    assert back["label"].tolist() == df["true_label"].to_list()
+
+
+def test_export_of_wide_votes_writes_the_users_file_back(tmp_path) -> None:
+    """``export`` of a run on votes in columns writes the user's file (same rows, same columns,
+    the votes kept) with the label column added; a label column that is one of the votes is
+    never overwritten (the run's table of items is written instead), and the user's file is
+    never the target."""
+    df = make_text_dataset(n_per_class=20, flip=0, seed=6)
+    truth = df["true_label"].to_list()
+    other = {t: next(c for c in sorted(set(truth)) if c != t) for t in set(truth)}
+    wide = df.select(pl.col("id").alias("qid"), "text").with_columns(
+        pl.Series("a1", truth), pl.Series("a2", truth),
+        pl.Series("a3", [other[t] if i % 3 == 0 else t for i, t in enumerate(truth)]),
+        pl.Series("note", [f"n{i}" for i in range(df.height)]))
+    path = tmp_path / "wide.csv"
+    wide.write_csv(path, separator=";")
+    emb = save_fake_embeddings(df["text"].to_list(), tmp_path / "emb.npy")
+    p = run_relabel("denoise", str(path), "--label-cols", "a1,a2,a3", "--id-col", "qid",
+                    "--embeddings", str(emb), "--out", str(tmp_path / "run"), "-q")
+    assert p.returncode == 0, p.stderr
+    e = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "clean.csv"))
+    assert e.returncode == 0, e.stderr
+    text = (tmp_path / "clean.csv").read_text()
+    assert text.splitlines()[0] == "qid;text;a1;a2;a3;note;label"  # the input's semicolons
+    clean = pl.read_csv(tmp_path / "clean.csv", separator=";")
+    assert clean.drop("label").equals(pl.read_csv(path, separator=";"))
+    assert clean["label"].to_list() == truth
+    refused = run_relabel("export", str(tmp_path / "run"), "--to", str(path))
+    assert refused.returncode == 2 and "would overwrite the input" in refused.stderr
+    # the report names the user's file, not the run's table of items
+    assert "<h1>relabel report: wide.csv</h1>" in (tmp_path / "run" / "report.html").read_text()
+    # once reviews are held there, denoise of the same file into the run directory goes on (it
+    # was taken for the run's table of items, another input), and of another file is refused
+    (tmp_path / "run" / "reviews_ledger.jsonl").touch()
+    again = run_relabel("denoise", str(path), "--label-cols", "a1,a2,a3", "--id-col", "qid",
+                        "--embeddings", str(emb), "--out", str(tmp_path / "run"), "-q")
+    assert again.returncode == 0, again.stderr
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    other = run_relabel("denoise", str(copy), "--label-cols", "a1,a2,a3", "--id-col", "qid",
+                        "--embeddings", str(emb), "--out", str(tmp_path / "run"), "-q")
+    assert other.returncode == 2 and f"holds the reviews of a run of {path.resolve()}" \
+        in other.stderr
+    # the user's file changed since denoise: export says so
+    before = path.read_bytes()
+    path.write_bytes(before.replace(b"n0", b"m0"))
+    changed = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "c2.csv"))
+    assert changed.returncode == 2 and "changed since `relabel denoise`" in changed.stderr
+    path.write_bytes(before)
+    # "label" among the vote columns: the votes are not overwritten
+    wide.rename({"a3": "label"}).write_csv(path, separator=";")
+    p = run_relabel("denoise", str(path), "--label-cols", "a1,a2,label", "--id-col", "qid",
+                    "--embeddings", str(emb), "--out", str(tmp_path / "run2"), "-q")
+    assert p.returncode == 0, p.stderr
+    e = run_relabel("export", str(tmp_path / "run2"), "--to", str(tmp_path / "items.csv"))
+    assert e.returncode == 0, e.stderr
+    items = pl.read_csv(tmp_path / "items.csv")
+    assert "a1" not in items.columns and items["label"].to_list() == truth
 
 
 def test_long_votes_with_their_text_in_one_file(tmp_path) -> None:

@@ -278,3 +278,58 @@ def test_cli_consensus_and_denoise_on_label_functions(tmp_path) -> None:
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "--abstain applies to several annotators' votes" in bad.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_export_and_consensus_to_write_the_wrench_file_back(tmp_path) -> None:
+    """A WRENCH file (records keyed by id, votes in a list, the text nested): ``export`` and
+    ``consensus --to`` write it back in that layout, each record whole (its weak labels and
+    text untouched) with the run's label as a code; ``--drop-flagged`` removes whole records."""
+    path, df, _ = _wrench_file(tmp_path)
+    emb = save_fake_embeddings(df["text"].to_list(), tmp_path / "emb.npy")
+    common = ["--votes-col", "weak_labels", "--text-col", "data.text", "--abstain", "-1",
+              "--embeddings", str(emb), "--label-names", "billing,refund,transfer"]
+    before = json.loads(path.read_text())
+    d = run_relabel("denoise", str(path), *common, "--out", str(tmp_path / "run"), "-q")
+    assert d.returncode == 0, d.stderr
+    e = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "clean.json"))
+    assert e.returncode == 0, e.stderr
+    clean = json.loads((tmp_path / "clean.json").read_text())
+    assert list(clean) == list(before)
+    scores = pl.read_parquet(tmp_path / "run" / "scores.parquet")
+    final = dict(zip(scores["id"], scores["label"], strict=True))
+    changes = pl.read_csv(tmp_path / "changes.csv", schema_overrides={"id": pl.String})
+    final.update(dict(zip(changes["id"], changes["new_label"], strict=True)))
+    names = ["billing", "refund", "transfer"]
+    for key, record in clean.items():
+        assert {k: v for k, v in record.items() if k != "label"} == \
+            {k: v for k, v in before[key].items() if k != "label"}
+        assert names[record["label"]] == final[key]
+    assert json.loads(path.read_text()) == before  # the input is never written
+    # the file's own columns stay readable: its gold `label` is the truth for the report
+    # (the run's table of items holds the consensus under that name)
+    wrong = sum(names[before[k]["label"]] != lab for k, lab in
+                zip(scores["id"], scores["label"], strict=True))
+    assert wrong > 0
+    r = run_relabel("report", str(tmp_path / "run"), "--truth-col", "label")
+    assert r.returncode == 0, r.stderr
+    assert f"against 'label': {wrong} of {len(before)} given labels wrong" in r.stdout
+    flagged = set(scores.filter(pl.col("flagged") & pl.col("suggested_label").is_null())["id"])
+    assert flagged
+    e = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "kept.json"),
+                    "--drop-flagged")
+    assert e.returncode == 0, e.stderr
+    kept = json.loads((tmp_path / "kept.json").read_text())
+    assert set(kept) == set(before) - flagged
+    assert all(kept[k]["weak_labels"] == before[k]["weak_labels"] for k in kept)
+    c = run_relabel("consensus", str(path), *common, "--out", str(tmp_path / "c"), "--to",
+                    str(tmp_path / "consensus.json"))
+    assert c.returncode == 0, c.stderr
+    written = json.loads((tmp_path / "consensus.json").read_text())
+    consensus = pl.read_csv(tmp_path / "c" / "consensus.csv", schema_overrides={"id": pl.String})
+    label = dict(zip(consensus["id"], consensus["consensus_label"], strict=True))
+    assert list(written) == list(before)
+    for key, record in written.items():
+        assert record["weak_labels"] == before[key]["weak_labels"]
+        assert record["data"] == before[key]["data"]
+        assert names[record["label"]] == label[key]
+        assert 0 <= record["consensus_quality"] <= 1

@@ -236,10 +236,12 @@ def test_retrain_on_several_annotators_against_their_majority_vote(tmp_path, tin
     differs = int((consensus["majority_label"] != consensus["consensus_label"]).sum())
     assert differs > 20  # the careless pair outvotes the careful annotator
     res = run.retrain(tmp_path / "test.csv", model=str(tiny_model_dir), epochs=2)
-    # the baseline trains on each item's plain majority, the other on what export writes
+    # the baseline trains on each item's plain majority, the other on what export writes:
+    # both are the items file with its label column
     given = pl.read_parquet(tmp_path / "run" / "retrain" / "given" / "input.parquet")
     cleaned = pl.read_parquet(tmp_path / "run" / "retrain" / "cleaned" / "input.parquet")
-    assert given["label"].to_list() == [majority[i] for i in given["id"]]
+    assert given.columns == cleaned.columns == ["item", "text", "label"]
+    assert given["label"].to_list() == [majority[i] for i in given["item"]]
     assert cleaned.equals(run.apply())
     assert res.majority_differs == differs and res.given.labels == "majority"
     assert res.given.train_rows == res.cleaned.train_rows == df.height

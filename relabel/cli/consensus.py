@@ -65,7 +65,8 @@ def consensus_command(
     to: Annotated[Path | None, typer.Option(readable=False,
                                             help="Also write the items with the consensus as "
                                                  "their label column (format from the "
-                                                 "extension).")] = None,
+                                                 "extension; DATA itself, every column kept, "
+                                                 "where it has one row per item).")] = None,
     model: Annotated[str | None, typer.Option(help="Encoder: a Hugging Face model id or local "
                                                    "path (default: the packaged MiniLM).")]
     = None,

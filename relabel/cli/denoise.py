@@ -65,7 +65,9 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
             f"(Krippendorff's alpha {'n/a' if alpha is None else f'{alpha:.3f}'}); the "
             f"consensus is the given label ({crowd['differs_from_majority']} differ from the "
             f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)"
-            + (f"; on the {single} items with one vote, that vote is" if single else ""))
+            + (f"; on the {single} items with one vote, that vote is the given label "
+               f"({crowd.get('single_votes_kept', 0)} of them differ from the consensus)"
+               if single else ""))
     if crowd:
         from relabel.crowd.consensus import consensus_notes
 

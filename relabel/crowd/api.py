@@ -49,7 +49,7 @@ from relabel.crowd.votes import (
     votes_from_wide,
 )
 from relabel.errors import RelabelInputError, option
-from relabel.rundir import RunFiles
+from relabel.rundir import ItemsOrigin, RunFiles
 
 #: the annotator name of a run's own given labels, when consensus reads a run directory
 GIVEN_ANNOTATOR = "(given label)"
@@ -154,8 +154,40 @@ class VoteSpec:
         return self.item or ITEM_COL
 
     @property
+    def one_row_per_item(self) -> bool:
+        """The data holds one row per item, in the items' order: votes in columns or lists, or
+        the items beside a file of long votes (not a long table of votes, nor a run
+        directory)."""
+        return bool(self.label_cols or self.votes_col or self.annotations is not None)
+
+    @property
+    def vote_columns(self) -> tuple[str, ...]:
+        """The data's columns that hold votes (wide and list layouts)."""
+        return tuple(self.label_cols or ()) + ((self.votes_col,) if self.votes_col else ())
+
+    @property
     def annotator_col(self) -> str:
         return self.annotator or ANNOTATOR_COL
+
+
+def writes_back(spec: VoteSpec, label_col: str = "label") -> bool:
+    """Whether the items' new labels go back into the user's table: it holds one row per item
+    (:attr:`VoteSpec.one_row_per_item`) and ``label_col`` is not one of its vote columns."""
+    return spec.one_row_per_item and label_col not in spec.vote_columns
+
+
+def items_origin(data: Any, spec: VoteSpec, label_col: str = "label") -> ItemsOrigin | None:
+    """``data`` when it is a file (not a run directory), with whether ``export`` writes it back
+    with the new labels in ``label_col`` (:func:`writes_back`; else the run's table of items
+    is what it writes); None otherwise."""
+    from relabel.data.io import file_fingerprint, file_layout
+
+    if not isinstance(data, (str, Path)) or _is_run_dir(data):
+        return None
+    path = Path(data).resolve()
+    return ItemsOrigin(path=str(path), format=file_layout(path) or "",
+                       fingerprint=file_fingerprint(path),
+                       rows_are_items=writes_back(spec, label_col))
 
 
 def read_votes(data: Any, spec: VoteSpec) -> Votes:
@@ -338,11 +370,16 @@ def labels_as_codes(labels: pl.Series, label_names: tuple[tuple[str, str], ...])
     return codes
 
 
-def consensus_as_labels(result: ConsensusResult, label_col: str = "label") -> pl.DataFrame:
-    """The items with the consensus as ``label_col`` (plus ``consensus_quality`` and
-    ``needs_review``), as ``--to`` writes them."""
+def consensus_as_labels(result: ConsensusResult, label_col: str = "label",
+                        onto: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The items with the consensus as ``label_col`` (plus ``consensus_quality``,
+    ``needs_review`` and ``consensus_status``), as ``--to`` writes them: the items' own columns,
+    or every column of ``onto``, the user's table of one row per item in the items' order
+    (:func:`writes_back`), its votes included."""
     items = result.items
-    own = result.votes.items
+    own = result.votes.items if onto is None else onto
+    if own.height != items.height:
+        raise ValueError(f"{own.height} rows for {items.height} items")
     return own.with_columns(
         items["consensus_label"].alias(label_col),
         items["quality"].alias("consensus_quality"),
@@ -448,7 +485,8 @@ def consensus(
         temporary directory is not kept either.
     to : str or Path, optional
         Also write the items with the consensus as the ``label`` column (format from the
-        extension).
+        extension): ``data`` itself, every column kept, where it holds one row per item
+        (:func:`writes_back`), else the items' own columns.
     model, corrector, embeddings, encoder, folds, seed
         The model annotator, as in :func:`relabel.denoise` (``corrector="none"``: the
         neighbours only). Items without text: votes only.
@@ -555,11 +593,13 @@ def consensus(
         from relabel.data.io import file_layout
         from relabel.data.write import output_format, write_like
 
-        source = data if isinstance(data, (str, Path)) else None
+        source = data if isinstance(data, (str, Path)) and not _is_run_dir(data) else None
         # in the input's layout (an object of records keyed by id, a semicolon CSV), encoding
-        # and line ends
+        # and line ends, with every column of a table of one row per item
         fmt = output_format(to, None if source is None else file_layout(source))
-        table = consensus_as_labels(result)
+        onto = (_table(data, encoding=spec.encoding)[0] if writes_back(spec) and
+                not _is_run_dir(data) else None)
+        table = consensus_as_labels(result, onto=onto)
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
         write_like(table, to, fmt, source, spec.encoding)
@@ -583,5 +623,5 @@ def load_consensus(out_dir: str | Path) -> Consensus | None:
 
 
 __all__ = ["GIVEN_ANNOTATOR", "Consensus", "VoteSpec", "consensus", "consensus_as_labels",
-           "labels_as_codes", "load_consensus", "model_probabilities", "read_votes",
-           "write_consensus"]
+           "items_origin", "labels_as_codes", "load_consensus", "model_probabilities",
+           "read_votes", "write_consensus", "writes_back"]

@@ -234,7 +234,8 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     -------
     object
         Same type and columns as ``original``: only the label column's values change, and rows
-        are removed only where ``kept_rows`` leaves them out.
+        are removed only where ``kept_rows`` leaves them out. An ``original`` without the label
+        column (several annotators' votes, one row per item) gets it as its last column.
     """
     if original is None or kind in ("file", "polars"):
         return cleaned
@@ -246,6 +247,9 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     labels = cleaned[label_col].to_list()
     if kind == "pandas":
         out = original.iloc[kept_rows].copy()
+        if label_col not in out.columns:
+            out[label_col] = labels
+            return out
         col = out[label_col]
         try:
             out[label_col] = type(col)(labels, index=out.index).astype(col.dtype)
@@ -254,6 +258,8 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
         return out
     if kind == "hf_dataset":
         ds = original.select(kept_rows) if len(kept_rows) != len(original) else original
+        if label_col not in ds.column_names:
+            return ds.add_column(label_col, labels)
         feature = ds.features[label_col]
         ds = ds.remove_columns(label_col).add_column(label_col, labels)
         try:  # a ClassLabel column was read as its names (hf_frame): back to its codes
@@ -267,6 +273,8 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
         out = original.take(pa.array(kept_rows, type=pa.int64()))
         index = out.schema.get_field_index(label_col)
         column = pl.Series(label_col, labels).to_arrow()
+        if index < 0:
+            return out.append_column(label_col, column)
         try:
             column = column.cast(out.schema.field(index).type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a new label the type cannot hold
@@ -275,8 +283,11 @@ def like_input(original: Any, kind: str, cleaned: pl.DataFrame, label_col: str,
     if kind == "records":
         return [{**original[i], label_col: lab} for i, lab in zip(kept_rows, labels, strict=True)]
     if kind == "columns":
-        return {key: _take_column(col, kept_rows, labels if str(key) == label_col else None)
-                for key, col in original.items()}
+        out = {key: _take_column(col, kept_rows, labels if str(key) == label_col else None)
+               for key, col in original.items()}
+        if label_col not in {str(key) for key in original}:
+            out[label_col] = labels
+        return out
     raise ValueError(f"not an input kind: {kind}")
 
 

@@ -455,8 +455,13 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
                                "suspicion"))
     from relabel.data.validation import require_columns
 
-    table = expose(read_table(run.input, encoding=run.spec.encoding)[0], [truth_col])
-    require_columns(table, [truth_col], path=run.input, options={truth_col: "--truth-col"})
+    # a run on several annotators' votes: the user's file of one row per item, whose own
+    # columns (a gold `label` among them) the table of items replaced by the consensus
+    origin = run.read_origin()
+    table = expose(origin if origin is not None
+                   else read_table(run.input, encoding=run.spec.encoding)[0], [truth_col])
+    require_columns(table, [truth_col], path=run.input if origin is None else run.data_file,
+                    options={truth_col: "--truth-col"})
     truth_labels = table[truth_col].cast(pl.String)
     if run.spec.label_names:  # codes, as the labels were: compared by name
         truth_labels = truth_labels.replace(dict(run.spec.label_names))
@@ -527,7 +532,7 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         *[{"": f"flagged: {k}", "value": v}
           for k, v in (summary.get("flagged_per_reason") or {}).items()],
         {"": "corrector", "value": summary.get("corrector", {}).get("name", "none")},
-        {"": "input", "value": run.input},
+        {"": "input", "value": run.data_file},
     ]
     dec = summary.get("decisions")
     if dec:
@@ -543,9 +548,9 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
             facts.insert(3, {"": "warning", "value": note})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>relabel report: {_cell(Path(run.input).name)}</title>",
+        f"<title>relabel report: {_cell(Path(run.data_file).name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>relabel report: {_cell(Path(run.input).name)}</h1>",
+        f"<h1>relabel report: {_cell(Path(run.data_file).name)}</h1>",
         _table(facts, ["", "value"]),
         "<h2>Credibility</h2>", _histogram(scores),
         "<h2>Flag rate per class</h2>", _flag_rate(scores),
