@@ -21,7 +21,7 @@ Usage::
     python bench/bench_lewidi.py --check-reader   # the files as relabel reads them (seconds)
 
 ``--check-reader`` reads each train file as a user would, ``relabel consensus FILE --votes-col
-annotations --annotator-col annotators`` (:func:`relabel.crowd.api.read_votes`), and checks
+annotations --annotator-col annotators`` (:func:`relabel.crowd.reading.read_votes`), and checks
 that it gives the same votes as this benchmark's own conversion to long format (ConvAbuse's
 scale left as it is in the file).
 """
@@ -123,7 +123,7 @@ def evaluate(name: str, seed: int = 0) -> dict:
 
 def check_reader(name: str) -> str:
     """A table row: relabel's reading of the file against the long conversion of ``load``."""
-    from relabel.crowd.api import VoteSpec, read_votes
+    from relabel.crowd.reading import VoteSpec, read_votes
 
     path = LEWIDI / name / f"{name}_train.json"
     t0 = time.perf_counter()

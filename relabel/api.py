@@ -413,7 +413,7 @@ def denoise(
     # several annotators per item: the run's input is its table of items (input.parquet), not
     # the votes the user passed; apply() writes the items' labels onto the user's table where
     # it holds one row per item, else rebuilds from the items
-    from relabel.crowd.api import VoteSpec, writes_back
+    from relabel.crowd.reading import VoteSpec, writes_back
 
     holds_items = cfg.multi_annotator and writes_back(VoteSpec.from_config(cfg))
     keep = (data if not isinstance(data, (str, Path))

@@ -266,7 +266,7 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
 
     A run on several annotators' votes scores its table of items (``input.parquet``: one row
     per item, the consensus as its label). ``items_of``, the user's table whose rows are those
-    items in order (:attr:`relabel.crowd.api.VoteSpec.one_row_per_item`: the file that
+    items in order (:attr:`relabel.crowd.reading.VoteSpec.one_row_per_item`: the file that
     :meth:`RunRecord.read_origin` reads, or the frame given in memory), then gets every item's
     new label in the run's label column (added where it has none; the votes and every other
     column kept), without the dropped rows.

@@ -287,7 +287,8 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     """
     from dataclasses import replace
 
-    from relabel.crowd.api import VoteSpec, consensus, consensus_as_labels, labels_as_codes
+    from relabel.crowd.api import consensus, consensus_as_labels, labels_as_codes
+    from relabel.crowd.reading import VoteSpec
 
     spec = VoteSpec.from_config(cfg)
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
@@ -698,7 +699,7 @@ def _denoise_locked(data: Any, files: RunFiles, cfg: DenoiseConfig, *, encoder: 
         cfg = _label_studio_export_defaults(data, cfg)
         origin = None
         if cfg.multi_annotator:
-            from relabel.crowd.api import VoteSpec, items_origin
+            from relabel.crowd.reading import VoteSpec, items_origin
 
             # a file of one row per item: export writes it back with the new labels
             origin = items_origin(data, VoteSpec.from_config(cfg))

@@ -119,7 +119,7 @@ def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
     """Several annotators per item, a Label Studio export (one row per task and annotator) or
     the layout ``cfg``'s annotator options describe: the votes checked as ``denoise`` and
     ``consensus`` read them, counted per item."""
-    from relabel.crowd.api import VoteSpec, read_votes
+    from relabel.crowd.reading import VoteSpec, read_votes
     from relabel.crowd.votes import votes_from_long
 
     report.task = "votes"
