@@ -72,6 +72,10 @@ def test_votes_listed_per_item_as_lists_or_lewidi_text() -> None:
     lists = pl.DataFrame({"text": ["t1", "t2"], "votes": [["x", "y", None], ["y"]]})
     v = votes_from_lists(lists, "d.parquet", "votes")
     assert v.annotators == ["vote 1", "vote 2"] and v.counts().tolist() == [[1, 1], [0, 1]]
+    # ten positions or more (WRENCH's label functions): zero-padded, so they sort in order
+    v = votes_from_lists(pl.DataFrame({"text": ["t"], "votes": [["x", "y"] * 5 + ["x"]]}), "d",
+                         "votes")
+    assert v.annotators == [f"vote {j:02d}" for j in range(1, 12)]
     v = votes_from_lists(pl.DataFrame({"text": ["a", "b"], "votes": ["[1.0, 2, 2]", "[1]"]}),
                          "d.csv", "votes")
     assert v.classes == ["1", "2"] and v.counts().tolist() == [[1, 2], [1, 0]]

@@ -525,7 +525,10 @@ def votes_from_lists(
                 f"{i + 1}: {len(labels[i])} votes, {len(who[i])} annotators)", path=name,
                 rows=_rows(bad), column=annotator_col)
     else:
-        who = [[f"vote {j + 1}" for j in range(len(v))] for v in labels]
+        # the list's positions (a weak-supervision file's label functions), zero-padded so
+        # that they sort in order: "vote 02" before "vote 10"
+        width = len(str(max((len(v) for v in labels), default=1)))
+        who = [[f"vote {j + 1:0{width}d}" for j in range(len(v))] for v in labels]
     ids = _strings(table, item_col, name).to_list()
     row = np.repeat(np.arange(table.height), [len(v) for v in labels])
     flat_who = [a for w in who for a in w]
