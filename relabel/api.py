@@ -170,7 +170,10 @@ class Run:
             with only the label column changed. Otherwise (a file input, or a run reopened with
             :func:`load_run`): the input as a polars frame, or rebuilt in the type it had
             (pandas, ``datasets.Dataset``, pyarrow Table, list of dicts, dict of lists) from
-            the run's copy.
+            the run's copy. On several annotators' votes given as a table of one row per
+            item (votes in columns or lists, or the items beside long votes), that table
+            with the run's labels in ``label`` (added where it has none); on long votes, one
+            row per item.
         """
         from relabel.data.frames import like_input, source_type, to_polars
         from relabel.export import apply_plan, changes_harmful, cleaned_input, plan_labels

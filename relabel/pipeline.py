@@ -499,9 +499,9 @@ def write_stage(source: Source, task: ReadTask, emb: Embedded, scored: Scored,
                 reviews: pl.DataFrame | None = None, origin: ItemsOrigin | None = None
                 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Stage 4: write scores, examples, soft labels, the run record and the summary; returns
-    the scores and the summary (``seconds`` are added by :func:`denoise`). ``origin``: a run
-    on several annotators' votes, the user's file of one row per item (the run record keeps
-    it for ``export``)."""
+    the scores and the summary (``seconds`` are added by :func:`denoise`). ``origin``: for a run
+    on several annotators' votes given as a file, that file (the run record keeps it for
+    ``export``, which writes it back where its rows are the items)."""
     from relabel.detect.decide import CORRECTOR_WEIGHTS, DEFAULT_WEIGHTS
 
     assert task.examples is not None
