@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from relabel.data.io import DIR_FORMATS, hf_class_labels_of
+from relabel.data.io import DIR_FORMATS, hf_features_of
 from relabel.data.write import output_format, write_like, write_report_csv
 from relabel.errors import RelabelInputError, option
 from relabel.lock import locks_run_dir
@@ -363,7 +363,7 @@ def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> int:
     fmt = output_format(to, layout)  # back in the input's own layout
     cleaned = cleaned_input(run, plan, run.read_origin())
     write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
-               class_labels=hf_class_labels_of(source) if fmt == "hf" else None)
+               features=hf_features_of(source) if fmt == "hf" else None)
     write_report_csv(plan.changes, to.parent / CHANGES_FILE)
     return cleaned.height
 

@@ -108,6 +108,42 @@ def test_hf_dataset_directory_in_and_out(tmp_path, text_dataset, fake_encoder):
     assert back.column_names == text_dataset.columns and len(back) == text_dataset.height
 
 
+def test_hf_export_keeps_the_column_types(tmp_path, fake_encoder):
+    """A dataset saved with ``datasets`` types text as ``string`` and integers as ``int32``
+    where the user said so; the cleaned copy keeps those types (polars wrote ``large_string``
+    and ``int64``, which ``concatenate_datasets`` refuses to join with the input), and on
+    several annotators' votes the added label column is a ``string`` too."""
+    import datasets
+
+    from relabel.export import export_dataset
+    from tests.conftest import make_text_dataset
+
+    df = make_text_dataset(n_per_class=20, flip=6, seed=3)
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.Value("string"),
+                                  "n": datasets.Value("int32")})
+    src = tmp_path / "hf"
+    datasets.Dataset.from_dict({"text": df["text"].to_list(), "label": df["label"].to_list(),
+                                "n": list(range(df.height))}, features=features
+                               ).save_to_disk(str(src))
+    denoise(src, out_dir=tmp_path / "run", encoder=fake_encoder)
+    export_dataset(tmp_path / "run", tmp_path / "cleaned")
+    back = datasets.load_from_disk(str(tmp_path / "cleaned"))
+    assert back.features == features and back["n"] == list(range(df.height))
+    datasets.concatenate_datasets([datasets.load_from_disk(str(src)), back])
+    truth = df["true_label"].to_list()
+    wide = datasets.Dataset.from_dict({"text": df["text"].to_list(), "a1": truth, "a2": truth,
+                                       "a3": df["label"].to_list()})
+    wide.save_to_disk(str(tmp_path / "wide"))
+    denoise(tmp_path / "wide", out_dir=tmp_path / "run2", encoder=fake_encoder,
+            config=DenoiseConfig(label_cols=("a1", "a2", "a3")))
+    export_dataset(tmp_path / "run2", tmp_path / "cleaned2")
+    back = datasets.load_from_disk(str(tmp_path / "cleaned2"))
+    assert back.features == datasets.Features({**wide.features,
+                                               "label": datasets.Value("string")})
+    assert back["label"] == truth
+
+
 def test_denoise_leaves_input_untouched(tmp_path, dataset_csv, fake_encoder):
     import os
 

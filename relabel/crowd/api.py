@@ -413,7 +413,7 @@ def consensus(
                                     target_precision=target_precision, **em_options)
         summary = write_consensus(result, out) if out is not None else result.summary()
     if to is not None:
-        from relabel.data.io import file_layout
+        from relabel.data.io import file_layout, hf_features_of
         from relabel.data.write import output_format, write_like
 
         source = data if isinstance(data, (str, Path)) and not is_run_dir(data) else None
@@ -425,7 +425,8 @@ def consensus(
         table = consensus_as_labels(result, onto=onto)
         if spec.label_names:  # the user's file gets codes, as export writes them
             table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
-        write_like(table, to, fmt, source, spec.encoding)
+        write_like(table, to, fmt, source, spec.encoding,  # a dataset directory's own types
+                   features=hf_features_of(source) if fmt == "hf" and source else None)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result)

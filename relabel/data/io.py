@@ -570,17 +570,15 @@ def _read_hf(path: Path) -> pl.DataFrame:
     return hf_frame(datasets.load_from_disk(str(path)))
 
 
-def hf_class_labels_of(path: str | Path) -> dict[str, list[str]]:
-    """The class names of each ``ClassLabel`` column of a dataset directory saved with
-    ``save_to_disk`` (empty for any other input), for writing a cleaned copy in kind."""
+def hf_features_of(path: str | Path) -> Any:
+    """The column types (``datasets.Features``) of a dataset directory saved with
+    ``save_to_disk``, for writing a cleaned copy in kind; None for any other input."""
     path = Path(path)
     if not (path.is_dir() and (path / "state.json").exists()):
-        return {}
+        return None
     import datasets
 
-    from relabel.data.frames import hf_class_labels
-
-    return hf_class_labels(datasets.load_from_disk(str(path)))
+    return datasets.load_from_disk(str(path)).features
 
 
 def _bad_json_line(path: Path) -> str | None:

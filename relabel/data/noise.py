@@ -164,7 +164,7 @@ def write_noisy_copy(
     RelabelInputError
         Bad options, a bad input file, ``true_col`` already present, or ``to`` = the input.
     """
-    from relabel.data.io import detect_format, hf_class_labels_of, read_table
+    from relabel.data.io import detect_format, hf_features_of, read_table
     from relabel.data.validation import build_examples
     from relabel.data.write import output_format, write_like
     from relabel.errors import RelabelInputError, option
@@ -207,9 +207,9 @@ def write_noisy_copy(
     new = labels_as(pl.Series(label_col, np.asarray(classes, dtype=object)[noisy].tolist(),
                               dtype=pl.String), original.dtype)
     out = assign(table.with_columns(original.alias(true_col)), label_col, new)
-    names = hf_class_labels_of(data) if fmt == "hf" else {}
-    if label_col in names:  # the original labels' column shares the label's classes
-        names[true_col] = names[label_col]
-    write_like(out, to, fmt, data, encoding, class_labels=names or None)
+    features = dict(hf_features_of(data) or {}) if fmt == "hf" else {}
+    if label_col in features:  # the original labels' column has the label's type (its classes)
+        features[true_col] = features[label_col]
+    write_like(out, to, fmt, data, encoding, features=features or None)
     return {"path": str(to), "rows": out.height, "flipped": int((noisy != codes).sum()),
             "classes": len(classes)}

@@ -77,13 +77,12 @@ def utf8_bom(path: str | Path | None, encoding: str | None = None) -> bool:
 
 
 def write_like(table: pl.DataFrame, to: str | Path, fmt: str, source: str | Path | None,
-               encoding: str | None = None,
-               class_labels: dict[str, list[str]] | None = None) -> Path:
+               encoding: str | None = None, features: Any = None) -> Path:
     """:func:`write_table` in the conventions of the input ``source`` it came from (None: an
     in-memory input): its text ``encoding``, line ends and UTF-8 byte-order mark, so that a
     written-back dataset differs from its input only where a label changed (``export``,
-    ``noise --to``, ``consensus --to``)."""
-    return write_table(table, to, fmt, class_labels=class_labels, encoding=encoding,
+    ``noise --to``, ``consensus --to``); ``features`` as :func:`write_table` takes them."""
+    return write_table(table, to, fmt, features=features, encoding=encoding,
                        newline=newline_of(source, encoding), bom=utf8_bom(source, encoding))
 
 
@@ -134,18 +133,19 @@ def remove_leftovers(root: Path, pids: list[int]) -> None:
 
 
 def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *,
-                class_labels: dict[str, list[str]] | None = None,
+                features: Any = None,
                 encoding: str | None = None, newline: str = "\n", bom: bool = False) -> Path:
     """Write ``table`` to ``path`` atomically, in ``fmt`` (default: from the extension).
 
-    ``class_labels`` (column -> class names, :func:`hf_class_labels_of` of the input) makes
-    those columns of a dataset directory ``ClassLabel`` features again, as in the input; a
-    column holding a name outside its classes stays a column of names. ``encoding`` writes a
-    CSV, TSV or JSON file in that text encoding instead of UTF-8 (the input's, for export),
-    and ``newline`` ends a CSV's or TSV's lines (the input's, :func:`relabel.data.io.newline_of`,
-    so a Windows file stays CRLF and a version-controlled dataset diffs only where a label
-    changed); ``bom`` starts a UTF-8 CSV or TSV with a byte-order mark. :func:`write_like`
-    takes the last three from the input."""
+    ``features`` (the input's ``datasets.Features``, :func:`relabel.data.io.hf_features_of`)
+    gives each column of a dataset directory its input type again where its values fit: a
+    ``ClassLabel`` (a column holding a name outside its classes stays a column of names), a
+    ``string`` where polars wrote a ``large_string``; a new column of text is a ``string``.
+    ``encoding`` writes a CSV, TSV or JSON file in that text encoding instead of UTF-8 (the
+    input's, for export), and ``newline`` ends a CSV's or TSV's lines (the input's,
+    :func:`relabel.data.io.newline_of`, so a Windows file stays CRLF and a version-controlled
+    dataset diffs only where a label changed); ``bom`` starts a UTF-8 CSV or TSV with a
+    byte-order mark. :func:`write_like` takes the last three from the input."""
     path = Path(path)
     fmt = fmt or detect_format(path, for_writing=True)
     if fmt == FASTTEXT:
@@ -155,7 +155,7 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
         with atomic_path(path) as tmp:
             plain = tmp.with_name(tmp.name + inner_name(path).suffix)
             try:
-                write_table(table, plain, fmt, class_labels=class_labels, encoding=encoding,
+                write_table(table, plain, fmt, features=features, encoding=encoding,
                             newline=newline, bom=bom)
                 compress_file(plain, tmp, compression)
             finally:
@@ -192,6 +192,7 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
                     tmp / f"part-{i:05d}.parquet")
         elif fmt == HF_FORMAT:
             import datasets
+            import pyarrow as pa
 
             # datasets' own bars ("Casting the dataset", "Saving the dataset") would print
             # under relabel's summary; the user's setting is restored after
@@ -199,12 +200,15 @@ def write_table(table: pl.DataFrame, path: str | Path, fmt: str | None = None, *
             datasets.disable_progress_bars()
             try:
                 ds = datasets.Dataset(table.to_arrow())
-                for col, names in (class_labels or {}).items():
-                    if col in ds.column_names:
+                if features is not None:  # a new column's text as datasets types it itself
+                    features = {col: datasets.Value("string") for col, f in ds.features.items()
+                                if f == datasets.Value("large_string")} | dict(features)
+                for col, feature in (features or {}).items():
+                    if col in ds.column_names and ds.features[col] != feature:
                         try:
-                            ds = ds.cast_column(col, datasets.ClassLabel(names=names))
-                        except (TypeError, ValueError):  # a new class: keep the names
-                            pass
+                            ds = ds.cast_column(col, feature)
+                        except (TypeError, ValueError, pa.ArrowException):
+                            pass  # values the input's type cannot hold (a new class): as they are
                 ds.save_to_disk(str(tmp))
             finally:
                 if not quiet:
