@@ -269,7 +269,8 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
     items in order (:attr:`relabel.crowd.reading.VoteSpec.one_row_per_item`: the file that
     :meth:`RunRecord.read_origin` reads, or the frame given in memory), then gets every item's
     new label in the run's label column (added where it has none; the votes and every other
-    column kept), without the dropped rows.
+    column kept), without the dropped rows. Without it, a run on long votes from a file gives
+    its table of items with their ``id`` named as the file's item column.
 
     Raises
     ------
@@ -278,7 +279,11 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
     """
     items = run.read_source()
     if items_of is None:
-        return apply_plan(items, run.label_col, plan, run.spec.label_names)
+        cleaned = apply_plan(items, run.label_col, plan, run.spec.label_names)
+        named = run.origin.item_col if run.origin is not None else None
+        if named and named != "id" and "id" in cleaned.columns and named not in cleaned.columns:
+            cleaned = cleaned.rename({"id": named})  # long votes: the user's item column
+        return cleaned
     if items_of.height != items.height:
         raise RelabelInputError(f"has {items_of.height} rows, the run has {items.height} items",
                                 path=run.origin.path if run.origin is not None else None)

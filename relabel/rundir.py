@@ -207,22 +207,27 @@ class ItemsOrigin:
         Its rows are the run's items, in order (:func:`relabel.crowd.votes.votes_from_wide`,
         ``votes_from_lists``, and ``votes_from_long`` with the items in their own file), and
         none of its vote columns is the run's label column: ``export`` writes it back.
+    item_col : str or None
+        Otherwise (long votes in the file itself), its item id column, which names the ``id``
+        column of the table of items that ``export`` writes instead.
     """
 
     path: str
     format: str
     fingerprint: str
     rows_are_items: bool = True
+    item_col: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "format": self.format, "fingerprint": self.fingerprint,
-                "rows_are_items": self.rows_are_items}
+                "rows_are_items": self.rows_are_items, "item_col": self.item_col}
 
     @classmethod
     def from_json(cls, d: dict[str, Any] | None) -> ItemsOrigin | None:
         return None if not d else cls(path=d["path"], format=d.get("format", ""),
                                       fingerprint=d.get("fingerprint", ""),
-                                      rows_are_items=bool(d.get("rows_are_items", True)))
+                                      rows_are_items=bool(d.get("rows_are_items", True)),
+                                      item_col=d.get("item_col"))
 
 
 def read_checked(path: str | Path, fingerprint: str, encoding: str | None) -> pl.DataFrame:

@@ -576,6 +576,18 @@ def test_long_votes_with_their_text_in_one_file(tmp_path) -> None:
     assert set(c.annotators["annotator"]) >= {"w1", "w2", "w3"}
     cleaned = run.apply()
     assert cleaned.height == df.height and "label" in cleaned.columns
+    # from a file, export writes one row per item, named by the file's own item column
+    long.write_csv(tmp_path / "long.csv")
+    texts = long.unique("item_id", keep="first", maintain_order=True)["text"].to_list()
+    emb = save_fake_embeddings(texts, tmp_path / "long_emb.npy")
+    p = run_relabel("denoise", str(tmp_path / "long.csv"), "--annotator-col", "annotator",
+                    "--embeddings", str(emb), "--out", str(tmp_path / "run2"), "-q")
+    assert p.returncode == 0, p.stderr
+    e = run_relabel("export", str(tmp_path / "run2"), "--to", str(tmp_path / "items.csv"))
+    assert e.returncode == 0, e.stderr
+    items_out = pl.read_csv(tmp_path / "items.csv")
+    assert items_out.columns[:3] == ["item_id", "text", "label"]
+    assert items_out["item_id"].to_list() == long["item_id"].unique(maintain_order=True).to_list()
 
 
 def test_listed_votes_through_the_cli_and_the_python_denoise(tmp_path) -> None:

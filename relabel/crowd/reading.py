@@ -119,9 +119,10 @@ def items_origin(data: Any, spec: VoteSpec, label_col: str = "label") -> ItemsOr
     if not isinstance(data, (str, Path)) or is_run_dir(data):
         return None
     path = Path(data).resolve()
+    back = writes_back(spec, label_col)
     return ItemsOrigin(path=str(path), format=file_layout(path) or "",
-                       fingerprint=file_fingerprint(path),
-                       rows_are_items=writes_back(spec, label_col))
+                       fingerprint=file_fingerprint(path), rows_are_items=back,
+                       item_col=None if back else spec.item_col)
 
 
 def read_votes(data: Any, spec: VoteSpec) -> Votes:
