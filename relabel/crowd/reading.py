@@ -51,8 +51,9 @@ def is_run_dir(data: Any) -> bool:
 
 @dataclass(frozen=True)
 class VoteSpec:
-    """Where the votes are and what their columns are called (:func:`consensus` documents
-    each field; ``label_cols`` is a wide table's annotator columns)."""
+    """Where the votes are and what their columns are called
+    (:func:`relabel.crowd.api.consensus` documents each field; ``label_cols`` is a wide table's
+    annotator columns)."""
 
     annotations: Any = None
     label_cols: tuple[str, ...] | None = None
@@ -113,7 +114,7 @@ def writes_back(spec: VoteSpec, label_col: str = "label") -> bool:
 def items_origin(data: Any, spec: VoteSpec, label_col: str = "label") -> ItemsOrigin | None:
     """``data`` when it is a file (not a run directory), with whether ``export`` writes it back
     with the new labels in ``label_col`` (:func:`writes_back`; else the run's table of items
-    is what it writes); None otherwise."""
+    is what it writes, its ids named as the file's item column); None otherwise."""
     from relabel.data.io import file_fingerprint, file_layout
 
     if not isinstance(data, (str, Path)) or is_run_dir(data):
@@ -126,8 +127,8 @@ def items_origin(data: Any, spec: VoteSpec, label_col: str = "label") -> ItemsOr
 
 
 def read_votes(data: Any, spec: VoteSpec) -> Votes:
-    """The votes of ``data`` in any of the layouts :func:`consensus` reads, their classes
-    named by ``spec.label_names`` when given.
+    """The votes of ``data`` in any of the layouts :func:`relabel.crowd.api.consensus` reads,
+    their classes named by ``spec.label_names`` when given.
 
     Raises
     ------
