@@ -343,6 +343,22 @@ def test_consensus_takes_denoises_column_keywords_and_refuses_unknown_ones(tmp_p
         relabel.consensus(votes, annotator="worker", label="answer", colour=1, progress=False)
 
 
+def test_item_ids_written_as_other_numbers_are_named() -> None:
+    """A spreadsheet saved the votes' item 1 as ``1.0``: the error says which item it is."""
+    items = pl.DataFrame({"item_id": ["1", "2", "3"], "text": ["a b", "c d", "e f"]})
+    votes = pl.DataFrame({"item_id": ["1.0", "2.0", "3", "1.0"],
+                          "annotator": ["a", "a", "b", "b"], "label": ["x", "y", "x", "x"]})
+    with pytest.raises(RelabelInputError, match=r"rows 1, 2, 4, column 'item_id': 3 votes name "
+                       r"items that are not in items.csv \(e.g. '1.0', which is item '1' "
+                       r"written as another number: the two files write their ids "
+                       r"differently; save them the same way\)"):
+        votes_from_long(votes, "votes.csv", items=items, items_name="items.csv")
+    other = votes.with_columns(pl.Series("item_id", ["1.0", "9", "3", "1.0"]))
+    with pytest.raises(RelabelInputError) as err:
+        votes_from_long(other, "votes.csv", items=items, items_name="items.csv")
+    assert "(e.g. '1.0')" in str(err.value)  # not every unknown id is a known one
+
+
 def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
     _, items, votes = _crowd_files(tmp_path, n_per_class=5)
     bad = tmp_path / "dup.csv"
