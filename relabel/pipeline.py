@@ -383,10 +383,14 @@ def review_stage(task: ReadTask, reviews: Any, name: str,
     joined = decided.join(task.examples.select("row", "id", "label"), on="id", how="left")
     unknown = joined.filter(pl.col("row").is_null())
     if unknown.height:
+        from relabel.data.validation import ids_as_numbers_hint
+
         ids = ", ".join(unknown["id"].head(3).to_list())
+        hint = ids_as_numbers_hint(unknown["id"], task.examples["id"])
         raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
-                                f"{ids}); reviews must name examples by the same "
-                                f"{option('--id-col')}",
+                                f"{ids}" + (f"; the first{hint})" if hint else
+                                            "); reviews must name examples by the same "
+                                            f"{option('--id-col')}"),
                                 path=name if not isinstance(reviews, (str, Path)) else reviews)
     status = decision_status(joined, "label").sort("row")
     # a reviewer may name a class the data lacks (it becomes one); say so, since a typo or

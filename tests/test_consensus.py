@@ -349,7 +349,7 @@ def test_item_ids_written_as_other_numbers_are_named() -> None:
     votes = pl.DataFrame({"item_id": ["1.0", "2.0", "3", "1.0"],
                           "annotator": ["a", "a", "b", "b"], "label": ["x", "y", "x", "x"]})
     with pytest.raises(RelabelInputError, match=r"rows 1, 2, 4, column 'item_id': 3 votes name "
-                       r"items that are not in items.csv \(e.g. '1.0', which is item '1' "
+                       r"items that are not in items.csv \(e.g. '1.0', which is '1' "
                        r"written as another number: the two files write their ids "
                        r"differently; save them the same way\)"):
         votes_from_long(votes, "votes.csv", items=items, items_name="items.csv")

@@ -112,6 +112,19 @@ def test_reviews_of_unknown_ids_are_refused(noisy, tmp_path):
     with pytest.raises(RelabelInputError, match="reviewed_label"):
         relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb,
                         reviews=pl.DataFrame({"id": ["ex-1"]}), progress=False)
+    # numeric ids that a spreadsheet wrote back as 7.0: the error says which example it is
+    numeric = df.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("id"))
+    with pytest.raises(RelabelInputError, match=r"2 reviewed ids are not in the data \(e\.g\. "
+                       r"7\.0, 9\.0; the first, which is '7' written as another number: the "
+                       r"two files write their ids differently"):
+        relabel.denoise(numeric, id="id", out=tmp_path / "r", embeddings=emb, progress=False,
+                        reviews=pl.DataFrame({"id": ["7.0", "9.0"],
+                                              "reviewed_label": ["card", "card"]}))
+    run = relabel.denoise(numeric, id="id", out=tmp_path / "r2", embeddings=emb,
+                          corrector="none", progress=False)
+    with pytest.raises(RelabelInputError, match=r"1 reviewed ids are not in this run \(e\.g\. "
+                       r"7\.0; the first, which is '7' written as another number"):
+        run.apply(reviews=pl.DataFrame({"id": ["7.0"], "reviewed_label": ["card"]}))
 
 
 def test_a_directory_keeps_its_reviews_to_its_own_input(noisy, tmp_path, caplog):

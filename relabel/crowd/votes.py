@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from relabel.data.columns import expose
-from relabel.data.validation import default_id_col, require_columns
+from relabel.data.validation import default_id_col, ids_as_numbers_hint, require_columns
 from relabel.errors import RelabelInputError, option
 
 #: the columns of a long table of votes
@@ -342,26 +342,11 @@ def votes_from_long(
             first = votes.filter(unknown)
             raise RelabelInputError(
                 f"{first.height} votes name items that are not in {iname} (e.g. "
-                f"'{first['item'][0]}'{_as_numbers_hint(first['item'], item_table['id'])})",
+                f"'{first['item'][0]}'{ids_as_numbers_hint(first['item'], item_table['id'])})",
                 path=name, rows=(first["__row"] + 1).to_list(), column=item_col)
     if item_col != "id" and item_col in item_table.columns:
         item_table = item_table.drop(item_col)
     return _finish(votes, item_table.select("id", pl.exclude("id")), found, name, abstained)
-
-
-def _as_numbers_hint(unknown: pl.Series, known: pl.Series) -> str:
-    """Where the unknown item ids are known ids written as other numbers (a spreadsheet saved
-    item 1 as ``1.0``), a clause saying so; else nothing."""
-    def number(ids: pl.Series) -> pl.Series:
-        return ids.cast(pl.Float64, strict=False)
-
-    known_values = number(known).drop_nulls()
-    as_numbers = number(unknown)
-    if as_numbers.null_count() or not as_numbers.is_in(known_values.implode()).all():
-        return ""
-    same = known.filter(number(known) == as_numbers[0])[0]
-    return (f", which is item '{same}' written as another number: the two files write their "
-            "ids differently; save them the same way")
 
 
 def _row_items(table: pl.DataFrame, item_col: str | None) -> tuple[pl.DataFrame, str]:

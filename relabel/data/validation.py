@@ -135,6 +135,22 @@ def default_id_col(table: pl.DataFrame) -> tuple[str | None, str | None]:
                   f"name an id column with {option('--id-col')}")
 
 
+def ids_as_numbers_hint(unknown: pl.Series, known: pl.Series) -> str:
+    """Where every id of ``unknown`` (ids that matched nothing) is one of ``known`` written as
+    another number (a spreadsheet saved id 1 as ``1.0``), a clause naming the first one's
+    known spelling, for the error that lists them; else nothing."""
+    def number(ids: pl.Series) -> pl.Series:
+        return ids.cast(pl.String).cast(pl.Float64, strict=False)
+
+    as_numbers = number(unknown)
+    if not len(unknown) or as_numbers.null_count() \
+            or not as_numbers.is_in(number(known).drop_nulls().implode()).all():
+        return ""
+    same = known.filter(number(known) == as_numbers[0])[0]
+    return (f", which is '{same}' written as another number: the two files write their ids "
+            "differently; save them the same way")
+
+
 def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
                label: bool = False) -> pl.Series:
     """``col`` as strings; one-line errors for nested values (``label``: it is the label

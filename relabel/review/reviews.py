@@ -234,10 +234,14 @@ def human_decisions(reviews: pl.DataFrame, scores: pl.DataFrame, classes: list[s
     joined = decided.join(scores.select("row", "id", "label"), on="id", how="left")
     unknown = joined.filter(pl.col("row").is_null())
     if unknown.height:
+        from relabel.data.validation import ids_as_numbers_hint
+
         ids = ", ".join(unknown["id"].head(3).to_list())
-        raise RelabelInputError(f"{unknown.height} reviewed ids are not in this run (e.g. {ids}); "
-                                "pull from the project this run was pushed to", path=path,
-                                column="id")
+        hint = ids_as_numbers_hint(unknown["id"], scores["id"])
+        raise RelabelInputError(
+            f"{unknown.height} reviewed ids are not in this run (e.g. {ids}"
+            + (f"; the first{hint})" if hint else "); pull from the project this run was "
+               "pushed to"), path=path, column="id")
     return joined.select(list(DECISIONS_SCHEMA))
 
 
