@@ -521,6 +521,44 @@ def test_wide_format_through_the_python_denoise(tmp_path) -> None:
     assert back["label"].tolist() == df["true_label"].to_list()
 
 
+def test_consensus_apply_gives_the_data_back_with_its_consensus(tmp_path) -> None:
+    """``Consensus.apply()``: the data in its own type with the consensus as ``label`` where it
+    holds one row per item; one row per item for long votes; an error once reopened."""
+    import relabel
+
+    df = make_text_dataset(n_per_class=10, flip=0, seed=4)
+    truth = df["true_label"].to_list()
+    other = {t: next(c for c in sorted(set(truth)) if c != t) for t in set(truth)}
+    wide = pl.DataFrame({"a1": truth, "a2": truth,
+                         "a3": [other[t] if i % 3 == 0 else t for i, t in enumerate(truth)],
+                         "note": [f"n{i}" for i in range(df.height)]})
+    c = relabel.consensus(wide.to_pandas(), label_cols="a1,a2,a3", corrector="none",
+                          out=tmp_path / "c", progress=False)
+    back = c.apply()
+    assert type(back).__name__ == "DataFrame" and hasattr(back, "iloc")  # pandas, as given
+    assert list(back.columns) == [*wide.columns, "label"]
+    assert back["label"].tolist() == c.items["consensus_label"].to_list() == truth
+    path = tmp_path / "wide.csv"
+    wide.write_csv(path)
+    from_file = relabel.consensus(path, label_cols="a1,a2,a3", corrector="none",
+                                  progress=False).apply()
+    assert from_file.drop("label").equals(pl.read_csv(path)) and from_file["label"].to_list() \
+        == truth
+    coded = wide.with_columns(pl.col("a1", "a2", "a3").replace(
+        {c: str(i) for i, c in enumerate(sorted(set(truth)))}))
+    codes = relabel.consensus(coded, label_cols="a1,a2,a3", corrector="none",
+                              label_names=sorted(set(truth)), progress=False).apply()
+    assert codes["label"].to_list() == [sorted(set(truth)).index(t) for t in truth]
+    long = pl.DataFrame({"item_id": [f"q{i}" for i in range(df.height) for _ in range(3)],
+                         "annotator": ["w1", "w2", "w3"] * df.height,
+                         "label": [v for row in wide.select("a1", "a2", "a3").iter_rows()
+                                   for v in row]})
+    items = relabel.consensus(long, corrector="none", progress=False).apply()
+    assert items.columns == ["id", "label"] and items["label"].to_list() == truth
+    with pytest.raises(RelabelInputError, match="keeps no data"):
+        relabel.load_consensus(tmp_path / "c").apply()
+
+
 def test_export_of_wide_votes_writes_the_users_file_back(tmp_path) -> None:
     """``export`` of a run on votes in columns writes the user's file (same rows, same columns,
     the votes kept) with the label column added; a label column that is one of the votes is

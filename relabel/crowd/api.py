@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,49 @@ class Consensus:
     summary: dict[str, Any]
     out_dir: Path | None
     result: ConsensusResult
+    #: what was passed to :func:`consensus`, and how its votes were read (for :meth:`apply`)
+    data: Any = field(default=None, repr=False)
+    spec: VoteSpec | None = field(default=None, repr=False)
+
+    def apply(self) -> Any:
+        """The data with the consensus as its ``label`` column, as a notebook user goes on
+        with it.
+
+        Returns
+        -------
+        object
+            Where the data holds one row per item (votes in columns or lists, or the items
+            beside long votes: :func:`writes_back`), the data itself in its own type (a
+            pandas frame, a ``datasets.Dataset``, ...; a file as a polars frame), every column
+            kept, with ``label`` added or replaced. Otherwise (long votes) one row per item as
+            a polars frame: ``id``, the items' own columns and ``label``. Labels are the
+            classes' codes where :func:`consensus` was given ``label_names``. The quality and
+            the status of each consensus are in :attr:`items`.
+
+        Raises
+        ------
+        RelabelInputError
+            A consensus reopened with :func:`load_consensus`, which keeps no data.
+        """
+        if self.result is None or self.spec is None:
+            raise RelabelInputError("a consensus reopened from its files keeps no data: run "
+                                    "relabel.consensus(...) again to apply it")
+        from relabel.data.frames import like_input, source_type, to_polars
+
+        data, spec = self.data, self.spec
+        holds_items = writes_back(spec) and not is_run_dir(data)
+        kind = source_type(data)
+        onto = None
+        if holds_items:
+            onto = (read_table_of(data, encoding=spec.encoding)[0] if kind == "file"
+                    else to_polars(data, kind))
+        table = consensus_as_labels(self.result, onto=onto).select(
+            pl.exclude("consensus_quality", "needs_review", "consensus_status"))
+        if spec.label_names:  # codes, as consensus --to and export write them
+            table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
+        if not holds_items or kind == "file":
+            return table
+        return like_input(data, kind, table, "label", list(range(table.height)))
 
     def __repr__(self) -> str:
         s = self.summary
@@ -429,7 +472,8 @@ def consensus(
                    features=hf_features_of(source) if fmt == "hf" and source else None)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
-                     out_dir=None if out is None else Path(out), result=result)
+                     out_dir=None if out is None else Path(out), result=result, data=data,
+                     spec=spec)
 
 
 def load_consensus(out_dir: str | Path) -> Consensus | None:
