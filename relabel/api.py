@@ -192,7 +192,7 @@ class Run:
         original = self._data
         kind = self.record.source_type if original is None else source_type(original)
         if original is None:  # from the files: the input, or the user's file of the items
-            cleaned = cleaned_input(self.record, plan, self.record.read_origin())
+            cleaned = cleaned_input(self.record, plan)
         elif self._data_holds_items:
             cleaned = cleaned_input(self.record, plan, to_polars(original, kind))
         else:

@@ -266,11 +266,12 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
 
     A run on several annotators' votes scores its table of items (``input.parquet``: one row
     per item, the consensus as its label). ``items_of``, the user's table whose rows are those
-    items in order (:attr:`relabel.crowd.reading.VoteSpec.one_row_per_item`: the file that
-    :meth:`RunRecord.read_origin` reads, or the frame given in memory), then gets every item's
-    new label in the run's label column (added where it has none; the votes and every other
-    column kept), without the dropped rows. Without it, a run on long votes from a file gives
-    its table of items with their ``id`` named as the file's item column.
+    items in order (:attr:`relabel.crowd.reading.VoteSpec.one_row_per_item`: the frame given
+    in memory; default the file that :meth:`RunRecord.read_origin` reads, where the run has
+    one), then gets every item's new label in the run's label column (added where it has
+    none; the votes and every other column kept), without the dropped rows. Without either, a
+    run on long votes from a file gives its table of items with their ``id`` named as the
+    file's item column.
 
     Raises
     ------
@@ -278,6 +279,8 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
         ``items_of`` does not have one row per item of the run.
     """
     items = run.read_source()
+    if items_of is None:
+        items_of = run.read_origin()
     if items_of is None:
         cleaned = apply_plan(items, run.label_col, plan, run.spec.label_names)
         named = run.origin.item_col if run.origin is not None else None
@@ -366,7 +369,7 @@ def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> int:
                       if run.origin is not None and run.origin.rows_are_items
                       else (run.input, run.format))
     fmt = output_format(to, layout)  # back in the input's own layout
-    cleaned = cleaned_input(run, plan, run.read_origin())
+    cleaned = cleaned_input(run, plan)
     write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
                features=hf_features_of(source) if fmt == "hf" else None)
     write_report_csv(plan.changes, to.parent / CHANGES_FILE)

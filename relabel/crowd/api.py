@@ -110,22 +110,14 @@ class Consensus:
         if self.result is None or self.spec is None:
             raise RelabelInputError("a consensus reopened from its files keeps no data: run "
                                     "relabel.consensus(...) again to apply it")
-        from relabel.data.frames import like_input, source_type, to_polars
+        from relabel.data.frames import like_input, source_type
 
-        data, spec = self.data, self.spec
-        holds_items = writes_back(spec) and not is_run_dir(data)
-        kind = source_type(data)
-        onto = None
-        if holds_items:
-            onto = (read_table_of(data, encoding=spec.encoding)[0] if kind == "file"
-                    else to_polars(data, kind))
-        table = consensus_as_labels(self.result, onto=onto).select(
+        kind = source_type(self.data)
+        table = labelled_data(self.result, self.data, self.spec).select(
             pl.exclude("consensus_quality", "needs_review", "consensus_status"))
-        if spec.label_names:  # codes, as consensus --to and export write them
-            table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
-        if not holds_items or kind == "file":
+        if not _holds_items(self.data, self.spec) or kind == "file":
             return table
-        return like_input(data, kind, table, "label", list(range(table.height)))
+        return like_input(self.data, kind, table, "label", list(range(table.height)))
 
     def __repr__(self) -> str:
         s = self.summary
@@ -251,6 +243,22 @@ def consensus_as_labels(result: ConsensusResult, label_col: str = "label",
         items["quality"].alias("consensus_quality"),
         items["needs_review"].alias("needs_review"),
         items["status"].alias("consensus_status"))
+
+
+def _holds_items(data: Any, spec: VoteSpec) -> bool:
+    return writes_back(spec) and not is_run_dir(data)
+
+
+def labelled_data(result: ConsensusResult, data: Any, spec: VoteSpec) -> pl.DataFrame:
+    """What ``consensus --to`` writes and :meth:`Consensus.apply` returns: ``data`` with the
+    consensus as ``label`` where it holds one row per item (:func:`writes_back`), else the
+    items' own columns (:func:`consensus_as_labels`); the classes' codes where ``spec``
+    names them (``label_names``), as ``export`` writes them."""
+    onto = read_table_of(data, encoding=spec.encoding)[0] if _holds_items(data, spec) else None
+    table = consensus_as_labels(result, onto=onto)
+    if spec.label_names:
+        table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
+    return table
 
 
 #: the estimator's options ``consensus(**em_options)`` passes on (:func:`estimate`)
@@ -463,11 +471,7 @@ def consensus(
         # in the input's layout (an object of records keyed by id, a semicolon CSV), encoding
         # and line ends, with every column of a table of one row per item
         fmt = output_format(to, None if source is None else file_layout(source))
-        onto = (read_table_of(data, encoding=spec.encoding)[0] if writes_back(spec) and
-                not is_run_dir(data) else None)
-        table = consensus_as_labels(result, onto=onto)
-        if spec.label_names:  # the user's file gets codes, as export writes them
-            table = table.with_columns(labels_as_codes(table["label"], spec.label_names))
+        table = labelled_data(result, data, spec)
         write_like(table, to, fmt, source, spec.encoding,  # a dataset directory's own types
                    features=hf_features_of(source) if fmt == "hf" and source else None)
     return Consensus(items=result.items, annotators=result.annotators,
@@ -491,5 +495,5 @@ def load_consensus(out_dir: str | Path) -> Consensus | None:
 
 
 __all__ = ["GIVEN_ANNOTATOR", "Consensus", "VoteSpec", "consensus", "consensus_as_labels",
-           "items_origin", "labels_as_codes", "load_consensus", "model_probabilities",
-           "read_votes", "write_consensus", "writes_back"]
+           "items_origin", "labelled_data", "labels_as_codes", "load_consensus",
+           "model_probabilities", "read_votes", "write_consensus", "writes_back"]

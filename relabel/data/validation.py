@@ -142,11 +142,11 @@ def ids_as_numbers_hint(unknown: pl.Series, known: pl.Series) -> str:
     def number(ids: pl.Series) -> pl.Series:
         return ids.cast(pl.String).cast(pl.Float64, strict=False)
 
-    as_numbers = number(unknown)
+    as_numbers, known_numbers = number(unknown), number(known)
     if not len(unknown) or as_numbers.null_count() \
-            or not as_numbers.is_in(number(known).drop_nulls().implode()).all():
+            or not as_numbers.is_in(known_numbers.drop_nulls().implode()).all():
         return ""
-    same = known.filter(number(known) == as_numbers[0])[0]
+    same = known.filter(known_numbers == as_numbers[0])[0]
     return (f", which is '{same}' written as another number: the two files write their ids "
             "differently; save them the same way")
 
