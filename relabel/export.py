@@ -23,7 +23,9 @@ Which new labels are applied (``apply``):
   relabel suggested another);
 - ``none``: no label changes.
 
-``changes.csv`` records every change with its ``source``: ``human`` or ``automatic``.
+``changes.csv`` records every change with its ``source``: ``human`` or ``automatic``, and
+``consensus`` for a label of the user's file of items that the annotators' consensus replaced
+(before relabel's own changes, which then start from the consensus).
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class ExportResult:
     human: int = 0
     #: automatic changes not applied because the spot check found them harmful
     withheld: int = 0
+    #: a run on several annotators' votes: the labels of the user's file of items that the
+    #: annotators' consensus replaced (in ``changes.csv`` with the source ``consensus``; not in
+    #: ``relabelled``)
+    consensus: int = 0
     #: ``drop_flagged``: the classes no row has after the drop, with their dropped rows
     removed: dict[str, int] = field(default_factory=dict)
     #: the audit log as written to ``changes_path`` (:data:`CHANGES_SCHEMA`), before the CSV
@@ -336,7 +342,7 @@ def export_dataset(
     _check_targets(run, run_dir, to)
     human = run_decisions(run_dir, scores, apply)
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
-    rows = _write_plan(run, plan, to)
+    rows, replaced = _write_plan(run, plan, to)
     withheld = 0
     if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
         with_them = {"reviewed": "reviewed+suggestions", "none": "suggestions"}[apply]
@@ -344,7 +350,9 @@ def export_dataset(
     return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=rows, human=plan.human,
-                        withheld=withheld, removed=plan.removed, changes=plan.changes)
+                        withheld=withheld, removed=plan.removed,
+                        changes=pl.concat([replaced, plan.changes]).sort(
+                            "row", maintain_order=True), consensus=replaced.height)
 
 
 def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
@@ -361,19 +369,57 @@ def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
                          protect=owned)])
 
 
-def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> int:
+def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> tuple[int, pl.DataFrame]:
     """The run's input with ``plan`` applied, written to ``to`` as the input was written, and
-    the audit log to ``changes.csv`` beside it; returns the rows written."""
+    the audit log to ``changes.csv`` beside it; returns the rows written and the labels of the
+    user's file of items that the consensus replaced (:func:`consensus_changes`)."""
     # a run on several annotators' votes: the user's file of one row per item, if it is one
     source, layout = ((run.origin.path, run.origin.format)
                       if run.origin is not None and run.origin.rows_are_items
                       else (run.input, run.format))
     fmt = output_format(to, layout)  # back in the input's own layout
-    cleaned = cleaned_input(run, plan)
+    items_of = run.read_origin()
+    cleaned = cleaned_input(run, plan, items_of)
+    replaced = (consensus_changes(run.read_source(), items_of, run.label_col,
+                                  run.spec.label_names)
+                if items_of is not None else plan.changes.clear())
     write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
                features=hf_features_of(source) if fmt == "hf" else None)
-    write_report_csv(plan.changes, to.parent / CHANGES_FILE)
-    return cleaned.height
+    write_report_csv(pl.concat([replaced, plan.changes]).sort("row", maintain_order=True),
+                     to.parent / CHANGES_FILE)
+    return cleaned.height, replaced
+
+
+def consensus_changes(items: pl.DataFrame, items_of: pl.DataFrame, label_col: str = "label",
+                      label_names: tuple[tuple[str, str], ...] | None = None) -> pl.DataFrame:
+    """The audit rows (:data:`CHANGES_SCHEMA`, source ``consensus``) of the labels in the
+    user's table of items ``items_of`` that the annotators' consensus replaced: ``items`` is
+    the run's table of items (``input.parquet``, same rows in the same order, the consensus
+    in ``label_col``); none where ``items_of`` has no such column (export adds it). Codes are
+    written as the class names of ``label_names``, as the log's other changes are."""
+    from relabel.data.columns import expose
+
+    own = expose(items_of, [label_col])
+    if label_col not in own.columns:
+        return pl.DataFrame(schema=CHANGES_SCHEMA)
+    old = own[label_col].cast(pl.String, strict=False)
+    new = items[label_col].cast(pl.String, strict=False)
+    if label_names:
+        names = dict(label_names)
+        old, new = (s.replace_strict(names, default=s, return_dtype=pl.String)
+                    for s in (old, new))
+    quality = (items["consensus_quality"] if "consensus_quality" in items.columns
+               else pl.Series([None] * items.height, dtype=pl.Float64))
+    frame = pl.DataFrame({"id": items["id"].cast(pl.String), "row": pl.int_range(
+        items.height, eager=True).cast(pl.Int64), "old_label": old, "new_label": new,
+        "quality": quality})
+    moved = frame.filter(pl.col("old_label").ne_missing(pl.col("new_label")))
+    return moved.select(
+        "id", "row", pl.lit("relabel").alias("action"), "old_label", "new_label",
+        pl.when(pl.col("quality").is_null()).then(pl.lit("annotators' consensus"))
+        .otherwise(pl.format("annotators' consensus (quality {})",
+                             pl.col("quality").round(3))).alias("reason"),
+        pl.lit("consensus").alias("source")).cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
 
 
 def majority_plan(scores: pl.DataFrame, consensus: pl.DataFrame) -> LabelPlan:
@@ -429,9 +475,10 @@ def export_majority(run_dir: str | Path, to: str | Path) -> ExportResult:
     _check_targets(run, run_dir, to)
     plan = majority_plan(scores, pl.read_parquet(files.consensus,
                                                  columns=["id", "majority_label"]))
-    rows = _write_plan(run, plan, to)
+    rows, replaced = _write_plan(run, plan, to)
     return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
                         relabelled=plan.updates.height, dropped=0, rows=rows,
-                        changes=plan.changes)
+                        changes=pl.concat([replaced, plan.changes]).sort(
+                            "row", maintain_order=True), consensus=replaced.height)
 
 

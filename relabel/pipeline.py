@@ -315,6 +315,16 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     if spec.label_names:  # the items hold codes, as the votes did: read names them, export
         # writes codes back (as it does for a file of coded labels, and consensus --to does)
         items = items.with_columns(labels_as_codes(items["label"], spec.label_names))
+    own = votes.items
+    if "label" in own.columns:  # the items' own label column, which the consensus replaces
+        before = own["label"].cast(pl.String, strict=False)
+        differ = int((before != items["label"].cast(pl.String)).fill_null(True).sum())
+        crowd.summary["replaced_labels"] = differ
+        if differ:
+            crowd.summary.setdefault("warnings", []).append(
+                f"the items' own column 'label' is replaced by the annotators' consensus "
+                f"({differ} of {items.height} items differ); export writes the consensus "
+                "there and lists each replaced label in changes.csv (source consensus)")
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
                   votes_col=None, annotator_col=None, item_col=None, abstain=())
     return crowd, items, cfg

@@ -129,6 +129,31 @@ def test_bad_votes_get_one_line_naming_file_rows_and_column(table, kwargs, needl
         assert needle in msg, msg
 
 
+def test_votes_under_other_column_names_get_the_options_in_one_line() -> None:
+    """A CrowdTruth file (``id, worker, relation``) lacks all three default columns: one line
+    names them and what to pass for each, on the command line and in Python."""
+    from relabel.errors import cli_options
+
+    crowd = pl.DataFrame({"id": ["a", "a"], "worker": ["w1", "w2"], "relation": ["x", "y"]})
+    with cli_options(), pytest.raises(RelabelInputError) as err:
+        votes_from_long(crowd, "votes.csv")
+    assert str(err.value) == (
+        "votes.csv: no columns 'item_id', 'annotator', 'label' (available: id, worker, "
+        "relation); pass --item-col id --annotator-col worker --label-col relation")
+    with pytest.raises(RelabelInputError, match=r"; pass item_col='id', "
+                                                r"annotator_col='worker', label_col='relation'$"):
+        votes_from_long(crowd, "votes.csv")
+    votes = votes_from_long(crowd, "votes.csv", item_col="id", annotator_col="worker",
+                            label_col="relation")
+    assert votes.counts().tolist() == [[1, 1]]
+    # an unknown name among them: the option to choose it, the others' values
+    odd = crowd.rename({"worker": "w"})
+    with cli_options(), pytest.raises(RelabelInputError,
+                                      match=r"; pass --item-col id --label-col relation; "
+                                            r"choose --annotator-col$"):
+        votes_from_long(odd, "votes.csv")
+
+
 def test_dedupe_keeps_the_latest_vote() -> None:
     v = votes_from_long(_long([("a", "w1", "x"), ("b", "w1", "y"), ("a", "w1", "y")]),
                         "votes.csv", dedupe=True)
@@ -615,6 +640,54 @@ def test_export_of_wide_votes_writes_the_users_file_back(tmp_path) -> None:
     assert e.returncode == 0, e.stderr
     items = pl.read_csv(tmp_path / "items.csv")
     assert "a1" not in items.columns and items["label"].to_list() == truth
+
+
+def test_an_items_files_own_label_replaced_by_the_consensus_is_in_the_audit_log(tmp_path
+                                                                                ) -> None:
+    """Items beside ``--annotations`` that have a ``label`` column of their own (a distant
+    supervision label, as CrowdTruth's open relation file): the consensus replaces it, and
+    ``denoise`` warns so, ``export`` counts it and ``changes.csv`` lists every replaced label
+    with the source ``consensus`` (it listed only relabel's own changes, while the file's
+    column differed on many more rows)."""
+    import warnings
+
+    import relabel
+    from relabel.errors import RelabelWarning
+
+    df, items, votes = _crowd_files(tmp_path, n_per_class=15)
+    truth = df["true_label"].to_list()
+    stale = ["refund" if i % 4 == 0 else t for i, t in enumerate(truth)]
+    pl.read_csv(items).with_columns(pl.Series("label", stale)).write_csv(items)
+    emb = save_fake_embeddings(df["text"].to_list(), tmp_path / "emb.npy")
+    p = run_relabel("denoise", str(items), "--annotations", str(votes), "--embeddings",
+                    str(emb), "--out", str(tmp_path / "run"))
+    assert p.returncode == 0, p.stderr
+    run = relabel.load_run(tmp_path / "run")
+    given = run.scores["label"].to_list()
+    differ = sum(a != b for a, b in zip(stale, given, strict=True))
+    assert differ > 0
+    assert (f"warning: the items' own column 'label' is replaced by the annotators' consensus "
+            f"({differ} of {df.height} items differ)") in p.stdout
+    e = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "clean.csv"))
+    assert e.returncode == 0, e.stderr
+    assert f"the annotators' consensus replaced {differ} labels" in e.stdout
+    clean = pl.read_csv(tmp_path / "clean.csv")
+    log = pl.read_csv(tmp_path / "changes.csv", schema_overrides={"id": pl.String})
+    by_consensus = log.filter(pl.col("source") == "consensus")
+    assert by_consensus.height == differ
+    for r in by_consensus.iter_rows(named=True):
+        assert stale[r["row"]] == r["old_label"] and given[r["row"]] == r["new_label"]
+        assert r["reason"].startswith("annotators' consensus (quality ")
+    # every row whose label the file's column no longer has is in the log
+    moved = {i for i, (a, b) in enumerate(zip(stale, clean["label"], strict=True)) if a != b}
+    assert moved <= set(log["row"])
+    # the Python API says the same as a warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        relabel.denoise(items, annotations=votes, embeddings=np.load(emb),
+                        out=tmp_path / "run2", progress=False)
+    assert any(issubclass(w.category, RelabelWarning) and "replaced by the annotators' "
+               "consensus" in str(w.message) for w in caught)
 
 
 def test_long_votes_with_their_text_in_one_file(tmp_path) -> None:

@@ -291,9 +291,14 @@ def test_next_batch_holds_back_what_a_fallible_reviewer_would_break(noisy, tmp_p
                                                 reviewer_error=0.05, noise_rate=noise).height
     assert status.reviewer_error_source == "given"
     assert review_status(scores, empty, relabel_error_rate=noise).worth_reviewing is None
-    from relabel.cli.review_status import format_status
+    from relabel.errors import cli_options
 
-    text = format_status(status, tmp_path / "r")
+    with cli_options():
+        text = status.text(tmp_path / "r")
+    assert f"`relabel review next {tmp_path / 'r'} --project NAME --batch 0 --audit 50`" in text
+    # a notebook shows the same lines, with the Run method to call
+    html = status._repr_html_()
+    assert "run.review_next(&#x27;NAME&#x27;, batch=0, audit=50)" in html
     assert (f"still worth a review: {status.worth_reviewing} of the {scores.height} unreviewed "
             "examples are more likely wrong than the reviewers' error rate 0.05 (given)") in text
 

@@ -229,16 +229,24 @@ def test_a_missing_column_names_the_one_probably_meant():
                                                 r"data\.text\); did you mean 'data\.text'\? "):
         build_examples(wrench, path="d.json")
     typo = pl.DataFrame({"Text": ["a"], "labels": ["x"]})
-    with pytest.raises(RelabelInputError, match=r"did you mean 'Text'\?"):
+    # several columns missing: one line names them all, so the command is fixed once
+    with pytest.raises(RelabelInputError, match=r"no columns 'text', 'label' \(available: Text, "
+                                                r"labels\); pass text_col='Text', "
+                                                r"label_col='labels'$"):
         build_examples(typo, path="d.csv")
+    with cli_options(), pytest.raises(RelabelInputError, match=r"; pass --text-col Text "
+                                                               r"--label-col labels$"):
+        build_examples(typo, path="d.csv")
+    with pytest.raises(RelabelInputError, match=r"did you mean 'Text'\?"):
+        build_examples(typo, path="d.csv", label_col="labels")
     with pytest.raises(RelabelInputError, match=r"did you mean 'labels'\?"):
         build_examples(typo, path="d.csv", text_col="Text")
     # the message names the option to pass, and with what: on the command line the --option,
     # from Python the keyword
     banking = pl.DataFrame({"text": ["a", "b"], "category": ["x", "y"]})
     cases = [
-        (pl.DataFrame({"words": ["a"]}), r"\(available: words\); choose one with ",
-         "--text-col", "text_col"),
+        (pl.DataFrame({"words": ["a"]}), r"no columns 'text', 'label' \(available: words\); "
+         "choose ", "--text-col, --label-col", "text_col, label_col"),
         (wrench, r"did you mean 'data\.text'\? pass ", r"--text-col data\.text",
          r"text_col='data\.text'"),
         # banking77's train.csv: the one column left beside the text is the label

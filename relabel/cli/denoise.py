@@ -41,8 +41,11 @@ from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES
 from relabel.data.compressed import compression_of
 
 
-def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
-    """The short human summary printed after a run."""
+def format_summary(summary: dict[str, Any], out_dir: Path, data_file: str | None = None
+                   ) -> str:
+    """The short human summary printed after a run; ``data_file`` is the user's file (the
+    votes' or items' file behind a run on several annotators), whose kind the suggested
+    ``export`` keeps (default: the run's input)."""
     from relabel.detect.decisions import passes_note
 
     n, flagged = summary["examples"], summary["flagged"]
@@ -146,7 +149,7 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
         lines.append("corrector: none (neighbour signals only: relabel flags but changes nothing)")
     secs = summary.get("seconds", {})
     lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
-    source = Path(summary["input"])
+    source = Path(data_file or summary["input"])  # the user's file, not the run's items
     # the input's own kind: cleaned.csv.gz for data.csv.gz, a directory for a directory
     ext = ("".join(source.suffixes[-2:]) if compression_of(source)
            else "" if source.is_dir() else source.suffix or ".csv")
@@ -262,4 +265,4 @@ def denoise_command(
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,
                                      item_col, dedupe, abstain))
-    typer.echo(format_summary(run.summary, run.out_dir))
+    typer.echo(format_summary(run.summary, run.out_dir, run.record.data_file))

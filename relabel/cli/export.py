@@ -34,6 +34,9 @@ def export_command(
     human = f" ({res.human} by reviewers)" if res.human else ""
     typer.echo(f"wrote {res.path} ({res.rows} rows: {res.relabelled} relabelled{human}, "
                f"{res.dropped} dropped) and {res.changes_path}")
+    if res.consensus:
+        typer.echo(f"the annotators' consensus replaced {res.consensus} labels of the file's own "
+                   "label column (in changes.csv with the source consensus)")
     if res.removed:
         typer.echo(res.removed_line())
     if res.withheld:

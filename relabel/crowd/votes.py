@@ -304,7 +304,9 @@ def votes_from_long(
     """
     name = str(name)
     table = expose(table, [item_col, annotator_col, label_col, text_col])
-    require_columns(table, [item_col, annotator_col, label_col], path=name)
+    require_columns(table, [item_col, annotator_col, label_col], path=name,
+                    options={item_col: "--item-col", annotator_col: "--annotator-col",
+                             label_col: "--label-col"})
     item = _strings(table, item_col, name)
     who = _strings(table, annotator_col, name)
     lab = _strings(table, label_col, name)
@@ -329,7 +331,7 @@ def votes_from_long(
     else:
         iname = str(items_name or name)
         items = expose(items, [item_col, text_col])
-        require_columns(items, [item_col], path=iname)
+        require_columns(items, [item_col], path=iname, options={item_col: "--item-col"})
         item_table = _item_table(items, item_col, iname,
                                  text_col=text_col if text_col in items.columns else None)
         dup = item_table.height < items.height
@@ -413,7 +415,8 @@ def votes_from_wide(
     if len(set(cols)) < len(cols):
         raise RelabelInputError(f"{option('--label-cols')} names a column twice")
     table = expose(table, [*cols, item_col])
-    require_columns(table, cols + ([item_col] if item_col else []), path=name)
+    require_columns(table, cols + ([item_col] if item_col else []), path=name,
+                    options={item_col: "--item-col"} if item_col else None)
     table, item_col = _row_items(table, item_col)
     long = pl.concat([
         pl.DataFrame({"item": _strings(table, item_col, name), "annotator": [c] * table.height,
@@ -512,7 +515,10 @@ def votes_from_lists(
     """
     name = str(name)
     table = expose(table, [votes_col, annotator_col, item_col, text_col])
-    require_columns(table, [votes_col, *(c for c in (annotator_col, item_col) if c)], path=name)
+    require_columns(table, [votes_col, *(c for c in (annotator_col, item_col) if c)], path=name,
+                    options={votes_col: "--votes-col",
+                             **({annotator_col: "--annotator-col"} if annotator_col else {}),
+                             **({item_col: "--item-col"} if item_col else {})})
     table, item_col = _row_items(table, item_col)
     labels = _list_cells(table, votes_col, name)
     if annotator_col is not None:

@@ -65,22 +65,40 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
         if sep is not None:
             hint = (f"the header looks separated by {sep!r}: save the file comma-separated "
                     "(.csv) or tab-separated (.tsv)")
-    ok = True
+    found: list[tuple[str, str | None, str | None]] = []  # (column, likely one, option)
     for col in missing:
-        ok = False
         near = _near_column(col, table.columns)
         if near is None and col in options and len(missing) == 1 and len(free) == 1:
             near = free[0]
-        flag = options.get(col) if hint.startswith("choose") else None
+        found.append((col, near, options.get(col) if hint.startswith("choose") else None))
+    if len(found) > 1 and not problems.collect and all(flag for _, _, flag in found):
+        # one line for them all, so the user fixes the command once
+        names = ", ".join(f"'{c}'" for c, _, _ in found)
+        likely = [(flag, near) for _, near, flag in found if near]
+        unsure = [flag for _, near, flag in found if not near]
+        sep = " " if on_command_line() else ", "
+        advice = ("pass " + sep.join(option(cast(str, flag), _quoted(near))
+                                     for flag, near in likely) if likely else "")
+        if unsure:
+            advice += ("; " if advice else "") + "choose " + ", ".join(
+                option(cast(str, flag)) for flag in unsure)
+        problems.error(RelabelInputError(f"no columns {names} (available: {available}); "
+                                         + advice, path=path))
+        return False
+    for col, near, flag in found:
         if flag:
-            value = shlex.quote(near) if near and on_command_line() else near
-            advice = (f"did you mean '{near}'? pass {option(flag, value)}" if near
+            advice = (f"did you mean '{near}'? pass {option(flag, _quoted(near))}" if near
                       else f"choose one with {option(flag)}")
         else:
             advice = (f"did you mean '{near}'? " if near else "") + hint
         problems.error(RelabelInputError(f"no column '{col}' (available: {available}); "
                                          + advice, path=path))
-    return ok
+    return not missing
+
+
+def _quoted(name: str | None) -> str | None:
+    """A column name as the user types it: shell-quoted on the command line."""
+    return shlex.quote(name) if name and on_command_line() else name
 
 
 def _near_column(col: str, columns: list[str]) -> str | None:
@@ -108,6 +126,10 @@ _COLUMN_ALIASES = {
              "comment", "message", "body"),
     "label": ("labels", "category", "class", "intent", "relation", "sentiment", "target",
               "gold", "y"),
+    # several annotators' votes in long format
+    "item_id": ("id", "item", "example_id", "doc_id", "unit_id", "question_id", "task_id"),
+    "annotator": ("worker", "worker_id", "annotator_id", "rater", "rater_id", "coder",
+                  "labeler", "labeller", "judge", "user", "user_id"),
 }
 
 

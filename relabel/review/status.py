@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,11 +67,26 @@ class ReviewStatus:
     reviewer_error: float | None = None
     reviewer_error_source: str | None = None
     worth_reviewing: int | None = None
+    #: the run directory it is about, named in the commands the text suggests
+    run_dir: str | None = field(default=None, compare=False)
+
+    def text(self, run_dir: str | Path | None = None) -> str:
+        """What ``relabel review status`` prints (:func:`status_lines`)."""
+        return "\n".join(status_lines(self, run_dir if run_dir is not None else self.run_dir))
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the same lines as the command."""
+        from html import escape
+
+        return "".join(f"<p>{escape(line)}</p>" for line in status_lines(self, self.run_dir))
 
     def to_json(self) -> dict[str, float | int | dict | None]:
         out: dict[str, float | int | dict | None] = {
             k: (round(v, 4) if isinstance(v, float) else v)
-            for k, v in asdict(self).items() if k not in ("audit", "changes")}
+            for k, v in asdict(self).items() if k not in ("audit", "changes", "run_dir")}
         out["audit"] = self.audit.to_json() if self.audit is not None else None
         out["changes"] = self.changes.to_json() if self.changes is not None else None
         return out
@@ -139,19 +154,92 @@ def run_review_status(run_dir: str | Path, scores: pl.DataFrame | None = None, *
     its own noise estimate. What the caller already holds is not read again: ``scores`` and
     ``ledger``, and, while ``denoise`` is still writing the run, its ``noise_rate`` and
     ``n_classes`` (otherwise from ``summary.json``)."""
+    from dataclasses import replace
+
     from relabel.review.ledger import read_ledger
     from relabel.rundir import load_run, run_classes
 
     if scores is None:
         _, scores = load_run(run_dir)
-    return review_status(
+    return replace(review_status(
         scores, read_ledger(run_dir) if ledger is None else ledger,
         audit_chunks=read_audit_chunks(run_dir),
         relabel_error_rate=run_error_rate(run_dir) if noise_rate is None else noise_rate,
         annotations=run_annotations(run_dir),
         n_classes=len(run_classes(run_dir, scores)) if n_classes is None else n_classes,
         check_chunks=read_check_chunks(run_dir), target_precision=run_target_precision(run_dir),
-        reviewer_error=reviewer_error)
+        reviewer_error=reviewer_error), run_dir=str(run_dir))
+
+
+def status_lines(s: ReviewStatus, run_dir: str | Path | None = None) -> list[str]:
+    """The lines ``review status`` prints (and a notebook shows): the reviews, relabel's own
+    estimate, the random audit's and the spot check of the automatic changes, or how to start
+    them: the command on ``run_dir`` on the command line, the :class:`relabel.Run` method from
+    Python."""
+    from relabel.review.audit import audit_message
+    from relabel.review.batch import reviewer_error_origin
+    from relabel.review.spotcheck import check_line, check_message
+
+    lines = [
+        f"{s.reviewed} of {s.examples} examples reviewed: {s.confirmed_errors} wrong labels "
+        f"confirmed; of {s.suggestions_reviewed} reviewed suggestions {s.suggestions_accepted} "
+        f"accepted, {s.suggestions_overridden} overridden",
+        f"{s.automatic_changes} labels changed automatically; estimated wrong labels left "
+        f"{s.estimated_errors_left:.0f}; estimated label accuracy "
+        f"{100 * s.estimated_accuracy:.1f}% (95% interval {100 * s.accuracy_low:.1f}-"
+        f"{100 * s.accuracy_high:.1f}%), from relabel's signals"]
+    a = s.audit
+    if a is None:
+        lines.append("no random audit yet: relabel's estimate counts only the errors its "
+                     f"signals see; {_next_review(run_dir, 'audit', 50)} measures the rest")
+    elif a.decided == 0:
+        lines.append(f"random audit: {a.size} examples sampled; it counts a batch of them once "
+                     "all its examples are decided, and none is yet")
+    else:
+        waiting = (f" ({a.size - a.decided} more count once their batch is fully decided)"
+                   if a.decided < a.size else "")
+        corrected = ("" if a.reviewer_error is None else
+                     f", corrected for the reviewers' estimated error "
+                     f"{100 * a.reviewer_error:.1f}% ({a.double_reviewed} examples decided by "
+                     f"two or more; {100 * a.uncorrected_rate:.1f}% before)")
+        lines.append(
+            f"random audit: {a.decided} of {a.size} sampled examples decided{waiting}, {a.wrong} "
+            f"had a wrong label: given labels {100 * a.error_rate:.1f}% wrong (95% interval "
+            f"{100 * a.error_low:.1f}-{100 * a.error_high:.1f}%{corrected}); label accuracy "
+            f"now {100 * a.accuracy_now:.1f}% ({100 * a.accuracy_low:.1f}-"
+            f"{100 * a.accuracy_high:.1f}%), about {a.errors_left:.0f} wrong labels left")
+        warning = audit_message(a)
+        if warning:
+            lines.append(f"warning: {warning}")
+    if s.worth_reviewing is not None:
+        where = reviewer_error_origin(s.reviewer_error_source)
+        lines.append(
+            f"still worth a review: {s.worth_reviewing} of the {s.examples - s.reviewed} "
+            f"unreviewed examples are more likely wrong than the reviewers' error rate "
+            f"{s.reviewer_error:.3g} ({where}); `review next` holds back the others, whose "
+            "review is expected to break more right labels than it fixes")
+    c = s.changes
+    if c is None and s.automatic_changes:
+        lines.append(f"no spot check of the {s.automatic_changes} automatic changes yet: "
+                     f"{_next_review(run_dir, 'check-changes', 20)} measures how often they "
+                     "are right")
+    elif c is not None:
+        lines.append(check_line(c))
+        warning = check_message(c)
+        if warning:
+            lines.append(f"warning: {warning}")
+    return lines
+
+
+def _next_review(run_dir: str | Path | None, option: str, size: int) -> str:
+    """How to start a random audit or a spot check of the changes: the command, or the
+    :meth:`relabel.Run.review_next` call from Python."""
+    from relabel.errors import on_command_line
+
+    if on_command_line():
+        return (f"`relabel review next {run_dir or 'DIR'} --project NAME --batch 0 --{option} "
+                f"{size}`")
+    return f"run.review_next('NAME', batch=0, {option.replace('-', '_')}={size})"
 
 
 def record_status(run_dir: str | Path, *, reviewer_error: float | None = None
@@ -193,4 +281,5 @@ def read_rounds(run_dir: str | Path) -> list[dict]:
     return out
 
 
-__all__ = ["ReviewStatus", "read_rounds", "record_status", "review_status", "run_review_status"]
+__all__ = ["ReviewStatus", "read_rounds", "record_status", "review_status", "run_review_status",
+           "status_lines"]
