@@ -443,17 +443,14 @@ def _warn_new_classes(pulled: Any, out_dir: Path) -> None:
 def _warn_decisions(summary: dict[str, Any]) -> None:
     """Why nothing, or nothing of some classes, was changed automatically (the
     self-diagnosis, a spot check that found the changes harmful, classes the signals do not
-    recognise) and the consensus's warnings on several annotators' votes, each as a
-    :class:`~relabel.errors.RelabelWarning`, so a notebook shows it even when
+    recognise), as a :class:`~relabel.errors.RelabelWarning`, so a notebook shows it even when
     the ``Run`` is not displayed (the CLI prints the same in its summary)."""
     import warnings
 
     from relabel.detect.decisions import decision_notes
     from relabel.errors import RelabelWarning
 
-    notes = [*decision_notes(summary.get("decisions")),
-             *((summary.get("consensus") or {}).get("warnings") or [])]
-    for note in notes:
+    for note in decision_notes(summary.get("decisions")):
         warnings.warn(note, RelabelWarning, stacklevel=3)
 
 

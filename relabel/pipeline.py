@@ -2,8 +2,11 @@
 
 Stages, each a function of typed records:
 
+0. on several annotators' votes, :func:`~relabel.crowd.stage.consensus_stage`: the votes -> one
+   row per item, the consensus as its given label (:mod:`relabel.crowd`);
 1. :func:`read_stage`: the input (a file, or an in-memory frame) -> validated
-   :class:`~relabel.data.task.ReadTask` (:mod:`relabel.data`);
+   :class:`~relabel.data.task.ReadTask` (:mod:`relabel.data`), and with ``--reviews`` the
+   reviewers' decisions matched to its examples (:func:`~relabel.review.stage.review_stage`);
 2. :func:`encode_stage`: the encoder inputs -> :class:`Embedded` vectors (cached, resumable;
    :mod:`relabel.embed`), or the precomputed ones;
 3. :func:`score_stage`: embeddings and labels -> :class:`~relabel.detect.score.ScoringResult`
@@ -32,6 +35,7 @@ import polars as pl
 
 from relabel import __version__
 from relabel.config import DenoiseConfig, check_options
+from relabel.crowd.stage import consensus_stage, crowd_arrays
 from relabel.data.frames import describe, source_type, to_polars
 from relabel.data.io import file_fingerprint, read_table
 from relabel.data.task import ReadTask, read_task
@@ -39,6 +43,7 @@ from relabel.data.write import write_array, write_json, write_report_csv, write_
 from relabel.errors import RelabelError, RelabelInputError, option
 from relabel.outputs import examples_frame, scores_frame, summary_counts, suspicious_frame
 from relabel.progress import progress_bar
+from relabel.review.stage import inherited_check, review_run_dir, review_stage
 from relabel.rundir import ItemsOrigin, RunFiles, RunRecord, load_record
 from relabel.spill import spill_to
 
@@ -264,163 +269,6 @@ class Scored:
     reviewed: np.ndarray | None = None
 
 
-def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: Any = None,
-                    embeddings: Any = None, progress: bool = False
-                    ) -> tuple[Any, pl.DataFrame, DenoiseConfig]:
-    """Stage 0 on several annotators per item: the consensus (:mod:`relabel.crowd.api`, its
-    files written into the run directory) becomes the given label of one row per item.
-
-    Except on an item with a single vote: there is nothing to combine, and the consensus can
-    only differ from that vote where the model annotator outweighs it, which is a change of a
-    human label. Such a change is the decision rule's to make, at ``--target-precision``, as a
-    suggestion that ``export`` logs; so the vote itself is the given label. (Before, a Label
-    Studio export with one annotation per task had 62 of 600 labels replaced by the model's,
-    49 of them right, none of them flagged or in ``changes.csv``.)
-
-    Returns
-    -------
-    crowd : relabel.crowd.api.Consensus
-    items : polars.DataFrame
-        One row per item: ``id``, the items' columns, ``label`` = the consensus.
-    cfg : DenoiseConfig
-        ``cfg`` for the items (label ``label``, id ``id``, no annotator options).
-    """
-    from dataclasses import replace
-
-    from relabel.crowd.api import consensus, consensus_as_labels, labels_as_codes
-    from relabel.crowd.reading import VoteSpec
-
-    spec = VoteSpec.from_config(cfg)
-    crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
-                      votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
-                      label=spec.label, text=spec.text, dedupe=spec.dedupe,
-                      abstain=spec.abstain,
-                      label_names=spec.label_names, encoding=spec.encoding, out=files.root,
-                      model=cfg.model,
-                      corrector=cfg.corrector,
-                      embeddings=embeddings if embeddings is not None else cfg.embeddings,
-                      encoder=encoder, folds=cfg.folds, seed=cfg.seed,
-                      target_precision=cfg.target_precision, progress=progress,
-                      require_text=True)
-    items = consensus_as_labels(crowd.result, "label")
-    votes = crowd.result.votes
-    counts = votes.counts()
-    single = counts.sum(axis=1) == 1
-    if single.any():
-        own = np.asarray(votes.classes, dtype=object)[counts.argmax(axis=1)]
-        items = items.with_columns(pl.when(pl.Series(single)).then(pl.Series(own.tolist()))
-                                   .otherwise(pl.col("label")).alias("label"))
-    kept = int((single & (items["label"] != crowd.items["consensus_label"]).to_numpy()).sum())
-    crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept)
-    if spec.label_names:  # the items hold codes, as the votes did: read names them, export
-        # writes codes back (as it does for a file of coded labels, and consensus --to does)
-        items = items.with_columns(labels_as_codes(items["label"], spec.label_names))
-    own = votes.items
-    if "label" in own.columns:  # the items' own label column, which the consensus replaces
-        before = own["label"].cast(pl.String, strict=False)
-        differ = int((before != items["label"].cast(pl.String)).fill_null(True).sum())
-        crowd.summary["replaced_labels"] = differ
-        if differ:
-            crowd.summary.setdefault("warnings", []).append(
-                f"the items' own column 'label' is replaced by the annotators' consensus "
-                f"({differ} of {items.height} items differ); export writes the consensus "
-                "there and lists each replaced label in changes.csv (source consensus)")
-    cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
-                  votes_col=None, annotator_col=None, item_col=None, abstain=())
-    return crowd, items, cfg
-
-
-def _crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` the reason each item is
-    held for a human (``annotators_split`` for the ambiguous ones, ``no_votes`` where nobody
-    voted and the consensus, the model's label, is below the target quality; ``""``
-    elsewhere), in the order of the task's examples."""
-    assert task.examples is not None
-    votes = crowd.result.votes
-    where = {v: i for i, v in enumerate(votes.item_ids)}
-    pos = np.array([where[i] for i in task.examples["id"].to_list()], dtype=np.int64)
-    counts = np.zeros((len(pos), len(classes)))
-    counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
-    ambiguous = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
-    # an item nobody voted on whose consensus (the model's label) is below the target quality
-    unvoted = (counts.sum(axis=1) == 0) & crowd.items["needs_review"].to_numpy()[pos]
-    hold = np.where(ambiguous, "annotators_split",
-                    np.where(unvoted, "no_votes", "")).astype(object)
-    return counts, hold
-
-
-def review_run_dir(reviews: Any) -> Path | None:
-    """The run directory that ``--reviews`` names (a run directory or its
-    ``reviews.parquet``), None when it names something else."""
-    source = Path(reviews) if isinstance(reviews, (str, Path)) else None
-    if source is not None and source.is_file() and source.name == RunFiles.REVIEWS:
-        source = source.parent  # a run directory's reviews.parquet
-    return source if source is not None and source.is_dir() else None
-
-
-def inherited_check(reviews: Any) -> Any:
-    """The spot check of the automatic changes of the run directory ``--reviews`` names
-    (:class:`relabel.review.spotcheck.ChangeCheck`; None without one)."""
-    source = review_run_dir(reviews)
-    if source is None:
-        return None
-    from relabel.review.samples import run_change_check
-
-    return run_change_check(source)
-
-
-def review_stage(task: ReadTask, reviews: Any, name: str,
-                 label_names: tuple[tuple[str, str], ...] | None = None) -> pl.DataFrame | None:
-    """The reviewers' decisions matched to the examples: ``row, id, label, reviewed_label,
-    status, annotator, time`` (None without reviews). With ``label_names`` a reviewed label
-    given as a code is read as its name.
-
-    Raises
-    ------
-    RelabelInputError
-        Reviewed ids that are not in the data.
-    """
-    if reviews is None:
-        return None
-    from relabel.review.ledger import decision_status
-    from relabel.review.reviews import read_review_source
-
-    decided = read_review_source(reviews)
-    if label_names:
-        decided = decided.with_columns(pl.col("reviewed_label").replace(dict(label_names)))
-    assert task.examples is not None
-    joined = decided.join(task.examples.select("row", "id", "label"), on="id", how="left")
-    unknown = joined.filter(pl.col("row").is_null())
-    if unknown.height:
-        from relabel.data.validation import ids_as_numbers_hint
-
-        ids = ", ".join(unknown["id"].head(3).to_list())
-        hint = ids_as_numbers_hint(unknown["id"], task.examples["id"])
-        raise RelabelInputError(f"{unknown.height} reviewed ids are not in the data (e.g. "
-                                f"{ids}" + (f"; the first{hint})" if hint else
-                                            "); reviews must name examples by the same "
-                                            f"{option('--id-col')}"),
-                                path=name if not isinstance(reviews, (str, Path)) else reviews)
-    status = decision_status(joined, "label").sort("row")
-    # a reviewer may name a class the data lacks (it becomes one); say so, since a typo or
-    # the reviews of another dataset do the same
-    known = set(task.examples["label"].unique().to_list())
-    new = sorted(set(status["reviewed_label"].drop_nulls().cast(pl.String).to_list()) - known)
-    if new:
-        import difflib
-
-        def named(c: str) -> str:  # a likely typo names the class it is close to
-            near = difflib.get_close_matches(c, sorted(known), n=1, cutoff=0.8)
-            return f"{c!r} (a typo of {near[0]!r}?)" if near else repr(c)
-
-        shown = ", ".join(named(c) for c in new[:5]) + (f" and {len(new) - 5} more"
-                                                        if len(new) > 5 else "")
-        task.warnings.append(f"the reviews name {len(new)} class(es) no example has ({shown}): "
-                             "each becomes a class of this run")
-    return status
-
-
 def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFiles, *,
                 progress: bool = False, engine: Any = None,
                 reviews: pl.DataFrame | None = None, crowd: Any = None) -> Scored:
@@ -443,7 +291,7 @@ def score_stage(task: ReadTask, emb: Embedded, cfg: DenoiseConfig, files: RunFil
         pos = np.searchsorted(task.examples["row"].to_numpy(), reviews["row"].to_numpy())
         reviewed = np.full(len(labels), -1, dtype=np.int64)
         reviewed[pos] = np.searchsorted(classes, reviews["reviewed_label"].to_numpy())
-    vote_counts, hold = (_crowd_arrays(crowd, task, classes) if crowd is not None
+    vote_counts, hold = (crowd_arrays(crowd, task, classes) if crowd is not None
                          else (None, None))
     check = inherited_check(cfg.reviews)
     withhold = None

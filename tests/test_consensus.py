@@ -646,9 +646,9 @@ def test_an_items_files_own_label_replaced_by_the_consensus_is_in_the_audit_log(
                                                                                 ) -> None:
     """Items beside ``--annotations`` that have a ``label`` column of their own (a distant
     supervision label, as CrowdTruth's open relation file): the consensus replaces it, and
-    ``denoise`` warns so, ``export`` counts it and ``changes.csv`` lists every replaced label
-    with the source ``consensus`` (it listed only relabel's own changes, while the file's
-    column differed on many more rows)."""
+    ``denoise`` and ``consensus`` warn so (once), ``export`` counts it and ``changes.csv``
+    lists every replaced label with the source ``consensus`` (it listed only relabel's own
+    changes, while the file's column differed on many more rows)."""
     import warnings
 
     import relabel
@@ -666,8 +666,11 @@ def test_an_items_files_own_label_replaced_by_the_consensus_is_in_the_audit_log(
     given = run.scores["label"].to_list()
     differ = sum(a != b for a, b in zip(stale, given, strict=True))
     assert differ > 0
-    assert (f"warning: the items' own column 'label' is replaced by the annotators' consensus "
-            f"({differ} of {df.height} items differ)") in p.stdout
+    consensus = pl.read_parquet(tmp_path / "run" / "consensus.parquet")["consensus_label"]
+    apart = sum(a != b for a, b in zip(stale, consensus, strict=True))
+    assert ("warning: the items' own column 'label' is not among the votes: the consensus "
+            "replaces it where the data is written back (--to, export), and differs "
+            f"from it on {apart} of {df.height} items") in p.stdout
     e = run_relabel("export", str(tmp_path / "run"), "--to", str(tmp_path / "clean.csv"))
     assert e.returncode == 0, e.stderr
     assert f"the annotators' consensus replaced {differ} labels" in e.stdout
@@ -684,10 +687,17 @@ def test_an_items_files_own_label_replaced_by_the_consensus_is_in_the_audit_log(
     # the Python API says the same as a warning
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        relabel.denoise(items, annotations=votes, embeddings=np.load(emb),
-                        out=tmp_path / "run2", progress=False)
-    assert any(issubclass(w.category, RelabelWarning) and "replaced by the annotators' "
-               "consensus" in str(w.message) for w in caught)
+        run = relabel.denoise(items, annotations=votes, embeddings=np.load(emb),
+                              out=tmp_path / "run2", progress=False)
+    assert sum(issubclass(w.category, RelabelWarning) and "own column 'label' is not among "
+               "the votes" in str(w.message) for w in caught) == 1
+    assert "own column &#x27;label&#x27; is not among the votes" in run._repr_html_()
+    # as relabel.consensus() does, whose apply() writes the consensus there
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c = relabel.consensus(items, annotations=votes, embeddings=np.load(emb), progress=False)
+    assert any("own column 'label'" in str(w.message) for w in caught)
+    assert c.apply()["label"].to_list() == c.items["consensus_label"].to_list()
 
 
 def test_long_votes_with_their_text_in_one_file(tmp_path) -> None:
@@ -767,6 +777,18 @@ def test_check_reads_the_votes_as_denoise_and_says_when_they_have_no_text(tmp_pa
                       "--annotator-col", "who")
     assert res.returncode == 2
     assert "error: " in res.stdout and "row 2" in res.stdout and "different number" in res.stdout
+    # several problems of a votes file, each in one line, in one pass: a repeated pair and
+    # votes on items the items file lacks (denoise stops at the first)
+    pl.DataFrame({"item_id": ["a", "b"], "text": ["t1", "t2"]}).write_csv(tmp_path / "it.csv")
+    _long([("a", "w1", "x"), ("a", "w1", "y"), ("b", "w1", "y"), ("c", "w2", "x")]).write_csv(
+        tmp_path / "v.csv")
+    res = run_relabel("check", str(tmp_path / "it.csv"), "--annotations", str(tmp_path / "v.csv"))
+    assert res.returncode == 2
+    errors = [line for line in res.stdout.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2, res.stdout
+    assert "rows 1, 2: the same (item_id, annotator) pair more than once" in errors[0]
+    assert "row 4, column 'item_id': 1 votes name items that are not in" in errors[1]
+    assert "2 items, 2 classes, 2 votes by 1 annotators (votes): 2 error(s)" in res.stdout
 
 
 def test_integer_votes_named_by_label_names_in_consensus_and_denoise(tmp_path) -> None:

@@ -213,10 +213,13 @@ def test_consensus_api_on_label_functions(tmp_path) -> None:
     """The model annotator learns from the voted items only: the unvoted ones (all of the
     last rows, of every class) get its label, right where the texts tell the class."""
     import relabel
+    from relabel.errors import RelabelWarning
 
     path, df, no_vote = _wrench_file(tmp_path, n_unvoted=30)
-    c = relabel.consensus(path, votes_col="weak_labels", text_col="data.text", abstain=-1,
-                          encoder=FakeEncoder(), progress=False)
+    # a WRENCH record's "label" is its gold label, not a vote: the consensus replaces it
+    with pytest.warns(RelabelWarning, match=r"own column 'label' is not among the votes"):
+        c = relabel.consensus(path, votes_col="weak_labels", text_col="data.text",
+                              abstain=-1, encoder=FakeEncoder(), progress=False)
     s = c.summary
     assert s["em"]["estimator"] == "majority" and s["em"]["single_class_share"] == 1.0
     assert s["abstentions"] > 0 and s["items_without_votes"] == no_vote.sum() >= 30

@@ -97,16 +97,22 @@ def consensus_command(
     if out is None:
         out = data if (data.is_dir() and RunFiles(data).run.is_file()) else \
             Path("relabel-out") / f"{data.stem if data.suffix else data.name}-consensus"
-    res = consensus(data, annotations=annotations, label_cols=label_cols, votes_col=votes_col,
-                    item=item_col,
-                    annotator=annotator_col, label=label_col, text=text_col,
-                    classes=list(split_list(classes)) if classes else None, dedupe=dedupe,
-                    abstain=abstain, out=out,
-                    to=to, model=model, precision=precision, batch_size=batch_size,
-                    max_length=max_length, max_windows=max_windows, corrector=corrector,
-                    embeddings=embeddings,
-                    folds=folds, seed=seed, target_precision=target_precision,
-                    include_given=given, label_names=label_names, encoding=encoding)
+    import warnings
+
+    from relabel.errors import RelabelWarning
+
+    with warnings.catch_warnings():  # the summary below prints them
+        warnings.simplefilter("ignore", RelabelWarning)
+        res = consensus(data, annotations=annotations, label_cols=label_cols,
+                        votes_col=votes_col, item=item_col, annotator=annotator_col,
+                        label=label_col, text=text_col,
+                        classes=list(split_list(classes)) if classes else None, dedupe=dedupe,
+                        abstain=abstain, out=out,
+                        to=to, model=model, precision=precision, batch_size=batch_size,
+                        max_length=max_length, max_windows=max_windows, corrector=corrector,
+                        embeddings=embeddings,
+                        folds=folds, seed=seed, target_precision=target_precision,
+                        include_given=given, label_names=label_names, encoding=encoding)
     s = res.summary
     a = s["agreement"]
     alpha = "n/a" if a["krippendorff_alpha"] is None else f"{a['krippendorff_alpha']:.3f}"

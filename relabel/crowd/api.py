@@ -199,8 +199,33 @@ def _model_step(votes: Votes, labels: np.ndarray, cfg: DenoiseConfig, files: Run
     return probs
 
 
-def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, Any]:
-    """Write the consensus files under ``out_dir`` (atomically); returns the summary."""
+def _own_label_note(votes: Votes, result: ConsensusResult, spec: VoteSpec, data: Any
+                    ) -> str | None:
+    """A warning when the items, a table of one row per item written back with the consensus
+    (:func:`labelled_data`, ``export``), have a ``label`` column of their own that is not a
+    vote (a distant-supervision or gold label): the consensus replaces it there."""
+    own = votes.items
+    if not _holds_items(data, spec) or "label" not in own.columns:
+        return None
+    before = own["label"].cast(pl.String, strict=False)
+    if spec.label_names:
+        before = before.replace_strict(dict(spec.label_names), default=before,
+                                       return_dtype=pl.String)
+    differ = int(before.ne_missing(result.items["consensus_label"].cast(pl.String)).sum())
+    if not differ:
+        return None
+    from relabel.errors import on_command_line
+
+    where = "--to, export" if on_command_line() else "to=, apply(), export()"
+    return (f"the items' own column 'label' is not among the votes: the consensus replaces it "
+            f"where the data is written back ({where}), and differs from it on {differ} of "
+            f"{own.height} items")
+
+
+def write_consensus(result: ConsensusResult, out_dir: str | Path,
+                    warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """Write the consensus files under ``out_dir`` (atomically); returns the summary, with
+    ``warnings`` added to its own."""
     from relabel.data.write import write_json, write_report_csv, write_table
 
     files = RunFiles(Path(out_dir))
@@ -211,6 +236,7 @@ def write_consensus(result: ConsensusResult, out_dir: str | Path) -> dict[str, A
     write_report_csv(result.agreement.pairs, files.pairs)
     write_table(result.votes.frame(), files.votes)
     summary = result.summary()
+    summary["warnings"] = [*summary["warnings"], *warnings]
     write_json(summary, files.agreement)
     return summary
 
@@ -462,7 +488,9 @@ def consensus(
                             embeddings=array, encoder=encoder, progress=progress)
         result = estimate_consensus(votes, model_probs=probs,
                                     target_precision=target_precision, **em_options)
-        summary = write_consensus(result, out) if out is not None else result.summary()
+        notes = [n for n in (_own_label_note(votes, result, spec, data),) if n]
+        summary = (write_consensus(result, out, notes) if out is not None
+                   else {**result.summary(), "warnings": result.summary()["warnings"] + notes})
     if to is not None:
         from relabel.data.io import file_layout, hf_features_of
         from relabel.data.write import output_format, write_like
@@ -474,6 +502,12 @@ def consensus(
         table = labelled_data(result, data, spec)
         write_like(table, to, fmt, source, spec.encoding,  # a dataset directory's own types
                    features=hf_features_of(source) if fmt == "hf" and source else None)
+    import warnings
+
+    from relabel.errors import RelabelWarning
+
+    for note in summary["warnings"]:  # the CLI prints them in its summary instead
+        warnings.warn(note, RelabelWarning, stacklevel=2)
     return Consensus(items=result.items, annotators=result.annotators,
                      pairs=result.agreement.pairs, summary=summary,
                      out_dir=None if out is None else Path(out), result=result, data=data,

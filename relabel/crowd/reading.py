@@ -22,6 +22,7 @@ from relabel.crowd.votes import (
     votes_from_long,
     votes_from_wide,
 )
+from relabel.data.validation import Problems
 from relabel.errors import RelabelInputError, option
 from relabel.rundir import ItemsOrigin, RunFiles
 
@@ -126,16 +127,17 @@ def items_origin(data: Any, spec: VoteSpec, label_col: str = "label") -> ItemsOr
                        item_col=None if back else spec.item_col)
 
 
-def read_votes(data: Any, spec: VoteSpec) -> Votes:
+def read_votes(data: Any, spec: VoteSpec, problems: Problems | None = None) -> Votes:
     """The votes of ``data`` in any of the layouts :func:`relabel.crowd.api.consensus` reads,
-    their classes named by ``spec.label_names`` when given.
+    their classes named by ``spec.label_names`` when given. ``problems`` that collect
+    (``relabel check``) record what :func:`~relabel.crowd.votes.votes_from_long` can read past.
 
     Raises
     ------
     RelabelInputError
         One line naming the file, rows and column.
     """
-    votes = _read_votes(data, spec)
+    votes = _read_votes(data, spec, problems)
     if spec.label_names:
         from relabel.crowd.votes import name_classes
 
@@ -143,7 +145,7 @@ def read_votes(data: Any, spec: VoteSpec) -> Votes:
     return votes
 
 
-def _read_votes(data: Any, spec: VoteSpec) -> Votes:
+def _read_votes(data: Any, spec: VoteSpec, problems: Problems | None) -> Votes:
     classes = list(spec.classes) if spec.classes else None
     if is_run_dir(data):
         return _run_votes(Path(data), spec)
@@ -166,11 +168,12 @@ def _read_votes(data: Any, spec: VoteSpec) -> Votes:
         return votes_from_long(votes_table, votes_name, item_col=spec.item_col,
                                annotator_col=spec.annotator_col, label_col=spec.label,
                                text_col=spec.text, items=table, items_name=name,
-                               classes=classes, dedupe=spec.dedupe, abstain=spec.abstain)
+                               classes=classes, dedupe=spec.dedupe, abstain=spec.abstain,
+                               problems=problems)
     return votes_from_long(table, name, item_col=spec.item_col,
                            annotator_col=spec.annotator_col, label_col=spec.label,
                            text_col=spec.text, classes=classes, dedupe=spec.dedupe,
-                           abstain=spec.abstain)
+                           abstain=spec.abstain, problems=problems)
 
 
 def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:

@@ -34,7 +34,12 @@ import numpy as np
 import polars as pl
 
 from relabel.data.columns import expose
-from relabel.data.validation import default_id_col, ids_as_numbers_hint, require_columns
+from relabel.data.validation import (
+    Problems,
+    default_id_col,
+    ids_as_numbers_hint,
+    require_columns,
+)
 from relabel.errors import RelabelInputError, option
 
 #: the columns of a long table of votes
@@ -204,7 +209,10 @@ def _item_table(table: pl.DataFrame, item_col: str, name: str, *,
 
 
 def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
-            dedupe: bool) -> pl.DataFrame:
+            dedupe: bool, problems: Problems | None = None) -> pl.DataFrame:
+    """``votes`` with one vote per (item, annotator) pair: repeated pairs raise unless
+    ``dedupe`` keeps the latest; ``problems`` that collect (``relabel check``) record the
+    error and go on as ``dedupe`` would, so the checks after it still run."""
     dup = votes.select(pl.struct("item", "annotator").is_duplicated()).to_series()
     if not dup.any():
         return votes
@@ -215,10 +223,10 @@ def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
         why = (f" ({split} of the {pairs.height} repeated pairs chose different labels: several "
                "choices per annotator, as in multi-label annotation? relabel takes one label "
                "per annotator and item)" if split else "")
-        raise RelabelInputError(
+        (problems or Problems()).error(RelabelInputError(
             f"the same ({item_col}, {annotator_col}) pair more than once{why}; keep the latest "
             f"row of each with {option('--dedupe', True)}", path=name,
-            rows=sorted(set((votes.filter(dup)["__row"] + 1).to_list())))
+            rows=sorted(set((votes.filter(dup)["__row"] + 1).to_list()))))
     return votes.unique(["item", "annotator"], keep="last", maintain_order=True)
 
 
@@ -273,6 +281,7 @@ def votes_from_long(
     classes: Sequence[str] | None = None,
     dedupe: bool = False,
     abstain: Sequence[str] = (),
+    problems: Problems | None = None,
 ) -> Votes:
     """Votes from a long table: one row per (item, annotator, label).
 
@@ -297,6 +306,10 @@ def votes_from_long(
         Keep the last row of a repeated (item, annotator) pair instead of raising.
     abstain : sequence of str
         Label values that are not votes (module docstring), e.g. ``("-1",)``.
+    problems : Problems, optional
+        Where ``relabel check`` collects every problem: repeated pairs and votes on items that
+        ``items`` lacks are recorded there, and the reading goes on without them (the latest
+        vote of a pair, the known items' votes), so the later checks run too.
 
     Returns
     -------
@@ -322,7 +335,7 @@ def votes_from_long(
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
                                 column=label_col)
-    votes = _dedupe(votes, name, item_col, annotator_col, dedupe)
+    votes = _dedupe(votes, name, item_col, annotator_col, dedupe, problems)
     if items is None:
         vote_cols = {annotator_col, label_col}
         keep = [c for c in table.columns if c not in vote_cols]
@@ -342,10 +355,11 @@ def votes_from_long(
         unknown = ~votes["item"].is_in(item_table["id"].implode())
         if unknown.any():
             first = votes.filter(unknown)
-            raise RelabelInputError(
+            (problems or Problems()).error(RelabelInputError(
                 f"{first.height} votes name items that are not in {iname} (e.g. "
                 f"'{first['item'][0]}'{ids_as_numbers_hint(first['item'], item_table['id'])})",
-                path=name, rows=(first["__row"] + 1).to_list(), column=item_col)
+                path=name, rows=(first["__row"] + 1).to_list(), column=item_col))
+            votes = votes.filter(~unknown)  # collected (relabel check): the others are read
     if item_col != "id" and item_col in item_table.columns:
         item_table = item_table.drop(item_col)
     return _finish(votes, item_table.select("id", pl.exclude("id")), found, name, abstained)

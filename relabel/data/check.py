@@ -125,10 +125,11 @@ def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
     report.task = "votes"
     try:
         if cfg.multi_annotator:
-            votes = read_votes(data, VoteSpec.from_config(cfg))
+            votes = read_votes(data, VoteSpec.from_config(cfg), problems)
         else:
             votes = votes_from_long(table, str(data), item_col=cfg.item_col or "item_id",
-                                    label_col=cfg.label_col, text_col=cfg.text_col)
+                                    label_col=cfg.label_col, text_col=cfg.text_col,
+                                    problems=problems)
     except RelabelInputError as err:
         problems.error(err)
         return report

@@ -71,7 +71,8 @@ def run_html(summary: dict[str, Any], issues: pl.DataFrame, out_dir: str) -> str
     ]
     from relabel.detect.decisions import decision_notes
 
-    notes = [*decision_notes(dec), *(summary.get("warnings") or [])]
+    notes = [*decision_notes(dec), *(summary.get("warnings") or []),
+             *((summary.get("consensus") or {}).get("warnings") or [])]  # several annotators
     shown = min(SHOWN_ROWS, issues.height)
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel run</b>{_facts(facts)}{_notes(notes)}'
             f"<p>most suspicious of the {issues.height} flagged examples (first {shown}; all in "
