@@ -82,6 +82,10 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     assert not console, console
     assert 'data-images-total="4"' in proc.stdout
     assert 'data-images-loaded="4"' in proc.stdout
+    # the table of ten columns scrolls in its own box: the page is never wider than the
+    # window (it was, and the text column was squeezed to a few words a line)
+    assert 'data-page-wider="false"' in proc.stdout
+    assert proc.stdout.count('<td class="c-text">') > 0
 
 
 def test_noise_command_keeps_the_true_label(tmp_path, dataset_csv):

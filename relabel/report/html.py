@@ -37,6 +37,9 @@ h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:4px 8px;
 vertical-align:top;max-width:30em}th{background:#f4f4f4}.num{text-align:right}img{max-width:100%}
 .muted{color:#777}mark.head{background:#cfe3ff}mark.tail{background:#ffe2b8}
+.scroll{overflow-x:auto}td.c-text{min-width:22em}td.c-id{word-break:break-all;min-width:7em;max-width:10em}
+td.c-neighbor_labels{font-size:.9em;max-width:14em}
+td.c-label,td.c-suggested_label,td.c-reason{min-width:7em;max-width:14em;overflow-wrap:break-word}
 """
 
 
@@ -118,11 +121,14 @@ def _confusion(scores: pl.DataFrame) -> str:
     # fixed margins sized for the labels: a layout engine costs a second draw here
     left = 0.1 * max(len(str(c)) for c in given) + 0.8
     bottom = 0.1 * max(len(str(c)) for c in target) + 0.8
-    width, height = 0.3 * len(target) + left + 0.3, 0.3 * len(given) + bottom + 0.3
+    # at least room for the axis titles (a run with one or two suggested classes cut them)
+    width = max(0.3 * len(target), 1.2) + left + 0.3
+    height = max(0.3 * len(given), 0.9) + bottom + 0.3
     fig, ax = _subplots(figsize=(width, height))
     fig.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - 0.3 / width,
                         top=1 - 0.3 / height)
-    ax.imshow(m, cmap="Reds", aspect="auto")
+    # the scale from 0: a single count was drawn in the palest red, its white number unseen
+    ax.imshow(m, cmap="Reds", aspect="auto", vmin=0)
     for (r, c), v in np.ndenumerate(m):  # the counts themselves, instead of a colour bar
         if v:
             ax.text(c, r, str(int(v)), ha="center", va="center", fontsize=6,
@@ -193,23 +199,32 @@ def _read_scores(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     return pl.read_parquet(path, columns=[c for c in columns if c in present])
 
 
+#: columns whose cells get a class of their own (``c-<name>``), for their width: a text wide
+#: enough to read beside nine other columns, a long id (MTurk's HIT ids) broken where it must
+_STYLED_COLUMNS = frozenset({"text", "id", "neighbor_labels", "label", "suggested_label",
+                             "reason"})
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """An HTML table of ``rows`` (one dict each) over ``columns``, in a box that scrolls
+    sideways when it is wider than the page (the page itself never does)."""
     head = "".join(f"<th>{_cell(c)}</th>" for c in columns)
     body = []
     for r in rows:
         cells = []
         for c in columns:
             v = r.get(c)
+            own = f' class="c-{c}"' if c in _STYLED_COLUMNS else ""
             if isinstance(v, _Html):
-                cells.append(f"<td>{v}</td>")
+                cells.append(f"<td{own}>{v}</td>")
             elif isinstance(v, float):
                 cells.append(f'<td class="num">{v:.3f}</td>')
             elif isinstance(v, list):
-                cells.append(f"<td>{_cell(', '.join(map(str, v)))}</td>")
+                cells.append(f"<td{own}>{_cell(', '.join(map(str, v)))}</td>")
             else:
-                cells.append(f"<td>{_cell('' if v is None else v)}</td>")
+                cells.append(f"<td{own}>{_cell('' if v is None else v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def _review_section(run_dir: Path, scores: pl.DataFrame) -> str:
@@ -570,11 +585,14 @@ def build_report(run_dir: str | Path, *, truth_col: str | None = None,
         truth = check_against_truth(run_dir, truth_col, scores)
     if truth is not None:
         parts.append(_truth_section(truth))
-    # marks how many images decoded, so a headless browser can check the page (tests)
+    # marks how many images decoded, and whether the page is wider than the window (its
+    # tables scroll in their own box instead), so a headless browser can check it (tests)
     parts.append("<script>window.addEventListener('load',function(){var i=[].slice.call("
                  "document.images);document.body.setAttribute('data-images-total',i.length);"
                  "document.body.setAttribute('data-images-loaded',i.filter(function(x){"
-                 "return x.complete&&x.naturalWidth>0}).length)});</script>")
+                 "return x.complete&&x.naturalWidth>0}).length);"
+                 "document.body.setAttribute('data-page-wider',String(document.documentElement"
+                 ".scrollWidth>document.documentElement.clientWidth))});</script>")
     parts.append("</body></html>")
     target = Path(to) if to is not None else files.report
     write_text("\n".join(parts), target)
