@@ -223,6 +223,38 @@ def test_labels_with_spaces_around_them_are_one_class_and_said():
                             "without them, so 'pos' and 'pos ' are one class") for w in warnings)
 
 
+def test_a_table_of_listed_votes_without_a_label_gets_the_votes_options():
+    """A LeWiDi file (each item's votes in ``annotations``, who cast them in ``annotators``, the
+    aggregate in ``hard_label``) given to denoise as if it had one label: the message names
+    both ways to read it."""
+    from relabel.errors import cli_options
+
+    lewidi = pl.DataFrame({"id": ["1", "2"], "text": ["a", "b"],
+                           "annotations": ["0,0,1", "1,1,1"],
+                           "annotators": ["Ann1,Ann2,Ann3", "Ann1,Ann2,Ann3"],
+                           "hard_label": ["0", "1"]})
+    with cli_options(), pytest.raises(RelabelInputError) as err:
+        build_examples(lewidi, path="train.json")
+    assert str(err.value).endswith(
+        "did you mean 'hard_label'? pass --label-col hard_label; or, for the annotators' votes "
+        "that 'annotations' lists: --votes-col annotations --annotator-col annotators")
+    with pytest.raises(RelabelInputError, match=r"votes_col='annotations', "
+                                                r"annotator_col='annotators'$"):
+        build_examples(lewidi, path="train.json")
+    # votes as lists, no annotators' column; and a text column that merely has commas is not
+    # taken for votes
+    listed = pl.DataFrame({"text": ["a", "b"], "weak_labels": [[0, -1], [1, 1]]})
+    with cli_options(), pytest.raises(RelabelInputError) as err:
+        build_examples(listed, path="w.json")
+    assert str(err.value).endswith("choose one with --label-col; or, for the annotators' votes "
+                                   "that 'weak_labels' lists: --votes-col weak_labels")
+    prose = pl.DataFrame({"text": ["a", "b"], "annotations": ["well, it is fine, really",
+                                                             "no, not at all"]})
+    with pytest.raises(RelabelInputError) as err:
+        build_examples(prose, path="p.csv")
+    assert "votes" not in str(err.value)
+
+
 def test_a_missing_column_names_the_one_probably_meant():
     wrench = pl.DataFrame({"id": ["1"], "label": [0], "data.text": ["a"]})
     with pytest.raises(RelabelInputError, match=r"no column 'text' \(available: id, label, "

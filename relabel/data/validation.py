@@ -47,14 +47,16 @@ class Problems:
 
 def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path,
                     problems: Problems | None = None,
-                    options: dict[str, str] | None = None) -> bool:
+                    options: dict[str, str] | None = None,
+                    also: dict[str, str] | None = None) -> bool:
     """Report each of ``columns`` missing from ``table``, listing the available ones (raises at
     the first unless ``problems`` collects); True when all are present. ``options`` names the
     option that chooses a column (``{"label": "--label-col"}``): the message then says which
     option to pass, and with what when one column is the likely one (a close name, or the only
-    column no other role takes, as ``category`` beside ``text``)."""
+    column no other role takes, as ``category`` beside ``text``). ``also`` adds advice to the
+    message of a missing column (``{"label": "or, for several annotators' votes ..."}``)."""
     problems = problems or Problems()
-    options = options or {}
+    options, also = options or {}, also or {}
     available = ", ".join(table.columns) if table.columns else "none"
     hint = ("choose one with the matching --*-col option" if on_command_line()
             else "choose one with the matching *_col keyword")
@@ -70,6 +72,8 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
         near = _near_column(col, table.columns)
         if near is None and col in options and len(missing) == 1 and len(free) == 1:
             near = free[0]
+        if near is not None and _lists_votes(table[near]):
+            near = None  # a list per row (several votes) is no one label or text
         found.append((col, near, options.get(col) if hint.startswith("choose") else None))
     if len(found) > 1 and not problems.collect and all(flag for _, _, flag in found):
         # one line for them all, so the user fixes the command once
@@ -82,6 +86,7 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
         if unsure:
             advice += ("; " if advice else "") + "choose " + ", ".join(
                 option(cast(str, flag)) for flag in unsure)
+        advice += "".join(f"; {also[c]}" for c, _, _ in found if c in also)
         problems.error(RelabelInputError(f"no columns {names} (available: {available}); "
                                          + advice, path=path))
         return False
@@ -91,6 +96,8 @@ def require_columns(table: pl.DataFrame, columns: list[str], *, path: str | Path
                       else f"choose one with {option(flag)}")
         else:
             advice = (f"did you mean '{near}'? " if near else "") + hint
+        if col in also:
+            advice += f"; {also[col]}"
         problems.error(RelabelInputError(f"no column '{col}' (available: {available}); "
                                          + advice, path=path))
     return not missing
@@ -125,12 +132,48 @@ _COLUMN_ALIASES = {
     "text": ("sentence", "content", "document", "utterance", "question", "review", "tweet",
              "comment", "message", "body"),
     "label": ("labels", "category", "class", "intent", "relation", "sentiment", "target",
-              "gold", "y"),
+              "gold", "hard_label", "y"),
     # several annotators' votes in long format
     "item_id": ("id", "item", "example_id", "doc_id", "unit_id", "question_id", "task_id"),
     "annotator": ("worker", "worker_id", "annotator_id", "rater", "rater_id", "coder",
                   "labeler", "labeller", "judge", "user", "user_id"),
 }
+
+
+#: names of a column listing each item's several votes, and of one listing who cast them
+_VOTE_LIST_NAMES = ("annotations", "votes", "labels", "weak_labels", "annotator_labels",
+                    "crowd_labels", "judgments", "judgements")
+_ANNOTATOR_LIST_NAMES = ("annotators", "workers", "raters", "annotator_ids", "worker_ids")
+
+
+def _lists_votes(column: pl.Series) -> bool:
+    """``column`` holds a list per row: a list type, or text like ``"0,0,1"`` (LeWiDi) in
+    most of its first 50 values, each part a short word (prose with commas is not)."""
+    if isinstance(column.dtype, (pl.List, pl.Array)):
+        return True
+    if column.dtype != pl.String:
+        return False
+    head = column.drop_nulls().head(50)
+    if head.is_empty():
+        return False
+    listed = head.str.contains(r"^\s*[^,\s]{1,40}(\s*,\s*[^,\s]{1,40})+\s*$")
+    return int(listed.sum()) >= 0.9 * head.len()
+
+
+def votes_hint(table: pl.DataFrame) -> str | None:
+    """Advice for a table without a label column that lists several annotators' votes per
+    row (a column named like ``annotations`` or ``weak_labels`` holding lists, as LeWiDi's and
+    WRENCH's files do): the options that read them as votes; None when it has none."""
+    lowered = {c.lower(): c for c in table.columns}
+    votes = next((lowered[n] for n in _VOTE_LIST_NAMES
+                  if n in lowered and _lists_votes(table[lowered[n]])), None)
+    if votes is None:
+        return None
+    who = next((lowered[n] for n in _ANNOTATOR_LIST_NAMES
+                if n in lowered and _lists_votes(table[lowered[n]])), None)
+    flags = option("--votes-col", votes) + (
+        (" " if on_command_line() else ", ") + option("--annotator-col", who) if who else "")
+    return f"or, for the annotators' votes that '{votes}' lists: {flags}"
 
 
 #: the column used as the ids when ``--id-col`` is not given, if the input has it
@@ -266,10 +309,12 @@ def build_examples(
         id_col, id_warning = default_id_col(table)
         if id_warning:
             warnings.append(id_warning)
+    votes = votes_hint(table) if label_col not in table.columns else None
     if not require_columns(table, [text_col, label_col, *([id_col] if id_col else []),
                                    *extra_cols], path=path, problems=problems,
                            options={text_col: "--text-col", label_col: "--label-col",
-                                    **({id_col: "--id-col"} if id_col else {})}):
+                                    **({id_col: "--id-col"} if id_col else {})},
+                           also={label_col: votes} if votes else None):
         return None, warnings
     try:
         text = _as_string(table, text_col, path=path)
