@@ -406,6 +406,9 @@ def denoise(
     from relabel.pipeline import denoise as run_pipeline
 
     short = {k: v for k, v in (("text", text), ("label", label), ("id", id)) if v is not None}
+    named = _index_ids(data, config, id, options)
+    if named is not None:
+        short["id"] = named
     if isinstance(embeddings, (str, Path)):
         options["embeddings"], embeddings = embeddings, None
     if isinstance(reviews, (str, Path)):
@@ -424,6 +427,22 @@ def denoise(
     _warn_decisions(result.summary)
     return Run(result.out_dir, scores=result.scores, summary=result.summary, data=keep,
                data_holds_items=holds_items)
+
+
+def _index_ids(data: Any, config: DenoiseConfig | None, id: str | None,
+               options: dict[str, Any]) -> str | None:
+    """The ids of a pandas frame given without an id column: its named, unique index
+    (``df.set_index("qid")``), so reviews and suggestions name rows as the user does; None
+    where an id is given, the frame has an ``id`` column (the default), or the index is
+    unnamed (row positions) or repeats."""
+    from relabel.data.frames import pandas_index_name, source_type
+
+    if (id is not None or "id_col" in options or (config is not None and config.id_col)
+            or isinstance(data, (str, Path)) or source_type(data) != "pandas"
+            or "id" in data.columns):
+        return None
+    name = pandas_index_name(data)
+    return name if name is not None and data.index.is_unique else None
 
 
 def _warn_new_classes(pulled: Any, out_dir: Path) -> None:

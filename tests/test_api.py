@@ -191,6 +191,34 @@ def test_load_run_reopens_an_in_memory_run(noisy, tmp_path):
     assert len(dropped) == df.height - flagged_kept.height
 
 
+def test_a_pandas_frames_named_index_is_its_ids(noisy, tmp_path):
+    """``df.set_index("qid")``: the index is the ids of the flags and the reviews (they were the
+    row numbers, and ``id="qid"`` failed with "no column 'qid'"); ``apply`` keeps the index;
+    an unnamed index (row positions after a filter) is not used."""
+    df, emb = noisy
+    frame = df.rename({"id": "qid"}).to_pandas().set_index("qid")
+    run = relabel.denoise(frame, out=tmp_path / "run", embeddings=emb, corrector="linear",
+                          progress=False)
+    assert run.scores["id"].to_list() == frame.index.astype(str).tolist()
+    named = relabel.denoise(frame, id="qid", out=tmp_path / "run2", embeddings=emb,
+                            corrector="linear", progress=False)
+    assert named.scores["id"].to_list() == run.scores["id"].to_list()
+    cleaned = run.apply()
+    assert cleaned.index.equals(frame.index) and list(cleaned.columns) == list(frame.columns)
+    assert (cleaned["label"] != frame["label"]).sum() == run.summary["suggested"]
+    # the run's copy holds the index as a column, as pandas' to_csv writes it
+    assert "qid" in relabel.load_run(tmp_path / "run").apply().columns
+    # a repeated index, or an unnamed one: the row numbers, as before
+    repeated = frame.reset_index(drop=True).set_axis([0, 1] * (len(frame) // 2)).rename_axis("k")
+    rows = relabel.denoise(repeated, out=tmp_path / "run3", embeddings=emb, corrector="linear",
+                           progress=False)
+    assert rows.scores["id"].to_list() == [str(i) for i in range(len(frame))]
+    filtered = df.drop("id").to_pandas().iloc[::2]
+    some = relabel.denoise(filtered, out=tmp_path / "run4", embeddings=emb[::2],
+                           corrector="linear", progress=False)
+    assert some.scores["id"].to_list() == [str(i) for i in range(len(filtered))]
+
+
 def test_apply_with_reviews(noisy, tmp_path):
     df, emb = noisy
     run = relabel.denoise(df, id="id", out=tmp_path / "run", embeddings=emb,

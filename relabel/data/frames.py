@@ -106,7 +106,9 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
             dupes = sorted({str(c) for c in data.columns if list(data.columns).count(c) > 1})
             if dupes:
                 raise RelabelInputError(f"column names repeat: {', '.join(dupes)}", path=where)
-            frame = data.reset_index(drop=True)
+            # a named index (``df.set_index("qid")``) is a column of the data, as pandas
+            # itself writes it (``to_csv``); an unnamed one is row positions
+            frame = data.reset_index(drop=pandas_index_name(data) is None)
             frame.columns = [str(c) for c in frame.columns]
             try:
                 return pl.from_pandas(frame)
@@ -130,6 +132,16 @@ def to_polars(data: Any, kind: str | None = None) -> pl.DataFrame:
         msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise RelabelInputError(f"cannot read it as a table ({msg})", path=where) from None
     raise ValueError(f"not an in-memory input kind: {kind}")
+
+
+def pandas_index_name(frame: Any) -> str | None:
+    """The name of a pandas frame's index when it is a column of the data: one level, named,
+    the name not also a column; None otherwise (an unnamed index holds row positions)."""
+    index = frame.index
+    name = index.name
+    if getattr(index, "nlevels", 1) != 1 or name is None or name in frame.columns:
+        return None
+    return str(name)
 
 
 def _column_values(col: Any) -> Any:
