@@ -213,6 +213,9 @@ def test_a_label_column_of_lists_says_multi_label_is_not_supported():
                                                 r"several labels per example \(multi-label "
                                                 r"data\) are not supported"):
         build_examples(t, path="d.csv")
+    # the lists may be several annotators' votes: the message names the option that reads them
+    with pytest.raises(RelabelInputError, match=r"votes on one label, pass votes_col='label'\)$"):
+        build_examples(t, path="d.csv")
 
 
 def test_labels_with_spaces_around_them_are_one_class_and_said():

@@ -225,7 +225,9 @@ def _as_string(table: pl.DataFrame, col: str, *, path: str | Path,
         return series
     if label and isinstance(series.dtype, (pl.List, pl.Array)):
         raise RelabelInputError("values are lists: several labels per example (multi-label "
-                                "data) are not supported; give each example one label",
+                                "data) are not supported; give each example one label (or, "
+                                "if each list holds several annotators' votes on one label, "
+                                f"pass {option('--votes-col', col)})",
                                 path=path, column=col)
     if isinstance(series.dtype, pl.Struct):  # nested records: name one field
         fields = ", ".join(f"{col}.{f.name}" for f in series.dtype.fields[:8])
