@@ -347,6 +347,16 @@ def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) ->
     again = relabel.load_consensus(tmp_path / "out")
     assert again is not None and again.items.height == c.items.height
     assert "items" in repr(c)
+    # soft labels: one column per class, rows summing to 1, the consensus's quality among them
+    probs = c.probabilities
+    classes = sorted(set(df["true_label"]))
+    assert probs.columns == ["id", *classes] and probs["id"].equals(c.items["id"])
+    values = probs.select(classes).to_numpy()
+    np.testing.assert_allclose(values.sum(axis=1), 1.0, rtol=1e-9)
+    picked = values[np.arange(len(values)), [classes.index(x) for x in c.items["consensus_label"]]]
+    np.testing.assert_allclose(picked, c.items["quality"].to_numpy(), rtol=1e-9)
+    with pytest.raises(RelabelInputError, match="keeps no probabilities"):
+        _ = again.probabilities
 
 
 def test_consensus_takes_denoises_column_keywords_and_refuses_unknown_ones(tmp_path) -> None:

@@ -119,6 +119,26 @@ class Consensus:
             return table
         return like_input(self.data, kind, table, "label", list(range(table.height)))
 
+    @property
+    def probabilities(self) -> pl.DataFrame:
+        """Each item's calibrated probability of each class (soft labels, for a model that
+        learns from the annotators' uncertainty, as in LeWiDi): ``id`` and one column per
+        class, rows in :attr:`items` order, each row summing to 1. ``quality`` is the row's
+        value at ``consensus_label``.
+
+        Raises
+        ------
+        RelabelInputError
+            A consensus reopened with :func:`load_consensus`, which keeps no arrays.
+        """
+        if self.result is None:
+            raise RelabelInputError("a consensus reopened from its files keeps no "
+                                    "probabilities: run relabel.consensus(...) again")
+        probs = np.asarray(self.result.em.calibrated, dtype=np.float64)
+        return pl.DataFrame({"id": self.items["id"],
+                             **{c: probs[:, k] for k, c in
+                                enumerate(self.result.votes.classes)}})
+
     def __repr__(self) -> str:
         s = self.summary
         return (f"<relabel.Consensus: {s['items']} items, {s['annotators']} annotators, "
