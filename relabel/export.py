@@ -342,7 +342,7 @@ def export_dataset(
     _check_targets(run, run_dir, to)
     human = run_decisions(run_dir, scores, apply)
     plan = plan_labels(scores, human, apply=apply, drop_flagged=drop_flagged)
-    rows, replaced = _write_plan(run, plan, to)
+    rows, log, replaced = _write_plan(run, plan, to)
     withheld = 0
     if asked == "auto" and "suggestions" not in apply:  # the spot check held them back
         with_them = {"reviewed": "reviewed+suggestions", "none": "suggestions"}[apply]
@@ -350,9 +350,8 @@ def export_dataset(
     return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
                         relabelled=plan.automatic + plan.human,
                         dropped=len(plan.dropped_rows), rows=rows, human=plan.human,
-                        withheld=withheld, removed=plan.removed,
-                        changes=pl.concat([replaced, plan.changes]).sort(
-                            "row", maintain_order=True), consensus=replaced.height)
+                        withheld=withheld, removed=plan.removed, changes=log,
+                        consensus=replaced)
 
 
 def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
@@ -369,10 +368,11 @@ def _check_targets(run: RunRecord, run_dir: str | Path, to: Path) -> None:
                          protect=owned)])
 
 
-def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> tuple[int, pl.DataFrame]:
+def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> tuple[int, pl.DataFrame, int]:
     """The run's input with ``plan`` applied, written to ``to`` as the input was written, and
-    the audit log to ``changes.csv`` beside it; returns the rows written and the labels of the
-    user's file of items that the consensus replaced (:func:`consensus_changes`)."""
+    the audit log to ``changes.csv`` beside it; returns the rows written, the log, and how
+    many labels of the user's file of items the consensus replaced (its first entries by row:
+    :func:`consensus_changes`)."""
     # a run on several annotators' votes: the user's file of one row per item, if it is one
     source, layout = ((run.origin.path, run.origin.format)
                       if run.origin is not None and run.origin.rows_are_items
@@ -385,9 +385,9 @@ def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> tuple[int, pl.Data
                 if items_of is not None else plan.changes.clear())
     write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
                features=hf_features_of(source) if fmt == "hf" else None)
-    write_report_csv(pl.concat([replaced, plan.changes]).sort("row", maintain_order=True),
-                     to.parent / CHANGES_FILE)
-    return cleaned.height, replaced
+    log = pl.concat([replaced, plan.changes]).sort("row", maintain_order=True)
+    write_report_csv(log, to.parent / CHANGES_FILE)
+    return cleaned.height, log, replaced.height
 
 
 def consensus_changes(items: pl.DataFrame, items_of: pl.DataFrame, label_col: str = "label",
@@ -475,10 +475,9 @@ def export_majority(run_dir: str | Path, to: str | Path) -> ExportResult:
     _check_targets(run, run_dir, to)
     plan = majority_plan(scores, pl.read_parquet(files.consensus,
                                                  columns=["id", "majority_label"]))
-    rows, replaced = _write_plan(run, plan, to)
+    rows, log, replaced = _write_plan(run, plan, to)
     return ExportResult(path=to, changes_path=to.parent / CHANGES_FILE,
                         relabelled=plan.updates.height, dropped=0, rows=rows,
-                        changes=pl.concat([replaced, plan.changes]).sort(
-                            "row", maintain_order=True), consensus=replaced.height)
+                        changes=log, consensus=replaced)
 
 

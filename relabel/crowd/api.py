@@ -509,8 +509,11 @@ def consensus(
         result = estimate_consensus(votes, model_probs=probs,
                                     target_precision=target_precision, **em_options)
         notes = [n for n in (_own_label_note(votes, result, spec, data),) if n]
-        summary = (write_consensus(result, out, notes) if out is not None
-                   else {**result.summary(), "warnings": result.summary()["warnings"] + notes})
+        if out is not None:
+            summary = write_consensus(result, out, notes)
+        else:
+            summary = result.summary()
+            summary["warnings"] = [*summary["warnings"], *notes]
     if to is not None:
         from relabel.data.io import file_layout, hf_features_of
         from relabel.data.write import output_format, write_like
