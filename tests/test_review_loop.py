@@ -112,6 +112,14 @@ def test_reviews_of_unknown_ids_are_refused(noisy, tmp_path):
     with pytest.raises(RelabelInputError, match="reviewed_label"):
         relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb,
                         reviews=pl.DataFrame({"id": ["ex-1"]}), progress=False)
+    # a table of decisions under its own names: the columns it has, and the rename to make
+    with pytest.raises(RelabelInputError, match=r"reviews: reviews need columns id and "
+                       r"reviewed_label \(missing: id, reviewed_label; the table has "
+                       r"example_id, label\): rename 'example_id' to id and 'label' to "
+                       r"reviewed_label$"):
+        relabel.denoise(df, id="id", out=tmp_path / "r", embeddings=emb,
+                        reviews=pl.DataFrame({"example_id": ["ex-1"], "label": ["card"]}),
+                        progress=False)
     # numeric ids that a spreadsheet wrote back as 7.0: the error says which example it is
     numeric = df.with_columns(pl.int_range(pl.len()).cast(pl.String).alias("id"))
     with pytest.raises(RelabelInputError, match=r"2 reviewed ids are not in the data \(e\.g\. "

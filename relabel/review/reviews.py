@@ -120,6 +120,26 @@ def write_reviews(reviews: pl.DataFrame, run_dir: str | Path, *, source: str = "
     return write_table(latest.select(list(REVIEWS_COLUMNS)), RunFiles(run_dir).reviews)
 
 
+#: what a table of decisions often calls its two columns, most likely first
+_REVIEW_ALIASES = {
+    "id": ("example_id", "item_id", "row_id", "uid", "key", "idx"),
+    "reviewed_label": ("corrected_label", "new_label", "correct_label", "true_label",
+                       "decision", "reviewed", "gold", "label"),
+}
+
+
+def _rename_hint(columns: list[str], missing: list[str]) -> str:
+    """``: rename 'label' to reviewed_label`` where a column of ``columns`` has a usual name of
+    a missing one (the table is never read under another name unasked); empty otherwise."""
+    lowered = {c.lower(): c for c in columns}
+    renames = []
+    for want in missing:
+        have = next((lowered[a] for a in _REVIEW_ALIASES[want] if a in lowered), None)
+        if have is not None:
+            renames.append(f"'{have}' to {want}")
+    return f": rename {' and '.join(renames)}" if renames else ""
+
+
 def read_review_source(source: Any) -> pl.DataFrame:
     """Reviewers' decisions for ``denoise --reviews``: ``id, reviewed_label`` and, where known,
     ``status, annotator, time``.
@@ -158,7 +178,9 @@ def read_review_source(source: Any) -> pl.DataFrame:
     missing = [c for c in ("id", "reviewed_label") if c not in frame.columns]
     if missing:
         raise RelabelInputError(f"reviews need columns id and reviewed_label (missing: "
-                                f"{', '.join(missing)})", path=name)
+                                f"{', '.join(missing)}; the table has "
+                                f"{', '.join(frame.columns) or 'none'})"
+                                + _rename_hint(frame.columns, missing), path=name)
     frame = frame.with_columns(pl.col("id").cast(pl.String),
                                pl.col("reviewed_label").cast(pl.String))
     for col, dtype in (("status", pl.String), ("annotator", pl.String),
