@@ -266,8 +266,8 @@ def _drop_rows(table: pl.DataFrame, rows: list[int]) -> pl.DataFrame:
     return table.filter(pl.Series([True] * table.height).scatter(rows, False))
 
 
-def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None = None
-                  ) -> pl.DataFrame:
+def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None = None, *,
+                  items: pl.DataFrame | None = None) -> pl.DataFrame:
     """The run's input with ``plan`` applied (:func:`apply_plan`).
 
     A run on several annotators' votes scores its table of items (``input.parquet``: one row
@@ -277,14 +277,16 @@ def cleaned_input(run: RunRecord, plan: LabelPlan, items_of: pl.DataFrame | None
     one), then gets every item's new label in the run's label column (added where it has
     none; the votes and every other column kept), without the dropped rows. Without either, a
     run on long votes from a file gives its table of items with their ``id`` named as the
-    file's item column.
+    file's item column. ``items`` is the run's input when the caller already read it
+    (:meth:`RunRecord.read_source`, which checks the file's fingerprint on every read).
 
     Raises
     ------
     RelabelInputError
         ``items_of`` does not have one row per item of the run.
     """
-    items = run.read_source()
+    if items is None:
+        items = run.read_source()
     if items_of is None:
         items_of = run.read_origin()
     if items_of is None:
@@ -378,10 +380,9 @@ def _write_plan(run: RunRecord, plan: LabelPlan, to: Path) -> tuple[int, pl.Data
                       if run.origin is not None and run.origin.rows_are_items
                       else (run.input, run.format))
     fmt = output_format(to, layout)  # back in the input's own layout
-    items_of = run.read_origin()
-    cleaned = cleaned_input(run, plan, items_of)
-    replaced = (consensus_changes(run.read_source(), items_of, run.label_col,
-                                  run.spec.label_names)
+    items, items_of = run.read_source(), run.read_origin()
+    cleaned = cleaned_input(run, plan, items_of, items=items)
+    replaced = (consensus_changes(items, items_of, run.label_col, run.spec.label_names)
                 if items_of is not None else plan.changes.clear())
     write_like(cleaned, to, fmt, source, run.spec.encoding,  # as the input was written
                features=hf_features_of(source) if fmt == "hf" else None)
@@ -398,16 +399,13 @@ def consensus_changes(items: pl.DataFrame, items_of: pl.DataFrame, label_col: st
     in ``label_col``); none where ``items_of`` has no such column (export adds it). Codes are
     written as the class names of ``label_names``, as the log's other changes are."""
     from relabel.data.columns import expose
+    from relabel.data.validation import labels_named
 
     own = expose(items_of, [label_col])
     if label_col not in own.columns:
         return pl.DataFrame(schema=CHANGES_SCHEMA)
-    old = own[label_col].cast(pl.String, strict=False)
-    new = items[label_col].cast(pl.String, strict=False)
-    if label_names:
-        names = dict(label_names)
-        old, new = (s.replace_strict(names, default=s, return_dtype=pl.String)
-                    for s in (old, new))
+    old = labels_named(own[label_col], label_names)
+    new = labels_named(items[label_col], label_names)
     quality = (items["consensus_quality"] if "consensus_quality" in items.columns
                else pl.Series([None] * items.height, dtype=pl.Float64))
     frame = pl.DataFrame({"id": items["id"].cast(pl.String), "row": pl.int_range(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -101,6 +102,19 @@ def _disk_full(exc: BaseException) -> OSError | None:
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
         seen += 1
     return None
+
+
+@contextlib.contextmanager
+def summary_prints_warnings() -> Iterator[None]:
+    r"""Around a library call whose summary the command prints with its warnings: the
+    :class:`~relabel.errors.RelabelWarning`\ s the Python API issues are not shown twice."""
+    import warnings
+
+    from relabel.errors import RelabelWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RelabelWarning)
+        yield
 
 
 def handle_errors(func: F) -> F:

@@ -25,6 +25,7 @@ from relabel.cli._util import (
     VotesCol,
     app,
     handle_errors,
+    summary_prints_warnings,
 )
 
 
@@ -97,12 +98,7 @@ def consensus_command(
     if out is None:
         out = data if (data.is_dir() and RunFiles(data).run.is_file()) else \
             Path("relabel-out") / f"{data.stem if data.suffix else data.name}-consensus"
-    import warnings
-
-    from relabel.errors import RelabelWarning
-
-    with warnings.catch_warnings():  # the summary below prints them
-        warnings.simplefilter("ignore", RelabelWarning)
+    with summary_prints_warnings():
         res = consensus(data, annotations=annotations, label_cols=label_cols,
                         votes_col=votes_col, item=item_col, annotator=annotator_col,
                         label=label_col, text=text_col,

@@ -35,6 +35,7 @@ from relabel.cli._util import (
     app,
     handle_errors,
     input_options,
+    summary_prints_warnings,
     vote_options,
 )
 from relabel.config import CORRECTOR_CHOICES, LOSS_CHOICES
@@ -243,14 +244,10 @@ def denoise_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Score how credible every label is, flag suspicious ones and suggest corrections."""
-    import warnings
-
     from relabel.api import denoise
-    from relabel.errors import RelabelWarning
     from relabel.pipeline import default_out_dir
 
-    with warnings.catch_warnings():  # the summary below prints them
-        warnings.simplefilter("ignore", RelabelWarning)
+    with summary_prints_warnings():
         run = denoise(data, out=out if out is not None else default_out_dir(data),
                       progress=not quiet, embeddings=embeddings, reviews=reviews,
                       **input_options(text_col, label_col, id_col, task, span_cols, type_cols,

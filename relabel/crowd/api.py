@@ -227,10 +227,9 @@ def _own_label_note(votes: Votes, result: ConsensusResult, spec: VoteSpec, data:
     own = votes.items
     if not _holds_items(data, spec) or "label" not in own.columns:
         return None
-    before = own["label"].cast(pl.String, strict=False)
-    if spec.label_names:
-        before = before.replace_strict(dict(spec.label_names), default=before,
-                                       return_dtype=pl.String)
+    from relabel.data.validation import labels_named
+
+    before = labels_named(own["label"], spec.label_names)
     differ = int(before.ne_missing(result.items["consensus_label"].cast(pl.String)).sum())
     if not differ:
         return None

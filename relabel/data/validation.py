@@ -464,8 +464,7 @@ def name_labels(codes: pl.Series, label_names: tuple[tuple[str, str], ...], *,
     """
     mapping = dict(label_names)
     names = set(mapping.values())
-    whole = codes.str.replace(r"^(-?\d+)\.0+$", "${1}")
-    named = whole.replace_strict(mapping, default=None, return_dtype=pl.String)
+    named = _names_of_codes(codes, mapping)
     known = named.is_not_null() | codes.is_in(list(names)) | codes.is_null()
     if not known.all():
         first = codes.filter(~known)[0]
@@ -475,6 +474,25 @@ def name_labels(codes: pl.Series, label_names: tuple[tuple[str, str], ...], *,
                                 path=path, rows=(np.flatnonzero(~known.to_numpy()) + 1).tolist(),
                                 column=column)
     return named.fill_null(codes).alias(codes.name)
+
+
+def labels_named(labels: pl.Series, label_names: tuple[tuple[str, str], ...] | None
+                 ) -> pl.Series:
+    """``labels`` as strings with each code replaced by its name, read as
+    :func:`name_labels` reads them (``"1.0"`` is ``"1"``), but without raising: a value
+    that is no code stays as it is. For comparing a column of codes with class names (the
+    audit log of ``export``, the consensus's warnings)."""
+    text = labels.cast(pl.String, strict=False)
+    if not label_names:
+        return text
+    return _names_of_codes(text, dict(label_names)).fill_null(text).alias(labels.name)
+
+
+def _names_of_codes(codes: pl.Series, mapping: dict[str, str]) -> pl.Series:
+    """The name of each code of ``codes`` (strings; ``"1.0"`` reads as ``"1"``), null where a
+    value is no code."""
+    whole = codes.str.replace(r"^(-?\d+)\.0+$", "${1}")
+    return whole.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
 def _listed(names: list[str], most: int = 5) -> str:
