@@ -101,6 +101,25 @@ class RelabelInputError(RelabelError, ValueError):
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
+class Problems:
+    """Where the input checks put what they find.
+
+    By default (``denoise``) the first error is raised at once. With ``collect=True``
+    (``relabel check``) every error is recorded and the checks go on as far as they can, so the
+    user sees every problem of a file in one pass. Warnings never stop anything.
+    """
+
+    def __init__(self, collect: bool = False) -> None:
+        self.collect = collect
+        self.errors: list[RelabelInputError] = []
+        self.warnings: list[str] = []
+
+    def error(self, err: RelabelInputError) -> None:
+        if not self.collect:
+            raise err
+        self.errors.append(err)
+
+
 def unexpected_option(function: str, key: str, known: Iterable[str]) -> TypeError:
     """The TypeError for a keyword ``function`` does not take, naming the closest of ``known``
     (``denoise() got an unexpected option 'corector'; did you mean 'corrector'?``)."""

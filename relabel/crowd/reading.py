@@ -22,8 +22,7 @@ from relabel.crowd.votes import (
     votes_from_long,
     votes_from_wide,
 )
-from relabel.data.validation import Problems
-from relabel.errors import RelabelInputError, option
+from relabel.errors import Problems, RelabelInputError, option
 from relabel.rundir import ItemsOrigin, RunFiles
 
 #: the annotator name of a run's own given labels, when consensus reads a run directory

@@ -33,14 +33,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from relabel.data.column_hints import require_columns
 from relabel.data.columns import expose
-from relabel.data.validation import (
-    Problems,
-    default_id_col,
-    ids_as_numbers_hint,
-    require_columns,
-)
-from relabel.errors import RelabelInputError, option
+from relabel.data.validation import default_id_col, ids_as_numbers_hint
+from relabel.errors import Problems, RelabelInputError, option
 
 #: the columns of a long table of votes
 ITEM_COL, ANNOTATOR_COL, LABEL_COL = "item_id", "annotator", "label"

@@ -18,9 +18,8 @@ from relabel.config import DenoiseConfig, check_options
 from relabel.data.io import read_table
 from relabel.data.label_studio import LABEL_STUDIO_JSON
 from relabel.data.task import read_task
-from relabel.data.validation import Problems
 from relabel.embed.precomputed import load_embeddings
-from relabel.errors import RelabelInputError
+from relabel.errors import Problems, RelabelInputError
 
 
 @dataclass

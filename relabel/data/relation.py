@@ -34,8 +34,7 @@ import numpy as np
 import polars as pl
 
 from relabel.config import SPAN_COLS, TYPE_COLS
-from relabel.data.validation import Problems
-from relabel.errors import RelabelInputError
+from relabel.errors import Problems, RelabelInputError
 
 #: flat layout's span columns: head start, head end, tail start, tail end
 TACRED_COLS = ("token", "subj_start", "subj_end", "obj_start", "obj_end")
@@ -178,7 +177,7 @@ def relation_table(table: pl.DataFrame, layout: str, *, path: str | Path,
         types = [table.get_column(c).cast(pl.String) if c in table.columns else None
                  for c in type_cols]
     else:
-        from relabel.data.validation import require_columns
+        from relabel.data.column_hints import require_columns
 
         require_columns(table, [text_col], path=path, options={text_col: "--text-col"})
         text = table.get_column(text_col).to_list()

@@ -22,8 +22,8 @@ from relabel.data.relation import (
     validate_spans,
 )
 from relabel.data.texts import TextColumn
-from relabel.data.validation import Problems, build_examples, few_per_fold_warning
-from relabel.errors import RelabelInputError, option
+from relabel.data.validation import build_examples, few_per_fold_warning
+from relabel.errors import Problems, RelabelInputError, option
 
 #: normalised relation columns carried through validation
 REL_COLS = ("__hs", "__he", "__ts", "__te", "__htype", "__ttype")

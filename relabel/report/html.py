@@ -468,7 +468,7 @@ def check_against_truth(run_dir: str | Path, truth_col: str,
         scores = _read_scores(RunFiles(Path(run_dir)).scores,
                               ("row", "label", "credibility", "flagged", "suggested_label",
                                "suspicion"))
-    from relabel.data.validation import require_columns
+    from relabel.data.column_hints import require_columns
 
     # a run on several annotators' votes: the user's file of one row per item, whose own
     # columns (a gold `label` among them) the table of items replaced by the consensus
