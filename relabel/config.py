@@ -279,6 +279,8 @@ class DenoiseConfig(InputSpec):
     item_col: str | None = None
     #: keep the last of repeated (item, annotator) votes instead of failing
     dedupe: bool = False
+    #: drop the votes on items the items' file lacks instead of failing (``--annotations``)
+    skip_other_items: bool = False
     #: vote values that mean "no vote" (WRENCH and Snorkel label functions write -1 when they
     #: abstain): dropped and counted (relabel/crowd/votes.py)
     abstain: tuple[str, ...] = ()

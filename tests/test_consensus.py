@@ -14,8 +14,11 @@ from relabel.crowd.agreement import agreement, krippendorff_alpha
 from relabel.crowd.consensus import (
     MODEL_ANNOTATOR,
     STATUS_AMBIGUOUS,
+    STATUS_OVERRULES,
     estimate_consensus,
     flag_items,
+    needs_human_text,
+    overrules_majority,
 )
 from relabel.crowd.estimate import annotator_accuracy, dawid_skene, majority_vote
 from relabel.crowd.votes import votes_from_lists, votes_from_long, votes_from_wide
@@ -165,9 +168,16 @@ def test_votes_on_items_of_a_second_file() -> None:
     v = votes_from_long(_long([("b", "w1", "x"), ("a", "w1", "y")]), "votes.csv", items=items,
                         items_name="items.csv")
     assert v.item_ids == ["a", "b", "c"] and v.counts().sum(1).tolist() == [1, 1, 0]
-    with pytest.raises(RelabelInputError, match=r"not in items\.csv"):
-        votes_from_long(_long([("zz", "w1", "x"), ("a", "w1", "y")]), "votes.csv",
-                        items=items, items_name="items.csv")
+    other = _long([("zz", "w1", "q"), ("a", "w1", "y"), ("b", "w2", "x")])
+    with pytest.raises(RelabelInputError, match=r"not in items\.csv \(e\.g\. 'zz'\); "
+                       r"skip_other_items=True uses only the votes on its items"):
+        votes_from_long(other, "votes.csv", items=items, items_name="items.csv")
+    # a whole project's votes beside one split's items: the others are dropped and counted,
+    # and their labels add no class
+    v = votes_from_long(other, "votes.csv", items=items, items_name="items.csv",
+                        skip_other_items=True)
+    assert v.other_items == 1 and v.classes == ["x", "y"] and len(v.item) == 2
+    assert v.counts().tolist() == [[0, 1], [1, 0], [0, 0]]
 
 
 # ---------------------------------------------------------------- the estimator
@@ -285,6 +295,31 @@ def test_split_items_are_ambiguous_only_where_the_model_cannot_decide() -> None:
     assert not ambiguous.any()  # no model: a split item is ambiguous only below the target
 
 
+def test_a_consensus_that_overrules_a_strict_majority_needs_a_human() -> None:
+    """The consensus may differ from a strict majority (a spammer's vote is in it), but such an
+    item is never resolved without a human, whatever its quality; a tie is no majority."""
+    counts = np.array([[2.0, 1.0, 0.0], [2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0],
+                       [0.0, 1.0, 0.0]])
+    consensus = np.array([1, 0, 1, 2, 2])
+    assert overrules_majority(counts, consensus).tolist() == [True, False, False, False, True]
+    _, needs = flag_items(counts, np.full(5, 0.99), consensus, None, 0.9)
+    assert needs.tolist() == [True, False, False, False, True]
+    # w3 always says 'y' and w1 is always right: on item 'a' w2 joins w3, and the estimator
+    # follows w1 against the two of them
+    rows = [(str(i), "w1", "xz"[i % 2]) for i in range(40)]
+    rows += [(str(i), "w2", "xz"[i % 2]) for i in range(1, 40)] + [("0", "w2", "y")]
+    rows += [(str(i), "w3", "y") for i in range(40)]
+    res = estimate_consensus(votes_from_long(_long(rows), "v"))
+    first = res.items.row(0, named=True)
+    assert first["majority_label"] == "y" and first["consensus_label"] == "x"
+    assert first["quality"] >= 0.9  # the estimator is sure; the rule still asks a human
+    assert first["status"] == STATUS_OVERRULES and first["needs_review"]
+    assert (res.items["status"] == STATUS_OVERRULES).sum() == 1
+    s = res.summary()
+    assert s["overrules_majority"] == 1 and s["needs_review"] >= 1
+    assert "1 overrule a majority of their votes" in needs_human_text(s)
+
+
 def test_estimate_consensus_tables() -> None:
     rows = [("a", "w1", "x"), ("a", "w2", "x"), ("a", "w3", "y"), ("b", "w1", "y"),
             ("b", "w2", "y"), ("c", "w3", "x")]
@@ -295,7 +330,7 @@ def test_estimate_consensus_tables() -> None:
     assert items["votes"][0] == "x: 2, y: 1" and items["annotations"][0] == "w1=x; w2=x; w3=y"
     assert items["agreement"][0] == pytest.approx(2 / 3) and items["n_votes"].to_list() == [3,
                                                                                            2, 1]
-    assert set(items["status"]) <= {"resolved", "low_quality", STATUS_AMBIGUOUS}
+    assert set(items["status"]) <= {"resolved", "low_quality", STATUS_AMBIGUOUS, STATUS_OVERRULES}
     assert res.annotators["annotator"].to_list() == ["w1", "w2", "w3", MODEL_ANNOTATOR]
     s = res.summary()
     assert s["items"] == 3 and s["votes"] == 6 and s["model"] is True
@@ -417,6 +452,21 @@ def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
               str(tmp_path / "dedupe"), "--corrector", "none", "--embeddings",
               str(_embeddings(tmp_path, items)))
     assert ok.returncode == 0, ok.stderr
+    # votes on an item the items' file lacks: an error naming the option that skips them
+    other = tmp_path / "other.csv"
+    extra = pl.DataFrame({"item_id": ["zz"], "annotator": ["w1"], "label": ["refund"]})
+    pl.read_csv(votes, infer_schema=False).vstack(extra).write_csv(other)
+    p = run_relabel("consensus", str(items), "--annotations", str(other), "--out",
+                    str(tmp_path / "never"))
+    assert p.returncode == 2 and "--skip-other-items uses only the votes" in p.stderr, p.stderr
+    ok = run_relabel("consensus", str(items), "--annotations", str(other),
+                     "--skip-other-items", "--out", str(tmp_path / "skip"), "--corrector",
+                     "none", "--embeddings", str(_embeddings(tmp_path, items)))
+    assert ok.returncode == 0, ok.stderr
+    assert "1 votes on items that are not in the data are skipped (--skip-other-items)" \
+        in ok.stdout
+    assert json.loads((tmp_path / "skip" / "agreement.json").read_text())[
+        "votes_on_other_items"] == 1
 
 
 def _embeddings(tmp_path, items):
@@ -441,6 +491,16 @@ def test_denoise_on_several_annotators_takes_the_consensus(tmp_path) -> None:
     held = scores.filter(pl.col("reason") == "annotators_split")
     assert set(held["id"]) == ambiguous
     assert held["flagged"].all() and held["suggested_label"].is_null().all()
+    # where w2 joins the spammer w3 ('refund'), the consensus follows w1 against the two:
+    # kept as the label, but held for a human
+    overrules = set(consensus.filter(pl.col("status") == STATUS_OVERRULES)["id"])
+    assert len(overrules) >= 3
+    held = scores.filter(pl.col("reason") == "overrules_majority")
+    assert set(held["id"]) == overrules
+    assert held["flagged"].all() and held["suggested_label"].is_null().all()
+    assert (held["label"] != "refund").all()
+    assert f"and {len(overrules)} that overrule a majority of their votes go to a human" \
+        in " ".join(p.stdout.split())
     soft = np.load(out / "soft_labels.npy")
     assert soft.shape == (df.height, 3) and np.allclose(soft.sum(1), 1, atol=1e-4)
     summary = (out / "summary.json").read_text()

@@ -214,6 +214,10 @@ ItemCol = Annotated[str | None, typer.Option(help="Item id column of the votes (
                                                   "number).")]
 Dedupe = Annotated[bool, typer.Option("--dedupe", help="Keep the last of repeated (item, "
                                       "annotator) votes instead of failing.")]
+SkipOtherItems = Annotated[bool, typer.Option(
+    "--skip-other-items", help="With --annotations: use only the votes on DATA's items "
+    "(a whole project's votes beside one split), dropping and counting the others, instead of "
+    "failing.")]
 Abstain = Annotated[str | None, typer.Option(help="Vote values that mean 'no vote', "
                                              "comma-separated (-1 for WRENCH and Snorkel label "
                                              "functions): dropped and counted.")]
@@ -233,7 +237,8 @@ def input_options(text_col: str, label_col: str, id_col: str | None, task: str, 
 
 def vote_options(annotations: Path | None, label_cols: str | None, votes_col: str | None,
                  annotator_col: str | None, item_col: str | None, dedupe: bool,
-                 abstain: str | None = None) -> dict[str, Any]:
+                 abstain: str | None = None, skip_other_items: bool = False
+                 ) -> dict[str, Any]:
     """The several-annotators fields of :class:`~relabel.config.DenoiseConfig` from their
     options (``denoise``, ``check``): with ``--annotations`` the votes' annotator column is
     ``annotator`` unless named."""
@@ -241,4 +246,5 @@ def vote_options(annotations: Path | None, label_cols: str | None, votes_col: st
             "label_cols": split_list(label_cols) if label_cols else None,
             "votes_col": votes_col,
             "annotator_col": annotator_col or ("annotator" if annotations else None),
-            "item_col": item_col, "dedupe": dedupe, "abstain": split_list(abstain or "")}
+            "item_col": item_col, "dedupe": dedupe, "abstain": split_list(abstain or ""),
+            "skip_other_items": skip_other_items}

@@ -22,6 +22,7 @@ from relabel.cli._util import (
     LabelCol,
     LabelCols,
     LabelNames,
+    SkipOtherItems,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -59,6 +60,7 @@ def check_command(
                              "--votes-col the column listing each vote's annotator.")] = None,
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
+    skip_other_items: SkipOtherItems = False,
     abstain: Abstain = None,
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
@@ -71,7 +73,8 @@ def check_command(
                                         drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
                         **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                       item_col, dedupe, abstain))
+                                       item_col, dedupe, abstain,
+                                       skip_other_items))
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")

@@ -21,6 +21,7 @@ from relabel.cli._util import (
     MaxLength,
     MaxWindows,
     Precision,
+    SkipOtherItems,
     TextCol,
     VotesCol,
     app,
@@ -56,6 +57,7 @@ def consensus_command(
     classes: Annotated[str | None, typer.Option(help="The class set, comma-separated; a vote "
                                                      "outside it is an error.")] = None,
     dedupe: Dedupe = False,
+    skip_other_items: SkipOtherItems = False,
     abstain: Abstain = None,
     label_names: LabelNames = None,
     encoding: Encoding = None,
@@ -103,7 +105,7 @@ def consensus_command(
                         votes_col=votes_col, item=item_col, annotator=annotator_col,
                         label=label_col, text=text_col,
                         classes=list(split_list(classes)) if classes else None, dedupe=dedupe,
-                        abstain=abstain, out=out,
+                        skip_other_items=skip_other_items, abstain=abstain, out=out,
                         to=to, model=model, precision=precision, batch_size=batch_size,
                         max_length=max_length, max_windows=max_windows, corrector=corrector,
                         embeddings=embeddings,
@@ -115,11 +117,10 @@ def consensus_command(
     typer.echo(f"{s['items']} items, {s['annotators']} annotators, {s['votes']} votes "
                f"(Krippendorff's alpha {alpha}); model annotator: "
                f"{'yes' if s['model'] else 'no (no text)'}")
+    from relabel.crowd.consensus import consensus_notes, needs_human_text
+
     typer.echo(f"consensus differs from the majority vote on {s['differs_from_majority']} items;"
-               f" {s['needs_review']} need a human ({s['ambiguous']} ambiguous, "
-               f"{s['low_quality']} below quality {s['target_precision']}); expected accuracy "
-               f"{s['expected_accuracy']:.3f}")
-    from relabel.crowd.consensus import consensus_notes
+               f" {needs_human_text(s)}; expected accuracy {s['expected_accuracy']:.3f}")
 
     for line in consensus_notes(s):
         typer.echo(line)

@@ -27,6 +27,7 @@ from relabel.cli._util import (
     MaxLength,
     MaxWindows,
     Precision,
+    SkipOtherItems,
     SpanCols,
     TaskOpt,
     TextCol,
@@ -68,7 +69,10 @@ def format_summary(summary: dict[str, Any], out_dir: Path, data_file: str | None
             f"several annotators: {crowd['votes']} votes by {crowd['annotators']} annotators "
             f"(Krippendorff's alpha {'n/a' if alpha is None else f'{alpha:.3f}'}); the "
             f"consensus is the given label ({crowd['differs_from_majority']} differ from the "
-            f"majority vote, {crowd['ambiguous']} ambiguous items go to a human)"
+            f"majority vote, {crowd['ambiguous']} ambiguous items"
+            + (f" and {crowd['overrules_majority_held']} that overrule a majority of their votes"
+               if crowd.get("overrules_majority_held") else "")
+            + " go to a human)"
             + (f"; on the {single} items with one vote, that vote is the given label "
                f"({crowd.get('single_votes_kept', 0)} of them differ from the consensus)"
                if single else ""))
@@ -240,6 +244,7 @@ def denoise_command(
                              "annotator.")] = None,
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
+    skip_other_items: SkipOtherItems = False,
     abstain: Abstain = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -261,5 +266,6 @@ def denoise_command(
                       passes=passes, seed=seed,
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                     item_col, dedupe, abstain))
+                                     item_col, dedupe, abstain,
+                                       skip_other_items))
     typer.echo(format_summary(run.summary, run.out_dir, run.record.data_file))

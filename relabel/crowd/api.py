@@ -40,7 +40,7 @@ from relabel.config import (
     abstain_values,
     parse_label_names,
 )
-from relabel.crowd.consensus import ConsensusResult, estimate_consensus
+from relabel.crowd.consensus import ConsensusResult, estimate_consensus, needs_human_text
 from relabel.crowd.reading import (
     GIVEN_ANNOTATOR,
     VoteSpec,
@@ -142,8 +142,7 @@ class Consensus:
     def __repr__(self) -> str:
         s = self.summary
         return (f"<relabel.Consensus: {s['items']} items, {s['annotators']} annotators, "
-                f"{s['votes']} votes, {s['needs_review']} need a human "
-                f"({s['ambiguous']} ambiguous)>")
+                f"{s['votes']} votes, {needs_human_text(s)}>")
 
     def _repr_html_(self) -> str:
         """What a notebook shows: the counts, the items that need a human and the annotators
@@ -349,6 +348,7 @@ def consensus(
     text: str = "text",
     classes: list[str] | None = None,
     dedupe: bool = False,
+    skip_other_items: bool = False,
     abstain: str | int | Sequence[str | int] | None = None,
     out: str | Path | None = None,
     to: str | Path | None = None,
@@ -396,6 +396,9 @@ def consensus(
         The class set (a vote outside it is an error); default the labels seen.
     dedupe : bool
         Keep the last of repeated (item, annotator) votes instead of raising.
+    skip_other_items : bool
+        With ``annotations``: use only the votes on ``data``'s items, dropping (and counting)
+        those on items it lacks, instead of raising.
     abstain : str, int or sequence of them, optional
         Vote values that mean "no vote" (``-1`` for WRENCH and Snorkel label functions; a
         comma-separated string is split; numbers are compared as text): dropped and counted.
@@ -482,6 +485,7 @@ def consensus(
                     item=item,
                     annotator=annotator, label=label, text=text,
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
+                    skip_other_items=skip_other_items,
                     include_given=include_given,
                     label_names=None if label_names is None else parse_label_names(label_names),
                     encoding=None if encoding is None else check_encoding(encoding),

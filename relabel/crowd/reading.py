@@ -64,6 +64,7 @@ class VoteSpec:
     text: str = "text"
     classes: tuple[str, ...] | None = None
     dedupe: bool = False
+    skip_other_items: bool = False
     include_given: bool = True
     #: ``(code, name)`` pairs of integer-coded votes (:func:`relabel.config.parse_label_names`)
     label_names: tuple[tuple[str, str], ...] | None = None
@@ -81,7 +82,8 @@ class VoteSpec:
                    item=cfg.item_col or (cfg.id_col if cfg.label_cols or cfg.votes_col
                                          else None),
                    annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
-                   dedupe=cfg.dedupe, label_names=cfg.label_names, encoding=cfg.encoding,
+                   dedupe=cfg.dedupe, skip_other_items=cfg.skip_other_items,
+                   label_names=cfg.label_names, encoding=cfg.encoding,
                    abstain=cfg.abstain)
 
     @property
@@ -168,7 +170,7 @@ def _read_votes(data: Any, spec: VoteSpec, problems: Problems | None) -> Votes:
                                annotator_col=spec.annotator_col, label_col=spec.label,
                                text_col=spec.text, items=table, items_name=name,
                                classes=classes, dedupe=spec.dedupe, abstain=spec.abstain,
-                               problems=problems)
+                               problems=problems, skip_other_items=spec.skip_other_items)
     return votes_from_long(table, name, item_col=spec.item_col,
                            annotator_col=spec.annotator_col, label_col=spec.label,
                            text_col=spec.text, classes=classes, dedupe=spec.dedupe,
@@ -210,7 +212,8 @@ def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
                            annotator_col=annotator_col, label_col=label_col, text_col="text",
                            items=items, items_name=str(files.examples),
                            classes=list(spec.classes) if spec.classes else known,
-                           dedupe=spec.dedupe, abstain=spec.abstain)
+                           dedupe=spec.dedupe, abstain=spec.abstain,
+                           skip_other_items=spec.skip_other_items)
 
 __all__ = ["GIVEN_ANNOTATOR", "VoteSpec", "is_run_dir", "items_origin", "read_table_of",
            "read_votes", "writes_back"]

@@ -45,6 +45,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
                       votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
                       label=spec.label, text=spec.text, dedupe=spec.dedupe,
+                      skip_other_items=spec.skip_other_items,
                       abstain=spec.abstain,
                       label_names=spec.label_names, encoding=spec.encoding, out=files.root,
                       model=cfg.model,
@@ -62,7 +63,9 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
         items = items.with_columns(pl.when(pl.Series(single)).then(pl.Series(own.tolist()))
                                    .otherwise(pl.col("label")).alias("label"))
     kept = int((single & (items["label"] != crowd.items["consensus_label"]).to_numpy()).sum())
-    crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept)
+    overrules = (crowd.items["status"] == "overrules_majority").to_numpy() & ~single
+    crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept,
+                         overrules_majority_held=int(overrules.sum()))
     if spec.label_names:  # the items hold codes, as the votes did: read names them, export
         # writes codes back (as it does for a file of coded labels, and consensus --to does)
         items = items.with_columns(labels_as_codes(items["label"], spec.label_names))
@@ -74,20 +77,26 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
 def crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
                   ) -> tuple[np.ndarray, np.ndarray]:
     """``(N, K)`` vote counts over the run's ``classes`` and ``(N,)`` the reason each item is
-    held for a human (``annotators_split`` for the ambiguous ones, ``no_votes`` where nobody
-    voted and the consensus, the model's label, is below the target quality; ``""``
-    elsewhere), in the order of the task's examples."""
+    held for a human (``annotators_split`` for the ambiguous ones, ``overrules_majority``
+    where the consensus, the item's given label, differs from a strict majority of two votes
+    or more, ``no_votes`` where nobody voted and the consensus, the model's label, is below
+    the target quality; ``""`` elsewhere), in the order of the task's examples. An item with
+    a single vote keeps that vote (:func:`consensus_stage`), so it overrules nothing."""
+    from relabel.crowd.consensus import STATUS_AMBIGUOUS, STATUS_OVERRULES
+
     assert task.examples is not None
     votes = crowd.result.votes
     where = {v: i for i, v in enumerate(votes.item_ids)}
     pos = np.array([where[i] for i in task.examples["id"].to_list()], dtype=np.int64)
     counts = np.zeros((len(pos), len(classes)))
     counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
-    ambiguous = (crowd.items["status"] == "ambiguous").to_numpy()[pos]
+    status = crowd.items["status"].to_numpy()[pos]
+    n = counts.sum(axis=1)
     # an item nobody voted on whose consensus (the model's label) is below the target quality
-    unvoted = (counts.sum(axis=1) == 0) & crowd.items["needs_review"].to_numpy()[pos]
-    hold = np.where(ambiguous, "annotators_split",
-                    np.where(unvoted, "no_votes", "")).astype(object)
+    unvoted = (n == 0) & crowd.items["needs_review"].to_numpy()[pos]
+    hold = np.where(status == STATUS_AMBIGUOUS, "annotators_split",
+                    np.where((status == STATUS_OVERRULES) & (n >= 2), "overrules_majority",
+                             np.where(unvoted, "no_votes", ""))).astype(object)
     return counts, hold
 
 

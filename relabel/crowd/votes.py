@@ -63,6 +63,8 @@ class Votes:
         Where the votes came from, for messages.
     abstained : int
         Votes dropped as abstentions (``abstain`` values).
+    other_items : int
+        Votes dropped because they name items the items' table lacks (``skip_other_items``).
     """
 
     item_ids: list[str]
@@ -74,6 +76,7 @@ class Votes:
     items: pl.DataFrame
     name: str
     abstained: int = 0
+    other_items: int = 0
 
     @property
     def n_items(self) -> int:
@@ -252,7 +255,7 @@ def abstention_hint(votes: Votes) -> str | None:
 
 
 def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: str,
-            abstained: int = 0) -> Votes:
+            abstained: int = 0, other_items: int = 0) -> Votes:
     item_ids = items["id"].to_list()
     annotators = sorted(set(votes["annotator"].to_list()))
     pos = {v: i for i, v in enumerate(item_ids)}
@@ -261,7 +264,7 @@ def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: 
         item=np.array([pos[v] for v in votes["item"].to_list()], dtype=np.int64),
         annotator=np.searchsorted(annotators, votes["annotator"].to_numpy()).astype(np.int64),
         label=np.searchsorted(classes, votes["label"].to_numpy()).astype(np.int64),
-        items=items, name=name, abstained=abstained)
+        items=items, name=name, abstained=abstained, other_items=other_items)
 
 
 def votes_from_long(
@@ -278,6 +281,7 @@ def votes_from_long(
     dedupe: bool = False,
     abstain: Sequence[str] = (),
     problems: Problems | None = None,
+    skip_other_items: bool = False,
 ) -> Votes:
     """Votes from a long table: one row per (item, annotator, label).
 
@@ -306,6 +310,10 @@ def votes_from_long(
         Where ``relabel check`` collects every problem: repeated pairs and votes on items that
         ``items`` lacks are recorded there, and the reading goes on without them (the latest
         vote of a pair, the known items' votes), so the later checks run too.
+    skip_other_items : bool
+        With ``items``: drop the votes on items it lacks (counted in
+        :attr:`Votes.other_items`; a file of a whole project's votes beside one split's items)
+        instead of raising. Their labels are not read, so they add no class.
 
     Returns
     -------
@@ -327,17 +335,8 @@ def votes_from_long(
     votes = pl.DataFrame({"item": item, "annotator": who, "label": lab}).with_columns(
         pl.int_range(pl.len()).alias("__row"))
     votes, abstained = _drop_empty(votes, abstain)
-    found = _check_classes(votes["label"], classes, name, label_col)
-    if len(found) < 2 and classes is None:
-        raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
-                                column=label_col)
-    votes = _dedupe(votes, name, item_col, annotator_col, dedupe, problems)
-    if items is None:
-        vote_cols = {annotator_col, label_col}
-        keep = [c for c in table.columns if c not in vote_cols]
-        item_table = _item_table(table.select(keep), item_col, name,
-                                 text_col=text_col if text_col in table.columns else None)
-    else:
+    other = 0
+    if items is not None:
         iname = str(items_name or name)
         items = expose(items, [item_col, text_col])
         require_columns(items, [item_col], path=iname, options={item_col: "--item-col"})
@@ -349,16 +348,31 @@ def votes_from_long(
             raise RelabelInputError("duplicate item ids", path=iname,
                                     rows=_rows(ids.is_duplicated().to_numpy()), column=item_col)
         unknown = ~votes["item"].is_in(item_table["id"].implode())
-        if unknown.any():
+        if unknown.any() and skip_other_items:
+            other = int(unknown.sum())
+        elif unknown.any():
             first = votes.filter(unknown)
             (problems or Problems()).error(RelabelInputError(
                 f"{first.height} votes name items that are not in {iname} (e.g. "
-                f"'{first['item'][0]}'{ids_as_numbers_hint(first['item'], item_table['id'])})",
+                f"'{first['item'][0]}'{ids_as_numbers_hint(first['item'], item_table['id'])});"
+                f" {option('--skip-other-items', True)} uses only the votes on its items",
                 path=name, rows=(first["__row"] + 1).to_list(), column=item_col))
-            votes = votes.filter(~unknown)  # collected (relabel check): the others are read
+        # skipped, or collected (relabel check): the other votes are read
+        votes = votes.filter(~unknown)
+    found = _check_classes(votes["label"], classes, name, label_col)
+    if len(found) < 2 and classes is None:
+        raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
+                                column=label_col)
+    votes = _dedupe(votes, name, item_col, annotator_col, dedupe, problems)
+    if items is None:
+        vote_cols = {annotator_col, label_col}
+        keep = [c for c in table.columns if c not in vote_cols]
+        item_table = _item_table(table.select(keep), item_col, name,
+                                 text_col=text_col if text_col in table.columns else None)
     if item_col != "id" and item_col in item_table.columns:
         item_table = item_table.drop(item_col)
-    return _finish(votes, item_table.select("id", pl.exclude("id")), found, name, abstained)
+    return _finish(votes, item_table.select("id", pl.exclude("id")), found, name, abstained,
+                   other)
 
 
 def _row_items(table: pl.DataFrame, item_col: str | None) -> tuple[pl.DataFrame, str]:

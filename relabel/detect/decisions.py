@@ -237,7 +237,8 @@ def hold_for_review(dec: DecisionResult, hold: np.ndarray) -> DecisionResult:
 
     ``hold`` is ``(N,)`` bool, the rows' reason then ``annotators_split`` (several annotators
     split where the embeddings cannot decide either: genuine ambiguity is never resolved
-    automatically), or ``(N,)`` the reason of each held row (``annotators_split`` or
+    automatically), or ``(N,)`` the reason of each held row (``annotators_split``,
+    ``overrules_majority``: the consensus differs from a strict majority of the votes, or
     ``no_votes``: no annotator voted, the label is the model's guess) and None or ``""``
     elsewhere."""
     from dataclasses import replace

@@ -21,6 +21,9 @@
 - ``annotators_split``: several annotators per item split between two labels that the
   embeddings cannot separate either (:mod:`relabel.crowd.consensus`): flagged, never changed
   automatically.
+- ``overrules_majority``: several annotators per item, and the consensus (the given label)
+  differs from a strict majority of the item's votes (:mod:`relabel.crowd.consensus`): the
+  consensus is kept as the label, but flagged for a human and never changed automatically.
 - ``no_votes``: several annotators per item, but none voted on this one (every label function
   abstained), and its label, the model's (:mod:`relabel.crowd.consensus`), is below the target
   quality. Flagged, never changed automatically.
@@ -41,7 +44,7 @@ CLEAR_MAJORITY = 2 / 3
 OUTLIER_Z = 4.0
 OUTLIER_SHARE = 0.005
 REASONS = ("duplicate_conflict", "outlier", "class_not_learned", "corrector_disagrees",
-           "neighbours_disagree", "annotators_split", "no_votes")
+           "neighbours_disagree", "annotators_split", "overrules_majority", "no_votes")
 
 _PUNCT_SPACE = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -357,6 +357,8 @@ def _annotator_section(run_dir: Path) -> str:
     """Several annotators per item (``relabel consensus``, ``denoise --annotations``): the
     agreement figures, the annotator table and their estimated accuracy with intervals; empty
     for a run with one label per example."""
+    from relabel.crowd.consensus import consensus_notes, needs_human_text
+
     files = RunFiles(run_dir)
     if not (files.annotators.is_file() and files.agreement.is_file()):
         return ""
@@ -385,12 +387,9 @@ def _annotator_section(run_dir: Path) -> str:
         {"": "consensus differs from the majority vote",
          "value": summary.get("differs_from_majority")},
         {"": "items that need a human",
-         "value": f"{summary['needs_review']} ({summary['ambiguous']} ambiguous, "
-                  f"{summary['low_quality']} below quality {summary['target_precision']:g})"},
+         "value": needs_human_text(summary).replace(" need a human", "")},
         {"": "model annotator", "value": "yes" if summary.get("model") else "no (no text)"},
     ]
-    from relabel.crowd.consensus import consensus_notes
-
     shown = annotators.head(REPORT_ANNOTATORS)
     notes = "".join(f"<p>{_cell(line)}</p>" for line in consensus_notes(summary))
     parts = ["<h2>Annotators</h2>", _table(facts, ["", "value"]), notes,

@@ -86,16 +86,15 @@ def consensus_html(summary: dict[str, Any], items: pl.DataFrame,
                    annotators: pl.DataFrame) -> str:
     """A consensus: the counts, the agreement, the items that need a human and the
     annotators, least accurate first."""
+    from relabel.crowd.consensus import consensus_notes, needs_human_text
+
     alpha = (summary.get("agreement") or {}).get("krippendorff_alpha")
     facts = [("items", summary.get("items")), ("annotators", summary.get("annotators")),
              ("votes", summary.get("votes")),
              ("Krippendorff's alpha", None if alpha is None else round(float(alpha), 3)),
-             ("need a human", f"{summary.get('needs_review')} ({summary.get('ambiguous')} "
-                              "ambiguous)")]
+             ("need a human", needs_human_text(summary).replace(" need a human", ""))]
     review = items.filter(pl.col("needs_review")) if "needs_review" in items.columns else items
     worst = annotators.sort("accuracy") if "accuracy" in annotators.columns else annotators
-    from relabel.crowd.consensus import consensus_notes
-
     return (f'{_STYLE}<div class="relabel-nb"><b>relabel consensus</b>{_facts(facts)}'
             f"{_notes(consensus_notes(summary))}"
             f"<p>items that need a human (first {min(SHOWN_ROWS, review.height)} of "
