@@ -76,6 +76,10 @@ def test_abstention_predicts_the_given_label_and_says_why():
     # a class relabel did not learn: no "likely" other label to sway the reviewer
     why = reason({**row, "reason": "class_not_learned"})
     assert "did not learn 'refund'" in why and "transfer" not in why
+    # a consensus that overrules most of the votes: the reviewer reads the votes
+    why = reason({**row, "reason": "overrules_majority"})
+    assert why.startswith("Flagged: overrules majority") and "read the votes" in why
+    assert "transfer" not in why
 
 
 def test_relation_prediction_highlights_both_spans():

@@ -142,6 +142,10 @@ def reason(row: Mapping[str, Any]) -> str:
     if row.get("suggested_label") is not None:
         return (f"{head}; suggests '{row['suggested_label']}' with confidence "
                 f"{_fmt(row.get('suggestion_confidence'), 2)}.")
+    if row.get("flagged") and why == "overrules_majority":
+        return (f"{head}; the label is the annotators' consensus, which weighs each by their "
+                "estimated accuracy and goes against most of their votes here: read the votes "
+                "and decide.")
     if row.get("flagged") and why == "class_not_learned":  # its "likely" label would mislead
         return (f"{head}; no suggestion: relabel did not learn '{row.get('label')}' from its "
                 "examples and cannot judge this label, so decide it yourself.")
