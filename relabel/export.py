@@ -406,17 +406,23 @@ def consensus_changes(items: pl.DataFrame, items_of: pl.DataFrame, label_col: st
         return pl.DataFrame(schema=CHANGES_SCHEMA)
     old = labels_named(own[label_col], label_names)
     new = labels_named(items[label_col], label_names)
-    quality = (items["consensus_quality"] if "consensus_quality" in items.columns
-               else pl.Series([None] * items.height, dtype=pl.Float64))
+    def column(name: str, dtype: Any) -> pl.Series:
+        return items[name] if name in items.columns else pl.Series([None] * items.height,
+                                                                   dtype=dtype)
+
     frame = pl.DataFrame({"id": items["id"].cast(pl.String), "row": pl.int_range(
         items.height, eager=True).cast(pl.Int64), "old_label": old, "new_label": new,
-        "quality": quality})
+        "quality": column("consensus_quality", pl.Float64),
+        "status": column("consensus_status", pl.String)})
     moved = frame.filter(pl.col("old_label").ne_missing(pl.col("new_label")))
+    # the status where the consensus needed a human (ambiguous, overrules_majority, ...)
+    status = pl.when(pl.col("status").is_null() | (pl.col("status") == "resolved")) \
+        .then(pl.lit("")).otherwise(pl.format(", {}", pl.col("status")))
     return moved.select(
         "id", "row", pl.lit("relabel").alias("action"), "old_label", "new_label",
         pl.when(pl.col("quality").is_null()).then(pl.lit("annotators' consensus"))
-        .otherwise(pl.format("annotators' consensus (quality {})",
-                             pl.col("quality").round(3))).alias("reason"),
+        .otherwise(pl.format("annotators' consensus (quality {}{})",
+                             pl.col("quality").round(3), status)).alias("reason"),
         pl.lit("consensus").alias("source")).cast(CHANGES_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -748,9 +748,14 @@ def test_an_items_files_own_label_replaced_by_the_consensus_is_in_the_audit_log(
     log = pl.read_csv(tmp_path / "changes.csv", schema_overrides={"id": pl.String})
     by_consensus = log.filter(pl.col("source") == "consensus")
     assert by_consensus.height == differ
+    status = pl.read_parquet(tmp_path / "run" / "consensus.parquet")["status"].to_list()
     for r in by_consensus.iter_rows(named=True):
         assert stale[r["row"]] == r["old_label"] and given[r["row"]] == r["new_label"]
         assert r["reason"].startswith("annotators' consensus (quality ")
+        # where the consensus needed a human, the log says why
+        assert r["reason"].endswith(", overrules_majority)") == (
+            status[r["row"]] == "overrules_majority")
+    assert by_consensus["reason"].str.ends_with(", overrules_majority)").sum() > 0
     # every row whose label the file's column no longer has is in the log
     moved = {i for i, (a, b) in enumerate(zip(stale, clean["label"], strict=True)) if a != b}
     assert moved <= set(log["row"])
@@ -856,8 +861,8 @@ def test_check_reads_the_votes_as_denoise_and_says_when_they_have_no_text(tmp_pa
     assert res.returncode == 2
     errors = [line for line in res.stdout.splitlines() if line.startswith("error: ")]
     assert len(errors) == 2, res.stdout
-    assert "rows 1, 2: the same (item_id, annotator) pair more than once" in errors[0]
-    assert "row 4, column 'item_id': 1 votes name items that are not in" in errors[1]
+    assert "row 4, column 'item_id': 1 votes name items that are not in" in errors[0]
+    assert "rows 1, 2: the same (item_id, annotator) pair more than once" in errors[1]
     assert "2 items, 2 classes, 2 votes by 1 annotators (votes): 2 error(s)" in res.stdout
 
 
