@@ -406,6 +406,7 @@ def consensus_changes(items: pl.DataFrame, items_of: pl.DataFrame, label_col: st
         return pl.DataFrame(schema=CHANGES_SCHEMA)
     old = labels_named(own[label_col], label_names)
     new = labels_named(items[label_col], label_names)
+
     def column(name: str, dtype: Any) -> pl.Series:
         return items[name] if name in items.columns else pl.Series([None] * items.height,
                                                                    dtype=dtype)

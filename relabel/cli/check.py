@@ -73,8 +73,7 @@ def check_command(
                                         drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
                         **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                       item_col, dedupe, abstain,
-                                       skip_other_items))
+                                       item_col, dedupe, abstain, skip_other_items))
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")

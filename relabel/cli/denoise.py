@@ -266,6 +266,5 @@ def denoise_command(
                       passes=passes, seed=seed,
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                     item_col, dedupe, abstain,
-                                       skip_other_items))
+                                     item_col, dedupe, abstain, skip_other_items))
     typer.echo(format_summary(run.summary, run.out_dir, run.record.data_file))
