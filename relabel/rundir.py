@@ -70,6 +70,8 @@ class RunFiles:
     # several annotators per item (relabel/crowd/api.py; annotations.parquet from review pull)
     CONSENSUS = "consensus.parquet"
     CONSENSUS_CSV = "consensus.csv"
+    CONSENSUS_PROBS = "consensus_probabilities.parquet"
+    CONSENSUS_PROBS_CSV = "consensus_probabilities.csv"
     ANNOTATORS = "annotators.csv"
     PAIRS = "annotator_pairs.csv"
     AGREEMENT = "agreement.json"
@@ -150,6 +152,14 @@ class RunFiles:
     @property
     def consensus_csv(self) -> Path:
         return self.root / self.CONSENSUS_CSV
+
+    @property
+    def consensus_probs(self) -> Path:
+        return self.root / self.CONSENSUS_PROBS
+
+    @property
+    def consensus_probs_csv(self) -> Path:
+        return self.root / self.CONSENSUS_PROBS_CSV
 
     @property
     def annotators(self) -> Path:

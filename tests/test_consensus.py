@@ -390,8 +390,30 @@ def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) ->
     np.testing.assert_allclose(values.sum(axis=1), 1.0, rtol=1e-9)
     picked = values[np.arange(len(values)), [classes.index(x) for x in c.items["consensus_label"]]]
     np.testing.assert_allclose(picked, c.items["quality"].to_numpy(), rtol=1e-9)
-    with pytest.raises(RelabelInputError, match="keeps no probabilities"):
-        _ = again.probabilities
+    # written beside the consensus, so a reopened one (and a CLI user) has them too
+    assert again.probabilities.equals(probs)
+    csv = pl.read_csv(tmp_path / "out" / "consensus_probabilities.csv",
+                      schema_overrides={"id": pl.String})
+    assert csv.columns == probs.columns
+    np.testing.assert_allclose(csv.select(classes).to_numpy(), values, rtol=1e-6)
+    (tmp_path / "out" / "consensus_probabilities.parquet").unlink()
+    with pytest.raises(RelabelInputError, match="has no consensus_probabilities.parquet"):
+        _ = relabel.load_consensus(tmp_path / "out").probabilities
+
+
+def test_class_names_that_head_a_csv_column_are_not_formulas(tmp_path) -> None:
+    """A class's name heads a column of consensus_probabilities.csv: a name a spreadsheet
+    would run is written as text there, and a class called 'id' does not clash with the ids."""
+    import relabel
+
+    rows = [(str(i), w, ("=cmd()", "id", "-1")[(i + (w == "w3") * (i % 5 == 0)) % 3])
+            for i in range(30) for w in ("w1", "w2", "w3")]
+    c = relabel.consensus(_long(rows), out=tmp_path / "out", progress=False)
+    assert c.probabilities.columns == ["id", "-1", "=cmd()", "id (class)"]
+    header = (tmp_path / "out" / "consensus_probabilities.csv").read_text().splitlines()[0]
+    assert header == "id,-1,'=cmd(),id (class)"
+    assert pl.read_parquet(tmp_path / "out" / "consensus_probabilities.parquet").columns == \
+        c.probabilities.columns
 
 
 def test_consensus_takes_denoises_column_keywords_and_refuses_unknown_ones(tmp_path) -> None:

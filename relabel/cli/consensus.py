@@ -128,5 +128,6 @@ def consensus_command(
         typer.echo("one vote per item: there is nothing to combine, and where the consensus "
                    "differs from a vote it is the model overruling it; to judge single labels "
                    "at a target precision, run relabel denoise on this file")
-    typer.echo(f"wrote {RunFiles(out).consensus_csv}, {RunFiles(out).annotators}"
+    typer.echo(f"wrote {RunFiles(out).consensus_csv}, {RunFiles(out).consensus_probs_csv}, "
+               f"{RunFiles(out).annotators}"
                + (f" and {to}" if to is not None else ""))

@@ -123,21 +123,24 @@ class Consensus:
     def probabilities(self) -> pl.DataFrame:
         """Each item's calibrated probability of each class (soft labels, for a model that
         learns from the annotators' uncertainty, as in LeWiDi): ``id`` and one column per
-        class, rows in :attr:`items` order, each row summing to 1. ``quality`` is the row's
-        value at ``consensus_label``.
+        class, rows in :attr:`items` order, each row summing to 1 (:func:`probability_table`;
+        the file ``consensus_probabilities.parquet``). ``quality`` is the row's value at
+        ``consensus_label``.
 
         Raises
         ------
         RelabelInputError
-            A consensus reopened with :func:`load_consensus`, which keeps no arrays.
+            A consensus reopened with :func:`load_consensus` from a directory written before
+            relabel wrote that file.
         """
-        if self.result is None:
-            raise RelabelInputError("a consensus reopened from its files keeps no "
-                                    "probabilities: run relabel.consensus(...) again")
-        probs = np.asarray(self.result.em.calibrated, dtype=np.float64)
-        return pl.DataFrame({"id": self.items["id"],
-                             **{c: probs[:, k] for k, c in
-                                enumerate(self.result.votes.classes)}})
+        if self.result is not None:
+            return probability_table(self.result)
+        files = RunFiles(self.out_dir) if self.out_dir is not None else None
+        if files is None or not files.consensus_probs.is_file():
+            raise RelabelInputError("this consensus's directory has no "
+                                    f"{RunFiles.CONSENSUS_PROBS}: run relabel.consensus(...) "
+                                    "again")
+        return pl.read_parquet(files.consensus_probs)
 
     def __repr__(self) -> str:
         s = self.summary
@@ -240,6 +243,15 @@ def _own_label_note(votes: Votes, result: ConsensusResult, spec: VoteSpec, data:
             f"{own.height} items")
 
 
+def probability_table(result: ConsensusResult) -> pl.DataFrame:
+    """``id`` and each class's calibrated probability, one row per item (a class named ``id``
+    gets the column ``id (class)``)."""
+    probs = np.asarray(result.em.calibrated, dtype=np.float64)
+    names = [f"{c} (class)" if c == "id" else c for c in result.votes.classes]
+    return pl.DataFrame([pl.Series("id", result.items["id"]),
+                         *(pl.Series(name, probs[:, k]) for k, name in enumerate(names))])
+
+
 def write_consensus(result: ConsensusResult, out_dir: str | Path,
                     warnings: Sequence[str] = ()) -> dict[str, Any]:
     """Write the consensus files under ``out_dir`` (atomically); returns the summary, with
@@ -250,6 +262,9 @@ def write_consensus(result: ConsensusResult, out_dir: str | Path,
     files.root.mkdir(parents=True, exist_ok=True)
     write_table(result.items, files.consensus)
     write_report_csv(result.items, files.consensus_csv)
+    probs = probability_table(result)
+    write_table(probs, files.consensus_probs)
+    write_report_csv(probs, files.consensus_probs_csv)
     write_report_csv(result.annotators, files.annotators)
     write_report_csv(result.agreement.pairs, files.pairs)
     write_table(result.votes.frame(), files.votes)
@@ -556,4 +571,5 @@ def load_consensus(out_dir: str | Path) -> Consensus | None:
 
 __all__ = ["GIVEN_ANNOTATOR", "Consensus", "VoteSpec", "consensus", "consensus_as_labels",
            "items_origin", "labelled_data", "labels_as_codes", "load_consensus",
-           "model_probabilities", "read_votes", "write_consensus", "writes_back"]
+           "model_probabilities", "probability_table", "read_votes", "write_consensus",
+           "writes_back"]

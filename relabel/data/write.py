@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -271,8 +272,13 @@ def neutralise_formulas(table: pl.DataFrame) -> pl.DataFrame:
     """``table`` with every text cell that a spreadsheet would run as a formula prefixed by an
     apostrophe (``'=1+1`` is shown as text by Excel, LibreOffice and Google Sheets). A plain
     number such as ``-1`` or ``+0.5`` is left as it is: a spreadsheet reads it as a number and
-    runs nothing."""
+    runs nothing. Column names get the same treatment (a class's name heads a column of
+    ``consensus_probabilities.csv``)."""
     exprs = []
+    renames = {name: f"'{name}" for name in table.columns
+               if name.startswith(FORMULA_PREFIXES) and not re.match(_PLAIN_NUMBER, name)}
+    if renames and not set(renames.values()) & set(table.columns):
+        table = table.rename(renames)
     for name, dtype in table.schema.items():
         if dtype != pl.String:
             continue
