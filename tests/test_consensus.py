@@ -397,7 +397,7 @@ def test_consensus_api_writes_its_files_and_never_touches_the_input(tmp_path) ->
     assert csv.columns == probs.columns
     np.testing.assert_allclose(csv.select(classes).to_numpy(), values, rtol=1e-6)
     (tmp_path / "out" / "consensus_probabilities.parquet").unlink()
-    with pytest.raises(RelabelInputError, match="has no consensus_probabilities.parquet"):
+    with pytest.raises(RelabelInputError, match=r"has no consensus_probabilities\.parquet"):
         _ = relabel.load_consensus(tmp_path / "out").probabilities
 
 

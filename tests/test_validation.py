@@ -258,6 +258,33 @@ def test_a_table_of_listed_votes_without_a_label_gets_the_votes_options():
     assert "votes" not in str(err.value)
 
 
+def test_consensus_on_listed_votes_is_told_the_list_options_first():
+    """The same LeWiDi file given to consensus, whose default layout is one vote per row: the
+    long columns are missing, and the message says to read the lists (not to take the
+    aggregate ``hard_label`` for a vote); the advice works."""
+    import relabel
+    from relabel.crowd.votes import votes_from_long
+    from relabel.errors import cli_options
+
+    lewidi = pl.DataFrame({"id": ["1", "2"], "text": ["a", "b"],
+                           "annotations": ["0,0,1", "1,1,1"],
+                           "annotators": ["Ann1,Ann2,Ann3", "Ann1,Ann2,Ann3"],
+                           "hard_label": ["0", "1"]})
+    with cli_options(), pytest.raises(RelabelInputError) as err:
+        votes_from_long(lewidi, "train.json")
+    assert str(err.value) == (
+        "train.json: no columns 'item_id', 'annotator', 'label' of votes one per row "
+        "(available: id, text, annotations, annotators, hard_label); each row lists several "
+        "annotators' votes in 'annotations': pass --votes-col annotations --annotator-col "
+        "annotators")
+    with pytest.raises(RelabelInputError, match=r"pass votes_col='annotations', "
+                                                r"annotator_col='annotators'$"):
+        relabel.consensus(lewidi, progress=False)
+    c = relabel.consensus(lewidi.drop("text"), votes_col="annotations",
+                          annotator_col="annotators", progress=False)
+    assert c.items["majority_label"].to_list() == ["0", "1"]
+
+
 def test_a_missing_column_names_the_one_probably_meant():
     wrench = pl.DataFrame({"id": ["1"], "label": [0], "data.text": ["a"]})
     with pytest.raises(RelabelInputError, match=r"no column 'text' \(available: id, label, "

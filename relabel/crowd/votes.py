@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from relabel.data.column_hints import require_columns
+from relabel.data.column_hints import list_votes_options, require_columns
 from relabel.data.columns import expose
 from relabel.data.validation import default_id_col, ids_as_numbers_hint
 from relabel.errors import Problems, RelabelInputError, option
@@ -321,6 +321,14 @@ def votes_from_long(
     """
     name = str(name)
     table = expose(table, [item_col, annotator_col, label_col, text_col])
+    missing = [c for c in (item_col, annotator_col, label_col) if c not in table.columns]
+    listed = list_votes_options(table) if missing else None
+    if listed is not None:  # one row per item with a list of votes (LeWiDi): another layout
+        names = ", ".join(f"'{c}'" for c in missing)
+        raise RelabelInputError(
+            f"no column{'s' if len(missing) > 1 else ''} {names} of votes one per row "
+            f"(available: {', '.join(table.columns)}); each row lists several annotators' "
+            f"votes in '{listed[0]}': pass {listed[1]}", path=name)
     require_columns(table, [item_col, annotator_col, label_col], path=name,
                     options={item_col: "--item-col", annotator_col: "--annotator-col",
                              label_col: "--label-col"})

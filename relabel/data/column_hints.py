@@ -134,6 +134,15 @@ def votes_hint(table: pl.DataFrame) -> str | None:
     """Advice for a table without a label column that lists several annotators' votes per
     row (a column named like ``annotations`` or ``weak_labels`` holding lists, as LeWiDi's and
     WRENCH's files do): the options that read them as votes; None when it has none."""
+    found = list_votes_options(table)
+    return None if found is None else f"or, for the annotators' votes that '{found[0]}' " \
+        f"lists: {found[1]}"
+
+
+def list_votes_options(table: pl.DataFrame) -> tuple[str, str] | None:
+    """``(column, options)`` for a table that lists several annotators' votes per row: the
+    column of the votes' lists and the options that read them (``--votes-col annotations
+    --annotator-col annotators``); None when it has no such column."""
     lowered = {c.lower(): c for c in table.columns}
     votes = next((lowered[n] for n in _VOTE_LIST_NAMES
                   if n in lowered and lists_votes(table[lowered[n]])), None)
@@ -143,7 +152,7 @@ def votes_hint(table: pl.DataFrame) -> str | None:
                 if n in lowered and lists_votes(table[lowered[n]])), None)
     flags = option("--votes-col", votes) + (
         (" " if on_command_line() else ", ") + option("--annotator-col", who) if who else "")
-    return f"or, for the annotators' votes that '{votes}' lists: {flags}"
+    return votes, flags
 
 
-__all__ = ["lists_votes", "require_columns", "votes_hint"]
+__all__ = ["list_votes_options", "lists_votes", "require_columns", "votes_hint"]
