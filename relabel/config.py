@@ -281,6 +281,9 @@ class DenoiseConfig(InputSpec):
     dedupe: bool = False
     #: drop the votes on items the items' file lacks instead of failing (``--annotations``)
     skip_other_items: bool = False
+    #: an annotator's several labels for one item are one multi-select answer: each of its m
+    #: choices a vote of 1/m (long votes), instead of an error
+    multi_select: bool = False
     #: vote values that mean "no vote" (WRENCH and Snorkel label functions write -1 when they
     #: abstain): dropped and counted (relabel/crowd/votes.py)
     abstain: tuple[str, ...] = ()

@@ -163,6 +163,44 @@ def test_dedupe_keeps_the_latest_vote() -> None:
     assert v.counts().tolist() == [[0, 1], [0, 1]]
 
 
+def test_a_multi_select_answer_is_one_vote_shared_by_its_choices() -> None:
+    """CrowdTruth's workers may choose several relations for a sentence: each choice is then
+    1/m of the worker's vote (a choice repeated in one answer counts once), the counts and the
+    estimator weigh them so, and the agreement figures take the answer's last choice."""
+    rows = [("a", "w1", "x"), ("a", "w1", "y"), ("a", "w1", "y"), ("a", "w2", "x"),
+            ("b", "w1", "y"), ("b", "w2", "y"), ("b", "w2", "x"), ("b", "w2", "z")]
+    with pytest.raises(RelabelInputError, match=r"multi_select=True reads each answer as one "
+                                                r"vote shared by its choices"):
+        votes_from_long(_long(rows), "votes.csv")
+    v = votes_from_long(_long(rows), "votes.csv", multi_select=True)
+    assert len(v.item) == 7 and v.n_votes == 4
+    np.testing.assert_allclose(v.counts(), [[1.5, 0.5, 0.0], [1 / 3, 1 + 1 / 3, 1 / 3]])
+    assert v.frame()["weight"].to_list() == pytest.approx([0.5, 0.5, 1.0, 1.0, 1 / 3, 1 / 3,
+                                                           1 / 3])
+    one = v.one_per_answer()
+    assert len(one.item) == 4 and one.weight is None
+    assert one.matrix().tolist() == [[1.0, 0.0], [1.0, 2.0]]  # the last choices: y, x; y, z
+    assert agreement(v).votes == 4
+    res = estimate_consensus(v)
+    assert res.items["majority_label"].to_list() == ["x", "y"]
+    assert res.items["votes"].to_list()[0] == "x: 1.5, y: 0.5"
+    assert res.summary()["votes"] == 4
+    assert res.annotators["votes"].to_list() == [2, 2]
+    # without multi-select answers nothing changes: no weights
+    assert votes_from_long(_long(rows[3:5]), "v", multi_select=True).weight is None
+
+
+def test_weighted_votes_equal_repeated_whole_votes() -> None:
+    """A vote of weight 2 is two votes: the estimator's arithmetic with weights matches the
+    same votes written out (the weights only scale each vote's evidence and counts)."""
+    _, item, annotator, label, _ = _simulated(seed=3, n=300, k=3)
+    whole = dawid_skene(np.concatenate([item, item]), np.concatenate([annotator, annotator]),
+                        np.concatenate([label, label]), 300, int(annotator.max()) + 1, 3)
+    weighted = dawid_skene(item, annotator, label, 300, int(annotator.max()) + 1, 3,
+                           weight=np.full(len(item), 2.0))
+    np.testing.assert_allclose(weighted.posterior, whole.posterior, atol=1e-9)
+
+
 def test_votes_on_items_of_a_second_file() -> None:
     items = pl.DataFrame({"item_id": ["a", "b", "c"], "text": ["t1", "t2", "t3"]})
     v = votes_from_long(_long([("b", "w1", "x"), ("a", "w1", "y")]), "votes.csv", items=items,
@@ -485,10 +523,32 @@ def test_cli_errors_are_one_line_before_any_work(tmp_path) -> None:
                      "--skip-other-items", "--out", str(tmp_path / "skip"), "--corrector",
                      "none", "--embeddings", str(_embeddings(tmp_path, items)))
     assert ok.returncode == 0, ok.stderr
-    assert "1 votes on items that are not in the data are skipped (--skip-other-items)" \
+    assert "1 rows of votes on items that are not in the data are skipped (--skip-other-items)" \
         in ok.stdout
     assert json.loads((tmp_path / "skip" / "agreement.json").read_text())[
         "votes_on_other_items"] == 1
+
+
+def test_cli_multi_select_answers(tmp_path) -> None:
+    """A worker who chose two labels for one item: refused with the option that reads it, and
+    with ``--multi-select`` one vote shared by the two (also through ``check``)."""
+    rows = [{"item_id": str(i), "annotator": w, "label": "xy"[(i + (w == "w3")) % 2]}
+            for i in range(20) for w in ("w1", "w2", "w3")]
+    rows += [{"item_id": "0", "annotator": "w3", "label": "x"}]  # w3 chose both on item 0
+    votes = tmp_path / "votes.csv"
+    pl.DataFrame(rows).write_csv(votes)
+    p = run_relabel("consensus", str(votes), "--out", str(tmp_path / "never"))
+    assert p.returncode == 2 and "--multi-select reads each answer as one vote" in p.stderr
+    ok = run_relabel("consensus", str(votes), "--multi-select", "--out", str(tmp_path / "c"))
+    assert ok.returncode == 0, ok.stderr
+    assert "20 items, 3 annotators, 60 votes" in ok.stdout
+    written = pl.read_parquet(tmp_path / "c" / "consensus.parquet")
+    assert written["votes"][0] == "x: 2.5, y: 0.5"
+    assert pl.read_parquet(tmp_path / "c" / "votes.parquet")["weight"].sum() == \
+        pytest.approx(60)
+    check = run_relabel("check", str(votes), "--annotator-col", "annotator", "--multi-select")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "20 items, 2 classes, 60 votes by 3 annotators" in check.stdout
 
 
 def _embeddings(tmp_path, items):

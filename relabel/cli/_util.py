@@ -218,6 +218,9 @@ SkipOtherItems = Annotated[bool, typer.Option(
     "--skip-other-items", help="With --annotations: use only the votes on DATA's items "
     "(a whole project's votes beside one split), dropping and counting the others, instead of "
     "failing.")]
+MultiSelect = Annotated[bool, typer.Option(
+    "--multi-select", help="Long votes: an annotator's several labels for one item are one "
+    "multi-select answer, each of its m choices a vote of 1/m, instead of failing.")]
 Abstain = Annotated[str | None, typer.Option(help="Vote values that mean 'no vote', "
                                              "comma-separated (-1 for WRENCH and Snorkel label "
                                              "functions): dropped and counted.")]
@@ -237,8 +240,8 @@ def input_options(text_col: str, label_col: str, id_col: str | None, task: str, 
 
 def vote_options(annotations: Path | None, label_cols: str | None, votes_col: str | None,
                  annotator_col: str | None, item_col: str | None, dedupe: bool,
-                 abstain: str | None = None, skip_other_items: bool = False
-                 ) -> dict[str, Any]:
+                 abstain: str | None = None, skip_other_items: bool = False,
+                 multi_select: bool = False) -> dict[str, Any]:
     """The several-annotators fields of :class:`~relabel.config.DenoiseConfig` from their
     options (``denoise``, ``check``): with ``--annotations`` the votes' annotator column is
     ``annotator`` unless named."""
@@ -247,4 +250,4 @@ def vote_options(annotations: Path | None, label_cols: str | None, votes_col: st
             "votes_col": votes_col,
             "annotator_col": annotator_col or ("annotator" if annotations else None),
             "item_col": item_col, "dedupe": dedupe, "abstain": split_list(abstain or ""),
-            "skip_other_items": skip_other_items}
+            "skip_other_items": skip_other_items, "multi_select": multi_select}

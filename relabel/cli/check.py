@@ -22,6 +22,7 @@ from relabel.cli._util import (
     LabelCol,
     LabelCols,
     LabelNames,
+    MultiSelect,
     SkipOtherItems,
     SpanCols,
     TaskOpt,
@@ -61,6 +62,7 @@ def check_command(
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
     skip_other_items: SkipOtherItems = False,
+    multi_select: MultiSelect = False,
     abstain: Abstain = None,
 ) -> None:
     """Check a dataset as denoise would and print every problem with its rows; no model is
@@ -73,7 +75,8 @@ def check_command(
                                         drop_invalid, label_names, encoding),
                         embeddings=embeddings, folds=folds,
                         **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                       item_col, dedupe, abstain, skip_other_items))
+                                       item_col, dedupe, abstain, skip_other_items,
+                                       multi_select))
     report = check_dataset(data, cfg)
     for err in report.errors:
         typer.echo(f"error: {err}")

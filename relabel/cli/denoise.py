@@ -26,6 +26,7 @@ from relabel.cli._util import (
     LabelNames,
     MaxLength,
     MaxWindows,
+    MultiSelect,
     Precision,
     SkipOtherItems,
     SpanCols,
@@ -245,6 +246,7 @@ def denoise_command(
     item_col: ItemCol = None,
     dedupe: Dedupe = False,
     skip_other_items: SkipOtherItems = False,
+    multi_select: MultiSelect = False,
     abstain: Abstain = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -266,5 +268,6 @@ def denoise_command(
                       passes=passes, seed=seed,
                       engine=engine, scheduler=scheduler,
                       **vote_options(annotations, label_cols, votes_col, annotator_col,
-                                     item_col, dedupe, abstain, skip_other_items))
+                                     item_col, dedupe, abstain, skip_other_items,
+                                     multi_select))
     typer.echo(format_summary(run.summary, run.out_dir, run.record.data_file))

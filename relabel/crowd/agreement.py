@@ -158,7 +158,9 @@ def pairwise_kappa(votes: Votes, *, min_shared: int = MIN_SHARED,
 
 
 def agreement(votes: Votes) -> Agreement:
-    """Every agreement figure of ``votes``."""
+    """Every agreement figure of ``votes`` (of a multi-select answer, its last choice:
+    :meth:`~relabel.crowd.votes.Votes.one_per_answer`)."""
+    votes = votes.one_per_answer()
     per_item = np.bincount(votes.item, minlength=votes.n_items)
     counts = votes.counts()
     several = per_item >= 2

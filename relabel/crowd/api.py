@@ -364,6 +364,7 @@ def consensus(
     classes: list[str] | None = None,
     dedupe: bool = False,
     skip_other_items: bool = False,
+    multi_select: bool = False,
     abstain: str | int | Sequence[str | int] | None = None,
     out: str | Path | None = None,
     to: str | Path | None = None,
@@ -414,6 +415,10 @@ def consensus(
     skip_other_items : bool
         With ``annotations``: use only the votes on ``data``'s items, dropping (and counting)
         those on items it lacks, instead of raising.
+    multi_select : bool
+        Long votes: an annotator's several labels for one item are one multi-select answer,
+        each of its m choices a vote of 1/m, instead of an error (the agreement figures take
+        its last choice).
     abstain : str, int or sequence of them, optional
         Vote values that mean "no vote" (``-1`` for WRENCH and Snorkel label functions; a
         comma-separated string is split; numbers are compared as text): dropped and counted.
@@ -500,7 +505,7 @@ def consensus(
                     item=item,
                     annotator=annotator, label=label, text=text,
                     classes=tuple(classes) if classes else None, dedupe=dedupe,
-                    skip_other_items=skip_other_items,
+                    skip_other_items=skip_other_items, multi_select=multi_select,
                     include_given=include_given,
                     label_names=None if label_names is None else parse_label_names(label_names),
                     encoding=None if encoding is None else check_encoding(encoding),

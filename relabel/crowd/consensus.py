@@ -110,7 +110,7 @@ class ConsensusResult:
         unvoted = self.votes.counts().sum(1) == 0
         return {
             "items": items.height, "annotators": self.votes.n_annotators,
-            "votes": len(self.votes.item), "classes": self.votes.classes,
+            "votes": self.votes.n_votes, "classes": self.votes.classes,
             "model": self.model_probs is not None,
             "target_precision": self.target_precision,
             "needs_review": int(items["needs_review"].sum()),
@@ -167,8 +167,8 @@ def consensus_notes(summary: dict[str, Any], *, denoise: bool = False) -> list[s
         lines.append(f"{summary['abstentions']} abstentions ({option('--abstain')}) are not "
                      "votes")
     if summary.get("votes_on_other_items"):
-        lines.append(f"{summary['votes_on_other_items']} votes on items that are not in the "
-                     f"data are skipped ({option('--skip-other-items', True)})")
+        lines.append(f"{summary['votes_on_other_items']} rows of votes on items that are not "
+                     f"in the data are skipped ({option('--skip-other-items', True)})")
     if summary.get("items_without_votes"):
         guess = "the model's label" if summary.get("model") else "a guess"
         held = summary.get("items_without_votes_need_review")
@@ -188,7 +188,9 @@ def _vote_string(counts: np.ndarray, classes: list[str]) -> list[str]:
     out = []
     for row in counts:
         order = np.argsort(-row, kind="stable")
-        out.append(", ".join(f"{classes[c]}: {int(row[c])}" for c in order if row[c] > 0))
+        # a multi-select answer's choices hold fractions of a vote: 1.5, 0.33
+        out.append(", ".join(f"{classes[c]}: {round(float(row[c]), 2):g}" for c in order
+                             if row[c] > 0))
     return out
 
 
@@ -247,10 +249,12 @@ def annotator_table(votes: Votes, em: EMResult, agree: Agreement,
                     model_probs: np.ndarray | None) -> pl.DataFrame:
     """One row per annotator (see :class:`ConsensusResult`)."""
     acc, low, high, n_votes = annotator_accuracy(votes.item, votes.annotator, votes.label,
-                                                 em.calibrated, votes.n_annotators)
+                                                 em.calibrated, votes.n_annotators,
+                                                 weight=votes.weight)
     consensus = em.posterior.argmax(1)
-    hits = np.bincount(votes.annotator, weights=(votes.label == consensus[votes.item]),
-                       minlength=votes.n_annotators)
+    hit = (votes.label == consensus[votes.item]).astype(np.float64)
+    hits = np.bincount(votes.annotator, weights=hit if votes.weight is None
+                       else hit * votes.weight, minlength=votes.n_annotators)
     with np.errstate(invalid="ignore", divide="ignore"):
         agree_share = np.where(n_votes > 0, hits / np.maximum(n_votes, 1), np.nan)
     pairs = agree.pairs
@@ -295,7 +299,7 @@ def seed_labels(votes: Votes, **em_options: Any) -> np.ndarray:
     vote-only posterior is not used alone: where an item has one vote it cannot judge that
     vote, and a few items seen by several annotators would then decide every other label."""
     em = estimate(votes.item, votes.annotator, votes.label, votes.n_items,
-                  votes.n_annotators, votes.n_classes, **em_options)
+                  votes.n_annotators, votes.n_classes, weight=votes.weight, **em_options)
     return np.argmax(votes.counts() + 1e-3 * em.posterior, axis=1)
 
 
@@ -320,7 +324,8 @@ def estimate_consensus(votes: Votes, *, model_probs: np.ndarray | None = None,
     ConsensusResult
     """
     em = estimate(votes.item, votes.annotator, votes.label, votes.n_items,
-                  votes.n_annotators, votes.n_classes, model_probs=model_probs, **em_options)
+                  votes.n_annotators, votes.n_classes, model_probs=model_probs,
+                  weight=votes.weight, **em_options)
     counts = votes.counts()
     n = counts.sum(1)
     consensus = em.posterior.argmax(1)

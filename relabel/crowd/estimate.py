@@ -161,13 +161,14 @@ def majority_vote(counts: np.ndarray, *, prior: np.ndarray | None = None,
 
 
 def _m_step(flat: np.ndarray, item: np.ndarray, post: np.ndarray, probs: np.ndarray | None,
-            a: int, k: int, smoothing: float
+            a: int, k: int, smoothing: float, weight: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Each annotator's expected counts ``(A, K, K)`` under the posterior ``post (I, K)``, their
     confusion matrices shrunk towards the pooled one by ``smoothing`` pseudo-votes per row, and
     the model's confusion matrix (None without ``probs``). ``flat`` is ``(M, K)``, the index of
-    each vote's cell for every true class."""
-    expected = np.bincount(flat.ravel(), weights=post[item].ravel(),
+    each vote's cell for every true class; ``weight`` ``(M,)`` each vote's weight (None: 1)."""
+    mass = post[item] if weight is None else post[item] * weight[:, None]
+    expected = np.bincount(flat.ravel(), weights=mass.ravel(),
                            minlength=a * k * k).reshape(a, k, k)
     pooled = _normalise_rows(expected.sum(0) + EPS + np.eye(k) * 1e-3)
     confusion = _normalise_rows(expected + smoothing * pooled[None])
@@ -189,6 +190,7 @@ def dawid_skene(
     model_weight: float = MODEL_WEIGHT,
     tol: float = TOL,
     max_iter: int = MAX_ITER,
+    weight: np.ndarray | None = None,
 ) -> EMResult:
     """Dawid–Skene EM over the votes, with shrinkage and an optional model annotator.
 
@@ -209,6 +211,10 @@ def dawid_skene(
         How many votes the model's soft vote counts as.
     tol, max_iter : float, int
         Convergence.
+    weight : np.ndarray, optional
+        ``(M,)`` each vote's weight (default 1): a multi-select answer of m choices is m votes
+        of 1/m (:func:`relabel.crowd.votes.votes_from_long`, ``multi_select``). A vote's
+        log-likelihood and its expected counts are scaled by it.
 
     Returns
     -------
@@ -220,7 +226,9 @@ def dawid_skene(
     n, a, k = int(n_items), int(n_annotators), int(n_classes)
     m = len(item)
     # item x vote incidence: sums each vote's log-likelihood row into its item
-    incidence = sparse.csr_matrix((np.ones(m), (item, np.arange(m))), shape=(n, m))
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
+    incidence = sparse.csr_matrix((np.ones(m) if w is None else w, (item, np.arange(m))),
+                                  shape=(n, m))
     counts = np.asarray(incidence @ np.eye(k)[label]) if m else np.zeros((n, k))
     probs = None
     if model_probs is not None:
@@ -240,7 +248,7 @@ def dawid_skene(
     for iterations in range(1, max_iter + 1):
         # M step
         prior = (post.sum(0) + 1.0) / (n + k)
-        expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing)
+        expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing, w)
         # E step
         log_conf = np.log(np.maximum(confusion, EPS))
         per_vote = log_conf[annotator, :, label] if m else np.zeros((0, k))  # (M, K)
@@ -323,6 +331,7 @@ def pooled_vote(
     model_probs: np.ndarray | None = None,
     smoothing: float = SMOOTHING,
     temperature: float = TEMPERATURE,
+    weight: np.ndarray | None = None,
     **_: Any,
 ) -> EMResult:
     """The majority vote as a posterior: every annotator right with one shared probability α
@@ -354,7 +363,7 @@ def pooled_vote(
     Parameters
     ----------
     item, annotator, label, n_items, n_annotators, n_classes, model_probs, smoothing,
-    temperature
+    temperature, weight
         As in :func:`dawid_skene` (``smoothing`` only shrinks the confusion matrices reported
         per annotator; other keywords are ignored).
 
@@ -368,8 +377,9 @@ def pooled_vote(
     annotator = np.asarray(annotator, dtype=np.int64)
     label = np.asarray(label, dtype=np.int64)
     n, a, k = int(n_items), int(n_annotators), int(n_classes)
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
     counts = np.zeros((n, k))
-    np.add.at(counts, (item, label), 1.0)
+    np.add.at(counts, (item, label), 1.0 if w is None else w)
     n_votes = counts.sum(1)
     prior = np.full(k, 1.0 / k)
     alpha = one_coin_accuracy(counts)
@@ -397,7 +407,7 @@ def pooled_vote(
     log_joint = log_joint - 1e-6 * shares[None, :] / max(float(shares.max()), 1.0)
     post = _softmax(log_joint.copy())
     flat = (annotator * k)[:, None] * k + np.arange(k)[None, :] * k + label[:, None]
-    expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing)
+    expected, confusion, model_conf = _m_step(flat, item, post, probs, a, k, smoothing, w)
     return EMResult(posterior=post, calibrated=calibrated, log_joint=log_joint, prior=prior,
                     confusion=confusion, expected=expected, model_confusion=model_conf,
                     iterations=1, converged=True, estimator="majority")
@@ -473,8 +483,8 @@ def _unanimous_share(counts: np.ndarray, posterior: np.ndarray) -> float:
 
 def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarray,
                        posterior: np.ndarray, n_annotators: int,
-                       *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                         np.ndarray]:
+                       *, level: float = 0.95, weight: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each annotator's estimated accuracy: the expected share of their votes that are right
     under the posterior, with a Jeffreys interval on that many votes.
 
@@ -488,6 +498,8 @@ def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarra
         A.
     level : float
         Interval coverage.
+    weight : np.ndarray, optional
+        ``(M,)`` each vote's weight (a multi-select answer's choices share one vote).
 
     Returns
     -------
@@ -497,7 +509,12 @@ def annotator_accuracy(item: np.ndarray, annotator: np.ndarray, label: np.ndarra
         ``(A,)`` int votes per annotator.
     """
     right = posterior[item, label]
-    n_votes = np.bincount(annotator, minlength=n_annotators)
+    if weight is None:
+        n_votes = np.bincount(annotator, minlength=n_annotators)
+    else:  # votes, not choices: an answer of m choices counts once
+        right = right * weight
+        n_votes = np.rint(np.bincount(annotator, weights=weight,
+                                      minlength=n_annotators)).astype(np.int64)
     s = np.bincount(annotator, weights=right, minlength=n_annotators)
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = np.where(n_votes > 0, s / np.maximum(n_votes, 1), np.nan)

@@ -65,6 +65,7 @@ class VoteSpec:
     classes: tuple[str, ...] | None = None
     dedupe: bool = False
     skip_other_items: bool = False
+    multi_select: bool = False
     include_given: bool = True
     #: ``(code, name)`` pairs of integer-coded votes (:func:`relabel.config.parse_label_names`)
     label_names: tuple[tuple[str, str], ...] | None = None
@@ -83,6 +84,7 @@ class VoteSpec:
                                          else None),
                    annotator=cfg.annotator_col, label=cfg.label_col, text=cfg.text_col,
                    dedupe=cfg.dedupe, skip_other_items=cfg.skip_other_items,
+                   multi_select=cfg.multi_select,
                    label_names=cfg.label_names, encoding=cfg.encoding,
                    abstain=cfg.abstain)
 
@@ -170,11 +172,13 @@ def _read_votes(data: Any, spec: VoteSpec, problems: Problems | None) -> Votes:
                                annotator_col=spec.annotator_col, label_col=spec.label,
                                text_col=spec.text, items=table, items_name=name,
                                classes=classes, dedupe=spec.dedupe, abstain=spec.abstain,
-                               problems=problems, skip_other_items=spec.skip_other_items)
+                               problems=problems, skip_other_items=spec.skip_other_items,
+                               multi_select=spec.multi_select)
     return votes_from_long(table, name, item_col=spec.item_col,
                            annotator_col=spec.annotator_col, label_col=spec.label,
                            text_col=spec.text, classes=classes, dedupe=spec.dedupe,
-                           abstain=spec.abstain, problems=problems)
+                           abstain=spec.abstain, problems=problems,
+                           multi_select=spec.multi_select)
 
 
 def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
@@ -213,7 +217,8 @@ def _run_votes(run_dir: Path, spec: VoteSpec) -> Votes:
                            items=items, items_name=str(files.examples),
                            classes=list(spec.classes) if spec.classes else known,
                            dedupe=spec.dedupe, abstain=spec.abstain,
-                           skip_other_items=spec.skip_other_items)
+                           skip_other_items=spec.skip_other_items,
+                           multi_select=spec.multi_select)
 
 __all__ = ["GIVEN_ANNOTATOR", "VoteSpec", "is_run_dir", "items_origin", "read_table_of",
            "read_votes", "writes_back"]

@@ -45,7 +45,7 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     crowd = consensus(data, annotations=spec.annotations, label_cols=spec.label_cols,
                       votes_col=spec.votes_col, item=spec.item, annotator=spec.annotator,
                       label=spec.label, text=spec.text, dedupe=spec.dedupe,
-                      skip_other_items=spec.skip_other_items,
+                      skip_other_items=spec.skip_other_items, multi_select=spec.multi_select,
                       abstain=spec.abstain,
                       label_names=spec.label_names, encoding=spec.encoding, out=files.root,
                       model=cfg.model,
@@ -57,7 +57,8 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
     items = consensus_as_labels(crowd.result, "label")
     votes = crowd.result.votes
     counts = votes.counts()
-    single = counts.sum(axis=1) == 1
+    # one whole vote (a single answer of several choices is no one label)
+    single = (counts.sum(axis=1) == 1) & (counts.max(axis=1) == 1)
     if single.any():
         own = np.asarray(votes.classes, dtype=object)[counts.argmax(axis=1)]
         items = items.with_columns(pl.when(pl.Series(single)).then(pl.Series(own.tolist()))

@@ -65,6 +65,10 @@ class Votes:
         Votes dropped as abstentions (``abstain`` values).
     other_items : int
         Votes dropped because they name items the items' table lacks (``skip_other_items``).
+    weight : np.ndarray or None
+        ``(M,)`` each row's weight: ``1/m`` for each of the m choices of a multi-select answer
+        (``multi_select``), so that every (item, annotator) answer counts as one vote; None
+        when every row is a whole vote.
     """
 
     item_ids: list[str]
@@ -77,6 +81,7 @@ class Votes:
     name: str
     abstained: int = 0
     other_items: int = 0
+    weight: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -90,27 +95,54 @@ class Votes:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def n_votes(self) -> int:
+        """Votes: (item, annotator) answers, a multi-select answer's choices counting once."""
+        if self.weight is None:
+            return len(self.item)
+        return int(np.unique(self.item * max(self.n_annotators, 1) + self.annotator).size)
+
     def counts(self) -> np.ndarray:
-        """``(I, K)`` float64 number of votes for each class."""
+        """``(I, K)`` float64 number of votes for each class (a multi-select answer's choices
+        share one vote)."""
         out = np.zeros((self.n_items, self.n_classes))
-        np.add.at(out, (self.item, self.label), 1.0)
+        np.add.at(out, (self.item, self.label), 1.0 if self.weight is None else self.weight)
         return out
+
+    def one_per_answer(self) -> Votes:
+        """These votes with one label per (item, annotator): of a multi-select answer, the
+        last choice (the agreement figures, Krippendorff's α and Cohen's κ, and the matrix
+        layout need one); the votes themselves when every answer has one."""
+        if self.weight is None:
+            return self
+        from dataclasses import replace
+
+        key = self.item * max(self.n_annotators, 1) + self.annotator
+        _, last = np.unique(key[::-1], return_index=True)
+        keep = np.sort(len(key) - 1 - last)
+        return replace(self, item=self.item[keep], annotator=self.annotator[keep],
+                       label=self.label[keep], weight=None)
 
     def matrix(self) -> np.ndarray:
         """``(I, A)`` float64 class code of each annotator's vote, NaN where none (the layout
         of Krippendorff's reliability data, transposed, and of cleanlab's multi-annotator
-        labels)."""
+        labels; a multi-select answer's last choice)."""
+        one = self.one_per_answer()
         out = np.full((self.n_items, self.n_annotators), np.nan)
-        out[self.item, self.annotator] = self.label
+        out[one.item, one.annotator] = one.label
         return out
 
     def frame(self) -> pl.DataFrame:
-        """The votes as a long table: ``item_id, annotator, label``."""
-        return pl.DataFrame({
+        """The votes as a long table: ``item_id, annotator, label`` (and ``weight`` where a
+        multi-select answer's choices share one vote)."""
+        frame = pl.DataFrame({
             ITEM_COL: np.asarray(self.item_ids, dtype=object)[self.item].tolist(),
             ANNOTATOR_COL: np.asarray(self.annotators, dtype=object)[self.annotator].tolist(),
             LABEL_COL: np.asarray(self.classes, dtype=object)[self.label].tolist(),
         }, schema={ITEM_COL: pl.String, ANNOTATOR_COL: pl.String, LABEL_COL: pl.String})
+        if self.weight is not None:
+            frame = frame.with_columns(pl.Series("weight", self.weight, dtype=pl.Float64))
+        return frame
 
 
 def name_classes(votes: Votes, label_names: tuple[tuple[str, str], ...]) -> Votes:
@@ -208,20 +240,28 @@ def _item_table(table: pl.DataFrame, item_col: str, name: str, *,
 
 
 def _dedupe(votes: pl.DataFrame, name: str, item_col: str, annotator_col: str,
-            dedupe: bool, problems: Problems | None = None) -> pl.DataFrame:
+            dedupe: bool, problems: Problems | None = None, multi_select: bool = False
+            ) -> pl.DataFrame:
     """``votes`` with one vote per (item, annotator) pair: repeated pairs raise unless
-    ``dedupe`` keeps the latest; ``problems`` that collect (``relabel check``) record the
-    error and go on as ``dedupe`` would, so the checks after it still run."""
+    ``dedupe`` keeps the latest, or ``multi_select`` reads them as one answer of several
+    choices (a ``weight`` column of 1/m for each of its m distinct labels; a label repeated in
+    one answer counts once); ``problems`` that collect (``relabel check``) record the error and
+    go on as ``dedupe`` would, so the checks after it still run."""
     dup = votes.select(pl.struct("item", "annotator").is_duplicated()).to_series()
     if not dup.any():
         return votes
+    if multi_select:
+        votes = votes.unique(["item", "annotator", "label"], keep="last", maintain_order=True)
+        return votes.with_columns(
+            (1.0 / pl.len().over("item", "annotator")).cast(pl.Float64).alias("weight"))
     if not dedupe:
         pairs = votes.filter(dup).group_by("item", "annotator").agg(
             pl.col("label").n_unique().alias("labels"))
         split = int((pairs["labels"] > 1).sum())
         why = (f" ({split} of the {pairs.height} repeated pairs chose different labels: several "
-               "choices per annotator, as in multi-label annotation? relabel takes one label "
-               "per annotator and item)" if split else "")
+               "choices per answer, as in multi-select annotation? "
+               f"{option('--multi-select', True)} reads each answer as one vote shared by its "
+               "choices)" if split else "")
         (problems or Problems()).error(RelabelInputError(
             f"the same ({item_col}, {annotator_col}) pair more than once{why}; keep the latest "
             f"row of each with {option('--dedupe', True)}", path=name,
@@ -256,6 +296,8 @@ def abstention_hint(votes: Votes) -> str | None:
 
 def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: str,
             abstained: int = 0, other_items: int = 0) -> Votes:
+    weight = votes["weight"].to_numpy().astype(np.float64) if "weight" in votes.columns \
+        else None
     item_ids = items["id"].to_list()
     annotators = sorted(set(votes["annotator"].to_list()))
     pos = {v: i for i, v in enumerate(item_ids)}
@@ -264,7 +306,7 @@ def _finish(votes: pl.DataFrame, items: pl.DataFrame, classes: list[str], name: 
         item=np.array([pos[v] for v in votes["item"].to_list()], dtype=np.int64),
         annotator=np.searchsorted(annotators, votes["annotator"].to_numpy()).astype(np.int64),
         label=np.searchsorted(classes, votes["label"].to_numpy()).astype(np.int64),
-        items=items, name=name, abstained=abstained, other_items=other_items)
+        items=items, name=name, abstained=abstained, other_items=other_items, weight=weight)
 
 
 def votes_from_long(
@@ -282,6 +324,7 @@ def votes_from_long(
     abstain: Sequence[str] = (),
     problems: Problems | None = None,
     skip_other_items: bool = False,
+    multi_select: bool = False,
 ) -> Votes:
     """Votes from a long table: one row per (item, annotator, label).
 
@@ -314,6 +357,10 @@ def votes_from_long(
         With ``items``: drop the votes on items it lacks (counted in
         :attr:`Votes.other_items`; a file of a whole project's votes beside one split's items)
         instead of raising. Their labels are not read, so they add no class.
+    multi_select : bool
+        Rows repeating an (item, annotator) pair are one answer of several choices, as a
+        multi-select question gives (CrowdTruth): each of its m labels is a vote of weight 1/m
+        (:attr:`Votes.weight`) instead of an error.
 
     Returns
     -------
@@ -371,7 +418,7 @@ def votes_from_long(
     if len(found) < 2 and classes is None:
         raise RelabelInputError(f"need at least two classes, found {len(found)}", path=name,
                                 column=label_col)
-    votes = _dedupe(votes, name, item_col, annotator_col, dedupe, problems)
+    votes = _dedupe(votes, name, item_col, annotator_col, dedupe, problems, multi_select)
     if items is None:
         vote_cols = {annotator_col, label_col}
         keep = [c for c in table.columns if c not in vote_cols]

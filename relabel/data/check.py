@@ -133,7 +133,7 @@ def _check_votes(table: pl.DataFrame, data: str | Path, cfg: DenoiseConfig,
         problems.error(err)
         return report
     report.examples, report.classes = votes.n_items, len(votes.classes)
-    report.votes, report.annotators = len(votes.label), len(votes.annotators)
+    report.votes, report.annotators = votes.n_votes, len(votes.annotators)
     report.has_text = cfg.text_col in votes.items.columns
     from relabel.crowd.votes import abstention_hint
 
