@@ -186,6 +186,16 @@ def test_a_multi_select_answer_is_one_vote_shared_by_its_choices() -> None:
     assert res.items["votes"].to_list()[0] == "x: 1.5, y: 0.5"
     assert res.summary()["votes"] == 4
     assert res.annotators["votes"].to_list() == [2, 2]
+    # answers per item are counted, not summed: three thirds and a whole vote are two answers
+    # (the float sum is 1.9999999999999998), and denoise holds such an item when it overrules
+    from relabel.crowd.stage import _overrules_held
+
+    thirds = votes_from_long(_long([("a", "w1", "x"), ("a", "w1", "y"), ("a", "w1", "z"),
+                                    ("a", "w2", "x"), ("b", "w1", "y")]), "v",
+                             multi_select=True)
+    assert thirds.counts().sum(1)[0] < 2 and thirds.answers().tolist() == [2, 1]
+    assert _overrules_held(np.array(["overrules_majority", "overrules_majority"]),
+                           thirds.answers()).tolist() == [True, False]
     # without multi-select answers nothing changes: no weights
     assert votes_from_long(_long(rows[3:5]), "v", multi_select=True).weight is None
 

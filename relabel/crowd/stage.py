@@ -64,15 +64,24 @@ def consensus_stage(data: Any, cfg: DenoiseConfig, files: RunFiles, *, encoder: 
         items = items.with_columns(pl.when(pl.Series(single)).then(pl.Series(own.tolist()))
                                    .otherwise(pl.col("label")).alias("label"))
     kept = int((single & (items["label"] != crowd.items["consensus_label"]).to_numpy()).sum())
-    overrules = (crowd.items["status"] == "overrules_majority").to_numpy() & ~single
+    held = _overrules_held(crowd.items["status"].to_numpy(), votes.answers())
     crowd.summary.update(single_vote_items=int(single.sum()), single_votes_kept=kept,
-                         overrules_majority_held=int(overrules.sum()))
+                         overrules_majority_held=int(held.sum()))
     if spec.label_names:  # the items hold codes, as the votes did: read names them, export
         # writes codes back (as it does for a file of coded labels, and consensus --to does)
         items = items.with_columns(labels_as_codes(items["label"], spec.label_names))
     cfg = replace(cfg, label_col="label", id_col="id", annotations=None, label_cols=None,
                   votes_col=None, annotator_col=None, item_col=None, abstain=())
     return crowd, items, cfg
+
+
+def _overrules_held(status: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """``(I,)`` bool: the items ``denoise`` holds because their consensus overrules a strict
+    majority, from each item's ``status`` and number of ``answers``: two or more, since an
+    item with a single vote keeps that vote (:func:`consensus_stage`) and overrules nothing."""
+    from relabel.crowd.consensus import STATUS_OVERRULES
+
+    return (status == STATUS_OVERRULES) & (answers >= 2)
 
 
 def crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
@@ -83,7 +92,7 @@ def crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
     or more, ``no_votes`` where nobody voted and the consensus, the model's label, is below
     the target quality; ``""`` elsewhere), in the order of the task's examples. An item with
     a single vote keeps that vote (:func:`consensus_stage`), so it overrules nothing."""
-    from relabel.crowd.consensus import STATUS_AMBIGUOUS, STATUS_OVERRULES
+    from relabel.crowd.consensus import STATUS_AMBIGUOUS
 
     assert task.examples is not None
     votes = crowd.result.votes
@@ -92,11 +101,11 @@ def crowd_arrays(crowd: Any, task: ReadTask, classes: list[str]
     counts = np.zeros((len(pos), len(classes)))
     counts[:, np.searchsorted(classes, votes.classes)] = votes.counts()[pos]
     status = crowd.items["status"].to_numpy()[pos]
-    n = counts.sum(axis=1)
+    answers = votes.answers()[pos]
     # an item nobody voted on whose consensus (the model's label) is below the target quality
-    unvoted = (n == 0) & crowd.items["needs_review"].to_numpy()[pos]
+    unvoted = (answers == 0) & crowd.items["needs_review"].to_numpy()[pos]
     hold = np.where(status == STATUS_AMBIGUOUS, "annotators_split",
-                    np.where((status == STATUS_OVERRULES) & (n >= 2), "overrules_majority",
+                    np.where(_overrules_held(status, answers), "overrules_majority",
                              np.where(unvoted, "no_votes", ""))).astype(object)
     return counts, hold
 

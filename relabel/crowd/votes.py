@@ -98,9 +98,12 @@ class Votes:
     @property
     def n_votes(self) -> int:
         """Votes: (item, annotator) answers, a multi-select answer's choices counting once."""
-        if self.weight is None:
-            return len(self.item)
-        return int(np.unique(self.item * max(self.n_annotators, 1) + self.annotator).size)
+        return len(self.one_per_answer().item)
+
+    def answers(self) -> np.ndarray:
+        """``(I,)`` int the number of answers (annotators) per item: unlike the row sums of
+        :meth:`counts`, exact where a multi-select answer splits its vote into thirds."""
+        return np.bincount(self.one_per_answer().item, minlength=self.n_items)
 
     def counts(self) -> np.ndarray:
         """``(I, K)`` float64 number of votes for each class (a multi-select answer's choices
